@@ -1,0 +1,256 @@
+// Package bus is xsoc's message bus: NATS JetStream, either an in-process
+// server (the embedded default) or an external cluster.
+//
+// Durability contract: Publish returns only after JetStream has stored the
+// message. With the default sync policy JetStream acknowledges once the
+// message is in the operating system's page cache and flushes to disk every
+// SyncInterval; that survives kill -9 of xsoc but not a power cut. With
+// SyncAlways every message is fsynced before the ack, which survives a power
+// cut; batching many events per message keeps it fast.
+package bus
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"path/filepath"
+	"time"
+
+	"github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// Stream names and subject prefixes. Subjects carry the owning member as
+// their third token so that consumers (and, later, federation leaf nodes)
+// can filter by member.
+const (
+	// IngestStream holds accepted raw input batches until the pipeline has
+	// stored and processed them (work-queue retention).
+	IngestStream = "XSOC_INGEST"
+	// IngestSubject prefixes ingest subjects: xsoc.ingest.<member>.
+	IngestSubject = "xsoc.ingest"
+	// AlertStream holds raised alerts for correlation, response and
+	// federation consumers.
+	AlertStream = "XSOC_ALERTS"
+	// AlertSubject prefixes alert subjects: xsoc.alert.<member>.
+	AlertSubject = "xsoc.alert"
+)
+
+// Config selects and tunes the bus.
+type Config struct {
+	// URL of an external NATS server or cluster ("nats://a:4222,nats://b:4222").
+	// Empty starts the embedded server.
+	URL string
+	// DataDir is where the embedded server keeps JetStream files.
+	DataDir string
+	// SyncAlways makes the embedded server fsync every message before
+	// acknowledging it.
+	SyncAlways bool
+	// IngestMaxBytes bounds the ingest stream. When it is full, publishes
+	// fail with ErrFull and ingest answers 503 with Retry-After: the bus
+	// never drops accepted data to make room. 0 means 8 GiB.
+	IngestMaxBytes int64
+	// Replicas is the stream replication factor on an external cluster.
+	// 0 means 1.
+	Replicas int
+	// MaxPending bounds un-acknowledged asynchronous publishes; beyond it
+	// Publish fails with ErrBusy. 0 means 4096.
+	MaxPending int
+	// Listen, if set, makes the embedded server also accept client
+	// connections on this host:port (for tools and remote workers).
+	Listen string
+}
+
+// Errors that mean "try again later": ingest maps them to 503 + Retry-After.
+var (
+	ErrBusy = errors.New("bus: too many publishes in flight")
+	ErrFull = errors.New("bus: stream is full")
+)
+
+// Bus is a connection to JetStream, with the embedded server if it runs one.
+type Bus struct {
+	srv *server.Server
+	nc  *nats.Conn
+	js  jetstream.JetStream
+	cfg Config
+}
+
+// Open starts the embedded server (if cfg.URL is empty) or connects to the
+// external one, and creates or updates xsoc's streams.
+func Open(ctx context.Context, cfg Config) (*Bus, error) {
+	if cfg.IngestMaxBytes == 0 {
+		cfg.IngestMaxBytes = 8 << 30
+	}
+	if cfg.Replicas == 0 {
+		cfg.Replicas = 1
+	}
+	if cfg.MaxPending == 0 {
+		cfg.MaxPending = 4096
+	}
+	b := &Bus{cfg: cfg}
+	opts := []nats.Option{nats.Name("xsoc"), nats.MaxReconnects(-1)}
+	url := cfg.URL
+	if url == "" {
+		srv, err := startEmbedded(cfg)
+		if err != nil {
+			return nil, err
+		}
+		b.srv = srv
+		opts = append(opts, nats.InProcessServer(srv))
+	}
+	nc, err := nats.Connect(url, opts...)
+	if err != nil {
+		b.shutdownServer()
+		return nil, fmt.Errorf("bus: connect %s: %w", url, err)
+	}
+	b.nc = nc
+	b.js, err = jetstream.New(nc, jetstream.WithPublishAsyncMaxPending(cfg.MaxPending),
+		jetstream.WithPublishAsyncTimeout(30*time.Second))
+	if err != nil {
+		b.Close()
+		return nil, fmt.Errorf("bus: jetstream: %w", err)
+	}
+	if err := b.ensureStreams(ctx); err != nil {
+		b.Close()
+		return nil, err
+	}
+	return b, nil
+}
+
+func startEmbedded(cfg Config) (*server.Server, error) {
+	if cfg.DataDir == "" {
+		return nil, errors.New("bus: embedded server needs a data directory")
+	}
+	o := &server.Options{
+		ServerName:         "xsoc",
+		JetStream:          true,
+		StoreDir:           filepath.Join(cfg.DataDir, "jetstream"),
+		SyncAlways:         cfg.SyncAlways,
+		DontListen:         cfg.Listen == "",
+		NoSigs:             true,
+		MaxPayload:         8 << 20,
+		JetStreamMaxMemory: 256 << 20,
+	}
+	if cfg.Listen != "" {
+		host, port, err := splitHostPort(cfg.Listen)
+		if err != nil {
+			return nil, err
+		}
+		o.Host, o.Port = host, port
+	}
+	srv, err := server.NewServer(o)
+	if err != nil {
+		return nil, fmt.Errorf("bus: embedded server: %w", err)
+	}
+	srv.Start()
+	if !srv.ReadyForConnections(30 * time.Second) {
+		srv.Shutdown()
+		return nil, errors.New("bus: embedded server did not start within 30s")
+	}
+	return srv, nil
+}
+
+func (b *Bus) ensureStreams(ctx context.Context) error {
+	streams := []jetstream.StreamConfig{{
+		Name:        IngestStream,
+		Description: "accepted raw input batches awaiting the detection pipeline",
+		Subjects:    []string{IngestSubject + ".>"},
+		Retention:   jetstream.WorkQueuePolicy,
+		Discard:     jetstream.DiscardNew,
+		MaxBytes:    b.cfg.IngestMaxBytes,
+		Storage:     jetstream.FileStorage,
+		Replicas:    b.cfg.Replicas,
+		Duplicates:  2 * time.Minute,
+	}, {
+		Name:        AlertStream,
+		Description: "raised alerts",
+		Subjects:    []string{AlertSubject + ".>"},
+		Retention:   jetstream.LimitsPolicy,
+		MaxAge:      7 * 24 * time.Hour,
+		MaxBytes:    1 << 30,
+		Storage:     jetstream.FileStorage,
+		Replicas:    b.cfg.Replicas,
+		Duplicates:  2 * time.Minute,
+	}}
+	for _, sc := range streams {
+		if _, err := b.js.CreateOrUpdateStream(ctx, sc); err != nil {
+			return fmt.Errorf("bus: stream %s: %w", sc.Name, err)
+		}
+	}
+	return nil
+}
+
+// Publish stores data on subject and returns the stream sequence once
+// JetStream has acknowledged it. A non-empty msgID makes the publish
+// idempotent within the stream's two-minute duplicate window. Many
+// goroutines may publish at once; their acks are awaited concurrently.
+func (b *Bus) Publish(ctx context.Context, subject string, hdr nats.Header, data []byte, msgID string) (uint64, error) {
+	msg := &nats.Msg{Subject: subject, Header: hdr, Data: data}
+	var opts []jetstream.PublishOpt
+	if msgID != "" {
+		opts = append(opts, jetstream.WithMsgID(msgID))
+	}
+	fut, err := b.js.PublishMsgAsync(msg, opts...)
+	if err != nil {
+		if errors.Is(err, jetstream.ErrTooManyStalledMsgs) {
+			return 0, ErrBusy
+		}
+		return 0, fmt.Errorf("bus: publish: %w", err)
+	}
+	select {
+	case ack := <-fut.Ok():
+		return ack.Sequence, nil
+	case err := <-fut.Err():
+		return 0, classify(err)
+	case <-ctx.Done():
+		return 0, ctx.Err()
+	}
+}
+
+// JetStream error codes (server/errors.json) that mean the stream has no room.
+const (
+	jsErrStoreFailed      = 10077 // "maximum bytes exceeded" and kin
+	jsErrResources        = 10023
+	jsErrAccountResources = 10002
+)
+
+// classify maps JetStream's "stream full" answers to ErrFull.
+func classify(err error) error {
+	var apiErr *jetstream.APIError
+	if errors.As(err, &apiErr) {
+		switch apiErr.ErrorCode {
+		case jsErrStoreFailed, jsErrResources, jsErrAccountResources:
+			return fmt.Errorf("%w: %v", ErrFull, err)
+		}
+	}
+	if err != nil && (containsAny(err.Error(), "maximum bytes exceeded", "maximum messages exceeded", "insufficient resources")) {
+		return fmt.Errorf("%w: %v", ErrFull, err)
+	}
+	return fmt.Errorf("bus: publish: %w", err)
+}
+
+// JetStream exposes the JetStream context for consumers.
+func (b *Bus) JetStream() jetstream.JetStream { return b.js }
+
+// Conn exposes the NATS connection for core (non-persistent) messaging.
+func (b *Bus) Conn() *nats.Conn { return b.nc }
+
+// Embedded reports whether this Bus runs the in-process server.
+func (b *Bus) Embedded() bool { return b.srv != nil }
+
+// Close drains the connection and stops the embedded server.
+func (b *Bus) Close() {
+	if b.nc != nil {
+		b.nc.Drain()
+		b.nc.Close()
+	}
+	b.shutdownServer()
+}
+
+func (b *Bus) shutdownServer() {
+	if b.srv != nil {
+		b.srv.Shutdown()
+		b.srv.WaitForShutdown()
+	}
+}

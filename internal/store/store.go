@@ -1,0 +1,219 @@
+// Package store is xsoc's relational store: embedded SQLite by default,
+// PostgreSQL for scale-out, behind one type.
+//
+// Every package owns its own tables: it declares them as a named, ordered
+// list of migrations (Schema) and runs its own queries through DB. Queries
+// are written once in the portable subset both engines share — "?"
+// placeholders (rewritten to $n for PostgreSQL), INSERT ... ON CONFLICT,
+// BIGINT Unix-nanosecond timestamps, TEXT for JSON — so that no package
+// knows which engine is underneath.
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	_ "github.com/jackc/pgx/v5/stdlib" // registers the "pgx" driver
+	_ "modernc.org/sqlite"             // registers the "sqlite" driver
+)
+
+// Dialect names the engine under a DB.
+type Dialect string
+
+// The supported engines.
+const (
+	SQLite   Dialect = "sqlite"
+	Postgres Dialect = "postgres"
+)
+
+// DB is an open store. It is safe for concurrent use.
+type DB struct {
+	sql     *sql.DB
+	dialect Dialect
+}
+
+// OpenSQLite opens (creating if needed) the SQLite database at path, in WAL
+// mode with synchronous=FULL: a committed transaction survives a kill -9 and
+// a power cut.
+func OpenSQLite(path string) (*DB, error) {
+	if err := os.MkdirAll(filepath.Dir(path), 0o750); err != nil {
+		return nil, fmt.Errorf("store: %w", err)
+	}
+	dsn := "file:" + path + "?_pragma=journal_mode(WAL)&_pragma=synchronous(FULL)" +
+		"&_pragma=busy_timeout(10000)&_pragma=foreign_keys(ON)&_txlock=immediate"
+	db, err := sql.Open("sqlite", dsn)
+	if err != nil {
+		return nil, fmt.Errorf("store: open %s: %w", path, err)
+	}
+	// SQLite has one writer at a time; a small pool avoids lock churn while
+	// still letting readers run beside the writer in WAL mode.
+	db.SetMaxOpenConns(4)
+	if err := db.Ping(); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("store: open %s: %w", path, err)
+	}
+	return &DB{sql: db, dialect: SQLite}, nil
+}
+
+// OpenPostgres connects to the PostgreSQL database at url
+// (postgres://user@host:port/db?sslmode=disable).
+func OpenPostgres(ctx context.Context, url string) (*DB, error) {
+	db, err := sql.Open("pgx", url)
+	if err != nil {
+		return nil, fmt.Errorf("store: postgres: %w", err)
+	}
+	db.SetMaxOpenConns(16)
+	db.SetConnMaxIdleTime(5 * time.Minute)
+	if err := db.PingContext(ctx); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("store: postgres %s: %w", redact(url), err)
+	}
+	return &DB{sql: db, dialect: Postgres}, nil
+}
+
+// Open opens PostgreSQL when postgresURL is set, otherwise the SQLite file
+// xsoc.db under dataDir.
+func Open(ctx context.Context, dataDir, postgresURL string) (*DB, error) {
+	if postgresURL != "" {
+		return OpenPostgres(ctx, postgresURL)
+	}
+	return OpenSQLite(filepath.Join(dataDir, "xsoc.db"))
+}
+
+// redact hides a password in a connection URL for error messages.
+func redact(url string) string {
+	at := strings.LastIndex(url, "@")
+	scheme := strings.Index(url, "://")
+	if at < 0 || scheme < 0 {
+		return url
+	}
+	cred := url[scheme+3 : at]
+	if i := strings.IndexByte(cred, ':'); i >= 0 {
+		return url[:scheme+3] + cred[:i] + ":***" + url[at:]
+	}
+	return url
+}
+
+// Dialect reports the engine.
+func (db *DB) Dialect() Dialect { return db.dialect }
+
+// Close closes the store.
+func (db *DB) Close() error { return db.sql.Close() }
+
+// rebind rewrites "?" placeholders to "$1, $2, ..." for PostgreSQL. It
+// skips question marks inside single-quoted literals.
+func (db *DB) rebind(q string) string {
+	if db.dialect != Postgres || !strings.Contains(q, "?") {
+		return q
+	}
+	var b strings.Builder
+	b.Grow(len(q) + 8)
+	n, quoted := 0, false
+	for i := 0; i < len(q); i++ {
+		c := q[i]
+		switch {
+		case c == '\'':
+			quoted = !quoted
+		case c == '?' && !quoted:
+			n++
+			b.WriteByte('$')
+			b.WriteString(strconv.Itoa(n))
+			continue
+		}
+		b.WriteByte(c)
+	}
+	return b.String()
+}
+
+// Exec runs a statement.
+func (db *DB) Exec(ctx context.Context, q string, args ...any) (sql.Result, error) {
+	return db.sql.ExecContext(ctx, db.rebind(q), args...)
+}
+
+// Query runs a query returning rows.
+func (db *DB) Query(ctx context.Context, q string, args ...any) (*sql.Rows, error) {
+	return db.sql.QueryContext(ctx, db.rebind(q), args...)
+}
+
+// QueryRow runs a query returning at most one row.
+func (db *DB) QueryRow(ctx context.Context, q string, args ...any) *sql.Row {
+	return db.sql.QueryRowContext(ctx, db.rebind(q), args...)
+}
+
+// Tx is a transaction with the same placeholder rewriting as DB.
+type Tx struct {
+	tx *sql.Tx
+	db *DB
+}
+
+// Exec runs a statement inside the transaction.
+func (t *Tx) Exec(ctx context.Context, q string, args ...any) (sql.Result, error) {
+	return t.tx.ExecContext(ctx, t.db.rebind(q), args...)
+}
+
+// Query runs a query inside the transaction.
+func (t *Tx) Query(ctx context.Context, q string, args ...any) (*sql.Rows, error) {
+	return t.tx.QueryContext(ctx, t.db.rebind(q), args...)
+}
+
+// QueryRow runs a single-row query inside the transaction.
+func (t *Tx) QueryRow(ctx context.Context, q string, args ...any) *sql.Row {
+	return t.tx.QueryRowContext(ctx, t.db.rebind(q), args...)
+}
+
+// Prepare prepares a statement for repeated use inside the transaction.
+func (t *Tx) Prepare(ctx context.Context, q string) (*sql.Stmt, error) {
+	return t.tx.PrepareContext(ctx, t.db.rebind(q))
+}
+
+// Dialect reports the engine.
+func (t *Tx) Dialect() Dialect { return t.db.dialect }
+
+// InTx runs fn in a transaction, committing if fn returns nil and rolling
+// back otherwise.
+func (db *DB) InTx(ctx context.Context, fn func(*Tx) error) error {
+	tx, err := db.sql.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("store: begin: %w", err)
+	}
+	if err := fn(&Tx{tx: tx, db: db}); err != nil {
+		tx.Rollback()
+		return err
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("store: commit: %w", err)
+	}
+	return nil
+}
+
+// ErrNotFound is returned (wrapped) by lookups that find nothing.
+var ErrNotFound = errors.New("not found")
+
+// NotFound reports whether err means "no such row".
+func NotFound(err error) bool {
+	return errors.Is(err, ErrNotFound) || errors.Is(err, sql.ErrNoRows)
+}
+
+// Nanos converts a time to the BIGINT form stored in every table (Unix
+// nanoseconds, 0 for the zero time).
+func Nanos(t time.Time) int64 {
+	if t.IsZero() {
+		return 0
+	}
+	return t.UnixNano()
+}
+
+// Time converts stored Unix nanoseconds back to a UTC time.
+func Time(n int64) time.Time {
+	if n == 0 {
+		return time.Time{}
+	}
+	return time.Unix(0, n).UTC()
+}
