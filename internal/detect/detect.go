@@ -1,0 +1,24 @@
+// Package detect defines what every detection engine (detect/sigma,
+// detect/ioc, detect/ml) offers the pipeline.
+package detect
+
+import (
+	"github.com/xsoc/xsoc/internal/alert"
+	"github.com/xsoc/xsoc/internal/event"
+)
+
+// Detector inspects normalised events one at a time.
+//
+// Detect tests ev and appends one alert.Alert per detection to out,
+// returning the extended slice; on the common no-detection path it must not
+// allocate. Alerts carry Member, EventTime, Detector, RuleID, RuleTitle,
+// Severity, Techniques, Observables, TLP, Key and the triggering event's id
+// and JSON (EventIDs, Evidence); the alert package does the rest.
+//
+// Detectors are safe for concurrent use: the pipeline calls Detect from
+// several goroutines. A detector that keeps state across events (Sigma
+// correlations, ML baselines) guards it itself and bounds its memory.
+type Detector interface {
+	Name() string
+	Detect(ev *event.Event, out []alert.Alert) []alert.Alert
+}
