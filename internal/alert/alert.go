@@ -1,6 +1,3 @@
-// Package alert defines the one model every detector's output takes (Sigma,
-// IOC, ML, federation warnings) and owns alerts once raised: deduplication,
-// persistence and publication.
 package alert
 
 import (
@@ -120,4 +117,14 @@ type Alert struct {
 	Status   Status   `json:"status"`
 	// Incident is the id of the incident the alert belongs to, if any.
 	Incident string `json:"incident,omitempty"`
+
+	// The triage milestones, set by the alert service and by incident
+	// handling; each is zero until reached. Their distances to Detected are
+	// the response-time metrics.
+	Acknowledged   time.Time `json:"acknowledged,omitzero"`
+	AcknowledgedBy string    `json:"acknowledged_by,omitempty"`
+	Contained      time.Time `json:"contained,omitzero"`
+	Resolved       time.Time `json:"resolved,omitzero"`
+	Closed         time.Time `json:"closed,omitzero"`
+	ClosedBy       string    `json:"closed_by,omitempty"`
 }

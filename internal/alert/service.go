@@ -1,0 +1,359 @@
+package alert
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/xsoc/xsoc/internal/event"
+	"github.com/xsoc/xsoc/internal/store"
+)
+
+// SubjectPrefix prefixes the subjects alerts are published on:
+// xsoc.alert.<member>. It is the bus package's AlertSubject, repeated here
+// so that detectors importing this package do not link the NATS server.
+const SubjectPrefix = "xsoc.alert"
+
+// Publisher is what the service needs of the bus; *bus.Bus satisfies it.
+// Publish must return only once the message is stored, and must treat a
+// repeated msgID as a duplicate.
+type Publisher interface {
+	Publish(ctx context.Context, subject string, hdr nats.Header, data []byte, msgID string) (uint64, error)
+}
+
+// Options tune a Service. The zero value gives the defaults.
+type Options struct {
+	// DedupWindow is how far apart in event time two detections of the
+	// same member, detector, rule and key may be and still fold into one
+	// alert. 0 means 15 minutes.
+	DedupWindow time.Duration
+	// MaxEvidence caps the evidence documents kept per alert. 0 means 5.
+	MaxEvidence int
+	// MaxEventIDs caps the event ids listed on an alert (all of them are
+	// still remembered for replay detection). 0 means 100.
+	MaxEventIDs int
+	// Registry receives the response-time histograms. Nil registers
+	// nothing; the process-wide default registry is never used.
+	Registry *prometheus.Registry
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+}
+
+func (o *Options) setDefaults() {
+	if o.DedupWindow <= 0 {
+		o.DedupWindow = 15 * time.Minute
+	}
+	if o.MaxEvidence <= 0 {
+		o.MaxEvidence = 5
+	}
+	if o.MaxEventIDs <= 0 {
+		o.MaxEventIDs = 100
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+}
+
+// Service owns raised alerts: it deduplicates, stores, publishes and
+// serves them. It is safe for concurrent use.
+type Service struct {
+	db    *store.DB
+	pub   Publisher
+	opts  Options
+	times *histograms
+
+	// raiseMu serialises Raise within the process: deduplication reads
+	// the open alerts and then writes them, and two batches interleaving
+	// there could open two alerts for one fingerprint.
+	raiseMu sync.Mutex
+	// pending is set when a publication failed; the next Raise then sends
+	// every unpublished alert, not only its own.
+	pending atomic.Bool
+
+	subMu sync.RWMutex
+	subs  []func(Alert)
+}
+
+// Errors the service returns (wrapped).
+var (
+	// ErrForbidden: the viewer may see the alert but not act on it.
+	ErrForbidden = errors.New("alert: not permitted")
+	// ErrInvalid: the input was rejected; the message says why.
+	ErrInvalid = errors.New("alert: invalid")
+)
+
+// NewService returns the alert service over db, publishing on pub (nil
+// publishes nothing). The caller migrates Schema() first.
+func NewService(db *store.DB, pub Publisher, opts Options) (*Service, error) {
+	if db == nil {
+		return nil, errors.New("alert: nil store")
+	}
+	opts.setDefaults()
+	times, err := newHistograms(opts.Registry)
+	if err != nil {
+		return nil, err
+	}
+	return &Service{db: db, pub: pub, opts: opts, times: times}, nil
+}
+
+// Schema is the alert service's tables. alerts keeps one row per alert,
+// with the fields queries filter on as columns and the rest as JSON in
+// doc; alert_events remembers every event folded into an alert, per
+// deduplication fingerprint, so replays are recognised.
+func Schema() store.Schema {
+	return store.Schema{Owner: "alert", Migrations: []string{
+		`CREATE TABLE alerts (
+			id TEXT PRIMARY KEY,
+			fingerprint TEXT NOT NULL,
+			member TEXT NOT NULL,
+			detector TEXT NOT NULL,
+			rule_id TEXT NOT NULL,
+			severity INTEGER NOT NULL,
+			tlp INTEGER NOT NULL,
+			techniques TEXT NOT NULL,
+			status TEXT NOT NULL,
+			incident TEXT NOT NULL DEFAULT '',
+			hits INTEGER NOT NULL,
+			event_time BIGINT NOT NULL,
+			last_seen BIGINT NOT NULL,
+			detected BIGINT NOT NULL,
+			acknowledged BIGINT NOT NULL DEFAULT 0,
+			acknowledged_by TEXT NOT NULL DEFAULT '',
+			contained BIGINT NOT NULL DEFAULT 0,
+			resolved BIGINT NOT NULL DEFAULT 0,
+			closed BIGINT NOT NULL DEFAULT 0,
+			closed_by TEXT NOT NULL DEFAULT '',
+			published INTEGER NOT NULL DEFAULT 0,
+			doc TEXT NOT NULL
+		);
+		CREATE INDEX IF NOT EXISTS alerts_fingerprint ON alerts (fingerprint, last_seen);
+		CREATE INDEX IF NOT EXISTS alerts_detected ON alerts (detected);
+		CREATE INDEX IF NOT EXISTS alerts_member ON alerts (member, id);
+		CREATE INDEX IF NOT EXISTS alerts_incident ON alerts (incident);
+		CREATE INDEX IF NOT EXISTS alerts_unpublished ON alerts (published, hits);
+		CREATE TABLE alert_events (
+			fingerprint TEXT NOT NULL,
+			event_id TEXT NOT NULL,
+			alert_id TEXT NOT NULL,
+			PRIMARY KEY (fingerprint, event_id)
+		)`,
+	}}
+}
+
+// Schema returns the package's Schema (a convenience for callers holding
+// a Service).
+func (s *Service) Schema() store.Schema { return Schema() }
+
+// OnAlert registers fn to receive every new or updated alert after its
+// batch committed, in order. fn runs on Raise's goroutine and should hand
+// slow work off.
+func (s *Service) OnAlert(fn func(Alert)) {
+	s.subMu.Lock()
+	s.subs = append(s.subs, fn)
+	s.subMu.Unlock()
+}
+
+func (s *Service) notify(alerts []Alert) {
+	s.subMu.RLock()
+	subs := s.subs
+	s.subMu.RUnlock()
+	for i := range alerts {
+		for _, fn := range subs {
+			fn(alerts[i])
+		}
+	}
+}
+
+// check validates a detector's alert before it is raised.
+func check(a *Alert) error {
+	switch {
+	case a.Member == "":
+		return errors.New("no member")
+	case !subjectToken(a.Member):
+		return fmt.Errorf("member %q is not a valid subject token (no spaces, dots, * or >)", a.Member)
+	case a.Detector == "":
+		return errors.New("no detector")
+	case a.RuleID == "":
+		return errors.New("no rule id")
+	case a.EventTime.IsZero():
+		return errors.New("no event time")
+	case a.Severity > Critical:
+		return fmt.Errorf("unknown severity %d", a.Severity)
+	case a.TLP > 4:
+		return fmt.Errorf("unknown TLP level %d", a.TLP)
+	}
+	return nil
+}
+
+func subjectToken(s string) bool {
+	return s != "" && !strings.ContainsAny(s, ". \t\r\n*>")
+}
+
+// dedupKey returns the alert's key, defaulting to the host of the
+// triggering event: a host observable, else host.name in the evidence.
+func dedupKey(a *Alert) string {
+	if a.Key != "" {
+		return a.Key
+	}
+	for _, o := range a.Observables {
+		if o.Type == "host" || o.Role == "host" {
+			return o.Value
+		}
+	}
+	if len(a.Evidence) > 0 {
+		var ev event.Event
+		if ev.ParseJSON([]byte(a.Evidence[0])) == nil {
+			if h, ok := ev.Get("host.name"); ok {
+				return h
+			}
+		}
+	}
+	return ""
+}
+
+// fingerprint names the deduplication group of a: member, detector, rule
+// and key, hashed to a fixed-width index key.
+func fingerprint(a *Alert) string {
+	h := sha256.New()
+	for _, part := range []string{a.Member, a.Detector, a.RuleID, a.Key} {
+		h.Write([]byte(part))
+		h.Write([]byte{0})
+	}
+	return hex.EncodeToString(h.Sum(nil)[:16])
+}
+
+// Raise deduplicates, stores and publishes a batch of detections.
+//
+// It returns the alerts the batch touched, one per alert id in order of
+// first touch: new alerts, alerts the batch folded into, and alerts a
+// replayed detection had already been folded into (returned unchanged so a
+// caller recovering from a crash can finish its own work on them).
+// Subscribers and the bus receive only new and changed alerts.
+//
+// An invalid detection (no member, detector, rule or event time) is
+// skipped and reported in the returned error; the rest of the batch is
+// still raised.
+func (s *Service) Raise(ctx context.Context, batch []Alert) ([]Alert, error) {
+	var bad []error
+	valid := make([]Alert, 0, len(batch))
+	for i := range batch {
+		if err := check(&batch[i]); err != nil {
+			bad = append(bad, fmt.Errorf("%w: alert %d (%s/%s): %v", ErrInvalid, i, batch[i].Detector, batch[i].RuleID, err))
+			continue
+		}
+		valid = append(valid, batch[i])
+	}
+	s.raiseMu.Lock()
+	defer s.raiseMu.Unlock()
+	now := s.opts.Now().UTC()
+	var r *raising
+	err := s.db.InTx(ctx, func(tx *store.Tx) error {
+		r = newRaising(s, now)
+		defer r.close()
+		for i := range valid {
+			if err := r.fold(ctx, tx, valid[i]); err != nil {
+				return err
+			}
+		}
+		return r.write(ctx, tx)
+	})
+	if err != nil {
+		return nil, errors.Join(append([]error{fmt.Errorf("alert: raise: %w", err)}, bad...)...)
+	}
+	out, changed := r.results()
+	for i := range changed {
+		if r.created[changed[i].ID] {
+			s.times.observe(timeToDetect, &changed[i], changed[i].Detected)
+		}
+	}
+	perr := s.publishAfterCommit(ctx, out)
+	s.notify(changed)
+	return out, errors.Join(append([]error{perr}, bad...)...)
+}
+
+// publishAfterCommit publishes the unpublished ones among out, or every
+// unpublished alert when an earlier publication failed.
+func (s *Service) publishAfterCommit(ctx context.Context, out []Alert) error {
+	if s.pub == nil {
+		return nil
+	}
+	if s.pending.Load() {
+		_, err := s.Republish(ctx)
+		return err
+	}
+	ids := make([]string, len(out))
+	for i := range out {
+		ids[i] = out[i].ID
+	}
+	_, err := s.publishWhere(ctx, "id IN ("+placeholders(len(ids))+")", anys(ids))
+	return err
+}
+
+// Republish sends every alert whose latest state has not been published
+// (after a bus outage or a crash between commit and publish) and returns
+// how many it sent. Call it at start-up; Raise calls it after a failure.
+func (s *Service) Republish(ctx context.Context) (int, error) {
+	if s.pub == nil {
+		return 0, nil
+	}
+	s.pending.Store(false)
+	total := 0
+	for {
+		n, err := s.publishWhere(ctx, "1 = 1 ORDER BY id LIMIT 500", nil)
+		total += n
+		if err != nil || n < 500 {
+			return total, err
+		}
+	}
+}
+
+// publishWhere publishes the unpublished alerts matching cond and marks
+// them published.
+func (s *Service) publishWhere(ctx context.Context, cond string, args []any) (int, error) {
+	if len(args) == 0 && strings.HasPrefix(cond, "id IN") {
+		return 0, nil
+	}
+	alerts, err := s.selectAlerts(ctx, s.db, "published < hits AND "+cond, args)
+	if err != nil {
+		return 0, err
+	}
+	for i := range alerts {
+		a := &alerts[i]
+		data, err := json.Marshal(a)
+		if err != nil {
+			return i, fmt.Errorf("alert: encode %s: %w", a.ID, err)
+		}
+		hdr := nats.Header{}
+		hdr.Set("Xsoc-Member", a.Member)
+		hdr.Set("Xsoc-Severity", a.Severity.String())
+		msgID := fmt.Sprintf("%s.%d", a.ID, a.Count)
+		if _, err := s.pub.Publish(ctx, SubjectPrefix+"."+a.Member, hdr, data, msgID); err != nil {
+			s.pending.Store(true)
+			return i, fmt.Errorf("alert: publish %s: %w", a.ID, err)
+		}
+		if _, err := s.db.Exec(ctx, `UPDATE alerts SET published = ? WHERE id = ? AND published < ?`,
+			a.Count, a.ID, a.Count); err != nil {
+			s.pending.Store(true)
+			return i, fmt.Errorf("alert: mark %s published: %w", a.ID, err)
+		}
+	}
+	return len(alerts), nil
+}
+
+func anys(ss []string) []any {
+	out := make([]any, len(ss))
+	for i, s := range ss {
+		out[i] = s
+	}
+	return out
+}
