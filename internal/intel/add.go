@@ -1,0 +1,279 @@
+package intel
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"github.com/xsoc/xsoc/internal/store"
+	"github.com/xsoc/xsoc/internal/tlp"
+)
+
+// Status reports what became of each object of one add request. The
+// repository adds objects synchronously, so a returned Status is always
+// complete; it is kept so that TAXII clients can fetch it again.
+type Status struct {
+	ID         string    `json:"id"`
+	Collection string    `json:"collection"`
+	Member     string    `json:"member"`
+	Requested  time.Time `json:"requested"`
+	// Successes and Failures hold one entry per object, in request order.
+	Successes []StatusDetail `json:"successes,omitempty"`
+	Failures  []StatusDetail `json:"failures,omitempty"`
+}
+
+// Total is the number of objects in the request.
+func (s Status) Total() int { return len(s.Successes) + len(s.Failures) }
+
+// StatusDetail is the outcome of one object.
+type StatusDetail struct {
+	// ID is the object's id ("" if it had none).
+	ID string `json:"id"`
+	// Version is the object's version (modified, else created); zero for
+	// objects without one.
+	Version time.Time `json:"version"`
+	// Message says why the object failed, or notes something about a
+	// success (such as a version that was already present).
+	Message string `json:"message,omitempty"`
+}
+
+// parsed is one object of a request that passed the envelope and the
+// validator.
+type parsed struct {
+	index int
+	env   Envelope
+	raw   json.RawMessage
+}
+
+// AddObjects adds objects to a collection on behalf of v, who becomes the
+// owner of the objects it adds. Each object is accepted or refused whole,
+// with a reason in the returned Status; all accepted objects, and the
+// Status itself, are committed in one transaction. The error is non-nil
+// only when the request as a whole fails (unknown collection, no write
+// right, store failure), and then nothing is stored.
+func (r *Repo) AddObjects(ctx context.Context, v Viewer, collection string, objects []json.RawMessage) (Status, error) {
+	if v.Member == "" {
+		return Status{}, fmt.Errorf("intel: adding objects needs a member to own them: %w", ErrForbidden)
+	}
+	coll, err := r.writable(ctx, v, collection)
+	if err != nil {
+		return Status{}, err
+	}
+	st := Status{ID: NewUUID(), Collection: collection, Member: v.Member, Requested: r.opts.Now().UTC()}
+	outcome := make([]StatusDetail, len(objects))
+	failed := make([]bool, len(objects))
+	var ok []parsed
+	for i, raw := range objects {
+		env, err := r.check(raw)
+		if err != nil {
+			outcome[i], failed[i] = StatusDetail{ID: env.ID, Version: env.Version(), Message: err.Error()}, true
+			continue
+		}
+		outcome[i] = StatusDetail{ID: env.ID, Version: env.Version()}
+		ok = append(ok, parsed{index: i, env: env, raw: compact(raw)})
+	}
+	err = r.db.InTx(ctx, func(tx *store.Tx) error {
+		clock, err := lockClock(ctx, tx)
+		if err != nil {
+			return err
+		}
+		for _, p := range ok {
+			msg, err := r.insert(ctx, tx, &clock, coll, v.Member, p)
+			if err != nil {
+				return err
+			}
+			outcome[p.index].Message = msg
+			failed[p.index] = msg != "" && msg != msgDuplicate
+		}
+		if err := clock.save(ctx, tx); err != nil {
+			return err
+		}
+		for i := range outcome {
+			if failed[i] {
+				st.Failures = append(st.Failures, outcome[i])
+			} else {
+				st.Successes = append(st.Successes, outcome[i])
+			}
+		}
+		return saveStatus(ctx, tx, st)
+	})
+	if err != nil {
+		return Status{}, fmt.Errorf("intel: add objects: %w", err)
+	}
+	if len(ok) > 0 {
+		r.notify()
+	}
+	return st, nil
+}
+
+// check parses the envelope and runs the validator. The envelope is
+// returned even on error so the failure can name the object.
+func (r *Repo) check(raw json.RawMessage) (Envelope, error) {
+	env, err := ParseEnvelope(raw)
+	if err != nil {
+		// Name the object in the failure when its id at least is readable.
+		var id struct {
+			ID string `json:"id"`
+		}
+		json.Unmarshal(raw, &id)
+		return Envelope{ID: id.ID}, err
+	}
+	if r.opts.Validate != nil {
+		if err := r.opts.Validate(raw); err != nil {
+			return env, err
+		}
+	}
+	return env, nil
+}
+
+// Messages for objects that were not inserted.
+const (
+	msgDuplicate  = "version already present"
+	msgOtherOwner = "object belongs to another member: only its originator may add versions"
+)
+
+// insert stores one object version unless the version exists already or
+// the object belongs to another member; it returns the message for the
+// object's status ("" for a plain success).
+func (r *Repo) insert(ctx context.Context, tx *store.Tx, clock *clock, coll Collection, owner string, p parsed) (string, error) {
+	var existing string
+	err := tx.QueryRow(ctx, `SELECT owner FROM intel_objects WHERE collection_id = ? AND object_id = ? LIMIT 1`,
+		coll.ID, p.env.ID).Scan(&existing)
+	switch {
+	case err == nil && existing != owner:
+		return msgOtherOwner, nil
+	case err != nil && !store.NotFound(err):
+		return "", err
+	}
+	named, err := encodeNamed(p.env.Recipients)
+	if err != nil {
+		return "", err
+	}
+	added := clock.tick(r.opts.Now())
+	res, err := tx.Exec(ctx, `INSERT INTO intel_objects
+		(collection_id, object_id, version, type, spec_version, date_added, owner, tlp, named, body)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+		ON CONFLICT (collection_id, object_id, version) DO NOTHING`,
+		coll.ID, p.env.ID, store.Nanos(p.env.Version()), p.env.Type, p.env.SpecVersion, added,
+		owner, int(p.env.Level(coll.UnmarkedLevel())), named, string(p.raw))
+	if err != nil {
+		return "", err
+	}
+	if n, err := res.RowsAffected(); err == nil && n == 0 {
+		return msgDuplicate, nil
+	}
+	return "", nil
+}
+
+// clock is the repository-wide date_added clock, held for the length of a
+// transaction.
+type clock struct{ last int64 }
+
+// lockClock takes the clock row: on PostgreSQL the UPDATE holds its row
+// lock until commit, serialising writers; SQLite serialises writers
+// anyway.
+func lockClock(ctx context.Context, tx *store.Tx) (clock, error) {
+	if _, err := tx.Exec(ctx, `UPDATE intel_clock SET last = last WHERE id = 1`); err != nil {
+		return clock{}, err
+	}
+	var c clock
+	err := tx.QueryRow(ctx, `SELECT last FROM intel_clock WHERE id = 1`).Scan(&c.last)
+	return c, err
+}
+
+// tick returns the next date_added: now at microsecond precision (what
+// TAXII timestamps carry), but always at least one microsecond after the
+// last one, so values are unique and increasing even if the wall clock
+// steps back.
+func (c *clock) tick(now time.Time) int64 {
+	n := now.UnixNano() / 1000 * 1000
+	if n <= c.last {
+		n = c.last + 1000
+	}
+	c.last = n
+	return n
+}
+
+func (c *clock) save(ctx context.Context, tx *store.Tx) error {
+	_, err := tx.Exec(ctx, `UPDATE intel_clock SET last = ? WHERE id = 1`, c.last)
+	return err
+}
+
+// encodeNamed stores named recipients as a JSON list ("" for none).
+func encodeNamed(named []string) (string, error) {
+	if len(named) == 0 {
+		return "", nil
+	}
+	b, err := json.Marshal(named)
+	return string(b), err
+}
+
+func decodeNamed(s string) []string {
+	if s == "" {
+		return nil
+	}
+	var named []string
+	json.Unmarshal([]byte(s), &named)
+	return named
+}
+
+// compact stores objects without insignificant whitespace.
+func compact(raw json.RawMessage) json.RawMessage {
+	var b bytes.Buffer
+	if err := json.Compact(&b, raw); err != nil {
+		return raw
+	}
+	return b.Bytes()
+}
+
+func saveStatus(ctx context.Context, tx *store.Tx, st Status) error {
+	body, err := json.Marshal(st)
+	if err != nil {
+		return err
+	}
+	_, err = tx.Exec(ctx, `INSERT INTO intel_statuses (id, member, collection_id, requested, body) VALUES (?, ?, ?, ?, ?)`,
+		st.ID, st.Member, st.Collection, store.Nanos(st.Requested), string(body))
+	return err
+}
+
+// Status returns a stored add-request status. Only the member that made
+// the request (or an operator) may read it.
+func (r *Repo) Status(ctx context.Context, v Viewer, id string) (Status, error) {
+	var member, body string
+	err := r.db.QueryRow(ctx, `SELECT member, body FROM intel_statuses WHERE id = ?`, id).Scan(&member, &body)
+	if store.NotFound(err) {
+		return Status{}, fmt.Errorf("intel: status %s: %w", id, ErrNotFound)
+	}
+	if err != nil {
+		return Status{}, fmt.Errorf("intel: status %s: %w", id, err)
+	}
+	if !v.Operator && v.Member != member {
+		// Someone else's request: do not reveal that it exists.
+		return Status{}, fmt.Errorf("intel: status %s: %w", id, ErrNotFound)
+	}
+	var st Status
+	if err := json.Unmarshal([]byte(body), &st); err != nil {
+		return Status{}, fmt.Errorf("intel: status %s: %w", id, err)
+	}
+	return st, nil
+}
+
+// PruneStatuses deletes statuses of requests made before t and returns
+// how many it deleted.
+func (r *Repo) PruneStatuses(ctx context.Context, before time.Time) (int64, error) {
+	res, err := r.db.Exec(ctx, `DELETE FROM intel_statuses WHERE requested < ?`, store.Nanos(before))
+	if err != nil {
+		return 0, fmt.Errorf("intel: prune statuses: %w", err)
+	}
+	return res.RowsAffected()
+}
+
+// levelOf converts a stored TLP column, treating anything unknown as RED.
+func levelOf(n int) tlp.Level {
+	if n < 0 || n > int(tlp.Red) {
+		return tlp.Red
+	}
+	return tlp.Level(n)
+}

@@ -1,0 +1,375 @@
+package intel
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/xsoc/xsoc/internal/store"
+	"github.com/xsoc/xsoc/internal/tlp"
+)
+
+// Filter selects object versions, with TAXII 2.1's semantics.
+type Filter struct {
+	// AddedAfter keeps versions added strictly after this time.
+	AddedAfter time.Time
+	// IDs, Types and SpecVersions keep versions whose property is in the
+	// list (any value when the list is empty).
+	IDs          []string
+	Types        []string
+	SpecVersions []string
+	// Versions picks versions of each object: "first", "last", "all" or
+	// exact version timestamps, in any combination. Empty means "last"
+	// for objects and manifests, "all" for Versions and DeleteObject.
+	Versions []string
+	// Limit caps the page (default and maximum from Options).
+	Limit int
+	// Next continues from a previous page's Next.
+	Next string
+}
+
+// Object is one stored object version.
+type Object struct {
+	Collection  string
+	ID          string
+	Type        string
+	SpecVersion string
+	// Version is the object's modified (else created) time; zero for
+	// objects that have neither.
+	Version   time.Time
+	DateAdded time.Time
+	Owner     string
+	TLP       tlp.Level
+	Named     []string
+	// Raw is the object's JSON; nil in manifests.
+	Raw json.RawMessage
+}
+
+// VersionString returns the version as TAXII shows it: the version
+// timestamp, or date_added for objects without one.
+func (o Object) VersionString() string {
+	if o.Version.IsZero() {
+		return FormatTimestamp(o.DateAdded)
+	}
+	return FormatTimestamp(o.Version)
+}
+
+// Page is one page of a query, in date_added order.
+type Page struct {
+	Objects []Object
+	// More is true when further versions match; pass Next to get them.
+	More bool
+	Next string
+}
+
+// Objects returns the versions in a collection that v sees and f selects.
+func (r *Repo) Objects(ctx context.Context, v Viewer, collection string, f Filter) (Page, error) {
+	return r.read(ctx, v, collection, f, "last", true)
+}
+
+// Manifest is Objects without the objects' bodies.
+func (r *Repo) Manifest(ctx context.Context, v Viewer, collection string, f Filter) (Page, error) {
+	return r.read(ctx, v, collection, f, "last", false)
+}
+
+// Object returns the versions of one object that v sees and f selects;
+// ErrNotFound when v sees no version of it at all. f.IDs and f.Types are
+// ignored.
+func (r *Repo) Object(ctx context.Context, v Viewer, collection, id string, f Filter) (Page, error) {
+	f.IDs, f.Types = []string{id}, nil
+	p, err := r.read(ctx, v, collection, f, "last", true)
+	if err != nil || len(p.Objects) > 0 {
+		return p, err
+	}
+	return p, r.mustSee(ctx, v, collection, id)
+}
+
+// Versions lists the versions of one object that v sees (all by default),
+// without bodies; ErrNotFound when there is none.
+func (r *Repo) Versions(ctx context.Context, v Viewer, collection, id string, f Filter) (Page, error) {
+	f.IDs, f.Types = []string{id}, nil
+	p, err := r.read(ctx, v, collection, f, "all", false)
+	if err != nil || len(p.Objects) > 0 {
+		return p, err
+	}
+	return p, r.mustSee(ctx, v, collection, id)
+}
+
+// mustSee returns ErrNotFound unless v sees some version of the object.
+func (r *Repo) mustSee(ctx context.Context, v Viewer, collection, id string) error {
+	rows, err := r.versionsOf(ctx, collection, []string{id}, nil)
+	if err != nil {
+		return err
+	}
+	for _, o := range rows {
+		if v.mayRead(o.Owner, o.TLP, o.Named) {
+			return nil
+		}
+	}
+	return fmt.Errorf("intel: object %s: %w", id, ErrNotFound)
+}
+
+// query is a Filter made ready to run.
+type query struct {
+	coll   Collection
+	f      Filter
+	sel    versionSel
+	limit  int
+	cursor int64
+	body   bool
+}
+
+func (r *Repo) read(ctx context.Context, v Viewer, collection string, f Filter, defVersion string, body bool) (Page, error) {
+	coll, err := r.readable(ctx, v, collection)
+	if err != nil {
+		return Page{}, err
+	}
+	q, err := r.prepare(coll, f, defVersion, body)
+	if err != nil {
+		return Page{}, err
+	}
+	return r.run(ctx, v, q)
+}
+
+func (r *Repo) prepare(coll Collection, f Filter, defVersion string, body bool) (query, error) {
+	q := query{coll: coll, f: f, body: body, limit: f.Limit}
+	var err error
+	if q.sel, err = parseVersions(f.Versions, defVersion); err != nil {
+		return query{}, err
+	}
+	switch {
+	case q.limit < 0:
+		return query{}, fmt.Errorf("intel: limit %d is negative: %w", q.limit, ErrInvalid)
+	case q.limit == 0:
+		q.limit = r.opts.DefaultPageSize
+	case q.limit > r.opts.MaxPageSize:
+		q.limit = r.opts.MaxPageSize
+	}
+	if !f.AddedAfter.IsZero() {
+		q.cursor = store.Nanos(f.AddedAfter)
+	}
+	if f.Next != "" {
+		n, err := strconv.ParseInt(f.Next, 10, 64)
+		if err != nil || n < 0 {
+			return query{}, fmt.Errorf("intel: next %q is not a token this server gave: %w", f.Next, ErrInvalid)
+		}
+		q.cursor = max(q.cursor, n)
+	}
+	return q, nil
+}
+
+// run scans versions in date_added order, keeping those v sees and the
+// version selection picks, until the page (plus one, to know whether there
+// is more) is full or the collection is exhausted.
+func (r *Repo) run(ctx context.Context, v Viewer, q query) (Page, error) {
+	var (
+		page   Page
+		kept   []Object
+		batch  = min(q.limit+1, 64)
+		cursor = q.cursor
+		picks  = map[string]span{} // first/last visible version per object
+	)
+	for len(kept) <= q.limit {
+		rows, err := r.scan(ctx, q, cursor, batch)
+		if err != nil {
+			return Page{}, err
+		}
+		if q.sel.first || q.sel.last {
+			if err := r.pickVersions(ctx, v, q, rows, picks); err != nil {
+				return Page{}, err
+			}
+		}
+		for _, o := range rows {
+			if v.mayRead(o.Owner, o.TLP, o.Named) && q.sel.keeps(o, picks[o.ID]) {
+				kept = append(kept, o)
+				if len(kept) > q.limit {
+					break
+				}
+			}
+		}
+		if len(rows) < batch {
+			break
+		}
+		cursor = store.Nanos(rows[len(rows)-1].DateAdded)
+		batch = min(batch*2, 1000)
+	}
+	if len(kept) > q.limit {
+		kept = kept[:q.limit]
+		page.More = true
+		page.Next = strconv.FormatInt(store.Nanos(kept[len(kept)-1].DateAdded), 10)
+	}
+	page.Objects = kept
+	return page, nil
+}
+
+const objectColumns = `object_id, version, type, spec_version, date_added, owner, tlp, named`
+
+// scan reads up to n versions added after cursor that match the filter's
+// id, type and spec_version lists.
+func (r *Repo) scan(ctx context.Context, q query, cursor int64, n int) ([]Object, error) {
+	cols := objectColumns
+	if q.body {
+		cols += ", body"
+	}
+	var sb strings.Builder
+	args := []any{q.coll.ID, cursor}
+	sb.WriteString(`SELECT ` + cols + ` FROM intel_objects WHERE collection_id = ? AND date_added > ?`)
+	args = inList(&sb, "object_id", q.f.IDs, args)
+	args = inList(&sb, "type", q.f.Types, args)
+	args = inList(&sb, "spec_version", q.f.SpecVersions, args)
+	sb.WriteString(` ORDER BY date_added LIMIT ?`)
+	args = append(args, n)
+	return r.queryObjects(ctx, q.coll.ID, sb.String(), q.body, args...)
+}
+
+// versionsOf reads every version of the given objects (without bodies).
+func (r *Repo) versionsOf(ctx context.Context, collection string, ids, specVersions []string) ([]Object, error) {
+	var sb strings.Builder
+	args := []any{collection}
+	sb.WriteString(`SELECT ` + objectColumns + ` FROM intel_objects WHERE collection_id = ?`)
+	args = inList(&sb, "object_id", ids, args)
+	args = inList(&sb, "spec_version", specVersions, args)
+	return r.queryObjects(ctx, collection, sb.String(), false, args...)
+}
+
+func (r *Repo) queryObjects(ctx context.Context, collection, q string, body bool, args ...any) ([]Object, error) {
+	rows, err := r.db.Query(ctx, q, args...)
+	if err != nil {
+		return nil, fmt.Errorf("intel: query: %w", err)
+	}
+	defer rows.Close()
+	var out []Object
+	for rows.Next() {
+		var (
+			o              = Object{Collection: collection}
+			version, added int64
+			level          int
+			named, raw     string
+		)
+		dest := []any{&o.ID, &version, &o.Type, &o.SpecVersion, &added, &o.Owner, &level, &named}
+		if body {
+			dest = append(dest, &raw)
+		}
+		if err := rows.Scan(dest...); err != nil {
+			return nil, fmt.Errorf("intel: query: %w", err)
+		}
+		o.Version, o.DateAdded = store.Time(version), store.Time(added)
+		o.TLP, o.Named = levelOf(level), decodeNamed(named)
+		if body {
+			o.Raw = json.RawMessage(raw)
+		}
+		out = append(out, o)
+	}
+	return out, rows.Err()
+}
+
+// inList appends "AND col IN (?, ...)" for a non-empty list.
+func inList(sb *strings.Builder, col string, list []string, args []any) []any {
+	if len(list) == 0 {
+		return args
+	}
+	sb.WriteString(" AND " + col + " IN (")
+	for i, v := range list {
+		if i > 0 {
+			sb.WriteString(", ")
+		}
+		sb.WriteByte('?')
+		args = append(args, v)
+	}
+	sb.WriteByte(')')
+	return args
+}
+
+// span is the first and last version of an object that a viewer sees.
+type span struct {
+	first, last int64
+	seen        bool
+}
+
+// pickVersions fills picks for the objects in rows not yet in it: their
+// first and last versions among those v sees and the spec_version filter
+// keeps. Versions invisible to v never hide the ones v may see.
+func (r *Repo) pickVersions(ctx context.Context, v Viewer, q query, rows []Object, picks map[string]span) error {
+	var ids []string
+	for _, o := range rows {
+		if _, done := picks[o.ID]; !done {
+			picks[o.ID] = span{}
+			ids = append(ids, o.ID)
+		}
+	}
+	if len(ids) == 0 {
+		return nil
+	}
+	all, err := r.versionsOf(ctx, q.coll.ID, ids, q.f.SpecVersions)
+	if err != nil {
+		return err
+	}
+	for _, o := range all {
+		if !v.mayRead(o.Owner, o.TLP, o.Named) {
+			continue
+		}
+		n, s := store.Nanos(o.Version), picks[o.ID]
+		if !s.seen {
+			s = span{first: n, last: n, seen: true}
+		}
+		s.first, s.last = min(s.first, n), max(s.last, n)
+		picks[o.ID] = s
+	}
+	return nil
+}
+
+// versionSel is a parsed match[version].
+type versionSel struct {
+	all, first, last bool
+	at               map[int64]bool
+}
+
+func parseVersions(list []string, def string) (versionSel, error) {
+	if len(list) == 0 {
+		list = []string{def}
+	}
+	var s versionSel
+	for _, v := range list {
+		switch v {
+		case "all":
+			s.all = true
+		case "first":
+			s.first = true
+		case "last":
+			s.last = true
+		default:
+			t, err := ParseTimestamp(v)
+			if err != nil {
+				return versionSel{}, fmt.Errorf("intel: version %q is not first, last, all or a timestamp: %w", v, ErrInvalid)
+			}
+			if s.at == nil {
+				s.at = map[int64]bool{}
+			}
+			s.at[store.Nanos(t)] = true
+		}
+	}
+	return s, nil
+}
+
+// keeps reports whether the selection keeps version o, given the object's
+// visible span.
+func (s versionSel) keeps(o Object, sp span) bool {
+	n := store.Nanos(o.Version)
+	switch {
+	case s.all:
+		return true
+	case s.at[n]:
+		return true
+	case s.at != nil && n == 0 && s.at[store.Nanos(o.DateAdded)]:
+		// Objects without a version are addressed by their date_added.
+		return true
+	case s.first && sp.seen && n == sp.first:
+		return true
+	case s.last && sp.seen && n == sp.last:
+		return true
+	}
+	return false
+}

@@ -1,0 +1,71 @@
+package intel
+
+import "github.com/xsoc/xsoc/internal/store"
+
+// Schema returns the tables the repository owns. Migrate them before
+// calling NewRepo.
+func Schema() store.Schema {
+	return store.Schema{Owner: "intel", Migrations: []string{
+		// Collections and the per-member rights on them. default_tlp is -1
+		// when the collection has none (objects then default to AMBER).
+		`CREATE TABLE intel_collections (
+			id TEXT PRIMARY KEY,
+			title TEXT NOT NULL,
+			description TEXT NOT NULL DEFAULT '',
+			alias TEXT NOT NULL DEFAULT '',
+			media_types TEXT NOT NULL DEFAULT '',
+			default_tlp INTEGER NOT NULL DEFAULT -1,
+			community_read INTEGER NOT NULL DEFAULT 0,
+			created BIGINT NOT NULL
+		);
+		CREATE TABLE intel_collection_rights (
+			collection_id TEXT NOT NULL,
+			member TEXT NOT NULL,
+			can_read INTEGER NOT NULL,
+			can_write INTEGER NOT NULL,
+			PRIMARY KEY (collection_id, member)
+		);
+		CREATE INDEX IF NOT EXISTS intel_collection_rights_member ON intel_collection_rights (member)`,
+
+		// One row per object version. date_added comes from intel_clock and
+		// is unique across the repository.
+		`CREATE TABLE intel_objects (
+			collection_id TEXT NOT NULL,
+			object_id TEXT NOT NULL,
+			version BIGINT NOT NULL,
+			type TEXT NOT NULL,
+			spec_version TEXT NOT NULL,
+			date_added BIGINT NOT NULL UNIQUE,
+			owner TEXT NOT NULL,
+			tlp INTEGER NOT NULL,
+			named TEXT NOT NULL DEFAULT '',
+			body TEXT NOT NULL,
+			PRIMARY KEY (collection_id, object_id, version)
+		);
+		CREATE INDEX IF NOT EXISTS intel_objects_added ON intel_objects (collection_id, date_added);
+		CREATE INDEX IF NOT EXISTS intel_objects_type ON intel_objects (type, date_added)`,
+
+		// Deleted object versions, for the change feed.
+		`CREATE TABLE intel_deleted (
+			seq BIGINT PRIMARY KEY,
+			collection_id TEXT NOT NULL,
+			object_id TEXT NOT NULL,
+			version BIGINT NOT NULL,
+			type TEXT NOT NULL
+		)`,
+
+		// The single clock row every writer takes first.
+		`CREATE TABLE intel_clock (id INTEGER PRIMARY KEY, last BIGINT NOT NULL);
+		INSERT INTO intel_clock (id, last) VALUES (1, 0)`,
+
+		// Status resources of add requests (TAXII "status").
+		`CREATE TABLE intel_statuses (
+			id TEXT PRIMARY KEY,
+			member TEXT NOT NULL,
+			collection_id TEXT NOT NULL,
+			requested BIGINT NOT NULL,
+			body TEXT NOT NULL
+		);
+		CREATE INDEX IF NOT EXISTS intel_statuses_requested ON intel_statuses (requested)`,
+	}}
+}
