@@ -1,0 +1,584 @@
+package sigma
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/xsoc/xsoc/internal/alert"
+	"github.com/xsoc/xsoc/internal/event"
+)
+
+// Options configure compilation and the engine.
+type Options struct {
+	// Placeholders gives the values of %name% placeholders used with the
+	// expand modifier. A rule using a placeholder missing here does not
+	// compile.
+	Placeholders map[string][]string
+	// Now is the clock used when an event has no timestamp; nil means
+	// time.Now.
+	Now func() time.Time
+	// MaxGroups caps the group-by groups a correlation rule keeps; the
+	// least recently seen group is evicted first. 0 means 10,000.
+	MaxGroups int
+}
+
+func (o Options) now() time.Time {
+	if o.Now != nil {
+		return o.Now()
+	}
+	return time.Now()
+}
+
+func (o Options) maxGroups() int {
+	if o.MaxGroups > 0 {
+		return o.MaxGroups
+	}
+	return 10000
+}
+
+// RuleSet is a compiled, immutable set of rules. Build it with Compile; an
+// Engine holds one and swaps it on Load.
+type RuleSet struct {
+	opts     Options
+	rules    []*compiledRule // detection rules, index = rule number
+	corrs    []*correlation
+	groups   []*group
+	slots    []slot
+	leaves   []leaf
+	router   router
+	infos    []RuleInfo
+	byID     map[string]*compiledRule
+	corrByID map[string]*correlation
+	pool     sync.Pool
+}
+
+// slot is a field as events are read: the candidate event fields of one
+// Sigma field under one mapping, the first present being used.
+type slot struct {
+	name    string // Sigma field name, for Explain
+	refs    []event.Ref
+	keyword bool // every field of the event
+}
+
+// leaf is one interned primitive test.
+type leaf struct {
+	spec *leafSpec
+	slot int32
+	ref  int32 // leafFieldRef: slot of the other field
+	// acOnly leaves are decided by the automaton alone (a case-folded
+	// literal compared whole, as prefix, suffix or substring). needle
+	// leaves have a literal the automaton must find first (globs, cased
+	// literals); the rest are evaluated directly.
+	acOnly, needle bool
+	// needleText is the folded literal the automaton looks for.
+	needleText string
+	// triggers are the rules whose evaluation this leaf's hit calls for.
+	triggers []int32
+}
+
+// enode is a node of a compiled condition.
+type enode struct {
+	op   condOp
+	leaf int32
+	n    int
+	kids []*enode
+}
+
+// compiledRule is one detection rule ready to run.
+type compiledRule struct {
+	rule     *Rule
+	num      int32
+	expr     *enode
+	group    int32
+	triggers []int32 // nil: evaluate on every event of the group
+	severity alert.Severity
+	enabled  atomic.Bool
+	// silent rules only feed correlations (a correlation without
+	// generate: true names them).
+	silent bool
+	feeds  []corrFeed
+	// filters are the titles of the meta-filters applied to the rule.
+	filters []string
+}
+
+// group is the rules of one logsource, with the automata that prefilter
+// them.
+type group struct {
+	ls     Logsource
+	pred   srcPred
+	known  bool
+	rules  []int32
+	always []int32 // rules without a literal prefilter
+	scans  []scan
+}
+
+// scan is one automaton over the needles of one slot in one group.
+type scan struct {
+	slot int32
+	ac   *automaton
+	// pats[p] lists what a hit of pattern p means.
+	pats [][]patOut
+}
+
+// patOut is one meaning of a needle hit: leaf l holds if the hit has the
+// right position for kind.
+type patOut struct {
+	leaf int32
+	kind matchKind // exact, prefix, suffix, contains; matchGlob: maybe
+}
+
+// compiler holds the state of one Compile call.
+type compiler struct {
+	rs       *RuleSet
+	fc       fieldCompiler
+	errs     []LoadError
+	slotIdx  map[string]int32
+	leafIdx  map[string]int32
+	groupIdx map[string]int32
+	pending  []pendingRule
+	failed   map[*Rule]bool
+}
+
+// Compile compiles rules into a RuleSet. A rule that does not compile is
+// left out and reported; the others still compile.
+func Compile(rules []*Rule, opts Options) (*RuleSet, []LoadError) {
+	rs, errs, _ := compile(rules, opts)
+	return rs, errs
+}
+
+// compile is Compile that also says which rules failed.
+func compile(rules []*Rule, opts Options) (*RuleSet, []LoadError, map[*Rule]bool) {
+	rs := &RuleSet{opts: opts, byID: map[string]*compiledRule{}, corrByID: map[string]*correlation{}}
+	c := &compiler{
+		rs:       rs,
+		fc:       fieldCompiler{placeholders: opts.Placeholders},
+		slotIdx:  map[string]int32{},
+		leafIdx:  map[string]int32{},
+		groupIdx: map[string]int32{},
+		failed:   map[*Rule]bool{},
+	}
+	var filters, corrs []*Rule
+	names := map[string]*Rule{}
+	for _, r := range rules {
+		if r == nil {
+			continue
+		}
+		key := r.ID
+		if key == "" {
+			key = r.Title
+		}
+		if prev, dup := names[key]; dup {
+			c.fail(r, false, "duplicate rule id %q (also in %s)", key, prev.Source)
+			continue
+		}
+		names[key] = r
+		switch {
+		case r.Filter != nil:
+			filters = append(filters, r)
+		case r.Correlation != nil:
+			corrs = append(corrs, r)
+		case r.Detection != nil:
+			c.addRule(r)
+		}
+	}
+	c.applyFilters(filters)
+	c.layout()
+	c.compileCorrelations(corrs)
+	rs.router = buildRouter(rs.groups)
+	rs.buildInfos()
+	nleaves, nrules, nslots, ngroups := len(rs.leaves), len(rs.rules), len(rs.slots), len(rs.groups)
+	rs.pool.New = func() any { return newScratch(nleaves, nrules, nslots, ngroups) }
+	return rs, c.errs, c.failed
+}
+
+func (c *compiler) fail(r *Rule, unsupported bool, format string, args ...any) {
+	c.failed[r] = true
+	c.errs = append(c.errs, LoadError{
+		File: r.Source, Line: r.Line, RuleID: r.ID, Title: r.Title,
+		Reason: fmt.Sprintf(format, args...), Unsupported: unsupported,
+	})
+}
+
+// addRule compiles one detection rule's expression and files it in its
+// logsource group. Leaves are interned later, in layout.
+func (c *compiler) addRule(r *Rule) {
+	e, err := c.fc.compileDetection(r.Detection)
+	if err != nil {
+		c.fail(r, isUnsupported(err), "%v", err)
+		return
+	}
+	sev := alert.Medium
+	if r.Level != "" {
+		if s, err := alert.ParseSeverity(r.Level); err == nil {
+			sev = s
+		}
+	}
+	cr := &compiledRule{rule: r, num: int32(len(c.rs.rules)), severity: sev, group: c.groupOf(r.Logsource)}
+	cr.enabled.Store(true)
+	cr.expr = &enode{op: condRef, leaf: -1} // placeholder until layout
+	c.pending = append(c.pending, pendingRule{cr, e})
+	c.rs.rules = append(c.rs.rules, cr)
+	if r.ID != "" {
+		c.rs.byID[r.ID] = cr
+	}
+}
+
+// unsupportedError marks valid Sigma that xsoc does not implement.
+type unsupportedError struct{ msg string }
+
+func (e *unsupportedError) Error() string { return e.msg }
+
+func isUnsupported(err error) bool {
+	_, ok := err.(*unsupportedError)
+	return ok
+}
+
+func (c *compiler) groupOf(ls Logsource) int32 {
+	key := ls.Product + "/" + ls.Category + "/" + ls.Service
+	if g, ok := c.groupIdx[key]; ok {
+		return g
+	}
+	pred, known := logsourcePredicate(ls)
+	g := int32(len(c.rs.groups))
+	c.rs.groups = append(c.rs.groups, &group{ls: Logsource{Product: ls.Product, Category: ls.Category, Service: ls.Service}, pred: pred, known: known})
+	c.groupIdx[key] = g
+	return g
+}
+
+// compileDetection compiles the searches and the condition of d.
+func (fc *fieldCompiler) compileDetection(d *Detection) (*bexpr, error) {
+	searches := make(map[string]*bexpr, len(d.Searches))
+	for _, name := range d.Order {
+		s := d.Searches[name]
+		var alts []*bexpr
+		for _, alt := range s.Alternatives {
+			var ands []*bexpr
+			for _, fm := range alt {
+				e, err := fc.compileFieldMatch(fm)
+				if err != nil {
+					return nil, fmt.Errorf("search %q (line %d): %w", name, fm.Line, err)
+				}
+				ands = append(ands, e)
+			}
+			if len(ands) == 0 {
+				return nil, fmt.Errorf("search %q (line %d) is an empty map", name, s.Line)
+			}
+			alts = append(alts, combine(condAnd, ands))
+		}
+		searches[name] = combine(condOr, alts)
+	}
+	var conds []*bexpr
+	for _, cs := range d.Conditions {
+		ce, err := parseCondition(cs)
+		if err != nil {
+			if strings.Contains(err.Error(), "legacy aggregation") {
+				return nil, &unsupportedError{err.Error()}
+			}
+			return nil, err
+		}
+		e, err := condToExpr(ce, searches, d.Order)
+		if err != nil {
+			return nil, fmt.Errorf("condition %q: %w", cs, err)
+		}
+		conds = append(conds, e)
+	}
+	return combine(condOr, conds), nil
+}
+
+func condToExpr(ce *condExpr, searches map[string]*bexpr, order []string) (*bexpr, error) {
+	switch ce.op {
+	case condRef:
+		e, ok := searches[ce.name]
+		if !ok {
+			return nil, fmt.Errorf("names search identifier %q, which the detection does not define", ce.name)
+		}
+		return e, nil
+	case condOf:
+		names := expandOf(ce.name, order)
+		if len(names) == 0 {
+			return nil, fmt.Errorf("%q matches no search identifier", ce.name)
+		}
+		kids := make([]*bexpr, len(names))
+		for i, n := range names {
+			kids[i] = searches[n]
+		}
+		switch {
+		case ce.n == 0:
+			return combine(condAnd, kids), nil
+		case ce.n == 1:
+			return combine(condOr, kids), nil
+		case ce.n > len(kids):
+			return nil, fmt.Errorf("%d of %q: only %d search identifiers match", ce.n, ce.name, len(kids))
+		}
+		return &bexpr{op: condOf, kids: kids, n: ce.n}, nil
+	}
+	kids := make([]*bexpr, len(ce.kids))
+	for i, k := range ce.kids {
+		e, err := condToExpr(k, searches, order)
+		if err != nil {
+			return nil, err
+		}
+		kids[i] = e
+	}
+	if ce.op == condNot {
+		return &bexpr{op: condNot, kids: kids}, nil
+	}
+	return combine(ce.op, kids), nil
+}
+
+// applyFilters ANDs "not filter" into every rule a meta-filter names.
+func (c *compiler) applyFilters(filters []*Rule) {
+	byName := map[string][]int{}
+	for i, p := range c.pending {
+		r := p.cr.rule
+		if r.ID != "" {
+			byName[r.ID] = append(byName[r.ID], i)
+		}
+		if r.Name != "" {
+			byName[r.Name] = append(byName[r.Name], i)
+		}
+	}
+	for _, f := range filters {
+		fe, err := c.fc.compileDetection(f.Filter.Detection)
+		if err != nil {
+			c.fail(f, isUnsupported(err), "filter: %v", err)
+			continue
+		}
+		for _, target := range f.Filter.Rules {
+			idx, ok := byName[target]
+			if !ok {
+				c.fail(f, false, "filter names rule %q, which is not loaded", target)
+				continue
+			}
+			for _, i := range idx {
+				p := &c.pending[i]
+				p.expr = &bexpr{op: condAnd, kids: []*bexpr{p.expr, {op: condNot, kids: []*bexpr{fe}}}}
+				p.cr.filters = append(p.cr.filters, f.Title)
+			}
+		}
+	}
+}
+
+type pendingRule struct {
+	cr   *compiledRule
+	expr *bexpr
+}
+
+// layout interns leaves per group, turns expressions into enodes, picks
+// each rule's trigger leaves and builds the automata.
+func (c *compiler) layout() {
+	for _, p := range c.pending {
+		cr := p.cr
+		cr.expr = c.enode(p.expr, cr.rule.Logsource, cr.group)
+		g := c.rs.groups[cr.group]
+		g.rules = append(g.rules, cr.num)
+	}
+	// Automata first: a slot too big for one leaves its leaves without
+	// a prefilter, which the trigger sets must know.
+	for gi := range c.rs.groups {
+		c.buildScans(int32(gi))
+	}
+	for _, p := range c.pending {
+		cr := p.cr
+		g := c.rs.groups[cr.group]
+		set, ok, _ := c.triggerSet(cr.expr)
+		if !ok {
+			g.always = append(g.always, cr.num)
+			continue
+		}
+		cr.triggers = dedupe(set)
+		for _, l := range cr.triggers {
+			c.rs.leaves[l].triggers = append(c.rs.leaves[l].triggers, cr.num)
+		}
+	}
+}
+
+func dedupe(s []int32) []int32 {
+	sort.Slice(s, func(i, j int) bool { return s[i] < s[j] })
+	out := s[:0]
+	for i, v := range s {
+		if i == 0 || v != s[i-1] {
+			out = append(out, v)
+		}
+	}
+	return out
+}
+
+func (c *compiler) enode(e *bexpr, ls Logsource, g int32) *enode {
+	if e.op == condRef {
+		return &enode{op: condRef, leaf: c.internLeaf(e.leaf, ls, g)}
+	}
+	n := &enode{op: e.op, n: e.n, leaf: -1, kids: make([]*enode, len(e.kids))}
+	for i, k := range e.kids {
+		n.kids[i] = c.enode(k, ls, g)
+	}
+	return n
+}
+
+func (c *compiler) slotFor(ls Logsource, field string) int32 {
+	cands := FieldCandidates(ls, field)
+	key := strings.Join(cands, "\x00")
+	if s, ok := c.slotIdx[key]; ok {
+		return s
+	}
+	s := slot{name: field}
+	if len(cands) == 1 && cands[0] == keywordField {
+		s.keyword = true
+		s.name = "keywords"
+	} else {
+		for _, cand := range cands {
+			s.refs = append(s.refs, event.RefOf(cand))
+		}
+	}
+	idx := int32(len(c.rs.slots))
+	c.rs.slots = append(c.rs.slots, s)
+	c.slotIdx[key] = idx
+	return idx
+}
+
+// minNeedle is the shortest literal worth a prefilter needle for a glob
+// or cased leaf; shorter ones hit nearly every value.
+const minNeedle = 3
+
+func (c *compiler) internLeaf(spec *leafSpec, ls Logsource, g int32) int32 {
+	s := c.slotFor(ls, spec.field)
+	key := fmt.Sprintf("%d|%d|%s", g, s, spec.key())
+	if l, ok := c.leafIdx[key]; ok {
+		return l
+	}
+	l := leaf{spec: spec, slot: s, ref: -1}
+	if spec.kind == leafFieldRef {
+		l.ref = c.slotFor(ls, spec.ref)
+	}
+	if spec.kind == leafMatch {
+		switch spec.match {
+		case matchExact, matchPrefix, matchSuffix, matchContains:
+			if spec.cased {
+				l.needle, l.needleText = true, foldString(spec.lit)
+			} else {
+				l.acOnly, l.needleText = true, spec.lit
+			}
+		case matchGlob:
+			best := ""
+			for _, t := range spec.glob {
+				if t.wild == 0 && len(t.lit) > len(best) {
+					best = t.lit
+				}
+			}
+			if len(best) >= minNeedle {
+				l.needle, l.needleText = true, foldString(best)
+			}
+		}
+	}
+	idx := int32(len(c.rs.leaves))
+	c.rs.leaves = append(c.rs.leaves, l)
+	c.leafIdx[key] = idx
+	return idx
+}
+
+// triggerSet returns leaves of which at least one must hit for e to hold,
+// with an estimate of how often they hit (lower is better). ok is false
+// when no such set exists (e.g. "not x", regex-only).
+func (c *compiler) triggerSet(e *enode) (set []int32, ok bool, cost float64) {
+	switch e.op {
+	case condRef:
+		l := &c.rs.leaves[e.leaf]
+		if !l.acOnly && !l.needle {
+			return nil, false, 0
+		}
+		n := float64(len(l.needleText))
+		cost = 1 / ((n + 1) * (n + 1))
+		if l.spec.match == matchExact || l.spec.match == matchPrefix {
+			cost /= 2 // anchored: rarer than the same text anywhere
+		}
+		return []int32{e.leaf}, true, cost
+	case condAnd:
+		for _, k := range e.kids {
+			s, kok, kc := c.triggerSet(k)
+			if kok && (!ok || kc < cost) {
+				set, ok, cost = s, true, kc
+			}
+		}
+		return set, ok, cost
+	case condOr, condOf:
+		for _, k := range e.kids {
+			s, kok, kc := c.triggerSet(k)
+			if !kok {
+				return nil, false, 0
+			}
+			set = append(set, s...)
+			cost += kc
+		}
+		return set, true, cost
+	}
+	return nil, false, 0
+}
+
+// buildScans builds one automaton per slot over the needles of group gi.
+func (c *compiler) buildScans(gi int32) {
+	g := c.rs.groups[gi]
+	type needleKey struct {
+		slot int32
+		text string
+	}
+	bySlot := map[int32][]string{}
+	patOf := map[needleKey]int32{}
+	outs := map[int32][][]patOut{}
+	seen := map[int32]bool{}
+	var visit func(e *enode)
+	visit = func(e *enode) {
+		if e.op != condRef {
+			for _, k := range e.kids {
+				visit(k)
+			}
+			return
+		}
+		if seen[e.leaf] {
+			return
+		}
+		seen[e.leaf] = true
+		l := &c.rs.leaves[e.leaf]
+		if !l.acOnly && !l.needle {
+			return
+		}
+		k := needleKey{l.slot, l.needleText}
+		p, ok := patOf[k]
+		if !ok {
+			p = int32(len(bySlot[l.slot]))
+			patOf[k] = p
+			bySlot[l.slot] = append(bySlot[l.slot], l.needleText)
+			outs[l.slot] = append(outs[l.slot], nil)
+		}
+		kind := matchGlob
+		if l.acOnly {
+			kind = l.spec.match
+		}
+		outs[l.slot][p] = append(outs[l.slot][p], patOut{leaf: e.leaf, kind: kind})
+	}
+	for _, r := range g.rules {
+		visit(c.rs.rules[r].expr)
+	}
+	slots := make([]int32, 0, len(bySlot))
+	for s := range bySlot {
+		slots = append(slots, s)
+	}
+	sort.Slice(slots, func(i, j int) bool { return slots[i] < slots[j] })
+	for _, s := range slots {
+		needles := bySlot[s]
+		if acStatesFor(needles) > maxACStates {
+			// Too big to prefilter: decide these leaves directly.
+			for _, po := range outs[s] {
+				for _, o := range po {
+					l := &c.rs.leaves[o.leaf]
+					l.acOnly, l.needle = false, false
+				}
+			}
+			continue
+		}
+		g.scans = append(g.scans, scan{slot: s, ac: buildAutomaton(needles), pats: outs[s]})
+	}
+}

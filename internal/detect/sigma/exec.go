@@ -1,0 +1,535 @@
+package sigma
+
+import (
+	"net/netip"
+	"strings"
+	"time"
+	"unsafe"
+
+	"github.com/xsoc/xsoc/internal/alert"
+	"github.com/xsoc/xsoc/internal/event"
+)
+
+// Leaf states within one event.
+const (
+	valFalse uint8 = iota
+	valTrue
+	valMaybe // the prefilter needle hit; the leaf still needs evaluating
+)
+
+// scratch is the per-goroutine working memory of one Detect call. Arrays
+// indexed by leaf, rule, slot and group are stamped with the event's
+// generation rather than cleared, so starting an event costs nothing.
+type scratch struct {
+	gen uint32
+	ev  *event.Event
+
+	leafGen []uint32
+	leafVal []uint8
+	ruleGen []uint32
+
+	slotGen   []uint32
+	slotFirst []int32
+	slotN     []int32
+	slotRef   []int8 // index of the candidate that was present, -1 none
+
+	groupGen []uint32
+	active   []int32
+	cands    []int32
+
+	// vals holds case-folded field values. A value that folding leaves
+	// unchanged is the event's own string; the others point into buf.
+	vals []string
+	buf  []byte
+}
+
+func newScratch(nleaves, nrules, nslots, ngroups int) *scratch {
+	return &scratch{
+		leafGen:   make([]uint32, nleaves),
+		leafVal:   make([]uint8, nleaves),
+		ruleGen:   make([]uint32, nrules),
+		slotGen:   make([]uint32, nslots),
+		slotFirst: make([]int32, nslots),
+		slotN:     make([]int32, nslots),
+		slotRef:   make([]int8, nslots),
+		groupGen:  make([]uint32, ngroups),
+		buf:       make([]byte, 0, 4096),
+	}
+}
+
+func (x *scratch) begin(ev *event.Event) {
+	x.gen++
+	if x.gen == 0 { // wrapped: old stamps could look current
+		clear(x.leafGen)
+		clear(x.ruleGen)
+		clear(x.slotGen)
+		clear(x.groupGen)
+		x.gen = 1
+	}
+	x.ev = ev
+	x.active = x.active[:0]
+	x.cands = x.cands[:0]
+	x.vals = x.vals[:0]
+	x.buf = x.buf[:0]
+}
+
+func (x *scratch) addCand(r int32) {
+	if x.ruleGen[r] != x.gen {
+		x.ruleGen[r] = x.gen
+		x.cands = append(x.cands, r)
+	}
+}
+
+// fold appends the folded form of v to x.vals.
+func (x *scratch) fold(v string) {
+	if !needsFold(v) {
+		x.vals = append(x.vals, v)
+		return
+	}
+	start := len(x.buf)
+	x.buf = foldAppend(x.buf, v)
+	// The string shares buf's memory: buf only grows during an event (a
+	// reallocation leaves the old array to the strings that use it), and
+	// vals is reset before buf is reused.
+	x.vals = append(x.vals, unsafe.String(&x.buf[start], len(x.buf)-start))
+}
+
+// values returns the folded values of slot s in the current event.
+func (rs *RuleSet) values(x *scratch, s int32) []string {
+	if x.slotGen[s] != x.gen {
+		x.slotGen[s] = x.gen
+		first := len(x.vals)
+		x.slotRef[s] = -1
+		sl := &rs.slots[s]
+		ev := x.ev
+		if sl.keyword {
+			ev.Fields(func(_, v string) bool { x.fold(v); return true })
+			if len(ev.Original) > 0 {
+				x.fold(unsafe.String(&ev.Original[0], len(ev.Original)))
+			}
+		} else {
+			for i := range sl.refs {
+				if _, ok := ev.Lookup(sl.refs[i]); ok {
+					x.slotRef[s] = int8(i)
+					ev.Each(sl.refs[i], func(v string) bool { x.fold(v); return true })
+					break
+				}
+			}
+		}
+		x.slotFirst[s] = int32(first)
+		x.slotN[s] = int32(len(x.vals) - first)
+	}
+	f := x.slotFirst[s]
+	return x.vals[f : f+x.slotN[s]]
+}
+
+// Detect tests ev against the rule set and appends an alert per match.
+func (rs *RuleSet) Detect(ev *event.Event, out []alert.Alert) []alert.Alert {
+	if len(rs.rules) == 0 {
+		return out
+	}
+	x := rs.pool.Get().(*scratch)
+	x.begin(ev)
+	rs.router.route(x)
+	for _, gi := range x.active {
+		g := rs.groups[gi]
+		for i := range g.scans {
+			rs.runScan(x, &g.scans[i])
+		}
+		for _, r := range g.always {
+			x.addCand(r)
+		}
+	}
+	for i := 0; i < len(x.cands); i++ {
+		cr := rs.rules[x.cands[i]]
+		if rs.eval(x, cr.expr) {
+			out = rs.matched(cr, ev, out)
+		}
+	}
+	x.ev = nil
+	rs.pool.Put(x)
+	return out
+}
+
+// runScan runs one automaton over the folded values of its slot and
+// records which leaves hit.
+func (rs *RuleSet) runScan(x *scratch, sc *scan) {
+	a := sc.ac
+	nc := uint32(a.nclass)
+	for _, v := range rs.values(x, sc.slot) {
+		st := uint32(0)
+		for i := 0; i < len(v); i++ {
+			st = a.delta[st*nc+uint32(a.class[v[i]])]
+			o0, o1 := a.outStart[st], a.outStart[st+1]
+			for _, p := range a.outs[o0:o1] {
+				atStart := i+1 == int(a.lens[p])
+				atEnd := i+1 == len(v)
+				for _, po := range sc.pats[p] {
+					rs.hit(x, po, atStart, atEnd)
+				}
+			}
+		}
+	}
+}
+
+func (rs *RuleSet) hit(x *scratch, po patOut, atStart, atEnd bool) {
+	switch po.kind {
+	case matchExact:
+		if !atStart || !atEnd {
+			return
+		}
+	case matchPrefix:
+		if !atStart {
+			return
+		}
+	case matchSuffix:
+		if !atEnd {
+			return
+		}
+	}
+	l := po.leaf
+	if x.leafGen[l] == x.gen {
+		return // already true (or already maybe)
+	}
+	x.leafGen[l] = x.gen
+	if po.kind == matchGlob {
+		x.leafVal[l] = valMaybe
+	} else {
+		x.leafVal[l] = valTrue
+	}
+	for _, r := range rs.leaves[l].triggers {
+		x.addCand(r)
+	}
+}
+
+// eval evaluates a compiled condition.
+func (rs *RuleSet) eval(x *scratch, n *enode) bool {
+	switch n.op {
+	case condRef:
+		return rs.leafValue(x, n.leaf)
+	case condAnd:
+		for _, k := range n.kids {
+			if !rs.eval(x, k) {
+				return false
+			}
+		}
+		return true
+	case condOr:
+		for _, k := range n.kids {
+			if rs.eval(x, k) {
+				return true
+			}
+		}
+		return false
+	case condNot:
+		return !rs.eval(x, n.kids[0])
+	case condOf:
+		hits := 0
+		for i, k := range n.kids {
+			if rs.eval(x, k) {
+				hits++
+				if hits >= n.n {
+					return true
+				}
+			}
+			if hits+len(n.kids)-i-1 < n.n {
+				return false
+			}
+		}
+		return false
+	}
+	return false
+}
+
+func (rs *RuleSet) leafValue(x *scratch, id int32) bool {
+	l := &rs.leaves[id]
+	if x.leafGen[id] == x.gen {
+		if v := x.leafVal[id]; v != valMaybe {
+			return v == valTrue
+		}
+	} else if l.acOnly || l.needle {
+		// The automaton saw every value of the slot and did not hit.
+		x.leafGen[id], x.leafVal[id] = x.gen, valFalse
+		return false
+	}
+	r := rs.compute(x, l)
+	x.leafGen[id] = x.gen
+	x.leafVal[id] = valFalse
+	if r {
+		x.leafVal[id] = valTrue
+	}
+	return r
+}
+
+// compute decides a leaf from the event's values.
+func (rs *RuleSet) compute(x *scratch, l *leaf) bool {
+	spec := l.spec
+	switch spec.kind {
+	case leafMatch:
+		if !spec.cased {
+			for _, v := range rs.values(x, l.slot) {
+				if matchString(spec, v) {
+					return true
+				}
+			}
+			return false
+		}
+		return rs.anyRaw(x, l.slot, spec, matchString)
+	case leafExists:
+		return (len(rs.values(x, l.slot)) > 0) == spec.want
+	case leafRegex:
+		return rs.anyRaw(x, l.slot, spec, matchRegex)
+	case leafCIDR:
+		return rs.anyRaw(x, l.slot, spec, matchCIDR)
+	case leafNumber:
+		return rs.anyRaw(x, l.slot, spec, matchNumber)
+	case leafTime:
+		return rs.anyRaw(x, l.slot, spec, matchTime)
+	case leafFieldRef:
+		return rs.fieldRef(x, l)
+	}
+	return false
+}
+
+// anyRaw reports whether test holds for any raw (unfolded) value of slot s.
+func (rs *RuleSet) anyRaw(x *scratch, s int32, spec *leafSpec, test func(*leafSpec, string) bool) bool {
+	rs.values(x, s) // resolves which candidate is present
+	sl := &rs.slots[s]
+	found := false
+	if sl.keyword {
+		x.ev.Fields(func(_, v string) bool {
+			found = test(spec, v)
+			return !found
+		})
+		if !found && len(x.ev.Original) > 0 {
+			found = test(spec, unsafe.String(&x.ev.Original[0], len(x.ev.Original)))
+		}
+		return found
+	}
+	c := x.slotRef[s]
+	if c < 0 {
+		return false
+	}
+	x.ev.Each(sl.refs[c], func(v string) bool {
+		found = test(spec, v)
+		return !found
+	})
+	return found
+}
+
+func matchString(spec *leafSpec, v string) bool {
+	switch spec.match {
+	case matchExact:
+		return v == spec.lit
+	case matchPrefix:
+		return strings.HasPrefix(v, spec.lit)
+	case matchSuffix:
+		return strings.HasSuffix(v, spec.lit)
+	case matchContains:
+		return strings.Contains(v, spec.lit)
+	case matchAny:
+		return v != ""
+	}
+	return globMatch(spec.glob, v)
+}
+
+func matchRegex(spec *leafSpec, v string) bool { return spec.re.MatchString(v) }
+
+func matchCIDR(spec *leafSpec, v string) bool {
+	if len(v) > 64 || !looksLikeIP(v) {
+		return false
+	}
+	a, err := netip.ParseAddr(v)
+	return err == nil && spec.net.Contains(a.Unmap())
+}
+
+// looksLikeIP screens values before netip.ParseAddr, whose error
+// allocates.
+func looksLikeIP(v string) bool {
+	for i := 0; i < len(v); i++ {
+		c := v[i]
+		if !(c >= '0' && c <= '9' || c >= 'a' && c <= 'f' || c >= 'A' && c <= 'F' || c == '.' || c == ':' || c == '%') {
+			return false
+		}
+	}
+	return v != ""
+}
+
+func matchNumber(spec *leafSpec, v string) bool {
+	n, ok := parseNumber(strings.TrimSpace(v))
+	return ok && spec.op.holds(n, spec.num)
+}
+
+func matchTime(spec *leafSpec, v string) bool {
+	t, err := event.ParseTime(v)
+	if err != nil {
+		return false
+	}
+	var n int
+	switch spec.unit {
+	case "minute":
+		n = t.Minute()
+	case "hour":
+		n = t.Hour()
+	case "day":
+		n = t.Day()
+	case "week":
+		_, n = t.ISOWeek()
+	case "month":
+		n = int(t.Month())
+	case "year":
+		n = t.Year()
+	}
+	return spec.op.holds(float64(n), spec.num)
+}
+
+// fieldRef compares the values of a leaf's field with those of the field
+// it references.
+func (rs *RuleSet) fieldRef(x *scratch, l *leaf) bool {
+	spec := l.spec
+	a := rs.values(x, l.slot)
+	b := rs.values(x, l.ref)
+	for _, av := range a {
+		for _, bv := range b {
+			var ok bool
+			switch spec.match {
+			case matchContains:
+				ok = strings.Contains(av, bv)
+			case matchPrefix:
+				ok = strings.HasPrefix(av, bv)
+			case matchSuffix:
+				ok = strings.HasSuffix(av, bv)
+			default:
+				ok = av == bv
+			}
+			if ok {
+				if spec.cased {
+					return rs.fieldRefCased(x, l)
+				}
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// fieldRefCased repeats a field reference comparison on the raw values.
+func (rs *RuleSet) fieldRefCased(x *scratch, l *leaf) bool {
+	var bs []string
+	if c := x.slotRef[l.ref]; c >= 0 {
+		x.ev.Each(rs.slots[l.ref].refs[c], func(v string) bool { bs = append(bs, v); return true })
+	}
+	found := false
+	for _, bv := range bs {
+		spec := &leafSpec{match: l.spec.match, lit: bv}
+		if l.spec.match == matchExact {
+			spec.match = matchExact
+		}
+		if rs.anyRaw(x, l.slot, spec, matchString) {
+			found = true
+			break
+		}
+	}
+	return found
+}
+
+// router picks the groups whose logsource predicate an event satisfies.
+// Alternatives that require an event.module value are indexed by it, so
+// an event meets only the alternatives of its own module plus those that
+// test no module.
+type router struct {
+	byModule map[string][]routeAlt
+	other    []routeAlt
+	always   []int32
+}
+
+type routeAlt struct {
+	group int32
+	tests []compiledTest
+}
+
+func buildRouter(groups []*group) router {
+	r := router{byModule: map[string][]routeAlt{}}
+	for gi, g := range groups {
+		if len(g.rules) == 0 {
+			continue
+		}
+		if g.pred == nil {
+			r.always = append(r.always, int32(gi))
+			continue
+		}
+		for _, alt := range g.pred {
+			var modules []string
+			ra := routeAlt{group: int32(gi)}
+			for _, t := range alt {
+				if t.field == "event.module" && !t.prefix && t.values != nil && modules == nil {
+					modules = t.values
+					continue
+				}
+				ra.tests = append(ra.tests, compiledTest{ref: event.RefOf(t.field), values: t.values, prefix: t.prefix})
+			}
+			if modules == nil {
+				r.other = append(r.other, ra)
+				continue
+			}
+			for _, m := range modules {
+				m = foldString(m)
+				r.byModule[m] = append(r.byModule[m], ra)
+			}
+		}
+	}
+	return r
+}
+
+func (r *router) route(x *scratch) {
+	for _, g := range r.always {
+		x.activate(g)
+	}
+	ev := x.ev
+	if m := ev.Key(event.EventModule); m != "" {
+		var alts []routeAlt
+		if needsFold(m) {
+			start := len(x.buf)
+			x.buf = foldAppend(x.buf, m)
+			alts = r.byModule[string(x.buf[start:])]
+		} else {
+			alts = r.byModule[m]
+		}
+		r.try(x, alts)
+	}
+	r.try(x, r.other)
+}
+
+func (r *router) try(x *scratch, alts []routeAlt) {
+	for i := range alts {
+		a := &alts[i]
+		if x.groupGen[a.group] == x.gen {
+			continue
+		}
+		ok := true
+		for j := range a.tests {
+			if !a.tests[j].holds(x.ev) {
+				ok = false
+				break
+			}
+		}
+		if ok {
+			x.activate(a.group)
+		}
+	}
+}
+
+func (x *scratch) activate(g int32) {
+	if x.groupGen[g] != x.gen {
+		x.groupGen[g] = x.gen
+		x.active = append(x.active, g)
+	}
+}
+
+// eventTime is the event's time, or now for an event without one.
+func (rs *RuleSet) eventTime(ev *event.Event) time.Time {
+	if ev.Time.IsZero() {
+		return rs.opts.now()
+	}
+	return ev.Time
+}
