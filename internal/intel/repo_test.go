@@ -159,10 +159,10 @@ func TestAddObjectsReportsEachObject(t *testing.T) {
 
 		batch := []json.RawMessage{
 			object("indicator", good, "2020-01-02T00:00:00.000Z"),
-			json.RawMessage(`{"type":"indicator",`),                                     // broken JSON
-			json.RawMessage(`{"type":"indicator","spec_version":"2.1"}`),                // no id
-			object("malware", newID("malware"), "2020-01-02T00:00:00.000Z"),             // validator
-			object("indicator", good, "2020-01-02T00:00:00.000Z"),                       // duplicate in request
+			json.RawMessage(`{"type":"indicator",`),                                          // broken JSON
+			json.RawMessage(`{"type":"indicator","spec_version":"2.1"}`),                     // no id
+			object("malware", newID("malware"), "2020-01-02T00:00:00.000Z"),                  // validator
+			object("indicator", good, "2020-01-02T00:00:00.000Z"),                            // duplicate in request
 			json.RawMessage(`{"type":"indicator","spec_version":"2.0","id":"` + good + `"}`), // wrong spec
 		}
 		st := f.add(t, member, batch...)
