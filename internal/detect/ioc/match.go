@@ -1,0 +1,383 @@
+package ioc
+
+import (
+	"math"
+	"net/netip"
+	"strings"
+	"time"
+
+	"github.com/xsoc/xsoc/internal/alert"
+	"github.com/xsoc/xsoc/internal/event"
+	"github.com/xsoc/xsoc/internal/tlp"
+)
+
+// field is an event field Detect inspects: what kind of value it holds and
+// the role that value plays, for the alert's observable.
+type field struct {
+	ref  event.Ref
+	kind Kind
+	role string
+}
+
+// fields lists the event fields Detect inspects, in order. It is never
+// modified.
+var fields = [...]field{
+	{event.SourceIp.Ref(), KindIP, "source"},
+	{event.DestinationIp.Ref(), KindIP, "destination"},
+	{event.HostIp.Ref(), KindIP, "host"},
+	{event.DnsAnswersData.Ref(), KindIP, "answer"},
+	{event.DnsQuestionName.Ref(), KindDomain, "query"},
+	{event.UrlDomain.Ref(), KindDomain, "url"},
+	{event.DestinationDomain.Ref(), KindDomain, "destination"},
+	{event.TlsServerSni.Ref(), KindDomain, "sni"},
+	{event.UrlFull.Ref(), KindURL, "url"},
+	{event.FileHashMd5.Ref(), KindMD5, "file"},
+	{event.FileHashSha1.Ref(), KindSHA1, "file"},
+	{event.FileHashSha256.Ref(), KindSHA256, "file"},
+	{event.ProcessHashMd5.Ref(), KindMD5, "process"},
+	{event.ProcessHashSha1.Ref(), KindSHA1, "process"},
+	{event.ProcessHashSha256.Ref(), KindSHA256, "process"},
+	{event.EmailFromAddress.Ref(), KindEmail, "sender"},
+	{event.EmailToAddress.Ref(), KindEmail, "recipient"},
+}
+
+// hashSpace maps a hash kind to its key space.
+var hashSpace = [numKinds]space{KindMD5: spMD5, KindSHA1: spSHA1, KindSHA256: spSHA256}
+
+// SeverityOf maps an indicator's (decayed) confidence to an alert severity:
+// 90 and above critical, 70 high, 40 medium, 20 low, below that
+// informational.
+func SeverityOf(confidence int) alert.Severity {
+	switch {
+	case confidence >= 90:
+		return alert.Critical
+	case confidence >= 70:
+		return alert.High
+	case confidence >= 40:
+		return alert.Medium
+	case confidence >= 20:
+		return alert.Low
+	}
+	return alert.Informational
+}
+
+// Hit is an indexed entry a Lookup found.
+type Hit struct {
+	// Indicator is the entry; its Value is the normalised indexed value
+	// (a parent domain, a CIDR range containing the address...).
+	Indicator
+	// Matched is the normalised value that was looked up.
+	Matched string
+	// Current is the confidence after decay at the time of the lookup.
+	Current int
+}
+
+// Detect matches the event's addresses, names, URLs, hashes and e-mail
+// addresses against the index and appends one alert per (indicator, value)
+// hit that ev.Member may use under TLP and that is valid and not decayed at
+// the event's time. It does not allocate when nothing matches.
+func (x *Index) Detect(ev *event.Event, out []alert.Alert) []alert.Alert {
+	s := x.cur.Load()
+	if s.live == 0 {
+		return out
+	}
+	m := matcher{x: x, s: s, ev: ev, member: ev.Member, filter: true, out: out, start: len(out)}
+	for i := range fields {
+		f := &fields[i]
+		ev.Each(f.ref, func(v string) bool {
+			m.check(f.kind, f.role, v)
+			return true
+		})
+	}
+	return m.out
+}
+
+// Lookup returns every entry that matches value of kind k now (valid, not
+// decayed), whatever its TLP: the caller decides who may see what, with
+// Hit.Owner, Hit.TLP and Hit.Named (see LookupFor). A domain finds its
+// parent domains' entries too, an address the ranges containing it, and a
+// range the ranges containing it.
+func (x *Index) Lookup(k Kind, value string) ([]Hit, error) {
+	return x.lookup(k, value, "", false)
+}
+
+// LookupFor is Lookup restricted to the entries member may use under TLP,
+// with the client relations of Options.Relations.
+func (x *Index) LookupFor(member string, k Kind, value string) ([]Hit, error) {
+	return x.lookup(k, value, member, true)
+}
+
+func (x *Index) lookup(k Kind, value, member string, filter bool) ([]Hit, error) {
+	norm, err := Normalize(k, value)
+	if err != nil {
+		return nil, err
+	}
+	m := matcher{x: x, s: x.cur.Load(), member: member, filter: filter, mode: modeHits}
+	if k == KindIP && strings.Contains(norm, "/") {
+		p, _ := parseRange(norm)
+		m.cidrs(p, encodeAddr(p.Addr()), "")
+		return m.hits, nil
+	}
+	m.check(k, "", norm)
+	return m.hits, nil
+}
+
+// count returns how many usable entries match value, for member; it is
+// the allocation-free lookup Bench measures.
+func (x *Index) count(k Kind, value, member string) int {
+	m := matcher{x: x, s: x.cur.Load(), member: member, filter: true, mode: modeCount}
+	m.check(k, "", value)
+	return m.count
+}
+
+// mode says what a matcher does with a usable entry.
+type mode uint8
+
+const (
+	modeAlert mode = iota // append an alert
+	modeHits              // append a Hit
+	modeCount             // count it
+)
+
+// matcher carries one event's (or one lookup's) matching state. Everything
+// that costs something (the clock, the member's client relations, the
+// event's JSON) is computed on the first entry that needs it, so the
+// no-match path costs only the lookups.
+type matcher struct {
+	x      *Index
+	s      *snapshot
+	ev     *event.Event // nil outside Detect
+	member string
+	filter bool // apply TLP for member
+	mode   mode
+
+	out   []alert.Alert
+	start int // first alert of this event in out
+	hits  []Hit
+	count int
+
+	timed       bool
+	at, now     int64 // event time and clock time, Unix seconds
+	clientsDone bool
+	clientOf    []string
+	evidence    string
+}
+
+// check looks one value of kind k up, as matching does: leniently, an
+// unparsable value simply matches nothing.
+func (m *matcher) check(k Kind, role, v string) {
+	switch k {
+	case KindIP:
+		if a, ok := parseAddr(v); ok {
+			m.addr(a, role)
+		}
+	case KindDomain:
+		var buf [maxDomainLen]byte
+		if d, ok := appendDomain(buf[:0], v); ok {
+			m.domain(d, role)
+		}
+	case KindURL:
+		var buf [1024]byte
+		if u, reason := normURL(buf[:0], v); reason == "" && len(u) <= maxURLLen {
+			m.probe(spURL, u, spURL, u, role, false)
+		}
+	case KindEmail:
+		var buf [maxEmailLen]byte
+		if e, ok := appendEmail(buf[:0], v); ok {
+			m.probe(spEmail, e, spEmail, e, role, false)
+		}
+	case KindMD5, KindSHA1, KindSHA256:
+		var h [32]byte
+		if n, ok := decodeHex(&h, v); ok && n == hashLen(k) {
+			m.probe(hashSpace[k], h[:n], hashSpace[k], h[:n], role, false)
+		}
+	}
+}
+
+// addr looks up an address exactly, then in the CIDR ranges.
+func (m *matcher) addr(a netip.Addr, role string) {
+	var key []byte
+	sp := spV4
+	if a.Is4() {
+		b := a.As4()
+		key = b[:]
+	} else {
+		b := a.As16()
+		key, sp = b[:], spV6
+	}
+	m.probe(sp, key, sp, key, role, false)
+	if m.s.cidr.Size() == 0 {
+		return
+	}
+	if _, ok := m.s.cidr.Lookup(a); ok {
+		m.cidrs(netip.PrefixFrom(a, a.BitLen()), key, role)
+	}
+}
+
+// cidrs visits every indexed range containing p (which holds the address
+// bytes mv).
+func (m *matcher) cidrs(p netip.Prefix, mv []byte, role string) {
+	msp := spV4
+	if len(mv) == 16 {
+		msp = spV6
+	}
+	for r, head := range m.s.cidr.Supernets(p) {
+		m.entries(head, spCIDR, []byte(encodePrefix(r)), msp, mv, role, false)
+	}
+}
+
+// domain looks up a name and each of its parent domains: a.b.example,
+// then b.example, then example. Only whole labels are cut, so
+// badexample.com never finds example.com.
+func (m *matcher) domain(d []byte, role string) {
+	m.probe(spDomain, d, spDomain, d, role, false)
+	for i := 0; i < len(d)-1; i++ {
+		if d[i] == '.' {
+			m.probe(spDomain, d[i+1:], spDomain, d, role, true)
+		}
+	}
+}
+
+// probe looks key up in space sp. mv (in space msp) is the value from the
+// event; parentOnly says key is a parent domain of it, which exact-only
+// entries do not match.
+func (m *matcher) probe(sp space, key []byte, msp space, mv []byte, role string, parentOnly bool) {
+	if head := m.s.head(sp, key); head != 0 {
+		m.entries(head, sp, key, msp, mv, role, parentOnly)
+	}
+}
+
+// entries walks the chain at head and acts on every usable entry.
+func (m *matcher) entries(head uint32, sp space, key []byte, msp space, mv []byte, role string, parentOnly bool) {
+	for r := head; r != 0; {
+		e := m.s.log.at(r)
+		r = e.next
+		if parentOnly && e.flags&flagExact != 0 {
+			continue
+		}
+		p := &m.s.provs[e.prov]
+		if m.filter && !m.mayUse(p) {
+			continue
+		}
+		conf, ok := m.alive(e, p)
+		if !ok {
+			continue
+		}
+		switch m.mode {
+		case modeCount:
+			m.count++
+		case modeHits:
+			m.hits = append(m.hits, m.hit(e, p, conf, sp, key, keyString(msp, mv)))
+		default:
+			m.alert(e, p, conf, sp, key, msp, mv, role)
+		}
+	}
+}
+
+// mayUse reports whether the member may use an entry of provenance p under
+// TLP. The member's client relations are asked for only when a TLP:AMBER
+// entry of another member makes them matter.
+func (m *matcher) mayUse(p *provenance) bool {
+	rec := tlp.Recipient{Member: m.member}
+	if p.tlp == tlp.Amber && m.member != p.owner && m.x.opts.Relations != nil {
+		if !m.clientsDone {
+			m.clientOf = m.x.opts.Relations(m.member)
+			m.clientsDone = true
+		}
+		rec.ClientOf = m.clientOf
+	}
+	return tlp.MayReceive(p.tlp, rec.RelationTo(p.owner, p.named))
+}
+
+// alive reports whether entry e is valid and above the confidence floor,
+// and returns its decayed confidence. The entry must have started to be
+// valid by the clock (an indicator dated in the future waits), must not
+// have expired at the event's time, and decays from its valid_from to the
+// event's time.
+func (m *matcher) alive(e *meta, p *provenance) (int, bool) {
+	if !m.timed {
+		now := m.x.opts.Clock()
+		m.now, m.at = now.Unix(), now.Unix()
+		if m.ev != nil && !m.ev.Time.IsZero() {
+			m.at = m.ev.Time.Unix()
+		}
+		m.timed = true
+	}
+	if int64(e.from) > m.now {
+		return 0, false
+	}
+	if e.until != 0 && m.at >= int64(e.until) {
+		return 0, false
+	}
+	conf := float64(e.conf)
+	if p.halfLife != 0 && e.from != 0 {
+		if age := m.at - int64(e.from); age > 0 {
+			conf *= math.Exp2(-float64(age) / float64(p.halfLife))
+		}
+		if conf < float64(m.x.opts.MinConfidence) {
+			return 0, false
+		}
+	}
+	return int(math.Round(conf)), true
+}
+
+// alert appends the alert for one usable entry, unless this event already
+// raised it for the same value through another field.
+func (m *matcher) alert(e *meta, p *provenance, conf int, sp space, key []byte, msp space, mv []byte, role string) {
+	id := m.s.idString(e)
+	matched := keyString(msp, mv)
+	for i := m.start; i < len(m.out); i++ {
+		if m.out[i].RuleID == id && m.out[i].Key == matched {
+			return
+		}
+	}
+	if m.evidence == "" {
+		m.evidence = string(m.ev.AppendJSON(nil))
+	}
+	kind := kindOfSpace[sp]
+	source := p.source
+	if source == "" {
+		source = p.owner
+	}
+	a := alert.Alert{
+		Member:      m.ev.Member,
+		EventTime:   m.ev.Time,
+		Detector:    "ioc",
+		RuleID:      id,
+		RuleTitle:   "IOC match: " + kind.String() + " " + keyString(sp, key) + " (source " + source + ")",
+		Severity:    SeverityOf(conf),
+		Observables: []alert.Observable{{Type: kind.observableType(msp == spV6), Value: matched, Role: role}},
+		TLP:         p.tlp,
+		Key:         matched,
+		Evidence:    []string{m.evidence},
+	}
+	if m.ev.ID != "" {
+		a.EventIDs = []string{m.ev.ID}
+	}
+	m.out = append(m.out, a)
+}
+
+// hit renders entry e as a Hit.
+func (m *matcher) hit(e *meta, p *provenance, conf int, sp space, key []byte, matched string) Hit {
+	return Hit{
+		Indicator: Indicator{
+			ID:         m.s.idString(e),
+			Kind:       kindOfSpace[sp],
+			Value:      keyString(sp, key),
+			Source:     p.source,
+			Owner:      p.owner,
+			Confidence: int(e.conf),
+			TLP:        p.tlp,
+			Named:      append([]string(nil), p.named...),
+			ValidFrom:  fromSeconds(e.from),
+			ValidUntil: fromSeconds(e.until),
+			HalfLife:   time.Duration(p.halfLife) * time.Second,
+			ExactOnly:  e.flags&flagExact != 0,
+		},
+		Matched: matched,
+		Current: conf,
+	}
+}
+
+// encodeAddr returns the address bytes of a (4 or 16).
+func encodeAddr(a netip.Addr) []byte { return a.AsSlice() }

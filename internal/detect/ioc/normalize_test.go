@@ -1,0 +1,141 @@
+package ioc
+
+import (
+	"strings"
+	"testing"
+)
+
+func TestNormalize(t *testing.T) {
+	tests := []struct {
+		kind Kind
+		in   string
+		want string // "" means an error is expected
+	}{
+		// IP addresses and ranges.
+		{KindIP, "192.0.2.1", "192.0.2.1"},
+		{KindIP, " 192.0.2.1 ", "192.0.2.1"},
+		{KindIP, "::ffff:192.0.2.1", "192.0.2.1"},
+		{KindIP, "2001:DB8::1", "2001:db8::1"},
+		{KindIP, "fe80::1%eth0", "fe80::1"},
+		{KindIP, "192.0.2.77/24", "192.0.2.0/24"},
+		{KindIP, "192.0.2.1/32", "192.0.2.1"},
+		{KindIP, "2001:db8::1/128", "2001:db8::1"},
+		{KindIP, "::ffff:10.0.0.0/104", "10.0.0.0/8"},
+		{KindIP, "2001:db8:ffff::/32", "2001:db8::/32"},
+		{KindIP, "300.1.1.1", ""},
+		{KindIP, "192.0.2.0/33", ""},
+		{KindIP, "evil.example", ""},
+		{KindIP, "", ""},
+		// Domains.
+		{KindDomain, "Evil.EXAMPLE.", "evil.example"},
+		{KindDomain, "*.evil.example", "evil.example"},
+		{KindDomain, "xn--bcher-kva.example", "xn--bcher-kva.example"},
+		{KindDomain, "_dmarc.example", "_dmarc.example"},
+		{KindDomain, "a..example", ""},
+		{KindDomain, ".example", ""},
+		{KindDomain, "http://evil.example/", ""},
+		{KindDomain, "evil example", ""},
+		{KindDomain, strings.Repeat("a", 64) + ".example", ""},
+		{KindDomain, strings.Repeat("abcdefghi.", 26) + "example", ""},
+		{KindDomain, "", ""},
+		// URLs.
+		{KindURL, "HTTP://Evil.Example:80", "http://evil.example/"},
+		{KindURL, "https://evil.example:443/a?b=c#frag", "https://evil.example/a?b=c"},
+		{KindURL, "https://evil.example:8443/A/B", "https://evil.example:8443/A/B"},
+		{KindURL, "http://evil.example.:/x", "http://evil.example/x"},
+		{KindURL, "http://evil.example?q=1", "http://evil.example/?q=1"},
+		{KindURL, "http://evil.example/%7euser/%2f%zz%41", "http://evil.example/~user/%2F%zzA"},
+		{KindURL, "http://User:Pw@EVIL.example/", "http://User:Pw@evil.example/"},
+		{KindURL, "http://[2001:DB8::1]:80/", "http://[2001:db8::1]/"},
+		{KindURL, "ftp://files.example:21/x", "ftp://files.example/x"},
+		{KindURL, "evil.example/path", ""},
+		{KindURL, "http:///path", ""},
+		{KindURL, "ht tp://evil.example/", ""},
+		// E-mail addresses.
+		{KindEmail, "CEO@Evil.Example", "ceo@evil.example"},
+		{KindEmail, "no-at-sign", ""},
+		{KindEmail, "@evil.example", ""},
+		{KindEmail, "ceo@", ""},
+		{KindEmail, "ceo @evil.example", ""},
+		// Hashes.
+		{KindMD5, "D41D8CD98F00B204E9800998ECF8427E", "d41d8cd98f00b204e9800998ecf8427e"},
+		{KindSHA1, "da39a3ee5e6b4b0d3255bfef95601890afd80709", "da39a3ee5e6b4b0d3255bfef95601890afd80709"},
+		{KindSHA256, "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855", "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"},
+		{KindMD5, "da39a3ee5e6b4b0d3255bfef95601890afd80709", ""}, // a SHA-1
+		{KindSHA256, "zz" + strings.Repeat("0", 62), ""},
+		{0, "x", ""},
+	}
+	for _, tt := range tests {
+		got, err := Normalize(tt.kind, tt.in)
+		if tt.want == "" {
+			if err == nil {
+				t.Errorf("Normalize(%v, %q) = %q, want an error", tt.kind, tt.in, got)
+			}
+			continue
+		}
+		if err != nil || got != tt.want {
+			t.Errorf("Normalize(%v, %q) = %q, %v; want %q", tt.kind, tt.in, got, err, tt.want)
+		}
+	}
+}
+
+func TestParseKind(t *testing.T) {
+	tests := []struct {
+		in   string
+		want Kind
+		ok   bool
+	}{
+		{"ip", KindIP, true}, {"IPv4-Addr", KindIP, true}, {"ip-dst", KindIP, true},
+		{"domain-name", KindDomain, true}, {"hostname", KindDomain, true},
+		{"url", KindURL, true}, {"email-addr", KindEmail, true},
+		{"MD5", KindMD5, true}, {"SHA-1", KindSHA1, true}, {"sha256", KindSHA256, true},
+		{"ssdeep", 0, false}, {"", 0, false},
+	}
+	for _, tt := range tests {
+		got, err := ParseKind(tt.in)
+		if (err == nil) != tt.ok || got != tt.want {
+			t.Errorf("ParseKind(%q) = %v, %v; want %v ok=%v", tt.in, got, err, tt.want, tt.ok)
+		}
+		if tt.ok {
+			if back, err := ParseKind(got.String()); err != nil || back != got {
+				t.Errorf("round trip of %v: %v, %v", got, back, err)
+			}
+		}
+	}
+}
+
+// FuzzNormalize checks that normalising never panics, that a normalised
+// value is a fixed point, and that matching-time normalisation agrees with
+// it.
+func FuzzNormalize(f *testing.F) {
+	seeds := []struct {
+		kind Kind
+		v    string
+	}{
+		{KindIP, "192.0.2.1"}, {KindIP, "::ffff:10.0.0.0/104"}, {KindIP, "fe80::1%eth0"},
+		{KindDomain, "Evil.Example."}, {KindDomain, "*.a.b"},
+		{KindURL, "HTTP://Evil.Example:80/%7e?q#f"}, {KindURL, "http://[::1]:8080"}, {KindURL, "x://@:/%"},
+		{KindEmail, "A@B.C"}, {KindMD5, "D41D8CD98F00B204E9800998ECF8427E"},
+		{KindSHA256, "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"},
+	}
+	for _, s := range seeds {
+		f.Add(uint8(s.kind), s.v)
+	}
+	f.Fuzz(func(t *testing.T, k uint8, v string) {
+		kind := Kind(k % uint8(numKinds+1))
+		n, err := Normalize(kind, v)
+		if err != nil {
+			return
+		}
+		again, err := Normalize(kind, n)
+		if err != nil || again != n {
+			t.Fatalf("Normalize(%v, %q) = %q, but normalising that gives %q, %v", kind, v, n, again, err)
+		}
+		if kind == KindURL {
+			var buf [64]byte
+			if b, reason := normURL(buf[:0], n); reason != "" || string(b) != n {
+				t.Fatalf("matching form of %q is %q (%s)", n, b, reason)
+			}
+		}
+	})
+}
