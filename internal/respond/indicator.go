@@ -78,6 +78,7 @@ func Normalize(typ, value string) (string, string, error) {
 		return "", "", fmt.Errorf("respond: unsupported indicator type %q", typ)
 	}
 	v := strings.TrimSpace(value)
+	kind := t // for the error: t changes when an "ip" turns out a network
 	var err error
 	switch t {
 	case TypeIP, TypeCIDR:
@@ -90,7 +91,7 @@ func Normalize(typ, value string) (string, string, error) {
 		v, err = normalizeHash(v)
 	}
 	if err != nil {
-		return "", "", fmt.Errorf("respond: %s %q: %w", t, value, err)
+		return "", "", fmt.Errorf("respond: %s %q: %w", kind, value, err)
 	}
 	return t, v, nil
 }
