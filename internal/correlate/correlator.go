@@ -1,0 +1,553 @@
+package correlate
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/xsoc/xsoc/internal/alert"
+	"github.com/xsoc/xsoc/internal/store"
+)
+
+// Options tune a Correlator. The zero value gives the defaults.
+type Options struct {
+	// Window is how far apart in event time alerts sharing an entity may
+	// be and still join one local incident. 0 means 24 hours.
+	Window time.Duration
+	// CampaignWindow is how far apart sightings of one campaign at
+	// different members may be. 0 means 72 hours.
+	CampaignWindow time.Duration
+	// CampaignBy selects the campaign criteria. 0 means ByAll.
+	CampaignBy CampaignBy
+	// MemberCountry returns a member's country (ISO 3166 alpha-2). Nil or
+	// "" for a member leaves it out of cross-border detection.
+	MemberCountry func(member string) string
+	// MemberSector returns a member's NIS2 sector, a value of the MISP
+	// nis2 taxonomy's impact-sectors-impacted predicate ("energy",
+	// "health"...), for NIS2 drafts.
+	MemberSector func(member string) string
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+}
+
+func (o *Options) setDefaults() {
+	if o.Window <= 0 {
+		o.Window = 24 * time.Hour
+	}
+	if o.CampaignWindow <= 0 {
+		o.CampaignWindow = 72 * time.Hour
+	}
+	if o.CampaignBy == 0 {
+		o.CampaignBy = ByAll
+	}
+	if o.MemberCountry == nil {
+		o.MemberCountry = func(string) string { return "" }
+	}
+	if o.MemberSector == nil {
+		o.MemberSector = func(string) string { return "" }
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+}
+
+// Correlator groups alerts into incidents and runs the case workflow. It
+// is safe for concurrent use.
+type Correlator struct {
+	db     *store.DB
+	alerts *alert.Service
+	opts   Options
+
+	// mu serialises writers in this process: grouping reads candidate
+	// incidents and then writes, and two batches interleaving there could
+	// open two incidents for one host.
+	mu sync.Mutex
+
+	hookMu sync.RWMutex
+	hooks  []func(Incident)
+}
+
+// Errors the correlator returns (wrapped).
+var (
+	// ErrInvalid: the request was rejected; the message says why.
+	ErrInvalid = errors.New("correlate: invalid")
+	// ErrForbidden: the viewer may see the incident but not change it.
+	ErrForbidden = errors.New("correlate: not permitted")
+)
+
+// System is the name the audit trail gives the correlator's own changes.
+const System = "xsoc"
+
+// NewCorrelator returns a correlator over db, reading and updating alerts
+// through alerts. The caller migrates alert.Schema() and Schema() first.
+func NewCorrelator(db *store.DB, alerts *alert.Service, opts Options) (*Correlator, error) {
+	if db == nil || alerts == nil {
+		return nil, errors.New("correlate: nil store or alert service")
+	}
+	opts.setDefaults()
+	return &Correlator{db: db, alerts: alerts, opts: opts}, nil
+}
+
+// Schema is the correlator's tables: incidents; incident_alerts (which
+// alerts an incident groups; "home" marks the one incident an alert's
+// Incident field names, campaign memberships are extra); incident_keys
+// (the entity and campaign keys incidents are found by);
+// campaign_sightings (campaign keys seen per alert, with member and
+// country); incident_notes (comments and evidence); incident_audit.
+func Schema() store.Schema {
+	return store.Schema{Owner: "correlate", Migrations: []string{
+		`CREATE TABLE incidents (
+			id TEXT PRIMARY KEY,
+			kind TEXT NOT NULL,
+			title TEXT NOT NULL,
+			status TEXT NOT NULL,
+			assignee TEXT NOT NULL DEFAULT '',
+			severity INTEGER NOT NULL,
+			first_seen BIGINT NOT NULL,
+			last_seen BIGINT NOT NULL,
+			cross_border INTEGER NOT NULL DEFAULT 0,
+			countries TEXT NOT NULL DEFAULT '',
+			created BIGINT NOT NULL,
+			updated BIGINT NOT NULL,
+			acknowledged BIGINT NOT NULL DEFAULT 0,
+			contained BIGINT NOT NULL DEFAULT 0,
+			resolved BIGINT NOT NULL DEFAULT 0,
+			closed BIGINT NOT NULL DEFAULT 0,
+			merged_into TEXT NOT NULL DEFAULT '',
+			significant BIGINT NOT NULL DEFAULT 0,
+			significant_by TEXT NOT NULL DEFAULT '',
+			early_warning BIGINT NOT NULL DEFAULT 0,
+			notification BIGINT NOT NULL DEFAULT 0,
+			final_report BIGINT NOT NULL DEFAULT 0
+		);
+		CREATE INDEX IF NOT EXISTS incidents_last_seen ON incidents (last_seen);
+		CREATE TABLE incident_alerts (
+			incident_id TEXT NOT NULL,
+			alert_id TEXT NOT NULL,
+			member TEXT NOT NULL,
+			tlp INTEGER NOT NULL,
+			home INTEGER NOT NULL,
+			PRIMARY KEY (incident_id, alert_id)
+		);
+		CREATE INDEX IF NOT EXISTS incident_alerts_alert ON incident_alerts (alert_id);
+		CREATE UNIQUE INDEX IF NOT EXISTS incident_alerts_home ON incident_alerts (alert_id) WHERE home = 1;
+		CREATE TABLE incident_keys (
+			entity TEXT NOT NULL,
+			incident_id TEXT NOT NULL,
+			PRIMARY KEY (entity, incident_id)
+		);
+		CREATE TABLE campaign_sightings (
+			entity TEXT NOT NULL,
+			alert_id TEXT NOT NULL,
+			member TEXT NOT NULL,
+			country TEXT NOT NULL,
+			event_time BIGINT NOT NULL,
+			PRIMARY KEY (entity, alert_id)
+		);
+		CREATE INDEX IF NOT EXISTS campaign_sightings_time ON campaign_sightings (entity, event_time);
+		CREATE TABLE incident_notes (
+			id AUTOINCREMENT_PK,
+			incident_id TEXT NOT NULL,
+			kind TEXT NOT NULL,
+			value TEXT NOT NULL,
+			who TEXT NOT NULL,
+			at BIGINT NOT NULL
+		);
+		CREATE INDEX IF NOT EXISTS incident_notes_incident ON incident_notes (incident_id);
+		CREATE TABLE incident_audit (
+			seq AUTOINCREMENT_PK,
+			incident_id TEXT NOT NULL,
+			at BIGINT NOT NULL,
+			who TEXT NOT NULL,
+			what TEXT NOT NULL,
+			old TEXT NOT NULL,
+			new TEXT NOT NULL
+		);
+		CREATE INDEX IF NOT EXISTS incident_audit_incident ON incident_audit (incident_id, seq)`,
+	}}
+}
+
+// Schema returns the package's Schema.
+func (c *Correlator) Schema() store.Schema { return Schema() }
+
+// OnIncident registers fn to receive each incident created or changed, as
+// an operator sees it, after the change committed. fn runs on the
+// caller's goroutine and should hand slow work off.
+func (c *Correlator) OnIncident(fn func(Incident)) {
+	c.hookMu.Lock()
+	c.hooks = append(c.hooks, fn)
+	c.hookMu.Unlock()
+}
+
+// notify sends the operator view of each incident in ids to the hooks.
+func (c *Correlator) notify(ctx context.Context, ids []string) error {
+	c.hookMu.RLock()
+	hooks := c.hooks
+	c.hookMu.RUnlock()
+	if len(hooks) == 0 || len(ids) == 0 {
+		return nil
+	}
+	views, err := c.views(ctx, alert.Viewer{Operator: true}, ids)
+	if err != nil {
+		return err
+	}
+	for _, in := range views {
+		for _, fn := range hooks {
+			fn(in)
+		}
+	}
+	return nil
+}
+
+// Process places alerts (as returned by alert.Service.Raise) into
+// incidents: each alert joins the open local incident of its member that
+// shares a host, user or observable with it within the window, or opens
+// one; and alerts sharing a campaign key across countries are grouped
+// into a cross-border incident. Process is idempotent: an alert already
+// placed is only refreshed (severity, times), so a batch may be processed
+// again after a crash.
+func (c *Correlator) Process(ctx context.Context, alerts []alert.Alert) error {
+	batch := make([]alert.Alert, 0, len(alerts))
+	var bad []error
+	for i := range alerts {
+		if !alert.ValidID(alerts[i].ID) || alerts[i].Member == "" {
+			bad = append(bad, fmt.Errorf("%w: alert %d has no id or member; raise it first", ErrInvalid, i))
+			continue
+		}
+		batch = append(batch, alerts[i])
+	}
+	// Event-time order lets windows grow the way the attack did.
+	slices.SortStableFunc(batch, func(a, b alert.Alert) int { return a.EventTime.Compare(b.EventTime) })
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var touched []string
+	err := c.db.InTx(ctx, func(tx *store.Tx) error {
+		touched = touched[:0]
+		p := &placing{c: c, tx: tx, now: c.opts.Now().UTC(), touched: map[string]bool{}}
+		for i := range batch {
+			if err := p.local(ctx, &batch[i]); err != nil {
+				return err
+			}
+			if err := p.campaign(ctx, &batch[i]); err != nil {
+				return err
+			}
+		}
+		for id := range p.touched {
+			touched = append(touched, id)
+		}
+		return nil
+	})
+	if err != nil {
+		return errors.Join(append([]error{fmt.Errorf("correlate: process: %w", err)}, bad...)...)
+	}
+	slices.Sort(touched)
+	return errors.Join(append([]error{c.notify(ctx, touched)}, bad...)...)
+}
+
+// placing is the state of one Process transaction.
+type placing struct {
+	c       *Correlator
+	tx      *store.Tx
+	now     time.Time
+	touched map[string]bool
+}
+
+// local puts a into its local incident.
+func (p *placing) local(ctx context.Context, a *alert.Alert) error {
+	var home string
+	err := p.tx.QueryRow(ctx, `SELECT incident_id FROM incident_alerts WHERE alert_id = ? AND home = 1`, a.ID).Scan(&home)
+	switch {
+	case err == nil:
+		return p.refresh(ctx, home, a)
+	case !store.NotFound(err):
+		return err
+	}
+	keys := localKeys(a)
+	id, err := p.findOpen(ctx, KindLocal, keys, a.EventTime, p.c.opts.Window)
+	if err != nil {
+		return err
+	}
+	if id == "" {
+		if id, err = p.create(ctx, KindLocal, localTitle(a), a); err != nil {
+			return err
+		}
+	}
+	if err := p.join(ctx, id, a, true); err != nil {
+		return err
+	}
+	return p.addKeys(ctx, id, keys)
+}
+
+func localTitle(a *alert.Alert) string {
+	title := a.RuleTitle
+	if title == "" {
+		title = a.RuleID
+	}
+	if hosts := entitiesOf(a).Hosts; len(hosts) > 0 {
+		title += " on " + hosts[0]
+	}
+	return title
+}
+
+// findOpen returns the most recently active open incident of kind holding
+// one of keys, whose span widened by window covers t.
+func (p *placing) findOpen(ctx context.Context, kind Kind, keys []string, t time.Time, window time.Duration) (string, error) {
+	if len(keys) == 0 {
+		return "", nil
+	}
+	args := anys(keys)
+	args = append(args, string(kind), store.Nanos(t.Add(-window)), store.Nanos(t.Add(window)))
+	var id string
+	err := p.tx.QueryRow(ctx, `SELECT i.id FROM incident_keys k JOIN incidents i ON i.id = k.incident_id
+		WHERE k.entity IN (`+placeholders(len(keys))+`) AND i.kind = ? AND i.merged_into = ''
+			AND i.status IN ('new', 'triage', 'contained') AND i.last_seen >= ? AND i.first_seen <= ?
+		ORDER BY i.last_seen DESC, i.id DESC LIMIT 1`, args...).Scan(&id)
+	if store.NotFound(err) {
+		return "", nil
+	}
+	return id, err
+}
+
+// create opens an incident for a's time and severity.
+func (p *placing) create(ctx context.Context, kind Kind, title string, a *alert.Alert) (string, error) {
+	id := alert.NewID(p.now)
+	_, err := p.tx.Exec(ctx, `INSERT INTO incidents (id, kind, title, status, severity, first_seen, last_seen, created, updated)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`, id, string(kind), title, string(StatusNew), int64(a.Severity),
+		store.Nanos(a.EventTime), store.Nanos(lastSeen(a)), store.Nanos(p.now), store.Nanos(p.now))
+	if err != nil {
+		return "", fmt.Errorf("create incident: %w", err)
+	}
+	p.touched[id] = true
+	return id, audit(ctx, p.tx, id, p.now, System, "created", "", string(kind)+": "+title)
+}
+
+func lastSeen(a *alert.Alert) time.Time {
+	if a.LastSeen.After(a.EventTime) {
+		return a.LastSeen
+	}
+	return a.EventTime
+}
+
+// join adds a to incident id (as its home incident or as an extra
+// membership) and widens the incident to it.
+func (p *placing) join(ctx context.Context, id string, a *alert.Alert, home bool) error {
+	res, err := p.tx.Exec(ctx, `INSERT INTO incident_alerts (incident_id, alert_id, member, tlp, home)
+		VALUES (?, ?, ?, ?, ?) ON CONFLICT (incident_id, alert_id) DO NOTHING`,
+		id, a.ID, a.Member, int64(a.TLP), boolInt(home))
+	if err != nil {
+		return fmt.Errorf("join incident: %w", err)
+	}
+	if n, _ := res.RowsAffected(); n > 0 {
+		if err := audit(ctx, p.tx, id, p.now, System, "alert added", "", a.ID); err != nil {
+			return err
+		}
+	}
+	if home {
+		if err := p.c.alerts.SetIncident(ctx, p.tx, id, a.ID); err != nil {
+			return err
+		}
+	}
+	return p.refresh(ctx, id, a)
+}
+
+// refresh widens incident id to a's times and severity and records a's
+// current TLP level (folding may have raised it).
+func (p *placing) refresh(ctx context.Context, id string, a *alert.Alert) error {
+	if _, err := p.tx.Exec(ctx, `UPDATE incident_alerts SET tlp = ? WHERE alert_id = ?`, int64(a.TLP), a.ID); err != nil {
+		return err
+	}
+	res, err := p.tx.Exec(ctx, `UPDATE incidents SET
+			severity = CASE WHEN severity < ? THEN ? ELSE severity END,
+			first_seen = CASE WHEN first_seen > ? THEN ? ELSE first_seen END,
+			last_seen = CASE WHEN last_seen < ? THEN ? ELSE last_seen END,
+			updated = ?
+		WHERE id = ? AND (severity < ? OR first_seen > ? OR last_seen < ?)`,
+		int64(a.Severity), int64(a.Severity), store.Nanos(a.EventTime), store.Nanos(a.EventTime),
+		store.Nanos(lastSeen(a)), store.Nanos(lastSeen(a)), store.Nanos(p.now), id,
+		int64(a.Severity), store.Nanos(a.EventTime), store.Nanos(lastSeen(a)))
+	if err != nil {
+		return fmt.Errorf("refresh incident: %w", err)
+	}
+	if n, _ := res.RowsAffected(); n > 0 {
+		p.touched[id] = true
+	}
+	return nil
+}
+
+func (p *placing) addKeys(ctx context.Context, id string, keys []string) error {
+	for _, k := range keys {
+		if _, err := p.tx.Exec(ctx, `INSERT INTO incident_keys (entity, incident_id) VALUES (?, ?)
+			ON CONFLICT (entity, incident_id) DO NOTHING`, k, id); err != nil {
+			return fmt.Errorf("incident key: %w", err)
+		}
+	}
+	return nil
+}
+
+// sighting is one alert seen with a campaign key.
+type sighting struct {
+	alertID, member, country string
+}
+
+// campaign records a's campaign keys and, for each key now seen in two or
+// more countries within the campaign window, groups the sightings into a
+// cross-border incident.
+func (p *placing) campaign(ctx context.Context, a *alert.Alert) error {
+	country := strings.ToUpper(p.c.opts.MemberCountry(a.Member))
+	win := p.c.opts.CampaignWindow
+	for _, key := range campaignKeys(a, p.c.opts.CampaignBy) {
+		if _, err := p.tx.Exec(ctx, `INSERT INTO campaign_sightings (entity, alert_id, member, country, event_time)
+			VALUES (?, ?, ?, ?, ?) ON CONFLICT (entity, alert_id) DO NOTHING`,
+			key, a.ID, a.Member, country, store.Nanos(a.EventTime)); err != nil {
+			return fmt.Errorf("campaign sighting: %w", err)
+		}
+		seen, countries, err := p.sightings(ctx, key, a.EventTime, win)
+		if err != nil {
+			return err
+		}
+		if len(countries) < 2 {
+			continue
+		}
+		if err := p.crossBorder(ctx, key, a, seen); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// sightings returns the sightings of key within win of t and the distinct
+// countries among them.
+func (p *placing) sightings(ctx context.Context, key string, t time.Time, win time.Duration) ([]sighting, []string, error) {
+	rows, err := p.tx.Query(ctx, `SELECT alert_id, member, country FROM campaign_sightings
+		WHERE entity = ? AND event_time >= ? AND event_time <= ? ORDER BY event_time, alert_id`,
+		key, store.Nanos(t.Add(-win)), store.Nanos(t.Add(win)))
+	if err != nil {
+		return nil, nil, err
+	}
+	defer rows.Close()
+	var seen []sighting
+	var countries []string
+	for rows.Next() {
+		var s sighting
+		if err := rows.Scan(&s.alertID, &s.member, &s.country); err != nil {
+			return nil, nil, err
+		}
+		seen = append(seen, s)
+		if s.country != "" && !slices.Contains(countries, s.country) {
+			countries = append(countries, s.country)
+		}
+	}
+	return seen, countries, rows.Err()
+}
+
+// crossBorder adds the sightings of key to the open campaign incident
+// holding the key or one of the sighted alerts, or to a new one.
+func (p *placing) crossBorder(ctx context.Context, key string, a *alert.Alert, seen []sighting) error {
+	campaignKey := "campaign|" + key
+	id, err := p.findOpen(ctx, KindCampaign, []string{campaignKey}, a.EventTime, p.c.opts.CampaignWindow)
+	if err != nil {
+		return err
+	}
+	ids := make([]string, len(seen))
+	for i, s := range seen {
+		ids[i] = s.alertID
+	}
+	if id == "" {
+		err := p.tx.QueryRow(ctx, `SELECT i.id FROM incident_alerts ia JOIN incidents i ON i.id = ia.incident_id
+			WHERE ia.alert_id IN (`+placeholders(len(ids))+`) AND i.kind = 'campaign' AND i.merged_into = ''
+				AND i.status IN ('new', 'triage', 'contained')
+			ORDER BY i.last_seen DESC LIMIT 1`, anys(ids)...).Scan(&id)
+		if err != nil && !store.NotFound(err) {
+			return err
+		}
+	}
+	if id == "" {
+		if id, err = p.create(ctx, KindCampaign, "Cross-border campaign: "+describeKey(key), a); err != nil {
+			return err
+		}
+	}
+	alerts, err := p.c.alerts.Fetch(ctx, p.tx, ids)
+	if err != nil {
+		return err
+	}
+	for i := range alerts {
+		if err := p.join(ctx, id, &alerts[i], false); err != nil {
+			return err
+		}
+	}
+	if err := p.addKeys(ctx, id, []string{campaignKey}); err != nil {
+		return err
+	}
+	return p.c.recountCountries(ctx, p.tx, id, p.now, p.touched)
+}
+
+// recountCountries stores the countries of incident id's alerts and
+// whether they make it cross-border.
+func (c *Correlator) recountCountries(ctx context.Context, tx *store.Tx, id string, now time.Time, touched map[string]bool) error {
+	rows, err := tx.Query(ctx, `SELECT DISTINCT member FROM incident_alerts WHERE incident_id = ? ORDER BY member`, id)
+	if err != nil {
+		return err
+	}
+	var countries []string
+	for rows.Next() {
+		var m string
+		if err := rows.Scan(&m); err != nil {
+			rows.Close()
+			return err
+		}
+		if cc := strings.ToUpper(c.opts.MemberCountry(m)); cc != "" && !slices.Contains(countries, cc) {
+			countries = append(countries, cc)
+		}
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	slices.Sort(countries)
+	joined := strings.Join(countries, " ")
+	res, err := tx.Exec(ctx, `UPDATE incidents SET countries = ?, cross_border = ?, updated = ?
+		WHERE id = ? AND (countries <> ? OR cross_border <> ?)`,
+		joined, boolInt(len(countries) >= 2), store.Nanos(now), id, joined, boolInt(len(countries) >= 2))
+	if err != nil {
+		return err
+	}
+	if n, _ := res.RowsAffected(); n > 0 && touched != nil {
+		touched[id] = true
+	}
+	return nil
+}
+
+// audit appends one entry to the audit trail.
+func audit(ctx context.Context, tx *store.Tx, id string, at time.Time, who, what, old, new string) error {
+	if _, err := tx.Exec(ctx, `INSERT INTO incident_audit (incident_id, at, who, what, old, new) VALUES (?, ?, ?, ?, ?, ?)`,
+		id, store.Nanos(at), who, what, old, new); err != nil {
+		return fmt.Errorf("audit: %w", err)
+	}
+	return nil
+}
+
+func boolInt(b bool) int64 {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+func anys(ss []string) []any {
+	out := make([]any, len(ss))
+	for i, s := range ss {
+		out[i] = s
+	}
+	return out
+}
+
+func placeholders(n int) string {
+	if n <= 0 {
+		return ""
+	}
+	return strings.Repeat("?, ", n-1) + "?"
+}

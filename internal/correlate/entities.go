@@ -1,0 +1,169 @@
+package correlate
+
+import (
+	"net/netip"
+	"slices"
+	"strings"
+
+	"github.com/xsoc/xsoc/internal/alert"
+	"github.com/xsoc/xsoc/internal/event"
+)
+
+// Entities are what an incident's alerts point at.
+type Entities struct {
+	Hosts       []string           `json:"hosts,omitempty"`
+	Users       []string           `json:"users,omitempty"`
+	Observables []alert.Observable `json:"observables,omitempty"`
+}
+
+// entitiesOf extracts the entities of one alert: host and user names from
+// its observables and evidence, and its other observables.
+func entitiesOf(a *alert.Alert) Entities {
+	var e Entities
+	for _, o := range a.Observables {
+		if o.Value == "" {
+			continue
+		}
+		switch {
+		case o.Type == "host" || o.Role == "host":
+			e.Hosts = appendFold(e.Hosts, o.Value)
+		case o.Type == "user-account" || o.Role == "user":
+			e.Users = appendFold(e.Users, o.Value)
+		default:
+			if !slices.Contains(e.Observables, o) {
+				e.Observables = append(e.Observables, o)
+			}
+		}
+	}
+	for _, doc := range a.Evidence {
+		var ev event.Event
+		if ev.ParseJSON([]byte(doc)) != nil {
+			continue // evidence is informative; a bad document only loses its entities
+		}
+		if h, ok := ev.Get("host.name"); ok {
+			e.Hosts = appendFold(e.Hosts, h)
+		}
+		if u, ok := ev.Get("user.name"); ok {
+			e.Users = appendFold(e.Users, u)
+		}
+	}
+	return e
+}
+
+// merge adds the entities of o to e.
+func (e *Entities) merge(o Entities) {
+	for _, h := range o.Hosts {
+		e.Hosts = appendFold(e.Hosts, h)
+	}
+	for _, u := range o.Users {
+		e.Users = appendFold(e.Users, u)
+	}
+	for _, ob := range o.Observables {
+		if !slices.Contains(e.Observables, ob) {
+			e.Observables = append(e.Observables, ob)
+		}
+	}
+}
+
+// appendFold appends s unless list holds it already, ignoring case: host
+// and user names are case-insensitive on the platforms that report them.
+func appendFold(list []string, s string) []string {
+	for _, x := range list {
+		if strings.EqualFold(x, s) {
+			return list
+		}
+	}
+	return append(list, s)
+}
+
+// localKeys are the entity keys local grouping joins alerts on. Host and
+// user names, and every observable, only mean the same thing inside one
+// member ("web01" at two members are two machines), so keys carry the
+// member.
+func localKeys(a *alert.Alert) []string {
+	e := entitiesOf(a)
+	var keys []string
+	for _, h := range e.Hosts {
+		keys = append(keys, "host|"+a.Member+"|"+strings.ToLower(h))
+	}
+	for _, u := range e.Users {
+		keys = append(keys, "user|"+a.Member+"|"+strings.ToLower(u))
+	}
+	for _, o := range e.Observables {
+		keys = append(keys, "obs|"+a.Member+"|"+o.Type+"|"+strings.ToLower(o.Value))
+	}
+	return keys
+}
+
+// CampaignBy selects what makes alerts at different members one campaign.
+type CampaignBy uint8
+
+// The campaign criteria; combine them with |.
+const (
+	// ByObservable: a shared public indicator (IP address outside private
+	// ranges, domain, URL, file hash, e-mail address...).
+	ByObservable CampaignBy = 1 << iota
+	// ByTechniqueRule: the same rule detecting the same ATT&CK technique.
+	ByTechniqueRule
+	// ByRule: the same rule, for alerts that name no technique.
+	ByRule
+	// ByAll is every criterion (the default).
+	ByAll = ByObservable | ByTechniqueRule | ByRule
+)
+
+// campaignKeys are the keys cross-border detection joins alerts of
+// different members on.
+func campaignKeys(a *alert.Alert, by CampaignBy) []string {
+	var keys []string
+	if by&ByObservable != 0 {
+		for _, o := range entitiesOf(a).Observables {
+			if global(o) {
+				keys = append(keys, "obs|"+o.Type+"|"+strings.ToLower(o.Value))
+			}
+		}
+	}
+	rule := a.Detector + "/" + a.RuleID
+	if by&ByTechniqueRule != 0 {
+		for _, t := range a.Techniques {
+			keys = append(keys, "tech|"+strings.ToUpper(t)+"|"+rule)
+		}
+	}
+	if by&ByRule != 0 && len(a.Techniques) == 0 {
+		keys = append(keys, "rule|"+rule)
+	}
+	return keys
+}
+
+// global reports whether an observable names the same thing at every
+// member: not a host, user or process, and not a private, loopback or
+// link-local address.
+func global(o alert.Observable) bool {
+	switch o.Type {
+	case "host", "user-account", "process", "windows-registry-key", "directory", "mutex":
+		return false
+	case "ipv4-addr", "ipv6-addr":
+		addr, err := netip.ParsePrefix(o.Value)
+		var ip netip.Addr
+		if err == nil {
+			ip = addr.Addr()
+		} else if ip, err = netip.ParseAddr(o.Value); err != nil {
+			return false
+		}
+		return ip.IsGlobalUnicast() && !ip.IsPrivate()
+	}
+	return o.Role != "host" && o.Role != "user"
+}
+
+// describeKey renders a campaign key for a title.
+func describeKey(key string) string {
+	parts := strings.Split(key, "|")
+	switch {
+	case parts[0] == "obs" && len(parts) == 3:
+		return parts[1] + " " + parts[2]
+	case parts[0] == "tech" && len(parts) == 3:
+		return parts[1] + " by rule " + parts[2]
+	case parts[0] == "rule" && len(parts) == 2:
+		return "rule " + parts[1]
+	}
+	return key
+}
