@@ -223,6 +223,9 @@ func (p *Parser) parse3164(s []byte, base, i int) error {
 			}
 		}
 	}
+	if bytes.HasPrefix(s[i:], []byte("CEF:")) {
+		return p.syslogMessage(s[i:], base+i)
+	}
 	if tagEnd, pidLo, pidHi, msg := splitTag(s, i); tagEnd > i {
 		b.key(event.ProcessName, span{base + i, base + tagEnd})
 		b.named("log.syslog.appname", span{base + i, base + tagEnd})
