@@ -1,0 +1,157 @@
+package ioc
+
+import (
+	"math"
+	"os"
+	"runtime"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/xsoc/xsoc/internal/alert"
+)
+
+// largeBench reports whether the 10M-indicator benchmarks should run: they
+// take about a minute and a few GB, so they are opt-in.
+func largeBench(b *testing.B) {
+	if testing.Short() || os.Getenv("XSOC_BENCH_LARGE") != "1" {
+		b.Skip("set XSOC_BENCH_LARGE=1 (and omit -short) to run the 10M-indicator benchmark")
+	}
+}
+
+// BenchmarkDetectNoMatch is the common case: an event with every inspected
+// field set and nothing indexed on any of them.
+func BenchmarkDetectNoMatch(b *testing.B) {
+	x := noMatchIndex(b)
+	ev := noMatchEvent()
+	var out []alert.Alert
+	b.ReportAllocs()
+	for b.Loop() {
+		out = x.Detect(ev, out[:0])
+	}
+	if len(out) != 0 {
+		b.Fatal("unexpected match")
+	}
+}
+
+// BenchmarkDetectMatch raises one alert per event.
+func BenchmarkDetectMatch(b *testing.B) {
+	x := noMatchIndex(b)
+	ev := noMatchEvent()
+	ev.Set("dns.question.name", "www.evil.example")
+	var out []alert.Alert
+	b.ReportAllocs()
+	for b.Loop() {
+		out = x.Detect(ev, out[:0])
+	}
+	if len(out) != 1 {
+		b.Fatalf("%d alerts, want 1", len(out))
+	}
+}
+
+// BenchmarkLookup measures lookups per second on one core at 1M and 10M
+// indicators (BenchMix): the whole mix, then each class of lookup alone.
+// It reports the index's build time too.
+func BenchmarkLookup(b *testing.B) {
+	for _, n := range []int{1_000_000, 10_000_000} {
+		b.Run("n="+strconv.Itoa(n/1_000_000)+"M", func(b *testing.B) {
+			if n > 1_000_000 {
+				largeBench(b)
+			}
+			build := time.Now()
+			x := New(Options{})
+			batch := x.NewBatch()
+			gen := newBenchGen(1)
+			for i := 0; i < n; i++ {
+				if err := batch.Add(gen.indicator(i)); err != nil {
+					b.Fatal(err)
+				}
+			}
+			if err := batch.Commit(); err != nil {
+				b.Fatal(err)
+			}
+			buildTime := time.Since(build)
+			all := benchQueries(n)
+			classes := map[string][]benchQuery{"mix": all}
+			for i, q := range all {
+				class := q.kind.String() + map[bool]string{true: "-hit", false: "-miss"}[i%2 == 0]
+				classes[class] = append(classes[class], q)
+			}
+			for _, name := range []string{"mix", "ip-hit", "ip-miss", "domain-hit", "domain-miss", "sha256-hit", "sha256-miss"} {
+				qs := classes[name]
+				b.Run(name, func(b *testing.B) {
+					found, i := 0, 0
+					b.ReportAllocs()
+					for b.Loop() {
+						q := &qs[i%len(qs)]
+						found += x.count(q.kind, q.value, benchOwner)
+						i++
+					}
+					hits := float64(found) / float64(i)
+					if want := map[bool]float64{true: 1, false: 0}[strings.HasSuffix(name, "-hit")]; name != "mix" && math.Abs(hits-want) > 0.01 {
+						b.Fatalf("%s: %.3f hits per lookup, want %v", name, hits, want)
+					}
+					b.ReportMetric(float64(i)/b.Elapsed().Seconds(), "lookups/s")
+					b.ReportMetric(buildTime.Seconds(), "build-s")
+				})
+			}
+		})
+	}
+}
+
+// BenchmarkMemory reports the heap an index of one million entries of a
+// single kind holds, per entry, and its build time.
+func BenchmarkMemory(b *testing.B) {
+	for _, kind := range []struct {
+		name string
+		gen  func(g *benchGen) (Kind, string)
+	}{
+		{"ipv4", func(g *benchGen) (Kind, string) { return KindIP, g.ipv4() }},
+		{"domain", func(g *benchGen) (Kind, string) { return KindDomain, g.domain() }},
+		{"sha256", func(g *benchGen) (Kind, string) { return KindSHA256, g.sha256() }},
+	} {
+		b.Run(kind.name+"-1M", func(b *testing.B) {
+			const n = 1_000_000
+			var perEntry float64
+			for b.Loop() {
+				before := liveHeap()
+				x := New(Options{})
+				batch := x.NewBatch()
+				gen := newBenchGen(3)
+				for i := 0; i < n; i++ {
+					ind := gen.indicator(0)
+					ind.Kind, ind.Value = kind.gen(gen)
+					if err := batch.Add(ind); err != nil {
+						b.Fatal(err)
+					}
+				}
+				if err := batch.Commit(); err != nil {
+					b.Fatal(err)
+				}
+				batch = nil
+				perEntry = float64(liveHeap()-before) / float64(x.Len())
+				runtime.KeepAlive(x)
+			}
+			b.ReportMetric(perEntry, "B/indicator")
+		})
+	}
+}
+
+// BenchmarkBench runs the function behind "xsoc bench ioc" at 1M
+// indicators (10M with XSOC_BENCH_LARGE=1) and reports its figures.
+func BenchmarkBench(b *testing.B) {
+	n := 1_000_000
+	if !testing.Short() && os.Getenv("XSOC_BENCH_LARGE") == "1" {
+		n = 10_000_000
+	}
+	var r BenchResult
+	for b.Loop() {
+		r = Bench(n, 5_000_000)
+	}
+	b.ReportMetric(float64(r.Indicators), "indicators")
+	b.ReportMetric(r.BuildTime.Seconds(), "build-s")
+	b.ReportMetric(r.BytesPerIndicator, "B/indicator")
+	b.ReportMetric(r.LookupsPerSec, "lookups/s")
+	b.ReportMetric(r.AllocsPerLookup, "allocs/lookup")
+}
