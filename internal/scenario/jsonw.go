@@ -1,0 +1,159 @@
+package scenario
+
+import (
+	"strconv"
+	"time"
+	"unicode/utf8"
+)
+
+// jsonw appends one JSON object to a byte slice with its keys in the order
+// they are written. Real log shippers emit fields in a fixed order, and a
+// hand-written appender keeps that order, is deterministic and costs no
+// reflection. Commas are placed automatically: a value that does not follow
+// '{' or '[' gets one.
+type jsonw struct {
+	b []byte
+}
+
+// sep writes the comma that separates this member from the previous one.
+func (w *jsonw) sep() {
+	if n := len(w.b); n > 0 {
+		if c := w.b[n-1]; c != '{' && c != '[' && c != ':' {
+			w.b = append(w.b, ',')
+		}
+	}
+}
+
+func (w *jsonw) key(k string) {
+	w.sep()
+	w.b = appendJSONString(w.b, k)
+	w.b = append(w.b, ':')
+}
+
+// begin opens the top-level object.
+func (w *jsonw) begin() { w.b = append(w.b, '{') }
+
+// end closes the innermost open object.
+func (w *jsonw) end() { w.b = append(w.b, '}') }
+
+// obj opens a nested object under k; close it with end.
+func (w *jsonw) obj(k string) {
+	w.key(k)
+	w.b = append(w.b, '{')
+}
+
+// arr opens an array under k; close it with endArr.
+func (w *jsonw) arr(k string) {
+	w.key(k)
+	w.b = append(w.b, '[')
+}
+
+func (w *jsonw) endArr() { w.b = append(w.b, ']') }
+
+// elemObj opens an object as the next array element.
+func (w *jsonw) elemObj() {
+	w.sep()
+	w.b = append(w.b, '{')
+}
+
+// elemStr writes a string as the next array element.
+func (w *jsonw) elemStr(v string) {
+	w.sep()
+	w.b = appendJSONString(w.b, v)
+}
+
+func (w *jsonw) str(k, v string) {
+	w.key(k)
+	w.b = appendJSONString(w.b, v)
+}
+
+// strOpt writes k only when v is not empty, as shippers drop empty fields.
+func (w *jsonw) strOpt(k, v string) {
+	if v != "" {
+		w.str(k, v)
+	}
+}
+
+func (w *jsonw) strs(k string, vs []string) {
+	w.arr(k)
+	for _, v := range vs {
+		w.elemStr(v)
+	}
+	w.endArr()
+}
+
+func (w *jsonw) int(k string, v int64) {
+	w.key(k)
+	w.b = strconv.AppendInt(w.b, v, 10)
+}
+
+func (w *jsonw) uint(k string, v uint64) {
+	w.key(k)
+	w.b = strconv.AppendUint(w.b, v, 10)
+}
+
+// float writes v with exactly prec decimals, as Zeek writes durations and
+// timestamps.
+func (w *jsonw) float(k string, v float64, prec int) {
+	w.key(k)
+	w.b = strconv.AppendFloat(w.b, v, 'f', prec, 64)
+}
+
+func (w *jsonw) bool(k string, v bool) {
+	w.key(k)
+	w.b = strconv.AppendBool(w.b, v)
+}
+
+// time writes t in UTC with the given layout as a JSON string.
+func (w *jsonw) time(k string, t time.Time, layout string) {
+	w.key(k)
+	w.b = append(w.b, '"')
+	w.b = t.UTC().AppendFormat(w.b, layout)
+	w.b = append(w.b, '"')
+}
+
+const hexDigits = "0123456789abcdef"
+
+// appendJSONString appends s as a JSON string literal (RFC 8259): quotes,
+// backslashes and control characters are escaped, invalid UTF-8 becomes
+// U+FFFD so that the output is always valid JSON.
+func appendJSONString(b []byte, s string) []byte {
+	b = append(b, '"')
+	start := 0
+	for i := 0; i < len(s); {
+		c := s[i]
+		if c < utf8.RuneSelf {
+			if c >= 0x20 && c != '"' && c != '\\' {
+				i++
+				continue
+			}
+			b = append(b, s[start:i]...)
+			switch c {
+			case '"', '\\':
+				b = append(b, '\\', c)
+			case '\n':
+				b = append(b, '\\', 'n')
+			case '\r':
+				b = append(b, '\\', 'r')
+			case '\t':
+				b = append(b, '\\', 't')
+			default:
+				b = append(b, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xf])
+			}
+			i++
+			start = i
+			continue
+		}
+		r, size := utf8.DecodeRuneInString(s[i:])
+		if r == utf8.RuneError && size == 1 {
+			b = append(b, s[start:i]...)
+			b = append(b, `\ufffd`...)
+			i += size
+			start = i
+			continue
+		}
+		i += size
+	}
+	b = append(b, s[start:]...)
+	return append(b, '"')
+}
