@@ -213,8 +213,17 @@ func (r *Responder) dispatch(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		}
-		d, ok, err := r.claim(ctx)
-		if err != nil && ctx.Err() == nil {
+		if ctx.Err() != nil {
+			return
+		}
+		// Shutdown must not cancel a claim half-way: a claim that commits
+		// but reports the cancellation would leave its row leased with no
+		// attempt running. A claimed row always gets its attempt, which
+		// returns it at once when ctx has ended.
+		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+		d, ok, err := r.claim(cctx)
+		cancel()
+		if err != nil {
 			r.log.Error("respond: outbox claim", "error", err)
 		}
 		if ok {
