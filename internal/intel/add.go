@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/xsoc/xsoc/internal/store"
@@ -79,8 +80,12 @@ func (r *Repo) AddObjects(ctx context.Context, v Viewer, collection string, obje
 		if err != nil {
 			return err
 		}
+		owners, err := ownersOf(ctx, tx, coll.ID, ok)
+		if err != nil {
+			return err
+		}
 		for _, p := range ok {
-			msg, err := r.insert(ctx, tx, &clock, coll, v.Member, p)
+			msg, err := r.insert(ctx, tx, &clock, coll, v.Member, owners, p)
 			if err != nil {
 				return err
 			}
@@ -134,19 +139,50 @@ const (
 	msgOtherOwner = "object belongs to another member: only its originator may add versions"
 )
 
+// ownersOf returns the owners of the objects of a request that the
+// collection holds already, reading them in few queries rather than one per
+// object.
+func ownersOf(ctx context.Context, tx *store.Tx, collection string, objs []parsed) (map[string]string, error) {
+	owners := map[string]string{}
+	const chunk = 500
+	for start := 0; start < len(objs); start += chunk {
+		var ids []string
+		for _, p := range objs[start:min(start+chunk, len(objs))] {
+			ids = append(ids, p.env.ID)
+		}
+		var sb strings.Builder
+		sb.WriteString(`SELECT DISTINCT object_id, owner FROM intel_objects WHERE collection_id = ?`)
+		args := inList(&sb, "object_id", ids, []any{collection})
+		rows, err := tx.Query(ctx, sb.String(), args...)
+		if err != nil {
+			return nil, err
+		}
+		for rows.Next() {
+			var id, owner string
+			if err := rows.Scan(&id, &owner); err != nil {
+				rows.Close()
+				return nil, err
+			}
+			owners[id] = owner
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return nil, err
+		}
+	}
+	return owners, nil
+}
+
 // insert stores one object version unless the version exists already or
 // the object belongs to another member; it returns the message for the
-// object's status ("" for a plain success).
-func (r *Repo) insert(ctx context.Context, tx *store.Tx, clock *clock, coll Collection, owner string, p parsed) (string, error) {
-	var existing string
-	err := tx.QueryRow(ctx, `SELECT owner FROM intel_objects WHERE collection_id = ? AND object_id = ? LIMIT 1`,
-		coll.ID, p.env.ID).Scan(&existing)
-	switch {
-	case err == nil && existing != owner:
+// object's status ("" for a plain success). owners maps the collection's
+// object ids to their owners and learns the objects this request adds.
+func (r *Repo) insert(ctx context.Context, tx *store.Tx, clock *clock, coll Collection, owner string,
+	owners map[string]string, p parsed) (string, error) {
+	if existing, ok := owners[p.env.ID]; ok && existing != owner {
 		return msgOtherOwner, nil
-	case err != nil && !store.NotFound(err):
-		return "", err
 	}
+	owners[p.env.ID] = owner
 	named, err := encodeNamed(p.env.Recipients)
 	if err != nil {
 		return "", err
