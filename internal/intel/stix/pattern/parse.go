@@ -348,7 +348,7 @@ func (p *parser) operator(t *Test) error {
 	opTok := p.tok
 	switch {
 	case opTok.kind == tokOp:
-		t.Op = map[string]Operator{"=": Equal, "!=": NotEqual, "<": Less, "<=": LessEqual, ">": Greater, ">=": GreaterEqual}[opTok.text]
+		t.Op = symbolOperator(opTok.text)
 	case opTok.kind == tokKeyword && opTok.text == "IN":
 		t.Op = In
 	case opTok.kind == tokKeyword && opTok.text == "LIKE":
@@ -381,6 +381,23 @@ func (p *parser) operator(t *Test) error {
 		err = p.advance()
 	}
 	return err
+}
+
+// symbolOperator maps the lexer's normalised operator symbols.
+func symbolOperator(s string) Operator {
+	switch s {
+	case "!=":
+		return NotEqual
+	case "<":
+		return Less
+	case "<=":
+		return LessEqual
+	case ">":
+		return Greater
+	case ">=":
+		return GreaterEqual
+	}
+	return Equal
 }
 
 // set parses "(lit, lit, ...)"; "()" is the empty set.
