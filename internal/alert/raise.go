@@ -74,8 +74,8 @@ type working struct {
 func newRaising(s *Service, now time.Time) *raising {
 	return &raising{
 		s: s, now: now,
-		byID:    map[string]*working{},
-		byFP:    map[string][]*working{},
+		byID:     map[string]*working{},
+		byFP:     map[string][]*working{},
 		seen:     map[string]bool{},
 		created:  map[string]bool{},
 		prepared: map[string]*sql.Stmt{},

@@ -388,11 +388,6 @@ func (p *placing) addKeys(ctx context.Context, id string, keys []string) error {
 	return nil
 }
 
-// sighting is one alert seen with a campaign key.
-type sighting struct {
-	alertID, member, country string
-}
-
 // campaign records a's campaign keys and, for each key now seen in two or
 // more countries within the campaign window, groups the sightings into a
 // cross-border incident.
@@ -405,65 +400,67 @@ func (p *placing) campaign(ctx context.Context, a *alert.Alert) error {
 			key, a.ID, a.Member, country, store.Nanos(a.EventTime)); err != nil {
 			return fmt.Errorf("campaign sighting: %w", err)
 		}
-		seen, countries, err := p.sightings(ctx, key, a.EventTime, win)
+		// A campaign already known under this key only needs the new
+		// sighting; the earlier ones joined when it was recognised.
+		campaignKey := "campaign|" + key
+		id, err := p.findOpen(ctx, KindCampaign, []string{campaignKey}, a.EventTime, win)
 		if err != nil {
 			return err
 		}
-		if len(countries) < 2 {
+		if id != "" {
+			if err := p.join(ctx, id, a, false); err != nil {
+				return err
+			}
+			if err := p.addCountry(ctx, id, country); err != nil {
+				return err
+			}
 			continue
 		}
-		if err := p.crossBorder(ctx, key, a, seen); err != nil {
+		var n int
+		if err := p.tx.QueryRow(ctx, `SELECT COUNT(DISTINCT country) FROM campaign_sightings
+			WHERE entity = ? AND country <> '' AND event_time >= ? AND event_time <= ?`,
+			key, store.Nanos(a.EventTime.Add(-win)), store.Nanos(a.EventTime.Add(win))).Scan(&n); err != nil {
 			return err
+		}
+		if n >= 2 {
+			if err := p.crossBorder(ctx, key, a); err != nil {
+				return err
+			}
 		}
 	}
 	return nil
 }
 
-// sightings returns the sightings of key within win of t and the distinct
-// countries among them.
-func (p *placing) sightings(ctx context.Context, key string, t time.Time, win time.Duration) ([]sighting, []string, error) {
-	rows, err := p.tx.Query(ctx, `SELECT alert_id, member, country FROM campaign_sightings
+// crossBorder groups the sightings of key around a into the open campaign
+// incident holding one of the sighted alerts, or into a new one.
+func (p *placing) crossBorder(ctx context.Context, key string, a *alert.Alert) error {
+	win := p.c.opts.CampaignWindow
+	rows, err := p.tx.Query(ctx, `SELECT alert_id FROM campaign_sightings
 		WHERE entity = ? AND event_time >= ? AND event_time <= ? ORDER BY event_time, alert_id`,
-		key, store.Nanos(t.Add(-win)), store.Nanos(t.Add(win)))
-	if err != nil {
-		return nil, nil, err
-	}
-	defer rows.Close()
-	var seen []sighting
-	var countries []string
-	for rows.Next() {
-		var s sighting
-		if err := rows.Scan(&s.alertID, &s.member, &s.country); err != nil {
-			return nil, nil, err
-		}
-		seen = append(seen, s)
-		if s.country != "" && !slices.Contains(countries, s.country) {
-			countries = append(countries, s.country)
-		}
-	}
-	return seen, countries, rows.Err()
-}
-
-// crossBorder adds the sightings of key to the open campaign incident
-// holding the key or one of the sighted alerts, or to a new one.
-func (p *placing) crossBorder(ctx context.Context, key string, a *alert.Alert, seen []sighting) error {
-	campaignKey := "campaign|" + key
-	id, err := p.findOpen(ctx, KindCampaign, []string{campaignKey}, a.EventTime, p.c.opts.CampaignWindow)
+		key, store.Nanos(a.EventTime.Add(-win)), store.Nanos(a.EventTime.Add(win)))
 	if err != nil {
 		return err
 	}
-	ids := make([]string, len(seen))
-	for i, s := range seen {
-		ids[i] = s.alertID
-	}
-	if id == "" {
-		err := p.tx.QueryRow(ctx, `SELECT i.id FROM incident_alerts ia JOIN incidents i ON i.id = ia.incident_id
-			WHERE ia.alert_id IN (`+placeholders(len(ids))+`) AND i.kind = 'campaign' AND i.merged_into = ''
-				AND i.status IN ('new', 'triage', 'contained')
-			ORDER BY i.last_seen DESC LIMIT 1`, anys(ids)...).Scan(&id)
-		if err != nil && !store.NotFound(err) {
+	var ids []string
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			rows.Close()
 			return err
 		}
+		ids = append(ids, id)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	var id string
+	err = p.tx.QueryRow(ctx, `SELECT i.id FROM incident_alerts ia JOIN incidents i ON i.id = ia.incident_id
+		WHERE ia.alert_id IN (`+placeholders(len(ids))+`) AND i.kind = 'campaign' AND i.merged_into = ''
+			AND i.status IN ('new', 'triage', 'contained')
+		ORDER BY i.last_seen DESC LIMIT 1`, anys(ids)...).Scan(&id)
+	if err != nil && !store.NotFound(err) {
+		return err
 	}
 	if id == "" {
 		if id, err = p.create(ctx, KindCampaign, "Cross-border campaign: "+describeKey(key), a); err != nil {
@@ -479,8 +476,23 @@ func (p *placing) crossBorder(ctx context.Context, key string, a *alert.Alert, s
 			return err
 		}
 	}
-	if err := p.addKeys(ctx, id, []string{campaignKey}); err != nil {
+	if err := p.addKeys(ctx, id, []string{"campaign|" + key}); err != nil {
 		return err
+	}
+	return p.c.recountCountries(ctx, p.tx, id, p.now, p.touched)
+}
+
+// addCountry recounts incident id's countries if country is new to it.
+func (p *placing) addCountry(ctx context.Context, id, country string) error {
+	if country == "" {
+		return nil
+	}
+	var have string
+	if err := p.tx.QueryRow(ctx, `SELECT countries FROM incidents WHERE id = ?`, id).Scan(&have); err != nil {
+		return err
+	}
+	if slices.Contains(strings.Fields(have), country) {
+		return nil
 	}
 	return p.c.recountCountries(ctx, p.tx, id, p.now, p.touched)
 }

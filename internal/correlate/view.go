@@ -16,11 +16,11 @@ import (
 // row is an incidents row.
 type row struct {
 	id, kind, title, status, assignee, countries, mergedInto, significantBy string
-	severity                                                               int64
-	crossBorder                                                            int64
-	firstSeen, lastSeen, created, updated                                  int64
-	acknowledged, contained, resolved, closed                              int64
-	significant, earlyWarning, notification, finalReport                   int64
+	severity                                                                int64
+	crossBorder                                                             int64
+	firstSeen, lastSeen, created, updated                                   int64
+	acknowledged, contained, resolved, closed                               int64
+	significant, earlyWarning, notification, finalReport                    int64
 }
 
 const rowColumns = `id, kind, title, status, assignee, countries, merged_into, significant_by, severity,
@@ -388,7 +388,9 @@ func (c *Correlator) Audit(ctx context.Context, v alert.Viewer, id string) ([]Au
 
 // isAlertEntry reports whether an audit entry names an alert in Old or
 // New ("alert added", "alert removed", evidence of kind alert).
-func isAlertEntry(what string) bool { return strings.HasPrefix(what, "alert") || what == "evidence alert" }
+func isAlertEntry(what string) bool {
+	return strings.HasPrefix(what, "alert") || what == "evidence alert"
+}
 
 // stamp formats a time for the audit trail.
 func stamp(t time.Time) string {
