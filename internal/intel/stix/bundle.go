@@ -43,7 +43,7 @@ func (b *Bundle) UnmarshalJSON(data []byte) error {
 	if err := unmarshal(data, &m); err != nil {
 		return err
 	}
-	out, err := bundleFromRaw(m, DefaultLimits, false)
+	out, err := bundleFromRaw(m, DefaultLimits(), false)
 	if err != nil {
 		return err
 	}
@@ -85,16 +85,18 @@ type Limits struct {
 	MaxObjectBytes int
 }
 
-// DefaultLimits suit TAXII collections and feeds: 64 MiB bundles, 100,000
-// objects, 1 MiB per object.
-var DefaultLimits = Limits{MaxBytes: 64 << 20, MaxObjects: 100_000, MaxObjectBytes: 1 << 20}
+// DefaultLimits returns limits that suit TAXII collections and feeds:
+// 64 MiB bundles, 100,000 objects, 1 MiB per object.
+func DefaultLimits() Limits {
+	return Limits{MaxBytes: 64 << 20, MaxObjects: 100_000, MaxObjectBytes: 1 << 20}
+}
 
 // DecodeBundle decodes a bundle with DefaultLimits and validates every
 // object. Invalid objects are left out of the bundle and reported, one
 // ObjectError each, so one bad object does not cost the rest. A problem
 // with the bundle itself is reported with Index -1.
 func DecodeBundle(data []byte) (Bundle, []ObjectError) {
-	return DefaultLimits.DecodeBundle(data)
+	return DefaultLimits().DecodeBundle(data)
 }
 
 // DecodeBundle decodes and validates a bundle within the limits l. A lone

@@ -495,14 +495,14 @@ func TestDecodeBundlePerObject(t *testing.T) {
 		index  int
 		msg    string
 	}{
-		{"not json", "{", DefaultLimits, -1, "not a JSON object"},
-		{"null", "null", DefaultLimits, -1, "null"},
-		{"bad bundle id", `{"type":"bundle","id":"x","objects":[]}`, DefaultLimits, -1, "bundle--"},
-		{"objects not list", `{"type":"bundle","id":"bundle--5330e3e3-8f58-4d21-9f4b-793a054c0d33","objects":{}}`, DefaultLimits, -1, "not a list"},
+		{"not json", "{", DefaultLimits(), -1, "not a JSON object"},
+		{"null", "null", DefaultLimits(), -1, "null"},
+		{"bad bundle id", `{"type":"bundle","id":"x","objects":[]}`, DefaultLimits(), -1, "bundle--"},
+		{"objects not list", `{"type":"bundle","id":"bundle--5330e3e3-8f58-4d21-9f4b-793a054c0d33","objects":{}}`, DefaultLimits(), -1, "not a list"},
 		{"too big", bundle, Limits{MaxBytes: 100}, -1, "exceeds the limit"},
 		{"too many", bundle, Limits{MaxObjects: 1}, 1, "beyond the limit of 1"},
 		{"object too big", bundle, Limits{MaxObjectBytes: 200}, 0, "per-object limit"},
-		{"single invalid object", `{"type":"indicator"}`, DefaultLimits, 0, "id"},
+		{"single invalid object", `{"type":"indicator"}`, DefaultLimits(), 0, "id"},
 	}
 	for _, tt := range tests {
 		_, errs := tt.limits.DecodeBundle([]byte(tt.data))
