@@ -7,9 +7,14 @@ import "sort"
 // set of lower-case needles needs some 60 columns rather than 256. One pass
 // over a value finds every occurrence of every needle.
 type automaton struct {
-	class    [256]uint8
-	nclass   int
-	delta    []uint32 // state*nclass+class -> next state
+	class  [256]uint8
+	nclass int
+	// The transition table, state*nclass+class -> next<<1 | hasOutputs,
+	// in 16 bits when the states fit (half the cache footprint) or 32.
+	// The low bit saves a lookup of outStart for the common state
+	// without outputs.
+	delta16  []uint16
+	delta32  []uint32
 	outStart []uint32 // outputs of state s: outs[outStart[s]:outStart[s+1]]
 	outs     []int32  // pattern ids, own and inherited through failure links
 	lens     []int32  // pattern id -> needle length
@@ -81,13 +86,13 @@ func buildAutomaton(needles []string) *automaton {
 	}
 	nstates := len(edges)
 	nc := a.nclass
-	a.delta = make([]uint32, nstates*nc)
+	delta := make([]uint32, nstates*nc)
 	fail := make([]uint32, nstates)
 	outputs := make([][]int32, nstates)
 	// BFS: a state's failure target is shallower, so it is complete first.
 	queue := make([]uint32, 0, nstates)
 	for _, e := range edges[0] {
-		a.delta[e.c] = e.to
+		delta[e.c] = e.to
 		queue = append(queue, e.to)
 	}
 	outputs[0] = own[0]
@@ -95,13 +100,29 @@ func buildAutomaton(needles []string) *automaton {
 		s := queue[qi]
 		f := fail[s]
 		outputs[s] = append(append([]int32(nil), own[s]...), outputs[f]...)
-		row := a.delta[int(s)*nc : int(s)*nc+nc]
-		copy(row, a.delta[int(f)*nc:int(f)*nc+nc])
+		row := delta[int(s)*nc : int(s)*nc+nc]
+		copy(row, delta[int(f)*nc:int(f)*nc+nc])
 		for _, e := range edges[s] {
-			fail[e.to] = a.delta[int(f)*nc+int(e.c)]
+			fail[e.to] = delta[int(f)*nc+int(e.c)]
 			row[e.c] = e.to
 			queue = append(queue, e.to)
 		}
+	}
+	// Tag each transition with whether its target has outputs.
+	for i, to := range delta {
+		d := to << 1
+		if len(outputs[to]) > 0 {
+			d |= 1
+		}
+		delta[i] = d
+	}
+	if nstates < 1<<15 {
+		a.delta16 = make([]uint16, len(delta))
+		for i, d := range delta {
+			a.delta16[i] = uint16(d)
+		}
+	} else {
+		a.delta32 = delta
 	}
 	a.outStart = make([]uint32, nstates+1)
 	for s := 0; s < nstates; s++ {

@@ -53,6 +53,8 @@ type RuleSet struct {
 	infos    []RuleInfo
 	byID     map[string]*compiledRule
 	corrByID map[string]*correlation
+	// tgRule maps a trigger set to its rule.
+	tgRule []int32
 	pool     sync.Pool
 }
 
@@ -74,9 +76,10 @@ type leaf struct {
 	// leaves have a literal the automaton must find first (globs, cased
 	// literals); the rest are evaluated directly.
 	acOnly, needle bool
-	// needleText is the folded literal the automaton looks for.
-	needleText string
-	// triggers are the rules whose evaluation this leaf's hit calls for.
+	// needles are the folded literals the automaton looks for; any hit
+	// counts.
+	needles []string
+	// triggers are the trigger sets this leaf belongs to.
 	triggers []int32
 }
 
@@ -94,7 +97,9 @@ type compiledRule struct {
 	num      int32
 	expr     *enode
 	group    int32
-	triggers []int32 // nil: evaluate on every event of the group
+	// need is how many trigger sets must hit before the rule is
+	// evaluated; 0 means it is evaluated on every event of its group.
+	need int32
 	severity alert.Severity
 	enabled  atomic.Bool
 	// silent rules only feed correlations (a correlation without
@@ -190,8 +195,8 @@ func compile(rules []*Rule, opts Options) (*RuleSet, []LoadError, map[*Rule]bool
 	c.compileCorrelations(corrs)
 	rs.router = buildRouter(rs.groups)
 	rs.buildInfos()
-	nleaves, nrules, nslots, ngroups := len(rs.leaves), len(rs.rules), len(rs.slots), len(rs.groups)
-	rs.pool.New = func() any { return newScratch(nleaves, nrules, nslots, ngroups) }
+	nleaves, nrules, nslots, ngroups, nsets := len(rs.leaves), len(rs.rules), len(rs.slots), len(rs.groups), len(rs.tgRule)
+	rs.pool.New = func() any { return newScratch(nleaves, nrules, nslots, ngroups, nsets) }
 	return rs, c.errs, c.failed
 }
 
@@ -385,14 +390,22 @@ func (c *compiler) layout() {
 	for _, p := range c.pending {
 		cr := p.cr
 		g := c.rs.groups[cr.group]
-		set, ok, _ := c.triggerSet(cr.expr)
-		if !ok {
+		sets := c.triggerSets(cr.expr)
+		if len(sets) == 0 {
 			g.always = append(g.always, cr.num)
 			continue
 		}
-		cr.triggers = dedupe(set)
-		for _, l := range cr.triggers {
-			c.rs.leaves[l].triggers = append(c.rs.leaves[l].triggers, cr.num)
+		sort.SliceStable(sets, func(i, j int) bool { return sets[i].cost < sets[j].cost })
+		if len(sets) > maxTriggerSets {
+			sets = sets[:maxTriggerSets]
+		}
+		cr.need = int32(len(sets))
+		for _, set := range sets {
+			tg := int32(len(c.rs.tgRule))
+			c.rs.tgRule = append(c.rs.tgRule, cr.num)
+			for _, l := range dedupe(set.leaves) {
+				c.rs.leaves[l].triggers = append(c.rs.leaves[l].triggers, tg)
+			}
 		}
 	}
 }
@@ -440,6 +453,9 @@ func (c *compiler) slotFor(ls Logsource, field string) int32 {
 	return idx
 }
 
+// maxNeedleLen is the longest needle the automata hold; see buildScans.
+const maxNeedleLen = 12
+
 // minNeedle is the shortest literal worth a prefilter needle for a glob
 // or cased leaf; shorter ones hit nearly every value.
 const minNeedle = 3
@@ -458,9 +474,9 @@ func (c *compiler) internLeaf(spec *leafSpec, ls Logsource, g int32) int32 {
 		switch spec.match {
 		case matchExact, matchPrefix, matchSuffix, matchContains:
 			if spec.cased {
-				l.needle, l.needleText = true, foldString(spec.lit)
+				l.needle, l.needles = true, []string{foldString(spec.lit)}
 			} else {
-				l.acOnly, l.needleText = true, spec.lit
+				l.acOnly, l.needles = true, []string{spec.lit}
 			}
 		case matchGlob:
 			best := ""
@@ -470,9 +486,12 @@ func (c *compiler) internLeaf(spec *leafSpec, ls Logsource, g int32) int32 {
 				}
 			}
 			if len(best) >= minNeedle {
-				l.needle, l.needleText = true, foldString(best)
+				l.needle, l.needles = true, []string{foldString(best)}
 			}
 		}
+	}
+	if spec.kind == leafRegex && len(spec.needles) > 0 {
+		l.needle, l.needles = true, spec.needles
 	}
 	idx := int32(len(c.rs.leaves))
 	c.rs.leaves = append(c.rs.leaves, l)
@@ -480,42 +499,62 @@ func (c *compiler) internLeaf(spec *leafSpec, ls Logsource, g int32) int32 {
 	return idx
 }
 
-// triggerSet returns leaves of which at least one must hit for e to hold,
-// with an estimate of how often they hit (lower is better). ok is false
-// when no such set exists (e.g. "not x", regex-only).
-func (c *compiler) triggerSet(e *enode) (set []int32, ok bool, cost float64) {
+// tset is a set of leaves of which at least one must hit for a rule to
+// hold, with an estimate of how often one does (lower is rarer).
+type tset struct {
+	leaves []int32
+	cost   float64
+}
+
+// maxTriggerSets bounds the sets a rule waits for.
+const maxTriggerSets = 3
+
+// triggerSets returns sets of leaves that must each have a hit for e to
+// hold: an AND contributes the sets of all its parts, an OR one set
+// joining a set of each alternative. None (nil) means no such set exists,
+// e.g. for "not x" or a regular expression without literals, and the rule
+// is evaluated on every event of its group.
+func (c *compiler) triggerSets(e *enode) []tset {
 	switch e.op {
 	case condRef:
 		l := &c.rs.leaves[e.leaf]
 		if !l.acOnly && !l.needle {
-			return nil, false, 0
+			return nil
 		}
-		n := float64(len(l.needleText))
-		cost = 1 / ((n + 1) * (n + 1))
-		if l.spec.match == matchExact || l.spec.match == matchPrefix {
+		cost := 0.0
+		for _, n := range l.needles {
+			f := float64(len(n) + 1)
+			cost += 1 / (f * f)
+		}
+		if l.spec.kind == leafMatch && (l.spec.match == matchExact || l.spec.match == matchPrefix) {
 			cost /= 2 // anchored: rarer than the same text anywhere
 		}
-		return []int32{e.leaf}, true, cost
+		return []tset{{leaves: []int32{e.leaf}, cost: cost}}
 	case condAnd:
+		var out []tset
 		for _, k := range e.kids {
-			s, kok, kc := c.triggerSet(k)
-			if kok && (!ok || kc < cost) {
-				set, ok, cost = s, true, kc
-			}
+			out = append(out, c.triggerSets(k)...)
 		}
-		return set, ok, cost
+		return out
 	case condOr, condOf:
+		var union tset
 		for _, k := range e.kids {
-			s, kok, kc := c.triggerSet(k)
-			if !kok {
-				return nil, false, 0
+			sets := c.triggerSets(k)
+			if len(sets) == 0 {
+				return nil
 			}
-			set = append(set, s...)
-			cost += kc
+			best := sets[0]
+			for _, s := range sets[1:] {
+				if s.cost < best.cost {
+					best = s
+				}
+			}
+			union.leaves = append(union.leaves, best.leaves...)
+			union.cost += best.cost
 		}
-		return set, true, cost
+		return []tset{union}
 	}
-	return nil, false, 0
+	return nil
 }
 
 // buildScans builds one automaton per slot over the needles of group gi.
@@ -545,19 +584,33 @@ func (c *compiler) buildScans(gi int32) {
 		if !l.acOnly && !l.needle {
 			return
 		}
-		k := needleKey{l.slot, l.needleText}
-		p, ok := patOf[k]
-		if !ok {
-			p = int32(len(bySlot[l.slot]))
-			patOf[k] = p
-			bySlot[l.slot] = append(bySlot[l.slot], l.needleText)
-			outs[l.slot] = append(outs[l.slot], nil)
-		}
 		kind := matchGlob
 		if l.acOnly {
 			kind = l.spec.match
 		}
-		outs[l.slot][p] = append(outs[l.slot][p], patOut{leaf: e.leaf, kind: kind})
+		if l.acOnly && len(l.needles[0]) > maxNeedleLen {
+			// Long needles are searched by their head only, which keeps
+			// the automaton small; a hit then only makes the leaf a
+			// candidate that compute confirms.
+			l.acOnly, l.needle = false, true
+		}
+		if !l.acOnly {
+			kind = matchGlob
+		}
+		for _, text := range l.needles {
+			if len(text) > maxNeedleLen {
+				text = text[:maxNeedleLen]
+			}
+			k := needleKey{l.slot, text}
+			p, ok := patOf[k]
+			if !ok {
+				p = int32(len(bySlot[l.slot]))
+				patOf[k] = p
+				bySlot[l.slot] = append(bySlot[l.slot], text)
+				outs[l.slot] = append(outs[l.slot], nil)
+			}
+			outs[l.slot][p] = append(outs[l.slot][p], patOut{leaf: e.leaf, kind: kind})
+		}
 	}
 	for _, r := range g.rules {
 		visit(c.rs.rules[r].expr)
@@ -581,4 +634,21 @@ func (c *compiler) buildScans(gi int32) {
 		}
 		g.scans = append(g.scans, scan{slot: s, ac: buildAutomaton(needles), pats: outs[s]})
 	}
+}
+
+// Stats summarises a rule set's compiled form.
+func (rs *RuleSet) Stats() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%d rules, %d correlations, %d groups, %d slots, %d leaves\n", len(rs.rules), len(rs.corrs), len(rs.groups), len(rs.slots), len(rs.leaves))
+	for _, g := range rs.groups {
+		if len(g.rules) == 0 {
+			continue
+		}
+		fmt.Fprintf(&b, "group %s: %d rules, %d without prefilter", g.ls, len(g.rules), len(g.always))
+		for _, s := range g.scans {
+			fmt.Fprintf(&b, "; %s: %d needles %d states %d classes", rs.slots[s.slot].name, len(s.pats), s.ac.states(), s.ac.nclass)
+		}
+		b.WriteByte('\n')
+	}
+	return b.String()
 }

@@ -27,6 +27,10 @@ type scratch struct {
 	leafGen []uint32
 	leafVal []uint8
 	ruleGen []uint32
+	// Trigger sets that hit, and per rule how many did.
+	setGen  []uint32
+	needGen []uint32
+	needHit []int32
 
 	slotGen   []uint32
 	slotFirst []int32
@@ -43,8 +47,11 @@ type scratch struct {
 	buf  []byte
 }
 
-func newScratch(nleaves, nrules, nslots, ngroups int) *scratch {
+func newScratch(nleaves, nrules, nslots, ngroups, nsets int) *scratch {
 	return &scratch{
+		setGen:    make([]uint32, nsets),
+		needGen:   make([]uint32, nrules),
+		needHit:   make([]int32, nrules),
 		leafGen:   make([]uint32, nleaves),
 		leafVal:   make([]uint8, nleaves),
 		ruleGen:   make([]uint32, nrules),
@@ -62,6 +69,8 @@ func (x *scratch) begin(ev *event.Event) {
 	if x.gen == 0 { // wrapped: old stamps could look current
 		clear(x.leafGen)
 		clear(x.ruleGen)
+		clear(x.setGen)
+		clear(x.needGen)
 		clear(x.slotGen)
 		clear(x.groupGen)
 		x.gen = 1
@@ -155,19 +164,52 @@ func (rs *RuleSet) Detect(ev *event.Event, out []alert.Alert) []alert.Alert {
 // records which leaves hit.
 func (rs *RuleSet) runScan(x *scratch, sc *scan) {
 	a := sc.ac
-	nc := uint32(a.nclass)
 	for _, v := range rs.values(x, sc.slot) {
-		st := uint32(0)
-		for i := 0; i < len(v); i++ {
-			st = a.delta[st*nc+uint32(a.class[v[i]])]
-			o0, o1 := a.outStart[st], a.outStart[st+1]
-			for _, p := range a.outs[o0:o1] {
-				atStart := i+1 == int(a.lens[p])
-				atEnd := i+1 == len(v)
-				for _, po := range sc.pats[p] {
-					rs.hit(x, po, atStart, atEnd)
-				}
-			}
+		if a.delta16 != nil {
+			rs.scan16(x, sc, v)
+		} else {
+			rs.scan32(x, sc, v)
+		}
+	}
+}
+
+// scan16 and scan32 are the automaton's inner loop for the two table
+// widths: one table load per byte, and the outputs only when the
+// transition's low bit says there are some.
+func (rs *RuleSet) scan16(x *scratch, sc *scan, v string) {
+	a := sc.ac
+	delta, class, nc := a.delta16, &a.class, uint32(a.nclass)
+	st := uint32(0)
+	for i := 0; i < len(v); i++ {
+		d := uint32(delta[st*nc+uint32(class[v[i]])])
+		st = d >> 1
+		if d&1 != 0 {
+			rs.outputs(x, sc, st, i, len(v))
+		}
+	}
+}
+
+func (rs *RuleSet) scan32(x *scratch, sc *scan, v string) {
+	a := sc.ac
+	delta, class, nc := a.delta32, &a.class, uint32(a.nclass)
+	st := uint32(0)
+	for i := 0; i < len(v); i++ {
+		d := delta[st*nc+uint32(class[v[i]])]
+		st = d >> 1
+		if d&1 != 0 {
+			rs.outputs(x, sc, st, i, len(v))
+		}
+	}
+}
+
+// outputs records the needles that end at byte i of a value of length n.
+func (rs *RuleSet) outputs(x *scratch, sc *scan, st uint32, i, n int) {
+	a := sc.ac
+	for _, p := range a.outs[a.outStart[st]:a.outStart[st+1]] {
+		atStart := i+1 == int(a.lens[p])
+		atEnd := i+1 == n
+		for _, po := range sc.pats[p] {
+			rs.hit(x, po, atStart, atEnd)
 		}
 	}
 }
@@ -197,8 +239,19 @@ func (rs *RuleSet) hit(x *scratch, po patOut, atStart, atEnd bool) {
 	} else {
 		x.leafVal[l] = valTrue
 	}
-	for _, r := range rs.leaves[l].triggers {
-		x.addCand(r)
+	for _, tg := range rs.leaves[l].triggers {
+		if x.setGen[tg] == x.gen {
+			continue
+		}
+		x.setGen[tg] = x.gen
+		r := rs.tgRule[tg]
+		if x.needGen[r] != x.gen {
+			x.needGen[r], x.needHit[r] = x.gen, 0
+		}
+		x.needHit[r]++
+		if x.needHit[r] == rs.rules[r].need {
+			x.addCand(r)
+		}
 	}
 }
 

@@ -179,6 +179,9 @@ type leafSpec struct {
 	want  bool   // leafExists
 	ref   string // leafFieldRef: the other Sigma field
 	unit  string // leafTime: minute, hour, day, week, month, year
+	// needles are folded literals one of which any match contains
+	// (leafRegex), used as a prefilter.
+	needles []string
 	// text is the rule's own rendering, for Explain and interning.
 	text string
 }
@@ -653,7 +656,82 @@ func compileRegex(field, pattern, flags string) (*bexpr, error) {
 	if err != nil {
 		return nil, fmt.Errorf("field %q: regular expression %q: %v", field, pattern, err)
 	}
-	return leafExpr(&leafSpec{kind: leafRegex, field: field, re: cre, cased: true, text: "/" + src + "/"}), nil
+	l := &leafSpec{kind: leafRegex, field: field, re: cre, cased: true, text: "/" + src + "/"}
+	if set, ok := requiredLiterals(re.Simplify()); ok && minLen(set) >= minNeedle {
+		l.needles = set
+	}
+	return leafExpr(l), nil
+}
+
+// maxRegexNeedles bounds the alternatives a regular expression prefilter
+// may list.
+const maxRegexNeedles = 32
+
+// requiredLiterals returns case-folded strings one of which appears in any
+// text the expression matches, so that the automaton can prefilter it.
+func requiredLiterals(re *syntax.Regexp) ([]string, bool) {
+	switch re.Op {
+	case syntax.OpLiteral:
+		if len(re.Rune) == 0 {
+			return nil, false
+		}
+		return []string{foldString(string(re.Rune))}, true
+	case syntax.OpCapture, syntax.OpPlus:
+		return requiredLiterals(re.Sub[0])
+	case syntax.OpRepeat:
+		if re.Min >= 1 {
+			return requiredLiterals(re.Sub[0])
+		}
+	case syntax.OpConcat:
+		var best []string
+		consider := func(set []string) {
+			if len(set) > 0 && (best == nil || minLen(set) > minLen(best)) {
+				best = set
+			}
+		}
+		run := ""
+		for _, sub := range re.Sub {
+			if sub.Op == syntax.OpLiteral {
+				run += foldString(string(sub.Rune))
+				continue
+			}
+			if run != "" {
+				consider([]string{run})
+				run = ""
+			}
+			if set, ok := requiredLiterals(sub); ok {
+				consider(set)
+			}
+		}
+		if run != "" {
+			consider([]string{run})
+		}
+		return best, best != nil
+	case syntax.OpAlternate:
+		var out []string
+		for _, sub := range re.Sub {
+			set, ok := requiredLiterals(sub)
+			if !ok {
+				return nil, false
+			}
+			out = append(out, set...)
+		}
+		if len(out) > maxRegexNeedles {
+			return nil, false
+		}
+		return out, true
+	}
+	return nil, false
+}
+
+func minLen(set []string) int {
+	m := -1
+	for _, s := range set {
+		if m < 0 || len(s) < m {
+			m = len(s)
+		}
+	}
+	return m
 }
 
 // parseNumber reads a decimal or 0x-hexadecimal number without allocating

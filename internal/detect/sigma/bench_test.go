@@ -1,0 +1,138 @@
+package sigma_test
+
+import (
+	"math/rand/v2"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/xsoc/xsoc/internal/alert"
+	"github.com/xsoc/xsoc/internal/detect/sigma"
+	"github.com/xsoc/xsoc/internal/detect/sigma/sigmabench"
+	"github.com/xsoc/xsoc/internal/event"
+)
+
+func loadRules(tb testing.TB, sub string) []*sigma.Rule {
+	tb.Helper()
+	dir := filepath.Join(shared(tb), "sigma", sub)
+	rules, errs := sigma.LoadDir(dir, sigma.Options{})
+	for _, e := range errs {
+		if !e.Unsupported {
+			tb.Fatalf("load: %v", e)
+		}
+	}
+	return rules
+}
+
+// sample picks n rules deterministically.
+func sample(rules []*sigma.Rule, n int) []*sigma.Rule {
+	if n >= len(rules) {
+		return rules
+	}
+	r := rand.New(rand.NewPCG(7, 7))
+	idx := r.Perm(len(rules))[:n]
+	out := make([]*sigma.Rule, n)
+	for i, j := range idx {
+		out[i] = rules[j]
+	}
+	return out
+}
+
+func BenchmarkDetect(b *testing.B) {
+	pc := loadRules(b, "rules/windows/process_creation")
+	win := loadRules(b, "rules/windows")
+	sets := []struct {
+		name  string
+		rules []*sigma.Rule
+	}{
+		{"process_creation/100", sample(pc, 100)},
+		{"process_creation/1000", sample(pc, 1000)},
+		{"process_creation/all", pc},
+		{"windows/all", win},
+	}
+	for _, s := range sets {
+		b.Run(s.name, func(b *testing.B) {
+			eng := sigma.NewEngine(sigma.Options{})
+			if errs := eng.Load(s.rules); len(errs) > 0 {
+				b.Fatalf("load: %v", errs[0])
+			}
+			// True positives are built from process-creation rules, the
+			// rules an event of this kind can meet.
+			events := sigmabench.Generate(sigmabench.Config{Events: 10000, Seed: 1, Positives: 0.015, Rules: intersect(s.rules, pc)})
+			out := make([]alert.Alert, 0, 64)
+			matched := 0
+			for _, ev := range events {
+				out = eng.Detect(ev, out[:0])
+				if len(out) > 0 {
+					matched++
+				}
+			}
+			b.ReportAllocs()
+			b.ResetTimer()
+			start := time.Now()
+			for i := 0; i < b.N; i++ {
+				out = eng.Detect(events[i%len(events)], out[:0])
+			}
+			elapsed := time.Since(start)
+			b.ReportMetric(float64(b.N)/elapsed.Seconds(), "events/s")
+			b.ReportMetric(float64(len(s.rules)), "rules")
+			b.ReportMetric(100*float64(matched)/float64(len(events)), "%matched")
+		})
+	}
+}
+
+func intersect(rules, with []*sigma.Rule) []*sigma.Rule {
+	in := map[*sigma.Rule]bool{}
+	for _, r := range with {
+		in[r] = true
+	}
+	var out []*sigma.Rule
+	for _, r := range rules {
+		if in[r] {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+// TestNoMatchAllocatesNothing checks the promise of detect.Detector: an
+// event that matches no rule costs no allocation.
+func TestNoMatchAllocatesNothing(t *testing.T) {
+	pc := loadRules(t, "rules/windows/process_creation")
+	eng := sigma.NewEngine(sigma.Options{})
+	eng.Load(pc)
+	events := sigmabench.Generate(sigmabench.Config{Events: 2000, Seed: 3})
+	var quiet []*event.Event
+	for _, ev := range events {
+		if len(eng.Detect(ev, nil)) == 0 {
+			quiet = append(quiet, ev)
+		}
+	}
+	if len(quiet) < len(events)/2 {
+		t.Fatalf("only %d of %d benign events raise no alert", len(quiet), len(events))
+	}
+	out := make([]alert.Alert, 0, 8)
+	i := 0
+	allocs := testing.AllocsPerRun(1000, func() {
+		out = eng.Detect(quiet[i%len(quiet)], out[:0])
+		i++
+	})
+	if allocs != 0 {
+		t.Errorf("no-match Detect allocates %.2f times per event, want 0", allocs)
+	}
+}
+
+func TestBench(t *testing.T) {
+	pc := loadRules(t, "rules/windows/process_creation")
+	eng := sigma.NewEngine(sigma.Options{})
+	eng.Load(pc)
+	events := sigmabench.Generate(sigmabench.Config{Events: 2000, Seed: 5, Positives: 0.02, Rules: pc})
+	res := sigma.Bench(eng, events, time.Millisecond)
+	if res.Events < len(events) || res.EventsPerSec <= 0 {
+		t.Fatalf("Bench = %+v: want at least one pass", res)
+	}
+	if res.MatchedEvents == 0 {
+		t.Errorf("no planted true positive matched: %+v", res)
+	}
+	t.Logf("%+v", res)
+}
