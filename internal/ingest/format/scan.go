@@ -20,6 +20,24 @@ import (
 //
 //	sc.Buffer(make([]byte, 64<<10), format.MaxRecord+16)
 func ScanSyslog(data []byte, atEOF bool) (advance int, token []byte, err error) {
+	// Empty frames are skipped here rather than returned as "advance, no
+	// token": bufio.Scanner stops at the first of those once the stream
+	// has ended, which would drop the frames after it.
+	for {
+		n, tok, err := scanFrame(data[advance:], atEOF)
+		if err != nil {
+			return 0, nil, err
+		}
+		advance += n
+		if tok != nil || n == 0 {
+			return advance, tok, nil
+		}
+	}
+}
+
+// scanFrame reads one frame at the start of data. An empty frame yields an
+// advance and no token; no advance means more data is needed.
+func scanFrame(data []byte, atEOF bool) (advance int, token []byte, err error) {
 	if len(data) == 0 {
 		return 0, nil, nil
 	}

@@ -113,6 +113,9 @@ func (p *Parser) winLeaf(l leaf, r *winRecord) {
 		return
 	}
 	n := p.winPath(raw)
+	if xmlNamespace(n) {
+		return
+	}
 	switch {
 	case bytes.HasPrefix(n, []byte("System.")):
 		if !p.winSystem(n[len("System."):], l.val, r) {
@@ -189,6 +192,13 @@ func (p *Parser) winPath(path []byte) []byte {
 		p.norm = append(p.norm, seg...)
 	}
 	return p.norm
+}
+
+// xmlNamespace reports whether a normalised path is an XML namespace
+// declaration (xmlns, xmlns:x), which says nothing about the event.
+func xmlNamespace(n []byte) bool {
+	last := n[bytes.LastIndexByte(n, '.')+1:]
+	return bytes.HasPrefix(last, []byte("xmlns"))
 }
 
 // winBeatsField maps a winlog.* field of the winlogbeat shape.
@@ -320,7 +330,7 @@ func (p *Parser) winEventData(n []byte, l leaf, r *winRecord) {
 		r.group, r.hasGroup = l.obj, true
 		r.name = p.b.bytes(l.val)
 	default:
-		if name := n[len("EventData."):]; string(name) != "xmlns" && string(name) != "Name" {
+		if name := n[len("EventData."):]; string(name) != "Name" {
 			p.winData(name, l.val)
 		}
 	}
@@ -378,6 +388,9 @@ func (p *Parser) winPayload(r *winRecord) {
 	for i := first; i < len(p.leaves); i++ {
 		l := p.leaves[i]
 		n := p.winPath(p.paths[l.path.lo:l.path.hi])
+		if xmlNamespace(n) {
+			continue
+		}
 		if string(n) == "EventData" || bytes.HasPrefix(n, []byte("EventData.")) {
 			p.winEventData(n, l, r)
 		} else if bytes.HasPrefix(n, []byte("UserData.")) {
