@@ -1,0 +1,90 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"io"
+	"log/slog"
+	"os"
+	"strings"
+
+	"github.com/xsoc/xsoc/internal/config"
+)
+
+// errUsage reports a flag error already printed by the flag package.
+var errUsage = errors.New("usage")
+
+// configFlags registers the flags every node-facing command shares and
+// returns a loader that applies, in order: defaults, --config file, XSOC_*
+// environment, then the flags given explicitly.
+func configFlags(fs *flag.FlagSet) func() (config.Config, error) {
+	def := config.Default()
+	file := fs.String("config", "", "YAML configuration file")
+	dataDir := fs.String("data-dir", def.DataDir, "directory for the embedded store, bus files and keys")
+	listen := fs.String("listen", def.Listen, "API listen address")
+	natsURL := fs.String("nats-url", "", "external NATS JetStream URL(s); empty runs the embedded server")
+	pgURL := fs.String("postgres-url", "", "PostgreSQL URL; empty uses embedded SQLite")
+	sync := fs.String("sync", def.Sync, `bus durability: "interval" (survives kill -9) or "always" (fsync per ack, survives power loss)`)
+	workers := fs.Int("workers", def.Workers, "pipeline workers")
+	rules := fs.String("rules", "", "directory of Sigma rules to load at start")
+	logLevel := fs.String("log-level", def.LogLevel, "debug, info, warn or error")
+	return func() (config.Config, error) {
+		cfg := config.Default()
+		if *file != "" {
+			if err := cfg.LoadFile(*file); err != nil {
+				return cfg, err
+			}
+		}
+		if err := cfg.LoadEnv(os.LookupEnv); err != nil {
+			return cfg, err
+		}
+		fs.Visit(func(f *flag.Flag) {
+			switch f.Name {
+			case "data-dir":
+				cfg.DataDir = *dataDir
+			case "listen":
+				cfg.Listen = *listen
+			case "nats-url":
+				cfg.NATSURL = *natsURL
+			case "postgres-url":
+				cfg.PostgresURL = *pgURL
+			case "sync":
+				cfg.Sync = *sync
+			case "workers":
+				cfg.Workers = *workers
+			case "rules":
+				cfg.RulesDir = *rules
+			case "log-level":
+				cfg.LogLevel = *logLevel
+			}
+		})
+		return cfg, cfg.Validate()
+	}
+}
+
+// parse parses args, printing errors to stderr.
+func parse(fs *flag.FlagSet, args []string, stderr io.Writer) error {
+	fs.SetOutput(stderr)
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return errUsage
+		}
+		return errUsage
+	}
+	return nil
+}
+
+func newLogger(w io.Writer, level string) *slog.Logger {
+	var l slog.Level
+	switch strings.ToLower(level) {
+	case "debug":
+		l = slog.LevelDebug
+	case "warn":
+		l = slog.LevelWarn
+	case "error":
+		l = slog.LevelError
+	default:
+		l = slog.LevelInfo
+	}
+	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: l}))
+}

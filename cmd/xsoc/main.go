@@ -1,0 +1,74 @@
+// Command xsoc is the cross-border SOC platform: one binary, one
+// subcommand per job. Run "xsoc help" for the list.
+package main
+
+import (
+	"fmt"
+	"io"
+	"os"
+	"sort"
+)
+
+// command is one subcommand.
+type command struct {
+	summary string
+	run     func(args []string, stdout, stderr io.Writer) error
+}
+
+// commands is the table of subcommands; it is read-only after start.
+func commands() map[string]command {
+	return map[string]command{
+		"serve":   {"run a node: API, ingest, detection (embedded NATS and SQLite by default)", runServe},
+		"members": {"manage member organisations and their API keys (add, list, rotate-key)", runMembers},
+		"bench":   {"measure throughput and latency (bench ingest)", runBench},
+		"version": {"print the version", runVersion},
+	}
+}
+
+// version is set at build time with -ldflags "-X main.version=...".
+var version = "dev"
+
+func main() {
+	os.Exit(mainExit(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+func mainExit(args []string, stdout, stderr io.Writer) int {
+	cmds := commands()
+	if len(args) == 0 || args[0] == "help" || args[0] == "-h" || args[0] == "--help" {
+		usage(stdout, cmds)
+		return 0
+	}
+	c, ok := cmds[args[0]]
+	if !ok {
+		fmt.Fprintf(stderr, "xsoc: unknown command %q\n\n", args[0])
+		usage(stderr, cmds)
+		return 2
+	}
+	if err := c.run(args[1:], stdout, stderr); err != nil {
+		if err == errUsage {
+			return 2
+		}
+		fmt.Fprintf(stderr, "xsoc %s: %v\n", args[0], err)
+		return 1
+	}
+	return 0
+}
+
+func usage(w io.Writer, cmds map[string]command) {
+	fmt.Fprintln(w, "xsoc — cross-border security operations platform")
+	fmt.Fprintln(w, "\nUsage: xsoc <command> [flags]   (xsoc <command> -h for its flags)")
+	fmt.Fprintln(w, "\nCommands:")
+	names := make([]string, 0, len(cmds))
+	for n := range cmds {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		fmt.Fprintf(w, "  %-10s %s\n", n, cmds[n].summary)
+	}
+}
+
+func runVersion(args []string, stdout, _ io.Writer) error {
+	fmt.Fprintf(stdout, "xsoc %s\n", version)
+	return nil
+}

@@ -1,0 +1,80 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"syscall"
+
+	"github.com/xsoc/xsoc/internal/member"
+	"github.com/xsoc/xsoc/internal/node"
+)
+
+func runServe(args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	load := configFlags(fs)
+	demoMember := fs.Bool("demo-member", false, "create a demo member on first start and print its API key")
+	if err := parse(fs, args, stderr); err != nil {
+		return err
+	}
+	cfg, err := load()
+	if err != nil {
+		return err
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	log := newLogger(stderr, cfg.LogLevel)
+	n, err := node.Open(ctx, cfg, log)
+	if err != nil {
+		return err
+	}
+	if err := wire(ctx, n); err != nil {
+		n.Close()
+		return err
+	}
+	if path, err := n.EnsureOperatorKey(ctx); err != nil {
+		n.Close()
+		return err
+	} else if path != "" {
+		fmt.Fprintf(stdout, "operator API key written to %s (shown nowhere else)\n", path)
+	}
+	if *demoMember {
+		if err := ensureDemoMember(ctx, n, stdout); err != nil {
+			n.Close()
+			return err
+		}
+	}
+	backend := "embedded NATS JetStream + SQLite in " + cfg.DataDir
+	if cfg.NATSURL != "" || cfg.PostgresURL != "" {
+		backend = fmt.Sprintf("NATS %q, PostgreSQL %v", cfg.NATSURL, cfg.PostgresURL != "")
+	}
+	fmt.Fprintf(stdout, "xsoc %s serving %s (%s)\n", version, n.URL(), backend)
+	return n.Run(ctx)
+}
+
+// ensureDemoMember creates the member "demo" on first start, writing its
+// key to <data_dir>/demo-member.key so the README's curl works later too.
+func ensureDemoMember(ctx context.Context, n *node.Node, stdout io.Writer) error {
+	path := filepath.Join(n.Config.DataDir, "demo-member.key")
+	if _, err := n.Members.Get(ctx, "demo"); err == nil {
+		if key, err := os.ReadFile(path); err == nil {
+			fmt.Fprintf(stdout, "demo member API key (from %s): %s", path, key)
+		}
+		return nil
+	}
+	_, key, err := n.Members.Add(ctx, member.Member{
+		ID: "demo", Name: "Demo Organisation", Country: "DE", Sector: "energy",
+	})
+	if err != nil {
+		return err
+	}
+	if err := os.WriteFile(path, []byte(key+"\n"), 0o600); err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "demo member created; API key (also in %s): %s\n", path, key)
+	return nil
+}

@@ -1,0 +1,137 @@
+// Package config is a node's configuration: built-in defaults, overridden
+// by a YAML file, then by XSOC_* environment variables, then by
+// command-line flags.
+package config
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"reflect"
+	"strconv"
+	"strings"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/xsoc/xsoc/internal/ingest"
+)
+
+// Config is everything a node needs. The yaml names are also the
+// environment names: data_dir ↔ XSOC_DATA_DIR.
+type Config struct {
+	// DataDir holds the embedded SQLite store, JetStream files and keys.
+	DataDir string `yaml:"data_dir"`
+	// Listen is the HTTP(S) API address.
+	Listen string `yaml:"listen"`
+	// TLSCert and TLSKey switch the API to HTTPS.
+	TLSCert string `yaml:"tls_cert"`
+	TLSKey  string `yaml:"tls_key"`
+	// NATSURL selects an external NATS JetStream cluster; empty runs the
+	// embedded server.
+	NATSURL string `yaml:"nats_url"`
+	// NATSListen makes the embedded NATS server accept clients too.
+	NATSListen string `yaml:"nats_listen"`
+	// PostgresURL selects PostgreSQL; empty uses embedded SQLite.
+	PostgresURL string `yaml:"postgres_url"`
+	// Sync is the embedded bus's durability: "interval" (default: an ack
+	// means the OS has the data; survives kill -9, not a power cut) or
+	// "always" (fsync before every ack; survives a power cut).
+	Sync string `yaml:"sync"`
+	// IngestMaxBytes bounds un-processed input on the bus; when it is full
+	// ingest answers 503 with Retry-After.
+	IngestMaxBytes int64 `yaml:"ingest_max_bytes"`
+	// Workers is the number of pipeline workers.
+	Workers int `yaml:"workers"`
+	// RulesDir holds Sigma rules loaded at start (optional).
+	RulesDir string `yaml:"rules_dir"`
+	// PlaybooksDir holds response playbooks (optional).
+	PlaybooksDir string `yaml:"playbooks_dir"`
+	// WarninglistsDir holds MISP warninglists for indicator import (optional).
+	WarninglistsDir string `yaml:"warninglists_dir"`
+	// LogLevel is debug, info, warn or error.
+	LogLevel string `yaml:"log_level"`
+	// Syslog lists syslog listeners, each bound to one member.
+	Syslog []ingest.SyslogConfig `yaml:"syslog"`
+}
+
+// Default returns the embedded, single-machine defaults.
+func Default() Config {
+	return Config{
+		DataDir:        "./data",
+		Listen:         "127.0.0.1:8080",
+		Sync:           "interval",
+		IngestMaxBytes: 8 << 30,
+		Workers:        2,
+		LogLevel:       "info",
+	}
+}
+
+// LoadFile overlays the YAML file at path on c. Unknown keys are errors, so
+// that a typo does not silently fall back to a default.
+func (c *Config) LoadFile(path string) error {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return fmt.Errorf("config: %w", err)
+	}
+	dec := yaml.NewDecoder(strings.NewReader(string(data)))
+	dec.KnownFields(true)
+	if err := dec.Decode(c); err != nil && !errors.Is(err, io.EOF) { // an empty file is fine
+		return fmt.Errorf("config %s: %w", path, err)
+	}
+	return nil
+}
+
+// LoadEnv overlays XSOC_<NAME> environment variables on c's scalar fields.
+func (c *Config) LoadEnv(lookup func(string) (string, bool)) error {
+	v := reflect.ValueOf(c).Elem()
+	t := v.Type()
+	for i := range t.NumField() {
+		name := strings.Split(t.Field(i).Tag.Get("yaml"), ",")[0]
+		s, ok := lookup("XSOC_" + strings.ToUpper(name))
+		if !ok {
+			continue
+		}
+		f := v.Field(i)
+		switch f.Kind() {
+		case reflect.String:
+			f.SetString(s)
+		case reflect.Int, reflect.Int64:
+			n, err := strconv.ParseInt(s, 10, 64)
+			if err != nil {
+				return fmt.Errorf("config: XSOC_%s: want an integer, got %q", strings.ToUpper(name), s)
+			}
+			f.SetInt(n)
+		default:
+			return fmt.Errorf("config: XSOC_%s cannot be set from the environment; use the config file", strings.ToUpper(name))
+		}
+	}
+	return nil
+}
+
+// Validate checks c for contradictions.
+func (c *Config) Validate() error {
+	switch c.Sync {
+	case "interval", "always":
+	default:
+		return fmt.Errorf("config: sync must be \"interval\" or \"always\", not %q", c.Sync)
+	}
+	if c.DataDir == "" {
+		return errors.New("config: data_dir is required")
+	}
+	if (c.TLSCert == "") != (c.TLSKey == "") {
+		return errors.New("config: tls_cert and tls_key go together")
+	}
+	if c.NATSURL != "" && c.NATSListen != "" {
+		return errors.New("config: nats_listen applies to the embedded server only; drop it or nats_url")
+	}
+	if c.Workers < 1 {
+		c.Workers = 1
+	}
+	for _, s := range c.Syslog {
+		if s.Member == "" || (s.UDP == "" && s.TCP == "") {
+			return fmt.Errorf("config: syslog listener %+v needs a member and a udp or tcp address", s)
+		}
+	}
+	return nil
+}

@@ -1,0 +1,255 @@
+// Package node assembles one xsoc node from its parts — store, bus, ingest,
+// pipeline, detectors, alerting, API — and runs it. It is the only package
+// that knows them all; each part only knows the ones its data flows from.
+package node
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/xsoc/xsoc/internal/api"
+	"github.com/xsoc/xsoc/internal/bus"
+	"github.com/xsoc/xsoc/internal/config"
+	"github.com/xsoc/xsoc/internal/detect"
+	"github.com/xsoc/xsoc/internal/eventlog"
+	"github.com/xsoc/xsoc/internal/ingest"
+	"github.com/xsoc/xsoc/internal/member"
+	"github.com/xsoc/xsoc/internal/pipeline"
+	"github.com/xsoc/xsoc/internal/store"
+)
+
+// Node is one running xsoc node.
+type Node struct {
+	Config   config.Config
+	Log      *slog.Logger
+	DB       *store.DB
+	Bus      *bus.Bus
+	Members  *member.Registry
+	Events   *eventlog.Log
+	Metrics  *prometheus.Registry
+	Acceptor *ingest.Acceptor
+	// NoPipeline leaves accepted input on the bus unprocessed (for
+	// measuring the accept path alone, and for ingest-only nodes when
+	// separate workers run the pipeline).
+	NoPipeline bool
+
+	detectors []detect.Detector
+	sink      pipeline.AlertSink
+	mux       *http.ServeMux
+	listener  net.Listener
+	syslog    []*ingest.SyslogServer
+}
+
+// Schemas are the tables of every package a node uses, in dependency order.
+func Schemas() []store.Schema {
+	return []store.Schema{member.Schema(), eventlog.Schema()}
+}
+
+// OpenStore opens and migrates the configured store; the CLI's offline
+// commands (members, rules import) use it without starting a node.
+func OpenStore(ctx context.Context, cfg config.Config) (*store.DB, error) {
+	db, err := store.Open(ctx, cfg.DataDir, cfg.PostgresURL)
+	if err != nil {
+		return nil, err
+	}
+	if err := db.Migrate(ctx, Schemas()...); err != nil {
+		db.Close()
+		return nil, err
+	}
+	return db, nil
+}
+
+// Open builds a node: store, bus, registry, and the HTTP API listener. It
+// does not start serving; Run does.
+func Open(ctx context.Context, cfg config.Config, log *slog.Logger) (*Node, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(cfg.DataDir, 0o750); err != nil {
+		return nil, err
+	}
+	n := &Node{Config: cfg, Log: log, Metrics: prometheus.NewRegistry(), mux: http.NewServeMux()}
+	n.Metrics.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	var err error
+	if n.DB, err = OpenStore(ctx, cfg); err != nil {
+		return nil, err
+	}
+	n.Bus, err = bus.Open(ctx, bus.Config{
+		URL: cfg.NATSURL, DataDir: cfg.DataDir, SyncAlways: cfg.Sync == "always",
+		IngestMaxBytes: cfg.IngestMaxBytes, Listen: cfg.NATSListen,
+	})
+	if err != nil {
+		n.DB.Close()
+		return nil, err
+	}
+	n.Members = member.NewRegistry(n.DB)
+	n.Events = eventlog.New(n.DB)
+	n.Acceptor = ingest.NewAcceptor(n.Bus)
+	for _, sc := range cfg.Syslog {
+		s, err := ingest.ListenSyslog(sc, n.Acceptor, log)
+		if err != nil {
+			n.Close()
+			return nil, fmt.Errorf("syslog listener for %s: %w", sc.Member, err)
+		}
+		n.syslog = append(n.syslog, s)
+	}
+	if n.listener, err = net.Listen("tcp", cfg.Listen); err != nil {
+		n.Close()
+		return nil, fmt.Errorf("api listener: %w", err)
+	}
+	n.routes()
+	return n, nil
+}
+
+// AddDetector adds a detector to the pipeline; call before Run.
+func (n *Node) AddDetector(d detect.Detector) { n.detectors = append(n.detectors, d) }
+
+// SetAlertSink sets where the pipeline's alerts go; call before Run.
+func (n *Node) SetAlertSink(s pipeline.AlertSink) { n.sink = s }
+
+// Handle adds an authenticated API route; call before Run.
+func (n *Node) Handle(pattern string, h http.Handler) { n.mux.Handle(pattern, h) }
+
+func (n *Node) routes() {
+	core := &api.Core{Members: n.Members, Events: n.Events}
+	core.Register(n.mux)
+	n.mux.Handle("POST /api/v1/ingest", ingest.NewHandler(n.Acceptor, api.MemberOfRequest, n.Log, 0))
+	n.mux.Handle("GET /metrics", api.RequireOperator(promhttp.HandlerFor(n.Metrics, promhttp.HandlerOpts{})))
+}
+
+// Handler returns the node's HTTP handler: /healthz open, all else
+// authenticated.
+func (n *Node) Handler() http.Handler {
+	authed := api.Authenticate(n.Members, n.Log, n.mux)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/healthz" {
+			w.Write([]byte("ok\n"))
+			return
+		}
+		authed.ServeHTTP(w, r)
+	})
+}
+
+// Addr is the API's listen address (useful with port 0).
+func (n *Node) Addr() string { return n.listener.Addr().String() }
+
+// URL is the API's base URL.
+func (n *Node) URL() string {
+	scheme := "http"
+	if n.Config.TLSCert != "" {
+		scheme = "https"
+	}
+	return scheme + "://" + n.Addr()
+}
+
+// SyslogServers returns the node's syslog listeners.
+func (n *Node) SyslogServers() []*ingest.SyslogServer { return n.syslog }
+
+// EnsureOperatorKey creates an operator key on first start and writes it
+// to <data_dir>/operator.key (mode 0600). It returns the path when it
+// created one.
+func (n *Node) EnsureOperatorKey(ctx context.Context) (string, error) {
+	has, err := n.Members.HasOperatorKey(ctx)
+	if err != nil || has {
+		return "", err
+	}
+	key, err := n.Members.CreateOperatorKey(ctx)
+	if err != nil {
+		return "", err
+	}
+	path := filepath.Join(n.Config.DataDir, "operator.key")
+	return path, os.WriteFile(path, []byte(key+"\n"), 0o600)
+}
+
+// Run serves the API, syslog and the pipeline until ctx ends, then shuts
+// down in order: stop taking input, let the pipeline finish its batch,
+// close the bus and store.
+func (n *Node) Run(ctx context.Context) error {
+	defer n.Close()
+	srv := &http.Server{
+		Handler:           n.Handler(),
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		ErrorLog:          slog.NewLogLogger(n.Log.Handler(), slog.LevelWarn),
+	}
+	var wg sync.WaitGroup
+	errs := make(chan error, 2)
+	pctx, stopPipeline := context.WithCancel(context.Background())
+	defer stopPipeline()
+	p := pipeline.New(pipeline.Config{
+		Bus: n.Bus, DB: n.DB, Events: n.Events, Detectors: n.detectors, Sink: n.sink,
+		Log: n.Log, Workers: n.Config.Workers, Registry: n.Metrics,
+	})
+	if !n.NoPipeline {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := p.Run(pctx); err != nil {
+				errs <- err
+			}
+		}()
+	}
+	sctx, stopSyslog := context.WithCancel(context.Background())
+	for _, s := range n.syslog {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			s.Serve(sctx)
+		}()
+	}
+	go func() {
+		var err error
+		if n.Config.TLSCert != "" {
+			srv.TLSConfig = &tls.Config{MinVersion: tls.VersionTLS12}
+			err = srv.ServeTLS(n.listener, n.Config.TLSCert, n.Config.TLSKey)
+		} else {
+			err = srv.Serve(n.listener)
+		}
+		if !errors.Is(err, http.ErrServerClosed) {
+			errs <- err
+		}
+	}()
+	var runErr error
+	select {
+	case <-ctx.Done():
+	case runErr = <-errs:
+	}
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	srv.Shutdown(shutdownCtx)
+	stopSyslog()
+	stopPipeline()
+	wg.Wait()
+	return runErr
+}
+
+// Close releases everything Open acquired. Run calls it.
+func (n *Node) Close() {
+	for _, s := range n.syslog {
+		s.Close()
+	}
+	if n.listener != nil {
+		n.listener.Close()
+	}
+	if n.Bus != nil {
+		n.Bus.Close()
+		n.Bus = nil
+	}
+	if n.DB != nil {
+		n.DB.Close()
+		n.DB = nil
+	}
+}

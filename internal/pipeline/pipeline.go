@@ -1,0 +1,254 @@
+// Package pipeline turns accepted input batches into stored events and
+// alerts: it consumes the bus's ingest stream, normalises each line once,
+// runs every detector over the events, stores events and rejects in one
+// transaction, hands alerts to the alert sink, and only then acknowledges
+// the batch.
+//
+// A crash anywhere before the ack makes JetStream redeliver the batch. Event
+// ids are stable across redelivery (the input's own event.id, or the batch's
+// stream sequence and line number), the event log stores each (member, id)
+// once, and the alert sink is idempotent per event id: so every accepted
+// event is stored exactly once and alerts are not doubled.
+package pipeline
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/xsoc/xsoc/internal/alert"
+	"github.com/xsoc/xsoc/internal/bus"
+	"github.com/xsoc/xsoc/internal/detect"
+	"github.com/xsoc/xsoc/internal/event"
+	"github.com/xsoc/xsoc/internal/eventlog"
+	"github.com/xsoc/xsoc/internal/ingest"
+	"github.com/xsoc/xsoc/internal/ingest/format"
+	"github.com/xsoc/xsoc/internal/store"
+)
+
+// ConsumerName is the durable JetStream consumer the pipeline reads with.
+// Several xsoc processes using the same name share the work.
+const ConsumerName = "pipeline"
+
+// AlertSink receives the alerts of a batch after its events are stored.
+// It must be idempotent per event id: a redelivered batch raises its
+// alerts again.
+type AlertSink interface {
+	Raise(ctx context.Context, alerts []alert.Alert) error
+}
+
+// Config wires a Pipeline.
+type Config struct {
+	Bus       *bus.Bus
+	DB        *store.DB
+	Events    *eventlog.Log
+	Detectors []detect.Detector
+	Sink      AlertSink // may be nil: alerts are then only counted
+	Log       *slog.Logger
+	// Workers is the number of batches processed concurrently (default:
+	// 2). SQLite serialises writers anyway; more workers help detection.
+	Workers int
+	// Registry receives the pipeline's metrics; nil disables them.
+	Registry *prometheus.Registry
+}
+
+// Pipeline is the consumer side of ingest.
+type Pipeline struct {
+	cfg     Config
+	pool    sync.Pool // *event.Event
+	parsers sync.Pool // *format.Parser, which keeps its buffers between records
+	metrics *metrics
+}
+
+// New returns a pipeline; Run starts it.
+func New(cfg Config) *Pipeline {
+	if cfg.Workers <= 0 {
+		cfg.Workers = 2
+	}
+	if cfg.Log == nil {
+		cfg.Log = slog.Default()
+	}
+	return &Pipeline{
+		cfg:     cfg,
+		pool:    sync.Pool{New: func() any { return new(event.Event) }},
+		parsers: sync.Pool{New: func() any { return new(format.Parser) }},
+		metrics: newMetrics(cfg.Registry),
+	}
+}
+
+// Run consumes until ctx ends.
+func (p *Pipeline) Run(ctx context.Context) error {
+	js := p.cfg.Bus.JetStream()
+	cons, err := js.CreateOrUpdateConsumer(ctx, bus.IngestStream, jetstream.ConsumerConfig{
+		Durable:       ConsumerName,
+		AckPolicy:     jetstream.AckExplicitPolicy,
+		AckWait:       2 * time.Minute,
+		MaxAckPending: 4 * p.cfg.Workers,
+		MaxDeliver:    -1,
+	})
+	if err != nil {
+		return fmt.Errorf("pipeline: consumer: %w", err)
+	}
+	msgs := make(chan jetstream.Msg)
+	var wg sync.WaitGroup
+	for range p.cfg.Workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for m := range msgs {
+				p.handle(ctx, m)
+			}
+		}()
+	}
+	defer wg.Wait()
+	defer close(msgs)
+	it, err := cons.Messages(jetstream.PullMaxMessages(4 * p.cfg.Workers))
+	if err != nil {
+		return fmt.Errorf("pipeline: subscribe: %w", err)
+	}
+	stop := context.AfterFunc(ctx, it.Stop)
+	defer stop()
+	for {
+		m, err := it.Next()
+		if err != nil {
+			if ctx.Err() != nil || errors.Is(err, jetstream.ErrMsgIteratorClosed) {
+				return nil
+			}
+			p.cfg.Log.Warn("pipeline: fetch", "err", err)
+			continue
+		}
+		select {
+		case msgs <- m:
+		case <-ctx.Done():
+			return nil
+		}
+	}
+}
+
+// handle processes one batch message and acknowledges it, or asks for
+// redelivery when storing failed.
+func (p *Pipeline) handle(ctx context.Context, m jetstream.Msg) {
+	meta, err := m.Metadata()
+	if err != nil {
+		p.cfg.Log.Error("pipeline: message without metadata", "err", err)
+		m.Term()
+		return
+	}
+	b, err := ingest.DecodeBatch(m.Headers(), m.Data(), meta.Sequence.Stream)
+	if err != nil {
+		// A batch the acceptor could not have written: keep it out of the
+		// way, loudly.
+		p.cfg.Log.Error("pipeline: undecodable batch terminated", "seq", meta.Sequence.Stream, "err", err)
+		m.Term()
+		return
+	}
+	if err := p.Process(ctx, b); err != nil {
+		p.cfg.Log.Error("pipeline: batch failed, will be redelivered", "seq", b.Seq, "member", b.Member, "err", err)
+		m.NakWithDelay(time.Second)
+		return
+	}
+	if err := m.DoubleAck(ctx); err != nil {
+		p.cfg.Log.Warn("pipeline: ack", "seq", b.Seq, "err", err)
+	}
+}
+
+// Process normalises, detects and stores one batch. It is exported for
+// tools (eval, bench) that feed batches without the bus.
+func (p *Pipeline) Process(ctx context.Context, b ingest.Batch) error {
+	events := make([]*event.Event, 0, len(b.Lines))
+	defer func() {
+		for _, ev := range events {
+			p.pool.Put(ev)
+		}
+	}()
+	var rejects []eventlog.Reject
+	parser := p.parsers.Get().(*format.Parser)
+	defer p.parsers.Put(parser)
+	for i, line := range b.Lines {
+		ev := p.pool.Get().(*event.Event)
+		ev.Reset()
+		if err := normalise(parser, b, i, line, ev); err != nil {
+			p.pool.Put(ev)
+			rejects = append(rejects, eventlog.Reject{
+				Member: b.Member, At: time.Now().UTC(), Batch: b.Seq, Line: i + 1,
+				Reason: err.Error(), Sample: sample(line),
+			})
+			continue
+		}
+		events = append(events, ev)
+	}
+	var alerts []alert.Alert
+	for _, ev := range events {
+		for _, d := range p.cfg.Detectors {
+			alerts = d.Detect(ev, alerts)
+		}
+	}
+	var buf []byte
+	err := p.cfg.DB.InTx(ctx, func(tx *store.Tx) error {
+		var err error
+		if _, buf, err = p.cfg.Events.Append(ctx, tx, events, buf); err != nil {
+			return err
+		}
+		return p.cfg.Events.AppendRejects(ctx, tx, rejects)
+	})
+	if err != nil {
+		return err
+	}
+	if len(alerts) > 0 && p.cfg.Sink != nil {
+		if err := p.cfg.Sink.Raise(ctx, alerts); err != nil {
+			return fmt.Errorf("raising %d alerts: %w", len(alerts), err)
+		}
+	}
+	p.metrics.observe(b, len(events), len(rejects), alerts)
+	for _, r := range rejects {
+		p.cfg.Log.Warn("pipeline: rejected line", "member", r.Member, "batch", r.Batch, "line", r.Line, "reason", r.Reason)
+	}
+	return nil
+}
+
+// normalise parses line i of batch b into ev and fills the identity fields.
+// The batch's member always wins over whatever the line claims: a member
+// can only ever write its own data.
+func normalise(parser *format.Parser, b ingest.Batch, i int, line []byte, ev *event.Event) (err error) {
+	defer func() {
+		if r := recover(); r != nil { // a parser bug must not stop the pipeline
+			err = fmt.Errorf("internal parser error: %v", r)
+		}
+	}()
+	if err := parser.Parse(b.Format, line, ev); err != nil {
+		return err
+	}
+	ev.Member = b.Member
+	ev.Ingested = b.Received
+	if ev.Time.IsZero() {
+		ev.Time = b.Received
+	}
+	if ev.ID == "" {
+		ev.ID = BatchEventID(b.Seq, i)
+	}
+	return nil
+}
+
+// BatchEventID names line i of the batch stored at stream sequence seq.
+func BatchEventID(seq uint64, i int) string {
+	var buf [32]byte
+	out := strconv.AppendUint(buf[:0], seq, 36)
+	out = append(out, '-')
+	out = strconv.AppendInt(out, int64(i), 36)
+	return string(out)
+}
+
+func sample(line []byte) string {
+	const n = 256
+	if len(line) > n {
+		return string(line[:n]) + "…"
+	}
+	return string(line)
+}
