@@ -44,6 +44,8 @@ type attackRun struct {
 	s *site
 	v Victim
 	h *host // patient zero
+	// base is the time kill-chain delays count from.
+	base time.Time
 
 	user    string // DOMAIN\user of patient zero
 	profile string // C:\Users\<user>
@@ -54,10 +56,16 @@ type attackRun struct {
 	remoteShell *proc
 }
 
-// at returns the time of a kill-chain step nominally d after the e-mail
-// arrives, compressed by Config.StepScale.
+// at returns the time of a kill-chain step nominally d after the base
+// time (the e-mail's arrival, then the moment the user opens the lure),
+// compressed by Config.StepScale.
 func (a *attackRun) at(d time.Duration) time.Time {
-	return a.v.Start.Add(time.Duration(float64(d) * a.g.cfg.StepScale))
+	return a.base.Add(a.scaled(d))
+}
+
+// scaled compresses a delay by Config.StepScale.
+func (a *attackRun) scaled(d time.Duration) time.Duration {
+	return time.Duration(float64(d) * a.g.cfg.StepScale)
 }
 
 // step labels the records emitted until the next step.
@@ -70,7 +78,9 @@ func (a *attackRun) run() {
 	a.profile = `C:\Users\` + a.h.user.name
 	a.admin = a.s.admins[a.e.r.IntN(len(a.s.admins))]
 	a.target = a.s.fs
+	a.base = a.v.Start
 	openAt := a.phish()
+	a.base = openAt
 	a.execute(openAt)
 	a.commandAndControl(a.at(30 * time.Second))
 	a.discover(a.at(20 * time.Minute))
@@ -329,7 +339,7 @@ func (a *attackRun) exfiltrate(t time.Time) {
 	a.step("T1560.001", PhaseCollection, "finance share archived with a password")
 	z := e.spawn(t, fs, parent, bin("7z"), `"C:\Program Files\7-Zip\7z.exe" a -t7z -mx1 -mhe=on -pS0mmer!Exfil `+archive+` "`+share+`"`, admin)
 	e.fileCreate(t.Add(40*time.Second), fs, z, archive)
-	t = t.Add(2 * time.Minute)
+	t = t.Add(a.scaled(2 * time.Minute))
 	size := int64(logNormal(e.r, 1.8e9, 0.3))
 	if e.r.IntN(4) != 0 {
 		a.step("T1567.002", PhaseExfiltration, "rclone upload to MEGA")

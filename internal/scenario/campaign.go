@@ -231,7 +231,9 @@ func (g *gen) firstAttack(k int) time.Time {
 	if offset == 0 {
 		offset = c.Duration / 10
 	}
-	offset += time.Duration(k) * (c.Duration - offset) / time.Duration(c.Campaigns+1)
+	// Campaigns interleave: each starts half a victim gap after the
+	// previous one, as several actors work the same day.
+	offset += time.Duration(k) * c.VictimGap / 2
 	t := c.Start.Add(offset)
 	if c.WorkingHoursOnly {
 		t = nextWorkingTime(t, g.sites[0].location())
@@ -253,8 +255,9 @@ func nextWorkingTime(t time.Time, loc *time.Location) time.Time {
 	return t
 }
 
-// pickVictims chooses two to four members, the first two in different
-// countries, and staggers their attacks by about VictimGap.
+// pickVictims chooses three or four members (all of them when there are
+// fewer), the first two in different countries, and staggers their
+// attacks by about VictimGap.
 func (g *gen) pickVictims(r *rand.Rand, first time.Time) []Victim {
 	order := r.Perm(len(g.sites))
 	// Move a member of another country into second place.
@@ -265,7 +268,7 @@ func (g *gen) pickVictims(r *rand.Rand, first time.Time) []Victim {
 			break
 		}
 	}
-	n := min(len(order), 2+r.IntN(3))
+	n := min(len(order), 3+r.IntN(2))
 	var out []Victim
 	t := first
 	for i := 0; i < n; i++ {

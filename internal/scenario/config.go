@@ -27,14 +27,15 @@ type Config struct {
 	// traffic only.
 	Campaigns int
 	// FirstAttack is the offset from Start of the first campaign's first
-	// phishing e-mail; zero means a tenth of Duration. Later campaigns
-	// are spread over the remaining time.
+	// phishing e-mail; zero means a tenth of Duration. Each further
+	// campaign starts half a VictimGap after the previous one.
 	FirstAttack time.Duration
 	// VictimGap is the mean delay between the attacks on successive
 	// victims of a campaign; zero means three hours.
 	VictimGap time.Duration
-	// StepScale multiplies the delays between kill-chain steps (about 95
-	// minutes from e-mail to exfiltration at 1); zero means 1.
+	// StepScale multiplies the delays between kill-chain steps (at 1, the
+	// user opens the lure 5 to 35 minutes after it arrives and
+	// exfiltration follows about 95 minutes later); zero means 1.
 	StepScale float64
 	// BeaconInterval is the implant's mean call-home period (jittered by
 	// ±20%); zero means one minute.
@@ -48,7 +49,8 @@ type Config struct {
 }
 
 // DefaultConfig is a realistic day: 24 hours from a Tuesday midnight (CET)
-// with two campaigns whose victims are hit hours apart in working hours.
+// with two interleaved campaigns whose victims are hit one to two hours
+// apart during working hours.
 func DefaultConfig(seed uint64) Config {
 	return Config{
 		Seed:              seed,
@@ -57,7 +59,7 @@ func DefaultConfig(seed uint64) Config {
 		EventsPerHostHour: 20,
 		Campaigns:         2,
 		FirstAttack:       8*time.Hour + 40*time.Minute,
-		VictimGap:         3 * time.Hour,
+		VictimGap:         100 * time.Minute,
 		StepScale:         1,
 		BeaconInterval:    time.Minute,
 		WorkingHoursOnly:  true,

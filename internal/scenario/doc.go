@@ -80,9 +80,9 @@
 // Each campaign has its own sender domain and mail server, macro lure,
 // implant, credential dumper, compromised staging site, a weekly DGA of
 // thirty names of which two are registered, two C2 addresses in VPS ranges
-// and a Go TLS client fingerprint. It hits two to four members, the first
-// two in different countries, VictimGap apart (hours in DefaultConfig,
-// minutes in DemoConfig). Against each victim, with delays scaled by
+// and a Go TLS client fingerprint. It hits three or four members (all, if
+// fewer), the first two in different countries, VictimGap apart (hours in
+// DefaultConfig, minutes in DemoConfig). Against each victim, with delays scaled by
 // StepScale, it runs:
 //
 //	T1566.001  initial-access       macro document mailed to a user; Outlook saves it

@@ -112,6 +112,15 @@ func (w *jsonw) time(k string, t time.Time, layout string) {
 	w.b = append(w.b, '"')
 }
 
+// localTime writes t in its own location with the given layout, for
+// tools that log local time with an offset.
+func (w *jsonw) localTime(k string, t time.Time, layout string) {
+	w.key(k)
+	w.b = append(w.b, '"')
+	w.b = t.AppendFormat(w.b, layout)
+	w.b = append(w.b, '"')
+}
+
 const hexDigits = "0123456789abcdef"
 
 // appendJSONString appends s as a JSON string literal (RFC 8259): quotes,

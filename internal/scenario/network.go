@@ -418,7 +418,7 @@ func suricataApp(f *flow) string {
 // eveHead writes the fields every EVE record shares.
 func (e *emitter) eveHead(w *jsonw, t time.Time, f *flow, eventType, sensor string) {
 	w.begin()
-	w.time("timestamp", t.In(e.s.location()), suricataTS)
+	w.localTime("timestamp", t.In(e.s.location()), suricataTS)
 	w.int("flow_id", f.flowID)
 	w.str("in_iface", "ens1f0")
 	w.str("event_type", eventType)
@@ -620,7 +620,7 @@ func (e *emitter) eveAlert(f *flow, sensor, appProto string, a *sigAlert, t time
 	w.int("pkts_toclient", packets(f.down)+1)
 	w.int("bytes_toserver", f.up+60)
 	w.int("bytes_toclient", f.down+60)
-	w.time("start", f.start.In(e.s.location()), suricataTS)
+	w.localTime("start", f.start.In(e.s.location()), suricataTS)
 	w.str("src_ip", f.src.String())
 	w.str("dest_ip", f.dst.String())
 	w.int("src_port", int64(f.sport))
@@ -640,8 +640,8 @@ func (e *emitter) eveFlow(f *flow, sensor, appProto string) {
 	w.int("pkts_toclient", packets(f.down)+1)
 	w.int("bytes_toserver", f.up+40*(packets(f.up)+2))
 	w.int("bytes_toclient", f.down+40*(packets(f.down)+1))
-	w.time("start", f.start.In(e.s.location()), suricataTS)
-	w.time("end", end.In(e.s.location()), suricataTS)
+	w.localTime("start", f.start.In(e.s.location()), suricataTS)
+	w.localTime("end", end.In(e.s.location()), suricataTS)
 	w.int("age", int64(f.dur/time.Second))
 	state, reason := "closed", "timeout"
 	if f.state == "S0" || f.state == "REJ" {

@@ -569,15 +569,27 @@ func TestWarninglist(t *testing.T) {
 		cfg := smallDemo(3)
 		cfg.BenignDomains = names
 		sc := generate(t, cfg)
+		loaded := map[string]bool{}
+		for _, n := range names {
+			loaded[n] = true
+		}
+		for _, n := range popularDomains {
+			delete(loaded, n)
+		}
 		tail := 0
 		for _, r := range sc.Records {
-			if r.Format == FormatZeek || r.Format == FormatSuricata {
-				for _, n := range names[:200] {
-					if bytes.Contains(r.Line, []byte(`"`+n+`"`)) {
-						tail++
-						break
-					}
-				}
+			if r.Format != FormatZeek {
+				continue
+			}
+			var dns struct {
+				Path  string `json:"_path"`
+				Query string `json:"query"`
+			}
+			if err := json.Unmarshal(r.Line, &dns); err != nil {
+				t.Fatal(err)
+			}
+			if dns.Path == "dns" && loaded[dns.Query] {
+				tail++
 			}
 		}
 		if tail == 0 {
@@ -637,4 +649,34 @@ func BenchmarkStreamDemo(b *testing.B) {
 	b.ReportMetric(float64(records), "records/op")
 	b.ReportMetric(float64(records)*float64(b.N)/b.Elapsed().Seconds(), "records/s")
 	b.SetBytes(int64(bytesOut))
+}
+
+// TestProfilesFitTheirWindow checks that every victim's intrusion, from
+// e-mail to exfiltration, happens inside the scenario for both profiles.
+func TestProfilesFitTheirWindow(t *testing.T) {
+	profiles := []struct {
+		name string
+		cfg  func(uint64) Config
+	}{{"default", DefaultConfig}, {"demo", DemoConfig}}
+	for _, p := range profiles {
+		for seed := uint64(1); seed <= 8; seed++ {
+			cfg := p.cfg(seed)
+			camps, err := Campaigns(cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			end := cfg.Start.Add(cfg.Duration)
+			chain := time.Duration(float64(35*time.Minute+95*time.Minute) * cfg.StepScale)
+			for _, c := range camps {
+				if len(c.Victims) < 3 {
+					t.Errorf("%s seed %d: %s has %d victims, want >= 3", p.name, seed, c.ID, len(c.Victims))
+				}
+				for _, v := range c.Victims {
+					if v.Start.Before(cfg.Start) || v.Start.Add(chain).After(end) {
+						t.Errorf("%s seed %d: %s victim %s at %v does not finish before %v", p.name, seed, c.ID, v.Member, v.Start, end)
+					}
+				}
+			}
+		}
+	}
 }
