@@ -173,7 +173,7 @@ func (r *Repo) run(ctx context.Context, v Viewer, q query) (Page, error) {
 		picks  = map[string]span{} // first/last visible version per object
 	)
 	for len(kept) <= q.limit {
-		rows, err := r.scan(ctx, q, cursor, batch)
+		rows, err := r.scan(ctx, v, q, cursor, batch)
 		if err != nil {
 			return Page{}, err
 		}
@@ -208,8 +208,8 @@ func (r *Repo) run(ctx context.Context, v Viewer, q query) (Page, error) {
 const objectColumns = `object_id, version, type, spec_version, date_added, owner, tlp, named`
 
 // scan reads up to n versions added after cursor that match the filter's
-// id, type and spec_version lists.
-func (r *Repo) scan(ctx context.Context, q query, cursor int64, n int) ([]Object, error) {
+// id, type and spec_version lists and that v might see.
+func (r *Repo) scan(ctx context.Context, v Viewer, q query, cursor int64, n int) ([]Object, error) {
 	cols := objectColumns
 	if q.body {
 		cols += ", body"
@@ -220,9 +220,49 @@ func (r *Repo) scan(ctx context.Context, q query, cursor int64, n int) ([]Object
 	args = inList(&sb, "object_id", q.f.IDs, args)
 	args = inList(&sb, "type", q.f.Types, args)
 	args = inList(&sb, "spec_version", q.f.SpecVersions, args)
+	args = prefilter(&sb, v, args)
 	sb.WriteString(` ORDER BY date_added LIMIT ?`)
 	args = append(args, n)
 	return r.queryObjects(ctx, q.coll.ID, sb.String(), q.body, args...)
+}
+
+// prefilter narrows a scan in SQL to rows v might see, so that a page of a
+// collection full of intelligence v may not receive does not drag every
+// hidden body out of the store. It admits a superset of what mayRead
+// admits — the originator's own rows, rows of members v is a client of,
+// rows naming anyone, and rows at levels the wider community (or the
+// public, for a viewer who is no member) may receive — and never decides
+// alone: mayRead still checks each row.
+func prefilter(sb *strings.Builder, v Viewer, args []any) []any {
+	if v.Operator {
+		return args
+	}
+	wide := tlp.Community
+	if v.Member == "" {
+		wide = tlp.Public
+	}
+	open := -1
+	for l := tlp.Clear; l <= tlp.Red; l++ {
+		if tlp.MayReceive(l, wide) {
+			open = int(l)
+		}
+	}
+	sb.WriteString(" AND (tlp <= ? OR named <> ''")
+	args = append(args, open)
+	if v.Member != "" {
+		owners := append([]string{v.Member}, v.ClientOf...)
+		sb.WriteString(" OR owner IN (")
+		for i, o := range owners {
+			if i > 0 {
+				sb.WriteString(", ")
+			}
+			sb.WriteByte('?')
+			args = append(args, o)
+		}
+		sb.WriteByte(')')
+	}
+	sb.WriteByte(')')
+	return args
 }
 
 // versionsOf reads every version of the given objects (without bodies).
