@@ -30,9 +30,13 @@ var (
 )
 
 // ParseFilter reads the TAXII filter parameters of a query string,
-// refusing any match[...] filter the endpoint does not take (allowed) and
-// malformed values. Other parameters are ignored, as TAXII asks.
+// refusing any filter the endpoint does not take (allowed lists their
+// parameter names; nil allows all of them) and malformed values. Other
+// parameters are ignored.
 func ParseFilter(q url.Values, allowed []string) (intel.Filter, error) {
+	if allowed == nil {
+		allowed = objectsParams
+	}
 	var f intel.Filter
 	for name, vals := range q {
 		ok := false
