@@ -1,0 +1,72 @@
+// Package ioc matches events against the indicators of compromise members
+// share: IP addresses and CIDR ranges, domains (with their subdomains), URLs,
+// file hashes (MD5, SHA-1, SHA-256) and e-mail addresses. An *Index is the
+// detect.Detector named "ioc"; every ingested event passes through it.
+//
+// # Matching
+//
+// Detect looks at source.ip, destination.ip, host.ip, dns.answers.data,
+// dns.question.name, url.domain, destination.domain, tls.server.sni,
+// url.full, file.hash.*, process.hash.*, email.from.address and
+// email.to.address. A domain indicator matches the name and every name
+// below it (evil.example matches a.b.evil.example, never badevil.example)
+// unless it is exact-only; an address matches exact entries and every range
+// containing it. Each usable entry raises one alert whose rule id is the
+// indicator's id, whose TLP is the indicator's and whose key is the matched
+// value.
+//
+// An entry is usable by the event's member when TLP lets the member receive
+// it (tlp.MayReceive, with client relations from Options.Relations), when it
+// has not expired at the event's time (valid_until), when it has started
+// (valid_from, by the clock: an event from shortly before an indicator was
+// published still matches it), and, for entries with a half-life, while
+// its confidence, halved every half-life since valid_from, stays at or
+// above Options.MinConfidence. Decayed confidence sets the alert's severity.
+//
+// # Layout
+//
+// Memory per entry is what limits an index of tens of millions of
+// indicators, so entries are stored compactly:
+//
+//   - Every entry is a 36-byte meta record in an append-only log of fixed
+//     chunks, referenced by a uint32. Strings shared by many entries
+//     (source, owner, named recipients, with TLP and half-life) are
+//     interned together as one provenance; a STIX id "type--uuid" is kept
+//     as its 16 uuid bytes and an interned type. Entries on the same value
+//     form a chain through the record's next field.
+//   - Exact values map to their chain in flat open-addressed hash tables
+//     with fixed-size binary keys: IPv4 as a uint32 (8-byte slots), IPv6 and
+//     MD5 as 16 bytes, SHA-1 as 20, SHA-256 as 32. Domains, URLs and e-mail
+//     addresses live in one byte arena per kind with 12-byte slots.
+//   - CIDR ranges live in a bart.Table[uint32], bart's most compact table
+//     that carries a payload (bart.Lite carries none, bart.Fast spends 256
+//     more bytes per node). Single addresses do not go there: a host route
+//     costs about 80 bytes in bart, against about 11 in the flat table.
+//
+// An IPv4 indicator costs about 48 bytes all-in (see BenchmarkMemory).
+//
+// # Updates
+//
+// Matching never waits for updates. The index is an immutable snapshot
+// behind an atomic.Pointer: readers load it once per event and never lock.
+// Writers gather changes in a Batch and Commit it; commits are serialised
+// by a mutex that readers never touch. A commit builds the next snapshot
+// from the current one without changing anything a reader can see:
+//
+//   - new entries are appended to the meta log past the end readers know;
+//   - changed values go to a small delta layer (one map per kind, copied
+//     on write) that shadows the large immutable base layer value by value;
+//   - ranges are updated with bart's persistent InsertPersist and
+//     DeletePersist, which copy only the path they change;
+//
+// then publishes it with one atomic store. When the delta outgrows
+// Options.CompactMin and an eighth of the base, or replaced entries pile
+// up in the log, the commit compacts: it builds a new base layer and a new
+// log holding only live entries, off to the side, and publishes that.
+// Snapshots still in use keep the old structures alive until their readers
+// are done; the garbage collector frees them.
+//
+// Bulk loads should use one large batch: its commit goes straight to a
+// compacted base. A commit's cost is proportional to the batch and the
+// delta, except for compactions, which are proportional to the index.
+package ioc
