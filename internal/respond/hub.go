@@ -32,7 +32,7 @@ type HubItem struct {
 }
 
 func (h *HubOutbox) enqueue(ctx context.Context, tx *store.Tx, key, playbook string, a *alert.Alert, now time.Time) error {
-	body, err := json.Marshal(a)
+	body, err := json.Marshal(*a)
 	if err != nil {
 		return err
 	}

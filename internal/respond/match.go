@@ -20,12 +20,15 @@ type alertView struct {
 func (v *alertView) document() any {
 	if !v.decoded {
 		v.decoded = true
-		b, err := json.Marshal(v.a)
+		// Decoding into a local keeps v itself off the heap on the path
+		// where no playbook looks at fields.
+		var doc any
+		b, err := json.Marshal(*v.a) // a copy: the alert itself stays on the stack
 		if err == nil {
 			dec := json.NewDecoder(bytes.NewReader(b))
 			dec.UseNumber() // keep numbers as written, for string comparison
-			if dec.Decode(&v.doc) != nil {
-				v.doc = nil
+			if dec.Decode(&doc) == nil {
+				v.doc = doc
 			}
 		}
 	}

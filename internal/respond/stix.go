@@ -111,9 +111,12 @@ func indicatorID(it feedItem) string {
 	return "indicator--" + uuid5(it.Type+"|"+it.Value)
 }
 
+// stixEscaper escapes a string literal in a STIX pattern.
+var stixEscaper = strings.NewReplacer(`\`, `\\`, `'`, `\'`)
+
 // stixPattern writes the STIX patterning expression for one value.
 func stixPattern(typ, value string) string {
-	v := strings.NewReplacer(`\`, `\\`, `'`, `\'`).Replace(value)
+	v := stixEscaper.Replace(value)
 	switch typ {
 	case TypeIP, TypeCIDR:
 		obj := "ipv4-addr"
