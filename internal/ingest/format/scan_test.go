@@ -2,9 +2,9 @@ package format
 
 import (
 	"bufio"
-	"fmt"
 	"bytes"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"testing/iotest"

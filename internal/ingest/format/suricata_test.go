@@ -17,7 +17,7 @@ func TestParseSuricata(t *testing.T) {
 				"event.kind": "alert", "event.category": "intrusion_detection", "event.type": "allowed",
 				"event.module": "suricata", "event.dataset": "suricata.eve", "event.severity": "2",
 				"rule.name": "ET HUNTING GENERIC SUSPICIOUS POST to Dotted Quad with Fake Browser 1",
-				"rule.id": "2018358", "rule.category": "Potentially Bad Traffic", "threat.technique.id": "T1071",
+				"rule.id":   "2018358", "rule.category": "Potentially Bad Traffic", "threat.technique.id": "T1071",
 				"source.ip": "192.168.2.14", "source.port": "50096", "destination.ip": "209.53.113.5", "destination.port": "80",
 				"network.transport": "tcp", "network.protocol": "http", "network.community_id": "1:pkQ8bH3kvvxYl6M+SpHa8Ck0DaM=",
 				"url.domain": "209.53.113.5", "url.path": "/1/PVnjMsyf3zgbD2V7/upload.php", "url.query": "id=4",

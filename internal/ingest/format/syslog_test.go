@@ -51,7 +51,7 @@ func TestParseSyslog5424(t *testing.T) {
 			format: Syslog,
 			line:   `<165>1 2003-10-11T22:14:15.003Z mymachine.example.com evntslog - ID47 [exampleSDID@32473 iut="3" eventSource="Application" eventID="1011"][examplePriority@32473 class="high"]`,
 			want: map[string]string{
-				"syslog.sd.exampleSDID@32473.eventID": "1011",
+				"syslog.sd.exampleSDID@32473.eventID":   "1011",
 				"syslog.sd.examplePriority@32473.class": "high",
 			},
 			absent: []string{"message"},

