@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -55,6 +56,9 @@ func fastOptions(clock *fakeClock) Options {
 
 func newResponder(t testing.TB, db *store.DB, opts Options) *Responder {
 	t.Helper()
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
 	r, err := New(db, opts)
 	if err != nil {
 		t.Fatal(err)

@@ -235,20 +235,24 @@ func (r *Responder) dispatch(ctx context.Context) {
 			continue
 		}
 		<-slots
-		if !r.sleep(ctx) {
+		if !r.sleep(ctx, err != nil) {
 			return
 		}
 	}
 }
 
 // sleep waits until the earliest pending row falls due (capped by the poll
-// interval) or a wake-up, and reports false when ctx has ended.
-func (r *Responder) sleep(ctx context.Context) bool {
+// interval) or a wake-up, and reports false when ctx has ended. After a
+// store error it waits the whole poll interval, so a store that is down
+// is not hammered.
+func (r *Responder) sleep(ctx context.Context, failed bool) bool {
 	wait := r.opts.PollInterval
 	var next sql.NullInt64
-	err := r.db.QueryRow(ctx, `SELECT MIN(next_attempt) FROM respond_outbox WHERE state = ?`, StatePending).Scan(&next)
-	if err == nil && next.Valid {
-		wait = min(wait, max(store.Time(next.Int64).Sub(r.opts.Now()), time.Millisecond))
+	if !failed {
+		err := r.db.QueryRow(ctx, `SELECT MIN(next_attempt) FROM respond_outbox WHERE state = ?`, StatePending).Scan(&next)
+		if err == nil && next.Valid {
+			wait = min(wait, max(store.Time(next.Int64).Sub(r.opts.Now()), time.Millisecond))
+		}
 	}
 	t := time.NewTimer(wait)
 	defer t.Stop()

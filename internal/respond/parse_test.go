@@ -1,11 +1,13 @@
 package respond
 
 import (
+	"context"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/xsoc/xsoc/internal/alert"
 	"github.com/xsoc/xsoc/internal/store/storetest"
@@ -212,4 +214,48 @@ func FuzzParsePlaybooks(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestExamplesLoad keeps the shipped example playbooks valid.
+func TestExamplesLoad(t *testing.T) {
+	t.Setenv("XSOC_HOOK_SECRET", "example")
+	r := newResponder(t, storetest.SQLite(t, schemas...), Options{})
+	mustLoad(t, r, "examples")
+	want := []string{"block-c2-callbacks", "page-critical", "cross-border-trial"}
+	if got := names(r.Playbooks()); !slices.Equal(got, want) {
+		t.Fatalf("examples = %v, want %v", got, want)
+	}
+	a := testAlert("a1")
+	a.Techniques = []string{"T1071.004"}
+	plan := r.Simulate(a)
+	if len(plan) != 1 || plan[0].Playbook != "block-c2-callbacks" || len(plan[0].Actions) != 3 {
+		t.Fatalf("plan %+v", plan)
+	}
+	if got := plan[0].Actions[0].Detail; got != "ip:203.0.113.7 domain:evil.example" {
+		t.Errorf("blocklist plan %q", got)
+	}
+	for _, act := range plan[0].Actions {
+		if act.Error != "" {
+			t.Errorf("%s: %s", act.Kind, act.Error)
+		}
+	}
+}
+
+func TestWatchReloads(t *testing.T) {
+	dir := writePlaybooks(t, map[string]string{"a.yaml": "name: a\nwhen: {}\nactions: [raise_to_hub]\n"})
+	r := newResponder(t, storetest.SQLite(t, schemas...), Options{})
+	reports := make(chan []LoadError, 10)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { r.Watch(ctx, dir, 5*time.Millisecond, func(e []LoadError) { reports <- e }); close(done) }()
+	defer func() { cancel(); <-done }()
+	if errs := <-reports; len(errs) != 0 {
+		t.Fatalf("first load: %v", errs)
+	}
+	os.WriteFile(filepath.Join(dir, "b.yaml"), []byte("name: b\nwhen: {}\nactions: [oops]\n"), 0o600)
+	if errs := <-reports; len(errs) != 1 || errs[0].File != "b.yaml" {
+		t.Fatalf("reload with a bad file: %v", errs)
+	}
+	os.WriteFile(filepath.Join(dir, "b.yaml"), []byte("name: b\nwhen: {}\nactions: [raise_to_hub]\n"), 0o600)
+	waitFor(t, "b to load", func() bool { return slices.Equal(names(r.Playbooks()), []string{"a", "b"}) })
 }

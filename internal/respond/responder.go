@@ -47,8 +47,8 @@ type Options struct {
 	// MaxRetryAfter caps how long a Retry-After answer can hold a delivery
 	// back (default 1h).
 	MaxRetryAfter time.Duration
-	// HTTPClient sends webhooks (default: a client with no overall
-	// timeout; each request gets its action's timeout).
+	// HTTPClient sends webhooks (default: a client that does not follow
+	// redirects; each request gets its action's timeout).
 	HTTPClient *http.Client
 	// SMTPTLS is the base TLS configuration for STARTTLS (ServerName is
 	// set per host); nil means the system roots.
@@ -78,7 +78,11 @@ func (o *Options) setDefaults() {
 		o.MaxRetryAfter = time.Hour
 	}
 	if o.HTTPClient == nil {
-		o.HTTPClient = &http.Client{}
+		o.HTTPClient = &http.Client{
+			// A webhook answering with a redirect is misconfigured; following
+			// it would send alert data somewhere the playbook never named.
+			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+		}
 	}
 	if o.SMTPHello == "" {
 		o.SMTPHello, _ = os.Hostname()
