@@ -3,6 +3,7 @@ package sigma_test
 import (
 	"math/rand/v2"
 	"path/filepath"
+	"runtime"
 	"testing"
 	"time"
 
@@ -67,14 +68,21 @@ func BenchmarkDetect(b *testing.B) {
 					matched++
 				}
 			}
+			runtime.LockOSThread()
+			defer runtime.UnlockOSThread()
 			b.ReportAllocs()
 			b.ResetTimer()
+			cpu0, _ := sigma.ThreadCPU()
 			start := time.Now()
 			for i := 0; i < b.N; i++ {
 				out = eng.Detect(events[i%len(events)], out[:0])
 			}
 			elapsed := time.Since(start)
+			cpu1, ok := sigma.ThreadCPU()
 			b.ReportMetric(float64(b.N)/elapsed.Seconds(), "events/s")
+			if ok && cpu1 > cpu0 {
+				b.ReportMetric(float64(b.N)/(float64(cpu1-cpu0)/1e9), "events/cpu-s")
+			}
 			b.ReportMetric(float64(len(s.rules)), "rules")
 			b.ReportMetric(100*float64(matched)/float64(len(events)), "%matched")
 		})

@@ -388,6 +388,9 @@ func (c *compiler) layout() {
 		c.buildScans(int32(gi))
 	}
 	for _, p := range c.pending {
+		c.orderCheapFirst(p.cr.expr)
+	}
+	for _, p := range c.pending {
 		cr := p.cr
 		g := c.rs.groups[cr.group]
 		sets := c.triggerSets(cr.expr)
@@ -408,6 +411,43 @@ func (c *compiler) layout() {
 			}
 		}
 	}
+}
+
+// orderCheapFirst reorders the operands of ANDs and ORs so that those
+// decided by the automata are evaluated before regular expressions and
+// other direct tests, which short-circuiting then often skips.
+func (c *compiler) orderCheapFirst(e *enode) int {
+	if e.op == condRef {
+		l := &c.rs.leaves[e.leaf]
+		switch {
+		case l.acOnly:
+			return 0
+		case l.spec.kind == leafRegex:
+			return 3
+		case l.needle:
+			return 1
+		}
+		return 2
+	}
+	w := make([]int, len(e.kids))
+	worst := 0
+	for i, k := range e.kids {
+		w[i] = c.orderCheapFirst(k)
+		worst = max(worst, w[i])
+	}
+	if e.op == condAnd || e.op == condOr {
+		idx := make([]int, len(e.kids))
+		for i := range idx {
+			idx[i] = i
+		}
+		sort.SliceStable(idx, func(a, b int) bool { return w[idx[a]] < w[idx[b]] })
+		kids := make([]*enode, len(e.kids))
+		for i, j := range idx {
+			kids[i] = e.kids[j]
+		}
+		e.kids = kids
+	}
+	return worst
 }
 
 func dedupe(s []int32) []int32 {
@@ -599,7 +639,9 @@ func (c *compiler) buildScans(gi int32) {
 		}
 		for _, text := range l.needles {
 			if len(text) > maxNeedleLen {
-				text = text[:maxNeedleLen]
+				// The tail: paths and command lines share their heads
+				// ("c:\windows\...") far more than their tails.
+				text = text[len(text)-maxNeedleLen:]
 			}
 			k := needleKey{l.slot, text}
 			p, ok := patOf[k]

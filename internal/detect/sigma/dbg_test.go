@@ -42,3 +42,17 @@ func TestDebugAlways(t *testing.T) {
 	events := sigmabench.Generate(sigmabench.Config{Events: 2000, Seed: 3})
 	t.Log(rs.DebugCands(events))
 }
+
+func TestDebugRegex(t *testing.T) {
+	pc := loadRules(t, "rules/windows/process_creation")
+	rs, _ := sigma.Compile(pc, sigma.Options{})
+	events := sigmabench.Generate(sigmabench.Config{Events: 2000, Seed: 3})
+	t.Log(rs.DebugRegex(events))
+}
+
+func TestDebugStages(t *testing.T) {
+	pc := loadRules(t, "rules/windows/process_creation")
+	rs, _ := sigma.Compile(pc, sigma.Options{})
+	events := sigmabench.Generate(sigmabench.Config{Events: 2000, Seed: 3})
+	t.Log(rs.DebugStages(events, 5))
+}

@@ -36,13 +36,17 @@ type scratch struct {
 	slotFirst []int32
 	slotN     []int32
 	slotRef   []int8 // index of the candidate that was present, -1 none
+	// The folded copies of a slot's values, made when a direct test
+	// needs them (the automata read raw ASCII values as they are).
+	foldGen   []uint32
+	foldFirst []int32
 
 	groupGen []uint32
 	active   []int32
 	cands    []int32
 
-	// vals holds case-folded field values. A value that folding leaves
-	// unchanged is the event's own string; the others point into buf.
+	// vals holds field values: the event's own strings, and folded
+	// copies, which point into buf.
 	vals []string
 	buf  []byte
 }
@@ -59,6 +63,8 @@ func newScratch(nleaves, nrules, nslots, ngroups, nsets int) *scratch {
 		slotFirst: make([]int32, nslots),
 		slotN:     make([]int32, nslots),
 		slotRef:   make([]int8, nslots),
+		foldGen:   make([]uint32, nslots),
+		foldFirst: make([]int32, nslots),
 		groupGen:  make([]uint32, ngroups),
 		buf:       make([]byte, 0, 4096),
 	}
@@ -72,6 +78,7 @@ func (x *scratch) begin(ev *event.Event) {
 		clear(x.setGen)
 		clear(x.needGen)
 		clear(x.slotGen)
+		clear(x.foldGen)
 		clear(x.groupGen)
 		x.gen = 1
 	}
@@ -89,21 +96,22 @@ func (x *scratch) addCand(r int32) {
 	}
 }
 
-// fold appends the folded form of v to x.vals.
-func (x *scratch) fold(v string) {
+// fold returns the folded form of v: v itself when folding changes
+// nothing, else a copy in buf.
+func (x *scratch) fold(v string) string {
 	if !needsFold(v) {
-		x.vals = append(x.vals, v)
-		return
+		return v
 	}
 	start := len(x.buf)
 	x.buf = foldAppend(x.buf, v)
 	// The string shares buf's memory: buf only grows during an event (a
 	// reallocation leaves the old array to the strings that use it), and
 	// vals is reset before buf is reused.
-	x.vals = append(x.vals, unsafe.String(&x.buf[start], len(x.buf)-start))
+	return unsafe.String(&x.buf[start], len(x.buf)-start)
 }
 
-// values returns the folded values of slot s in the current event.
+// values returns the raw values of slot s in the current event: those of
+// the first candidate field present.
 func (rs *RuleSet) values(x *scratch, s int32) []string {
 	if x.slotGen[s] != x.gen {
 		x.slotGen[s] = x.gen
@@ -112,15 +120,15 @@ func (rs *RuleSet) values(x *scratch, s int32) []string {
 		sl := &rs.slots[s]
 		ev := x.ev
 		if sl.keyword {
-			ev.Fields(func(_, v string) bool { x.fold(v); return true })
+			ev.Fields(func(_, v string) bool { x.vals = append(x.vals, v); return true })
 			if len(ev.Original) > 0 {
-				x.fold(unsafe.String(&ev.Original[0], len(ev.Original)))
+				x.vals = append(x.vals, unsafe.String(&ev.Original[0], len(ev.Original)))
 			}
 		} else {
 			for i := range sl.refs {
-				if _, ok := ev.Lookup(sl.refs[i]); ok {
+				ev.Each(sl.refs[i], func(v string) bool { x.vals = append(x.vals, v); return true })
+				if len(x.vals) > first {
 					x.slotRef[s] = int8(i)
-					ev.Each(sl.refs[i], func(v string) bool { x.fold(v); return true })
 					break
 				}
 			}
@@ -129,6 +137,22 @@ func (rs *RuleSet) values(x *scratch, s int32) []string {
 		x.slotN[s] = int32(len(x.vals) - first)
 	}
 	f := x.slotFirst[s]
+	return x.vals[f : f+x.slotN[s]]
+}
+
+// folded returns the case-folded values of slot s.
+func (rs *RuleSet) folded(x *scratch, s int32) []string {
+	raw := rs.values(x, s)
+	if x.foldGen[s] != x.gen {
+		x.foldGen[s] = x.gen
+		first := len(x.vals)
+		for i := range raw {
+			x.vals = append(x.vals, x.fold(raw[i]))
+			raw = x.vals[x.slotFirst[s] : x.slotFirst[s]+x.slotN[s]] // vals may have moved
+		}
+		x.foldFirst[s] = int32(first)
+	}
+	f := x.foldFirst[s]
 	return x.vals[f : f+x.slotN[s]]
 }
 
@@ -163,43 +187,48 @@ func (rs *RuleSet) Detect(ev *event.Event, out []alert.Alert) []alert.Alert {
 // runScan runs one automaton over the folded values of its slot and
 // records which leaves hit.
 func (rs *RuleSet) runScan(x *scratch, sc *scan) {
+	vals := rs.values(x, sc.slot)
+	for i := 0; i < len(vals); i++ {
+		if !rs.scanValue(x, sc, vals[i], true) {
+			// Not ASCII: scan the folded copy instead.
+			v := x.fold(vals[i])
+			rs.scanValue(x, sc, v, false)
+			vals = rs.values(x, sc.slot)
+		}
+	}
+}
+
+// scanValue is the automaton's inner loop: a dense-row load per byte in
+// the shallow states, a short edge search in the deep ones, and the
+// outputs only when the transition's low bit says there are some.
+//
+// With asciiOnly it gives up (returning false) at the first non-ASCII
+// byte, before recording any hit, since such a value must be folded first.
+func (rs *RuleSet) scanValue(x *scratch, sc *scan, v string, asciiOnly bool) bool {
+	if asciiOnly {
+		for i := 0; i < len(v); i++ {
+			if v[i] >= 0x80 {
+				return false
+			}
+		}
+	}
 	a := sc.ac
-	for _, v := range rs.values(x, sc.slot) {
-		if a.delta16 != nil {
-			rs.scan16(x, sc, v)
+	dense, class, nc, ndense := a.dense, &a.class, uint32(a.nclass), a.ndense
+	st := uint32(0)
+	for i := 0; i < len(v); i++ {
+		c := class[v[i]]
+		var d uint32
+		if st < ndense {
+			d = dense[st*nc+uint32(c)]
 		} else {
-			rs.scan32(x, sc, v)
+			d = a.step(st, c)
 		}
-	}
-}
-
-// scan16 and scan32 are the automaton's inner loop for the two table
-// widths: one table load per byte, and the outputs only when the
-// transition's low bit says there are some.
-func (rs *RuleSet) scan16(x *scratch, sc *scan, v string) {
-	a := sc.ac
-	delta, class, nc := a.delta16, &a.class, uint32(a.nclass)
-	st := uint32(0)
-	for i := 0; i < len(v); i++ {
-		d := uint32(delta[st*nc+uint32(class[v[i]])])
 		st = d >> 1
 		if d&1 != 0 {
 			rs.outputs(x, sc, st, i, len(v))
 		}
 	}
-}
-
-func (rs *RuleSet) scan32(x *scratch, sc *scan, v string) {
-	a := sc.ac
-	delta, class, nc := a.delta32, &a.class, uint32(a.nclass)
-	st := uint32(0)
-	for i := 0; i < len(v); i++ {
-		d := delta[st*nc+uint32(class[v[i]])]
-		st = d >> 1
-		if d&1 != 0 {
-			rs.outputs(x, sc, st, i, len(v))
-		}
-	}
+	return true
 }
 
 // outputs records the needles that end at byte i of a value of length n.
@@ -320,7 +349,7 @@ func (rs *RuleSet) compute(x *scratch, l *leaf) bool {
 	switch spec.kind {
 	case leafMatch:
 		if !spec.cased {
-			for _, v := range rs.values(x, l.slot) {
+			for _, v := range rs.folded(x, l.slot) {
 				if matchString(spec, v) {
 					return true
 				}
@@ -440,8 +469,8 @@ func matchTime(spec *leafSpec, v string) bool {
 // it references.
 func (rs *RuleSet) fieldRef(x *scratch, l *leaf) bool {
 	spec := l.spec
-	a := rs.values(x, l.slot)
-	b := rs.values(x, l.ref)
+	a := rs.folded(x, l.slot)
+	b := rs.folded(x, l.ref)
 	for _, av := range a {
 		for _, bv := range b {
 			var ok bool

@@ -657,7 +657,9 @@ func compileRegex(field, pattern, flags string) (*bexpr, error) {
 		return nil, fmt.Errorf("field %q: regular expression %q: %v", field, pattern, err)
 	}
 	l := &leafSpec{kind: leafRegex, field: field, re: cre, cased: true, text: "/" + src + "/"}
-	if set, ok := requiredLiterals(re.Simplify()); ok && minLen(set) >= minNeedle {
+	// Any required literal helps: even one character such as '^' or '`'
+	// is rare in most values, and a regex costs far more than a hit.
+	if set, ok := requiredLiterals(re.Simplify()); ok && minLen(set) >= 1 {
 		l.needles = set
 	}
 	return leafExpr(l), nil
@@ -685,7 +687,7 @@ func requiredLiterals(re *syntax.Regexp) ([]string, bool) {
 	case syntax.OpConcat:
 		var best []string
 		consider := func(set []string) {
-			if len(set) > 0 && (best == nil || minLen(set) > minLen(best)) {
+			if len(set) > 0 && (best == nil || minLen(set) > minLen(best) || minLen(set) == minLen(best) && len(set) < len(best)) {
 				best = set
 			}
 		}
