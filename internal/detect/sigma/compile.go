@@ -55,7 +55,7 @@ type RuleSet struct {
 	corrByID map[string]*correlation
 	// tgRule maps a trigger set to its rule.
 	tgRule []int32
-	pool     sync.Pool
+	pool   sync.Pool
 }
 
 // slot is a field as events are read: the candidate event fields of one
@@ -93,13 +93,13 @@ type enode struct {
 
 // compiledRule is one detection rule ready to run.
 type compiledRule struct {
-	rule     *Rule
-	num      int32
-	expr     *enode
-	group    int32
+	rule  *Rule
+	num   int32
+	expr  *enode
+	group int32
 	// need is how many trigger sets must hit before the rule is
 	// evaluated; 0 means it is evaluated on every event of its group.
-	need int32
+	need     int32
 	severity alert.Severity
 	enabled  atomic.Bool
 	// silent rules only feed correlations (a correlation without

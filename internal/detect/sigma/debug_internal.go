@@ -1,9 +1,9 @@
 package sigma
 
 import (
-	"time"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/xsoc/xsoc/internal/event"
 )

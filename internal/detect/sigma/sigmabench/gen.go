@@ -77,7 +77,6 @@ var programs = []program{
 	{`C:\Program Files\Zoom\bin\Zoom.exe`, "Zoom.exe", "Zoom Meetings", "Zoom Meetings", "Zoom Video Communications, Inc.", []string{"--url=zoommtg://zoom.us/join?confno=%d"}, []string{explorer}},
 }
 
-
 // Generate returns cfg.Events events; the same Config gives the same
 // events.
 func Generate(cfg Config) []*event.Event {
