@@ -412,7 +412,16 @@ func (w *writer) adopt(b *Batch, live int) error {
 // new entries go to the end of the shared meta log, so old stays valid.
 func (x *Index) apply(old *snapshot, ops []op) (*snapshot, error) {
 	next := *old
+	// Size each delta map copy for the batch up front: a bulk load then
+	// never rehashes.
+	var perSpace [numSpaces]int
+	for i := range ops {
+		if ops[i].sp < numSpaces {
+			perSpace[ops[i].sp]++
+		}
+	}
 	cloned := [numSpaces]bool{}
+	hintCopied := [2]bool{}
 	var scratch []meta
 	for i := range ops {
 		o := &ops[i]
@@ -435,16 +444,28 @@ func (x *Index) apply(old *snapshot, ops []op) (*snapshot, error) {
 			p, _ := decodePrefix([]byte(o.key))
 			if newHead == 0 {
 				next.cidr = next.cidr.DeletePersist(p)
-			} else {
-				next.cidr = next.cidr.InsertPersist(p, newHead)
+				continue
 			}
+			next.cidr = next.cidr.InsertPersist(p, newHead)
+			f := family(p)
+			if !hintCopied[f] {
+				h := new(rangeBits)
+				if next.rangeHint[f] != nil {
+					*h = *next.rangeHint[f]
+				}
+				next.rangeHint[f] = h
+				hintCopied[f] = true
+			}
+			next.rangeHint[f].mark(p)
 			continue
 		}
+		if o.sp == spDomain && !o.del {
+			next.domainLabels |= labelBit([]byte(o.key))
+		}
 		if !cloned[o.sp] {
-			next.delta[o.sp] = maps.Clone(next.delta[o.sp])
-			if next.delta[o.sp] == nil {
-				next.delta[o.sp] = map[string]uint32{}
-			}
+			d := make(map[string]uint32, len(next.delta[o.sp])+perSpace[o.sp])
+			maps.Copy(d, next.delta[o.sp])
+			next.delta[o.sp] = d
 			cloned[o.sp] = true
 		}
 		d := next.delta[o.sp]
@@ -586,29 +607,39 @@ func (x *Index) compact(s *snapshot) (*snapshot, error) {
 		}
 		return first
 	}
+	next := &snapshot{base: nb, cidr: new(bart.Table[uint32])}
 	for sp := spV4; sp < numSpaces; sp++ {
 		d := s.delta[sp]
 		s.base.each(sp, func(k []byte, head uint32) {
 			if _, shadowed := d[string(k)]; !shadowed {
 				nb.insert(sp, k, copyChain(head))
+				if sp == spDomain {
+					next.domainLabels |= labelBit(k)
+				}
 			}
 		})
 		for k, head := range d {
 			if head != 0 {
 				nb.insert(sp, []byte(k), copyChain(head))
+				if sp == spDomain {
+					next.domainLabels |= labelBit([]byte(k))
+				}
 			}
 		}
 	}
-	cidr := new(bart.Table[uint32])
 	for p, head := range s.cidr.All() {
-		cidr.Insert(p, copyChain(head))
+		next.cidr.Insert(p, copyChain(head))
+		f := family(p)
+		if next.rangeHint[f] == nil {
+			next.rangeHint[f] = new(rangeBits)
+		}
+		next.rangeHint[f].mark(p)
 	}
 	if err != nil {
 		return nil, err
 	}
 	x.w = w
-	return &snapshot{
-		log: w.log, provs: w.provs, idTypes: w.idTypes, rawIDs: w.rawIDs,
-		base: nb, cidr: cidr, live: live,
-	}, nil
+	next.log, next.provs, next.idTypes, next.rawIDs = w.log, w.provs, w.idTypes, w.rawIDs
+	next.live = live
+	return next, nil
 }

@@ -197,16 +197,16 @@ func (m *matcher) check(k Kind, role, v string) {
 // addr looks up an address exactly, then in the CIDR ranges.
 func (m *matcher) addr(a netip.Addr, role string) {
 	var key []byte
-	sp := spV4
+	sp, f := spV4, 0
 	if a.Is4() {
 		b := a.As4()
 		key = b[:]
 	} else {
 		b := a.As16()
-		key, sp = b[:], spV6
+		key, sp, f = b[:], spV6, 1
 	}
 	m.probe(sp, key, sp, key, role, false)
-	if m.s.cidr.Size() == 0 {
+	if !m.s.rangeHint[f].mayContain(key[0], key[1]) {
 		return
 	}
 	if _, ok := m.s.cidr.Lookup(a); ok {
@@ -229,11 +229,23 @@ func (m *matcher) cidrs(p netip.Prefix, mv []byte, role string) {
 // domain looks up a name and each of its parent domains: a.b.example,
 // then b.example, then example. Only whole labels are cut, so
 // badexample.com never finds example.com.
+//
+// Names of a label count no indexed domain has are not looked up.
 func (m *matcher) domain(d []byte, role string) {
-	m.probe(spDomain, d, spDomain, d, role, false)
+	mask := m.s.domainLabels
+	if mask == 0 {
+		return
+	}
+	labels := countLabels(d)
+	if mask&labelsBit(labels) != 0 {
+		m.probe(spDomain, d, spDomain, d, role, false)
+	}
 	for i := 0; i < len(d)-1; i++ {
 		if d[i] == '.' {
-			m.probe(spDomain, d[i+1:], spDomain, d, role, true)
+			labels--
+			if mask&labelsBit(labels) != 0 {
+				m.probe(spDomain, d[i+1:], spDomain, d, role, true)
+			}
 		}
 	}
 }
@@ -295,6 +307,9 @@ func (m *matcher) mayUse(p *provenance) bool {
 // have expired at the event's time, and decays from its valid_from to the
 // event's time.
 func (m *matcher) alive(e *meta, p *provenance) (int, bool) {
+	if e.from == 0 && e.until == 0 {
+		return int(e.conf), true // timeless: no need for the clock
+	}
 	if !m.timed {
 		now := m.x.opts.Clock()
 		m.now, m.at = now.Unix(), now.Unix()

@@ -199,16 +199,27 @@ func decodeHex(h *[32]byte, s string) (int, bool) {
 	if len(s)%2 != 0 || len(s) > 2*len(h) || s == "" {
 		return 0, false
 	}
+	bad := byte(0)
 	for i := 0; i < len(s); i += 2 {
-		hi, ok1 := fromHex(s[i])
-		lo, ok2 := fromHex(s[i+1])
-		if !ok1 || !ok2 {
-			return 0, false
-		}
-		h[i/2] = hi<<4 | lo
+		hi, lo := hexValue[s[i]], hexValue[s[i+1]]
+		bad |= hi | lo
+		h[i/2] = hi<<4 | lo&0xf
 	}
-	return len(s) / 2, true
+	return len(s) / 2, bad&0x80 == 0
 }
+
+// hexValue maps a byte to its hex digit value, or to 0xff if it is not a
+// hex digit. It is never modified.
+var hexValue = func() (t [256]byte) {
+	for i := range t {
+		v, ok := fromHex(byte(i))
+		if !ok {
+			v = 0xff
+		}
+		t[i] = v
+	}
+	return t
+}()
 
 func fromHex(c byte) (byte, bool) {
 	switch {

@@ -276,7 +276,67 @@ type snapshot struct {
 	deltaKeys int
 	cidr      *bart.Table[uint32]
 
+	// Cheap filters that spare most lookups the work that cannot succeed.
+	// rangeHint[0] (IPv4) and [1] (IPv6) have bit i set when an indexed
+	// range may contain addresses whose first 16 bits are i; domainLabels
+	// has bit n-1 set when a domain of n labels (n ≥ 64: bit 63) may be
+	// indexed. Removals leave bits set; compaction clears them.
+	rangeHint    [2]*rangeBits
+	domainLabels uint64
+
 	live int // entries reachable from the lookup structures
+}
+
+// rangeBits is one bit per 16-bit address prefix.
+type rangeBits [1 << 10]uint64
+
+// mark sets the bits of every 16-bit prefix p overlaps.
+func (r *rangeBits) mark(p netip.Prefix) {
+	b := p.Addr().AsSlice()
+	first := int(b[0])<<8 | int(b[1])
+	n := 1
+	if p.Bits() < 16 {
+		n = 1 << (16 - p.Bits())
+	}
+	for i := first; i < first+n; i++ {
+		r[i>>6] |= 1 << (i & 63)
+	}
+}
+
+// mayContain reports whether a range marked in r may contain an address
+// starting with the bytes hi, lo.
+func (r *rangeBits) mayContain(hi, lo byte) bool {
+	i := int(hi)<<8 | int(lo)
+	return r != nil && r[i>>6]&(1<<(i&63)) != 0
+}
+
+// family returns the rangeHint index of p's address family.
+func family(p netip.Prefix) int {
+	if p.Addr().Is4() {
+		return 0
+	}
+	return 1
+}
+
+// labelBit returns the domainLabels bit of a domain name.
+func labelBit(name []byte) uint64 {
+	return labelsBit(countLabels(name))
+}
+
+// countLabels returns the number of dot-separated labels of a name.
+func countLabels(name []byte) int {
+	n := 1
+	for _, c := range name {
+		if c == '.' {
+			n++
+		}
+	}
+	return n
+}
+
+// labelsBit returns the domainLabels bit of n labels.
+func labelsBit(n int) uint64 {
+	return 1 << (min(n, 64) - 1)
 }
 
 // head returns the chain head of key k in space sp, or 0.
