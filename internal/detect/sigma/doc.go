@@ -1,0 +1,127 @@
+// Package sigma is xsoc's Sigma detection engine: it parses Sigma rules
+// (specification 2.1: detection rules, correlation rules and meta-filters),
+// compiles them once into matchers and tests the live event stream against
+// them, raising an alert.Alert per match.
+//
+// # Using it
+//
+//	rules, errs := sigma.LoadDir("rules/", sigma.Options{})  // errs: file, line, rule, reason
+//	eng := sigma.NewEngine(sigma.Options{Placeholders: map[string][]string{"Admins": {"adm_*"}}})
+//	eng.Load(rules)                       // hot swap; Detect keeps running
+//	out = eng.Detect(ev, out[:0])         // detect.Detector; no allocation without a match
+//	ok, why := sigma.Explain(rules[0], ev) // which parts matched, and on which values
+//
+// # How an event is tested
+//
+// Rules are compiled, not interpreted. Compile groups rules by logsource;
+// each logsource becomes an event predicate (see Logsource tables below),
+// and a router indexed by event.module picks the groups an event belongs
+// to, so a DNS event never meets the process-creation rules. Within a
+// group, every literal the rules look for — contains, startswith, endswith
+// and exact values, the longest literal of a wildcard pattern, the literals
+// a regular expression requires — goes into one Aho–Corasick automaton per
+// field. One pass over each field value then finds every needle of every
+// rule at once; the automaton's byte classes fold ASCII case, so values
+// are not even copied unless they hold non-ASCII text, which is folded
+// once per event. A rule is evaluated only when its trigger sets hit (for
+// "a and b" both a needle of a and one of b; for "a or b" one of either);
+// rules that offer no literal at all (only "not", numeric comparisons...)
+// are evaluated on every event of their group. Leaf results are cached per
+// event, conditions are evaluated with short-circuiting, cheapest operand
+// first, and all per-event state lives in a pooled scratch area stamped
+// with a generation number, so the no-match path does not allocate.
+//
+// # Matching semantics
+//
+// Values are compared case-insensitively (Unicode simple lower-casing)
+// unless the cased modifier is given. '*' matches any run of characters
+// and '?' exactly one; a backslash escapes '*', '?' and itself, any other
+// backslash is literal, so "C:\Windows\" needs no doubling. A list of
+// values is ORed (ANDed with all), a map is ANDed, a list of maps is ORed.
+// Keyword searches (a list of plain values) look for the value anywhere in
+// any field of the event or in event.original. In xsoc an absent field
+// and an empty one are the same, so "Field: null" and "Field: ''" both
+// match when the field is absent or empty, and "not filter" holds when the
+// filter's field is missing. A field with several values (a list) matches
+// when any value does.
+//
+// All modifiers of the specification are implemented: contains,
+// startswith, endswith, all, cased, exists, neq, re (with the i, m and s
+// sub-modifiers), cidr (IPv4 and IPv6), base64, base64offset, utf16le,
+// utf16be, utf16, wide, windash (-, /, en dash, em dash, horizontal bar),
+// gt, gte, lt, lte, fieldref (also with contains/startswith/endswith),
+// expand (placeholders from Options.Placeholders; an unknown placeholder
+// makes the rule fail to compile, with the reason), and the time
+// modifiers minute, hour, day, week, month and year. Encodings (base64,
+// base64offset) make the value case-sensitive, as encoded text is.
+//
+// Regular expressions use Go's RE2 engine: matching is linear in the
+// length of the input, so no expression can backtrack catastrophically.
+// PCRE constructs RE2 lacks (look-around, back-references) make the rule
+// fail to compile with the reason, and expressions compiling to more than
+// 20,000 instructions are refused. Like the specification says, they are
+// case-sensitive unless the i sub-modifier is given.
+//
+// The condition grammar has and, or, not, parentheses, "1 of pattern",
+// "any of", "all of", "N of", "1 of them" and "all of them" (identifiers
+// starting with '_' are not part of them), with precedence not over and
+// over or; a condition given as a list is the OR of its entries.
+//
+// # Field mapping
+//
+// FieldCandidates says which event fields a Sigma field name stands for,
+// per logsource; the first present in an event is tested. Windows fields
+// map to their exact ECS equivalent first (CommandLine to
+// process.command_line, Image to process.executable, ParentImage,
+// ParentCommandLine, TargetFilename to file.path, QueryName to
+// dns.question.name, DestinationIp, ...) and then to the verbatim
+// winlog.event_data.<Name>; fields whose ECS form loses detail (User, whose
+// ECS user.name drops the domain) go verbatim first. EventID is
+// winlog.event_id or event.code. Zeek fields are zeek.<service>.<field>
+// then ECS (id.orig_h is source.ip, query is dns.question.name ...);
+// proxy, webserver, firewall and DNS W3C names map to ECS (c-uri,
+// cs-host, src_ip, ...); any other field is looked up by its own name.
+//
+// # Logsource tables
+//
+// DescribeLogsource renders a logsource's predicate. In short: Windows
+// categories of Sysmon (process_creation 1, network_connection 3,
+// image_load 7, file_event 11, registry_* 12-14, dns_query 22, ...) accept
+// event.module sysmon with the event.code, or the Sysmon channel with the
+// winlog.event_id; process_creation also accepts Security 4688 and plain
+// ECS process start events on Windows. ps_script, ps_module and the
+// ps_classic_* categories use the PowerShell channels and ids. Windows
+// services map to their event log channel (security, system, sysmon,
+// powershell, taskscheduler and the others of the taxonomy); security and
+// sysmon also accept their event.module. Zeek services accept event.module
+// zeek and event.dataset zeek.<service>; the dns, proxy, webserver and
+// firewall categories accept Zeek, Suricata and the usual modules; Linux
+// services accept syslog events of the matching program, auditd its
+// module. A logsource xsoc has no entry for is routed by its product and
+// service (event.dataset "<product>.<service>", event.module "<service>"
+// or "<product>"); one with only an unknown category is tested against
+// every event.
+//
+// # Correlations and filters
+//
+// Correlation rules (event_count, value_count, value_sum, value_avg,
+// temporal, temporal_ordered) run over the live stream. Every match of a
+// correlated rule updates a sliding window over event time for its
+// group-by values (aliases map a group-by name to a different field per
+// rule); the condition is checked on each update and a firing group starts
+// afresh. Each correlation keeps at most Options.MaxGroups groups, evicting
+// the least recently seen, and at most 65,536 entries per window.
+// Correlated rules raise no alert of their own unless generate is true;
+// correlations can be chained. State is keyed by correlation id and
+// survives Engine.Load. value_percentile is reported as unsupported: the
+// specification does not say which percentile of which distribution its
+// threshold compares. Meta-filters (filter.rules naming rules by id or
+// name) add "and not <filter condition>" to each named rule.
+//
+// # Not supported
+//
+// Legacy forms are reported as unsupported (LoadError.Unsupported) with
+// the reason rather than loaded: rule collections with action: global,
+// aggregations in the condition ("| count() by x > 5", "near"), and the
+// timeframe key. Rewrite them as Sigma v2 correlation rules.
+package sigma
