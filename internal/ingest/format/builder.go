@@ -123,6 +123,22 @@ func (b *builder) dynamic(n, v span) {
 	b.sets = append(b.sets, pending{key: noSlot, dyn: n, val: v})
 }
 
+// leafName returns the span of the field name prefix+extra+path for leaf
+// l, built in the buffer once for consecutive leaves with the same path
+// (the elements of an array). A record's handler uses one prefix.
+func (p *Parser) leafName(prefix string, extra []byte, l leaf) span {
+	if l.path == p.lastPath {
+		return p.lastName
+	}
+	b := &p.b
+	lo := len(b.buf)
+	b.buf = append(b.buf, prefix...)
+	b.buf = append(b.buf, extra...)
+	b.buf = append(b.buf, p.paths[l.path.lo:l.path.hi]...)
+	p.lastPath, p.lastName = l.path, span{lo, len(b.buf)}
+	return p.lastName
+}
+
 // prefixed sets the field named prefix+path to the value at v, building the
 // name in the buffer.
 func (b *builder) prefixed(prefix string, path []byte, v span) {

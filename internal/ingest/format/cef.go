@@ -131,6 +131,9 @@ func (p *Parser) cefExtension(s []byte, base int) error {
 			// base+k is the offset in the record.
 			return fmt.Errorf("cef: extension: want key=value at col %d, found %q", base+k+1, clip(s[k:], 24))
 		}
+		if len(p.pairs) >= maxFields {
+			return fmt.Errorf("cef: more than %d extension fields", maxFields)
+		}
 		key := s[k:i]
 		i++
 		v, escaped := i, false
@@ -216,18 +219,31 @@ func (p *Parser) cefField(kv pair) {
 	}
 }
 
+// Bounds on labelled custom fields. CEF defines about thirty (cs1-6,
+// cn1-3, cfp1-4, c6a1-4, flexString1-2, ...); the bounds keep a hostile
+// record from pairing every label with every key.
+const (
+	maxCEFLabels   = 64
+	maxCEFLabelLen = 256
+)
+
 // cefLabels stores the custom fields (cs1, cn2, flexString1, ...) that
 // have a label (cs1Label=...) under cef.extensions.<label>.
 func (p *Parser) cefLabels() {
 	b := &p.b
+	labels := 0
 	for _, lab := range p.pairs {
 		base, ok := bytes.CutSuffix(lab.name, []byte("Label"))
-		if !ok || len(base) == 0 || lab.val.empty() {
+		if !ok || len(base) == 0 || lab.val.empty() || lab.val.hi-lab.val.lo > maxCEFLabelLen {
 			continue
+		}
+		if labels++; labels > maxCEFLabels {
+			return
 		}
 		for _, kv := range p.pairs {
 			if bytes.Equal(kv.name, base) {
 				b.prefixed("cef.extensions.", b.bytes(lab.val), kv.val)
+				break
 			}
 		}
 	}

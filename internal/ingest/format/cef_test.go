@@ -129,6 +129,12 @@ func TestParseCEF(t *testing.T) {
 			line:   "CEF:0|v|p|1|2|n|3|msg=caf\xe9",
 			want:   map[string]string{"message": "caf\xe9"},
 		},
+		{
+			name:   "a label names only the first field with its key",
+			format: CEF,
+			line:   `CEF:0|v|p|1|2|n|3|cs1Label=L cs1=first cs1=second`,
+			want:   map[string]string{"cef.extensions.L": "first"},
+		},
 		{name: "no CEF header", format: CEF, line: `just some text`, err: "cef: missing header"},
 		{name: "short header", format: CEF, line: `CEF:0|Vendor|Product`, err: "cef: header has 2 of 7 fields"},
 		{name: "empty header", format: CEF, line: `CEF:`, err: "cef: header has 0 of 7 fields"},

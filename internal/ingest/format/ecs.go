@@ -32,8 +32,7 @@ func (p *Parser) parseECS(line []byte) error {
 			b.id, b.hasID = l.val, !l.val.empty()
 		case event.FieldMember, event.FieldIngested, event.FieldOriginal:
 		default:
-			n := b.add(path)
-			b.dynamic(n, l.val)
+			b.dynamic(p.leafName("", nil, l), l.val)
 		}
 	}
 	return nil

@@ -80,10 +80,16 @@ type Parser struct {
 	paths  []byte // leaf paths
 	stack  []byte // path of the JSON value being decoded
 	objs   int32  // JSON objects numbered so far
-	pairs  []pair // CEF extension or Windows event data
-	norm   []byte // a normalised path, for the Windows format
-	inner  []byte // a JSON document nested in a string (EvtxECmd Payload)
-	prefix []byte // zeek.<log>. for logs without a fixed prefix
+	// pathGen changes whenever stack does; leafGen is its value when the
+	// last leaf's path was copied, so array elements share one copy.
+	pathGen, leafGen uint64
+	// lastPath and lastName cache the field name made for the previous
+	// leaf: the elements of an array share it.
+	lastPath, lastName span
+	pairs              []pair // CEF extension or Windows event data
+	norm               []byte // a normalised path, for the Windows format
+	inner              []byte // a JSON document nested in a string (EvtxECmd Payload)
+	prefix             []byte // zeek.<log>. for logs without a fixed prefix
 }
 
 // pair is a name and a value taken from a record: a CEF extension or a
@@ -110,6 +116,7 @@ func (p *Parser) Parse(f Format, line []byte, ev *event.Event) error {
 		f = Sniff(line)
 	}
 	p.b.reset()
+	p.lastPath, p.lastName = span{-1, -1}, span{}
 	var err error
 	switch f {
 	case ECS:

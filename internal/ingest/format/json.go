@@ -15,9 +15,25 @@ import (
 // encoding/json's reflection and its map of interface values, which cost
 // more than everything else a record goes through.
 
-// maxDepth bounds JSON nesting so that a hostile record cannot exhaust the
-// stack or make the path buffer quadratic.
-const maxDepth = 64
+// Limits that keep a hostile record from costing more than a bounded
+// multiple of its size. Every leaf carries its full path, so without them
+// a long key above many small members would cost its length once per
+// member, in the decoder and again in the field names.
+const (
+	maxDepth  = 64        // nesting levels
+	maxPath   = 512       // bytes in a dotted field path (ECS names are far shorter)
+	maxLeaves = maxFields // values in one record
+)
+
+// maxFields bounds the fields of one record in every format: real events
+// have hundreds at most, and each field costs the event far more than the
+// few bytes it may take in the record.
+const maxFields = 20_000
+
+// pathBudget bounds the bytes of all distinct leaf paths of a record of n
+// bytes. Real records stay well under twice their size; the budget only
+// stops records made of tiny members under one long key.
+func pathBudget(n int) int { return 8*n + 4096 }
 
 // kind is the JSON type of a leaf's value.
 type kind uint8
@@ -60,6 +76,7 @@ func (p *Parser) decodeJSON(data []byte) error {
 // to those already decoded, for a JSON document nested in a string.
 func (p *Parser) appendJSON(data []byte) error {
 	p.stack = p.stack[:0]
+	p.pathGen++
 	d := jsonDecoder{p: p, data: data}
 	d.skipBOM()
 	d.skipSpace()
@@ -144,12 +161,16 @@ func (d *jsonDecoder) object() error {
 		if d.peek() != '"' {
 			return d.unexpected("looking for beginning of object key string")
 		}
+		p.pathGen++
 		if base > 0 {
 			p.stack = append(p.stack, '.')
 		}
 		var err error
 		if p.stack, err = d.str(p.stack); err != nil {
 			return err
+		}
+		if len(p.stack) > maxPath {
+			return d.errorf("field name %.40q... is longer than %d bytes", p.stack, maxPath)
 		}
 		d.skipSpace()
 		if d.peek() != ':' {
@@ -161,6 +182,7 @@ func (d *jsonDecoder) object() error {
 			return err
 		}
 		p.stack = p.stack[:base]
+		p.pathGen++
 		d.skipSpace()
 		switch d.peek() {
 		case ',':
@@ -244,15 +266,37 @@ func (d *jsonDecoder) value(obj int32) error {
 		return err
 	}
 	p := d.p
-	lo := len(p.paths)
-	p.paths = append(p.paths, p.stack...)
+	if len(p.leaves) >= maxLeaves {
+		return d.errorf("more than %d values in one record", maxLeaves)
+	}
+	path, err := d.leafPath()
+	if err != nil {
+		return err
+	}
 	p.leaves = append(p.leaves, leaf{
-		path: span{lo, len(p.paths)},
+		path: path,
 		val:  span{start, len(b.buf)},
 		kind: k,
 		obj:  obj,
 	})
 	return nil
+}
+
+// leafPath returns the span of the current path in p.paths, copying it
+// there unless the previous leaf had the same one (the elements of an
+// array), and keeps the copies within the record's path budget.
+func (d *jsonDecoder) leafPath() (span, error) {
+	p := d.p
+	if p.pathGen == p.leafGen && len(p.leaves) > 0 {
+		return p.leaves[len(p.leaves)-1].path, nil
+	}
+	if len(p.paths)+len(p.stack) > pathBudget(len(d.data)) {
+		return span{}, d.errorf("field names add up to more than %d bytes", pathBudget(len(d.data)))
+	}
+	lo := len(p.paths)
+	p.paths = append(p.paths, p.stack...)
+	p.leafGen = p.pathGen
+	return span{lo, len(p.paths)}, nil
 }
 
 // literal consumes the keyword lit (true, false or null).

@@ -40,6 +40,9 @@ func TestDecodeJSONErrors(t *testing.T) {
 		{"{\n  \"a\": 1,\n  \"b\": ?\n}", "json: line 3 col 8: invalid character '?' looking for beginning of value"},
 		{strings.Repeat(`{"a":`, maxDepth+1) + "1" + strings.Repeat("}", maxDepth+1), "nesting deeper than 64 levels"},
 		{`{"a":` + strings.Repeat("[", maxDepth) + strings.Repeat("]", maxDepth) + "}", "nesting deeper than 64 levels"},
+		{`{"` + strings.Repeat("k", maxPath+1) + `":1}`, "is longer than 512 bytes"},
+		{`{"` + strings.Repeat("k", 300) + `":{"` + strings.Repeat("j", 300) + `":1}}`, "is longer than 512 bytes"},
+		{`{"a":[` + strings.Repeat("1,", maxLeaves) + `1]}`, "more than 20000 values in one record"},
 	}
 	for _, tc := range cases {
 		var p Parser
@@ -47,7 +50,8 @@ func TestDecodeJSONErrors(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), tc.err) {
 			t.Errorf("decode %q: error %v, want %q", tc.in, err, tc.err)
 		}
-		if err != nil && json.Valid([]byte(tc.in)) && tc.in[0] == '{' && !strings.Contains(tc.err, "nesting") {
+		limit := strings.Contains(tc.err, "nesting") || strings.Contains(tc.err, "longer than") || strings.Contains(tc.err, "values in one record")
+		if err != nil && json.Valid([]byte(tc.in)) && tc.in[0] == '{' && !limit {
 			t.Errorf("decode %q failed but encoding/json accepts it", tc.in)
 		}
 	}
@@ -173,7 +177,8 @@ func checkAgainstStd(t *testing.T, data []byte) {
 		// The decoder tolerates a byte order mark; encoding/json does not.
 		std, stdOK = flattenStd(data[3:])
 	}
-	tooDeep := err != nil && strings.Contains(err.Error(), "nesting deeper")
+	tooDeep := err != nil && (strings.Contains(err.Error(), "nesting deeper") ||
+		strings.Contains(err.Error(), "longer than") || strings.Contains(err.Error(), "values in one record"))
 	if (err == nil) != stdOK && !tooDeep {
 		t.Fatalf("decoder error %v, encoding/json ok=%v, on %q", err, stdOK, data)
 	}

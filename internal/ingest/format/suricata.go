@@ -24,7 +24,7 @@ func (p *Parser) parseSuricata(line []byte) error {
 	var r suricataRecord
 	for _, l := range p.leaves {
 		path := p.paths[l.path.lo:l.path.hi]
-		b.prefixed("suricata.eve.", path, l.val)
+		b.dynamic(p.leafName("suricata.eve.", nil, l), l.val)
 		p.suricataField(path, l.val, &r)
 	}
 	if r.eventType.empty() {

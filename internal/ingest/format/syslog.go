@@ -122,10 +122,16 @@ func (p *Parser) parse5424(s []byte, base, i int) error {
 	return p.syslogMessage(msg, base+len(s)-len(msg))
 }
 
+// maxSDName is the longest SD-ID and PARAM-NAME, from RFC 5424's ABNF.
+// Enforcing it also keeps the field names (which repeat the SD-ID for
+// every parameter) proportional to the message.
+const maxSDName = 32
+
 // structuredData parses the SD-ELEMENTs at s[i] and stores each parameter
 // as syslog.sd.<SD-ID>.<PARAM-NAME>. It returns the index after them.
 func (p *Parser) structuredData(s []byte, base, i int) (int, error) {
 	b := &p.b
+	params := 0
 	for i < len(s) && s[i] == '[' {
 		i++
 		idLo := i
@@ -136,6 +142,9 @@ func (p *Parser) structuredData(s []byte, base, i int) (int, error) {
 			return i, errors.New("syslog: STRUCTURED-DATA: an element must start with an SD-ID")
 		}
 		id := s[idLo:i]
+		if len(id) > maxSDName {
+			return i, fmt.Errorf("syslog: STRUCTURED-DATA: SD-ID %.32q... is longer than %d characters", id, maxSDName)
+		}
 		for i < len(s) && s[i] == ' ' {
 			i++
 			nameLo := i
@@ -146,6 +155,12 @@ func (p *Parser) structuredData(s []byte, base, i int) (int, error) {
 				return i, fmt.Errorf("syslog: STRUCTURED-DATA [%s: want PARAM-NAME=\"value\"", id)
 			}
 			name := s[nameLo:i]
+			if params++; params > maxFields {
+				return i, fmt.Errorf("syslog: more than %d STRUCTURED-DATA parameters", maxFields)
+			}
+			if len(name) > maxSDName {
+				return i, fmt.Errorf("syslog: STRUCTURED-DATA [%s: PARAM-NAME %.32q... is longer than %d characters", id, name, maxSDName)
+			}
 			i += 2
 			valLo, escaped := i, false
 			for i < len(s) && s[i] != '"' {

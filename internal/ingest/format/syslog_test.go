@@ -1,6 +1,7 @@
 package format
 
 import (
+	"strings"
 	"testing"
 	"time"
 )
@@ -117,6 +118,8 @@ func TestParseSyslog5424(t *testing.T) {
 		{name: "unquoted value", format: Syslog, line: `<34>1 - host app 1 id [a b=c]`, err: `want PARAM-NAME="value"`},
 		{name: "unterminated value", format: Syslog, line: `<34>1 - host app 1 id [a b="c]`, err: "unterminated value"},
 		{name: "element without id", format: Syslog, line: `<34>1 - host app 1 id [ b="c"]`, err: "must start with an SD-ID"},
+		{name: "SD-ID over 32 characters", format: Syslog, line: `<34>1 - host app 1 id [` + strings.Repeat("x", 33) + ` b="c"]`, err: "is longer than 32 characters"},
+		{name: "PARAM-NAME over 32 characters", format: Syslog, line: `<34>1 - host app 1 id [x ` + strings.Repeat("p", 33) + `="c"]`, err: "PARAM-NAME"},
 		{name: "no space before MSG", format: Syslog, line: `<34>1 - host app 1 id [a b="c"]x`, err: "want a space between STRUCTURED-DATA and MSG"},
 	})
 }

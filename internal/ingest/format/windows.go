@@ -35,7 +35,8 @@ type winRecord struct {
 	beats                                       bool // winlogbeat form
 	container                                   bool // the event data is in its own object
 	module                                      string
-	id                                          int // the event id
+	id                                          int  // the event id
+	valueEvent                                  int8 // registry value event: 0 unknown, 1 yes, -1 no
 
 	// Grouping of EventData.Data items: a name and a value that belong to
 	// the same JSON object are one item.
@@ -695,13 +696,18 @@ func (p *Parser) winRegistry(v span, r *winRecord) {
 
 // winValueEvent reports whether a Sysmon registry event is about a value
 // (13, or 12 with EventType CreateValue/DeleteValue) rather than a key.
+// The answer is kept: a record may repeat TargetObject.
 func (p *Parser) winValueEvent(r *winRecord) bool {
-	if r.module != "sysmon" {
-		return false
+	if r.valueEvent == 0 {
+		r.valueEvent = -1
+		if r.module == "sysmon" && (r.id == 13 || p.winEventTypeIsValue()) {
+			r.valueEvent = 1
+		}
 	}
-	if r.id == 13 {
-		return true
-	}
+	return r.valueEvent == 1
+}
+
+func (p *Parser) winEventTypeIsValue() bool {
 	for _, d := range p.pairs {
 		if string(d.name) == "EventType" {
 			return bytes.HasSuffix(p.b.bytes(d.val), []byte("Value"))

@@ -52,7 +52,7 @@ func (p *Parser) parseZeek(line []byte) error {
 	dataset := b.add(p.prefix[:len(p.prefix)-1])
 	for _, l := range p.leaves {
 		path := p.paths[l.path.lo:l.path.hi]
-		b.prefixedBytes(p.prefix, path, l.val)
+		b.dynamic(p.leafName("", p.prefix, l), l.val)
 		p.zeekField(path, l.val, &r)
 	}
 	if !r.ts.empty() {
@@ -185,9 +185,13 @@ func (p *Parser) zeekPrefix(l zeekLog) {
 	p.prefix = append(p.prefix, '.')
 }
 
-// plainWord reports whether s is a non-empty run of letters, digits, _ and
-// -, safe inside a dotted field name.
+// plainWord reports whether s is a short, non-empty run of letters,
+// digits, _ and -, safe inside a dotted field name (and short, since every
+// field name of the record repeats it).
 func plainWord(s []byte) bool {
+	if len(s) > 64 {
+		return false
+	}
 	for _, c := range s {
 		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || isDigit(c) || c == '_' || c == '-') {
 			return false
@@ -412,15 +416,4 @@ func (b *builder) secondsToNanos(v span) span {
 		n++
 	}
 	return span{n, len(b.buf)}
-}
-
-// prefixedBytes is prefixed with a prefix built at run time.
-func (b *builder) prefixedBytes(prefix, path []byte, v span) {
-	if v.empty() {
-		return
-	}
-	lo := len(b.buf)
-	b.buf = append(b.buf, prefix...)
-	b.buf = append(b.buf, path...)
-	b.sets = append(b.sets, pending{key: noSlot, dyn: span{lo, len(b.buf)}, val: v})
 }

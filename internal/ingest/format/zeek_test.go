@@ -114,6 +114,7 @@ func TestParseZeek(t *testing.T) {
 			want:   map[string]string{"event.dataset": "zeek.unknown", "zeek.unknown._path": "a.b c"},
 			time:   "1970-01-01T00:00:01Z",
 		},
+		{name: "overlong _path", format: Zeek, line: `{"_path":"` + strings.Repeat("w", 65) + `"}`, want: map[string]string{"event.dataset": "zeek.unknown"}},
 		{name: "dns without _path", format: Zeek, line: `{"ts":1.5,"uid":"C","id.orig_h":"10.0.0.1","query":"x.example","qtype_name":"MX"}`, want: map[string]string{"event.dataset": "zeek.dns", "dns.question.type": "MX", "zeek.dns.query": "x.example"}, time: "1970-01-01T00:00:01.5Z"},
 		{name: "http without _path", format: Zeek, line: `{"ts":1.5,"id.orig_h":"10.0.0.1","method":"GET","host":"h","uri":"/"}`, want: map[string]string{"event.dataset": "zeek.http", "url.full": "http://h/"}, time: "1970-01-01T00:00:01.5Z"},
 		{name: "ssl without _path", format: Zeek, line: `{"ts":1.5,"id.orig_h":"10.0.0.1","server_name":"s.example","version":"TLSv13"}`, want: map[string]string{"event.dataset": "zeek.ssl", "tls.version": "1.3"}, time: "1970-01-01T00:00:01.5Z"},
