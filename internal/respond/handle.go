@@ -199,7 +199,6 @@ func (r *Responder) HandleAlert(ctx context.Context, a alert.Alert) error {
 	outcomes := make([]string, len(firings))
 	queued := false
 	err := r.db.InTx(ctx, func(tx *store.Tx) error {
-		queued = false
 		for i := range firings {
 			out, q, err := r.apply(ctx, tx, &a, &firings[i])
 			if err != nil {

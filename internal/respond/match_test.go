@@ -17,6 +17,7 @@ func TestMatch(t *testing.T) {
 		want bool
 	}{
 		{"empty matches all", "{}", nil, true},
+		{"null when matches all", "", func(a *alert.Alert) { a.TLP = tlp.Red }, true},
 		{"member in list", "{members: [nl-ncsc, be-ccb]}", nil, true},
 		{"member not in list", "{members: [nl-ncsc]}", nil, false},
 		{"detector", "{detectors: ioc}", nil, false},

@@ -273,7 +273,7 @@ func validName(s string) bool {
 }
 
 func (p *parser) match(n *yaml.Node) match {
-	var m match
+	m := match{maxTLP: tlp.Red} // no tlp condition: every level
 	if n.Kind == yaml.ScalarNode && (n.Tag == "!!null" || n.Value == "") {
 		return m // "when:" with nothing: every alert
 	}
@@ -324,19 +324,7 @@ func (p *parser) match(n *yaml.Node) match {
 			}
 		},
 	})
-	if m.maxTLP == tlp.Clear && !hasKey(n, "tlp") {
-		m.maxTLP = tlp.Red // no condition: every level
-	}
 	return m
-}
-
-func hasKey(n *yaml.Node, key string) bool {
-	for i := 0; i+1 < len(n.Content); i += 2 {
-		if n.Content[i].Value == key {
-			return true
-		}
-	}
-	return false
 }
 
 // validTechnique accepts T1234 and T1234.123.
