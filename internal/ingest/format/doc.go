@@ -41,6 +41,13 @@
 // and nothing reaches the event until the whole record has parsed. Values
 // share that string: holding one value keeps the record's strings alive.
 //
+// A record costs at most a fixed multiple of its size: besides MaxRecord,
+// a record has at most 20,000 fields (JSON values, CEF extensions, syslog
+// parameters), JSON field paths are at most 512 bytes and 64 levels deep
+// and add up to at most eight times the record, and RFC 5424 SD-IDs and
+// PARAM-NAMEs have at most 32 characters, as the RFC says. Records past a
+// limit are rejected with an error that names it.
+//
 // Slotted ECS fields (event.Key) hold one value. Where a record has a list
 // for one (DNS answers, Suricata's email.to), the slot gets the first
 // element and the format-specific field (zeek.dns.answers,
