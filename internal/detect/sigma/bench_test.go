@@ -89,14 +89,15 @@ func BenchmarkDetect(b *testing.B) {
 	}
 }
 
+// intersect returns the rules of with whose id is in rules.
 func intersect(rules, with []*sigma.Rule) []*sigma.Rule {
-	in := map[*sigma.Rule]bool{}
-	for _, r := range with {
-		in[r] = true
+	in := map[string]bool{}
+	for _, r := range rules {
+		in[r.ID] = true
 	}
 	var out []*sigma.Rule
-	for _, r := range rules {
-		if in[r] {
+	for _, r := range with {
+		if in[r.ID] {
 			out = append(out, r)
 		}
 	}

@@ -40,7 +40,7 @@
 // values is ORed (ANDed with all), a map is ANDed, a list of maps is ORed.
 // Keyword searches (a list of plain values) look for the value anywhere in
 // any field of the event or in event.original. In xsoc an absent field
-// and an empty one are the same, so "Field: null" and "Field: ''" both
+// and an empty one are the same, so "Field: null" and "Field: ”" both
 // match when the field is absent or empty, and "not filter" holds when the
 // filter's field is missing. A field with several values (a list) matches
 // when any value does.
