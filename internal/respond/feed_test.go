@@ -15,6 +15,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/xsoc/xsoc/internal/intel/stix"
+	"github.com/xsoc/xsoc/internal/intel/stix/pattern"
 	"github.com/xsoc/xsoc/internal/store"
 	"github.com/xsoc/xsoc/internal/store/storetest"
 	"github.com/xsoc/xsoc/internal/tlp"
@@ -293,6 +295,10 @@ func TestFeedSTIX(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// The project's STIX decoder validates every object, patterns included.
+	if decoded, errs := stix.DecodeBundle(f.Body); len(errs) > 0 || len(decoded.Objects) != 7 {
+		t.Fatalf("bundle does not validate: %d objects, %v", len(decoded.Objects), errs)
+	}
 	var bundle struct {
 		Type    string           `json:"type"`
 		ID      string           `json:"id"`
@@ -324,9 +330,12 @@ func TestFeedSTIX(t *testing.T) {
 		if len(refs) != 1 {
 			t.Fatalf("marking refs %v", refs)
 		}
+		if _, err := pattern.Parse(o["pattern"].(string)); err != nil {
+			t.Errorf("pattern %q: %v", o["pattern"], err)
+		}
 		got[o["pattern"].(string)] = [2]string{refs[0].(string), until}
 	}
-	red, amber, green, clear := tlpMarkings[tlp.Red], tlpMarkings[tlp.Amber], tlpMarkings[tlp.Green], tlpMarkings[tlp.Clear]
+	red, amber, green, clear := stix.TLPRedRef, stix.TLPAmberRef, stix.TLPGreenRef, stix.TLPClearRef
 	want := map[string]string{
 		"[ipv4-addr:value = '198.51.100.0/24']":                        green,
 		"[ipv4-addr:value = '203.0.113.7']":                            clear, // blocklist AMBER, source CLEAR: laxer wins
@@ -345,7 +354,7 @@ func TestFeedSTIX(t *testing.T) {
 		}
 	}
 	// Listed until +1h on the blocklist and +3h by the source: the later wins.
-	if until := got["[ipv4-addr:value = '203.0.113.7']"][1]; until != srcExpiry.UTC().Format(stixTime) {
+	if until := got["[ipv4-addr:value = '203.0.113.7']"][1]; until != stix.FormatTime(srcExpiry) {
 		t.Errorf("203.0.113.7 valid_until %q, want %v", until, srcExpiry)
 	}
 	if got["[domain-name:value = 'evil.example']"][1] != "" {
@@ -359,8 +368,8 @@ func TestFeedSTIX(t *testing.T) {
 				t.Errorf("source id not kept: %v", o["id"])
 			}
 		case "[domain-name:value = 'evil.example']":
-			// uuid.uuid5(UUID("6f3c1e52-8a47-4d0b-9c2e-517a03d4b866"), "domain|evil.example") in Python.
-			if o["id"] != "indicator--f4e09c87-7a0f-5af2-af69-12c597305dbf" {
+			// uuid.uuid5(UUID("00abedb4-aa42-466c-9c01-fed23315a9b7"), "domain|evil.example") in Python.
+			if o["id"] != "indicator--8adf166b-b74a-58e9-8ec3-b72ab36efbbc" {
 				t.Errorf("derived id %v", o["id"])
 			}
 		}
