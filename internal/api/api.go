@@ -55,7 +55,7 @@ func WithPrincipal(ctx context.Context, p member.Principal) context.Context {
 // API key, with the principal in the request context.
 func Authenticate(auth Authenticator, log *slog.Logger, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		key := apiKey(r)
+		key := KeyOf(r)
 		if key == "" {
 			w.Header().Set("WWW-Authenticate", `Bearer realm="xsoc", Basic realm="xsoc"`)
 			Error(w, http.StatusUnauthorized, "missing API key: send Authorization: Bearer <key>")
@@ -76,9 +76,9 @@ func Authenticate(auth Authenticator, log *slog.Logger, next http.Handler) http.
 	})
 }
 
-// apiKey reads the key from Authorization (Bearer, or Basic with the key as
-// password, for TAXII clients) or X-Api-Key.
-func apiKey(r *http.Request) string {
+// KeyOf reads the API key from Authorization (Bearer, or Basic with the
+// key as password, for TAXII clients) or X-Api-Key.
+func KeyOf(r *http.Request) string {
 	if h := r.Header.Get("Authorization"); h != "" {
 		if k, ok := strings.CutPrefix(h, "Bearer "); ok {
 			return strings.TrimSpace(k)

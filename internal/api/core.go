@@ -1,6 +1,7 @@
 package api
 
 import (
+	"context"
 	"errors"
 	"net/http"
 	"strings"
@@ -14,6 +15,9 @@ import (
 type Core struct {
 	Members *member.Registry
 	Events  *eventlog.Log
+	// AfterAdd, if set, runs after a member is added (to grant it the
+	// community's default rights).
+	AfterAdd func(context.Context, member.Member) error
 }
 
 // Register adds Core's routes to mux. Routes are relative to the API's
@@ -84,6 +88,12 @@ func (c *Core) addMember(w http.ResponseWriter, r *http.Request) {
 	case err != nil:
 		Error(w, http.StatusBadRequest, err.Error())
 		return
+	}
+	if c.AfterAdd != nil {
+		if err := c.AfterAdd(r.Context(), m); err != nil {
+			Error(w, http.StatusInternalServerError, "member added, but granting its rights failed: "+err.Error())
+			return
+		}
 	}
 	JSON(w, http.StatusCreated, map[string]any{"member": m, "api_key": key,
 		"note": "store the API key now: xsoc keeps only its hash and cannot show it again"})

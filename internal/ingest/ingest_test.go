@@ -19,7 +19,7 @@ import (
 	"github.com/xsoc/xsoc/internal/ingest/format"
 )
 
-func openBus(t *testing.T, maxBytes int64) *bus.Bus {
+func openBus(t testing.TB, maxBytes int64) *bus.Bus {
 	t.Helper()
 	b, err := bus.Open(context.Background(), bus.Config{DataDir: t.TempDir(), IngestMaxBytes: maxBytes})
 	if err != nil {

@@ -13,6 +13,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"time"
 
@@ -20,12 +21,16 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/xsoc/xsoc/internal/alert"
 	"github.com/xsoc/xsoc/internal/api"
 	"github.com/xsoc/xsoc/internal/bus"
 	"github.com/xsoc/xsoc/internal/config"
+	"github.com/xsoc/xsoc/internal/correlate"
 	"github.com/xsoc/xsoc/internal/detect"
 	"github.com/xsoc/xsoc/internal/eventlog"
 	"github.com/xsoc/xsoc/internal/ingest"
+	"github.com/xsoc/xsoc/internal/intel"
+	"github.com/xsoc/xsoc/internal/intel/taxii"
 	"github.com/xsoc/xsoc/internal/member"
 	"github.com/xsoc/xsoc/internal/pipeline"
 	"github.com/xsoc/xsoc/internal/store"
@@ -41,6 +46,10 @@ type Node struct {
 	Events   *eventlog.Log
 	Metrics  *prometheus.Registry
 	Acceptor *ingest.Acceptor
+	// Alerts, Correlator and Intel are the case and intel services.
+	Alerts     *alert.Service
+	Correlator *correlate.Correlator
+	Intel      *intel.Repo
 	// NoPipeline leaves accepted input on the bus unprocessed (for
 	// measuring the accept path alone, and for ingest-only nodes when
 	// separate workers run the pipeline).
@@ -49,13 +58,15 @@ type Node struct {
 	detectors []detect.Detector
 	sink      pipeline.AlertSink
 	mux       *http.ServeMux
+	taxii     http.Handler
 	listener  net.Listener
 	syslog    []*ingest.SyslogServer
 }
 
 // Schemas are the tables of every package a node uses, in dependency order.
 func Schemas() []store.Schema {
-	return []store.Schema{member.Schema(), eventlog.Schema()}
+	return []store.Schema{member.Schema(), eventlog.Schema(), alert.Schema(), correlate.Schema(),
+		intel.Schema(), taxii.Schema()}
 }
 
 // OpenStore opens and migrates the configured store; the CLI's offline
@@ -111,6 +122,14 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger) (*Node, erro
 		return nil, fmt.Errorf("api listener: %w", err)
 	}
 	n.routes()
+	if err := n.openCases(ctx); err != nil {
+		n.Close()
+		return nil, err
+	}
+	if err := n.openIntel(ctx); err != nil {
+		n.Close()
+		return nil, err
+	}
 	return n, nil
 }
 
@@ -124,7 +143,9 @@ func (n *Node) SetAlertSink(s pipeline.AlertSink) { n.sink = s }
 func (n *Node) Handle(pattern string, h http.Handler) { n.mux.Handle(pattern, h) }
 
 func (n *Node) routes() {
-	core := &api.Core{Members: n.Members, Events: n.Events}
+	core := &api.Core{Members: n.Members, Events: n.Events, AfterAdd: func(ctx context.Context, _ member.Member) error {
+		return n.GrantSharedWrite(ctx)
+	}}
 	core.Register(n.mux)
 	n.mux.Handle("POST /api/v1/ingest", ingest.NewHandler(n.Acceptor, api.MemberOfRequest, n.Log, 0))
 	n.mux.Handle("GET /metrics", api.RequireOperator(promhttp.HandlerFor(n.Metrics, promhttp.HandlerOpts{})))
@@ -137,6 +158,10 @@ func (n *Node) Handler() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path == "/healthz" {
 			w.Write([]byte("ok\n"))
+			return
+		}
+		if strings.HasPrefix(r.URL.Path, "/taxii2/") && n.taxii != nil {
+			n.taxii.ServeHTTP(w, r) // TAXII authenticates itself, with TAXII error bodies
 			return
 		}
 		authed.ServeHTTP(w, r)
@@ -191,7 +216,7 @@ func (n *Node) Run(ctx context.Context) error {
 	defer stopPipeline()
 	p := pipeline.New(pipeline.Config{
 		Bus: n.Bus, DB: n.DB, Events: n.Events, Detectors: n.detectors, Sink: n.sink,
-		Log: n.Log, Workers: n.Config.Workers, Registry: n.Metrics,
+		Log: n.Log, Workers: n.Config.Workers, Registry: n.Metrics, Exclusive: n.Bus.Embedded(),
 	})
 	if !n.NoPipeline {
 		wg.Add(1)

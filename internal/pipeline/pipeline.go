@@ -57,7 +57,16 @@ type Config struct {
 	Workers int
 	// Registry receives the pipeline's metrics; nil disables them.
 	Registry *prometheus.Registry
+	// Exclusive says this process is the only pipeline on the bus (the
+	// embedded default). Batches a crashed predecessor had taken but not
+	// acknowledged are then redelivered at once instead of after AckWait.
+	Exclusive bool
 }
+
+// ackWait is how long a taken batch stays reserved for a worker before
+// JetStream hands it to another; it bounds recovery from a crashed worker
+// when several share the consumer.
+const ackWait = 30 * time.Second
 
 // Pipeline is the consumer side of ingest.
 type Pipeline struct {
@@ -86,10 +95,18 @@ func New(cfg Config) *Pipeline {
 // Run consumes until ctx ends.
 func (p *Pipeline) Run(ctx context.Context) error {
 	js := p.cfg.Bus.JetStream()
+	if p.cfg.Exclusive {
+		// The stream is a work queue: acknowledged batches are gone, so a
+		// fresh consumer sees exactly the unfinished ones, including those
+		// the crashed process held.
+		if err := js.DeleteConsumer(ctx, bus.IngestStream, ConsumerName); err != nil && !errors.Is(err, jetstream.ErrConsumerNotFound) {
+			return fmt.Errorf("pipeline: reset consumer: %w", err)
+		}
+	}
 	cons, err := js.CreateOrUpdateConsumer(ctx, bus.IngestStream, jetstream.ConsumerConfig{
 		Durable:       ConsumerName,
 		AckPolicy:     jetstream.AckExplicitPolicy,
-		AckWait:       2 * time.Minute,
+		AckWait:       ackWait,
 		MaxAckPending: 4 * p.cfg.Workers,
 		MaxDeliver:    -1,
 	})

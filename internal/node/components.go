@@ -1,0 +1,153 @@
+package node
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/xsoc/xsoc/internal/alert"
+	"github.com/xsoc/xsoc/internal/api"
+	"github.com/xsoc/xsoc/internal/correlate"
+	"github.com/xsoc/xsoc/internal/intel"
+	"github.com/xsoc/xsoc/internal/intel/taxii"
+	"github.com/xsoc/xsoc/internal/member"
+	"github.com/xsoc/xsoc/internal/tlp"
+)
+
+// directory answers "which country and sector is this member in" for the
+// correlator, which asks once per alert. Members change rarely, so answers
+// are cached for a minute.
+type directory struct {
+	reg *member.Registry
+
+	mu      sync.Mutex
+	members map[string]member.Member
+	loaded  time.Time
+}
+
+func (d *directory) get(id string) member.Member {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	m, ok := d.members[id]
+	if ok && time.Since(d.loaded) < time.Minute {
+		return m
+	}
+	ms, err := d.reg.List(context.Background())
+	if err != nil {
+		return m
+	}
+	d.members = make(map[string]member.Member, len(ms))
+	for _, m := range ms {
+		d.members[m.ID] = m
+	}
+	d.loaded = time.Now()
+	return d.members[id]
+}
+
+func (d *directory) country(id string) string { return d.get(id).Country }
+func (d *directory) sector(id string) string  { return d.get(id).Sector }
+
+// alertSink is what the pipeline hands alerts to: the alert service
+// (dedup, storage, bus), then the correlator (incidents, campaigns).
+// Both are idempotent per event id, as the pipeline requires.
+type alertSink struct {
+	alerts     *alert.Service
+	correlator *correlate.Correlator
+}
+
+func (s alertSink) Raise(ctx context.Context, batch []alert.Alert) error {
+	raised, err := s.alerts.Raise(ctx, batch)
+	if err != nil && !errors.Is(err, alert.ErrInvalid) {
+		return err
+	}
+	return s.correlator.Process(ctx, raised)
+}
+
+// openCases builds the alert service and the correlator and mounts their
+// API.
+func (n *Node) openCases(ctx context.Context) error {
+	var err error
+	n.Alerts, err = alert.NewService(n.DB, n.Bus, alert.Options{Registry: n.Metrics})
+	if err != nil {
+		return err
+	}
+	dir := &directory{reg: n.Members}
+	n.Correlator, err = correlate.NewCorrelator(n.DB, n.Alerts, correlate.Options{
+		MemberCountry: dir.country, MemberSector: dir.sector,
+	})
+	if err != nil {
+		return err
+	}
+	if _, err := n.Alerts.Republish(ctx); err != nil {
+		n.Log.Warn("republishing alerts", "err", err)
+	}
+	n.sink = alertSink{alerts: n.Alerts, correlator: n.Correlator}
+	(&api.Cases{Alerts: n.Alerts, Incidents: n.Correlator}).Register(n.mux)
+	return nil
+}
+
+// SharedCollection is the TAXII collection every member reads and writes:
+// the community's indicators, GREEN unless marked otherwise.
+const SharedCollection = "4f7e1b2c-9a3d-4c5e-8f60-1a2b3c4d5e6f"
+
+// openIntel builds the intel repository and the TAXII server.
+func (n *Node) openIntel(ctx context.Context) error {
+	n.Intel = intel.NewRepo(n.DB, intel.Options{})
+	_, err := n.Intel.Collection(ctx, intel.Viewer{Operator: true}, SharedCollection)
+	if errors.Is(err, intel.ErrNotFound) {
+		green := tlp.Green
+		_, err = n.Intel.CreateCollection(ctx, intel.Collection{
+			ID: SharedCollection, Title: "Shared indicators",
+			Description: "Indicators members share with the community; TLP decides who sees each one.",
+			Alias:       "shared", DefaultTLP: &green, CommunityRead: true,
+		})
+	}
+	if err != nil {
+		return fmt.Errorf("intel: shared collection: %w", err)
+	}
+	if err := n.GrantSharedWrite(ctx); err != nil {
+		return err
+	}
+	srv, err := taxii.NewServer(taxii.Config{
+		Repo: n.Intel, Authenticate: n.taxiiAuth, Title: "xsoc TAXII 2.1", Log: n.Log,
+	})
+	if err != nil {
+		return err
+	}
+	n.taxii = srv
+	return nil
+}
+
+// GrantSharedWrite lets every member publish to the shared collection.
+func (n *Node) GrantSharedWrite(ctx context.Context) error {
+	ms, err := n.Members.List(ctx)
+	if err != nil {
+		return err
+	}
+	for _, m := range ms {
+		if err := n.Intel.SetRights(ctx, SharedCollection, m.ID, intel.Rights{Read: true, Write: true}); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// taxiiAuth maps TAXII credentials (Bearer key, or Basic with the key as
+// password) to an intel viewer.
+func (n *Node) taxiiAuth(r *http.Request) (intel.Viewer, error) {
+	key := api.KeyOf(r)
+	if key == "" {
+		return intel.Viewer{}, taxii.ErrUnauthenticated
+	}
+	p, err := n.Members.Authenticate(r.Context(), key)
+	if errors.Is(err, member.ErrUnauthenticated) {
+		return intel.Viewer{}, fmt.Errorf("%w: %v", taxii.ErrUnauthenticated, err)
+	}
+	if err != nil {
+		return intel.Viewer{}, err
+	}
+	return intel.Viewer{Member: p.Member.ID, ClientOf: p.Member.ClientOf, Operator: p.Operator()}, nil
+}
