@@ -38,6 +38,14 @@
 //	  - blocklist: {types: [ip, domain], roles: [destination], ttl: 24h}
 //	  - raise_to_hub
 //
+// Conditions test the alert model (see alert.Alert); "fields" reaches any
+// field of its JSON form by a dotted path, fanning out over lists, so that
+// flags other components add (cross_border, say) can be tested without
+// changes here. Templates are Go text/template over the alert, with the
+// functions json, join, upper and lower; they are tried on a sample alert
+// at load time, so a misspelt field is a load error. The examples
+// directory holds working playbooks.
+//
 // Load reads the directory and reports every problem as file:line and a
 // reason. A file with any problem is rejected as a whole, and the playbooks
 // it held before (if any) keep running, so a typo during a hot reload never
@@ -67,6 +75,18 @@
 // Secrets never enter the store: a queued webhook names its playbook, and
 // the worker signs it with that playbook's current secret; SMTP passwords
 // are read from the environment variable the action names.
+//
+// # Operating it
+//
+// Simulate shows which playbooks would fire on an alert and what each
+// action would send, touching nothing. A playbook with dry_run: true runs
+// for real up to the point of acting: it is matched, throttled and
+// recorded (see Firings) and logged, but it queues and blocks nothing.
+// Deliveries lists the outbox, Requeue sends a dead delivery again, and
+// Purge trims delivered rows and old firing records. The counters
+// xsoc_respond_deliveries_total{kind,result} (result ok, retried, dead)
+// and xsoc_respond_playbook_firings_total{outcome} are registered on
+// Options.Registry.
 //
 // # Blocklists and feeds
 //

@@ -18,7 +18,8 @@ const (
 )
 
 // LoadError is one problem found while loading playbooks: where it is and
-// what is wrong. Line is 0 when the problem concerns a whole file.
+// what is wrong. File is the file's name within the playbook directory;
+// Line is 0 when the problem concerns a whole file.
 type LoadError struct {
 	File   string
 	Line   int
