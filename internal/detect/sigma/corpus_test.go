@@ -54,12 +54,13 @@ func corpusPlaceholders(t testing.TB, dir string) map[string][]string {
 	return ph
 }
 
-// allowedUnsupported lists the constructs of the corpus xsoc reports as
-// unsupported rather than loading, each with why. Every other load error
-// fails the test.
-var allowedUnsupported = map[string]string{}
-
+// TestCorpusLoads loads the SigmaHQ corpus (rules, emerging threats,
+// threat hunting, placeholder and compliance rules): every rule must parse
+// and compile. The corpus uses no construct xsoc reports as unsupported,
+// so any error fails the test.
 func TestCorpusLoads(t *testing.T) {
+	total := 0
+	defer func() { t.Logf("corpus: %d rules loaded", total) }()
 	shared := sharedDir(t)
 	for _, sub := range []string{"rules", "rules-emerging-threats", "rules-threat-hunting", "rules-placeholder", "rules-compliance"} {
 		t.Run(sub, func(t *testing.T) {
@@ -79,8 +80,46 @@ func TestCorpusLoads(t *testing.T) {
 			for _, b := range bad {
 				t.Errorf("load error: %s", b)
 			}
+			total += len(rules)
+			if len(errs) > len(bad) {
+				t.Errorf("%d rules reported unsupported", len(errs)-len(bad))
+			}
 			t.Logf("%s: %d rules loaded, %d errors, %d unsupported", sub, len(rules), len(bad), len(errs)-len(bad))
 			for r, n := range unsup {
+				t.Logf("  unsupported x%d: %s", n, r)
+			}
+		})
+	}
+}
+
+// TestCorpusUnsupported loads the rules SigmaHQ's own tooling cannot
+// convert and the deprecated ones: each failure must be a clear reason,
+// and legacy constructs must be flagged as unsupported.
+func TestCorpusUnsupported(t *testing.T) {
+	shared := sharedDir(t)
+	for _, sub := range []string{"unsupported", "deprecated"} {
+		t.Run(sub, func(t *testing.T) {
+			rules, errs := LoadDir(filepath.Join(shared, "sigma", sub), Options{})
+			reasons := Unsupported(errs)
+			broken := 0
+			for _, e := range errs {
+				if e.Reason == "" || e.File == "" {
+					t.Errorf("load error without file or reason: %+v", e)
+				}
+				if !e.Unsupported {
+					broken++
+					t.Logf("error: %s", e.Error())
+				}
+			}
+			t.Logf("%s: %d rules loaded, %d unsupported, %d errors", sub, len(rules), len(errs)-broken, broken)
+			if sub == "unsupported" {
+				for _, want := range []string{"legacy timeframe aggregation", "legacy aggregation in condition (count, sum, near)", "legacy rule collection"} {
+					if reasons[want] == 0 {
+						t.Errorf("no rule reported as %q (got %v)", want, reasons)
+					}
+				}
+			}
+			for r, n := range reasons {
 				t.Logf("  unsupported x%d: %s", n, r)
 			}
 		})

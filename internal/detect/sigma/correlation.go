@@ -263,7 +263,7 @@ func newCorrelation(r *Rule) (*correlation, error) {
 			corr.conds = []corrCond{{"gte", float64(len(spec.Rules))}}
 		}
 	case "value_percentile":
-		return nil, &unsupportedError{"value_percentile is not supported: the specification does not define which percentile of which distribution the condition compares"}
+		return nil, &unsupportedError{"value_percentile correlation: the specification does not define which percentile of which distribution the condition compares"}
 	default:
 		return nil, fmt.Errorf("unknown correlation type %q", spec.Type)
 	}

@@ -113,7 +113,8 @@ func parseErrors(file string, err error) []LoadError {
 }
 
 // Unsupported lists, from errs, the constructs xsoc does not implement,
-// with how many rules use each: the reason text up to its first colon.
+// with how many rules use each (the reason up to its first colon names
+// the construct).
 func Unsupported(errs []LoadError) map[string]int {
 	out := map[string]int{}
 	for _, e := range errs {

@@ -152,6 +152,9 @@ func unsupported(source string, n *yaml.Node, format string, args ...any) *Parse
 	return e
 }
 
+// legacyCollection starts the reason given for Sigma 1 rule collections.
+const legacyCollection = "legacy rule collection"
+
 // maxRuleBytes bounds one rule file; real rules are a few kilobytes.
 const maxRuleBytes = 4 << 20
 
@@ -186,6 +189,9 @@ func ParseRule(data []byte, source string) ([]*Rule, error) {
 		r, err := parseDocument(root, source)
 		if err != nil {
 			errs = append(errs, err)
+			if pe, ok := err.(*ParseError); ok && pe.Unsupported && strings.HasPrefix(pe.Reason, legacyCollection) {
+				break // the other documents only make sense with this one
+			}
 			continue
 		}
 		rules = append(rules, r)
@@ -280,7 +286,7 @@ func parseDocument(root *yaml.Node, source string) (*Rule, error) {
 			filter = v
 		case "action":
 			if v.Value == "global" || v.Value == "reset" || v.Value == "repeat" {
-				return unsupported(source, k, "legacy rule collection (action: %s): split it into separate rules or a Sigma v2 correlation", v.Value)
+				return unsupported(source, k, "%s: 'action: %s' documents; split them into separate rules or a Sigma v2 correlation", legacyCollection, v.Value)
 			}
 		}
 		return err
@@ -424,7 +430,7 @@ func parseDetection(source string, v *yaml.Node, what string) (*Detection, error
 			d.ConditionLine = val.Line
 			return nil
 		case "timeframe":
-			return unsupported(source, k, "legacy 'timeframe' aggregation: rewrite as a Sigma v2 correlation rule")
+			return unsupported(source, k, "legacy timeframe aggregation: rewrite as a Sigma v2 correlation rule")
 		case "rules":
 			if what == "filter" {
 				return nil
@@ -449,7 +455,7 @@ func parseDetection(source string, v *yaml.Node, what string) (*Detection, error
 	}
 	for _, c := range d.Conditions {
 		if strings.Contains(c, "|") {
-			return nil, unsupported(source, v, "legacy aggregation in condition %q (count/near/sum): rewrite as a Sigma v2 correlation rule", c)
+			return nil, unsupported(source, v, "legacy aggregation in condition (count, sum, near): %q; rewrite as a Sigma v2 correlation rule", c)
 		}
 	}
 	return d, nil
