@@ -18,10 +18,13 @@ type command struct {
 // commands is the table of subcommands; it is read-only after start.
 func commands() map[string]command {
 	return map[string]command{
-		"serve":   {"run a node: API, ingest, detection (embedded NATS and SQLite by default)", runServe},
-		"members": {"manage member organisations and their API keys (add, list, rotate-key)", runMembers},
-		"bench":   {"measure throughput and latency (bench ingest)", runBench},
-		"version": {"print the version", runVersion},
+		"serve":     {"run a node: API, ingest, detection (embedded NATS and SQLite by default)", runServe},
+		"members":   {"manage member organisations and their API keys (add, list, rotate-key)", runMembers},
+		"bench":     {"measure throughput and latency (bench ingest)", runBench},
+		"version":   {"print the version", runVersion},
+		"alerts":    {"list, show, acknowledge and close alerts; time metrics", runAlerts},
+		"incidents": {"incidents and cross-border campaigns: list, show, update, merge, split, NIS2 clocks", runIncidents},
+		"report":    {"render reports (report nis2 INCIDENT: draft NIS2 notification)", runReport},
 	}
 }
 
