@@ -471,7 +471,7 @@ func (x *Index) apply(old *snapshot, ops []op) (*snapshot, error) {
 		d := next.delta[o.sp]
 		_, inDelta := d[o.key]
 		switch {
-		case newHead == 0 && next.base.get(o.sp, []byte(o.key)) == 0:
+		case newHead == 0 && next.base.lookup(o.sp, []byte(o.key)) == 0:
 			// Gone, and nothing in base to shadow: no tombstone needed.
 			if inDelta {
 				delete(d, o.key)

@@ -89,6 +89,7 @@ func (x *Index) Detect(ev *event.Event, out []alert.Alert) []alert.Alert {
 			return true
 		})
 	}
+	m.flush()
 	return m.out
 }
 
@@ -119,14 +120,19 @@ func (x *Index) lookup(k Kind, value, member string, filter bool) ([]Hit, error)
 		return m.hits, nil
 	}
 	m.check(k, "", norm)
+	m.flush()
 	return m.hits, nil
 }
 
-// count returns how many usable entries match value, for member; it is
-// the allocation-free lookup Bench measures.
-func (x *Index) count(k Kind, value, member string) int {
+// count returns how many usable entries match the values, for member,
+// looking them up together as Detect does an event's fields. It is the
+// allocation-free lookup Bench measures.
+func (x *Index) count(member string, qs ...benchQuery) int {
 	m := matcher{x: x, s: x.cur.Load(), member: member, filter: true, mode: modeCount}
-	m.check(k, "", value)
+	for i := range qs {
+		m.check(qs[i].kind, "", qs[i].value)
+	}
+	m.flush()
 	return m.count
 }
 
@@ -139,10 +145,30 @@ const (
 	modeCount             // count it
 )
 
+// maxPending is how many lookups a matcher queues before it resolves them.
+const maxPending = 16
+
+// pending is a queued lookup. Its key (in space sp) and the event's value
+// (in space msp; the key's superstring for a parent domain) are in the
+// matcher's scratch buffer.
+type pending struct {
+	role       string
+	h          uint64
+	koff, klen uint16
+	moff, mlen uint16
+	sp, msp    space
+	parentOnly bool
+}
+
 // matcher carries one event's (or one lookup's) matching state. Everything
 // that costs something (the clock, the member's client relations, the
 // event's JSON) is computed on the first entry that needs it, so the
 // no-match path costs only the lookups.
+//
+// A lookup in a large index is one cache miss, and a CPU can have several
+// in flight. So the matcher queues an event's lookups (normalised keys in
+// its scratch buffer) and resolves them together in flush: first it starts
+// every lookup's memory access, then it finishes them one by one.
 type matcher struct {
 	x      *Index
 	s      *snapshot
@@ -161,51 +187,138 @@ type matcher struct {
 	clientsDone bool
 	clientOf    []string
 	evidence    string
+
+	pend    [maxPending]pending
+	npend   int
+	used    int // bytes of scratch in use
+	sink    uint32
+	scratch [1024]byte
 }
 
-// check looks one value of kind k up, as matching does: leniently, an
-// unparsable value simply matches nothing.
+// check queues the lookups of one value of kind k, as matching does:
+// leniently, an unparsable value simply matches nothing.
 func (m *matcher) check(k Kind, role, v string) {
+	// A normalised value is at most one byte longer than the input (the
+	// "/" of an empty URL path), and a binary key at most 32 bytes.
+	need := max(len(v)+1, 32)
+	if need > len(m.scratch) {
+		m.checkLong(k, role, v)
+		return
+	}
+	m.reserve(need)
+	buf := m.scratch[m.used:m.used:len(m.scratch)]
 	switch k {
 	case KindIP:
 		if a, ok := parseAddr(v); ok {
 			m.addr(a, role)
 		}
 	case KindDomain:
-		var buf [maxDomainLen]byte
-		if d, ok := appendDomain(buf[:0], v); ok {
-			m.domain(d, role)
+		if d, ok := appendDomain(buf, v); ok {
+			m.domain(m.keep(d), role)
 		}
 	case KindURL:
-		var buf [1024]byte
-		if u, reason := normURL(buf[:0], v); reason == "" && len(u) <= maxURLLen {
-			m.probe(spURL, u, spURL, u, role, false)
+		if u, reason := normURL(buf, v); reason == "" && len(u) <= maxURLLen {
+			off := m.keep(u)
+			m.queue(spURL, off, len(u), spURL, off, len(u), role, false)
 		}
 	case KindEmail:
-		var buf [maxEmailLen]byte
-		if e, ok := appendEmail(buf[:0], v); ok {
-			m.probe(spEmail, e, spEmail, e, role, false)
+		if e, ok := appendEmail(buf, v); ok {
+			off := m.keep(e)
+			m.queue(spEmail, off, len(e), spEmail, off, len(e), role, false)
 		}
 	case KindMD5, KindSHA1, KindSHA256:
 		var h [32]byte
 		if n, ok := decodeHex(&h, v); ok && n == hashLen(k) {
-			m.probe(hashSpace[k], h[:n], hashSpace[k], h[:n], role, false)
+			off := m.keep(append(buf, h[:n]...))
+			m.queue(hashSpace[k], off, n, hashSpace[k], off, n, role, false)
 		}
 	}
 }
 
-// addr looks up an address exactly, then in the CIDR ranges.
+// checkLong handles a value too long for the scratch buffer (a URL of
+// kilobytes): it is looked up on its own, in memory of its own.
+func (m *matcher) checkLong(k Kind, role, v string) {
+	if k != KindURL {
+		return // no other kind has values this long
+	}
+	var buf [8192]byte // zeroed only on this rare path; longer URLs allocate
+	u, reason := normURL(buf[:0], v)
+	if reason != "" || len(u) > maxURLLen {
+		return
+	}
+	m.flush()
+	if head := m.s.head(spURL, u); head != 0 {
+		m.entries(head, spURL, u, spURL, u, role, false)
+	}
+}
+
+// reserve makes room for n more bytes of scratch and a value's lookups,
+// resolving what is queued if needed.
+func (m *matcher) reserve(n int) {
+	if m.used+n > len(m.scratch) || m.npend > maxPending/2 {
+		m.flush()
+		m.used = 0
+	}
+}
+
+// keep marks b, just appended at the end of the scratch in use, as used
+// and returns its offset.
+func (m *matcher) keep(b []byte) int {
+	off := m.used
+	m.used += len(b)
+	return off
+}
+
+// queue adds a lookup of scratch[koff:koff+klen] in space sp for the event
+// value scratch[moff:moff+mlen] of space msp.
+func (m *matcher) queue(sp space, koff, klen int, msp space, moff, mlen int, role string, parentOnly bool) {
+	if m.npend == maxPending {
+		m.flush() // keeps the scratch: the value being queued lives there
+	}
+	m.pend[m.npend] = pending{
+		role: role, koff: uint16(koff), klen: uint16(klen), moff: uint16(moff), mlen: uint16(mlen),
+		sp: sp, msp: msp, parentOnly: parentOnly,
+	}
+	m.npend++
+}
+
+// flush resolves the queued lookups: it hashes every key and reads the
+// first slot each will probe, so that their cache misses overlap, then
+// looks each up and acts on its entries.
+func (m *matcher) flush() {
+	b := m.s.base
+	for i := 0; i < m.npend; i++ {
+		p := &m.pend[i]
+		if b.keys[p.sp] != 0 {
+			key := m.scratch[p.koff : p.koff+p.klen]
+			p.h = b.hash(p.sp, key)
+			m.sink += b.touch(p.sp, key, p.h)
+		}
+	}
+	for i := 0; i < m.npend; i++ {
+		p := &m.pend[i]
+		key := m.scratch[p.koff : p.koff+p.klen]
+		if head := m.s.headHashed(p.sp, key, p.h); head != 0 {
+			m.entries(head, p.sp, key, p.msp, m.scratch[p.moff:p.moff+p.mlen], p.role, p.parentOnly)
+		}
+	}
+	m.npend = 0
+}
+
+// addr queues an exact lookup of an address and looks it up in the CIDR
+// ranges.
 func (m *matcher) addr(a netip.Addr, role string) {
-	var key []byte
 	sp, f := spV4, 0
+	var off, n int
 	if a.Is4() {
 		b := a.As4()
-		key = b[:]
+		off, n = m.keep(append(m.scratch[m.used:m.used], b[:]...)), 4
 	} else {
 		b := a.As16()
-		key, sp, f = b[:], spV6, 1
+		off, n, sp, f = m.keep(append(m.scratch[m.used:m.used], b[:]...)), 16, spV6, 1
 	}
-	m.probe(sp, key, sp, key, role, false)
+	m.queue(sp, off, n, sp, off, n, role, false)
+	key := m.scratch[off : off+n]
 	if !m.s.rangeHint[f].mayContain(key[0], key[1]) {
 		return
 	}
@@ -226,36 +339,27 @@ func (m *matcher) cidrs(p netip.Prefix, mv []byte, role string) {
 	}
 }
 
-// domain looks up a name and each of its parent domains: a.b.example,
-// then b.example, then example. Only whole labels are cut, so
-// badexample.com never finds example.com.
-//
-// Names of a label count no indexed domain has are not looked up.
-func (m *matcher) domain(d []byte, role string) {
+// domain queues lookups of a name (at scratch offset off) and each of its
+// parent domains: a.b.example, then b.example, then example. Only whole
+// labels are cut, so badexample.com never finds example.com. Names of a
+// label count no indexed domain has are not looked up.
+func (m *matcher) domain(off int, role string) {
 	mask := m.s.domainLabels
 	if mask == 0 {
 		return
 	}
+	d := m.scratch[off:m.used]
 	labels := countLabels(d)
 	if mask&labelsBit(labels) != 0 {
-		m.probe(spDomain, d, spDomain, d, role, false)
+		m.queue(spDomain, off, len(d), spDomain, off, len(d), role, false)
 	}
 	for i := 0; i < len(d)-1; i++ {
 		if d[i] == '.' {
 			labels--
 			if mask&labelsBit(labels) != 0 {
-				m.probe(spDomain, d[i+1:], spDomain, d, role, true)
+				m.queue(spDomain, off+i+1, len(d)-i-1, spDomain, off, len(d), role, true)
 			}
 		}
-	}
-}
-
-// probe looks key up in space sp. mv (in space msp) is the value from the
-// event; parentOnly says key is a parent domain of it, which exact-only
-// entries do not match.
-func (m *matcher) probe(sp space, key []byte, msp space, mv []byte, role string, parentOnly bool) {
-	if head := m.s.head(sp, key); head != 0 {
-		m.entries(head, sp, key, msp, mv, role, parentOnly)
 	}
 }
 

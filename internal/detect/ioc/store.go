@@ -153,56 +153,90 @@ type base struct {
 // strBytes[sp] key bytes per string space.
 func newBase(keys, strBytes [numSpaces]int) *base {
 	b := &base{seed: rand.Uint64(), bseed: maphash.MakeSeed()}
-	b.v4 = newFlatTable[uint32](keys[spV4])
-	b.v6 = newFlatTable[[16]byte](keys[spV6])
-	b.md5 = newFlatTable[[16]byte](keys[spMD5])
-	b.sha1 = newFlatTable[[20]byte](keys[spSHA1])
-	b.sha256 = newFlatTable[[32]byte](keys[spSHA256])
+	b.v4 = newFlatTable[uint32](keys[spV4], lineStart)
+	b.v6 = newFlatTable[[16]byte](keys[spV6], ^0)
+	b.md5 = newFlatTable[[16]byte](keys[spMD5], ^0)
+	b.sha1 = newFlatTable[[20]byte](keys[spSHA1], ^0)
+	b.sha256 = newFlatTable[[32]byte](keys[spSHA256], ^0)
 	for sp := firstStrSpace; sp < numSpaces; sp++ {
-		b.str[sp-firstStrSpace] = newStrTable(b.bseed, keys[sp], strBytes[sp])
+		b.str[sp-firstStrSpace] = newStrTable(keys[sp], strBytes[sp])
 	}
 	return b
 }
 
-// get returns the chain head for key k in space sp, or 0. k has the
-// space's key length.
-func (b *base) get(sp space, k []byte) uint32 {
+// hash returns the hash of key k in space sp, for get and touch.
+func (b *base) hash(sp space, k []byte) uint64 {
+	if sp == spV4 {
+		return mix64(uint64(binary.BigEndian.Uint32(k)), b.seed)
+	}
+	return maphash.Bytes(b.bseed, k)
+}
+
+// get returns the chain head for key k in space sp, whose hash is h, or 0.
+// k has the space's key length.
+func (b *base) get(sp space, k []byte, h uint64) uint32 {
 	if b.keys[sp] == 0 {
 		return 0
 	}
 	switch sp {
 	case spV4:
-		v := binary.BigEndian.Uint32(k)
-		return b.v4.get(v, mix64(uint64(v), b.seed))
+		return b.v4.get(binary.BigEndian.Uint32(k), h)
 	case spV6:
-		return b.v6.get([16]byte(k), maphash.Bytes(b.bseed, k))
+		return b.v6.get([16]byte(k), h)
 	case spMD5:
-		return b.md5.get([16]byte(k), maphash.Bytes(b.bseed, k))
+		return b.md5.get([16]byte(k), h)
 	case spSHA1:
-		return b.sha1.get([20]byte(k), maphash.Bytes(b.bseed, k))
+		return b.sha1.get([20]byte(k), h)
 	case spSHA256:
-		return b.sha256.get([32]byte(k), maphash.Bytes(b.bseed, k))
+		return b.sha256.get([32]byte(k), h)
 	}
-	return b.str[sp-firstStrSpace].get(k)
+	return b.str[sp-firstStrSpace].get(k, h)
+}
+
+// lookup returns the chain head for key k in space sp, or 0.
+func (b *base) lookup(sp space, k []byte) uint32 {
+	if b.keys[sp] == 0 {
+		return 0
+	}
+	return b.get(sp, k, b.hash(sp, k))
+}
+
+// touch reads the slot where a lookup of k (hash h) in space sp starts, so
+// that several lookups' cache misses overlap (see matcher.flush). The
+// result only keeps the read from being optimised away.
+func (b *base) touch(sp space, k []byte, h uint64) uint32 {
+	switch sp {
+	case spV4:
+		return b.v4.touch(binary.BigEndian.Uint32(k), h)
+	case spV6:
+		return b.v6.touch([16]byte(k), h)
+	case spMD5:
+		return b.md5.touch([16]byte(k), h)
+	case spSHA1:
+		return b.sha1.touch([20]byte(k), h)
+	case spSHA256:
+		return b.sha256.touch([32]byte(k), h)
+	}
+	return b.str[sp-firstStrSpace].touch(h)
 }
 
 // insert adds a key the base does not hold yet.
 func (b *base) insert(sp space, k []byte, ref uint32) {
 	b.keys[sp]++
+	h := b.hash(sp, k)
 	switch sp {
 	case spV4:
-		v := binary.BigEndian.Uint32(k)
-		b.v4.insert(v, mix64(uint64(v), b.seed), ref)
+		b.v4.insert(binary.BigEndian.Uint32(k), h, ref)
 	case spV6:
-		b.v6.insert([16]byte(k), maphash.Bytes(b.bseed, k), ref)
+		b.v6.insert([16]byte(k), h, ref)
 	case spMD5:
-		b.md5.insert([16]byte(k), maphash.Bytes(b.bseed, k), ref)
+		b.md5.insert([16]byte(k), h, ref)
 	case spSHA1:
-		b.sha1.insert([20]byte(k), maphash.Bytes(b.bseed, k), ref)
+		b.sha1.insert([20]byte(k), h, ref)
 	case spSHA256:
-		b.sha256.insert([32]byte(k), maphash.Bytes(b.bseed, k), ref)
+		b.sha256.insert([32]byte(k), h, ref)
 	default:
-		b.str[sp-firstStrSpace].insert(k, ref)
+		b.str[sp-firstStrSpace].insert(k, h, ref)
 	}
 }
 
@@ -341,12 +375,20 @@ func labelsBit(n int) uint64 {
 
 // head returns the chain head of key k in space sp, or 0.
 func (s *snapshot) head(sp space, k []byte) uint32 {
+	if s.base.keys[sp] == 0 {
+		return s.headHashed(sp, k, 0)
+	}
+	return s.headHashed(sp, k, s.base.hash(sp, k))
+}
+
+// headHashed is head for a key whose base hash h is known.
+func (s *snapshot) headHashed(sp space, k []byte, h uint64) uint32 {
 	if d := s.delta[sp]; len(d) != 0 {
 		if r, ok := d[string(k)]; ok {
 			return r
 		}
 	}
-	return s.base.get(sp, k)
+	return s.base.get(sp, k, h)
 }
 
 // idString rebuilds the id of entry m.

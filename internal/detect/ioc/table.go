@@ -1,9 +1,6 @@
 package ioc
 
-import (
-	"hash/maphash"
-	"math/bits"
-)
+import "math/bits"
 
 // The base layer's hash tables are flat, open-addressed with linear probing
 // and immutable once built: the builder knows how many keys it will insert,
@@ -32,6 +29,12 @@ func slotIndex(h uint64, n int) int {
 	return int(hi)
 }
 
+// lineStart is a flatTable's group mask for 8-byte slots (IPv4): probes
+// start at the beginning of a group of 8 slots, which is one cache line
+// (large slices are page-aligned), so a lookup usually reads one line.
+// Larger slots do not divide a line, and start anywhere (mask ^0).
+const lineStart = ^7
+
 // mix64 is a seeded 64-bit finaliser (the murmur3 fmix64 constants) for
 // integer keys; its high bits, which slotIndex uses, depend on every key bit.
 func mix64(x, seed uint64) uint64 {
@@ -55,11 +58,13 @@ type flatSlot[K comparable] struct {
 // the table needs no per-type hash function.
 type flatTable[K comparable] struct {
 	slots []flatSlot[K]
+	start int // mask applied to a probe's first slot
 }
 
-// newFlatTable returns a table with room for n keys.
-func newFlatTable[K comparable](n int) flatTable[K] {
-	return flatTable[K]{slots: make([]flatSlot[K], tableSize(n))}
+// newFlatTable returns a table with room for n keys whose probes start at
+// slot indexes masked with start (lineStart or ^0).
+func newFlatTable[K comparable](n, start int) flatTable[K] {
+	return flatTable[K]{slots: make([]flatSlot[K], tableSize(n)), start: start}
 }
 
 // get returns the reference stored for k, or 0.
@@ -68,7 +73,7 @@ func (t *flatTable[K]) get(k K, h uint64) uint32 {
 	if n == 0 {
 		return 0
 	}
-	for i := slotIndex(h, n); ; {
+	for i := slotIndex(h, n) & t.start; ; {
 		s := &t.slots[i]
 		if s.ref == 0 {
 			return 0
@@ -82,11 +87,23 @@ func (t *flatTable[K]) get(k K, h uint64) uint32 {
 	}
 }
 
+// touch reads the first slot a lookup of k (hash h) reads, key and
+// reference (a slot may straddle two cache lines), so that the memory
+// accesses start early; see matcher.flush.
+func (t *flatTable[K]) touch(k K, h uint64) uint32 {
+	if n := len(t.slots); n != 0 {
+		if s := &t.slots[slotIndex(h, n)&t.start]; s.key == k {
+			return s.ref
+		}
+	}
+	return 0
+}
+
 // insert adds a key the table does not hold yet. The builder guarantees
 // uniqueness and capacity.
 func (t *flatTable[K]) insert(k K, h uint64, ref uint32) {
 	n := len(t.slots)
-	for i := slotIndex(h, n); ; {
+	for i := slotIndex(h, n) & t.start; ; {
 		if t.slots[i].ref == 0 {
 			t.slots[i] = flatSlot[K]{key: k, ref: ref}
 			return
@@ -109,25 +126,25 @@ type strSlot struct {
 
 // strTable maps byte strings (domains, URLs, e-mail addresses) to meta
 // references. Keys live back to back in one arena, so the table costs 12
-// bytes per slot plus the key bytes, with no per-key allocation.
+// bytes per slot plus the key bytes, with no per-key allocation. Like
+// flatTable, it takes each key's hash from the caller.
 type strTable struct {
-	seed  maphash.Seed
 	slots []strSlot
 	arena []byte
 }
 
 // newStrTable returns a table with room for n keys totalling size bytes.
-func newStrTable(seed maphash.Seed, n, size int) strTable {
-	return strTable{seed: seed, slots: make([]strSlot, tableSize(n)), arena: make([]byte, 0, size)}
+func newStrTable(n, size int) strTable {
+	return strTable{slots: make([]strSlot, tableSize(n)), arena: make([]byte, 0, size)}
 }
 
-// get returns the reference stored for k, or 0.
-func (t *strTable) get(k []byte) uint32 {
+// get returns the reference stored for k, whose hash with the table's
+// seed is h, or 0.
+func (t *strTable) get(k []byte, h uint64) uint32 {
 	n := len(t.slots)
 	if n == 0 {
 		return 0
 	}
-	h := maphash.Bytes(t.seed, k)
 	tag := uint16(h)
 	for i := slotIndex(h, n); ; {
 		s := &t.slots[i]
@@ -143,11 +160,18 @@ func (t *strTable) get(k []byte) uint32 {
 	}
 }
 
+// touch reads the first slot a lookup of hash h reads.
+func (t *strTable) touch(h uint64) uint32 {
+	if n := len(t.slots); n != 0 {
+		return t.slots[slotIndex(h, n)].ref
+	}
+	return 0
+}
+
 // insert adds a key the table does not hold yet. The caller has checked
 // that the key is at most maxURLLen bytes and that the arena stays under
 // 4 GiB.
-func (t *strTable) insert(k []byte, ref uint32) {
-	h := maphash.Bytes(t.seed, k)
+func (t *strTable) insert(k []byte, h uint64, ref uint32) {
 	s := strSlot{off: uint32(len(t.arena)), n: uint16(len(k)), tag: uint16(h), ref: ref}
 	t.arena = append(t.arena, k...)
 	n := len(t.slots)
