@@ -27,12 +27,17 @@ import (
 	"github.com/xsoc/xsoc/internal/config"
 	"github.com/xsoc/xsoc/internal/correlate"
 	"github.com/xsoc/xsoc/internal/detect"
+	"github.com/xsoc/xsoc/internal/detect/ioc"
+	"github.com/xsoc/xsoc/internal/detect/sigma"
 	"github.com/xsoc/xsoc/internal/eventlog"
 	"github.com/xsoc/xsoc/internal/ingest"
 	"github.com/xsoc/xsoc/internal/intel"
 	"github.com/xsoc/xsoc/internal/intel/taxii"
+	"github.com/xsoc/xsoc/internal/iocfeed"
 	"github.com/xsoc/xsoc/internal/member"
 	"github.com/xsoc/xsoc/internal/pipeline"
+	"github.com/xsoc/xsoc/internal/respond"
+	"github.com/xsoc/xsoc/internal/rulestore"
 	"github.com/xsoc/xsoc/internal/store"
 )
 
@@ -50,6 +55,11 @@ type Node struct {
 	Alerts     *alert.Service
 	Correlator *correlate.Correlator
 	Intel      *intel.Repo
+	// Sigma and IOC are the detectors; Rules stores Sigma rules.
+	Sigma   *sigma.Engine
+	IOC     *ioc.Index
+	Rules   *rulestore.Store
+	Respond *respond.Responder
 	// NoPipeline leaves accepted input on the bus unprocessed (for
 	// measuring the accept path alone, and for ingest-only nodes when
 	// separate workers run the pipeline).
@@ -59,6 +69,7 @@ type Node struct {
 	sink      pipeline.AlertSink
 	mux       *http.ServeMux
 	taxii     http.Handler
+	feeder    *iocfeed.Feeder
 	listener  net.Listener
 	syslog    []*ingest.SyslogServer
 }
@@ -66,7 +77,7 @@ type Node struct {
 // Schemas are the tables of every package a node uses, in dependency order.
 func Schemas() []store.Schema {
 	return []store.Schema{member.Schema(), eventlog.Schema(), alert.Schema(), correlate.Schema(),
-		intel.Schema(), taxii.Schema()}
+		intel.Schema(), taxii.Schema(), rulestore.Schema(), respond.Schema()}
 }
 
 // OpenStore opens and migrates the configured store; the CLI's offline
@@ -127,6 +138,14 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger) (*Node, erro
 		return nil, err
 	}
 	if err := n.openIntel(ctx); err != nil {
+		n.Close()
+		return nil, err
+	}
+	if err := n.openDetection(ctx); err != nil {
+		n.Close()
+		return nil, err
+	}
+	if err := n.openRespond(ctx); err != nil {
 		n.Close()
 		return nil, err
 	}
@@ -227,6 +246,19 @@ func (n *Node) Run(ctx context.Context) error {
 			}
 		}()
 	}
+	bctx, stopBackground := context.WithCancel(context.Background())
+	defer stopBackground()
+	for _, run := range []func(context.Context){
+		func(ctx context.Context) { n.feeder.Run(ctx, 5*time.Second) },
+		n.watchRules,
+		func(ctx context.Context) { n.Respond.Start(ctx); <-ctx.Done(); n.Respond.Wait() },
+	} {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			run(bctx)
+		}()
+	}
 	sctx, stopSyslog := context.WithCancel(context.Background())
 	for _, s := range n.syslog {
 		wg.Add(1)
@@ -257,6 +289,7 @@ func (n *Node) Run(ctx context.Context) error {
 	srv.Shutdown(shutdownCtx)
 	stopSyslog()
 	stopPipeline()
+	stopBackground()
 	wg.Wait()
 	return runErr
 }

@@ -1,0 +1,183 @@
+package node
+
+import (
+	"context"
+	"fmt"
+	"io/fs"
+	"os"
+	"path"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/xsoc/xsoc/internal/alert"
+	"github.com/xsoc/xsoc/internal/api"
+	"github.com/xsoc/xsoc/internal/detect/ioc"
+	"github.com/xsoc/xsoc/internal/detect/sigma"
+	"github.com/xsoc/xsoc/internal/iocfeed"
+	"github.com/xsoc/xsoc/internal/respond"
+	"github.com/xsoc/xsoc/internal/rulestore"
+	"github.com/xsoc/xsoc/internal/starter"
+)
+
+// openDetection builds the Sigma engine (rules from the store, the
+// starter pack on first start, and the configured rules directory) and the
+// IOC index fed from the intel repository.
+func (n *Node) openDetection(ctx context.Context) error {
+	n.Rules = rulestore.New(n.DB)
+	n.Sigma = sigma.NewEngine(sigma.Options{})
+	files, err := n.Rules.Files(ctx)
+	if err != nil {
+		return err
+	}
+	if len(files) == 0 {
+		if _, err := ImportRules(ctx, n.Rules, starter.SigmaRules(), "starter/"); err != nil {
+			return err
+		}
+	}
+	if err := n.ReloadRules(ctx); err != nil {
+		return err
+	}
+	dir := &directory{reg: n.Members}
+	n.IOC = ioc.New(ioc.Options{Relations: func(m string) []string { return dir.get(m).ClientOf }})
+	n.feeder = iocfeed.New(n.Intel, n.IOC, n.Log)
+	if _, err := n.feeder.Sync(ctx); err != nil {
+		return fmt.Errorf("loading indicators: %w", err)
+	}
+	n.AddDetector(n.Sigma)
+	n.AddDetector(n.IOC)
+	(&api.Rules{Engine: n.Sigma, Store: n.Rules, Reload: n.ReloadRules}).Register(n.mux)
+	return nil
+}
+
+// ImportRules stores every .yml/.yaml file under root of fsys in the rule
+// store, named prefix + its path. It returns how many files it stored.
+// Files are stored as they are; broken rules are reported when loaded and
+// do not stop the others.
+func ImportRules(ctx context.Context, st *rulestore.Store, fsys fs.FS, prefix string) (int, error) {
+	n := 0
+	err := fs.WalkDir(fsys, ".", func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.IsDir() || !isYAML(p) {
+			return nil
+		}
+		data, err := fs.ReadFile(fsys, p)
+		if err != nil {
+			return err
+		}
+		n++
+		return st.Put(ctx, prefix+p, data)
+	})
+	return n, err
+}
+
+func isYAML(p string) bool {
+	ext := strings.ToLower(path.Ext(p))
+	return ext == ".yml" || ext == ".yaml"
+}
+
+// ReloadRules compiles the stored rules plus the configured rules
+// directory into the Sigma engine, keeping correlation state, and applies
+// the stored enabled/disabled choices. Broken rules are logged and left
+// out; the rest run.
+func (n *Node) ReloadRules(ctx context.Context) error {
+	files, err := n.Rules.Files(ctx)
+	if err != nil {
+		return err
+	}
+	var rules []*sigma.Rule
+	var problems []error
+	for _, f := range files {
+		rs, err := sigma.ParseRule(f.YAML, f.Name)
+		if err != nil {
+			problems = append(problems, err) // names file, line and reason
+		}
+		rules = append(rules, rs...)
+	}
+	if dir := n.Config.RulesDir; dir != "" {
+		rs, errs := sigma.LoadDir(dir, sigma.Options{})
+		rules = append(rules, rs...)
+		for _, e := range errs {
+			problems = append(problems, e)
+		}
+	}
+	for _, e := range n.Sigma.Load(rules) {
+		problems = append(problems, e)
+	}
+	for _, p := range problems {
+		n.Log.Warn("sigma: rule not loaded", "rule", p.Error())
+	}
+	disabled, err := n.Rules.Disabled(ctx)
+	if err != nil {
+		return err
+	}
+	for _, id := range disabled {
+		n.Sigma.SetEnabled(id, false) // a rule no longer loaded is no error
+	}
+	n.Log.Info("sigma: rules loaded", "rules", len(n.Sigma.Rules()), "problems", len(problems))
+	return nil
+}
+
+// watchRules reloads the rules when another process changed the store.
+func (n *Node) watchRules(ctx context.Context) {
+	last, _ := n.Rules.Version(ctx)
+	t := time.NewTicker(5 * time.Second)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		v, err := n.Rules.Version(ctx)
+		if err != nil || v == last {
+			continue
+		}
+		last = v
+		if err := n.ReloadRules(ctx); err != nil {
+			n.Log.Warn("sigma: reload failed", "err", err)
+		}
+	}
+}
+
+// openRespond builds the responder: playbooks, the delivery outbox, the
+// blocklists, and their feeds.
+func (n *Node) openRespond(ctx context.Context) error {
+	dir := &directory{reg: n.Members}
+	var err error
+	n.Respond, err = respond.New(n.DB, respond.Options{
+		Logger: n.Log, Registry: n.Metrics,
+		Indicators: iocfeed.Source{Repo: n.Intel, Relations: func(m string) []string { return dir.get(m).ClientOf }},
+	})
+	if err != nil {
+		return err
+	}
+	if d := n.Config.PlaybooksDir; d != "" {
+		for _, e := range n.Respond.Load(d) {
+			n.Log.Warn("respond: playbook rejected", "problem", e.Error())
+		}
+	}
+	n.Alerts.OnAlert(func(a alert.Alert) {
+		if err := n.Respond.HandleAlert(context.Background(), a); err != nil {
+			n.Log.Warn("respond: alert not handled", "alert", a.ID, "err", err)
+		}
+	})
+	n.mux.Handle("GET /api/v1/blocklists/{format}", api.RequireMember(n.Respond.FeedHandler(api.MemberFrom)))
+	(&api.Playbooks{Respond: n.Respond}).Register(n.mux)
+	return nil
+}
+
+// RulesFromDir reads a rules directory for import, sorted for stable
+// output.
+func RulesFromDir(dir string) (fs.FS, error) {
+	st, err := os.Stat(dir)
+	if err != nil {
+		return nil, err
+	}
+	if !st.IsDir() {
+		return nil, fmt.Errorf("%s is not a directory", dir)
+	}
+	return os.DirFS(filepath.Clean(dir)), nil
+}
