@@ -158,6 +158,7 @@ type pending struct {
 	moff, mlen uint16
 	sp, msp    space
 	parentOnly bool
+	maybe      bool // the base's filter may hold the key
 }
 
 // matcher carries one event's (or one lookup's) matching state. Everything
@@ -282,23 +283,28 @@ func (m *matcher) queue(sp space, koff, klen int, msp space, moff, mlen int, rol
 	m.npend++
 }
 
-// flush resolves the queued lookups: it hashes every key and reads the
-// first slot each will probe, so that their cache misses overlap, then
-// looks each up and acts on its entries.
+// flush resolves the queued lookups. It hashes every key and checks the
+// base layer's filter, then reads the first table slot of each key the
+// filter lets through, so that their cache misses overlap, then looks each
+// up and acts on its entries.
 func (m *matcher) flush() {
 	b := m.s.base
 	for i := 0; i < m.npend; i++ {
 		p := &m.pend[i]
 		if b.keys[p.sp] != 0 {
-			key := m.scratch[p.koff : p.koff+p.klen]
-			p.h = b.hash(p.sp, key)
-			m.sink += b.touch(p.sp, key, p.h)
+			p.h = b.hash(p.sp, m.scratch[p.koff:p.koff+p.klen])
+			p.maybe = b.filter.mayContain(p.h)
+		}
+	}
+	for i := 0; i < m.npend; i++ {
+		if p := &m.pend[i]; p.maybe {
+			m.sink += b.touch(p.sp, m.scratch[p.koff:p.koff+p.klen], p.h)
 		}
 	}
 	for i := 0; i < m.npend; i++ {
 		p := &m.pend[i]
 		key := m.scratch[p.koff : p.koff+p.klen]
-		if head := m.s.headHashed(p.sp, key, p.h); head != 0 {
+		if head := m.s.headFiltered(p.sp, key, p.h, p.maybe); head != 0 {
 			m.entries(head, p.sp, key, p.msp, m.scratch[p.moff:p.moff+p.mlen], p.role, p.parentOnly)
 		}
 	}

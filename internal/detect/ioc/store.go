@@ -147,12 +147,18 @@ type base struct {
 	sha256 flatTable[[32]byte]
 	str    [numSpaces - firstStrSpace]strTable
 	keys   [numSpaces]int // keys per space
+	filter filter         // every key's hash
 }
 
 // newBase returns an empty base sized for keys[sp] keys per space and
 // strBytes[sp] key bytes per string space.
 func newBase(keys, strBytes [numSpaces]int) *base {
 	b := &base{seed: rand.Uint64(), bseed: maphash.MakeSeed()}
+	total := 0
+	for _, n := range keys {
+		total += n
+	}
+	b.filter = newFilter(total)
 	b.v4 = newFlatTable[uint32](keys[spV4], lineStart)
 	b.v6 = newFlatTable[[16]byte](keys[spV6], ^0)
 	b.md5 = newFlatTable[[16]byte](keys[spMD5], ^0)
@@ -224,6 +230,7 @@ func (b *base) touch(sp space, k []byte, h uint64) uint32 {
 func (b *base) insert(sp space, k []byte, ref uint32) {
 	b.keys[sp]++
 	h := b.hash(sp, k)
+	b.filter.add(h)
 	switch sp {
 	case spV4:
 		b.v4.insert(binary.BigEndian.Uint32(k), h, ref)
@@ -379,6 +386,20 @@ func (s *snapshot) head(sp space, k []byte) uint32 {
 		return s.headHashed(sp, k, 0)
 	}
 	return s.headHashed(sp, k, s.base.hash(sp, k))
+}
+
+// headFiltered is head for a key whose base hash h is known and that the
+// base's filter says may (maybe) or cannot be in the base.
+func (s *snapshot) headFiltered(sp space, k []byte, h uint64, maybe bool) uint32 {
+	if d := s.delta[sp]; len(d) != 0 {
+		if r, ok := d[string(k)]; ok {
+			return r
+		}
+	}
+	if !maybe {
+		return 0
+	}
+	return s.base.get(sp, k, h)
 }
 
 // headHashed is head for a key whose base hash h is known.
