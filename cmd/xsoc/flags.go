@@ -62,16 +62,41 @@ func configFlags(fs *flag.FlagSet) func() (config.Config, error) {
 	}
 }
 
-// parse parses args, printing errors to stderr.
+// parse parses args, printing errors to stderr. Flags may come before or
+// after the positional arguments ("xsoc rules validate DIR -q"); "--" ends
+// the flags.
 func parse(fs *flag.FlagSet, args []string, stderr io.Writer) error {
 	fs.SetOutput(stderr)
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return errUsage
+	var flags, positional []string
+	for i := 0; i < len(args); i++ {
+		a := args[i]
+		if a == "--" {
+			positional = append(positional, args[i+1:]...)
+			break
 		}
+		if !strings.HasPrefix(a, "-") || a == "-" {
+			positional = append(positional, a)
+			continue
+		}
+		flags = append(flags, a)
+		name := strings.TrimLeft(a, "-")
+		if strings.Contains(name, "=") {
+			continue
+		}
+		if f := fs.Lookup(name); f != nil && !isBool(f) && i+1 < len(args) {
+			i++
+			flags = append(flags, args[i])
+		}
+	}
+	if err := fs.Parse(append(flags, append([]string{"--"}, positional...)...)); err != nil {
 		return errUsage
 	}
 	return nil
+}
+
+func isBool(f *flag.Flag) bool {
+	b, ok := f.Value.(interface{ IsBoolFlag() bool })
+	return ok && b.IsBoolFlag()
 }
 
 func newLogger(w io.Writer, level string) *slog.Logger {

@@ -10,10 +10,14 @@ import (
 
 	"github.com/xsoc/xsoc/internal/alert"
 	"github.com/xsoc/xsoc/internal/api"
+	"github.com/xsoc/xsoc/internal/config"
 	"github.com/xsoc/xsoc/internal/correlate"
 	"github.com/xsoc/xsoc/internal/intel"
 	"github.com/xsoc/xsoc/internal/intel/taxii"
+	"github.com/xsoc/xsoc/internal/intel/warninglist"
+	"github.com/xsoc/xsoc/internal/iocfeed"
 	"github.com/xsoc/xsoc/internal/member"
+	"github.com/xsoc/xsoc/internal/store"
 	"github.com/xsoc/xsoc/internal/tlp"
 )
 
@@ -95,8 +99,11 @@ const SharedCollection = "4f7e1b2c-9a3d-4c5e-8f60-1a2b3c4d5e6f"
 
 // openIntel builds the intel repository and the TAXII server.
 func (n *Node) openIntel(ctx context.Context) error {
-	n.Intel = intel.NewRepo(n.DB, intel.Options{})
-	_, err := n.Intel.Collection(ctx, intel.Viewer{Operator: true}, SharedCollection)
+	var err error
+	if n.Intel, err = IntelRepo(n.DB, n.Config); err != nil {
+		return err
+	}
+	_, err = n.Intel.Collection(ctx, intel.Viewer{Operator: true}, SharedCollection)
 	if errors.Is(err, intel.ErrNotFound) {
 		green := tlp.Green
 		_, err = n.Intel.CreateCollection(ctx, intel.Collection{
@@ -119,6 +126,20 @@ func (n *Node) openIntel(ctx context.Context) error {
 	}
 	n.taxii = srv
 	return nil
+}
+
+// IntelRepo opens the intel repository with xsoc's import checks: valid
+// STIX 2.1, and no indicator of a known-benign value (MISP warning lists
+// from the configured folder, else the built-in special-purpose ranges).
+func IntelRepo(db *store.DB, cfg config.Config) (*intel.Repo, error) {
+	lists := warninglist.Default()
+	if cfg.WarninglistsDir != "" {
+		var err error
+		if lists, err = warninglist.Load(cfg.WarninglistsDir); err != nil {
+			return nil, fmt.Errorf("warning lists: %w", err)
+		}
+	}
+	return intel.NewRepo(db, intel.Options{Validate: iocfeed.Validator(lists)}), nil
 }
 
 // GrantSharedWrite lets every member publish to the shared collection.
