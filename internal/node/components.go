@@ -103,19 +103,7 @@ func (n *Node) openIntel(ctx context.Context) error {
 	if n.Intel, err = IntelRepo(n.DB, n.Config); err != nil {
 		return err
 	}
-	_, err = n.Intel.Collection(ctx, intel.Viewer{Operator: true}, SharedCollection)
-	if errors.Is(err, intel.ErrNotFound) {
-		green := tlp.Green
-		_, err = n.Intel.CreateCollection(ctx, intel.Collection{
-			ID: SharedCollection, Title: "Shared indicators",
-			Description: "Indicators members share with the community; TLP decides who sees each one.",
-			Alias:       "shared", DefaultTLP: &green, CommunityRead: true,
-		})
-	}
-	if err != nil {
-		return fmt.Errorf("intel: shared collection: %w", err)
-	}
-	if err := n.GrantSharedWrite(ctx); err != nil {
+	if err := EnsureSharedCollection(ctx, n.Intel, n.Members); err != nil {
 		return err
 	}
 	srv, err := taxii.NewServer(taxii.Config{
@@ -142,18 +130,36 @@ func IntelRepo(db *store.DB, cfg config.Config) (*intel.Repo, error) {
 	return intel.NewRepo(db, intel.Options{Validate: iocfeed.Validator(lists)}), nil
 }
 
-// GrantSharedWrite lets every member publish to the shared collection.
-func (n *Node) GrantSharedWrite(ctx context.Context) error {
-	ms, err := n.Members.List(ctx)
+// EnsureSharedCollection creates the shared collection if it is missing
+// and lets every member read and write it.
+func EnsureSharedCollection(ctx context.Context, repo *intel.Repo, reg *member.Registry) error {
+	_, err := repo.Collection(ctx, intel.Viewer{Operator: true}, SharedCollection)
+	if errors.Is(err, intel.ErrNotFound) {
+		green := tlp.Green
+		_, err = repo.CreateCollection(ctx, intel.Collection{
+			ID: SharedCollection, Title: "Shared indicators",
+			Description: "Indicators members share with the community; TLP decides who sees each one.",
+			Alias:       "shared", DefaultTLP: &green, CommunityRead: true,
+		})
+	}
+	if err != nil {
+		return fmt.Errorf("intel: shared collection: %w", err)
+	}
+	ms, err := reg.List(ctx)
 	if err != nil {
 		return err
 	}
 	for _, m := range ms {
-		if err := n.Intel.SetRights(ctx, SharedCollection, m.ID, intel.Rights{Read: true, Write: true}); err != nil {
+		if err := repo.SetRights(ctx, SharedCollection, m.ID, intel.Rights{Read: true, Write: true}); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// GrantSharedWrite lets every member publish to the shared collection.
+func (n *Node) GrantSharedWrite(ctx context.Context) error {
+	return EnsureSharedCollection(ctx, n.Intel, n.Members)
 }
 
 // taxiiAuth maps TAXII credentials (Bearer key, or Basic with the key as

@@ -1,0 +1,307 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/xsoc/xsoc/internal/intel"
+	"github.com/xsoc/xsoc/internal/intel/misp"
+	"github.com/xsoc/xsoc/internal/intel/stix"
+	"github.com/xsoc/xsoc/internal/intel/taxii"
+	"github.com/xsoc/xsoc/internal/member"
+	"github.com/xsoc/xsoc/internal/node"
+	"github.com/xsoc/xsoc/internal/tlp"
+)
+
+const intelUsage = `usage: xsoc intel pull --taxii API_ROOT_URL --collection ID --member M [--since T] [--token K | --user U --password P]
+       xsoc intel push --taxii API_ROOT_URL --collection ID [--token K | --user U --password P] BUNDLE.json
+       xsoc intel import --member M [--kind stix|misp-feed|misp-event|freetext|csv] [--tlp LEVEL] PATH
+       xsoc intel export-misp --member M DIR
+       xsoc intel collections
+
+pull, import and export work on the node's store directly (same --data-dir
+or --postgres-url as serve); a running node indexes new indicators within
+seconds. Imported objects belong to --member, go to the shared collection
+(--collection to choose another) and are checked: invalid STIX and
+indicators of known-benign values (warning lists) are refused with the
+reason.`
+
+func runIntel(args []string, stdout, stderr io.Writer) error {
+	if len(args) == 0 {
+		fmt.Fprintln(stderr, intelUsage)
+		return errUsage
+	}
+	sub, args := args[0], args[1:]
+	fs := flag.NewFlagSet("intel "+sub, flag.ContinueOnError)
+	load := configFlags(fs)
+	taxiiURL := fs.String("taxii", "", "TAXII 2.1 API root URL of the remote server")
+	coll := fs.String("collection", "", "collection id (remote for pull/push; local for import, default the shared collection)")
+	memberID := fs.String("member", "", "member the objects belong to")
+	since := fs.String("since", "", "pull objects added after this RFC 3339 time")
+	token := fs.String("token", os.Getenv("XSOC_TAXII_TOKEN"), "bearer token for the remote server (env XSOC_TAXII_TOKEN)")
+	user := fs.String("user", "", "HTTP Basic user for the remote server")
+	password := fs.String("password", os.Getenv("XSOC_TAXII_PASSWORD"), "HTTP Basic password (env XSOC_TAXII_PASSWORD)")
+	kind := fs.String("kind", "", "import format: stix, misp-feed, misp-event, freetext, csv (default: guessed)")
+	level := fs.String("tlp", "TLP:AMBER", "TLP of imported freetext/CSV indicators and unmarked MISP data")
+	if err := parse(fs, args, stderr); err != nil {
+		return err
+	}
+	cfg, err := load()
+	if err != nil {
+		return err
+	}
+	ctx := context.Background()
+	if sub == "push" {
+		return intelPush(ctx, *taxiiURL, *coll, *token, *user, *password, fs.Arg(0), stdout)
+	}
+	db, err := node.OpenStore(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	repo, err := node.IntelRepo(db, cfg)
+	if err != nil {
+		return err
+	}
+	if err := node.EnsureSharedCollection(ctx, repo, member.NewRegistry(db)); err != nil {
+		return err
+	}
+	local := *coll
+	if local == "" || sub == "pull" {
+		local = node.SharedCollection
+	}
+	switch sub {
+	case "collections":
+		cs, err := repo.Collections(ctx, intel.Viewer{Operator: true})
+		if err != nil {
+			return err
+		}
+		return printJSON(stdout, cs)
+	case "pull":
+		if *taxiiURL == "" || *coll == "" || *memberID == "" {
+			return errors.New("pull needs --taxii, --collection and --member")
+		}
+		return intelPull(ctx, repo, *taxiiURL, *coll, *token, *user, *password, *since, *memberID, stdout)
+	case "import":
+		if *memberID == "" || fs.NArg() != 1 {
+			return errors.New("import needs --member and one file or directory")
+		}
+		lv, err := tlp.Parse(*level)
+		if err != nil {
+			return err
+		}
+		return intelImport(ctx, repo, local, *memberID, *kind, lv, fs.Arg(0), stdout)
+	case "export-misp":
+		if *memberID == "" || fs.NArg() != 1 {
+			return errors.New("export-misp needs --member and an output directory")
+		}
+		return intelExport(ctx, repo, *memberID, fs.Arg(0), stdout)
+	}
+	fmt.Fprintln(stderr, intelUsage)
+	return errUsage
+}
+
+func taxiiClient(root, token, user, password string) (*taxii.Client, error) {
+	if root == "" {
+		return nil, errors.New("--taxii API root URL is required")
+	}
+	return taxii.NewClient(taxii.ClientConfig{APIRoot: root, Token: token, Username: user, Password: password})
+}
+
+func intelPull(ctx context.Context, repo *intel.Repo, root, coll, token, user, password, since, memberID string, stdout io.Writer) error {
+	c, err := taxiiClient(root, token, user, password)
+	if err != nil {
+		return err
+	}
+	var after time.Time
+	if since != "" {
+		if after, err = time.Parse(time.RFC3339Nano, since); err != nil {
+			return fmt.Errorf("--since: %w", err)
+		}
+	}
+	total, ok := 0, 0
+	cursor, err := c.PullPages(ctx, coll, after, intel.Filter{}, func(objs []json.RawMessage, _ time.Time) error {
+		st, err := repo.AddObjects(ctx, intel.Viewer{Member: memberID}, node.SharedCollection, objs)
+		if err != nil {
+			return err
+		}
+		total += st.Total()
+		ok += len(st.Successes)
+		reportFailures(stdout, st)
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "pulled %d objects, %d stored; next time: --since %s\n", total, ok, cursor.UTC().Format(time.RFC3339Nano))
+	return nil
+}
+
+func reportFailures(w io.Writer, st intel.Status) {
+	for _, f := range st.Failures {
+		fmt.Fprintf(w, "refused %s: %s\n", f.ID, f.Message)
+	}
+}
+
+func intelPush(ctx context.Context, root, coll, token, user, password, file string, stdout io.Writer) error {
+	if coll == "" || file == "" {
+		return errors.New("push needs --collection and a bundle file")
+	}
+	c, err := taxiiClient(root, token, user, password)
+	if err != nil {
+		return err
+	}
+	data, err := os.ReadFile(file)
+	if err != nil {
+		return err
+	}
+	b, errs := stix.DecodeBundle(data)
+	for _, e := range errs {
+		fmt.Fprintf(stdout, "not sent: %v\n", e.Err)
+	}
+	raws := make([]json.RawMessage, 0, len(b.Objects))
+	for _, o := range b.Objects {
+		raw, err := json.Marshal(o)
+		if err != nil {
+			return err
+		}
+		raws = append(raws, raw)
+	}
+	st, err := c.AddObjects(ctx, coll, raws)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "pushed %d objects: %d stored, %d refused (status %s)\n", len(raws), st.SuccessCount, st.FailureCount, st.ID)
+	return nil
+}
+
+// intelImport converts a file (or MISP feed directory) to STIX and stores
+// it, reporting every skipped or refused item with its reason.
+func intelImport(ctx context.Context, repo *intel.Repo, coll, memberID, kind string, level tlp.Level, path string, stdout io.Writer) error {
+	if kind == "" {
+		kind = guessKind(path)
+	}
+	opts := misp.Options{DefaultTLP: level, Source: filepath.Base(path)}
+	var objs []stix.Object
+	var res misp.Result
+	var err error
+	switch kind {
+	case "stix":
+		data, err := os.ReadFile(path)
+		if err != nil {
+			return err
+		}
+		b, errs := stix.DecodeBundle(data)
+		for _, e := range errs {
+			fmt.Fprintf(stdout, "skipped object %d %s: %v\n", e.Index, e.ID, e.Err)
+		}
+		objs = b.Objects
+	case "misp-feed":
+		res, err = misp.ImportFeed(os.DirFS(path), opts)
+	case "misp-event":
+		var data []byte
+		if data, err = os.ReadFile(path); err == nil {
+			res, err = misp.ImportEvent(data, opts)
+		}
+	case "freetext", "csv":
+		f, ferr := os.Open(path)
+		if ferr != nil {
+			return ferr
+		}
+		defer f.Close()
+		if kind == "csv" {
+			res, err = misp.ImportCSV(f, misp.CSVSpec{ValueColumn: 1}, opts)
+		} else {
+			res, err = misp.ImportFreetext(f, opts)
+		}
+	default:
+		return fmt.Errorf("unknown --kind %q", kind)
+	}
+	if err != nil {
+		return err
+	}
+	for _, it := range res.Items {
+		if it.Outcome == misp.Skipped {
+			fmt.Fprintf(stdout, "skipped %s %s: %s\n", it.Type, it.Value, it.Reason)
+		}
+	}
+	objs = append(objs, res.Identities...)
+	objs = append(objs, res.Indicators...)
+	raws := make([]json.RawMessage, 0, len(objs))
+	for _, o := range objs {
+		raw, err := json.Marshal(o)
+		if err != nil {
+			return err
+		}
+		raws = append(raws, raw)
+	}
+	st, err := repo.AddObjects(ctx, intel.Viewer{Member: memberID}, coll, raws)
+	if err != nil {
+		return err
+	}
+	reportFailures(stdout, st)
+	fmt.Fprintf(stdout, "%d objects stored, %d refused, %d input items skipped\n", len(st.Successes), len(st.Failures), res.Count(misp.Skipped))
+	return nil
+}
+
+func guessKind(path string) string {
+	if st, err := os.Stat(path); err == nil && st.IsDir() {
+		return "misp-feed"
+	}
+	switch strings.ToLower(filepath.Ext(path)) {
+	case ".csv":
+		return "csv"
+	case ".txt", ".list":
+		return "freetext"
+	}
+	data, err := os.ReadFile(path)
+	if err == nil && strings.Contains(string(data[:min(len(data), 4096)]), `"Event"`) {
+		return "misp-event"
+	}
+	return "stix"
+}
+
+// intelExport writes the indicators a member may see as a MISP feed.
+func intelExport(ctx context.Context, repo *intel.Repo, memberID, dir string, stdout io.Writer) error {
+	v := intel.Viewer{Member: memberID}
+	colls, err := repo.Collections(ctx, v)
+	if err != nil {
+		return err
+	}
+	var inds []stix.Object
+	for _, c := range colls {
+		if !c.CanRead {
+			continue
+		}
+		f := intel.Filter{Types: []string{"indicator"}, Versions: []string{"last"}, Limit: repo.MaxPageSize()}
+		for {
+			page, err := repo.Objects(ctx, v, c.ID, f)
+			if err != nil {
+				return err
+			}
+			for _, o := range page.Objects {
+				if obj, err := stix.Decode(o.Raw); err == nil {
+					inds = append(inds, obj)
+				}
+			}
+			if !page.More {
+				break
+			}
+			f.Next = page.Next
+		}
+	}
+	res, err := misp.ExportFeed(dir, inds, misp.ExportOptions{Org: misp.Org{Name: memberID}, Info: "xsoc indicators shared with " + memberID})
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "%d indicators exported to %s (%d skipped)\n", res.Count(misp.Exported), dir, res.Count(misp.Skipped))
+	return nil
+}
