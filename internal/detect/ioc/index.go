@@ -421,7 +421,7 @@ func (x *Index) apply(old *snapshot, ops []op) (*snapshot, error) {
 		}
 	}
 	cloned := [numSpaces]bool{}
-	hintCopied := [2]bool{}
+	hintCopied := [numHints]bool{}
 	var scratch []meta
 	for i := range ops {
 		o := &ops[i]
@@ -447,16 +447,13 @@ func (x *Index) apply(old *snapshot, ops []op) (*snapshot, error) {
 				continue
 			}
 			next.cidr = next.cidr.InsertPersist(p, newHead)
-			f := family(p)
-			if !hintCopied[f] {
-				h := new(rangeBits)
-				if next.rangeHint[f] != nil {
-					*h = *next.rangeHint[f]
+			for _, h := range familyHints[family(p)] {
+				if !hintCopied[h] {
+					next.rangeHint[h] = next.rangeHint[h].clone(hintBits[h])
+					hintCopied[h] = true
 				}
-				next.rangeHint[f] = h
-				hintCopied[f] = true
+				next.rangeHint[h].mark(p)
 			}
-			next.rangeHint[f].mark(p)
 			continue
 		}
 		if o.sp == spDomain && !o.del {
@@ -629,11 +626,12 @@ func (x *Index) compact(s *snapshot) (*snapshot, error) {
 	}
 	for p, head := range s.cidr.All() {
 		next.cidr.Insert(p, copyChain(head))
-		f := family(p)
-		if next.rangeHint[f] == nil {
-			next.rangeHint[f] = new(rangeBits)
+		for _, h := range familyHints[family(p)] {
+			if next.rangeHint[h] == nil {
+				next.rangeHint[h] = newPrefixBits(hintBits[h])
+			}
+			next.rangeHint[h].mark(p)
 		}
-		next.rangeHint[f].mark(p)
 	}
 	if err != nil {
 		return nil, err

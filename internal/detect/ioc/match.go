@@ -325,8 +325,10 @@ func (m *matcher) addr(a netip.Addr, role string) {
 	}
 	m.queue(sp, off, n, sp, off, n, role, false)
 	key := m.scratch[off : off+n]
-	if !m.s.rangeHint[f].mayContain(key[0], key[1]) {
-		return
+	for _, h := range familyHints[f] {
+		if !m.s.rangeHint[h].mayContain(key) {
+			return
+		}
 	}
 	if _, ok := m.s.cidr.Lookup(a); ok {
 		m.cidrs(netip.PrefixFrom(a, a.BitLen()), key, role)

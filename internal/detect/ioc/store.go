@@ -318,40 +318,76 @@ type snapshot struct {
 	cidr      *bart.Table[uint32]
 
 	// Cheap filters that spare most lookups the work that cannot succeed.
-	// rangeHint[0] (IPv4) and [1] (IPv6) have bit i set when an indexed
-	// range may contain addresses whose first 16 bits are i; domainLabels
-	// has bit n-1 set when a domain of n labels (n ≥ 64: bit 63) may be
-	// indexed. Removals leave bits set; compaction clears them.
-	rangeHint    [2]*rangeBits
+	// rangeHint marks the address prefixes indexed ranges may cover: [0]
+	// the first 16 bits of IPv4, [1] of IPv6, [2] the first 24 bits of
+	// IPv4. domainLabels has bit n-1 set when a domain of n labels (n ≥ 64:
+	// bit 63) may be indexed. Removals leave bits set; compaction clears
+	// them.
+	rangeHint    [numHints]*prefixBits
 	domainLabels uint64
 
 	live int // entries reachable from the lookup structures
 }
 
-// rangeBits is one bit per 16-bit address prefix.
-type rangeBits [1 << 10]uint64
+// The range hints, and which apply to each address family.
+const numHints = 3
 
-// mark sets the bits of every 16-bit prefix p overlaps.
-func (r *rangeBits) mark(p netip.Prefix) {
-	b := p.Addr().AsSlice()
-	first := int(b[0])<<8 | int(b[1])
+var familyHints = [2][]int{{0, 2}, {1}}
+
+// hintBits is the prefix length each range hint resolves.
+var hintBits = [numHints]int{16, 16, 24}
+
+// prefixBits has one bit per address prefix of a fixed length.
+type prefixBits struct {
+	bits  []uint64
+	width int // prefix length in bits: 16 or 24
+}
+
+func newPrefixBits(width int) *prefixBits {
+	return &prefixBits{bits: make([]uint64, 1<<width/64), width: width}
+}
+
+// clone returns a copy of r, or a new empty set of the given width if r is
+// nil.
+func (r *prefixBits) clone(width int) *prefixBits {
+	c := newPrefixBits(width)
+	if r != nil {
+		copy(c.bits, r.bits)
+	}
+	return c
+}
+
+// index returns the prefix of address bytes a.
+func (r *prefixBits) index(a []byte) int {
+	if r.width == 16 {
+		return int(a[0])<<8 | int(a[1])
+	}
+	return int(a[0])<<16 | int(a[1])<<8 | int(a[2])
+}
+
+// mark sets the bit of every prefix p overlaps.
+func (r *prefixBits) mark(p netip.Prefix) {
+	first := r.index(p.Addr().AsSlice())
 	n := 1
-	if p.Bits() < 16 {
-		n = 1 << (16 - p.Bits())
+	if p.Bits() < r.width {
+		n = 1 << (r.width - p.Bits())
 	}
 	for i := first; i < first+n; i++ {
-		r[i>>6] |= 1 << (i & 63)
+		r.bits[i>>6] |= 1 << (i & 63)
 	}
 }
 
-// mayContain reports whether a range marked in r may contain an address
-// starting with the bytes hi, lo.
-func (r *rangeBits) mayContain(hi, lo byte) bool {
-	i := int(hi)<<8 | int(lo)
-	return r != nil && r[i>>6]&(1<<(i&63)) != 0
+// mayContain reports whether a range marked in r may contain the address
+// of bytes a.
+func (r *prefixBits) mayContain(a []byte) bool {
+	if r == nil {
+		return false
+	}
+	i := r.index(a)
+	return r.bits[i>>6]&(1<<(i&63)) != 0
 }
 
-// family returns the rangeHint index of p's address family.
+// family returns 0 for an IPv4 range, 1 for IPv6.
 func family(p netip.Prefix) int {
 	if p.Addr().Is4() {
 		return 0
