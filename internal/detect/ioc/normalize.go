@@ -165,6 +165,9 @@ func appendDomainStrict(dst []byte, s string) ([]byte, error) {
 			return dst, fmt.Errorf("ioc: domain %q has a label longer than 63 bytes", s)
 		}
 	}
+	if label == 0 {
+		return dst, fmt.Errorf("ioc: domain %q has an empty label", s)
+	}
 	return appendLowerASCII(dst, name), nil
 }
 

@@ -32,6 +32,7 @@ func TestNormalize(t *testing.T) {
 		{KindDomain, "xn--bcher-kva.example", "xn--bcher-kva.example"},
 		{KindDomain, "_dmarc.example", "_dmarc.example"},
 		{KindDomain, "a..example", ""},
+		{KindDomain, "example..", ""},
 		{KindDomain, ".example", ""},
 		{KindDomain, "http://evil.example/", ""},
 		{KindDomain, "evil example", ""},
@@ -135,6 +136,28 @@ func FuzzNormalize(f *testing.F) {
 			var buf [64]byte
 			if b, reason := normURL(buf[:0], n); reason != "" || string(b) != n {
 				t.Fatalf("matching form of %q is %q (%s)", n, b, reason)
+			}
+		}
+	})
+}
+
+// FuzzDetect feeds arbitrary values to every field Detect inspects: it must
+// never panic, and every alert it raises must be well formed.
+func FuzzDetect(f *testing.F) {
+	x := noMatchIndex(f)
+	for _, v := range []string{"192.0.2.1", "www.evil.example", "HTTP://EVIL.example:80", "a@evil.example",
+		strings.Repeat("a", 32), strings.Repeat("c", 64), "::ffff:198.51.100.7", "..", "%", "http://[::1"} {
+		f.Add(v)
+	}
+	f.Fuzz(func(t *testing.T, v string) {
+		ev := newEvent()
+		for i := range fields {
+			ev.Set(fields[i].ref.Name(), v)
+		}
+		out := x.Detect(ev, nil)
+		for _, a := range out {
+			if a.Detector != "ioc" || a.RuleID == "" || a.Key == "" {
+				t.Fatalf("malformed alert for %q: %+v", v, a)
 			}
 		}
 	})
