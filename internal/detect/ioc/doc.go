@@ -34,10 +34,12 @@
 //     interned together as one provenance; a STIX id "type--uuid" is kept
 //     as its 16 uuid bytes and an interned type. Entries on the same value
 //     form a chain through the record's next field.
+//
 //   - Exact values map to their chain in flat open-addressed hash tables
 //     with fixed-size binary keys: IPv4 as a uint32 (8-byte slots), IPv6 and
 //     MD5 as 16 bytes, SHA-1 as 20, SHA-256 as 32. Domains, URLs and e-mail
 //     addresses live in one byte arena per kind with 12-byte slots.
+//
 //   - CIDR ranges live in a bart.Table[uint32], bart's most compact table
 //     that carries a payload (bart.Lite carries none, bart.Fast spends 256
 //     more bytes per node). Single addresses do not go there: a host route

@@ -327,7 +327,7 @@ func (b *Batch) Commit() error {
 		*b = Batch{x: x, ops: b.ops[:0], provIdx: map[string]uint32{}, idTypeIdx: map[string]uint16{}}
 	}()
 	old := x.cur.Load()
-	if err := x.w.adopt(b, old.live); err != nil {
+	if err := x.w.adopt(b); err != nil {
 		return err
 	}
 	next, err := x.apply(old, b.ops)
@@ -360,7 +360,7 @@ func (x *Index) Compact() error {
 
 // adopt remaps a batch's interned provenances, id types and raw ids onto
 // the index's tables.
-func (w *writer) adopt(b *Batch, live int) error {
+func (w *writer) adopt(b *Batch) error {
 	provMap := make([]uint32, len(b.provs))
 	for i := range b.provs {
 		p := &b.provs[i]
