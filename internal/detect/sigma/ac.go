@@ -1,40 +1,53 @@
 package sigma
 
-import "sort"
+import (
+	"math/bits"
+	"sort"
+)
 
 // automaton is an Aho–Corasick automaton over bytes. One pass over a value
 // finds every occurrence of every needle.
 //
 // Layout: states are numbered breadth first, so the shallow states come
-// first. Those (up to maxDenseStates of them, depth <= 2) get dense rows
-// over byte classes holding their complete transitions; text spends most
-// of its time there, and the rows stay in cache. Deeper states keep only
-// their trie edges and a failure link, a few bytes each, so an automaton
-// over thousands of needles stays small. Bytes that occur in no needle
-// share class 0, which always leads back to the root.
+// first. Those (up to maxDenseStates of them, depth <= maxDenseDepth) get
+// dense rows over byte classes holding their complete transitions; text
+// spends most of its time there, and the rows stay in cache. Deeper
+// states keep only the transitions that differ from the root's (see
+// sparseNext), so an automaton over thousands of needles stays small.
+// Bytes that occur in no needle share class 0.
 type automaton struct {
 	class  [256]uint8
 	nclass int
-	// dense[s*nclass+c] is the transition of dense state s (s < ndense)
-	// on class c, encoded next<<1 | hasOutputs.
-	dense  []uint32
-	ndense uint32
-	// Sparse states: edges edgeC/edgeTo[edgeStart[s]:edgeStart[s+1]]
-	// (encoded like dense), and the failure link (a plain state number).
-	edgeStart []uint32
-	edgeC     []uint8
-	edgeTo    []uint32
-	fail      []uint32
-	outStart  []uint32 // outputs of state s: outs[outStart[s]:outStart[s+1]]
-	outs      []int32  // pattern ids, own and inherited through failure links
-	lens      []int32  // pattern id -> needle length
+	// Transitions lead to a state's code, shifted left by one with the low
+	// bit set when the state has outputs. The code of dense state s is
+	// s*nclass, the offset of its row in dense, so the inner loop needs
+	// no multiplication; sparse state s has code denseLen+s-ndense.
+	dense    []uint32
+	ndense   uint32
+	denseLen uint32 // len(dense): codes below it are dense rows
+	// recip turns a dense code back into its state without a division.
+	recip uint64
+	// A sparse (deep) state keeps every transition that differs from the
+	// root's — its own trie edges and those it inherits through failure
+	// links — as a bitmap over byte classes (words per state) and the
+	// targets of the set bits in class order (edgeTo, encoded like dense;
+	// wbase[i] is the index of the first target of bitmap word i). Any
+	// other class goes where the root's row says, so a deep state costs
+	// one bit test and a popcount, never a walk of failure links.
+	words    uint32
+	bm       []uint64
+	wbase    []uint32
+	edgeTo   []uint32
+	outStart []uint32 // outputs of state s: outs[outStart[s]:outStart[s+1]]
+	outs     []int32  // pattern ids, own and inherited through failure links
+	lens     []int32  // pattern id -> needle length
 }
 
 // Limits of the automaton layout.
 const (
 	maxACStates    = 1 << 22 // beyond this a slot is not prefiltered
-	maxDenseStates = 2048
-	maxDenseDepth  = 2
+	maxDenseStates = 4096
+	maxDenseDepth  = 3
 )
 
 // buildAutomaton builds an automaton over needles; pattern i is needles[i].
@@ -143,17 +156,19 @@ func buildAutomaton(needles []string) *automaton {
 			outputs[e.to] = append(append([]int32(nil), own[e.to]...), outputs[failOld[e.to]]...)
 		}
 	}
-	enc := func(old uint32) uint32 {
-		d := newID[old] << 1
-		if len(outputs[old]) > 0 {
-			d |= 1
-		}
-		return d
-	}
 	// Dense rows for the shallow states.
 	nc := a.nclass
 	for a.ndense < uint32(n) && a.ndense < maxDenseStates && depth[order[a.ndense]] <= maxDenseDepth {
 		a.ndense++
+	}
+	a.denseLen = a.ndense * uint32(nc)
+	a.recip = (1<<32 + uint64(nc) - 1) / uint64(nc)
+	enc := func(old uint32) uint32 {
+		d := a.code(newID[old]) << 1
+		if len(outputs[old]) > 0 {
+			d |= 1
+		}
+		return d
 	}
 	a.dense = make([]uint32, int(a.ndense)*nc)
 	for id := uint32(0); id < a.ndense; id++ {
@@ -164,17 +179,50 @@ func buildAutomaton(needles []string) *automaton {
 		}
 		row[0] = enc(0)
 	}
-	// Sparse edges, failure links and outputs in the new numbering.
-	a.edgeStart = make([]uint32, n+1)
-	a.fail = make([]uint32, n)
+	// Transitions that differ from the root's, in the new numbering, built
+	// in breadth-first order so that a state's failure target is done.
+	type tr struct {
+		c  uint8
+		to uint32 // encoded
+	}
+	diff := make([][]tr, n) // by new id
+	for id := 1; id < n; id++ {
+		s := order[id]
+		var own [256]bool
+		var list []tr
+		for _, e := range edges[s] {
+			own[e.c] = true
+			list = append(list, tr{e.c, enc(e.to)})
+		}
+		if f := failOld[s]; f != 0 {
+			for _, t := range diff[newID[f]] {
+				if !own[t.c] {
+					list = append(list, t)
+				}
+			}
+		}
+		diff[id] = list
+	}
+	a.words = uint32(nc+63) / 64
+	nsparse := uint32(n) - a.ndense
+	a.bm = make([]uint64, nsparse*a.words)
+	a.wbase = make([]uint32, nsparse*a.words)
 	a.outStart = make([]uint32, n+1)
 	for id, s := range order {
-		for _, e := range edges[s] {
-			a.edgeC = append(a.edgeC, e.c)
-			a.edgeTo = append(a.edgeTo, enc(e.to))
+		if uint32(id) >= a.ndense {
+			list := diff[id]
+			sort.Slice(list, func(i, j int) bool { return list[i].c < list[j].c })
+			row := (uint32(id) - a.ndense) * a.words
+			for w := uint32(0); w < a.words; w++ {
+				a.wbase[row+w] = uint32(len(a.edgeTo))
+				for _, t := range list {
+					if uint32(t.c)/64 == w {
+						a.bm[row+w] |= 1 << (t.c % 64)
+						a.edgeTo = append(a.edgeTo, t.to)
+					}
+				}
+			}
 		}
-		a.edgeStart[id+1] = uint32(len(a.edgeC))
-		a.fail[id] = newID[failOld[s]]
 		o := outputs[s]
 		sort.Slice(o, func(i, j int) bool { return o[i] < o[j] })
 		a.outs = append(a.outs, o...)
@@ -183,24 +231,45 @@ func buildAutomaton(needles []string) *automaton {
 	return a
 }
 
-// step returns the encoded transition of state st on byte class c.
-func (a *automaton) step(st uint32, c uint8) uint32 {
-	if c == 0 {
-		return 0 // a byte in no needle: back to the root, which has no outputs
+// code returns the code of state s.
+func (a *automaton) code(s uint32) uint32 {
+	if s < a.ndense {
+		return s * uint32(a.nclass)
 	}
-	for st >= a.ndense {
-		for e := a.edgeStart[st]; e < a.edgeStart[st+1]; e++ {
-			if a.edgeC[e] == c {
-				return a.edgeTo[e]
-			}
-		}
-		st = a.fail[st]
+	return a.denseLen + s - a.ndense
+}
+
+// stateOf returns the state of a code.
+func (a *automaton) stateOf(code uint32) uint32 {
+	if code < a.denseLen {
+		return uint32(uint64(code) * a.recip >> 32)
 	}
-	return a.dense[st*uint32(a.nclass)+uint32(c)]
+	return code - a.denseLen + a.ndense
+}
+
+// next returns the encoded transition from the state of code on byte
+// class c. The scanning loop inlines the dense case.
+func (a *automaton) next(code uint32, c uint8) uint32 {
+	if code < a.denseLen {
+		return a.dense[code+uint32(c)]
+	}
+	return a.sparseNext(code, c)
+}
+
+// sparseNext looks a deep state's transition up in its bitmap, falling
+// back to the root's row.
+func (a *automaton) sparseNext(code uint32, c uint8) uint32 {
+	i := (code-a.denseLen)*a.words + uint32(c>>6)
+	word := a.bm[i]
+	bit := uint64(1) << (c & 63)
+	if word&bit == 0 {
+		return a.dense[c] // the root's row
+	}
+	return a.edgeTo[a.wbase[i]+uint32(bits.OnesCount64(word&(bit-1)))]
 }
 
 // states reports the automaton's number of states.
-func (a *automaton) states() int { return len(a.fail) }
+func (a *automaton) states() int { return len(a.outStart) - 1 }
 
 // acStatesFor bounds the trie size of needles, to stay within maxACStates
 // before building.

@@ -55,7 +55,9 @@ type RuleSet struct {
 	corrByID map[string]*correlation
 	// tgRule maps a trigger set to its rule.
 	tgRule []int32
-	pool   sync.Pool
+	// npats is the number of automaton patterns over all scans.
+	npats int32
+	pool  sync.Pool
 }
 
 // slot is a field as events are read: the candidate event fields of one
@@ -127,6 +129,12 @@ type scan struct {
 	ac   *automaton
 	// pats[p] lists what a hit of pattern p means.
 	pats [][]patOut
+	// anchored[p] lists the outputs of pattern p whose truth depends on
+	// where the hit is (exact, prefix, suffix); free[p] those that any hit
+	// decides, which only the first hit of an event needs to record.
+	anchored, free [][]patOut
+	// base numbers this scan's patterns among all the rule set's.
+	base int32
 }
 
 // patOut is one meaning of a needle hit: leaf l holds if the hit has the
@@ -146,6 +154,7 @@ type compiler struct {
 	groupIdx map[string]int32
 	pending  []pendingRule
 	failed   map[*Rule]bool
+	npats    int32
 }
 
 // Compile compiles rules into a RuleSet. A rule that does not compile is
@@ -192,11 +201,12 @@ func compile(rules []*Rule, opts Options) (*RuleSet, []LoadError, map[*Rule]bool
 	}
 	c.applyFilters(filters)
 	c.layout()
+	rs.npats = c.npats
 	c.compileCorrelations(corrs)
 	rs.router = buildRouter(rs.groups)
 	rs.buildInfos()
-	nleaves, nrules, nslots, ngroups, nsets := len(rs.leaves), len(rs.rules), len(rs.slots), len(rs.groups), len(rs.tgRule)
-	rs.pool.New = func() any { return newScratch(nleaves, nrules, nslots, ngroups, nsets) }
+	nleaves, nrules, nslots, ngroups, nsets, npats := len(rs.leaves), len(rs.rules), len(rs.slots), len(rs.groups), len(rs.tgRule), int(rs.npats)
+	rs.pool.New = func() any { return newScratch(nleaves, nrules, nslots, ngroups, nsets, npats) }
 	return rs, c.errs, c.failed
 }
 
@@ -546,6 +556,31 @@ type tset struct {
 	cost   float64
 }
 
+// commonText holds folded strings found in most events (system paths,
+// flag characters, extensions). A needle inside one of them hits nearly
+// always, so it makes a poor trigger.
+var commonText = []string{
+	`"c:\windows\system32\`, `c:\windows\syswow64\`, `c:\windows\explorer.exe`,
+	`"c:\program files (x86)\microsoft\`, `"c:\program files\common files\`,
+	`c:\users\public\`, `\appdata\local\microsoft\`, `\appdata\roaming\microsoft\`,
+	`c:\programdata\microsoft\`, `.exe" --type=`, `.exe" -`, `.exe" /`, `.dll,`,
+	`nt authority\system`, `svchost.exe -k netsvcs -p -s `, ` -embedding`, `microsoft corporation`,
+	`microsoft® windows® operating system`, `sha1=`, `,md5=`, `,sha256=`, `,imphash=`,
+}
+
+// needleCost estimates how often a needle hits: short needles and those
+// inside common text hit often.
+func needleCost(n string) float64 {
+	f := float64(len(n) + 1)
+	cost := 1 / (f * f)
+	for _, c := range commonText {
+		if strings.Contains(c, n) {
+			return cost * 50
+		}
+	}
+	return cost
+}
+
 // maxTriggerSets bounds the sets a rule waits for.
 const maxTriggerSets = 3
 
@@ -563,8 +598,7 @@ func (c *compiler) triggerSets(e *enode) []tset {
 		}
 		cost := 0.0
 		for _, n := range l.needles {
-			f := float64(len(n) + 1)
-			cost += 1 / (f * f)
+			cost += needleCost(n)
 		}
 		if l.spec.kind == leafMatch && (l.spec.match == matchExact || l.spec.match == matchPrefix) {
 			cost /= 2 // anchored: rarer than the same text anywhere
@@ -674,7 +708,21 @@ func (c *compiler) buildScans(gi int32) {
 			}
 			continue
 		}
-		g.scans = append(g.scans, scan{slot: s, ac: buildAutomaton(needles), pats: outs[s]})
+		sc := scan{slot: s, ac: buildAutomaton(needles), pats: outs[s], base: c.npats}
+		c.npats += int32(len(needles))
+		sc.anchored = make([][]patOut, len(needles))
+		sc.free = make([][]patOut, len(needles))
+		for p, list := range outs[s] {
+			for _, o := range list {
+				switch o.kind {
+				case matchExact, matchPrefix, matchSuffix:
+					sc.anchored[p] = append(sc.anchored[p], o)
+				default:
+					sc.free[p] = append(sc.free[p], o)
+				}
+			}
+		}
+		g.scans = append(g.scans, sc)
 	}
 }
 

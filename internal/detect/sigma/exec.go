@@ -27,6 +27,8 @@ type scratch struct {
 	leafGen []uint32
 	leafVal []uint8
 	ruleGen []uint32
+	// Patterns whose position-free outputs this event already recorded.
+	patGen []uint32
 	// Trigger sets that hit, and per rule how many did.
 	setGen  []uint32
 	needGen []uint32
@@ -51,8 +53,9 @@ type scratch struct {
 	buf  []byte
 }
 
-func newScratch(nleaves, nrules, nslots, ngroups, nsets int) *scratch {
+func newScratch(nleaves, nrules, nslots, ngroups, nsets, npats int) *scratch {
 	return &scratch{
+		patGen:    make([]uint32, npats),
 		setGen:    make([]uint32, nsets),
 		needGen:   make([]uint32, nrules),
 		needHit:   make([]int32, nrules),
@@ -76,6 +79,7 @@ func (x *scratch) begin(ev *event.Event) {
 		clear(x.leafGen)
 		clear(x.ruleGen)
 		clear(x.setGen)
+		clear(x.patGen)
 		clear(x.needGen)
 		clear(x.slotGen)
 		clear(x.foldGen)
@@ -166,9 +170,7 @@ func (rs *RuleSet) Detect(ev *event.Event, out []alert.Alert) []alert.Alert {
 	rs.router.route(x)
 	for _, gi := range x.active {
 		g := rs.groups[gi]
-		for i := range g.scans {
-			rs.runScan(x, &g.scans[i])
-		}
+		rs.runScans(x, g.scans)
 		for _, r := range g.always {
 			x.addCand(r)
 		}
@@ -184,8 +186,87 @@ func (rs *RuleSet) Detect(ev *event.Event, out []alert.Alert) []alert.Alert {
 	return out
 }
 
-// runScan runs one automaton over the folded values of its slot and
-// records which leaves hit.
+// runScans runs a group's automata over the values of their slots,
+// two values at a time: the two walks are independent chains of loads, so
+// the processor overlaps them.
+func (rs *RuleSet) runScans(x *scratch, scans []scan) {
+	var pending *scan
+	var pendingValue string
+	for i := range scans {
+		sc := &scans[i]
+		vals := rs.values(x, sc.slot)
+		for j := 0; j < len(vals); j++ {
+			v := vals[j]
+			if !isASCII(v) {
+				rs.scanValue(x, sc, x.fold(v), false)
+				vals = rs.values(x, sc.slot)
+				continue
+			}
+			if pending == nil {
+				pending, pendingValue = sc, v
+				continue
+			}
+			rs.scanPair(x, pending, pendingValue, sc, v)
+			pending = nil
+		}
+	}
+	if pending != nil {
+		rs.scanValue(x, pending, pendingValue, false)
+	}
+}
+
+func isASCII(v string) bool {
+	for i := 0; i < len(v); i++ {
+		if v[i] >= 0x80 {
+			return false
+		}
+	}
+	return true
+}
+
+// scanPair scans two ASCII values with their automata in one loop.
+func (rs *RuleSet) scanPair(x *scratch, sa *scan, va string, sb *scan, vb string) {
+	if len(va) < len(vb) {
+		sa, va, sb, vb = sb, vb, sa, va
+	}
+	a, b := sa.ac, sb.ac
+	ca, cb := uint32(0), uint32(0)
+	n := len(vb)
+	for i := 0; i < n; i++ {
+		c1, c2 := a.class[va[i]], b.class[vb[i]]
+		var d1, d2 uint32
+		if ca < a.denseLen {
+			d1 = a.dense[ca+uint32(c1)]
+		} else {
+			d1 = a.sparseNext(ca, c1)
+		}
+		if cb < b.denseLen {
+			d2 = b.dense[cb+uint32(c2)]
+		} else {
+			d2 = b.sparseNext(cb, c2)
+		}
+		ca, cb = d1>>1, d2>>1
+		if (d1|d2)&1 != 0 {
+			if d1&1 != 0 {
+				rs.outputs(x, sa, a.stateOf(ca), i, len(va))
+			}
+			if d2&1 != 0 {
+				rs.outputs(x, sb, b.stateOf(cb), i, len(vb))
+			}
+		}
+	}
+	// Finish the longer value alone.
+	for i := n; i < len(va); i++ {
+		d := a.next(ca, a.class[va[i]])
+		ca = d >> 1
+		if d&1 != 0 {
+			rs.outputs(x, sa, a.stateOf(ca), i, len(va))
+		}
+	}
+}
+
+// runScan runs one automaton over the values of its slot and records
+// which leaves hit.
 func (rs *RuleSet) runScan(x *scratch, sc *scan) {
 	vals := rs.values(x, sc.slot)
 	for i := 0; i < len(vals); i++ {
@@ -213,32 +294,42 @@ func (rs *RuleSet) scanValue(x *scratch, sc *scan, v string, asciiOnly bool) boo
 		}
 	}
 	a := sc.ac
-	dense, class, nc, ndense := a.dense, &a.class, uint32(a.nclass), a.ndense
-	st := uint32(0)
+	dense, class, denseLen := a.dense, &a.class, a.denseLen
+	code := uint32(0)
 	for i := 0; i < len(v); i++ {
 		c := class[v[i]]
 		var d uint32
-		if st < ndense {
-			d = dense[st*nc+uint32(c)]
+		if code < denseLen {
+			d = dense[code+uint32(c)]
 		} else {
-			d = a.step(st, c)
+			d = a.sparseNext(code, c)
 		}
-		st = d >> 1
+		code = d >> 1
 		if d&1 != 0 {
-			rs.outputs(x, sc, st, i, len(v))
+			rs.outputs(x, sc, a.stateOf(code), i, len(v))
 		}
 	}
 	return true
 }
 
 // outputs records the needles that end at byte i of a value of length n.
+// A needle found again in the same event changes nothing unless its hit
+// touches an end of the value, which anchored outputs care about.
 func (rs *RuleSet) outputs(x *scratch, sc *scan, st uint32, i, n int) {
 	a := sc.ac
+	atEnd := i+1 == n
 	for _, p := range a.outs[a.outStart[st]:a.outStart[st+1]] {
+		if g := sc.base + p; x.patGen[g] != x.gen {
+			x.patGen[g] = x.gen
+			for _, po := range sc.free[p] {
+				rs.hit(x, po, false, false)
+			}
+		}
 		atStart := i+1 == int(a.lens[p])
-		atEnd := i+1 == n
-		for _, po := range sc.pats[p] {
-			rs.hit(x, po, atStart, atEnd)
+		if atStart || atEnd {
+			for _, po := range sc.anchored[p] {
+				rs.hit(x, po, atStart, atEnd)
+			}
 		}
 	}
 }

@@ -73,16 +73,11 @@ func itoa(i int) string { return strconv.Itoa(i) }
 
 func acHits(a *automaton, needles []string, text string) []string {
 	var out []string
-	st := uint32(0)
+	code := uint32(0)
 	for i := 0; i < len(text); i++ {
-		c := a.class[text[i]]
-		var d uint32
-		if st < a.ndense {
-			d = a.dense[st*uint32(a.nclass)+uint32(c)]
-		} else {
-			d = a.step(st, c)
-		}
-		st = d >> 1
+		d := a.next(code, a.class[text[i]])
+		code = d >> 1
+		st := a.stateOf(code)
 		has := a.outStart[st] != a.outStart[st+1]
 		if has != (d&1 == 1) {
 			panic("output flag disagrees with outputs")
