@@ -53,8 +53,10 @@ type RuleSet struct {
 	infos    []RuleInfo
 	byID     map[string]*compiledRule
 	corrByID map[string]*correlation
-	// tgRule maps a trigger set to its rule.
+	// tgRule maps a trigger set to its rule; need[r] is how many trigger
+	// sets rule r waits for (0: evaluated on every event of its group).
 	tgRule []int32
+	need   []int32
 	// npats is the number of automaton patterns over all scans.
 	npats int32
 	pool  sync.Pool
@@ -400,6 +402,7 @@ func (c *compiler) layout() {
 	for _, p := range c.pending {
 		c.orderCheapFirst(p.cr.expr)
 	}
+	c.rs.need = make([]int32, len(c.rs.rules))
 	for _, p := range c.pending {
 		cr := p.cr
 		g := c.rs.groups[cr.group]
@@ -413,6 +416,7 @@ func (c *compiler) layout() {
 			sets = sets[:maxTriggerSets]
 		}
 		cr.need = int32(len(sets))
+		c.rs.need[cr.num] = cr.need
 		for _, set := range sets {
 			tg := int32(len(c.rs.tgRule))
 			c.rs.tgRule = append(c.rs.tgRule, cr.num)

@@ -307,7 +307,9 @@ func (rs *RuleSet) feed(f corrFeed, ev *event.Event, out []alert.Alert, depth in
 	}
 	key := groupKey(ev, f.groupBy)
 	t := rs.eventTime(ev)
-	fired, ids := corr.observe(f, key, t, ev, rs.opts.maxGroups())
+	// Members never share a group: one organisation's events must not
+	// complete another's pattern.
+	fired, ids := corr.observe(f, ev.Member+"\x1e"+key, t, ev, rs.opts.maxGroups())
 	if !fired {
 		return out
 	}

@@ -235,3 +235,21 @@ func TestTimespan(t *testing.T) {
 		}
 	}
 }
+
+// TestCorrelationPerMember checks that events of different members never
+// fall into one group.
+func TestCorrelationPerMember(t *testing.T) {
+	e := NewEngine(Options{})
+	e.Load(mustParse(t, corr("correlation:\n    type: event_count\n    rules: [failed_login]\n    group-by: [TargetUserName]\n    timespan: 1m\n    condition: {gte: 2}\n")))
+	a := loginEvent("4625", "bob", "", 0)
+	b := loginEvent("4625", "bob", "", 1)
+	b.Member = "m2"
+	e.Detect(a, nil)
+	if n := len(e.Detect(b, nil)); n != 0 {
+		t.Errorf("events of two members fired a correlation")
+	}
+	c := loginEvent("4625", "bob", "", 2)
+	if n := len(e.Detect(c, nil)); n != 1 {
+		t.Errorf("second event of member m1: %d alerts, want 1", n)
+	}
+}

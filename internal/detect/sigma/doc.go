@@ -108,8 +108,8 @@
 // temporal, temporal_ordered) run over the live stream. Every match of a
 // correlated rule updates a sliding window over event time for its
 // group-by values (aliases map a group-by name to a different field per
-// rule); the condition is checked on each update and a firing group starts
-// afresh. Each correlation keeps at most Options.MaxGroups groups, evicting
+// rule), kept apart per member organisation; the condition is checked on
+// each update and a firing group starts afresh. Each correlation keeps at most Options.MaxGroups groups, evicting
 // the least recently seen, and at most 65,536 entries per window.
 // Correlated rules raise no alert of their own unless generate is true;
 // correlations can be chained. State is keyed by correlation id and

@@ -24,15 +24,16 @@ type scratch struct {
 	gen uint32
 	ev  *event.Event
 
-	leafGen []uint32
-	leafVal []uint8
+	// leaf holds, per leaf, gen<<8 | state (valFalse, valTrue, valMaybe):
+	// one word, so that a hit touches one cache line.
+	leaf []uint64
 	ruleGen []uint32
 	// Patterns whose position-free outputs this event already recorded.
 	patGen []uint32
 	// Trigger sets that hit, and per rule how many did.
 	setGen  []uint32
-	needGen []uint32
-	needHit []int32
+	// need holds, per rule, gen<<32 | trigger sets hit so far.
+	need []uint64
 
 	slotGen   []uint32
 	slotFirst []int32
@@ -57,10 +58,8 @@ func newScratch(nleaves, nrules, nslots, ngroups, nsets, npats int) *scratch {
 	return &scratch{
 		patGen:    make([]uint32, npats),
 		setGen:    make([]uint32, nsets),
-		needGen:   make([]uint32, nrules),
-		needHit:   make([]int32, nrules),
-		leafGen:   make([]uint32, nleaves),
-		leafVal:   make([]uint8, nleaves),
+		need:      make([]uint64, nrules),
+		leaf:      make([]uint64, nleaves),
 		ruleGen:   make([]uint32, nrules),
 		slotGen:   make([]uint32, nslots),
 		slotFirst: make([]int32, nslots),
@@ -76,11 +75,11 @@ func newScratch(nleaves, nrules, nslots, ngroups, nsets, npats int) *scratch {
 func (x *scratch) begin(ev *event.Event) {
 	x.gen++
 	if x.gen == 0 { // wrapped: old stamps could look current
-		clear(x.leafGen)
+		clear(x.leaf)
 		clear(x.ruleGen)
 		clear(x.setGen)
 		clear(x.patGen)
-		clear(x.needGen)
+		clear(x.need)
 		clear(x.slotGen)
 		clear(x.foldGen)
 		clear(x.groupGen)
@@ -92,6 +91,8 @@ func (x *scratch) begin(ev *event.Event) {
 	x.vals = x.vals[:0]
 	x.buf = x.buf[:0]
 }
+
+func (x *scratch) setLeaf(l int32, v uint8) { x.leaf[l] = uint64(x.gen)<<8 | uint64(v) }
 
 func (x *scratch) addCand(r int32) {
 	if x.ruleGen[r] != x.gen {
@@ -350,14 +351,13 @@ func (rs *RuleSet) hit(x *scratch, po patOut, atStart, atEnd bool) {
 		}
 	}
 	l := po.leaf
-	if x.leafGen[l] == x.gen {
+	if uint32(x.leaf[l]>>8) == x.gen {
 		return // already true (or already maybe)
 	}
-	x.leafGen[l] = x.gen
 	if po.kind == matchGlob {
-		x.leafVal[l] = valMaybe
+		x.setLeaf(l, valMaybe)
 	} else {
-		x.leafVal[l] = valTrue
+		x.setLeaf(l, valTrue)
 	}
 	for _, tg := range rs.leaves[l].triggers {
 		if x.setGen[tg] == x.gen {
@@ -365,11 +365,13 @@ func (rs *RuleSet) hit(x *scratch, po patOut, atStart, atEnd bool) {
 		}
 		x.setGen[tg] = x.gen
 		r := rs.tgRule[tg]
-		if x.needGen[r] != x.gen {
-			x.needGen[r], x.needHit[r] = x.gen, 0
+		n := x.need[r]
+		if uint32(n>>32) != x.gen {
+			n = uint64(x.gen) << 32
 		}
-		x.needHit[r]++
-		if x.needHit[r] == rs.rules[r].need {
+		n++
+		x.need[r] = n
+		if int32(uint32(n)) == rs.need[r] {
 			x.addCand(r)
 		}
 	}
@@ -416,20 +418,20 @@ func (rs *RuleSet) eval(x *scratch, n *enode) bool {
 
 func (rs *RuleSet) leafValue(x *scratch, id int32) bool {
 	l := &rs.leaves[id]
-	if x.leafGen[id] == x.gen {
-		if v := x.leafVal[id]; v != valMaybe {
+	if st := x.leaf[id]; uint32(st>>8) == x.gen {
+		if v := uint8(st); v != valMaybe {
 			return v == valTrue
 		}
 	} else if l.acOnly || l.needle {
 		// The automaton saw every value of the slot and did not hit.
-		x.leafGen[id], x.leafVal[id] = x.gen, valFalse
+		x.setLeaf(id, valFalse)
 		return false
 	}
 	r := rs.compute(x, l)
-	x.leafGen[id] = x.gen
-	x.leafVal[id] = valFalse
 	if r {
-		x.leafVal[id] = valTrue
+		x.setLeaf(id, valTrue)
+	} else {
+		x.setLeaf(id, valFalse)
 	}
 	return r
 }
