@@ -26,12 +26,12 @@ type scratch struct {
 
 	// leaf holds, per leaf, gen<<8 | state (valFalse, valTrue, valMaybe):
 	// one word, so that a hit touches one cache line.
-	leaf []uint64
+	leaf    []uint64
 	ruleGen []uint32
 	// Patterns whose position-free outputs this event already recorded.
 	patGen []uint32
 	// Trigger sets that hit, and per rule how many did.
-	setGen  []uint32
+	setGen []uint32
 	// need holds, per rule, gen<<32 | trigger sets hit so far.
 	need []uint64
 
