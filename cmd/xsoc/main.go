@@ -24,6 +24,7 @@ func commands() map[string]command {
 		"version":   {"print the version", runVersion},
 		"alerts":    {"list, show, acknowledge and close alerts; time metrics", runAlerts},
 		"incidents": {"incidents and cross-border campaigns: list, show, update, merge, split, NIS2 clocks", runIncidents},
+		"demo":      {"run a node with four members in four countries and replay an attack campaign until a cross-border incident stands", runDemo},
 		"eval":      {"replay a labelled scenario through every detector and score it against ground truth", runEval},
 		"intel":     {"threat intelligence: TAXII pull and push, MISP / STIX / freetext import, MISP feed export", runIntel},
 		"rules":     {"Sigma rules: validate, test against events, import, list, enable, disable", runRules},

@@ -1,0 +1,390 @@
+package demo
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/xsoc/xsoc/internal/alert"
+	"github.com/xsoc/xsoc/internal/config"
+	"github.com/xsoc/xsoc/internal/correlate"
+	"github.com/xsoc/xsoc/internal/intel"
+	"github.com/xsoc/xsoc/internal/member"
+	"github.com/xsoc/xsoc/internal/node"
+	"github.com/xsoc/xsoc/internal/scenario"
+)
+
+// Options configure a demonstration.
+type Options struct {
+	// Config is the node's configuration (data directory, listen address).
+	Config config.Config
+	// Seed selects the scenario.
+	Seed uint64
+	// Speed is scenario seconds replayed per wall-clock second; 0 replays
+	// as fast as ingest takes it.
+	Speed float64
+	// Exit stops the node once the replay is done instead of serving on.
+	Exit bool
+	// Out receives the narration; Log the node's log.
+	Out io.Writer
+	Log *slog.Logger
+}
+
+// Result says what the demonstration achieved.
+type Result struct {
+	Sent     int64
+	Rejected int64
+	// CrossBorder is the first cross-border incident, and After how long
+	// after the replay started it stood.
+	CrossBorder *correlate.Incident
+	After       time.Duration
+	Alerts      int
+}
+
+// Run starts a node, sets up the demo members and intel, replays the
+// scenario through HTTP ingest and narrates detections until the replay
+// ends (and, unless Exit, until ctx ends).
+func Run(ctx context.Context, opts Options) (Result, error) {
+	if opts.Out == nil {
+		opts.Out = io.Discard
+	}
+	if opts.Log == nil {
+		opts.Log = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	cfg := scenario.DemoConfig(opts.Seed)
+	cfg.Start = recentStart(cfg, time.Now())
+	n, err := node.Open(ctx, opts.Config, opts.Log)
+	if err != nil {
+		return Result{}, err
+	}
+	keys, err := setupMembers(ctx, n, cfg)
+	if err != nil {
+		n.Close()
+		return Result{}, err
+	}
+	if err := shareIntel(ctx, n, cfg, opts.Out); err != nil {
+		n.Close()
+		return Result{}, err
+	}
+	nodeCtx, stopNode := context.WithCancel(context.Background())
+	defer stopNode()
+	nodeDone := make(chan error, 1)
+	go func() { nodeDone <- n.Run(nodeCtx) }()
+	fmt.Fprintf(opts.Out, "\nxsoc demo: node at %s (data in %s)\n", n.URL(), opts.Config.DataDir)
+	fmt.Fprintf(opts.Out, "member API keys are in %s; try:\n", filepath.Join(opts.Config.DataDir, "demo-keys.json"))
+	fmt.Fprintf(opts.Out, "  xsoc incidents list --cross-border --url %s --key %s\n\n", n.URL(), keys["fr-soc"])
+
+	var res Result
+	started := time.Now()
+	watchCtx, stopWatch := context.WithCancel(ctx)
+	watched := make(chan struct{})
+	go func() {
+		defer close(watched)
+		watch(watchCtx, n, started, &res, opts.Out)
+	}()
+	err = replay(ctx, n.URL(), keys, cfg, opts.Speed, &res, opts.Out)
+	if err == nil {
+		err = drain(ctx, n, keys, res.Sent)
+	}
+	stopWatch()
+	<-watched
+	if err == nil {
+		summarize(ctx, n, &res, opts.Out)
+	}
+	if err == nil && !opts.Exit {
+		fmt.Fprintf(opts.Out, "\nreplay done; the node keeps serving at %s — Ctrl-C to stop\n", n.URL())
+		select {
+		case <-ctx.Done():
+		case err = <-nodeDone:
+			nodeDone = nil // the node stopped on its own
+		}
+	}
+	stopNode()
+	if nodeDone != nil {
+		if nerr := <-nodeDone; err == nil {
+			err = nerr
+		}
+	}
+	return res, err
+}
+
+// recentStart moves the scenario to the most recent day on which it lies
+// wholly in the past, keeping its time of day (and so its office-hours
+// rhythm): nothing arrives from the future, and the replay compresses
+// hours into seconds.
+func recentStart(cfg scenario.Config, now time.Time) time.Time {
+	loc := cfg.Start.Location()
+	h, m, s := cfg.Start.Clock()
+	y, mo, d := now.In(loc).Date()
+	start := time.Date(y, mo, d, h, m, s, 0, loc)
+	for start.Add(cfg.Duration).After(now) {
+		start = start.AddDate(0, 0, -1)
+	}
+	return start
+}
+
+// drain waits until the pipeline has stored every event sent.
+func drain(ctx context.Context, n *node.Node, keys map[string]string, sent int64) error {
+	deadline := time.Now().Add(2 * time.Minute)
+	for time.Now().Before(deadline) {
+		var stored int64
+		for id := range keys {
+			c, err := n.Events.Count(ctx, id)
+			if err != nil {
+				return err
+			}
+			stored += int64(c)
+		}
+		if stored >= sent {
+			time.Sleep(500 * time.Millisecond) // the last batch's alerts follow its events
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
+	return errors.New("the pipeline did not catch up within two minutes")
+}
+
+// setupMembers creates the scenario's members (or gives existing ones a
+// fresh key) and writes the keys to demo-keys.json.
+func setupMembers(ctx context.Context, n *node.Node, cfg scenario.Config) (map[string]string, error) {
+	keys := map[string]string{}
+	for _, m := range scenario.DefaultMembers() {
+		sector := strings.ReplaceAll(strings.ToLower(m.Sector), " ", "-")
+		mem := member.Member{ID: m.ID, Name: m.Name, Country: m.Country, Sector: sector, Public: m.Public}
+		if m.ID != IntelOwner {
+			mem.ClientOf = []string{IntelOwner}
+		}
+		_, key, err := n.Members.Add(ctx, mem)
+		if errors.Is(err, member.ErrExists) {
+			key, err = n.Members.RotateKey(ctx, m.ID)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("demo member %s: %w", m.ID, err)
+		}
+		keys[m.ID] = key
+	}
+	if err := n.GrantSharedWrite(ctx); err != nil {
+		return nil, err
+	}
+	data, _ := json.MarshalIndent(keys, "", "  ")
+	return keys, os.WriteFile(filepath.Join(n.Config.DataDir, "demo-keys.json"), data, 0o600)
+}
+
+// shareIntel stores the national SOC's report on the campaign
+// infrastructure in the shared collection.
+func shareIntel(ctx context.Context, n *node.Node, cfg scenario.Config, out io.Writer) error {
+	campaigns, err := scenario.Campaigns(cfg)
+	if err != nil {
+		return err
+	}
+	objs, err := SharedIntel(campaigns, cfg.Start.Add(-24*time.Hour))
+	if err != nil {
+		return err
+	}
+	raws, err := RawObjects(objs)
+	if err != nil {
+		return err
+	}
+	st, err := n.Intel.AddObjects(ctx, intel.Viewer{Member: IntelOwner}, node.SharedCollection, raws)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(out, "%s shared %d indicators of campaign infrastructure at TLP:GREEN (%d refused)\n",
+		IntelOwner, len(st.Successes), len(st.Failures))
+	for _, f := range st.Failures {
+		fmt.Fprintf(out, "  refused %s: %s\n", f.ID, f.Message)
+	}
+	return nil
+}
+
+// batchKey groups records for one request.
+type batchKey struct{ member, format string }
+
+// replay streams the scenario to the node's ingest API, paced to speed.
+func replay(ctx context.Context, url string, keys map[string]string, cfg scenario.Config, speed float64, res *Result, out io.Writer) error {
+	client := &http.Client{Timeout: time.Minute}
+	pending := map[batchKey]*bytes.Buffer{}
+	counts := map[batchKey]int{}
+	var sendErr atomic.Pointer[error]
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, 4)
+	flush := func() {
+		for k, buf := range pending {
+			if buf.Len() == 0 {
+				continue
+			}
+			body := bytes.Clone(buf.Bytes())
+			lines := counts[k]
+			buf.Reset()
+			counts[k] = 0
+			sem <- struct{}{}
+			wg.Add(1)
+			go func() {
+				defer func() { <-sem; wg.Done() }()
+				rej, err := post(ctx, client, url, keys[k.member], k.format, body)
+				if err != nil {
+					sendErr.CompareAndSwap(nil, &err)
+					return
+				}
+				atomic.AddInt64(&res.Sent, int64(lines-rej))
+				atomic.AddInt64(&res.Rejected, int64(rej))
+			}()
+		}
+		wg.Wait()
+	}
+	wallStart := time.Now()
+	lastFlush := wallStart
+	err := scenario.Stream(cfg, func(rec scenario.Record) error {
+		if p := sendErr.Load(); p != nil {
+			return *p
+		}
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		if speed > 0 {
+			due := wallStart.Add(time.Duration(float64(rec.Time.Sub(cfg.Start)) / speed))
+			if wait := time.Until(due); wait > 0 {
+				flush()
+				lastFlush = time.Now()
+				select {
+				case <-time.After(wait):
+				case <-ctx.Done():
+					return ctx.Err()
+				}
+			}
+		}
+		k := batchKey{rec.Member, rec.Format}
+		buf := pending[k]
+		if buf == nil {
+			buf = new(bytes.Buffer)
+			pending[k] = buf
+		}
+		buf.Write(rec.Line)
+		buf.WriteByte('\n')
+		counts[k]++
+		if counts[k] >= 1000 || time.Since(lastFlush) > 200*time.Millisecond {
+			flush()
+			lastFlush = time.Now()
+		}
+		return nil
+	})
+	flush()
+	if p := sendErr.Load(); p != nil && err == nil {
+		err = *p
+	}
+	return err
+}
+
+// post sends one NDJSON body, retrying while the node asks to, and
+// returns the number of rejected lines.
+func post(ctx context.Context, client *http.Client, url, key, format string, body []byte) (int, error) {
+	for attempt := 0; ; attempt++ {
+		req, err := http.NewRequestWithContext(ctx, http.MethodPost, url+"/api/v1/ingest?format="+format, bytes.NewReader(body))
+		if err != nil {
+			return 0, err
+		}
+		req.Header.Set("Authorization", "Bearer "+key)
+		req.Header.Set("Content-Type", "application/x-ndjson")
+		resp, err := client.Do(req)
+		if err != nil {
+			return 0, err
+		}
+		var r struct {
+			Rejected int    `json:"rejected"`
+			Error    string `json:"error"`
+		}
+		json.NewDecoder(resp.Body).Decode(&r)
+		resp.Body.Close()
+		switch {
+		case resp.StatusCode == http.StatusOK:
+			return r.Rejected, nil
+		case (resp.StatusCode == http.StatusServiceUnavailable || resp.StatusCode == http.StatusTooManyRequests) && attempt < 50:
+			time.Sleep(200 * time.Millisecond)
+		default:
+			return 0, fmt.Errorf("ingest answered %s: %s", resp.Status, r.Error)
+		}
+	}
+}
+
+var operator = alert.Viewer{Operator: true}
+
+// watch narrates progress and announces the first cross-border incident.
+func watch(ctx context.Context, n *node.Node, started time.Time, res *Result, out io.Writer) {
+	t := time.NewTicker(time.Second)
+	defer t.Stop()
+	lastReport := time.Now()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		if res.CrossBorder == nil {
+			page, err := n.Correlator.Incidents(ctx, operator, correlate.Filter{CrossBorder: true, Limit: 1})
+			if err == nil && len(page.Incidents) > 0 {
+				inc := page.Incidents[0]
+				res.CrossBorder, res.After = &inc, time.Since(started)
+				announce(out, inc, res.After)
+			}
+		}
+		if time.Since(lastReport) >= 5*time.Second {
+			lastReport = time.Now()
+			page, err := n.Alerts.List(ctx, operator, alert.Filter{Limit: 1000})
+			if err == nil {
+				fmt.Fprintf(out, "[%5.1fs] %d events ingested, %d alerts\n", time.Since(started).Seconds(),
+					atomic.LoadInt64(&res.Sent), len(page.Alerts))
+			}
+		}
+	}
+}
+
+func announce(out io.Writer, inc correlate.Incident, after time.Duration) {
+	fmt.Fprintf(out, "\n*** cross-border incident after %.1fs: %s\n", after.Seconds(), inc.Title)
+	fmt.Fprintf(out, "    countries %s · members %s · severity %s · techniques %s\n",
+		strings.Join(inc.Countries, ", "), strings.Join(inc.Members, ", "), inc.Severity, strings.Join(inc.Techniques, ", "))
+	fmt.Fprintf(out, "    incident %s\n\n", inc.ID)
+}
+
+func summarize(ctx context.Context, n *node.Node, res *Result, out io.Writer) {
+	page, err := n.Alerts.List(ctx, operator, alert.Filter{Limit: 1000})
+	if err == nil {
+		res.Alerts = len(page.Alerts)
+	}
+	incs, err := n.Correlator.Incidents(ctx, operator, correlate.Filter{Limit: 500})
+	if err != nil {
+		return
+	}
+	cross := 0
+	for _, i := range incs.Incidents {
+		if i.CrossBorder {
+			cross++
+		}
+	}
+	fmt.Fprintf(out, "\nreplayed %d events (%d rejected): %d alerts, %d incidents, %d cross-border\n",
+		res.Sent, res.Rejected, res.Alerts, len(incs.Incidents), cross)
+	if res.CrossBorder == nil && cross > 0 {
+		inc := incs.Incidents[0]
+		for _, i := range incs.Incidents {
+			if i.CrossBorder {
+				inc = i
+				break
+			}
+		}
+		res.CrossBorder = &inc
+	}
+}
