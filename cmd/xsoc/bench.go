@@ -25,11 +25,10 @@ import (
 	"github.com/xsoc/xsoc/internal/node"
 )
 
-const benchUsage = `usage: xsoc bench ingest [flags]
-
-Measures events/s accepted end to end (HTTP bulk NDJSON → JetStream ack)
-and the ack latency of each request, against a fresh embedded node in a
-temporary directory, or against --url with --key.`
+const benchUsage = `usage: xsoc bench ingest [flags]   events/s accepted end to end (HTTP bulk NDJSON → JetStream ack) and
+                                ack latency, against a fresh embedded node or --url with --key
+       xsoc bench sigma --rules DIR [--events FILE]   Sigma engine events/s per core and allocations per event
+       xsoc bench ioc [--indicators 1000000,10000000]  IOC index build time, bytes per indicator, lookups/s`
 
 func runBench(args []string, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
@@ -39,6 +38,10 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 	switch args[0] {
 	case "ingest":
 		return benchIngest(args[1:], stdout, stderr)
+	case "sigma":
+		return benchSigma(args[1:], stdout, stderr)
+	case "ioc":
+		return benchIOC(args[1:], stdout, stderr)
 	}
 	fmt.Fprintln(stderr, benchUsage)
 	return errUsage
