@@ -170,3 +170,39 @@ func BenchmarkBench(b *testing.B) {
 	b.ReportMetric(r.LookupsPerSec, "lookups/s")
 	b.ReportMetric(r.AllocsPerLookup, "allocs/lookup")
 }
+
+// TestBench runs the function behind "xsoc bench ioc" on a small index:
+// every synthetic indicator is valid and indexed, lookups find something
+// and do not allocate.
+func TestBench(t *testing.T) {
+	const n = 5000
+	r := Bench(n, 20_000)
+	if r.Indicators != n {
+		t.Errorf("Bench indexed %d indicators, want %d", r.Indicators, n)
+	}
+	if r.LookupsPerSec <= 0 || r.BytesPerIndicator <= 0 || r.BuildTime <= 0 {
+		t.Errorf("Bench result incomplete: %+v", r)
+	}
+	if r.AllocsPerLookup > 0.01 {
+		t.Errorf("Bench lookups allocate: %v per lookup", r.AllocsPerLookup)
+	}
+	if hits := newIndexFromGen(t, n).count(benchOwner, benchQueries(n)[:1000]...); hits < 50 {
+		t.Errorf("%d hits in the first 1000 bench lookups, want about 100", hits)
+	}
+}
+
+// newIndexFromGen indexes Bench's first n synthetic indicators.
+func newIndexFromGen(t *testing.T, n int) *Index {
+	x := New(Options{})
+	b := x.NewBatch()
+	g := newBenchGen(1)
+	for i := 0; i < n; i++ {
+		if err := b.Add(g.indicator(i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := b.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	return x
+}

@@ -322,6 +322,8 @@ func TestTLPFiltering(t *testing.T) {
 	}
 }
 
+const typedID = "indicator--8e2e2d2b-17d4-4cbf-938f-98ee46b3cd3f"
+
 func TestUpdates(t *testing.T) {
 	type step struct {
 		add    []Indicator
@@ -333,6 +335,7 @@ func TestUpdates(t *testing.T) {
 		ind("c", KindDomain, "evil.example"),
 		ind("d", KindIP, "198.51.100.0/24"),
 		ind("e", KindSHA256, strings.Repeat("ab", 32)),
+		ind(typedID, KindEmail, "ceo@evil.example"),
 	}
 	replaced := ind("a", KindIP, "192.0.2.1")
 	replaced.Confidence = 30
@@ -345,26 +348,30 @@ func TestUpdates(t *testing.T) {
 	}{
 		{"initial", nil, map[string][]string{
 			"ip 192.0.2.1": {"a", "b"}, "domain x.evil.example": {"c"}, "ip 198.51.100.9": {"d"},
-			"sha256 " + strings.Repeat("ab", 32): {"e"},
-		}, 5},
+			"sha256 " + strings.Repeat("ab", 32): {"e"}, "email CEO@evil.example": {typedID},
+		}, 6},
+		{"remove a STIX id", []step{{remove: [][3]string{{"email", "ceo@evil.example", typedID}}}},
+			map[string][]string{"email ceo@evil.example": nil}, 5},
+		{"remove a STIX id that differs in its uuid", []step{{remove: [][3]string{{"email", "ceo@evil.example", typedID[:len(typedID)-1] + "0"}}}},
+			map[string][]string{"email ceo@evil.example": {typedID}}, 6},
 		{"remove one id", []step{{remove: [][3]string{{"ip", "192.0.2.1", "b"}}}},
-			map[string][]string{"ip 192.0.2.1": {"a"}}, 4},
+			map[string][]string{"ip 192.0.2.1": {"a"}}, 5},
 		{"remove a whole value", []step{{remove: [][3]string{{"ip", "192.0.2.1", ""}, {"domain", "EVIL.example", ""}}}},
-			map[string][]string{"ip 192.0.2.1": nil, "domain x.evil.example": nil}, 2},
+			map[string][]string{"ip 192.0.2.1": nil, "domain x.evil.example": nil}, 3},
 		{"remove a range", []step{{remove: [][3]string{{"ip", "198.51.100.0/24", "d"}}}},
-			map[string][]string{"ip 198.51.100.9": nil}, 4},
+			map[string][]string{"ip 198.51.100.9": nil}, 5},
 		{"remove what is not there", []step{{remove: [][3]string{{"ip", "192.0.2.99", "z"}, {"ip", "192.0.2.1", "z"}}}},
-			map[string][]string{"ip 192.0.2.1": {"a", "b"}}, 5},
+			map[string][]string{"ip 192.0.2.1": {"a", "b"}}, 6},
 		{"replace by id", []step{{add: []Indicator{replaced}}},
-			map[string][]string{"ip 192.0.2.1": {"a", "b"}}, 5},
+			map[string][]string{"ip 192.0.2.1": {"a", "b"}}, 6},
 		{"remove then add back", []step{
 			{remove: [][3]string{{"sha256", strings.Repeat("AB", 32), "e"}}},
 			{add: []Indicator{ind("e2", KindSHA256, strings.Repeat("ab", 32))}},
-		}, map[string][]string{"sha256 " + strings.Repeat("ab", 32): {"e2"}}, 5},
+		}, map[string][]string{"sha256 " + strings.Repeat("ab", 32): {"e2"}}, 6},
 		{"add in later commits", []step{
 			{add: []Indicator{ind("f", KindIP, "2001:db8::/32"), ind("g", KindEmail, "x@evil.example")}},
 			{add: []Indicator{ind("h", KindURL, "http://evil.example/")}},
-		}, map[string][]string{"ip 2001:db8::5": {"f"}, "email X@evil.example": {"g"}, "url http://evil.example": {"h"}}, 8},
+		}, map[string][]string{"ip 2001:db8::5": {"f"}, "email X@evil.example": {"g"}, "url http://evil.example": {"h"}}, 9},
 	}
 	// Run every case with compaction after each commit (CompactMin 1) and
 	// without, so that both layers and the move between them are tested.
