@@ -266,7 +266,7 @@ func (c *checker) check(line []byte, f format.Format) string {
 		}
 		return ""
 	}
-	if !json.Valid(line) {
+	if !validJSON(line) {
 		return jsonReason(line)
 	}
 	if line[0] != '{' {

@@ -1,0 +1,48 @@
+package ingest
+
+import (
+	"encoding/json"
+	"strings"
+	"testing"
+)
+
+func TestValidJSONAgreesWithEncodingJSON(t *testing.T) {
+	cases := []string{
+		`{}`, `[]`, `""`, `0`, `-0`, `1.5e-3`, `true`, `false`, `null`, ` {"a" : [1, 2, {"b": null}] } `,
+		`{"s":"\u00e9\n\t\"\\\/"}`, `{"a":1,}`, `[1,]`, `{"a"}`, `{"a":}`, `{a:1}`, `01`, `1.`, `.5`, `1e`, `-`,
+		`"\x"`, `"\u12G4"`, "\"tab\there\"", `tru`, `nulll`, `{"a":1}{"b":2}`, `[`, `]`, `"unterminated`,
+		`{"k":"` + strings.Repeat("x", 5000) + `"}`, strings.Repeat("[", 10001) + strings.Repeat("]", 10001),
+		"\"\xff\xfe\"", `1 2`, ``, ` `,
+	}
+	for _, c := range cases {
+		if got, want := validJSON([]byte(c)), json.Valid([]byte(c)); got != want {
+			t.Errorf("validJSON(%.40q) = %v, json.Valid = %v", c, got, want)
+		}
+	}
+}
+
+func FuzzValidJSON(f *testing.F) {
+	for _, s := range []string{`{"a":[1,2.5e3,"x\u0041",true,null]}`, `[`, `{"a":"\`, `-0.0e+1`, "\"\x01\""} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		if got, want := validJSON(b), json.Valid(b); got != want {
+			t.Fatalf("validJSON(%q) = %v, json.Valid = %v", b, got, want)
+		}
+	})
+}
+
+func BenchmarkValidJSON(b *testing.B) {
+	line := []byte(sysmonLine(1))
+	b.SetBytes(int64(len(line)))
+	b.Run("xsoc", func(b *testing.B) {
+		for b.Loop() {
+			validJSON(line)
+		}
+	})
+	b.Run("encoding-json", func(b *testing.B) {
+		for b.Loop() {
+			json.Valid(line)
+		}
+	})
+}
