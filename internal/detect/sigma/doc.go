@@ -90,7 +90,8 @@
 // event.module sysmon with the event.code, or the Sysmon channel with the
 // winlog.event_id; process_creation also accepts Security 4688 and plain
 // ECS process start events on Windows. ps_script, ps_module and the
-// ps_classic_* categories use the PowerShell channels and ids. Windows
+// ps_classic_* categories use the PowerShell channels and ids, and the
+// ETW categories file_access and file_rename the Kernel-File provider. Windows
 // services map to their event log channel (security, system, sysmon,
 // powershell, taskscheduler and the others of the taxonomy); security and
 // sysmon also accept their event.module. Zeek services accept event.module

@@ -609,14 +609,23 @@ func (rs *RuleSet) fieldRefCased(x *scratch, l *leaf) bool {
 }
 
 // router picks the groups whose logsource predicate an event satisfies.
-// Alternatives that require an event.module value are indexed by it, so
-// an event meets only the alternatives of its own module plus those that
-// test no module.
+// Alternatives that require a value of one of the dispatch fields
+// (event.module, winlog.channel, event.dataset, event.category) are
+// indexed by that value, so an event meets only the alternatives of its
+// own module, channel, dataset or category, plus the few that test none.
 type router struct {
-	byModule map[string][]routeAlt
+	dispatch []dispatchIndex
 	other    []routeAlt
 	always   []int32
 }
+
+type dispatchIndex struct {
+	ref event.Ref
+	alts map[string][]routeAlt // by folded value
+}
+
+// dispatchFields are the fields routing indexes, in order of preference.
+var dispatchFields = [...]string{"event.module", "winlog.channel", "event.dataset", "event.category"}
 
 type routeAlt struct {
 	group int32
@@ -624,7 +633,10 @@ type routeAlt struct {
 }
 
 func buildRouter(groups []*group) router {
-	r := router{byModule: map[string][]routeAlt{}}
+	var r router
+	for _, f := range dispatchFields {
+		r.dispatch = append(r.dispatch, dispatchIndex{ref: event.RefOf(f), alts: map[string][]routeAlt{}})
+	}
 	for gi, g := range groups {
 		if len(g.rules) == 0 {
 			continue
@@ -634,26 +646,37 @@ func buildRouter(groups []*group) router {
 			continue
 		}
 		for _, alt := range g.pred {
-			var modules []string
-			ra := routeAlt{group: int32(gi)}
-			for _, t := range alt {
-				if t.field == "event.module" && !t.prefix && t.values != nil && modules == nil {
-					modules = t.values
-					continue
-				}
-				ra.tests = append(ra.tests, compiledTest{ref: event.RefOf(t.field), values: t.values, prefix: t.prefix})
-			}
-			if modules == nil {
-				r.other = append(r.other, ra)
-				continue
-			}
-			for _, m := range modules {
-				m = foldString(m)
-				r.byModule[m] = append(r.byModule[m], ra)
-			}
+			r.add(int32(gi), alt)
 		}
 	}
 	return r
+}
+
+// add files one alternative under its most selective dispatch field.
+func (r *router) add(g int32, alt srcAlt) {
+	for di, f := range dispatchFields {
+		for ti, t := range alt {
+			if t.field != f || t.prefix || t.values == nil {
+				continue
+			}
+			ra := routeAlt{group: g}
+			for tj, u := range alt {
+				if tj != ti {
+					ra.tests = append(ra.tests, compiledTest{ref: event.RefOf(u.field), values: u.values, prefix: u.prefix})
+				}
+			}
+			for _, v := range t.values {
+				v = foldString(v)
+				r.dispatch[di].alts[v] = append(r.dispatch[di].alts[v], ra)
+			}
+			return
+		}
+	}
+	ra := routeAlt{group: g}
+	for _, u := range alt {
+		ra.tests = append(ra.tests, compiledTest{ref: event.RefOf(u.field), values: u.values, prefix: u.prefix})
+	}
+	r.other = append(r.other, ra)
 }
 
 func (r *router) route(x *scratch) {
@@ -661,14 +684,19 @@ func (r *router) route(x *scratch) {
 		x.activate(g)
 	}
 	ev := x.ev
-	if m := ev.Key(event.EventModule); m != "" {
+	for i := range r.dispatch {
+		d := &r.dispatch[i]
+		v, ok := ev.Lookup(d.ref)
+		if !ok {
+			continue
+		}
 		var alts []routeAlt
-		if needsFold(m) {
+		if needsFold(v) {
 			start := len(x.buf)
-			x.buf = foldAppend(x.buf, m)
-			alts = r.byModule[string(x.buf[start:])]
+			x.buf = foldAppend(x.buf, v)
+			alts = d.alts[string(x.buf[start:])]
 		} else {
-			alts = r.byModule[m]
+			alts = d.alts[v]
 		}
 		r.try(x, alts)
 	}

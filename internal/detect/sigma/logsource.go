@@ -128,6 +128,13 @@ var windowsServices = map[string][]string{
 	"wmi":                                        {"Microsoft-Windows-WMI-Activity/Operational"},
 }
 
+// etwCategories maps Windows categories collected through ETW to their
+// provider.
+var etwCategories = map[string]string{
+	"file_access": "Microsoft-Windows-Kernel-File",
+	"file_rename": "Microsoft-Windows-Kernel-File",
+}
+
 // windowsServiceModules are the event.module values xsoc's Windows parser
 // gives whole channels.
 var windowsServiceModules = map[string]string{
@@ -234,6 +241,12 @@ func windowsPredicate(ls Logsource) (srcPred, bool) {
 		return srcPred{
 			{eq("event.module", "powershell"), eq("event.code", codes...)},
 			{eq("winlog.channel", ps.channels...), eq("winlog.event_id", codes...)},
+		}, true
+	}
+	if provider, ok := etwCategories[ls.Category]; ok {
+		return srcPred{
+			{eq("winlog.provider_name", provider)},
+			{eq("event.provider", provider)},
 		}, true
 	}
 	if chans, ok := windowsServices[ls.Service]; ok {

@@ -1,9 +1,12 @@
 package sigmabench
 
 import (
+	"maps"
+	"strings"
 	"testing"
 
 	"github.com/xsoc/xsoc/internal/detect/sigma"
+	"github.com/xsoc/xsoc/internal/event"
 )
 
 const rule = `title: Whoami
@@ -51,5 +54,33 @@ func TestGenerate(t *testing.T) {
 				t.Errorf("%d of 1000 events match, want %d..%d", matched, c.min, c.max)
 			}
 		})
+	}
+}
+
+func TestNDJSONRoundTrip(t *testing.T) {
+	events := Generate(Config{Events: 50, Seed: 2})
+	var buf strings.Builder
+	if err := WriteNDJSON(&buf, events); err != nil {
+		t.Fatal(err)
+	}
+	back, err := ReadNDJSON(strings.NewReader(buf.String() + "\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(back) != len(events) {
+		t.Fatalf("read %d events, wrote %d", len(back), len(events))
+	}
+	fields := func(ev *event.Event) map[string]string {
+		m := map[string]string{"id": ev.ID, "member": ev.Member, "time": ev.Time.String()}
+		ev.Fields(func(k, v string) bool { m[k] += v + "\n"; return true })
+		return m
+	}
+	for i := range events {
+		if a, b := fields(events[i]), fields(back[i]); !maps.Equal(a, b) {
+			t.Fatalf("event %d:\n%v\n%v", i, a, b)
+		}
+	}
+	if _, err := ReadNDJSON(strings.NewReader("{}\nnot json\n")); err == nil || !strings.Contains(err.Error(), "line 2") {
+		t.Errorf("bad line: err = %v, want one naming line 2", err)
 	}
 }
