@@ -620,7 +620,7 @@ type router struct {
 }
 
 type dispatchIndex struct {
-	ref event.Ref
+	ref  event.Ref
 	alts map[string][]routeAlt // by folded value
 }
 
