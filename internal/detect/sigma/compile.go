@@ -50,7 +50,6 @@ type RuleSet struct {
 	slots    []slot
 	leaves   []leaf
 	router   router
-	infos    []RuleInfo
 	byID     map[string]*compiledRule
 	corrByID map[string]*correlation
 	// tgRule maps a trigger set to its rule; need[r] is how many trigger
@@ -206,7 +205,6 @@ func compile(rules []*Rule, opts Options) (*RuleSet, []LoadError, map[*Rule]bool
 	rs.npats = c.npats
 	c.compileCorrelations(corrs)
 	rs.router = buildRouter(rs.groups)
-	rs.buildInfos()
 	nleaves, nrules, nslots, ngroups, nsets, npats := len(rs.leaves), len(rs.rules), len(rs.slots), len(rs.groups), len(rs.tgRule), int(rs.npats)
 	rs.pool.New = func() any { return newScratch(nleaves, nrules, nslots, ngroups, nsets, npats) }
 	return rs, c.errs, c.failed

@@ -139,9 +139,6 @@ func info(r *Rule, kind string, enabled, silent bool, filters []string) RuleInfo
 	}
 }
 
-// buildInfos is kept for symmetry with Compile; infos are built on demand.
-func (rs *RuleSet) buildInfos() {}
-
 // Len reports the number of detection and correlation rules in the set.
 func (rs *RuleSet) Len() int { return len(rs.rules) + len(rs.corrs) }
 

@@ -22,6 +22,7 @@ type LoadError struct {
 	Unsupported bool `json:"unsupported,omitempty"`
 }
 
+// Error renders the error as "file:line: rule "title" (id): reason".
 func (e LoadError) Error() string {
 	var b strings.Builder
 	b.WriteString(e.File)

@@ -131,6 +131,7 @@ type ParseError struct {
 	Unsupported bool
 }
 
+// Error renders the error as "source:line: reason".
 func (e *ParseError) Error() string {
 	if e.Line > 0 {
 		return fmt.Sprintf("%s:%d: %s", e.Source, e.Line, e.Reason)
