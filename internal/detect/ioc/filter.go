@@ -34,7 +34,7 @@ func (f *filter) block(h uint64) *[8]uint64 {
 	return &f.blocks[i]
 }
 
-// add records hash h.
+// add records hash h, setting the filterProbes bits mayContain tests.
 func (f *filter) add(h uint64) {
 	b := f.block(h)
 	for j := 0; j < filterProbes; j++ {
@@ -44,17 +44,15 @@ func (f *filter) add(h uint64) {
 }
 
 // mayContain reports whether a key of hash h may have been added. An empty
-// filter has no keys.
+// filter has no keys. It has no branch on the bits it reads: a branch
+// would wait for the cache miss, and a mispredicted one would discard the
+// lookups the processor started after it (see matcher.flush).
 func (f *filter) mayContain(h uint64) bool {
 	if len(f.blocks) == 0 {
 		return false
 	}
 	b := f.block(h)
-	for j := 0; j < filterProbes; j++ {
-		x := (h >> (9 * j)) & 511
-		if b[x>>6]&(1<<(x&63)) == 0 {
-			return false
-		}
-	}
-	return true
+	x0, x1, x2, x3 := h&511, (h>>9)&511, (h>>18)&511, (h>>27)&511
+	v := b[x0>>6] >> (x0 & 63) & (b[x1>>6] >> (x1 & 63)) & (b[x2>>6] >> (x2 & 63)) & (b[x3>>6] >> (x3 & 63))
+	return v&1 != 0
 }

@@ -298,7 +298,7 @@ func (m *matcher) flush() {
 	}
 	for i := 0; i < m.npend; i++ {
 		if p := &m.pend[i]; p.maybe {
-			m.sink += b.touch(p.sp, m.scratch[p.koff:p.koff+p.klen], p.h)
+			m.sink += b.touch(p.sp, p.h)
 		}
 	}
 	for i := 0; i < m.npend; i++ {

@@ -207,23 +207,37 @@ func (b *base) lookup(sp space, k []byte) uint32 {
 	return b.get(sp, k, b.hash(sp, k))
 }
 
-// touch reads the slot where a lookup of k (hash h) in space sp starts, so
-// that several lookups' cache misses overlap (see matcher.flush). The
-// result only keeps the read from being optimised away.
-func (b *base) touch(sp space, k []byte, h uint64) uint32 {
+// touch reads the slot where a lookup of hash h in space sp starts, so
+// that several lookups' cache misses overlap (see matcher.flush). It reads
+// the slot's first and last bytes, which may lie in two cache lines, and
+// branches on neither. The result only keeps the reads from being
+// optimised away.
+func (b *base) touch(sp space, h uint64) uint32 {
 	switch sp {
 	case spV4:
-		return b.v4.touch(binary.BigEndian.Uint32(k), h)
+		if s := b.v4.first(h); s != nil {
+			return s.ref
+		}
 	case spV6:
-		return b.v6.touch([16]byte(k), h)
+		if s := b.v6.first(h); s != nil {
+			return s.ref + uint32(s.key[0])
+		}
 	case spMD5:
-		return b.md5.touch([16]byte(k), h)
+		if s := b.md5.first(h); s != nil {
+			return s.ref + uint32(s.key[0])
+		}
 	case spSHA1:
-		return b.sha1.touch([20]byte(k), h)
+		if s := b.sha1.first(h); s != nil {
+			return s.ref + uint32(s.key[0])
+		}
 	case spSHA256:
-		return b.sha256.touch([32]byte(k), h)
+		if s := b.sha256.first(h); s != nil {
+			return s.ref + uint32(s.key[0])
+		}
+	default:
+		return b.str[sp-firstStrSpace].touch(h)
 	}
-	return b.str[sp-firstStrSpace].touch(h)
+	return 0
 }
 
 // insert adds a key the base does not hold yet.

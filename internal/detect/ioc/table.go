@@ -87,16 +87,13 @@ func (t *flatTable[K]) get(k K, h uint64) uint32 {
 	}
 }
 
-// touch reads the first slot a lookup of k (hash h) reads, key and
-// reference (a slot may straddle two cache lines), so that the memory
-// accesses start early; see matcher.flush.
-func (t *flatTable[K]) touch(k K, h uint64) uint32 {
+// first returns the first slot a lookup of hash h reads, or nil for an
+// empty table; base.touch reads it early (see matcher.flush).
+func (t *flatTable[K]) first(h uint64) *flatSlot[K] {
 	if n := len(t.slots); n != 0 {
-		if s := &t.slots[slotIndex(h, n)&t.start]; s.key == k {
-			return s.ref
-		}
+		return &t.slots[slotIndex(h, n)&t.start]
 	}
-	return 0
+	return nil
 }
 
 // insert adds a key the table does not hold yet. The builder guarantees
