@@ -83,7 +83,11 @@ func Schemas() []store.Schema {
 // OpenStore opens and migrates the configured store; the CLI's offline
 // commands (members, rules import) use it without starting a node.
 func OpenStore(ctx context.Context, cfg config.Config) (*store.DB, error) {
-	db, err := store.Open(ctx, cfg.DataDir, cfg.PostgresURL)
+	var opts []store.SQLiteOption
+	if cfg.Sync != "always" {
+		opts = append(opts, store.SyncNormal()) // the same promise the bus makes
+	}
+	db, err := store.Open(ctx, cfg.DataDir, cfg.PostgresURL, opts...)
 	if err != nil {
 		return nil, err
 	}

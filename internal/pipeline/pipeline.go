@@ -114,18 +114,30 @@ func (p *Pipeline) Run(ctx context.Context) error {
 		return fmt.Errorf("pipeline: consumer: %w", err)
 	}
 	msgs := make(chan jetstream.Msg)
-	var wg sync.WaitGroup
+	prepared := make(chan *work, 4*p.cfg.Workers)
+	var workers, committer sync.WaitGroup
 	for range p.cfg.Workers {
-		wg.Add(1)
+		workers.Add(1)
 		go func() {
-			defer wg.Done()
+			defer workers.Done()
 			for m := range msgs {
-				p.handle(ctx, m)
+				if w := p.take(m); w != nil {
+					prepared <- w
+				}
 			}
 		}()
 	}
-	defer wg.Wait()
-	defer close(msgs)
+	committer.Add(1)
+	go func() {
+		defer committer.Done()
+		p.commitLoop(ctx, prepared)
+	}()
+	defer func() {
+		close(msgs)
+		workers.Wait()
+		close(prepared)
+		committer.Wait()
+	}()
 	it, err := cons.Messages(jetstream.PullMaxMessages(4 * p.cfg.Workers))
 	if err != nil {
 		return fmt.Errorf("pipeline: subscribe: %w", err)
@@ -149,14 +161,24 @@ func (p *Pipeline) Run(ctx context.Context) error {
 	}
 }
 
-// handle processes one batch message and acknowledges it, or asks for
-// redelivery when storing failed.
-func (p *Pipeline) handle(ctx context.Context, m jetstream.Msg) {
+// work is one batch, normalised and run through the detectors, waiting to
+// be stored.
+type work struct {
+	msg     jetstream.Msg // nil when fed without the bus (Process)
+	batch   ingest.Batch
+	events  []*event.Event
+	rejects []eventlog.Reject
+	alerts  []alert.Alert
+}
+
+// take decodes a bus message and prepares its batch; undecodable messages
+// are terminated here.
+func (p *Pipeline) take(m jetstream.Msg) *work {
 	meta, err := m.Metadata()
 	if err != nil {
 		p.cfg.Log.Error("pipeline: message without metadata", "err", err)
 		m.Term()
-		return
+		return nil
 	}
 	b, err := ingest.DecodeBatch(m.Headers(), m.Data(), meta.Sequence.Stream)
 	if err != nil {
@@ -164,28 +186,64 @@ func (p *Pipeline) handle(ctx context.Context, m jetstream.Msg) {
 		// way, loudly.
 		p.cfg.Log.Error("pipeline: undecodable batch terminated", "seq", meta.Sequence.Stream, "err", err)
 		m.Term()
-		return
+		return nil
 	}
-	if err := p.Process(ctx, b); err != nil {
-		p.cfg.Log.Error("pipeline: batch failed, will be redelivered", "seq", b.Seq, "member", b.Member, "err", err)
-		m.NakWithDelay(time.Second)
-		return
-	}
-	if err := m.DoubleAck(ctx); err != nil {
-		p.cfg.Log.Warn("pipeline: ack", "seq", b.Seq, "err", err)
+	w := p.prepare(b)
+	w.msg = m
+	return w
+}
+
+// maxGroupEvents bounds the events stored in one transaction. SQLite
+// allows one writer at a time and each commit costs a WAL write; a single
+// committer storing the batches the workers prepared meanwhile in one
+// transaction (group commit) is what lets the store keep up.
+const maxGroupEvents = 8000
+
+// commitLoop stores prepared batches in groups and acknowledges them.
+func (p *Pipeline) commitLoop(ctx context.Context, prepared <-chan *work) {
+	for w := range prepared {
+		group, n := []*work{w}, len(w.events)
+	fill:
+		for n < maxGroupEvents {
+			select {
+			case more, ok := <-prepared:
+				if !ok {
+					break fill
+				}
+				group = append(group, more)
+				n += len(more.events)
+			default:
+				break fill
+			}
+		}
+		err := p.commit(ctx, group)
+		for _, w := range group {
+			switch {
+			case err != nil:
+				p.cfg.Log.Error("pipeline: batch failed, will be redelivered", "seq", w.batch.Seq, "member", w.batch.Member, "err", err)
+				w.msg.NakWithDelay(time.Second)
+			default:
+				if aerr := w.msg.DoubleAck(ctx); aerr != nil {
+					p.cfg.Log.Warn("pipeline: ack", "seq", w.batch.Seq, "err", aerr)
+				}
+			}
+			p.release(w)
+		}
 	}
 }
 
 // Process normalises, detects and stores one batch. It is exported for
-// tools (eval, bench) that feed batches without the bus.
+// tools and tests that feed batches without the bus.
 func (p *Pipeline) Process(ctx context.Context, b ingest.Batch) error {
-	events := make([]*event.Event, 0, len(b.Lines))
-	defer func() {
-		for _, ev := range events {
-			p.pool.Put(ev)
-		}
-	}()
-	var rejects []eventlog.Reject
+	w := p.prepare(b)
+	defer p.release(w)
+	return p.commit(ctx, []*work{w})
+}
+
+// prepare normalises every line of b and runs the detectors. It runs on
+// several workers at once.
+func (p *Pipeline) prepare(b ingest.Batch) *work {
+	w := &work{batch: b, events: make([]*event.Event, 0, len(b.Lines))}
 	parser := p.parsers.Get().(*format.Parser)
 	defer p.parsers.Put(parser)
 	for i, line := range b.Lines {
@@ -193,39 +251,63 @@ func (p *Pipeline) Process(ctx context.Context, b ingest.Batch) error {
 		ev.Reset()
 		if err := normalise(parser, b, i, line, ev); err != nil {
 			p.pool.Put(ev)
-			rejects = append(rejects, eventlog.Reject{
+			w.rejects = append(w.rejects, eventlog.Reject{
 				Member: b.Member, At: time.Now().UTC(), Batch: b.Seq, Line: i + 1,
 				Reason: err.Error(), Sample: sample(line),
 			})
 			continue
 		}
-		events = append(events, ev)
+		w.events = append(w.events, ev)
 	}
-	var alerts []alert.Alert
-	for _, ev := range events {
+	for _, ev := range w.events {
 		for _, d := range p.cfg.Detectors {
-			alerts = d.Detect(ev, alerts)
+			w.alerts = d.Detect(ev, w.alerts)
 		}
 	}
+	return w
+}
+
+// release returns a batch's events to the pool.
+func (p *Pipeline) release(w *work) {
+	for _, ev := range w.events {
+		p.pool.Put(ev)
+	}
+	w.events = nil
+}
+
+// commit stores the events and rejects of a group of batches in one
+// transaction, then raises their alerts.
+func (p *Pipeline) commit(ctx context.Context, group []*work) error {
 	var buf []byte
 	err := p.cfg.DB.InTx(ctx, func(tx *store.Tx) error {
-		var err error
-		if _, buf, err = p.cfg.Events.Append(ctx, tx, events, buf); err != nil {
-			return err
+		for _, w := range group {
+			var err error
+			if _, buf, err = p.cfg.Events.Append(ctx, tx, w.events, buf); err != nil {
+				return err
+			}
+			if err := p.cfg.Events.AppendRejects(ctx, tx, w.rejects); err != nil {
+				return err
+			}
 		}
-		return p.cfg.Events.AppendRejects(ctx, tx, rejects)
+		return nil
 	})
 	if err != nil {
 		return err
+	}
+	var alerts []alert.Alert
+	for _, w := range group {
+		alerts = append(alerts, w.alerts...)
 	}
 	if len(alerts) > 0 && p.cfg.Sink != nil {
 		if err := p.cfg.Sink.Raise(ctx, alerts); err != nil {
 			return fmt.Errorf("raising %d alerts: %w", len(alerts), err)
 		}
 	}
-	p.metrics.observe(b, len(events), len(rejects), alerts)
-	for _, r := range rejects {
-		p.cfg.Log.Warn("pipeline: rejected line", "member", r.Member, "batch", r.Batch, "line", r.Line, "reason", r.Reason)
+	for _, w := range group {
+		p.metrics.observe(w.batch, len(w.events), len(w.rejects), w.alerts)
+		for _, r := range w.rejects {
+			p.cfg.Log.Warn("pipeline: rejected line", "member", r.Member, "batch", r.Batch, "line", r.Line, "reason", r.Reason)
+		}
 	}
 	return nil
 }

@@ -39,14 +39,33 @@ type DB struct {
 	dialect Dialect
 }
 
+// SQLiteOption tunes an embedded store.
+type SQLiteOption func(*sqliteOptions)
+
+type sqliteOptions struct {
+	synchronous string
+}
+
+// SyncNormal makes commits durable against a crash of xsoc (kill -9) but
+// not against a power cut: SQLite's WAL is then fsynced at checkpoints,
+// not at every commit. It matches the bus's default durability, and lifts
+// the per-commit fsync that otherwise bounds the pipeline.
+func SyncNormal() SQLiteOption {
+	return func(o *sqliteOptions) { o.synchronous = "NORMAL" }
+}
+
 // OpenSQLite opens (creating if needed) the SQLite database at path, in WAL
-// mode with synchronous=FULL: a committed transaction survives a kill -9 and
-// a power cut.
-func OpenSQLite(path string) (*DB, error) {
+// mode with synchronous=FULL unless SyncNormal is given: a committed
+// transaction then survives a kill -9 and a power cut.
+func OpenSQLite(path string, opts ...SQLiteOption) (*DB, error) {
+	o := sqliteOptions{synchronous: "FULL"}
+	for _, opt := range opts {
+		opt(&o)
+	}
 	if err := os.MkdirAll(filepath.Dir(path), 0o750); err != nil {
 		return nil, fmt.Errorf("store: %w", err)
 	}
-	dsn := "file:" + path + "?_pragma=journal_mode(WAL)&_pragma=synchronous(FULL)" +
+	dsn := "file:" + path + "?_pragma=journal_mode(WAL)&_pragma=synchronous(" + o.synchronous + ")" +
 		"&_pragma=busy_timeout(10000)&_pragma=foreign_keys(ON)&_txlock=immediate"
 	db, err := sql.Open("sqlite", dsn)
 	if err != nil {
@@ -79,12 +98,12 @@ func OpenPostgres(ctx context.Context, url string) (*DB, error) {
 }
 
 // Open opens PostgreSQL when postgresURL is set, otherwise the SQLite file
-// xsoc.db under dataDir.
-func Open(ctx context.Context, dataDir, postgresURL string) (*DB, error) {
+// xsoc.db under dataDir with opts.
+func Open(ctx context.Context, dataDir, postgresURL string, opts ...SQLiteOption) (*DB, error) {
 	if postgresURL != "" {
 		return OpenPostgres(ctx, postgresURL)
 	}
-	return OpenSQLite(filepath.Join(dataDir, "xsoc.db"))
+	return OpenSQLite(filepath.Join(dataDir, "xsoc.db"), opts...)
 }
 
 // redact hides a password in a connection URL for error messages.
