@@ -42,6 +42,8 @@ CREATE TABLE ingest_rejects (
 	sample TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS ingest_rejects_member ON ingest_rejects (member, at)`,
+		// A redelivered batch must not record its rejects twice.
+		`CREATE UNIQUE INDEX IF NOT EXISTS ingest_rejects_once ON ingest_rejects (member, batch, line)`,
 	}}
 }
 
@@ -106,7 +108,8 @@ type Reject struct {
 // AppendRejects stores rejects inside tx.
 func (l *Log) AppendRejects(ctx context.Context, tx *store.Tx, rejects []Reject) error {
 	for _, r := range rejects {
-		if _, err := tx.Exec(ctx, `INSERT INTO ingest_rejects (member, at, batch, line, reason, sample) VALUES (?, ?, ?, ?, ?, ?)`,
+		if _, err := tx.Exec(ctx, `INSERT INTO ingest_rejects (member, at, batch, line, reason, sample) VALUES (?, ?, ?, ?, ?, ?)
+			ON CONFLICT (member, batch, line) DO NOTHING`,
 			r.Member, store.Nanos(r.At), int64(r.Batch), r.Line, r.Reason, r.Sample); err != nil {
 			return fmt.Errorf("eventlog: reject: %w", err)
 		}
