@@ -66,6 +66,9 @@ type RuleSet struct {
 type slot struct {
 	name    string // Sigma field name, for Explain
 	refs    []event.Ref
+	// extra[i] says refs[i] is not one of the event's slotted fields, so
+	// it is looked up in the per-event snapshot of fields.
+	extra []bool
 	keyword bool // every field of the event
 }
 
@@ -497,6 +500,7 @@ func (c *compiler) slotFor(ls Logsource, field string) int32 {
 	} else {
 		for _, cand := range cands {
 			s.refs = append(s.refs, event.RefOf(cand))
+			s.extra = append(s.extra, !isSlotted(cand))
 		}
 	}
 	idx := int32(len(c.rs.slots))
@@ -507,6 +511,22 @@ func (c *compiler) slotFor(ls Logsource, field string) int32 {
 
 // maxNeedleLen is the longest needle the automata hold; see buildScans.
 const maxNeedleLen = 12
+
+// isSlotted reports whether name is one of event's slotted fields, using
+// the documented order of Event.Fields: slotted fields first, then extras
+// in insertion order.
+func isSlotted(name string) bool {
+	const probe = "xsoc.sigma.probe"
+	if name == probe {
+		return false
+	}
+	var ev event.Event
+	ev.Set(probe, "1")
+	ev.Set(name, "1")
+	first := ""
+	ev.Fields(func(k, _ string) bool { first = k; return false })
+	return first == name
+}
 
 // minNeedle is the shortest literal worth a prefilter needle for a glob
 // or cased leaf; shorter ones hit nearly every value.

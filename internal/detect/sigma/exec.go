@@ -48,6 +48,11 @@ type scratch struct {
 	active   []int32
 	cands    []int32
 
+	// fields is a snapshot of the event's fields, taken once per event
+	// when a non-slotted field is first needed: one pass over the event
+	// then serves every such lookup, with a cheap first test.
+	fieldsGen uint32
+	fields    []event.Field
 	// vals holds field values: the event's own strings, and folded
 	// copies, which point into buf.
 	vals []string
@@ -90,6 +95,7 @@ func (x *scratch) begin(ev *event.Event) {
 	x.cands = x.cands[:0]
 	x.vals = x.vals[:0]
 	x.buf = x.buf[:0]
+	x.fields = x.fields[:0]
 }
 
 func (x *scratch) setLeaf(l int32, v uint8) { x.leaf[l] = uint64(x.gen)<<8 | uint64(v) }
@@ -131,7 +137,11 @@ func (rs *RuleSet) values(x *scratch, s int32) []string {
 			}
 		} else {
 			for i := range sl.refs {
-				ev.Each(sl.refs[i], func(v string) bool { x.vals = append(x.vals, v); return true })
+				if sl.extra[i] {
+					x.appendExtra(sl.refs[i].Name())
+				} else {
+					ev.Each(sl.refs[i], func(v string) bool { x.vals = append(x.vals, v); return true })
+				}
 				if len(x.vals) > first {
 					x.slotRef[s] = int8(i)
 					break
@@ -143,6 +153,31 @@ func (rs *RuleSet) values(x *scratch, s int32) []string {
 	}
 	f := x.slotFirst[s]
 	return x.vals[f : f+x.slotN[s]]
+}
+
+// appendExtra appends the values of the non-slotted field name to vals.
+func (x *scratch) appendExtra(name string) {
+	if x.fieldsGen != x.gen {
+		x.fieldsGen = x.gen
+		x.fields = x.fields[:0]
+		x.ev.Fields(func(k, v string) bool {
+			x.fields = append(x.fields, event.Field{Key: k, Value: v})
+			return true
+		})
+	}
+	n := len(name)
+	if n == 0 {
+		return
+	}
+	last := name[n-1]
+	for i := range x.fields {
+		k := x.fields[i].Key
+		// Field names share long prefixes (winlog.event_data.): compare
+		// the length and the last byte before the whole name.
+		if len(k) == n && k[n-1] == last && k == name {
+			x.vals = append(x.vals, x.fields[i].Value)
+		}
+	}
 }
 
 // folded returns the case-folded values of slot s.
