@@ -64,11 +64,11 @@ type RuleSet struct {
 // slot is a field as events are read: the candidate event fields of one
 // Sigma field under one mapping, the first present being used.
 type slot struct {
-	name    string // Sigma field name, for Explain
-	refs    []event.Ref
+	name string // Sigma field name, for Explain
+	refs []event.Ref
 	// extra[i] says refs[i] is not one of the event's slotted fields, so
 	// it is looked up in the per-event snapshot of fields.
-	extra []bool
+	extra   []bool
 	keyword bool // every field of the event
 }
 
