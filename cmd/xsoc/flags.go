@@ -27,6 +27,8 @@ func configFlags(fs *flag.FlagSet) func() (config.Config, error) {
 	sync := fs.String("sync", def.Sync, `bus durability: "interval" (survives kill -9) or "always" (fsync per ack, survives power loss)`)
 	workers := fs.Int("workers", def.Workers, "pipeline workers")
 	rules := fs.String("rules", "", "directory of Sigma rules to load at start")
+	playbooks := fs.String("playbooks", "", "directory of response playbooks (YAML)")
+	warninglists := fs.String("warninglists", "", "MISP warning lists folder: known-benign values are refused as indicators")
 	logLevel := fs.String("log-level", def.LogLevel, "debug, info, warn or error")
 	return func() (config.Config, error) {
 		cfg := config.Default()
@@ -54,6 +56,10 @@ func configFlags(fs *flag.FlagSet) func() (config.Config, error) {
 				cfg.Workers = *workers
 			case "rules":
 				cfg.RulesDir = *rules
+			case "playbooks":
+				cfg.PlaybooksDir = *playbooks
+			case "warninglists":
+				cfg.WarninglistsDir = *warninglists
 			case "log-level":
 				cfg.LogLevel = *logLevel
 			}
