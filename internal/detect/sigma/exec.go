@@ -139,8 +139,8 @@ func (rs *RuleSet) values(x *scratch, s int32) []string {
 			for i := range sl.refs {
 				if sl.extra[i] {
 					x.appendExtra(sl.refs[i].Name())
-				} else {
-					ev.Each(sl.refs[i], func(v string) bool { x.vals = append(x.vals, v); return true })
+				} else if v, ok := ev.Lookup(sl.refs[i]); ok {
+					x.vals = append(x.vals, v) // a slotted field holds one value
 				}
 				if len(x.vals) > first {
 					x.slotRef[s] = int8(i)
