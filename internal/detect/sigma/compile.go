@@ -510,7 +510,7 @@ func (c *compiler) slotFor(ls Logsource, field string) int32 {
 }
 
 // maxNeedleLen is the longest needle the automata hold; see buildScans.
-const maxNeedleLen = 12
+const maxNeedleLen = 20
 
 // isSlotted reports whether name is one of event's slotted fields, using
 // the documented order of Event.Fields: slotted fields first, then extras
