@@ -11,6 +11,7 @@ import (
 	"reflect"
 	"strconv"
 	"strings"
+	"time"
 
 	"gopkg.in/yaml.v3"
 
@@ -53,6 +54,25 @@ type Config struct {
 	LogLevel string `yaml:"log_level"`
 	// Syslog lists syslog listeners, each bound to one member.
 	Syslog []ingest.SyslogConfig `yaml:"syslog"`
+	// TAXIIFeeds lists remote TAXII 2.1 collections to pull on a schedule.
+	TAXIIFeeds []TAXIIFeed `yaml:"taxii_feeds"`
+}
+
+// TAXIIFeed is a remote TAXII 2.1 collection pulled into the shared
+// collection on a schedule, on behalf of a member.
+type TAXIIFeed struct {
+	Name string `yaml:"name"`
+	// URL is the remote API root ("https://cti.example/taxii2/api/").
+	URL        string `yaml:"url"`
+	Collection string `yaml:"collection"`
+	// Member owns what is pulled (its TLP rules then apply).
+	Member string `yaml:"member"`
+	// TokenEnv / UserEnv / PasswordEnv name environment variables holding
+	// the credentials, so that none is written in the file.
+	TokenEnv    string        `yaml:"token_env"`
+	UserEnv     string        `yaml:"user_env"`
+	PasswordEnv string        `yaml:"password_env"`
+	Interval    time.Duration `yaml:"interval"`
 }
 
 // Default returns the embedded, single-machine defaults.
@@ -127,6 +147,11 @@ func (c *Config) Validate() error {
 	}
 	if c.Workers < 1 {
 		c.Workers = 1
+	}
+	for _, f := range c.TAXIIFeeds {
+		if f.Name == "" || f.URL == "" || f.Collection == "" || f.Member == "" {
+			return fmt.Errorf("config: taxii feed %q needs name, url, collection and member", f.Name)
+		}
 	}
 	for _, s := range c.Syslog {
 		if s.Member == "" || (s.UDP == "" && s.TCP == "") {

@@ -2,6 +2,7 @@ package node
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"io/fs"
 	"os"
@@ -14,6 +15,8 @@ import (
 	"github.com/xsoc/xsoc/internal/api"
 	"github.com/xsoc/xsoc/internal/detect/ioc"
 	"github.com/xsoc/xsoc/internal/detect/sigma"
+	"github.com/xsoc/xsoc/internal/intel"
+	"github.com/xsoc/xsoc/internal/intel/taxii"
 	"github.com/xsoc/xsoc/internal/iocfeed"
 	"github.com/xsoc/xsoc/internal/respond"
 	"github.com/xsoc/xsoc/internal/rulestore"
@@ -159,9 +162,13 @@ func (n *Node) openRespond(ctx context.Context) error {
 			n.Log.Warn("respond: playbook rejected", "problem", e.Error())
 		}
 	}
+	sightings := iocfeed.Sightings{Repo: n.Intel, Collection: SharedCollection, Log: n.Log}
 	n.Alerts.OnAlert(func(a alert.Alert) {
 		if err := n.Respond.HandleAlert(context.Background(), a); err != nil {
 			n.Log.Warn("respond: alert not handled", "alert", a.ID, "err", err)
+		}
+		if err := sightings.Record(context.Background(), a); err != nil {
+			n.Log.Warn("intel: sighting not recorded", "alert", a.ID, "err", err)
 		}
 	})
 	n.mux.Handle("GET /api/v1/blocklists/{format}", api.RequireMember(n.Respond.FeedHandler(api.MemberFrom)))
@@ -180,4 +187,29 @@ func RulesFromDir(dir string) (fs.FS, error) {
 		return nil, fmt.Errorf("%s is not a directory", dir)
 	}
 	return os.DirFS(filepath.Clean(dir)), nil
+}
+
+// openFeeds builds the configured TAXII feeds; Run polls them.
+func (n *Node) openFeeds() error {
+	for _, fc := range n.Config.TAXIIFeeds {
+		client, err := taxii.NewClient(taxii.ClientConfig{APIRoot: fc.URL, Token: os.Getenv(fc.TokenEnv),
+			Username: os.Getenv(fc.UserEnv), Password: os.Getenv(fc.PasswordEnv)})
+		if err != nil {
+			return fmt.Errorf("taxii feed %s: %w", fc.Name, err)
+		}
+		member := fc.Member
+		feed, err := taxii.NewFeed(n.DB, taxii.FeedConfig{Name: fc.Name, Client: client, Collection: fc.Collection,
+			Interval: fc.Interval, Handle: func(ctx context.Context, objs []json.RawMessage) error {
+				st, err := n.Intel.AddObjects(ctx, intel.Viewer{Member: member}, SharedCollection, objs)
+				for _, f := range st.Failures {
+					n.Log.Info("taxii feed: object refused", "feed", fc.Name, "id", f.ID, "reason", f.Message)
+				}
+				return err
+			}})
+		if err != nil {
+			return fmt.Errorf("taxii feed %s: %w", fc.Name, err)
+		}
+		n.feeds = append(n.feeds, feed)
+	}
+	return nil
 }

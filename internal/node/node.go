@@ -70,6 +70,7 @@ type Node struct {
 	mux       *http.ServeMux
 	taxii     http.Handler
 	feeder    *iocfeed.Feeder
+	feeds     []*taxii.Feed
 	listener  net.Listener
 	syslog    []*ingest.SyslogServer
 }
@@ -150,6 +151,10 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger) (*Node, erro
 		return nil, err
 	}
 	if err := n.openRespond(ctx); err != nil {
+		n.Close()
+		return nil, err
+	}
+	if err := n.openFeeds(); err != nil {
 		n.Close()
 		return nil, err
 	}
@@ -252,11 +257,17 @@ func (n *Node) Run(ctx context.Context) error {
 	}
 	bctx, stopBackground := context.WithCancel(context.Background())
 	defer stopBackground()
-	for _, run := range []func(context.Context){
+	background := []func(context.Context){
 		func(ctx context.Context) { n.feeder.Run(ctx, 5*time.Second) },
 		n.watchRules,
 		func(ctx context.Context) { n.Respond.Start(ctx); <-ctx.Done(); n.Respond.Wait() },
-	} {
+	}
+	for _, f := range n.feeds {
+		background = append(background, func(ctx context.Context) {
+			f.Run(ctx, func(err error) { n.Log.Warn("taxii feed poll failed", "err", err) })
+		})
+	}
+	for _, run := range background {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()

@@ -1,0 +1,144 @@
+package iocfeed
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"testing"
+	"time"
+
+	"github.com/xsoc/xsoc/internal/alert"
+	"github.com/xsoc/xsoc/internal/detect/ioc"
+	"github.com/xsoc/xsoc/internal/event"
+	"github.com/xsoc/xsoc/internal/intel"
+	"github.com/xsoc/xsoc/internal/intel/stix"
+	"github.com/xsoc/xsoc/internal/intel/warninglist"
+	"github.com/xsoc/xsoc/internal/store/storetest"
+	"github.com/xsoc/xsoc/internal/tlp"
+)
+
+var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
+
+const coll = "6e1f2a3b-4c5d-4e6f-8a9b-0c1d2e3f4a5b"
+
+func setup(t *testing.T) *intel.Repo {
+	t.Helper()
+	db := storetest.SQLite(t, intel.Schema())
+	repo := intel.NewRepo(db, intel.Options{Validate: Validator(warninglist.Default())})
+	ctx := context.Background()
+	if _, err := repo.CreateCollection(ctx, intel.Collection{ID: coll, Title: "shared", CommunityRead: true}); err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range []string{"fr-soc", "nl-bank"} {
+		if err := repo.SetRights(ctx, coll, m, intel.Rights{Read: true, Write: true}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return repo
+}
+
+func indicator(t *testing.T, pattern string, level tlp.Level, revoked bool) json.RawMessage {
+	t.Helper()
+	from := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	o, err := stix.NewIndicator(stix.IndicatorSpec{ID: stix.NameID("indicator", pattern), Pattern: pattern, ValidFrom: from, TLP: level,
+		Created: from, Modified: from.Add(time.Duration(boolInt(revoked)) * time.Hour)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if revoked {
+		o.Set("revoked", true)
+	}
+	b, _ := json.Marshal(o)
+	return b
+}
+
+func boolInt(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+func TestFeederFollowsTheRepository(t *testing.T) {
+	repo := setup(t)
+	ctx := context.Background()
+	st, err := repo.AddObjects(ctx, intel.Viewer{Member: "fr-soc"}, coll, []json.RawMessage{
+		indicator(t, "[domain-name:value = 'evil.example']", tlp.Green, false),
+		indicator(t, "[ipv4-addr:value = '198.51.100.0/24' OR ipv4-addr:value = '192.0.2.1']", tlp.Green, false), // on the documentation-range list
+		indicator(t, "[ipv4-addr:value = '45.77.1.2'] FOLLOWEDBY [domain-name:value = 'x.example']", tlp.Green, false),
+		indicator(t, "[domain-name:value = 'amber.example']", tlp.Amber, false),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(st.Failures) != 1 {
+		t.Fatalf("want the warning-listed indicator refused, got %+v", st.Failures)
+	}
+	index := ioc.New(ioc.Options{})
+	f := New(repo, index, quiet)
+	if _, err := f.Sync(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if s := f.Stats(); s.Indexed != 2 || s.Complex != 1 {
+		t.Fatalf("stats %+v, want 2 indexed, 1 complex", s)
+	}
+	detect := func(member, domain string) int {
+		ev := &event.Event{ID: "e", Member: member, Time: time.Date(2026, 2, 1, 0, 0, 0, 0, time.UTC)}
+		ev.Set("dns.question.name", domain)
+		return len(index.Detect(ev, nil))
+	}
+	tests := []struct {
+		member, domain string
+		want           int
+	}{
+		{"nl-bank", "a.b.evil.example", 1},   // GREEN: community, parent-domain match
+		{"nl-bank", "amber.example", 0},      // AMBER of another member
+		{"fr-soc", "amber.example", 1},       // its own
+		{"nl-bank", "not-evil.example", 0},
+	}
+	for _, tt := range tests {
+		if got := detect(tt.member, tt.domain); got != tt.want {
+			t.Errorf("%s looking up %s: %d alerts, want %d", tt.member, tt.domain, got, tt.want)
+		}
+	}
+	// Revoking removes it from the index.
+	if _, err := repo.AddObjects(ctx, intel.Viewer{Member: "fr-soc"}, coll,
+		[]json.RawMessage{indicator(t, "[domain-name:value = 'evil.example']", tlp.Green, true)}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.Sync(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if got := detect("nl-bank", "evil.example"); got != 0 {
+		t.Errorf("revoked indicator still matches")
+	}
+}
+
+func TestSightingStoredForIOCAlerts(t *testing.T) {
+	repo := setup(t)
+	ctx := context.Background()
+	s := Sightings{Repo: repo, Collection: coll, Log: quiet}
+	a := alert.Alert{ID: "01a2", Member: "nl-bank", Detector: "ioc", RuleID: "indicator--8e2e2d2b-17d4-4cbf-938f-98ee46b3cd3f",
+		Count: 3, EventTime: time.Date(2026, 2, 1, 0, 0, 0, 0, time.UTC), Detected: time.Date(2026, 2, 1, 0, 0, 1, 0, time.UTC)}
+	for range 2 { // a second record of the same alert is a new version, not an error
+		if err := s.Record(ctx, a); err != nil {
+			t.Fatal(err)
+		}
+		a.Count++
+	}
+	if err := s.Record(ctx, alert.Alert{ID: "x", Member: "nl-bank", Detector: "sigma", RuleID: "r"}); err != nil {
+		t.Fatal(err)
+	}
+	page, err := repo.Objects(ctx, intel.Viewer{Member: "nl-bank"}, coll, intel.Filter{Types: []string{"sighting"}, Versions: []string{"all"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(page.Objects) != 2 || page.Objects[0].TLP != tlp.Amber {
+		t.Fatalf("sightings: %+v", page.Objects)
+	}
+	other, _ := repo.Objects(ctx, intel.Viewer{Member: "fr-soc"}, coll, intel.Filter{Types: []string{"sighting"}})
+	if len(other.Objects) != 0 {
+		t.Errorf("another member sees an AMBER sighting")
+	}
+}

@@ -1,0 +1,78 @@
+package iocfeed
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"strings"
+	"time"
+
+	"github.com/xsoc/xsoc/internal/alert"
+	"github.com/xsoc/xsoc/internal/intel"
+	"github.com/xsoc/xsoc/internal/intel/stix"
+	"github.com/xsoc/xsoc/internal/tlp"
+)
+
+// Sightings turns indicator matches into STIX 2.1 sightings in the intel
+// repository: "member X saw indicator Y, N times, between these times".
+// Shared over TAXII, a sighting tells the indicator's producer and the
+// community that the infrastructure is active, and where. A sighting is
+// marked TLP:AMBER — it reveals that the member was targeted — and is
+// stored in the member's name.
+type Sightings struct {
+	Repo       *intel.Repo
+	Collection string
+	Log        *slog.Logger
+}
+
+// Record stores the sighting of one IOC alert (a new version each time
+// the alert's count grows). Alerts of other detectors are ignored.
+func (s Sightings) Record(ctx context.Context, a alert.Alert) error {
+	if a.Detector != "ioc" || !strings.HasPrefix(a.RuleID, "indicator--") {
+		return nil
+	}
+	ident, err := stix.NewIdentity(a.Member, "organization")
+	if err != nil {
+		return err
+	}
+	identID := stix.NameID("identity", "xsoc-member/"+a.Member)
+	ident.Set("id", identID)
+	last := a.LastSeen
+	if last.IsZero() {
+		last = a.EventTime
+	}
+	sg, err := stix.NewSighting(a.RuleID, identID, max(a.Count, 1), a.EventTime, last, []string{identID})
+	if err != nil {
+		return err
+	}
+	// One sighting per alert: the id and created time stay, and each
+	// growth of the count is a new version.
+	sg.Set("id", stix.NameID("sighting", "xsoc-alert/"+a.ID))
+	created := a.Detected
+	if created.IsZero() {
+		created = time.Now()
+	}
+	sg.Set("created", stix.FormatTime(created))
+	sg.Set("modified", stix.FormatTime(time.Now()))
+	sg.SetTLP(tlp.Amber)
+	var raws []json.RawMessage
+	for _, o := range []stix.Object{ident, sg} {
+		b, err := json.Marshal(o)
+		if err != nil {
+			return err
+		}
+		raws = append(raws, b)
+	}
+	st, err := s.Repo.AddObjects(ctx, intel.Viewer{Member: a.Member}, s.Collection, raws)
+	if err != nil {
+		return fmt.Errorf("sighting of %s: %w", a.RuleID, err)
+	}
+	for _, f := range st.Failures {
+		if f.ID == identID {
+			continue // the member's identity is already stored
+		}
+		s.Log.Warn("sighting not stored", "alert", a.ID, "reason", f.Message)
+	}
+	return nil
+}

@@ -1,0 +1,172 @@
+package node
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/xsoc/xsoc/internal/alert"
+	"github.com/xsoc/xsoc/internal/config"
+	"github.com/xsoc/xsoc/internal/detect/ioc"
+	"github.com/xsoc/xsoc/internal/intel"
+	"github.com/xsoc/xsoc/internal/intel/stix"
+	"github.com/xsoc/xsoc/internal/intel/taxii"
+	"github.com/xsoc/xsoc/internal/member"
+	"github.com/xsoc/xsoc/internal/store"
+	"github.com/xsoc/xsoc/internal/store/storetest"
+	"github.com/xsoc/xsoc/internal/tlp"
+)
+
+var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
+
+// postgresURL returns the URL of a fresh, private schema on the test
+// PostgreSQL server, dropped when the test ends.
+func postgresURL(t *testing.T) string {
+	t.Helper()
+	if os.Getenv("XSOC_TEST_POSTGRES") == "skip" {
+		t.Skip("XSOC_TEST_POSTGRES=skip")
+	}
+	ctx := context.Background()
+	admin, err := store.OpenPostgres(ctx, storetest.PostgresURL())
+	if err != nil {
+		t.Fatalf("PostgreSQL not reachable: %v", err)
+	}
+	var b [6]byte
+	rand.Read(b[:])
+	schema := "xsoc_node_" + hex.EncodeToString(b[:])
+	if _, err := admin.Exec(ctx, "CREATE SCHEMA "+schema); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		admin.Exec(context.Background(), "DROP SCHEMA "+schema+" CASCADE")
+		admin.Close()
+	})
+	sep := "?"
+	if strings.Contains(storetest.PostgresURL(), "?") {
+		sep = "&"
+	}
+	return storetest.PostgresURL() + sep + "search_path=" + schema
+}
+
+func startNode(t *testing.T, cfg config.Config) *Node {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	n, err := Open(ctx, cfg, quiet)
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	t.Cleanup(func() { cancel(); <-done })
+	go func() { n.Run(ctx); close(done) }()
+	return n
+}
+
+func nodeConfig(t *testing.T) config.Config {
+	cfg := config.Default()
+	cfg.DataDir = filepath.Join(t.TempDir(), "data")
+	cfg.Listen = "127.0.0.1:0"
+	return cfg
+}
+
+// TestTwoNodesShareIntelOverTAXII: a national SOC's node (embedded SQLite)
+// publishes an indicator over TAXII; a second node on PostgreSQL pulls it
+// with a scheduled feed, matches a member's DNS event against it, raises an
+// IOC alert and records a STIX sighting.
+func TestTwoNodesShareIntelOverTAXII(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs two nodes")
+	}
+	ctx := context.Background()
+	hub := startNode(t, nodeConfig(t))
+	_, socKey, err := hub.Members.Add(ctx, member.Member{ID: "fr-soc", Name: "FR SOC", Country: "FR", Sector: "public-administration", Public: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := hub.GrantSharedWrite(ctx); err != nil {
+		t.Fatal(err)
+	}
+	from := time.Now().Add(-time.Hour)
+	ind, err := stix.NewIndicator(stix.IndicatorSpec{Name: "C2", Pattern: "[domain-name:value = 'c2.evil.example']",
+		ValidFrom: from, TLP: tlp.Green})
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, _ := json.Marshal(ind)
+	api := hub.URL() + "/taxii2/api/"
+	pub, err := taxii.NewClient(taxii.ClientConfig{APIRoot: api, Token: socKey})
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := pub.AddObjects(ctx, SharedCollection, []json.RawMessage{raw})
+	if err != nil || st.SuccessCount != 1 {
+		t.Fatalf("publishing over TAXII: %+v %v", st, err)
+	}
+
+	cfg := nodeConfig(t)
+	cfg.PostgresURL = postgresURL(t)
+	t.Setenv("XSOC_TEST_FEED_TOKEN", socKey)
+	cfg.TAXIIFeeds = []config.TAXIIFeed{{Name: "fr-soc", URL: api, Collection: SharedCollection, Member: "nl-bank",
+		TokenEnv: "XSOC_TEST_FEED_TOKEN", Interval: 100 * time.Millisecond}}
+	// The feed's member must exist before the node starts pulling for it.
+	db, err := OpenStore(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, bankKey, err := member.NewRegistry(db).Add(ctx, member.Member{ID: "nl-bank", Name: "Bank", Country: "NL", Sector: "banking"})
+	db.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	node := startNode(t, cfg)
+	waitFor(t, "the indicator pulled and indexed", func() bool {
+		hits, _ := node.IOC.Lookup(ioc.KindDomain, "c2.evil.example")
+		return len(hits) == 1
+	})
+	body := `{"@timestamp":"` + time.Now().UTC().Format(time.RFC3339) + `","dns":{"question":{"name":"www.c2.evil.example"}},"source":{"ip":"10.1.1.1"},"host":{"name":"ws1"}}` + "\n"
+	req, _ := http.NewRequest(http.MethodPost, node.URL()+"/api/v1/ingest", bytes.NewReader([]byte(body)))
+	req.Header.Set("Authorization", "Bearer "+bankKey)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil || resp.StatusCode != 200 {
+		t.Fatalf("ingest: %v %v", resp, err)
+	}
+	resp.Body.Close()
+	viewer := alert.Viewer{Member: "nl-bank"}
+	var got alert.Alert
+	waitFor(t, "an IOC alert", func() bool {
+		page, err := node.Alerts.List(ctx, viewer, alert.Filter{Detector: "ioc"})
+		if err == nil && len(page.Alerts) > 0 {
+			got = page.Alerts[0]
+			return true
+		}
+		return false
+	})
+	if got.RuleID != ind.ID() || got.TLP != tlp.Green {
+		t.Errorf("alert %+v does not name the shared indicator", got)
+	}
+	waitFor(t, "a sighting", func() bool {
+		page, err := node.Intel.Objects(ctx, intel.Viewer{Member: "nl-bank"}, SharedCollection, intel.Filter{Types: []string{"sighting"}})
+		return err == nil && len(page.Objects) == 1
+	})
+}
+
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for time.Now().Before(deadline) {
+		if cond() {
+			return
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	t.Fatalf("timed out waiting for %s", what)
+}
