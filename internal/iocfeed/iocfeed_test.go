@@ -92,9 +92,9 @@ func TestFeederFollowsTheRepository(t *testing.T) {
 		member, domain string
 		want           int
 	}{
-		{"nl-bank", "a.b.evil.example", 1},   // GREEN: community, parent-domain match
-		{"nl-bank", "amber.example", 0},      // AMBER of another member
-		{"fr-soc", "amber.example", 1},       // its own
+		{"nl-bank", "a.b.evil.example", 1}, // GREEN: community, parent-domain match
+		{"nl-bank", "amber.example", 0},    // AMBER of another member
+		{"fr-soc", "amber.example", 1},     // its own
 		{"nl-bank", "not-evil.example", 0},
 	}
 	for _, tt := range tests {
