@@ -46,8 +46,8 @@ type automaton struct {
 // Limits of the automaton layout.
 const (
 	maxACStates    = 1 << 22 // beyond this a slot is not prefiltered
-	maxDenseStates = 4096
-	maxDenseDepth  = 3
+	maxDenseStates = 1024
+	maxDenseDepth  = 2
 )
 
 // buildAutomaton builds an automaton over needles; pattern i is needles[i].
