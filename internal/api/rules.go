@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"strings"
 
+	"github.com/xsoc/xsoc/internal/alert"
 	"github.com/xsoc/xsoc/internal/detect/sigma"
 	"github.com/xsoc/xsoc/internal/respond"
 	"github.com/xsoc/xsoc/internal/rulestore"
@@ -108,6 +109,17 @@ type Playbooks struct {
 func (h *Playbooks) Register(mux *http.ServeMux) {
 	mux.Handle("GET /api/v1/playbooks", RequireOperator(http.HandlerFunc(h.list)))
 	mux.Handle("GET /api/v1/deliveries", RequireOperator(http.HandlerFunc(h.deliveries)))
+	mux.Handle("POST /api/v1/playbooks/simulate", RequireOperator(http.HandlerFunc(h.simulate)))
+}
+
+// simulate answers which playbooks and actions an alert (the JSON body)
+// would set off, without doing anything.
+func (h *Playbooks) simulate(w http.ResponseWriter, r *http.Request) {
+	var a alert.Alert
+	if !DecodeJSON(w, r, &a) {
+		return
+	}
+	JSON(w, http.StatusOK, map[string]any{"planned": h.Respond.Simulate(a)})
 }
 
 func (h *Playbooks) list(w http.ResponseWriter, r *http.Request) {

@@ -262,6 +262,15 @@ func (n *Node) Run(ctx context.Context) error {
 		n.watchRules,
 		func(ctx context.Context) { n.Respond.Start(ctx); <-ctx.Done(); n.Respond.Wait() },
 	}
+	if d := n.Config.PlaybooksDir; d != "" {
+		background = append(background, func(ctx context.Context) {
+			n.Respond.Watch(ctx, d, 5*time.Second, func(errs []respond.LoadError) {
+				for _, e := range errs {
+					n.Log.Warn("respond: playbook rejected; the last good version keeps running", "problem", e.Error())
+				}
+			})
+		})
+	}
 	for _, f := range n.feeds {
 		background = append(background, func(ctx context.Context) {
 			f.Run(ctx, func(err error) { n.Log.Warn("taxii feed poll failed", "err", err) })

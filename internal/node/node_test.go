@@ -9,6 +9,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -169,4 +170,53 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 		time.Sleep(50 * time.Millisecond)
 	}
 	t.Fatalf("timed out waiting for %s", what)
+}
+
+// TestAlertReachesPlaybookWebhook: a Sigma detection in an ingested event
+// becomes an alert, an incident, and a signed webhook call from a playbook.
+func TestAlertReachesPlaybookWebhook(t *testing.T) {
+	got := make(chan *http.Request, 4)
+	hook := httptestServer(t, got)
+	dir := t.TempDir()
+	t.Setenv("XSOC_TEST_HOOK_SECRET", "s3cret")
+	playbook := "name: page\nsecret_env: XSOC_TEST_HOOK_SECRET\nwhen:\n  severity: high\nactions:\n  - webhook:\n      url: " + hook + "\n"
+	if err := os.WriteFile(filepath.Join(dir, "page.yaml"), []byte(playbook), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg := nodeConfig(t)
+	cfg.PlaybooksDir = dir
+	n := startNode(t, cfg)
+	_, key, err := n.Members.Add(context.Background(), member.Member{ID: "de-energie", Name: "E", Country: "DE", Sector: "energy"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	line := `{"@timestamp":"` + time.Now().UTC().Format(time.RFC3339) + `","winlog":{"channel":"Microsoft-Windows-Sysmon/Operational","event_id":1,"computer_name":"WS-1","event_data":{"Image":"C:\\Windows\\System32\\rundll32.exe","CommandLine":"rundll32.exe C:\\Windows\\System32\\comsvcs.dll, MiniDump 624 C:\\t\\l.dmp full"}}}` + "\n"
+	req, _ := http.NewRequest(http.MethodPost, n.URL()+"/api/v1/ingest", strings.NewReader(line))
+	req.Header.Set("Authorization", "Bearer "+key)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil || resp.StatusCode != 200 {
+		t.Fatalf("ingest: %v %v", resp, err)
+	}
+	resp.Body.Close()
+	select {
+	case r := <-got:
+		if r.Header.Get("X-Xsoc-Signature") == "" {
+			t.Errorf("webhook without signature: %v", r.Header)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("no webhook call")
+	}
+}
+
+func httptestServer(t *testing.T, got chan<- *http.Request) string {
+	t.Helper()
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.Copy(io.Discard, r.Body)
+		select {
+		case got <- r:
+		default:
+		}
+	}))
+	t.Cleanup(srv.Close)
+	return srv.URL
 }
