@@ -12,11 +12,13 @@ import (
 
 	"github.com/xsoc/xsoc/internal/member"
 	"github.com/xsoc/xsoc/internal/node"
+	"github.com/xsoc/xsoc/internal/tlp"
 )
 
-const membersUsage = `usage: xsoc members add --id ID --name NAME --country CC --sector SECTOR [--public] [--client-of ID,...]
+const membersUsage = `usage: xsoc members add --id ID --name NAME --country CC --sector SECTOR [--public] [--client-of ID,...] [--alert-tlp LEVEL]
        xsoc members list [--json]
        xsoc members rotate-key ID
+       xsoc members set-tlp ID LEVEL      who sees the member's alerts (default TLP:AMBER)
 
 Works on the node's store directly (the same --data-dir or --postgres-url
 as "xsoc serve"; safe while the node runs). Operators can do the same over
@@ -40,6 +42,11 @@ func runMembers(args []string, stdout, stderr io.Writer) error {
 		fs.StringVar(&m.Sector, "sector", "", "NIS2 sector: "+strings.Join(member.Sectors, ", "))
 		fs.BoolVar(&m.Public, "public", false, "public-sector body")
 		fs.StringVar(&clientOf, "client-of", "", "comma-separated members this one is a client of (e.g. its national SOC)")
+		fs.Func("alert-tlp", "sharing level of the member's alerts (default TLP:AMBER)", func(s string) error {
+			l, err := tlp.Parse(s)
+			m.AlertTLP = &l
+			return err
+		})
 	}
 	if err := parse(fs, args, stderr); err != nil {
 		return err
@@ -77,9 +84,9 @@ func runMembers(args []string, stdout, stderr io.Writer) error {
 			return enc.Encode(ms)
 		}
 		tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
-		fmt.Fprintln(tw, "ID\tNAME\tCOUNTRY\tSECTOR\tPUBLIC\tCLIENT OF")
+		fmt.Fprintln(tw, "ID\tNAME\tCOUNTRY\tSECTOR\tPUBLIC\tALERTS\tCLIENT OF")
 		for _, m := range ms {
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%v\t%s\n", m.ID, m.Name, m.Country, m.Sector, m.Public, strings.Join(m.ClientOf, ","))
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%v\t%s\t%s\n", m.ID, m.Name, m.Country, m.Sector, m.Public, m.AlertLevel(), strings.Join(m.ClientOf, ","))
 		}
 		return tw.Flush()
 	case "rotate-key":
@@ -91,6 +98,18 @@ func runMembers(args []string, stdout, stderr io.Writer) error {
 			return err
 		}
 		fmt.Fprintf(stdout, "earlier keys of %s revoked\nnew API key (shown once, store it now): %s\n", fs.Arg(0), key)
+	case "set-tlp":
+		if fs.NArg() != 2 {
+			return errors.New("set-tlp takes a member id and a TLP level")
+		}
+		l, err := tlp.Parse(fs.Arg(1))
+		if err != nil {
+			return err
+		}
+		if err := reg.SetAlertTLP(ctx, fs.Arg(0), l); err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "alerts of %s are now %s\n", fs.Arg(0), l)
 	default:
 		fmt.Fprintln(stderr, membersUsage)
 		return errUsage

@@ -66,6 +66,15 @@ func caseError(w http.ResponseWriter, err error) {
 	}
 }
 
+// reply writes v, or the error err maps to.
+func reply(w http.ResponseWriter, status int, v any, err error) {
+	if err != nil {
+		caseError(w, err)
+		return
+	}
+	JSON(w, status, v)
+}
+
 func principal(r *http.Request) member.Principal {
 	p, _ := PrincipalFrom(r.Context())
 	return p
@@ -90,11 +99,7 @@ func (c *Cases) listAlerts(w http.ResponseWriter, r *http.Request) {
 		f.Members = strings.Split(m, ",")
 	}
 	page, err := c.Alerts.List(r.Context(), Viewer(principal(r)), f)
-	if err != nil {
-		caseError(w, err)
-		return
-	}
-	JSON(w, http.StatusOK, page)
+	reply(w, http.StatusOK, page, err)
 }
 
 // window reads from, to and limit.
@@ -111,31 +116,19 @@ func window(r *http.Request) (from, to time.Time, limit int, err error) {
 
 func (c *Cases) getAlert(w http.ResponseWriter, r *http.Request) {
 	a, err := c.Alerts.Get(r.Context(), Viewer(principal(r)), r.PathValue("id"))
-	if err != nil {
-		caseError(w, err)
-		return
-	}
-	JSON(w, http.StatusOK, a)
+	reply(w, http.StatusOK, a, err)
 }
 
 func (c *Cases) ackAlert(w http.ResponseWriter, r *http.Request) {
 	p := principal(r)
 	a, err := c.Alerts.Ack(r.Context(), Viewer(p), r.PathValue("id"), who(p))
-	if err != nil {
-		caseError(w, err)
-		return
-	}
-	JSON(w, http.StatusOK, a)
+	reply(w, http.StatusOK, a, err)
 }
 
 func (c *Cases) closeAlert(w http.ResponseWriter, r *http.Request) {
 	p := principal(r)
 	a, err := c.Alerts.Close(r.Context(), Viewer(p), r.PathValue("id"), who(p))
-	if err != nil {
-		caseError(w, err)
-		return
-	}
-	JSON(w, http.StatusOK, a)
+	reply(w, http.StatusOK, a, err)
 }
 
 func (c *Cases) metrics(w http.ResponseWriter, r *http.Request) {
@@ -151,11 +144,7 @@ func (c *Cases) metrics(w http.ResponseWriter, r *http.Request) {
 		from = to.Add(-30 * 24 * time.Hour)
 	}
 	rep, err := c.Alerts.Metrics(r.Context(), Viewer(principal(r)), from, to)
-	if err != nil {
-		caseError(w, err)
-		return
-	}
-	JSON(w, http.StatusOK, rep)
+	reply(w, http.StatusOK, rep, err)
 }
 
 func (c *Cases) listIncidents(w http.ResponseWriter, r *http.Request) {
@@ -175,20 +164,12 @@ func (c *Cases) listIncidents(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	page, err := c.Incidents.Incidents(r.Context(), Viewer(principal(r)), f)
-	if err != nil {
-		caseError(w, err)
-		return
-	}
-	JSON(w, http.StatusOK, page)
+	reply(w, http.StatusOK, page, err)
 }
 
 func (c *Cases) getIncident(w http.ResponseWriter, r *http.Request) {
 	inc, err := c.Incidents.Incident(r.Context(), Viewer(principal(r)), r.PathValue("id"))
-	if err != nil {
-		caseError(w, err)
-		return
-	}
-	JSON(w, http.StatusOK, inc)
+	reply(w, http.StatusOK, inc, err)
 }
 
 func (c *Cases) updateIncident(w http.ResponseWriter, r *http.Request) {
@@ -198,11 +179,7 @@ func (c *Cases) updateIncident(w http.ResponseWriter, r *http.Request) {
 	}
 	p := principal(r)
 	inc, err := c.Incidents.Update(r.Context(), Viewer(p), r.PathValue("id"), ch, who(p))
-	if err != nil {
-		caseError(w, err)
-		return
-	}
-	JSON(w, http.StatusOK, inc)
+	reply(w, http.StatusOK, inc, err)
 }
 
 func (c *Cases) audit(w http.ResponseWriter, r *http.Request) {
@@ -223,11 +200,7 @@ func (c *Cases) merge(w http.ResponseWriter, r *http.Request) {
 	}
 	p := principal(r)
 	inc, err := c.Incidents.Merge(r.Context(), Viewer(p), r.PathValue("id"), req.From, who(p))
-	if err != nil {
-		caseError(w, err)
-		return
-	}
-	JSON(w, http.StatusOK, inc)
+	reply(w, http.StatusOK, inc, err)
 }
 
 func (c *Cases) split(w http.ResponseWriter, r *http.Request) {
@@ -239,11 +212,7 @@ func (c *Cases) split(w http.ResponseWriter, r *http.Request) {
 	}
 	p := principal(r)
 	inc, err := c.Incidents.Split(r.Context(), Viewer(p), r.PathValue("id"), req.Alerts, who(p))
-	if err != nil {
-		caseError(w, err)
-		return
-	}
-	JSON(w, http.StatusCreated, inc)
+	reply(w, http.StatusCreated, inc, err)
 }
 
 func (c *Cases) significant(w http.ResponseWriter, r *http.Request) {
@@ -259,11 +228,7 @@ func (c *Cases) significant(w http.ResponseWriter, r *http.Request) {
 	}
 	p := principal(r)
 	inc, err := c.Incidents.MarkSignificant(r.Context(), Viewer(p), r.PathValue("id"), who(p), req.AwareAt)
-	if err != nil {
-		caseError(w, err)
-		return
-	}
-	JSON(w, http.StatusOK, inc)
+	reply(w, http.StatusOK, inc, err)
 }
 
 func (c *Cases) submitReport(w http.ResponseWriter, r *http.Request) {
@@ -284,11 +249,7 @@ func (c *Cases) submitReport(w http.ResponseWriter, r *http.Request) {
 	}
 	p := principal(r)
 	inc, err := c.Incidents.SubmitReport(r.Context(), Viewer(p), r.PathValue("id"), rep, who(p), req.At)
-	if err != nil {
-		caseError(w, err)
-		return
-	}
-	JSON(w, http.StatusOK, inc)
+	reply(w, http.StatusOK, inc, err)
 }
 
 // draft renders the NIS2 notification draft as JSON, or as Markdown with

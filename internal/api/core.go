@@ -8,6 +8,7 @@ import (
 
 	"github.com/xsoc/xsoc/internal/eventlog"
 	"github.com/xsoc/xsoc/internal/member"
+	"github.com/xsoc/xsoc/internal/tlp"
 )
 
 // Core serves the foundation's endpoints: who am I, members and keys
@@ -28,6 +29,7 @@ func (c *Core) Register(mux *http.ServeMux) {
 	mux.Handle("POST /api/v1/members", RequireOperator(http.HandlerFunc(c.addMember)))
 	mux.Handle("GET /api/v1/members/{id}", http.HandlerFunc(c.getMember))
 	mux.Handle("POST /api/v1/members/{id}/rotate-key", RequireOperator(http.HandlerFunc(c.rotateKey)))
+	mux.HandleFunc("POST /api/v1/members/{id}/alert-tlp", c.setAlertTLP)
 	mux.Handle("GET /api/v1/events", RequireMember(http.HandlerFunc(c.searchEvents)))
 	mux.Handle("GET /api/v1/events/count", RequireMember(http.HandlerFunc(c.countEvents)))
 	mux.Handle("GET /api/v1/ingest/rejects", RequireMember(http.HandlerFunc(c.rejects)))
@@ -166,4 +168,28 @@ func (c *Core) countEvents(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	JSON(w, http.StatusOK, map[string]int{"count": n})
+}
+
+// setAlertTLP sets who sees a member's alerts: {"tlp": "TLP:GREEN"}. A
+// member sets its own; operators set anyone's.
+func (c *Core) setAlertTLP(w http.ResponseWriter, r *http.Request) {
+	id := r.PathValue("id")
+	if p, _ := PrincipalFrom(r.Context()); !p.Operator() && p.Member.ID != id {
+		Error(w, http.StatusForbidden, "a member sets only its own sharing level")
+		return
+	}
+	var req struct {
+		TLP tlp.Level `json:"tlp"`
+	}
+	if !DecodeJSON(w, r, &req) {
+		return
+	}
+	if err := c.Members.SetAlertTLP(r.Context(), id, req.TLP); errors.Is(err, member.ErrNotFound) {
+		Error(w, http.StatusNotFound, err.Error())
+		return
+	} else if err != nil {
+		Error(w, http.StatusInternalServerError, err.Error())
+		return
+	}
+	JSON(w, http.StatusOK, map[string]string{"member": id, "alert_tlp": req.TLP.String()})
 }

@@ -23,6 +23,7 @@ import (
 	"github.com/xsoc/xsoc/internal/member"
 	"github.com/xsoc/xsoc/internal/node"
 	"github.com/xsoc/xsoc/internal/scenario"
+	"github.com/xsoc/xsoc/internal/tlp"
 )
 
 // Options configure a demonstration.
@@ -165,13 +166,18 @@ func setupMembers(ctx context.Context, n *node.Node, cfg scenario.Config) (map[s
 	keys := map[string]string{}
 	for _, m := range scenario.DefaultMembers() {
 		sector := strings.ReplaceAll(strings.ToLower(m.Sector), " ", "-")
-		mem := member.Member{ID: m.ID, Name: m.Name, Country: m.Country, Sector: sector, Public: m.Public}
+		// The demo's members agreed to share their alerts with the whole
+		// community (TLP:GREEN); a new member's default is TLP:AMBER.
+		green := tlp.Green
+		mem := member.Member{ID: m.ID, Name: m.Name, Country: m.Country, Sector: sector, Public: m.Public, AlertTLP: &green}
 		if m.ID != IntelOwner {
 			mem.ClientOf = []string{IntelOwner}
 		}
 		_, key, err := n.Members.Add(ctx, mem)
 		if errors.Is(err, member.ErrExists) {
-			key, err = n.Members.RotateKey(ctx, m.ID)
+			if err = n.Members.SetAlertTLP(ctx, m.ID, green); err == nil {
+				key, err = n.Members.RotateKey(ctx, m.ID)
+			}
 		}
 		if err != nil {
 			return nil, fmt.Errorf("demo member %s: %w", m.ID, err)

@@ -14,6 +14,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/xsoc/xsoc/internal/tlp"
 )
 
 // Member is one organisation on the platform.
@@ -33,8 +35,21 @@ type Member struct {
 	// ClientOf lists members this one is a client (constituent) of, such as
 	// the national SOC serving it; TLP:AMBER objects of those members reach
 	// it on need-to-know.
-	ClientOf []string  `json:"client_of,omitempty"`
-	Created  time.Time `json:"created"`
+	ClientOf []string `json:"client_of,omitempty"`
+	// AlertTLP is the sharing level the member sets for its alerts and
+	// incidents: who else on the platform sees them (see internal/tlp).
+	// Nil means TLP:AMBER — the member, its clients and named recipients —
+	// so nothing is shared with the community until the member says so.
+	AlertTLP *tlp.Level `json:"alert_tlp,omitempty"`
+	Created  time.Time  `json:"created"`
+}
+
+// AlertLevel returns the TLP level of the member's alerts.
+func (m Member) AlertLevel() tlp.Level {
+	if m.AlertTLP == nil {
+		return tlp.Amber
+	}
+	return *m.AlertTLP
 }
 
 // EUCountries are the ISO 3166-1 alpha-2 codes of the EU member states.

@@ -7,6 +7,7 @@ import (
 
 	"github.com/xsoc/xsoc/internal/store"
 	"github.com/xsoc/xsoc/internal/store/storetest"
+	"github.com/xsoc/xsoc/internal/tlp"
 )
 
 func TestValidate(t *testing.T) {
@@ -74,8 +75,14 @@ func TestRegistry(t *testing.T) {
 			t.Errorf("operator key: %+v %v", p, err)
 		}
 		list, err := r.List(ctx)
-		if err != nil || len(list) != 1 || list[0].Country != "FR" || !list[0].Public {
-			t.Errorf("List = %+v, %v", list, err)
+		if err != nil || len(list) != 1 || list[0].Country != "FR" || !list[0].Public || list[0].AlertLevel() != tlp.Amber {
+			t.Errorf("List = %+v, %v (alerts must default to TLP:AMBER)", list, err)
+		}
+		if err := r.SetAlertTLP(ctx, "fr-anssi", tlp.Green); err != nil {
+			t.Fatal(err)
+		}
+		if m, _ := r.Get(ctx, "fr-anssi"); m.AlertLevel() != tlp.Green {
+			t.Errorf("alert TLP after SetAlertTLP: %v", m.AlertLevel())
 		}
 	})
 }

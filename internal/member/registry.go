@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/xsoc/xsoc/internal/store"
+	"github.com/xsoc/xsoc/internal/tlp"
 )
 
 // Schema is the member package's tables.
@@ -38,6 +39,7 @@ CREATE TABLE api_keys (
 	revoked BIGINT NOT NULL DEFAULT 0
 );
 CREATE INDEX IF NOT EXISTS api_keys_member ON api_keys (member_id)`,
+		`ALTER TABLE members ADD COLUMN alert_tlp TEXT NOT NULL DEFAULT 'TLP:AMBER'`,
 	}}
 }
 
@@ -82,9 +84,9 @@ func (r *Registry) Add(ctx context.Context, m Member) (Member, string, error) {
 	clients, _ := json.Marshal(nonNil(m.ClientOf))
 	var key string
 	err := r.db.InTx(ctx, func(tx *store.Tx) error {
-		res, err := tx.Exec(ctx, `INSERT INTO members (id, name, country, sector, public, client_of, created)
-			VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING`,
-			m.ID, m.Name, m.Country, m.Sector, boolInt(m.Public), string(clients), store.Nanos(m.Created))
+		res, err := tx.Exec(ctx, `INSERT INTO members (id, name, country, sector, public, client_of, created, alert_tlp)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING`,
+			m.ID, m.Name, m.Country, m.Sector, boolInt(m.Public), string(clients), store.Nanos(m.Created), m.AlertLevel().String())
 		if err != nil {
 			return err
 		}
@@ -252,9 +254,22 @@ func splitKey(key string) (id, secret string, ok bool) {
 	return id, secret, true
 }
 
+// SetAlertTLP sets the sharing level of a member's alerts.
+func (r *Registry) SetAlertTLP(ctx context.Context, id string, l tlp.Level) error {
+	res, err := r.db.Exec(ctx, `UPDATE members SET alert_tlp = ? WHERE id = ?`, l.String(), id)
+	if err != nil {
+		return err
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return fmt.Errorf("member %s: %w", id, ErrNotFound)
+	}
+	r.forgetMember(id)
+	return nil
+}
+
 // Get returns one member.
 func (r *Registry) Get(ctx context.Context, id string) (Member, error) {
-	rows, err := r.db.Query(ctx, `SELECT id, name, country, sector, public, client_of, created FROM members WHERE id = ?`, id)
+	rows, err := r.db.Query(ctx, `SELECT id, name, country, sector, public, client_of, created, alert_tlp FROM members WHERE id = ?`, id)
 	if err != nil {
 		return Member{}, err
 	}
@@ -270,7 +285,7 @@ func (r *Registry) Get(ctx context.Context, id string) (Member, error) {
 
 // List returns every member, ordered by id.
 func (r *Registry) List(ctx context.Context) ([]Member, error) {
-	rows, err := r.db.Query(ctx, `SELECT id, name, country, sector, public, client_of, created FROM members ORDER BY id`)
+	rows, err := r.db.Query(ctx, `SELECT id, name, country, sector, public, client_of, created, alert_tlp FROM members ORDER BY id`)
 	if err != nil {
 		return nil, err
 	}
@@ -291,10 +306,16 @@ func scanMembers(rows interface {
 			public  int
 			clients string
 			created int64
+			level   string
 		)
-		if err := rows.Scan(&m.ID, &m.Name, &m.Country, &m.Sector, &public, &clients, &created); err != nil {
+		if err := rows.Scan(&m.ID, &m.Name, &m.Country, &m.Sector, &public, &clients, &created, &level); err != nil {
 			return nil, err
 		}
+		l, err := tlp.Parse(level)
+		if err != nil {
+			return nil, fmt.Errorf("member %s: alert_tlp: %w", m.ID, err)
+		}
+		m.AlertTLP = &l
 		m.Public = public != 0
 		m.Created = store.Time(created)
 		if err := json.Unmarshal([]byte(clients), &m.ClientOf); err != nil {

@@ -60,9 +60,16 @@ func (d *directory) sector(id string) string  { return d.get(id).Sector }
 type alertSink struct {
 	alerts     *alert.Service
 	correlator *correlate.Correlator
+	dir        *directory
 }
 
+// Raise applies each member's sharing level to its alerts — an alert is
+// never shared more widely than its member allows, nor than the intel that
+// raised it — then stores, deduplicates and correlates them.
 func (s alertSink) Raise(ctx context.Context, batch []alert.Alert) error {
+	for i := range batch {
+		batch[i].TLP = max(batch[i].TLP, s.dir.get(batch[i].Member).AlertLevel())
+	}
 	raised, err := s.alerts.Raise(ctx, batch)
 	if err != nil && !errors.Is(err, alert.ErrInvalid) {
 		return err
@@ -88,7 +95,7 @@ func (n *Node) openCases(ctx context.Context) error {
 	if _, err := n.Alerts.Republish(ctx); err != nil {
 		n.Log.Warn("republishing alerts", "err", err)
 	}
-	n.sink = alertSink{alerts: n.Alerts, correlator: n.Correlator}
+	n.sink = alertSink{alerts: n.Alerts, correlator: n.Correlator, dir: dir}
 	(&api.Cases{Alerts: n.Alerts, Incidents: n.Correlator}).Register(n.mux)
 	return nil
 }

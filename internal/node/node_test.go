@@ -151,8 +151,13 @@ func TestTwoNodesShareIntelOverTAXII(t *testing.T) {
 		}
 		return false
 	})
-	if got.RuleID != ind.ID() || got.TLP != tlp.Green {
-		t.Errorf("alert %+v does not name the shared indicator", got)
+	// The indicator is GREEN, but the alert says that nl-bank was hit:
+	// it takes the member's sharing level, TLP:AMBER by default.
+	if got.RuleID != ind.ID() || got.TLP != tlp.Amber {
+		t.Errorf("alert %+v: want the shared indicator's id and TLP:AMBER", got)
+	}
+	if page, _ := node.Alerts.List(ctx, alert.Viewer{Member: "someone-else"}, alert.Filter{}); len(page.Alerts) != 0 {
+		t.Errorf("another member sees nl-bank's AMBER alert")
 	}
 	waitFor(t, "a sighting", func() bool {
 		page, err := node.Intel.Objects(ctx, intel.Viewer{Member: "nl-bank"}, SharedCollection, intel.Filter{Types: []string{"sighting"}})
