@@ -1,0 +1,294 @@
+package stixpattern
+
+import (
+	"log/slog"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/xsoc/xsoc/internal/alert"
+	"github.com/xsoc/xsoc/internal/event"
+	"github.com/xsoc/xsoc/internal/intel/stix/pattern"
+	"github.com/xsoc/xsoc/internal/tlp"
+)
+
+// Name is the detector's name, and the Detector field of its alerts.
+const Name = "stix-pattern"
+
+// Options configure a Detector. The zero value is usable.
+type Options struct {
+	// Relations returns the members that member is a client of (the
+	// members whose TLP:AMBER intelligence it receives). Nil: no member
+	// is anyone's client.
+	Relations func(member string) []string
+	// Observer bounds the memory of multi-observation patterns, per
+	// pattern and member (see pattern.ObserverOptions).
+	Observer pattern.ObserverOptions
+	// Log receives the indicators that cannot be loaded and failed syncs.
+	// Nil discards them.
+	Log *slog.Logger
+	// Now is the clock, consulted for indicators whose valid_from lies
+	// after the event's time. Default time.Now.
+	Now func() time.Time
+}
+
+// Detector matches events against the STIX indicators whose patterns are
+// too complex for the IOC index. It is a detect.Detector named
+// "stix-pattern"; Sync and Run load its indicators from an intel
+// repository.
+//
+// Detect never takes the detector's lock: it works on an immutable
+// snapshot of the loaded rules, which Sync replaces atomically.
+type Detector struct {
+	opts Options
+	log  *slog.Logger
+	cur  atomic.Pointer[snapshot]
+
+	// mu serialises Sync; it guards what follows.
+	mu     sync.Mutex
+	cursor int64
+	// versions holds, per collection and indicator id, the versions read
+	// so far; the latest decides whether the indicator matches.
+	versions map[string][]version
+	stats    Stats
+}
+
+// New returns an empty detector; call Sync to load it.
+func New(opts Options) *Detector {
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	log := opts.Log
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	d := &Detector{opts: opts, log: log, versions: map[string][]version{}}
+	d.cur.Store(&snapshot{})
+	return d
+}
+
+// Name returns "stix-pattern".
+func (d *Detector) Name() string { return Name }
+
+// Len returns how many single-observation and multi-observation patterns
+// the detector evaluates now.
+func (d *Detector) Len() (single, multi int) {
+	s := d.cur.Load()
+	return len(s.single), len(s.multi)
+}
+
+// snapshot is the set of rules Detect evaluates. Its rule lists never
+// change; members caches, per member, the observers of the
+// multi-observation rules, in the order of multi.
+type snapshot struct {
+	single []*rule
+	multi  []*rule
+
+	mu      sync.Mutex // serialises additions to members
+	members atomic.Pointer[map[string][]*pattern.Observer]
+}
+
+// observers returns member's observers of s.multi. A member's first event
+// after a Sync builds the list (copying the cache); later events read it
+// without locking.
+func (s *snapshot) observers(member string) []*pattern.Observer {
+	if m := s.members.Load(); m != nil {
+		if obs, ok := (*m)[member]; ok {
+			return obs
+		}
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	old := s.members.Load()
+	if old != nil {
+		if obs, ok := (*old)[member]; ok {
+			return obs
+		}
+	}
+	obs := make([]*pattern.Observer, len(s.multi))
+	for i, r := range s.multi {
+		obs[i] = r.observer(member)
+	}
+	next := map[string][]*pattern.Observer{member: obs}
+	if old != nil {
+		for k, v := range *old {
+			next[k] = v
+		}
+	}
+	s.members.Store(&next)
+	return obs
+}
+
+// Detect matches ev against every loaded pattern that ev.Member may
+// receive under TLP and that is in force at the event's time, and appends
+// one alert per match. Multi-observation patterns combine only events of
+// the same member. Detect does not allocate when nothing matches (after
+// the member's first event since the last Sync).
+func (d *Detector) Detect(ev *event.Event, out []alert.Alert) []alert.Alert {
+	s := d.cur.Load()
+	if len(s.single) == 0 && len(s.multi) == 0 {
+		return out
+	}
+	m := matching{d: d, ev: ev, at: eventTime(ev), start: len(out)}
+	for _, r := range s.single {
+		if m.usable(r) && len(r.matcher.Match(ev, nil)) > 0 {
+			out = m.raise(out, r, nil)
+		}
+	}
+	if len(s.multi) == 0 {
+		return out
+	}
+	obs := s.observers(ev.Member)
+	for i, r := range s.multi {
+		if !m.usable(r) {
+			continue
+		}
+		for _, det := range obs[i].Observe(ev, nil) {
+			out = m.raise(out, r, det.EventIDs)
+		}
+	}
+	return out
+}
+
+// eventTime is the time patterns are evaluated at, as the pattern package
+// does: the event's own time, or when xsoc received it.
+func eventTime(ev *event.Event) time.Time {
+	if !ev.Time.IsZero() {
+		return ev.Time
+	}
+	return ev.Ingested
+}
+
+// matching is the state of one Detect call. It lives on the stack; what
+// it computes lazily (the member's client relations, the clock, the
+// event's JSON) is computed once per call and only when needed.
+type matching struct {
+	d     *Detector
+	ev    *event.Event
+	at    time.Time
+	start int // len(out) when Detect began
+
+	now         time.Time
+	clientOf    []string
+	clientsDone bool
+	evidence    string
+}
+
+// usable reports whether rule r may match the event: r has not expired
+// at the event's time, has started (valid_from, by the clock, so that an
+// event from shortly before an indicator was published still matches it,
+// as in the IOC index) and the member may receive it under TLP.
+func (m *matching) usable(r *rule) bool {
+	if !r.validUntil.IsZero() && !m.at.Before(r.validUntil) {
+		return false
+	}
+	if r.validFrom.After(m.at) && r.validFrom.After(m.clock()) {
+		return false
+	}
+	return m.mayReceive(r)
+}
+
+func (m *matching) clock() time.Time {
+	if m.now.IsZero() {
+		m.now = m.d.opts.Now()
+	}
+	return m.now
+}
+
+// mayReceive applies the TLP sharing rule. The member's client relations
+// are asked for only when a TLP:AMBER rule of another member makes them
+// matter.
+func (m *matching) mayReceive(r *rule) bool {
+	rec := tlp.Recipient{Member: m.ev.Member}
+	if r.level == tlp.Amber && r.owner != m.ev.Member && m.d.opts.Relations != nil {
+		if !m.clientsDone {
+			m.clientOf = m.d.opts.Relations(m.ev.Member)
+			m.clientsDone = true
+		}
+		rec.ClientOf = m.clientOf
+	}
+	return tlp.MayReceive(r.level, rec.RelationTo(r.owner, r.named))
+}
+
+// raise appends the alert for a match of r; eventIDs are the events of a
+// multi-observation match (nil: the event alone). When the same indicator
+// is stored in several collections and matched through more than one,
+// the event raises one alert, at the least restrictive TLP level among
+// them.
+func (m *matching) raise(out []alert.Alert, r *rule, eventIDs []string) []alert.Alert {
+	for i := m.start; i < len(out); i++ {
+		if out[i].RuleID == r.id {
+			out[i].TLP = min(out[i].TLP, r.level)
+			return out
+		}
+	}
+	if eventIDs == nil {
+		eventIDs = []string{m.ev.ID}
+	}
+	if m.evidence == "" {
+		m.evidence = string(m.ev.AppendJSON(nil))
+	}
+	return append(out, alert.Alert{
+		Member:      m.ev.Member,
+		EventTime:   m.ev.Time,
+		Detector:    Name,
+		RuleID:      r.id,
+		RuleTitle:   r.title,
+		Severity:    r.severity,
+		Techniques:  slices.Clone(r.techniques),
+		Observables: observables(m.ev),
+		TLP:         r.level,
+		Key:         r.id,
+		Evidence:    []string{m.evidence},
+		EventIDs:    eventIDs,
+	})
+}
+
+// observableFields lists the event fields lifted into alert observables:
+// addresses, names, URLs, hashes and e-mail addresses.
+var observableFields = [...]struct {
+	key  event.Key
+	typ  string // "" for IPs: ipv4-addr or ipv6-addr by value
+	role string
+}{
+	{event.SourceIp, "", "source"},
+	{event.DestinationIp, "", "destination"},
+	{event.HostIp, "", "host"},
+	{event.DnsQuestionName, "domain-name", "query"},
+	{event.DestinationDomain, "domain-name", "destination"},
+	{event.UrlDomain, "domain-name", "url"},
+	{event.TlsServerSni, "domain-name", "sni"},
+	{event.UrlFull, "url", "url"},
+	{event.FileHashMd5, "file:hashes.MD5", "file"},
+	{event.FileHashSha1, "file:hashes.'SHA-1'", "file"},
+	{event.FileHashSha256, "file:hashes.'SHA-256'", "file"},
+	{event.ProcessHashMd5, "file:hashes.MD5", "process"},
+	{event.ProcessHashSha1, "file:hashes.'SHA-1'", "process"},
+	{event.ProcessHashSha256, "file:hashes.'SHA-256'", "process"},
+	{event.EmailFromAddress, "email-addr", "sender"},
+	{event.EmailToAddress, "email-addr", "recipient"},
+}
+
+// observables lists the observable values ev carries.
+func observables(ev *event.Event) []alert.Observable {
+	var out []alert.Observable
+	for _, f := range observableFields {
+		v := ev.Key(f.key)
+		if v == "" {
+			continue
+		}
+		typ := f.typ
+		if typ == "" {
+			typ = "ipv4-addr"
+			for i := 0; i < len(v); i++ {
+				if v[i] == ':' {
+					typ = "ipv6-addr"
+					break
+				}
+			}
+		}
+		out = append(out, alert.Observable{Type: typ, Value: v, Role: f.role})
+	}
+	return out
+}
