@@ -196,10 +196,15 @@ func (m *matching) clock() time.Time {
 	return m.now
 }
 
-// mayReceive applies the TLP sharing rule. The member's client relations
-// are asked for only when a TLP:AMBER rule of another member makes them
-// matter.
+// mayReceive applies the TLP sharing rule. TLP:CLEAR and TLP:GREEN reach
+// every member, and the owner receives its own indicators, whatever their
+// level: those common cases are decided without working out the relation.
+// The member's client relations are asked for only when a TLP:AMBER rule
+// of another member makes them matter.
 func (m *matching) mayReceive(r *rule) bool {
+	if r.level <= tlp.Green || r.owner == m.ev.Member {
+		return true
+	}
 	rec := tlp.Recipient{Member: m.ev.Member}
 	if r.level == tlp.Amber && r.owner != m.ev.Member && m.d.opts.Relations != nil {
 		if !m.clientsDone {

@@ -90,7 +90,7 @@ func indicator(t testing.TB, s spec) json.RawMessage {
 	o, err := stix.NewIndicator(stix.IndicatorSpec{
 		ID: id(s.name), Name: s.name, Pattern: pat, PatternType: s.patternType,
 		ValidFrom: s.from, ValidUntil: s.until, Confidence: s.confidence,
-		KillChainPhases: s.phases, TLP: s.level, Created: s.from, Modified: s.modified,
+		KillChainPhases: s.phases, TLP: s.level, Created: base.Add(-48 * time.Hour), Modified: s.modified,
 	})
 	if err != nil {
 		t.Fatalf("indicator %q: %v", s.name, err)

@@ -93,13 +93,16 @@ func (d *Detector) Run(ctx context.Context, repo *intel.Repo, poll time.Duration
 	t := time.NewTicker(poll)
 	defer t.Stop()
 	for {
+		// Take the signal before syncing: a commit that lands while Sync
+		// reads closes this channel, so it is never missed.
+		changed := repo.Changed()
 		if _, err := d.Sync(ctx, repo); err != nil && ctx.Err() == nil {
 			d.log.Warn("stixpattern: sync failed", "err", err)
 		}
 		select {
 		case <-ctx.Done():
 			return
-		case <-repo.Changed():
+		case <-changed:
 		case <-t.C:
 		}
 	}
