@@ -45,7 +45,6 @@ type automaton struct {
 
 // Limits of the automaton layout.
 const (
-	maxACStates    = 1 << 22 // beyond this a slot is not prefiltered
 	maxDenseStates = 1024
 	maxDenseDepth  = 2
 )
@@ -270,13 +269,3 @@ func (a *automaton) sparseNext(code uint32, c uint8) uint32 {
 
 // states reports the automaton's number of states.
 func (a *automaton) states() int { return len(a.outStart) - 1 }
-
-// acStatesFor bounds the trie size of needles, to stay within maxACStates
-// before building.
-func acStatesFor(needles []string) int {
-	n := 0
-	for _, s := range needles {
-		n += len(s)
-	}
-	return n
-}

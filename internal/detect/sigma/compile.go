@@ -127,10 +127,16 @@ type group struct {
 	scans  []scan
 }
 
-// scan is one automaton over the needles of one slot in one group.
+// scan is the prefilter of one slot in one group: it finds which of the
+// group's needles for the slot occur in the slot's values. Pattern p is
+// needles[p]; those of gramLen bytes or more are found by grams, the
+// shorter ones by the automaton short, whose pattern i is shortPat[i].
 type scan struct {
-	slot int32
-	ac   *automaton
+	slot     int32
+	needles  []string
+	grams    *gramIndex
+	short    *automaton
+	shortPat []int32
 	// pats[p] lists what a hit of pattern p means.
 	pats [][]patOut
 	// anchored[p] lists the outputs of pattern p whose truth depends on
@@ -159,6 +165,8 @@ type compiler struct {
 	pending  []pendingRule
 	failed   map[*Rule]bool
 	npats    int32
+	// grams counts the needles holding each gram, for pickGram.
+	grams map[uint32]int
 }
 
 // Compile compiles rules into a RuleSet. A rule that does not compile is
@@ -395,8 +403,8 @@ func (c *compiler) layout() {
 		g := c.rs.groups[cr.group]
 		g.rules = append(g.rules, cr.num)
 	}
-	// Automata first: a slot too big for one leaves its leaves without
-	// a prefilter, which the trigger sets must know.
+	// Prefilters first: a leaf they cannot serve (an empty needle) is
+	// decided directly, which the trigger sets must know.
 	for gi := range c.rs.groups {
 		c.buildScans(int32(gi))
 	}
@@ -508,9 +516,6 @@ func (c *compiler) slotFor(ls Logsource, field string) int32 {
 	c.slotIdx[key] = idx
 	return idx
 }
-
-// maxNeedleLen is the longest needle the automata hold; see buildScans.
-const maxNeedleLen = 20
 
 // isSlotted reports whether name is one of event's slotted fields, using
 // the documented order of Event.Fields: slotted fields first, then extras
@@ -653,9 +658,14 @@ func (c *compiler) triggerSets(e *enode) []tset {
 	return nil
 }
 
-// buildScans builds one automaton per slot over the needles of group gi.
+// buildScans builds the prefilter of each slot of group gi over the
+// needles of its leaves: a gram index for needles of gramLen bytes or
+// more, a small automaton for the shorter ones.
 func (c *compiler) buildScans(gi int32) {
 	g := c.rs.groups[gi]
+	if c.grams == nil {
+		c.grams = gramCounts(c.allNeedles())
+	}
 	type needleKey struct {
 		slot int32
 		text string
@@ -680,25 +690,18 @@ func (c *compiler) buildScans(gi int32) {
 		if !l.acOnly && !l.needle {
 			return
 		}
+		for _, text := range l.needles {
+			if text == "" {
+				// An empty needle says nothing: decide the leaf directly.
+				l.acOnly, l.needle = false, false
+				return
+			}
+		}
 		kind := matchGlob
 		if l.acOnly {
 			kind = l.spec.match
 		}
-		if l.acOnly && len(l.needles[0]) > maxNeedleLen {
-			// Long needles are searched by their head only, which keeps
-			// the automaton small; a hit then only makes the leaf a
-			// candidate that compute confirms.
-			l.acOnly, l.needle = false, true
-		}
-		if !l.acOnly {
-			kind = matchGlob
-		}
 		for _, text := range l.needles {
-			if len(text) > maxNeedleLen {
-				// The tail: paths and command lines share their heads
-				// ("c:\windows\...") far more than their tails.
-				text = text[len(text)-maxNeedleLen:]
-			}
 			k := needleKey{l.slot, text}
 			p, ok := patOf[k]
 			if !ok {
@@ -719,33 +722,57 @@ func (c *compiler) buildScans(gi int32) {
 	}
 	sort.Slice(slots, func(i, j int) bool { return slots[i] < slots[j] })
 	for _, s := range slots {
-		needles := bySlot[s]
-		if acStatesFor(needles) > maxACStates {
-			// Too big to prefilter: decide these leaves directly.
-			for _, po := range outs[s] {
-				for _, o := range po {
-					l := &c.rs.leaves[o.leaf]
-					l.acOnly, l.needle = false, false
-				}
-			}
+		g.scans = append(g.scans, c.newScan(s, bySlot[s], outs[s]))
+	}
+}
+
+// newScan builds the prefilter of slot s over needles, whose hits mean
+// outs.
+func (c *compiler) newScan(s int32, needles []string, outs [][]patOut) scan {
+	sc := scan{slot: s, needles: needles, pats: outs, base: c.npats}
+	c.npats += int32(len(needles))
+	var short, long []string
+	var longPats []int32
+	offs := make([]int, len(needles))
+	for p, n := range needles {
+		if len(n) < gramLen {
+			short = append(short, n)
+			sc.shortPat = append(sc.shortPat, int32(p))
 			continue
 		}
-		sc := scan{slot: s, ac: buildAutomaton(needles), pats: outs[s], base: c.npats}
-		c.npats += int32(len(needles))
-		sc.anchored = make([][]patOut, len(needles))
-		sc.free = make([][]patOut, len(needles))
-		for p, list := range outs[s] {
-			for _, o := range list {
-				switch o.kind {
-				case matchExact, matchPrefix, matchSuffix:
-					sc.anchored[p] = append(sc.anchored[p], o)
-				default:
-					sc.free[p] = append(sc.free[p], o)
-				}
+		long = append(long, n)
+		longPats = append(longPats, int32(p))
+		offs[p] = pickGram(n, c.grams)
+	}
+	if len(short) > 0 {
+		sc.short = buildAutomaton(short)
+	}
+	if len(long) > 0 {
+		sc.grams = buildGramIndex(needles, longPats, offs)
+	}
+	sc.anchored = make([][]patOut, len(needles))
+	sc.free = make([][]patOut, len(needles))
+	for p, list := range outs {
+		for _, o := range list {
+			switch o.kind {
+			case matchExact, matchPrefix, matchSuffix:
+				sc.anchored[p] = append(sc.anchored[p], o)
+			default:
+				sc.free[p] = append(sc.free[p], o)
 			}
 		}
-		g.scans = append(g.scans, sc)
 	}
+	return sc
+}
+
+// allNeedles lists the needles of every leaf, to estimate how common
+// each gram is.
+func (c *compiler) allNeedles() []string {
+	var out []string
+	for i := range c.rs.leaves {
+		out = append(out, c.rs.leaves[i].needles...)
+	}
+	return out
 }
 
 // Stats summarises a rule set's compiled form.
@@ -758,7 +785,10 @@ func (rs *RuleSet) Stats() string {
 		}
 		fmt.Fprintf(&b, "group %s: %d rules, %d without prefilter", g.ls, len(g.rules), len(g.always))
 		for _, s := range g.scans {
-			fmt.Fprintf(&b, "; %s: %d needles %d states %d classes", rs.slots[s.slot].name, len(s.pats), s.ac.states(), s.ac.nclass)
+			fmt.Fprintf(&b, "; %s: %d needles", rs.slots[s.slot].name, len(s.pats))
+			if s.grams != nil {
+				fmt.Fprintf(&b, " (%d by gram)", len(s.grams.ents))
+			}
 		}
 		b.WriteByte('\n')
 	}

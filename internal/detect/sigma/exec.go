@@ -222,32 +222,30 @@ func (rs *RuleSet) Detect(ev *event.Event, out []alert.Alert) []alert.Alert {
 	return out
 }
 
-// runScans runs a group's automata over the values of their slots,
-// two values at a time: the two walks are independent chains of loads, so
-// the processor overlaps them.
+// runScans runs a group's prefilters over the values of their slots.
 func (rs *RuleSet) runScans(x *scratch, scans []scan) {
-	var pending *scan
-	var pendingValue string
 	for i := range scans {
-		sc := &scans[i]
-		vals := rs.values(x, sc.slot)
-		for j := 0; j < len(vals); j++ {
-			v := vals[j]
-			if !isASCII(v) {
-				rs.scanValue(x, sc, x.fold(v), false)
-				vals = rs.values(x, sc.slot)
-				continue
-			}
-			if pending == nil {
-				pending, pendingValue = sc, v
-				continue
-			}
-			rs.scanPair(x, pending, pendingValue, sc, v)
-			pending = nil
-		}
+		rs.runScan(x, &scans[i])
 	}
-	if pending != nil {
-		rs.scanValue(x, pending, pendingValue, false)
+}
+
+// runScan runs one slot's prefilter over the slot's values and records
+// which leaves hit. Values holding non-ASCII text are folded first; ASCII
+// values are scanned as they are, the scans lowering letters on the fly.
+func (rs *RuleSet) runScan(x *scratch, sc *scan) {
+	vals := rs.values(x, sc.slot)
+	for i := 0; i < len(vals); i++ {
+		v := vals[i]
+		if !isASCII(v) {
+			v = x.fold(v)
+			vals = rs.values(x, sc.slot)
+		}
+		if sc.grams != nil {
+			rs.scanGrams(x, sc, v)
+		}
+		if sc.short != nil {
+			rs.scanShort(x, sc, v)
+		}
 	}
 }
 
@@ -260,76 +258,44 @@ func isASCII(v string) bool {
 	return true
 }
 
-// scanPair scans two ASCII values with their automata in one loop.
-func (rs *RuleSet) scanPair(x *scratch, sa *scan, va string, sb *scan, vb string) {
-	if len(va) < len(vb) {
-		sa, va, sb, vb = sb, vb, sa, va
+// scanGrams is the gram index's inner loop: per byte, shift the lowered
+// byte into a 4-byte window, hash it and test one filter bit; the rare set
+// bits lead to the needles indexed under the window's gram.
+func (rs *RuleSet) scanGrams(x *scratch, sc *scan, v string) {
+	if len(v) < gramLen {
+		return
 	}
-	a, b := sa.ac, sb.ac
-	ca, cb := uint32(0), uint32(0)
-	n := len(vb)
-	for i := 0; i < n; i++ {
-		c1, c2 := a.class[va[i]], b.class[vb[i]]
-		var d1, d2 uint32
-		if ca < a.denseLen {
-			d1 = a.dense[ca+uint32(c1)]
-		} else {
-			d1 = a.sparseNext(ca, c1)
-		}
-		if cb < b.denseLen {
-			d2 = b.dense[cb+uint32(c2)]
-		} else {
-			d2 = b.sparseNext(cb, c2)
-		}
-		ca, cb = d1>>1, d2>>1
-		if (d1|d2)&1 != 0 {
-			if d1&1 != 0 {
-				rs.outputs(x, sa, a.stateOf(ca), i, len(va))
-			}
-			if d2&1 != 0 {
-				rs.outputs(x, sb, b.stateOf(cb), i, len(vb))
-			}
-		}
-	}
-	// Finish the longer value alone.
-	for i := n; i < len(va); i++ {
-		d := a.next(ca, a.class[va[i]])
-		ca = d >> 1
-		if d&1 != 0 {
-			rs.outputs(x, sa, a.stateOf(ca), i, len(va))
+	g := sc.grams
+	filter, shift := g.filter, g.filterShift
+	w := uint32(lowerASCII[v[0]])<<16 | uint32(lowerASCII[v[1]])<<8 | uint32(lowerASCII[v[2]])
+	for i := gramLen - 1; i < len(v); i++ {
+		w = w<<8 | uint32(lowerASCII[v[i]])
+		h := w * gramMul >> shift
+		if filter[h>>6]&(1<<(h&63)) != 0 {
+			rs.gramHit(x, sc, v, w, h, i+1-gramLen)
 		}
 	}
 }
 
-// runScan runs one automaton over the values of its slot and records
-// which leaves hit.
-func (rs *RuleSet) runScan(x *scratch, sc *scan) {
-	vals := rs.values(x, sc.slot)
-	for i := 0; i < len(vals); i++ {
-		if !rs.scanValue(x, sc, vals[i], true) {
-			// Not ASCII: scan the folded copy instead.
-			v := x.fold(vals[i])
-			rs.scanValue(x, sc, v, false)
-			vals = rs.values(x, sc.slot)
+// gramHit checks the needles indexed under gram w, found at byte pos of v.
+func (rs *RuleSet) gramHit(x *scratch, sc *scan, v string, w, h uint32, pos int) {
+	g := sc.grams
+	b := h >> g.bucketShift
+	for _, e := range g.ents[g.bstart[b]:g.bstart[b+1]] {
+		if e.gram != w {
+			continue
+		}
+		start := pos - int(e.off)
+		n := sc.needles[e.pat]
+		if hasFoldedAt(v, start, n) {
+			rs.report(x, sc, e.pat, start == 0, start+len(n) == len(v))
 		}
 	}
 }
 
-// scanValue is the automaton's inner loop: a dense-row load per byte in
-// the shallow states, a short edge search in the deep ones, and the
-// outputs only when the transition's low bit says there are some.
-//
-// With asciiOnly it gives up (returning false) at the first non-ASCII
-// byte, before recording any hit, since such a value must be folded first.
-func (rs *RuleSet) scanValue(x *scratch, sc *scan, v string, asciiOnly bool) bool {
-	if asciiOnly {
-		for i := 0; i < len(v); i++ {
-			if v[i] >= 0x80 {
-				return false
-			}
-		}
-	}
-	a := sc.ac
+// scanShort runs the automaton of the needles shorter than a gram.
+func (rs *RuleSet) scanShort(x *scratch, sc *scan, v string) {
+	a := sc.short
 	dense, class, denseLen := a.dense, &a.class, a.denseLen
 	code := uint32(0)
 	for i := 0; i < len(v); i++ {
@@ -342,30 +308,28 @@ func (rs *RuleSet) scanValue(x *scratch, sc *scan, v string, asciiOnly bool) boo
 		}
 		code = d >> 1
 		if d&1 != 0 {
-			rs.outputs(x, sc, a.stateOf(code), i, len(v))
+			st := a.stateOf(code)
+			for _, q := range a.outs[a.outStart[st]:a.outStart[st+1]] {
+				rs.report(x, sc, sc.shortPat[q], i+1 == int(a.lens[q]), i+1 == len(v))
+			}
 		}
 	}
-	return true
 }
 
-// outputs records the needles that end at byte i of a value of length n.
-// A needle found again in the same event changes nothing unless its hit
-// touches an end of the value, which anchored outputs care about.
-func (rs *RuleSet) outputs(x *scratch, sc *scan, st uint32, i, n int) {
-	a := sc.ac
-	atEnd := i+1 == n
-	for _, p := range a.outs[a.outStart[st]:a.outStart[st+1]] {
-		if g := sc.base + p; x.patGen[g] != x.gen {
-			x.patGen[g] = x.gen
-			for _, po := range sc.free[p] {
-				rs.hit(x, po, false, false)
-			}
+// report records a hit of pattern p; atStart and atEnd say whether it
+// touches the ends of the value. A needle found again in the same event
+// changes nothing unless its hit touches an end of the value, which
+// anchored outputs care about.
+func (rs *RuleSet) report(x *scratch, sc *scan, p int32, atStart, atEnd bool) {
+	if g := sc.base + p; x.patGen[g] != x.gen {
+		x.patGen[g] = x.gen
+		for _, po := range sc.free[p] {
+			rs.hit(x, po, false, false)
 		}
-		atStart := i+1 == int(a.lens[p])
-		if atStart || atEnd {
-			for _, po := range sc.anchored[p] {
-				rs.hit(x, po, atStart, atEnd)
-			}
+	}
+	if atStart || atEnd {
+		for _, po := range sc.anchored[p] {
+			rs.hit(x, po, atStart, atEnd)
 		}
 	}
 }

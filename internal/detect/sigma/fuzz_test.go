@@ -1,7 +1,9 @@
 package sigma
 
 import (
+	"fmt"
 	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -136,6 +138,53 @@ func FuzzGlob(f *testing.F) {
 		want := regexp.MustCompile(re.String()).MatchString(s)
 		if got := globMatch(p, s); got != want {
 			t.Fatalf("globMatch(%q, %q) = %v, regexp %s says %v", pattern, s, got, re.String(), want)
+		}
+	})
+}
+
+// FuzzPrefilter compiles rules looking for the needles of list (contains,
+// startswith, endswith and exact, one rule each) and checks that Detect,
+// with its gram index and automata, raises the same rules as evaluating
+// every rule directly on an event whose command line is text.
+func FuzzPrefilter(f *testing.F) {
+	f.Add("cmd.exe,\\system32\\,-enc", `C:\Windows\System32\CMD.EXE /c powershell -ENC abc`)
+	f.Add("abcd,bcde,cd,d", "xABCDE")
+	f.Add("aaaa,aaaaa,aa", "aaaaaa")
+	f.Add("été,\xc3\x89t\xc3\xa9", "ÉTÉ à l'école")
+	f.Add("long needle well past twenty bytes,ty bytes", "a long needle well past twenty bytes")
+	f.Fuzz(func(t *testing.T, list, text string) {
+		if len(list) > 200 || len(text) > 300 || strings.ContainsAny(list+text, "\r\n\t'\x00") {
+			return
+		}
+		var src strings.Builder
+		for i, mod := range []string{"|contains", "|startswith", "|endswith", ""} {
+			fmt.Fprintf(&src, "title: r%d\nid: r%d\nlogsource:\n    product: windows\n    category: process_creation\ndetection:\n    sel:\n        CommandLine%s:\n", i, i, mod)
+			for _, n := range strings.Split(list, ",") {
+				if n == "" {
+					continue
+				}
+				fmt.Fprintf(&src, "            - '%s'\n", n)
+			}
+			src.WriteString("    condition: sel\n---\n")
+		}
+		rules, err := ParseRule([]byte(src.String()), "fuzz.yml")
+		if err != nil {
+			return
+		}
+		rs, errs := Compile(rules, Options{})
+		if len(errs) > 0 {
+			return
+		}
+		ev := newEvent("process.command_line", text)
+		var got []string
+		for _, a := range rs.Detect(ev, nil) {
+			got = append(got, a.RuleID)
+		}
+		want := rs.MatchDirect(ev)
+		slices.Sort(got)
+		slices.Sort(want)
+		if !slices.Equal(got, want) {
+			t.Fatalf("needles %q text %q: Detect %v, direct %v", list, text, got, want)
 		}
 	})
 }

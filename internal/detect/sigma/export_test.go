@@ -1,0 +1,56 @@
+package sigma
+
+import "github.com/xsoc/xsoc/internal/event"
+
+// MatchDirect returns the ids of the rules ev matches when every rule of
+// every group the event is routed to is evaluated and every leaf is
+// decided from the event's values, without the prefilters: the reference
+// the prefiltered Detect must agree with.
+func (rs *RuleSet) MatchDirect(ev *event.Event) []string {
+	x := rs.pool.Get().(*scratch)
+	defer rs.pool.Put(x)
+	x.begin(ev)
+	rs.router.route(x)
+	var ids []string
+	for _, gi := range x.active {
+		for _, r := range rs.groups[gi].rules {
+			cr := rs.rules[r]
+			if rs.evalDirect(x, cr.expr) {
+				ids = append(ids, cr.rule.ID)
+			}
+		}
+	}
+	return ids
+}
+
+func (rs *RuleSet) evalDirect(x *scratch, n *enode) bool {
+	switch n.op {
+	case condRef:
+		return rs.compute(x, &rs.leaves[n.leaf])
+	case condAnd:
+		for _, k := range n.kids {
+			if !rs.evalDirect(x, k) {
+				return false
+			}
+		}
+		return true
+	case condOr:
+		for _, k := range n.kids {
+			if rs.evalDirect(x, k) {
+				return true
+			}
+		}
+		return false
+	case condNot:
+		return !rs.evalDirect(x, n.kids[0])
+	case condOf:
+		hits := 0
+		for _, k := range n.kids {
+			if rs.evalDirect(x, k) {
+				hits++
+			}
+		}
+		return hits >= n.n
+	}
+	return false
+}
