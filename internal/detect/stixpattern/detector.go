@@ -48,9 +48,10 @@ type Detector struct {
 	// mu serialises Sync; it guards what follows.
 	mu     sync.Mutex
 	cursor int64
-	// versions holds, per collection and indicator id, the versions read
-	// so far; the latest decides whether the indicator matches.
-	versions map[string][]version
+	// inForce holds, per collection and indicator id ("collection/id"),
+	// the version in force of the indicators with a complex pattern, and
+	// of those whose newer version replaced one.
+	inForce map[string]version
 	stats    Stats
 }
 
@@ -63,7 +64,7 @@ func New(opts Options) *Detector {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	d := &Detector{opts: opts, log: log, versions: map[string][]version{}}
+	d := &Detector{opts: opts, log: log, inForce: map[string]version{}}
 	d.cur.Store(&snapshot{})
 	return d
 }

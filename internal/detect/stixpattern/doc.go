@@ -18,9 +18,18 @@
 // compiled; a revoked version, a simple pattern (the IOC index's), a
 // pattern in another language or a version that cannot be read or
 // compiled makes the indicator stop matching. Deleting the latest version
-// falls back to the one before. Versions that cannot be read are logged
-// and counted in Stats, never fatal. Run calls Sync whenever the
-// repository signals a commit and on a poll interval.
+// falls back to the one before, read again from the repository. Versions
+// that cannot be read are logged and counted in Stats, never fatal. Run
+// calls Sync whenever the repository signals a commit and on a poll
+// interval.
+//
+// The detector keeps one version per indicator, and only for indicators
+// that have had a complex pattern, so that millions of simple indicators
+// cost it nothing. A version older than the one in force, stored late, is
+// ignored (Stats.Superseded). One case escapes this: a complex version
+// stored after a newer, simple version of the same indicator (a bundle
+// listing the newest version first); the older pattern then matches until
+// the indicator changes again.
 //
 // # Matching
 //

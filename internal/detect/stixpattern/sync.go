@@ -18,12 +18,13 @@ const defaultPoll = time.Minute
 
 // Stats counts the indicator versions Sync has read, by outcome.
 type Stats struct {
-	Loaded   int // complex STIX patterns compiled
-	Simple   int // simple patterns, left to the IOC index
-	Other    int // pattern types other than "stix"
-	Revoked  int // revoked versions of complex patterns
-	Rejected int // versions that could not be read or compiled (logged)
-	Deleted  int // versions deleted from the repository
+	Loaded     int // complex STIX patterns compiled
+	Simple     int // simple patterns, left to the IOC index
+	Other      int // pattern types other than "stix"
+	Revoked    int // revoked versions of complex patterns
+	Rejected   int // versions that could not be read or compiled (logged)
+	Superseded int // versions older than the one in force, stored late
+	Deleted    int // versions in force deleted from the repository
 }
 
 // Stats returns the counts so far.
@@ -33,8 +34,8 @@ func (d *Detector) Stats() Stats {
 	return d.stats
 }
 
-// version is one stored version of an indicator, as this detector sees
-// it: its rule, or nil when that version must not match.
+// version is the version of an indicator in force in one collection, as
+// this detector sees it: its rule, or nil when it must not match.
 type version struct {
 	at   time.Time // the STIX modified timestamp
 	rule *rule
@@ -46,15 +47,16 @@ type version struct {
 //
 // Only the latest version of an indicator counts, per collection: a new
 // version replaces the old pattern, a revoked one removes it, and deleting
-// the latest version falls back to the one before. When the set of
-// patterns changed, Sync publishes it at once for Detect. Partial matches
-// of multi-observation patterns survive a Sync unless their own indicator
-// changed.
+// the latest version falls back to the one before, read from repo. When
+// the set of patterns changed, Sync publishes it at once for Detect.
+// Partial matches of multi-observation patterns survive a Sync unless
+// their own indicator changed.
 //
 // Indicators that cannot be read or compiled (for instance a pattern on
 // an object path xsoc events do not carry) are logged and counted in
 // Stats().Rejected; they never make Sync fail. An error means the
-// repository could not be read; what was read before it is applied.
+// repository could not be read; the changes read before it are applied,
+// and the next Sync resumes after them.
 func (d *Detector) Sync(ctx context.Context, repo *intel.Repo) (int, error) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
@@ -65,7 +67,7 @@ func (d *Detector) Sync(ctx context.Context, repo *intel.Repo) (int, error) {
 		}
 	}()
 	for {
-		changes, next, err := repo.Since(ctx, d.cursor, syncPage, "indicator")
+		changes, _, err := repo.Since(ctx, d.cursor, syncPage, "indicator")
 		if err != nil {
 			return applied, err
 		}
@@ -73,12 +75,14 @@ func (d *Detector) Sync(ctx context.Context, repo *intel.Repo) (int, error) {
 			return applied, nil
 		}
 		for _, c := range changes {
-			if d.apply(c) {
-				changed = true
+			ch, err := d.apply(ctx, repo, c)
+			if err != nil {
+				return applied, err
 			}
+			changed = changed || ch
+			d.cursor = c.Seq
+			applied++
 		}
-		d.cursor = next
-		applied += len(changes)
 	}
 }
 
@@ -110,38 +114,59 @@ func (d *Detector) Run(ctx context.Context, repo *intel.Repo, poll time.Duration
 
 // apply records one change and reports whether it changed the rule in
 // force for its indicator.
-func (d *Detector) apply(c intel.Change) bool {
+func (d *Detector) apply(ctx context.Context, repo *intel.Repo, c intel.Change) (bool, error) {
 	key := c.Object.Collection + "/" + c.Object.ID
-	vs, known := d.versions[key]
-	before := latest(vs)
+	cur, known := d.inForce[key]
 	if c.Deleted {
-		if !known {
-			return false
+		if !known || !c.Object.Version.Equal(cur.at) {
+			return false, nil // an older version, or an indicator not ours
 		}
 		d.stats.Deleted++
-		vs = slices.DeleteFunc(vs, func(v version) bool { return v.at.Equal(c.Object.Version) })
-	} else {
-		r, ours := d.read(c.Object)
-		// Versions that are not complex patterns matter only as the newer
-		// versions of one that is: they hide it.
-		if !ours && !known {
-			return false
-		}
-		vs = insertVersion(vs, version{at: c.Object.Version, rule: r})
+		return d.fallBack(ctx, repo, key, c.Object, cur)
 	}
-	if len(vs) == 0 {
-		delete(d.versions, key)
-	} else {
-		d.versions[key] = vs
+	if known && c.Object.Version.Before(cur.at) {
+		d.stats.Superseded++
+		return false, nil
 	}
-	return latest(vs) != before
+	r, ours := d.read(c.Object, true)
+	// Versions that are not complex patterns matter only as the newer
+	// versions of one that is: they replace it.
+	if !ours && !known {
+		return false, nil
+	}
+	d.inForce[key] = version{at: c.Object.Version, rule: r}
+	return r != cur.rule, nil
 }
 
-// read reads one indicator version, counts and logs the outcome, and
-// returns its rule (nil: it must not match) and whether it is a complex
-// STIX pattern, this detector's own.
-func (d *Detector) read(o intel.Object) (*rule, bool) {
+// fallBack replaces a deleted version in force with the latest version
+// the repository still holds, if any. It reads as the operator: the
+// detector serves every member and applies TLP itself, per event.
+func (d *Detector) fallBack(ctx context.Context, repo *intel.Repo, key string, deleted intel.Object, cur version) (bool, error) {
+	operator := intel.Viewer{Operator: true}
+	page, err := repo.Object(ctx, operator, deleted.Collection, deleted.ID, intel.Filter{Versions: []string{"last"}})
+	if errors.Is(err, intel.ErrNotFound) || (err == nil && len(page.Objects) == 0) {
+		delete(d.inForce, key)
+		return cur.rule != nil, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	o := page.Objects[0]
+	o.Collection = deleted.Collection
+	r, _ := d.read(o, false)
+	d.inForce[key] = version{at: o.Version, rule: r}
+	return r != cur.rule, nil
+}
+
+// read reads one indicator version and returns its rule (nil: it must
+// not match) and whether it is a complex STIX pattern, this detector's
+// own. With count, it counts and logs the outcome; versions read again
+// (after a deletion) are not counted twice.
+func (d *Detector) read(o intel.Object, count bool) (*rule, bool) {
 	r, v, err := readVersion(o, d.opts.Observer)
+	if !count {
+		return r, v == complexPattern
+	}
 	switch v {
 	case simplePattern:
 		d.stats.Simple++
@@ -167,33 +192,14 @@ func (d *Detector) reject(o intel.Object, err error) {
 	d.log.Warn("stixpattern: indicator not loaded", "id", o.ID, "collection", o.Collection, "reason", err.Error())
 }
 
-// insertVersion adds v to vs, kept in time order; a version stored twice
-// replaces the first.
-func insertVersion(vs []version, v version) []version {
-	i, found := slices.BinarySearchFunc(vs, v.at, func(x version, t time.Time) int { return x.at.Compare(t) })
-	if found {
-		vs[i] = v
-		return vs
-	}
-	return slices.Insert(vs, i, v)
-}
-
-// latest returns the rule of the newest version, nil if none.
-func latest(vs []version) *rule {
-	if len(vs) == 0 {
-		return nil
-	}
-	return vs[len(vs)-1].rule
-}
-
 // publish builds a snapshot of the rules in force and makes it current.
 // Rules are listed in a stable order (collection, then id) so that alerts
 // come out in the same order from one Sync to the next.
 func (d *Detector) publish() {
 	var rules []*rule
-	for _, vs := range d.versions {
-		if r := latest(vs); r != nil {
-			rules = append(rules, r)
+	for _, v := range d.inForce {
+		if v.rule != nil {
+			rules = append(rules, v.rule)
 		}
 	}
 	slices.SortFunc(rules, func(a, b *rule) int {

@@ -36,6 +36,14 @@ func TestVersions(t *testing.T) {
 				modified: base.Add(modified), revoked: revoked}))
 		}
 	}
+	remove := func(versions string) func(t *testing.T) {
+		return func(t *testing.T) {
+			if _, err := repo.DeleteObject(context.Background(), intel.Viewer{Member: frSOC}, coll, id(name),
+				intel.Filter{Versions: []string{versions}}); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
 	steps := []struct {
 		name   string
 		do     func(t *testing.T)
@@ -44,15 +52,12 @@ func TestVersions(t *testing.T) {
 		{"first version", version(probePattern("a"), 0, false), []string{"a"}},
 		{"new pattern", version(probePattern("b"), time.Hour, false), []string{"b"}},
 		{"revoked", version(probePattern("b"), 2*time.Hour, true), nil},
-		{"revocation deleted: back to the version before", func(t *testing.T) {
-			if _, err := repo.DeleteObject(context.Background(), intel.Viewer{Member: frSOC}, coll, id(name),
-				intel.Filter{Versions: []string{"last"}}); err != nil {
-				t.Fatal(err)
-			}
-		}, []string{"b"}},
+		{"revocation deleted: back to the version before", remove("last"), []string{"b"}},
 		{"an older version arriving late changes nothing", version(probePattern("c"), -time.Hour, false), []string{"b"}},
 		{"a simple pattern hides the complex one", version(`[domain-name:value = 'x.example']`, 3*time.Hour, false), nil},
 		{"complex again", version(probePattern("d"), 4*time.Hour, false), []string{"d"}},
+		{"an older version deleted changes nothing", remove(intel.FormatTimestamp(base.Add(-time.Hour))), []string{"d"}},
+		{"every version deleted", remove("all"), nil},
 	}
 	for _, st := range steps {
 		t.Run(st.name, func(t *testing.T) {
@@ -72,7 +77,7 @@ func TestVersions(t *testing.T) {
 			}
 		})
 	}
-	want := Stats{Loaded: 4, Simple: 1, Revoked: 1, Deleted: 1}
+	want := Stats{Loaded: 3, Simple: 1, Revoked: 1, Superseded: 1, Deleted: 2}
 	if got := d.Stats(); got != want {
 		t.Errorf("Stats() = %+v, want %+v", got, want)
 	}
