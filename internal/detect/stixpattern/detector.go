@@ -52,7 +52,7 @@ type Detector struct {
 	// the version in force of the indicators with a complex pattern, and
 	// of those whose newer version replaced one.
 	inForce map[string]version
-	stats    Stats
+	stats   Stats
 }
 
 // New returns an empty detector; call Sync to load it.
