@@ -68,6 +68,8 @@ type Handler struct {
 	pool     sync.Pool // *checker for validation
 	// Timeout bounds the wait for the bus to acknowledge.
 	timeout time.Duration
+	// maxBody bounds a request body after decompression.
+	maxBody int64
 }
 
 // NewHandler returns the bulk ingest handler. member extracts the
@@ -81,6 +83,7 @@ func NewHandler(a *Acceptor, member func(*http.Request) (string, bool), log *slo
 		inflight: make(chan struct{}, maxInflight),
 		pool:     sync.Pool{New: func() any { return new(checker) }},
 		timeout:  30 * time.Second,
+		maxBody:  MaxRequestBytes,
 	}
 }
 
@@ -113,6 +116,10 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	body, err := h.body(w, r)
+	if errors.Is(err, errTooLarge) {
+		httpError(w, http.StatusRequestEntityTooLarge, err.Error())
+		return
+	}
 	if err != nil {
 		httpError(w, http.StatusBadRequest, err.Error())
 		return
@@ -168,7 +175,7 @@ func checkContentType(ct string) string {
 // stream is not an error: the complete lines before the break are kept and
 // the last, partial line is rejected by split.
 func (h *Handler) body(w http.ResponseWriter, r *http.Request) (body []byte, err error) {
-	var rd io.Reader = http.MaxBytesReader(w, r.Body, MaxRequestBytes)
+	var rd io.Reader = http.MaxBytesReader(w, r.Body, h.maxBody)
 	enc := strings.ToLower(strings.TrimSpace(r.Header.Get("Content-Encoding")))
 	switch enc {
 	case "", "identity":
@@ -177,22 +184,22 @@ func (h *Handler) body(w http.ResponseWriter, r *http.Request) (body []byte, err
 		if err != nil {
 			return nil, fmt.Errorf("gzip: %v", err)
 		}
-		rd = io.LimitReader(zr, MaxRequestBytes+1)
+		rd = io.LimitReader(zr, h.maxBody+1)
 	default:
 		return nil, fmt.Errorf("unsupported Content-Encoding %q: use gzip or none", enc)
 	}
 	var buf bytes.Buffer
-	if r.ContentLength > 0 && r.ContentLength < MaxRequestBytes {
+	if r.ContentLength > 0 && r.ContentLength < h.maxBody {
 		buf.Grow(int(r.ContentLength) + 1)
 	}
 	_, err = buf.ReadFrom(rd)
-	if buf.Len() > MaxRequestBytes {
-		return nil, fmt.Errorf("request body exceeds %d MiB after decompression; split it", MaxRequestBytes>>20)
+	if int64(buf.Len()) > h.maxBody {
+		return nil, fmt.Errorf("%w: over %d bytes after decompression; split it", errTooLarge, h.maxBody)
 	}
 	var maxErr *http.MaxBytesError
 	switch {
 	case errors.As(err, &maxErr):
-		return nil, fmt.Errorf("request body exceeds %d MiB; split it", MaxRequestBytes>>20)
+		return nil, fmt.Errorf("%w: over %d bytes; split it", errTooLarge, h.maxBody)
 	case errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, gzip.ErrChecksum):
 		// Keep what decompressed; mark the stream as truncated so the
 		// partial last line is rejected with that reason.
@@ -202,6 +209,9 @@ func (h *Handler) body(w http.ResponseWriter, r *http.Request) (body []byte, err
 	}
 	return buf.Bytes(), nil
 }
+
+// errTooLarge refuses a request body over MaxRequestBytes (HTTP 413).
+var errTooLarge = errors.New("request body too large")
 
 // truncatedMark ends a body whose gzip stream broke off. It cannot occur in
 // valid input (NUL bytes are rejected in lines).

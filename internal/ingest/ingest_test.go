@@ -149,6 +149,29 @@ func TestHTTPIngest(t *testing.T) {
 	}
 }
 
+func TestHTTPIngestOversizeBodyIs413(t *testing.T) {
+	b := openBus(t, 0)
+	h := NewHandler(NewAcceptor(b), func(*http.Request) (string, bool) { return "m1", true }, slog.Default(), 0)
+	h.maxBody = 4 << 10
+	body := strings.Repeat(`{"message":"x"}`+"\n", 1000) // 16 KB
+	for _, enc := range []string{"", "gzip"} {
+		data := []byte(body)
+		if enc == "gzip" {
+			data = gz(body) // small on the wire, large once decompressed
+		}
+		req := httptest.NewRequest(http.MethodPost, "/api/v1/ingest", bytes.NewReader(data))
+		req.Header.Set("Content-Encoding", enc)
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		if rec.Code != http.StatusRequestEntityTooLarge || !strings.Contains(rec.Body.String(), "too large") {
+			t.Errorf("encoding %q: %d %s", enc, rec.Code, rec.Body)
+		}
+	}
+	if n := len(storedLines(t, b)); n != 0 {
+		t.Errorf("%d lines stored from refused bodies", n)
+	}
+}
+
 func TestHTTPIngestFullBusIs503(t *testing.T) {
 	b := openBus(t, 32<<10)
 	h := NewHandler(NewAcceptor(b), func(*http.Request) (string, bool) { return "m1", true }, slog.Default(), 0)

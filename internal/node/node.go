@@ -177,6 +177,7 @@ func (n *Node) routes() {
 	core.Register(n.mux)
 	n.mux.Handle("POST /api/v1/ingest", ingest.NewHandler(n.Acceptor, api.MemberOfRequest, n.Log, 0))
 	n.mux.Handle("GET /metrics", api.RequireOperator(promhttp.HandlerFor(n.Metrics, promhttp.HandlerOpts{})))
+	n.mux.Handle("GET /api/v1/openapi.json", api.OpenAPIHandler())
 }
 
 // Handler returns the node's HTTP handler: /healthz open, all else
