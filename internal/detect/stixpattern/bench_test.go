@@ -3,6 +3,7 @@ package stixpattern
 import (
 	"encoding/json"
 	"fmt"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -60,9 +61,12 @@ func BenchmarkDetectNoMatch(b *testing.B) {
 // goroutines, as the pipeline calls Detect, one member per goroutine.
 func BenchmarkDetectNoMatchParallel(b *testing.B) {
 	d := benchDetector(b, 200)
+	var members atomic.Int64
 	b.ReportAllocs()
+	b.ResetTimer()
 	b.RunParallel(func(pb *testing.PB) {
 		e := benchEvent()
+		e.Member = fmt.Sprintf("member-%d", members.Add(1))
 		out := make([]alert.Alert, 0, 4)
 		for pb.Next() {
 			out = d.Detect(e, out[:0])

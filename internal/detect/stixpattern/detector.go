@@ -20,7 +20,9 @@ const Name = "stix-pattern"
 type Options struct {
 	// Relations returns the members that member is a client of (the
 	// members whose TLP:AMBER intelligence it receives). Nil: no member
-	// is anyone's client.
+	// is anyone's client. Detect calls it at most once per event, and only
+	// for TLP:AMBER indicators of other members; it should return a list
+	// it keeps rather than build one, so that Detect stays allocation-free.
 	Relations func(member string) []string
 	// Observer bounds the memory of multi-observation patterns, per
 	// pattern and member (see pattern.ObserverOptions).
