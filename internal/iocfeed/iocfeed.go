@@ -108,13 +108,16 @@ func (f *Feeder) Run(ctx context.Context, poll time.Duration) {
 	t := time.NewTicker(poll)
 	defer t.Stop()
 	for {
+		// Take the signal before syncing: a commit that lands during Sync
+		// then wakes the next round instead of waiting for the poll.
+		changed := f.repo.Changed()
 		if _, err := f.Sync(ctx); err != nil && ctx.Err() == nil {
 			f.log.Warn("iocfeed: sync failed", "err", err)
 		}
 		select {
 		case <-ctx.Done():
 			return
-		case <-f.repo.Changed():
+		case <-changed:
 		case <-t.C:
 		}
 	}

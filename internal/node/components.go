@@ -52,7 +52,11 @@ func (d *directory) get(id string) member.Member {
 }
 
 func (d *directory) country(id string) string { return d.get(id).Country }
-func (d *directory) sector(id string) string  { return d.get(id).Sector }
+
+// clientOf returns the members id is a client of; the slice is shared, not
+// copied, so that detectors calling it per event do not allocate.
+func (d *directory) clientOf(id string) []string { return d.get(id).ClientOf }
+func (d *directory) sector(id string) string     { return d.get(id).Sector }
 
 // alertSink is what the pipeline hands alerts to: the alert service
 // (dedup, storage, bus), then the correlator (incidents, campaigns).

@@ -15,6 +15,7 @@ import (
 	"github.com/xsoc/xsoc/internal/api"
 	"github.com/xsoc/xsoc/internal/detect/ioc"
 	"github.com/xsoc/xsoc/internal/detect/sigma"
+	"github.com/xsoc/xsoc/internal/detect/stixpattern"
 	"github.com/xsoc/xsoc/internal/intel"
 	"github.com/xsoc/xsoc/internal/intel/taxii"
 	"github.com/xsoc/xsoc/internal/iocfeed"
@@ -42,13 +43,18 @@ func (n *Node) openDetection(ctx context.Context) error {
 		return err
 	}
 	dir := &directory{reg: n.Members}
-	n.IOC = ioc.New(ioc.Options{Relations: func(m string) []string { return dir.get(m).ClientOf }})
+	n.IOC = ioc.New(ioc.Options{Relations: dir.clientOf})
 	n.feeder = iocfeed.New(n.Intel, n.IOC, n.Log)
 	if _, err := n.feeder.Sync(ctx); err != nil {
 		return fmt.Errorf("loading indicators: %w", err)
 	}
+	n.Patterns = stixpattern.New(stixpattern.Options{Relations: dir.clientOf, Log: n.Log})
+	if _, err := n.Patterns.Sync(ctx, n.Intel); err != nil {
+		n.Log.Warn("stix patterns: first load incomplete; the next sync resumes", "err", err)
+	}
 	n.AddDetector(n.Sigma)
 	n.AddDetector(n.IOC)
+	n.AddDetector(n.Patterns)
 	(&api.Rules{Engine: n.Sigma, Store: n.Rules, Reload: n.ReloadRules}).Register(n.mux)
 	return nil
 }
@@ -152,7 +158,7 @@ func (n *Node) openRespond(ctx context.Context) error {
 	var err error
 	n.Respond, err = respond.New(n.DB, respond.Options{
 		Logger: n.Log, Registry: n.Metrics,
-		Indicators: iocfeed.Source{Repo: n.Intel, Relations: func(m string) []string { return dir.get(m).ClientOf }},
+		Indicators: iocfeed.Source{Repo: n.Intel, Relations: dir.clientOf},
 	})
 	if err != nil {
 		return err

@@ -29,6 +29,7 @@ import (
 	"github.com/xsoc/xsoc/internal/detect"
 	"github.com/xsoc/xsoc/internal/detect/ioc"
 	"github.com/xsoc/xsoc/internal/detect/sigma"
+	"github.com/xsoc/xsoc/internal/detect/stixpattern"
 	"github.com/xsoc/xsoc/internal/eventlog"
 	"github.com/xsoc/xsoc/internal/ingest"
 	"github.com/xsoc/xsoc/internal/intel"
@@ -56,10 +57,13 @@ type Node struct {
 	Correlator *correlate.Correlator
 	Intel      *intel.Repo
 	// Sigma and IOC are the detectors; Rules stores Sigma rules.
-	Sigma   *sigma.Engine
-	IOC     *ioc.Index
-	Rules   *rulestore.Store
-	Respond *respond.Responder
+	Sigma *sigma.Engine
+	IOC   *ioc.Index
+	// Patterns evaluates STIX indicators whose patterns the IOC index
+	// cannot hold (several observables, FOLLOWEDBY, qualifiers).
+	Patterns *stixpattern.Detector
+	Rules    *rulestore.Store
+	Respond  *respond.Responder
 	// NoPipeline leaves accepted input on the bus unprocessed (for
 	// measuring the accept path alone, and for ingest-only nodes when
 	// separate workers run the pipeline).
@@ -260,6 +264,7 @@ func (n *Node) Run(ctx context.Context) error {
 	defer stopBackground()
 	background := []func(context.Context){
 		func(ctx context.Context) { n.feeder.Run(ctx, 5*time.Second) },
+		func(ctx context.Context) { n.Patterns.Run(ctx, n.Intel, 5*time.Second) },
 		n.watchRules,
 		func(ctx context.Context) { n.Respond.Start(ctx); <-ctx.Done(); n.Respond.Wait() },
 	}
