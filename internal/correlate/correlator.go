@@ -168,6 +168,8 @@ func Schema() store.Schema {
 			new TEXT NOT NULL
 		);
 		CREATE INDEX IF NOT EXISTS incident_audit_incident ON incident_audit (incident_id, seq)`,
+		// Campaign linking looks up an alert's other sightings.
+		`CREATE INDEX IF NOT EXISTS campaign_sightings_alert ON campaign_sightings (alert_id)`,
 	}}
 }
 
@@ -226,7 +228,6 @@ func (c *Correlator) Process(ctx context.Context, alerts []alert.Alert) error {
 	defer c.mu.Unlock()
 	var touched []string
 	err := c.db.InTx(ctx, func(tx *store.Tx) error {
-		touched = touched[:0]
 		p := &placing{c: c, tx: tx, now: c.opts.Now().UTC(), touched: map[string]bool{}}
 		for i := range batch {
 			if err := p.local(ctx, &batch[i]); err != nil {
@@ -236,15 +237,18 @@ func (c *Correlator) Process(ctx context.Context, alerts []alert.Alert) error {
 				return err
 			}
 		}
-		for id := range p.touched {
-			touched = append(touched, id)
+		// Titles last: a batch may give a campaign many indicators.
+		for _, id := range sortedKeys(p.touched) {
+			if err := p.retitle(ctx, id); err != nil {
+				return err
+			}
 		}
+		touched = sortedKeys(p.touched)
 		return nil
 	})
 	if err != nil {
 		return errors.Join(append([]error{fmt.Errorf("correlate: process: %w", err)}, bad...)...)
 	}
-	slices.Sort(touched)
 	return errors.Join(append([]error{c.notify(ctx, touched)}, bad...)...)
 }
 
@@ -342,6 +346,7 @@ func (p *placing) join(ctx context.Context, id string, a *alert.Alert, home bool
 		return fmt.Errorf("join incident: %w", err)
 	}
 	if n, _ := res.RowsAffected(); n > 0 {
+		p.touched[id] = true
 		if err := audit(ctx, p.tx, id, p.now, System, "alert added", "", a.ID); err != nil {
 			return err
 		}
@@ -380,121 +385,16 @@ func (p *placing) refresh(ctx context.Context, id string, a *alert.Alert) error 
 
 func (p *placing) addKeys(ctx context.Context, id string, keys []string) error {
 	for _, k := range keys {
-		if _, err := p.tx.Exec(ctx, `INSERT INTO incident_keys (entity, incident_id) VALUES (?, ?)
-			ON CONFLICT (entity, incident_id) DO NOTHING`, k, id); err != nil {
+		res, err := p.tx.Exec(ctx, `INSERT INTO incident_keys (entity, incident_id) VALUES (?, ?)
+			ON CONFLICT (entity, incident_id) DO NOTHING`, k, id)
+		if err != nil {
 			return fmt.Errorf("incident key: %w", err)
 		}
-	}
-	return nil
-}
-
-// campaign records a's campaign keys and, for each key now seen in two or
-// more countries within the campaign window, groups the sightings into a
-// cross-border incident.
-func (p *placing) campaign(ctx context.Context, a *alert.Alert) error {
-	country := strings.ToUpper(p.c.opts.MemberCountry(a.Member))
-	win := p.c.opts.CampaignWindow
-	for _, key := range campaignKeys(a, p.c.opts.CampaignBy) {
-		if _, err := p.tx.Exec(ctx, `INSERT INTO campaign_sightings (entity, alert_id, member, country, event_time)
-			VALUES (?, ?, ?, ?, ?) ON CONFLICT (entity, alert_id) DO NOTHING`,
-			key, a.ID, a.Member, country, store.Nanos(a.EventTime)); err != nil {
-			return fmt.Errorf("campaign sighting: %w", err)
-		}
-		// A campaign already known under this key only needs the new
-		// sighting; the earlier ones joined when it was recognised.
-		campaignKey := "campaign|" + key
-		id, err := p.findOpen(ctx, KindCampaign, []string{campaignKey}, a.EventTime, win)
-		if err != nil {
-			return err
-		}
-		if id != "" {
-			if err := p.join(ctx, id, a, false); err != nil {
-				return err
-			}
-			if err := p.addCountry(ctx, id, country); err != nil {
-				return err
-			}
-			continue
-		}
-		var n int
-		if err := p.tx.QueryRow(ctx, `SELECT COUNT(DISTINCT country) FROM campaign_sightings
-			WHERE entity = ? AND country <> '' AND event_time >= ? AND event_time <= ?`,
-			key, store.Nanos(a.EventTime.Add(-win)), store.Nanos(a.EventTime.Add(win))).Scan(&n); err != nil {
-			return err
-		}
-		if n >= 2 {
-			if err := p.crossBorder(ctx, key, a); err != nil {
-				return err
-			}
+		if n, _ := res.RowsAffected(); n > 0 {
+			p.touched[id] = true
 		}
 	}
 	return nil
-}
-
-// crossBorder groups the sightings of key around a into the open campaign
-// incident holding one of the sighted alerts, or into a new one.
-func (p *placing) crossBorder(ctx context.Context, key string, a *alert.Alert) error {
-	win := p.c.opts.CampaignWindow
-	rows, err := p.tx.Query(ctx, `SELECT alert_id FROM campaign_sightings
-		WHERE entity = ? AND event_time >= ? AND event_time <= ? ORDER BY event_time, alert_id`,
-		key, store.Nanos(a.EventTime.Add(-win)), store.Nanos(a.EventTime.Add(win)))
-	if err != nil {
-		return err
-	}
-	var ids []string
-	for rows.Next() {
-		var id string
-		if err := rows.Scan(&id); err != nil {
-			rows.Close()
-			return err
-		}
-		ids = append(ids, id)
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
-		return err
-	}
-	var id string
-	err = p.tx.QueryRow(ctx, `SELECT i.id FROM incident_alerts ia JOIN incidents i ON i.id = ia.incident_id
-		WHERE ia.alert_id IN (`+placeholders(len(ids))+`) AND i.kind = 'campaign' AND i.merged_into = ''
-			AND i.status IN ('new', 'triage', 'contained')
-		ORDER BY i.last_seen DESC LIMIT 1`, anys(ids)...).Scan(&id)
-	if err != nil && !store.NotFound(err) {
-		return err
-	}
-	if id == "" {
-		if id, err = p.create(ctx, KindCampaign, "Cross-border campaign: "+describeKey(key), a); err != nil {
-			return err
-		}
-	}
-	alerts, err := p.c.alerts.Fetch(ctx, p.tx, ids)
-	if err != nil {
-		return err
-	}
-	for i := range alerts {
-		if err := p.join(ctx, id, &alerts[i], false); err != nil {
-			return err
-		}
-	}
-	if err := p.addKeys(ctx, id, []string{"campaign|" + key}); err != nil {
-		return err
-	}
-	return p.c.recountCountries(ctx, p.tx, id, p.now, p.touched)
-}
-
-// addCountry recounts incident id's countries if country is new to it.
-func (p *placing) addCountry(ctx context.Context, id, country string) error {
-	if country == "" {
-		return nil
-	}
-	var have string
-	if err := p.tx.QueryRow(ctx, `SELECT countries FROM incidents WHERE id = ?`, id).Scan(&have); err != nil {
-		return err
-	}
-	if slices.Contains(strings.Fields(have), country) {
-		return nil
-	}
-	return p.c.recountCountries(ctx, p.tx, id, p.now, p.touched)
 }
 
 // recountCountries stores the countries of incident id's alerts and
@@ -540,6 +440,16 @@ func audit(ctx context.Context, tx *store.Tx, id string, at time.Time, who, what
 		return fmt.Errorf("audit: %w", err)
 	}
 	return nil
+}
+
+// sortedKeys returns the keys of set in order.
+func sortedKeys(set map[string]bool) []string {
+	out := make([]string, 0, len(set))
+	for k := range set {
+		out = append(out, k)
+	}
+	slices.Sort(out)
+	return out
 }
 
 func boolInt(b bool) int64 {

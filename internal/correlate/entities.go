@@ -84,7 +84,7 @@ func localKeys(a *alert.Alert) []string {
 	e := entitiesOf(a)
 	var keys []string
 	for _, h := range e.Hosts {
-		keys = append(keys, "host|"+a.Member+"|"+strings.ToLower(h))
+		keys = append(keys, hostKey(a.Member, h))
 	}
 	for _, u := range e.Users {
 		keys = append(keys, "user|"+a.Member+"|"+strings.ToLower(u))
@@ -94,6 +94,9 @@ func localKeys(a *alert.Alert) []string {
 	}
 	return keys
 }
+
+// hostKey is the entity key of host at member.
+func hostKey(member, host string) string { return "host|" + member + "|" + strings.ToLower(host) }
 
 // CampaignBy selects what makes alerts at different members one campaign.
 type CampaignBy uint8

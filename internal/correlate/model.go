@@ -185,6 +185,10 @@ type Filter struct {
 	Assignee string
 	// Member keeps incidents with an alert of this member.
 	Member string
+	// Merged includes incidents merged into another (closed, their
+	// alerts moved on; MergedInto names where). They are left out
+	// otherwise: the incident they went into stands for them.
+	Merged bool
 	// Limit is the page size: 0 means 50, at most 500.
 	Limit  int
 	Cursor string

@@ -295,6 +295,9 @@ func (c *Correlator) Incidents(ctx context.Context, v alert.Viewer, f Filter) (P
 	if f.CrossBorder {
 		add("cross_border = 1")
 	}
+	if !f.Merged {
+		add("merged_into = ''")
+	}
 	if f.Severity > alert.Informational {
 		add("severity >= ?", int64(f.Severity))
 	}

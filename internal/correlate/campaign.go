@@ -1,0 +1,808 @@
+package correlate
+
+import (
+	"cmp"
+	"context"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/xsoc/xsoc/internal/alert"
+	"github.com/xsoc/xsoc/internal/store"
+	"github.com/xsoc/xsoc/internal/tlp"
+)
+
+// Cross-border campaigns, by the policy the package documentation gives:
+// strong keys (shared public indicators) found and link campaigns; weak
+// keys (a rule, a technique by a rule) join a campaign that already spans
+// the members sighting them, and found one only when the alerts they
+// group carry no indicator at all.
+
+// campaignKeyPrefix marks, in incident_keys, the campaign keys a campaign
+// incident is found by. Only defining keys are stored there: indicators,
+// and a weak key the campaign was founded on for want of any indicator.
+const campaignKeyPrefix = "campaign|"
+
+// campaignTitlePrefix starts every title the correlator gives a campaign.
+// A title without it (an analyst's, or one left by a split) is kept.
+const campaignTitlePrefix = "Cross-border campaign"
+
+// openStatuses is the SQL list of statuses new alerts may join.
+const openStatuses = `('new', 'triage', 'contained')`
+
+// strongKey reports whether a campaign key is a shared public indicator
+// (domain, address, URL, hash, e-mail...), evidence specific enough to tie
+// attacks at different members together on its own. Rule and technique
+// keys are weak: common tooling and common detections fire at unrelated
+// victims.
+func strongKey(key string) bool { return strings.HasPrefix(key, "obs|") }
+
+// campaign records a's campaign keys as sightings and places a, with the
+// sightings its keys tie it to, into cross-border campaign incidents.
+func (p *placing) campaign(ctx context.Context, a *alert.Alert) error {
+	keys := campaignKeys(a, p.c.opts.CampaignBy)
+	if len(keys) == 0 {
+		return nil
+	}
+	slices.Sort(keys)
+	keys = slices.Compact(keys)
+	country := strings.ToUpper(p.c.opts.MemberCountry(a.Member))
+	for _, key := range keys {
+		if _, err := p.tx.Exec(ctx, `INSERT INTO campaign_sightings (entity, alert_id, member, country, event_time)
+			VALUES (?, ?, ?, ?, ?) ON CONFLICT (entity, alert_id) DO NOTHING`,
+			key, a.ID, a.Member, country, store.Nanos(a.EventTime)); err != nil {
+			return fmt.Errorf("campaign sighting: %w", err)
+		}
+	}
+	crossing, err := p.crossing(ctx, keys, a.EventTime)
+	if err != nil {
+		return err
+	}
+	held, err := p.held(ctx, keys, a.EventTime)
+	if err != nil {
+		return err
+	}
+	// Defining keys are indicators that crossed the border or belong to a
+	// campaign already, and weak keys a campaign was founded on; a's
+	// sightings of them link at once. Weak keys that crossed the border
+	// are weighed next.
+	var defining, weak []string
+	for _, k := range keys {
+		switch {
+		case strongKey(k) && (crossing[k] || len(held[k]) > 0):
+			defining = append(defining, k)
+		case crossing[k]:
+			weak = append(weak, k)
+		case len(held[k]) > 0:
+			defining = append(defining, k)
+		}
+	}
+	if len(defining) > 0 {
+		if err := p.link(ctx, a, defining, crossing); err != nil {
+			return err
+		}
+	}
+	var founding []string
+	for _, k := range weak {
+		joined, err := p.joinByMembers(ctx, k, a.EventTime)
+		if err != nil {
+			return err
+		}
+		if joined {
+			continue
+		}
+		bare := len(held[k]) > 0
+		if !bare {
+			if bare, err = p.withoutIndicators(ctx, k, a.EventTime); err != nil {
+				return err
+			}
+		}
+		if bare {
+			founding = append(founding, k)
+		}
+	}
+	if len(founding) > 0 {
+		return p.link(ctx, a, founding, crossing)
+	}
+	return nil
+}
+
+// window returns the event-time bounds of the campaign window around t.
+func (p *placing) window(t time.Time) (from, to int64) {
+	w := p.c.opts.CampaignWindow
+	return store.Nanos(t.Add(-w)), store.Nanos(t.Add(w))
+}
+
+// crossing reports which of keys were sighted in two or more countries
+// within the campaign window around t.
+func (p *placing) crossing(ctx context.Context, keys []string, t time.Time) (map[string]bool, error) {
+	from, to := p.window(t)
+	args := append(anys(keys), from, to)
+	rows, err := p.tx.Query(ctx, `SELECT entity, COUNT(DISTINCT country) FROM campaign_sightings
+		WHERE entity IN (`+placeholders(len(keys))+`) AND country <> '' AND event_time >= ? AND event_time <= ?
+		GROUP BY entity`, args...)
+	if err != nil {
+		return nil, fmt.Errorf("campaign countries: %w", err)
+	}
+	defer rows.Close()
+	out := map[string]bool{}
+	for rows.Next() {
+		var k string
+		var n int
+		if err := rows.Scan(&k, &n); err != nil {
+			return nil, err
+		}
+		out[k] = n >= 2
+	}
+	return out, rows.Err()
+}
+
+// held returns, for each of keys, the open campaign incidents found by it
+// whose span, widened by the campaign window, covers t.
+func (p *placing) held(ctx context.Context, keys []string, t time.Time) (map[string][]string, error) {
+	entities := make([]string, len(keys))
+	for i, k := range keys {
+		entities[i] = campaignKeyPrefix + k
+	}
+	from, to := p.window(t)
+	args := append(anys(entities), from, to)
+	rows, err := p.tx.Query(ctx, `SELECT k.entity, i.id FROM incident_keys k JOIN incidents i ON i.id = k.incident_id
+		WHERE k.entity IN (`+placeholders(len(entities))+`) AND i.kind = 'campaign' AND i.merged_into = ''
+			AND i.status IN `+openStatuses+` AND i.last_seen >= ? AND i.first_seen <= ?
+		ORDER BY k.entity, i.id`, args...)
+	if err != nil {
+		return nil, fmt.Errorf("campaign keys: %w", err)
+	}
+	defer rows.Close()
+	out := map[string][]string{}
+	for rows.Next() {
+		var entity, id string
+		if err := rows.Scan(&entity, &id); err != nil {
+			return nil, err
+		}
+		k := strings.TrimPrefix(entity, campaignKeyPrefix)
+		out[k] = append(out[k], id)
+	}
+	return out, rows.Err()
+}
+
+// sighting is one campaign_sightings row.
+type sighting struct {
+	alertID, member, country string
+}
+
+// sightings returns the sightings of keys within the campaign window
+// around t, in event-time order.
+func (p *placing) sightings(ctx context.Context, keys []string, t time.Time) ([]sighting, error) {
+	if len(keys) == 0 {
+		return nil, nil
+	}
+	from, to := p.window(t)
+	args := append(anys(keys), from, to)
+	rows, err := p.tx.Query(ctx, `SELECT alert_id, member, country FROM campaign_sightings
+		WHERE entity IN (`+placeholders(len(keys))+`) AND event_time >= ? AND event_time <= ?
+		ORDER BY event_time, alert_id`, args...)
+	if err != nil {
+		return nil, fmt.Errorf("campaign sightings: %w", err)
+	}
+	defer rows.Close()
+	var out []sighting
+	seen := map[string]bool{}
+	for rows.Next() {
+		var s sighting
+		if err := rows.Scan(&s.alertID, &s.member, &s.country); err != nil {
+			return nil, err
+		}
+		if !seen[s.alertID] {
+			seen[s.alertID] = true
+			out = append(out, s)
+		}
+	}
+	return out, rows.Err()
+}
+
+// link puts a, and the sightings of those of keys that crossed the
+// border, into one campaign incident: the one already found by one of
+// keys or holding an alert of the same local incident as one of the
+// sightings, or a new one. Several such campaigns are one campaign: they
+// are merged into the oldest.
+func (p *placing) link(ctx context.Context, a *alert.Alert, keys []string, crossing map[string]bool) error {
+	held, err := p.held(ctx, keys, a.EventTime)
+	if err != nil {
+		return err
+	}
+	targets := map[string]bool{}
+	var crossed []string
+	for _, k := range keys {
+		for _, id := range held[k] {
+			targets[id] = true
+		}
+		if crossing[k] {
+			crossed = append(crossed, k)
+		}
+	}
+	sights, err := p.sightings(ctx, crossed, a.EventTime)
+	if err != nil {
+		return err
+	}
+	ids := []string{a.ID}
+	for _, s := range sights {
+		if s.alertID != a.ID {
+			ids = append(ids, s.alertID)
+		}
+	}
+	others, err := p.c.alerts.Fetch(ctx, p.tx, ids[1:])
+	if err != nil {
+		return err
+	}
+	hosts := hostKeys(a)
+	for i := range others {
+		hosts = append(hosts, hostKeys(&others[i])...)
+	}
+	slices.Sort(hosts)
+	hosts = slices.Compact(hosts)
+	co, err := p.coOccurring(ctx, ids, hosts, a.EventTime)
+	if err != nil {
+		return err
+	}
+	for _, id := range co {
+		targets[id] = true
+	}
+	var id string
+	if len(targets) == 0 {
+		if id, err = p.create(ctx, KindCampaign, campaignTitlePrefix, a); err != nil {
+			return err
+		}
+	} else if id, err = p.mergeAll(ctx, targets); err != nil {
+		return err
+	}
+	if err := p.join(ctx, id, a, false); err != nil {
+		return err
+	}
+	for i := range others {
+		if err := p.join(ctx, id, &others[i], false); err != nil {
+			return err
+		}
+	}
+	entities := make([]string, len(keys))
+	for i, k := range keys {
+		entities[i] = campaignKeyPrefix + k
+	}
+	if err := p.addKeys(ctx, id, entities); err != nil {
+		return err
+	}
+	return p.c.recountCountries(ctx, p.tx, id, p.now, p.touched)
+}
+
+// joinAlerts adds the alerts ids to campaign id.
+func (p *placing) joinAlerts(ctx context.Context, id string, ids []string) error {
+	if len(ids) == 0 {
+		return nil
+	}
+	alerts, err := p.c.alerts.Fetch(ctx, p.tx, ids)
+	if err != nil {
+		return err
+	}
+	for i := range alerts {
+		if err := p.join(ctx, id, &alerts[i], false); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// coOccurring returns the open campaigns, active within the campaign
+// window around t, that reach the same member-local attack as one of the
+// alerts ids: they hold an alert of the home incident of one of them, or
+// of a local incident of one of hosts (host entity keys). What one
+// member's local incident or host ties together is one attack, so the
+// campaigns reaching it are one campaign.
+func (p *placing) coOccurring(ctx context.Context, ids, hosts []string, t time.Time) ([]string, error) {
+	from, to := p.window(t)
+	const campaigns = `JOIN incident_alerts c ON c.alert_id = m.alert_id
+		JOIN incidents i ON i.id = c.incident_id
+		WHERE i.kind = 'campaign' AND i.merged_into = '' AND i.status IN ` + openStatuses + `
+			AND i.last_seen >= ? AND i.first_seen <= ?`
+	q := `SELECT i.id FROM incident_alerts h
+			JOIN incident_alerts m ON m.incident_id = h.incident_id ` + campaigns + `
+			AND h.alert_id IN (` + placeholders(len(ids)) + `) AND h.home = 1`
+	args := append([]any{from, to}, anys(ids)...)
+	if len(hosts) > 0 {
+		q += ` UNION SELECT i.id FROM incident_keys k
+			JOIN incidents l ON l.id = k.incident_id
+			JOIN incident_alerts m ON m.incident_id = k.incident_id ` + campaigns + `
+			AND k.entity IN (` + placeholders(len(hosts)) + `) AND l.kind = 'local'
+			AND l.last_seen >= ? AND l.first_seen <= ?`
+		args = append(append(append(args, from, to), anys(hosts)...), from, to)
+	}
+	rows, err := p.tx.Query(ctx, q, args...)
+	if err != nil {
+		return nil, fmt.Errorf("campaigns of local incidents: %w", err)
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			return nil, err
+		}
+		out = append(out, id)
+	}
+	return out, rows.Err()
+}
+
+// hostKeys returns the entity keys of a's hosts (see localKeys).
+func hostKeys(a *alert.Alert) []string {
+	var keys []string
+	for _, h := range entitiesOf(a).Hosts {
+		keys = append(keys, hostKey(a.Member, h))
+	}
+	return keys
+}
+
+// joinByMembers puts the sightings of weak key k into the open campaign
+// founded on indicators that already involves the members sighting k in
+// the most countries, two at least: the campaign explains why the same
+// detection fires at those members. Only sightings at the campaign's
+// members join; a weak key does not bring a new member in. A campaign
+// founded on k alone whose members all take part in that campaign is
+// merged into it. It reports whether k joined a campaign.
+func (p *placing) joinByMembers(ctx context.Context, k string, t time.Time) (bool, error) {
+	sights, err := p.sightings(ctx, []string{k}, t)
+	if err != nil {
+		return false, err
+	}
+	var members []string
+	for _, s := range sights {
+		if !slices.Contains(members, s.member) {
+			members = append(members, s.member)
+		}
+	}
+	if len(members) < 2 {
+		return false, nil
+	}
+	from, to := p.window(t)
+	args := append(anys(members), from, to)
+	involved, order, err := p.campaignMembers(ctx, `ia.member IN (`+placeholders(len(members))+`)
+		AND EXISTS (SELECT 1 FROM incident_keys ik WHERE ik.incident_id = i.id AND ik.entity LIKE 'campaign|obs|%')
+		AND i.last_seen >= ? AND i.first_seen <= ?`, args...)
+	if err != nil {
+		return false, err
+	}
+	best, bestCountries := "", 1
+	for _, id := range order {
+		if n := len(countriesOf(sights, involved[id])); n > bestCountries {
+			best, bestCountries = id, n
+		}
+	}
+	if best == "" {
+		return false, nil
+	}
+	var ids []string
+	for _, s := range sights {
+		if slices.Contains(involved[best], s.member) {
+			ids = append(ids, s.alertID)
+		}
+	}
+	if err := p.joinAlerts(ctx, best, ids); err != nil {
+		return false, err
+	}
+	if err := p.c.recountCountries(ctx, p.tx, best, p.now, p.touched); err != nil {
+		return false, err
+	}
+	return true, p.absorbFounded(ctx, best, k, t)
+}
+
+// absorbFounded merges into campaign id the campaigns founded on weak key
+// k whose members all take part in id.
+func (p *placing) absorbFounded(ctx context.Context, id, k string, t time.Time) error {
+	held, err := p.held(ctx, []string{k}, t)
+	if err != nil || len(held[k]) == 0 {
+		return err
+	}
+	args := append(anys(held[k]), id)
+	involved, _, err := p.campaignMembers(ctx, `i.id IN (`+placeholders(len(held[k])+1)+`)`, args...)
+	if err != nil {
+		return err
+	}
+	targets := map[string]bool{id: true}
+	for _, other := range held[k] {
+		if other != id && !slices.ContainsFunc(involved[other], func(m string) bool { return !slices.Contains(involved[id], m) }) {
+			targets[other] = true
+		}
+	}
+	_, err = p.mergeAll(ctx, targets)
+	return err
+}
+
+// campaignMembers returns, for the open campaigns matching cond (over
+// incidents i and incident_alerts ia), the members with alerts in them,
+// and the campaigns oldest first.
+func (p *placing) campaignMembers(ctx context.Context, cond string, args ...any) (map[string][]string, []string, error) {
+	rows, err := p.tx.Query(ctx, `SELECT DISTINCT i.id, i.created, ia.member FROM incidents i
+			JOIN incident_alerts ia ON ia.incident_id = i.id
+		WHERE i.kind = 'campaign' AND i.merged_into = '' AND i.status IN `+openStatuses+` AND `+cond+`
+		ORDER BY i.created, i.id, ia.member`, args...)
+	if err != nil {
+		return nil, nil, fmt.Errorf("campaign members: %w", err)
+	}
+	defer rows.Close()
+	var order []string
+	involved := map[string][]string{}
+	for rows.Next() {
+		var id, member string
+		var created int64
+		if err := rows.Scan(&id, &created, &member); err != nil {
+			return nil, nil, err
+		}
+		if _, ok := involved[id]; !ok {
+			order = append(order, id)
+		}
+		involved[id] = append(involved[id], member)
+	}
+	return involved, order, rows.Err()
+}
+
+// countriesOf returns the countries of the sightings at members.
+func countriesOf(sights []sighting, members []string) []string {
+	var out []string
+	for _, s := range sights {
+		if s.country != "" && slices.Contains(members, s.member) && !slices.Contains(out, s.country) {
+			out = append(out, s.country)
+		}
+	}
+	return out
+}
+
+// withoutIndicators reports whether none of the alerts sighted under
+// weak key k within the campaign window around t carries a public
+// indicator. Only then may k found a campaign: attacks that bring their
+// own indicators are told apart by them, not by the detections they have
+// in common.
+func (p *placing) withoutIndicators(ctx context.Context, k string, t time.Time) (bool, error) {
+	from, to := p.window(t)
+	var one int
+	err := p.tx.QueryRow(ctx, `SELECT 1 FROM campaign_sightings s JOIN campaign_sightings o ON o.alert_id = s.alert_id
+		WHERE s.entity = ? AND s.event_time >= ? AND s.event_time <= ? AND o.entity LIKE 'obs|%'
+		LIMIT 1`, k, from, to).Scan(&one)
+	switch {
+	case store.NotFound(err):
+		return true, nil
+	case err != nil:
+		return false, fmt.Errorf("campaign indicators: %w", err)
+	}
+	return false, nil
+}
+
+// mergeAll merges the campaigns ids into the oldest of them and returns
+// its id.
+func (p *placing) mergeAll(ctx context.Context, ids map[string]bool) (string, error) {
+	list := make([]string, 0, len(ids))
+	for id := range ids {
+		list = append(list, id)
+	}
+	if len(list) == 1 {
+		return list[0], nil
+	}
+	rows, err := p.tx.Query(ctx, `SELECT id FROM incidents WHERE id IN (`+placeholders(len(list))+`)
+		AND merged_into = '' ORDER BY created, id`, anys(list)...)
+	if err != nil {
+		return "", fmt.Errorf("campaigns to merge: %w", err)
+	}
+	var ordered []string
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			rows.Close()
+			return "", err
+		}
+		ordered = append(ordered, id)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return "", err
+	}
+	if len(ordered) == 0 {
+		return "", fmt.Errorf("campaigns %v: %w", list, store.ErrNotFound)
+	}
+	for _, from := range ordered[1:] {
+		if err := p.absorb(ctx, ordered[0], from); err != nil {
+			return "", err
+		}
+	}
+	return ordered[0], nil
+}
+
+// absorb merges campaign from into campaign into, as an analyst's merge
+// does but recorded as the correlator's own ("merged automatically"):
+// alerts, keys, comments and evidence move; from is closed and points at
+// into. into keeps its workflow state, and takes from's assignee and NIS2
+// reporting state if it has none of its own, so no deadline is lost.
+func (p *placing) absorb(ctx context.Context, into, from string) error {
+	status, err := p.inherit(ctx, into, from)
+	if err != nil {
+		return err
+	}
+	moved, err := take(ctx, p.tx, from, nil)
+	if err != nil {
+		return err
+	}
+	var homes []string
+	for _, m := range moved {
+		res, err := p.tx.Exec(ctx, `INSERT INTO incident_alerts (incident_id, alert_id, member, tlp, home)
+			VALUES (?, ?, ?, ?, ?) ON CONFLICT (incident_id, alert_id) DO NOTHING`,
+			into, m.alertID, m.member, m.tlp, m.home)
+		if err != nil {
+			return fmt.Errorf("merge alert %s: %w", m.alertID, err)
+		}
+		if n, _ := res.RowsAffected(); n > 0 {
+			if err := audit(ctx, p.tx, into, p.now, System, "alert added", "", m.alertID); err != nil {
+				return err
+			}
+		}
+		if m.home == 1 {
+			// An analyst may have merged a local incident into from.
+			if _, err := p.tx.Exec(ctx, `UPDATE incident_alerts SET home = 1 WHERE incident_id = ? AND alert_id = ?`,
+				into, m.alertID); err != nil {
+				return err
+			}
+			homes = append(homes, m.alertID)
+		}
+	}
+	if err := p.c.alerts.SetIncident(ctx, p.tx, into, homes...); err != nil {
+		return err
+	}
+	for _, q := range []struct {
+		sql  string
+		args []any
+	}{
+		{`INSERT INTO incident_keys (entity, incident_id) SELECT entity, ? FROM incident_keys WHERE incident_id = ?
+			ON CONFLICT (entity, incident_id) DO NOTHING`, []any{into, from}},
+		{`DELETE FROM incident_keys WHERE incident_id = ?`, []any{from}},
+		{`UPDATE incident_notes SET incident_id = ? WHERE incident_id = ?`, []any{into, from}},
+		{`UPDATE incidents SET status = ?, closed = ?, merged_into = ?, updated = ? WHERE id = ?`,
+			[]any{string(StatusClosed), store.Nanos(p.now), into, store.Nanos(p.now), from}},
+	} {
+		if _, err := p.tx.Exec(ctx, q.sql, q.args...); err != nil {
+			return fmt.Errorf("merge %s into %s: %w", from, into, err)
+		}
+	}
+	for _, e := range []struct{ id, what, old, new string }{
+		{into, "merged automatically", "", from},
+		{from, "merged into", "", into},
+		{from, "status", status, string(StatusClosed)},
+	} {
+		if err := audit(ctx, p.tx, e.id, p.now, System, e.what, e.old, e.new); err != nil {
+			return err
+		}
+	}
+	p.touched[into], p.touched[from] = true, true
+	return p.c.recompute(ctx, p.tx, into, p.now)
+}
+
+// inherit gives campaign into the assignee and NIS2 reporting state of
+// campaign from where into has none, and returns from's status before
+// the merge closed it.
+func (p *placing) inherit(ctx context.Context, into, from string) (string, error) {
+	const cols = `status, assignee, significant, significant_by, early_warning, notification, final_report`
+	type state struct {
+		status, assignee, significantBy         string
+		significant, early, notification, final int64
+	}
+	read := func(id string) (state, error) {
+		var s state
+		err := p.tx.QueryRow(ctx, `SELECT `+cols+` FROM incidents WHERE id = ?`, id).Scan(&s.status, &s.assignee,
+			&s.significant, &s.significantBy, &s.early, &s.notification, &s.final)
+		return s, err
+	}
+	to, err := read(into)
+	if err != nil {
+		return "", err
+	}
+	src, err := read(from)
+	if err != nil {
+		return "", err
+	}
+	if to.assignee == "" && src.assignee != "" {
+		if _, err := p.tx.Exec(ctx, `UPDATE incidents SET assignee = ? WHERE id = ?`, src.assignee, into); err != nil {
+			return "", err
+		}
+		if err := audit(ctx, p.tx, into, p.now, System, "assignee", "", src.assignee); err != nil {
+			return "", err
+		}
+	}
+	if to.significant == 0 && src.significant != 0 {
+		if _, err := p.tx.Exec(ctx, `UPDATE incidents SET significant = ?, significant_by = ?, early_warning = ?,
+			notification = ?, final_report = ? WHERE id = ?`,
+			src.significant, src.significantBy, src.early, src.notification, src.final, into); err != nil {
+			return "", err
+		}
+		if err := audit(ctx, p.tx, into, p.now, System, "nis2 significant", "", stamp(store.Time(src.significant))); err != nil {
+			return "", err
+		}
+	}
+	return src.status, nil
+}
+
+// retitle names campaign id after its strongest evidence, unless an
+// analyst has titled it. The title is derived data, like severity and
+// span, and is not audited.
+func (p *placing) retitle(ctx context.Context, id string) error {
+	var kind, title, countries, merged string
+	if err := p.tx.QueryRow(ctx, `SELECT kind, title, countries, merged_into FROM incidents WHERE id = ?`, id).
+		Scan(&kind, &title, &countries, &merged); err != nil {
+		return err
+	}
+	if Kind(kind) != KindCampaign || merged != "" || !strings.HasPrefix(title, campaignTitlePrefix) {
+		return nil
+	}
+	var titled int
+	if err := p.tx.QueryRow(ctx, `SELECT COUNT(*) FROM incident_audit WHERE incident_id = ? AND what = 'title'`, id).
+		Scan(&titled); err != nil {
+		return err
+	}
+	if titled > 0 {
+		return nil
+	}
+	ev, members, err := p.evidence(ctx, id)
+	if err != nil {
+		return err
+	}
+	next := campaignTitle(ev, members, strings.Fields(countries))
+	if next == title {
+		return nil
+	}
+	if _, err := p.tx.Exec(ctx, `UPDATE incidents SET title = ?, updated = ? WHERE id = ?`, next, store.Nanos(p.now), id); err != nil {
+		return fmt.Errorf("retitle %s: %w", id, err)
+	}
+	p.touched[id] = true
+	return nil
+}
+
+// keyEvidence is one defining key of a campaign with where it was seen.
+type keyEvidence struct {
+	key                string
+	countries, members int
+	first              int64
+	// nameable: an alert every member may receive (TLP:CLEAR or GREEN)
+	// carries the key, so a title shown to all may name it.
+	nameable bool
+}
+
+// evidence returns the defining keys of campaign id with their
+// sightings among its alerts, and how many members its alerts are from.
+func (p *placing) evidence(ctx context.Context, id string) ([]keyEvidence, int, error) {
+	rows, err := p.tx.Query(ctx, `SELECT s.entity, s.member, s.country, s.event_time, ia.tlp
+		FROM incident_alerts ia
+			JOIN campaign_sightings s ON s.alert_id = ia.alert_id
+			JOIN incident_keys k ON k.incident_id = ia.incident_id AND k.entity = 'campaign|' || s.entity
+		WHERE ia.incident_id = ?`, id)
+	if err != nil {
+		return nil, 0, fmt.Errorf("campaign evidence: %w", err)
+	}
+	type seen struct {
+		ev                 keyEvidence
+		countries, members map[string]bool
+	}
+	byKey := map[string]*seen{}
+	for rows.Next() {
+		var key, member, country string
+		var at, level int64
+		if err := rows.Scan(&key, &member, &country, &at, &level); err != nil {
+			rows.Close()
+			return nil, 0, err
+		}
+		s := byKey[key]
+		if s == nil {
+			s = &seen{ev: keyEvidence{key: key, first: at}, countries: map[string]bool{}, members: map[string]bool{}}
+			byKey[key] = s
+		}
+		if country != "" {
+			s.countries[country] = true
+		}
+		s.members[member] = true
+		s.ev.first = min(s.ev.first, at)
+		s.ev.nameable = s.ev.nameable || tlp.MayReceive(tlp.Level(level), tlp.Community)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, 0, err
+	}
+	out := make([]keyEvidence, 0, len(byKey))
+	for _, s := range byKey {
+		s.ev.countries, s.ev.members = len(s.countries), len(s.members)
+		out = append(out, s.ev)
+	}
+	var members int
+	if err := p.tx.QueryRow(ctx, `SELECT COUNT(DISTINCT member) FROM incident_alerts WHERE incident_id = ?`, id).
+		Scan(&members); err != nil {
+		return nil, 0, err
+	}
+	return out, members, nil
+}
+
+// titleNames is how many pieces of evidence a campaign title names.
+const titleNames = 2
+
+// campaignTitle names a campaign after its strongest evidence: its shared
+// indicators if it has any, else its shared detections; the strongest
+// first (seen in the most countries, then at the most members, network
+// indicators before file hashes, then the earliest seen). Only evidence
+// every member may receive is named; the rest is counted.
+func campaignTitle(ev []keyEvidence, members int, countries []string) string {
+	if slices.ContainsFunc(ev, func(e keyEvidence) bool { return strongKey(e.key) }) {
+		ev = slices.DeleteFunc(slices.Clone(ev), func(e keyEvidence) bool { return !strongKey(e.key) })
+	}
+	slices.SortFunc(ev, func(a, b keyEvidence) int {
+		return cmp.Or(cmp.Compare(b.countries, a.countries), cmp.Compare(b.members, a.members),
+			cmp.Compare(keyRank(a.key), keyRank(b.key)), cmp.Compare(a.first, b.first), strings.Compare(a.key, b.key))
+	})
+	var b strings.Builder
+	b.WriteString(campaignTitlePrefix)
+	if len(ev) > 0 {
+		noun := "detection"
+		if strongKey(ev[0].key) {
+			noun = "indicator"
+		}
+		b.WriteString(": " + plural(len(ev), "shared "+noun))
+		var names []string
+		for _, e := range ev {
+			if e.nameable && len(names) < titleNames {
+				names = append(names, shortKey(e.key))
+			}
+		}
+		if len(names) > 0 {
+			if len(names) < len(ev) {
+				names = append(names, "…")
+			}
+			b.WriteString(" (" + strings.Join(names, ", ") + ")")
+		}
+	}
+	if members > 0 {
+		b.WriteString(" at " + plural(members, "member"))
+	}
+	if len(countries) > 0 {
+		b.WriteString(" in " + strings.Join(countries, ", "))
+	}
+	return b.String()
+}
+
+// keyRank orders indicators of equal spread for a title: the ones an
+// analyst recognises (domains, URLs, addresses, e-mail) before hashes,
+// then detections.
+func keyRank(key string) int {
+	parts := strings.SplitN(key, "|", 3)
+	if parts[0] != "obs" || len(parts) < 3 {
+		return 9
+	}
+	switch parts[1] {
+	case "domain-name":
+		return 0
+	case "url":
+		return 1
+	case "ipv4-addr", "ipv6-addr":
+		return 2
+	case "email-addr":
+		return 3
+	}
+	return 4
+}
+
+// shortKey renders a campaign key for a title: an indicator's value, or
+// the description of a detection.
+func shortKey(key string) string {
+	if parts := strings.SplitN(key, "|", 3); parts[0] == "obs" && len(parts) == 3 {
+		return parts[2]
+	}
+	return describeKey(key)
+}
+
+// plural renders "1 thing" or "n things".
+func plural(n int, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	return strconv.Itoa(n) + " " + noun + "s"
+}
