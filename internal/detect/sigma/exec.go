@@ -1,6 +1,7 @@
 package sigma
 
 import (
+	"encoding/binary"
 	"net/netip"
 	"strings"
 	"time"
@@ -48,11 +49,10 @@ type scratch struct {
 	active   []int32
 	cands    []int32
 
-	// fields is a snapshot of the event's fields, taken once per event
-	// when a non-slotted field is first needed: one pass over the event
-	// then serves every such lookup, with a cheap first test.
-	fieldsGen uint32
-	fields    []event.Field
+	// extras holds the event's values of the extra fields the rule set
+	// reads, filed once per event by loadExtras.
+	extrasGen uint32
+	extras    []extraValue
 	// vals holds field values: the event's own strings, and folded
 	// copies, which point into buf.
 	vals []string
@@ -95,7 +95,6 @@ func (x *scratch) begin(ev *event.Event) {
 	x.cands = x.cands[:0]
 	x.vals = x.vals[:0]
 	x.buf = x.buf[:0]
-	x.fields = x.fields[:0]
 }
 
 func (x *scratch) setLeaf(l int32, v uint8) { x.leaf[l] = uint64(x.gen)<<8 | uint64(v) }
@@ -137,8 +136,8 @@ func (rs *RuleSet) values(x *scratch, s int32) []string {
 			}
 		} else {
 			for i := range sl.refs {
-				if sl.extra[i] {
-					x.appendExtra(sl.refs[i].Name())
+				if id := sl.extra[i]; id >= 0 {
+					rs.appendExtra(x, id)
 				} else if v, ok := ev.Lookup(sl.refs[i]); ok {
 					x.vals = append(x.vals, v) // a slotted field holds one value
 				}
@@ -153,31 +152,6 @@ func (rs *RuleSet) values(x *scratch, s int32) []string {
 	}
 	f := x.slotFirst[s]
 	return x.vals[f : f+x.slotN[s]]
-}
-
-// appendExtra appends the values of the non-slotted field name to vals.
-func (x *scratch) appendExtra(name string) {
-	if x.fieldsGen != x.gen {
-		x.fieldsGen = x.gen
-		x.fields = x.fields[:0]
-		x.ev.Fields(func(k, v string) bool {
-			x.fields = append(x.fields, event.Field{Key: k, Value: v})
-			return true
-		})
-	}
-	n := len(name)
-	if n == 0 {
-		return
-	}
-	last := name[n-1]
-	for i := range x.fields {
-		k := x.fields[i].Key
-		// Field names share long prefixes (winlog.event_data.): compare
-		// the length and the last byte before the whole name.
-		if len(k) == n && k[n-1] == last && k == name {
-			x.vals = append(x.vals, x.fields[i].Value)
-		}
-	}
 }
 
 // folded returns the case-folded values of slot s.
@@ -249,8 +223,16 @@ func (rs *RuleSet) runScan(x *scratch, sc *scan) {
 	}
 }
 
+// isASCII reports whether v holds only ASCII bytes, testing eight bytes
+// at a time.
 func isASCII(v string) bool {
-	for i := 0; i < len(v); i++ {
+	i := 0
+	for ; i+8 <= len(v); i += 8 {
+		if binary.LittleEndian.Uint64(unsafe.Slice(unsafe.StringData(v[i:]), 8))&0x8080808080808080 != 0 {
+			return false
+		}
+	}
+	for ; i < len(v); i++ {
 		if v[i] >= 0x80 {
 			return false
 		}
