@@ -406,35 +406,51 @@ func (c *compiler) layout() {
 		g := c.rs.groups[cr.group]
 		g.rules = append(g.rules, cr.num)
 	}
-	// Prefilters first: a leaf they cannot serve (an empty needle) is
-	// decided directly, which the trigger sets must know.
+	c.rs.need = make([]int32, len(c.rs.rules))
+	for _, p := range c.pending {
+		c.pickTriggers(p.cr)
+	}
+	// The prefilters look only for what decides whether a rule is a
+	// candidate: the needles of trigger leaves, and those of regular
+	// expressions, which cost far more to run than to rule out. Any
+	// other leaf (typically the filters under "not", full of text
+	// every event holds, such as "c:\windows\system32\") is decided
+	// directly, and only when a candidate rule reaches it.
+	for i := range c.rs.leaves {
+		l := &c.rs.leaves[i]
+		if len(l.triggers) == 0 && l.spec.kind != leafRegex {
+			l.acOnly, l.needle = false, false
+		}
+	}
 	for gi := range c.rs.groups {
 		c.buildScans(int32(gi))
 	}
 	for _, p := range c.pending {
 		c.orderCheapFirst(p.cr.expr)
 	}
-	c.rs.need = make([]int32, len(c.rs.rules))
-	for _, p := range c.pending {
-		cr := p.cr
-		g := c.rs.groups[cr.group]
-		sets := c.triggerSets(cr.expr)
-		if len(sets) == 0 {
-			g.always = append(g.always, cr.num)
-			continue
-		}
-		sort.SliceStable(sets, func(i, j int) bool { return sets[i].cost < sets[j].cost })
-		if len(sets) > maxTriggerSets {
-			sets = sets[:maxTriggerSets]
-		}
-		cr.need = int32(len(sets))
-		c.rs.need[cr.num] = cr.need
-		for _, set := range sets {
-			tg := int32(len(c.rs.tgRule))
-			c.rs.tgRule = append(c.rs.tgRule, cr.num)
-			for _, l := range dedupe(set.leaves) {
-				c.rs.leaves[l].triggers = append(c.rs.leaves[l].triggers, tg)
-			}
+}
+
+// pickTriggers chooses the trigger sets rule cr waits for: the rarest
+// ones, at most maxTriggerSets; none makes it evaluated on every event of
+// its group.
+func (c *compiler) pickTriggers(cr *compiledRule) {
+	g := c.rs.groups[cr.group]
+	sets := c.triggerSets(cr.expr)
+	if len(sets) == 0 {
+		g.always = append(g.always, cr.num)
+		return
+	}
+	sort.SliceStable(sets, func(i, j int) bool { return sets[i].cost < sets[j].cost })
+	if len(sets) > maxTriggerSets {
+		sets = sets[:maxTriggerSets]
+	}
+	cr.need = int32(len(sets))
+	c.rs.need[cr.num] = cr.need
+	for _, set := range sets {
+		tg := int32(len(c.rs.tgRule))
+		c.rs.tgRule = append(c.rs.tgRule, cr.num)
+		for _, l := range dedupe(set.leaves) {
+			c.rs.leaves[l].triggers = append(c.rs.leaves[l].triggers, tg)
 		}
 	}
 }
@@ -577,6 +593,13 @@ func (c *compiler) internLeaf(spec *leafSpec, ls Logsource, g int32) int32 {
 	if spec.kind == leafRegex && len(spec.needles) > 0 {
 		l.needle, l.needles = true, spec.needles
 	}
+	for _, text := range l.needles {
+		if text == "" {
+			// An empty needle says nothing: decide the leaf directly.
+			l.acOnly, l.needle, l.needles = false, false, nil
+			break
+		}
+	}
 	idx := int32(len(c.rs.leaves))
 	c.rs.leaves = append(c.rs.leaves, l)
 	c.leafIdx[key] = idx
@@ -696,13 +719,6 @@ func (c *compiler) buildScans(gi int32) {
 		l := &c.rs.leaves[e.leaf]
 		if !l.acOnly && !l.needle {
 			return
-		}
-		for _, text := range l.needles {
-			if text == "" {
-				// An empty needle says nothing: decide the leaf directly.
-				l.acOnly, l.needle = false, false
-				return
-			}
 		}
 		kind := matchGlob
 		if l.acOnly {

@@ -75,3 +75,66 @@ func upperASCII(s string) string {
 	}
 	return string(b)
 }
+
+// TestPrefilterPaths covers the ways the prefilter finds needles (gram
+// index for 4 bytes or more, automaton below), and the leaves it leaves
+// to direct evaluation (those that are no rule's trigger, such as filters
+// under "not"), including needles found in the wrong field or the wrong
+// place of the value.
+func TestPrefilterPaths(t *testing.T) {
+	const cmd, img, hashes = "process.command_line", "process.executable", "winlog.event_data.Hashes"
+	long := "sel:\n    CommandLine|contains: 'aaaaaaaaaaXXXXXXXXXXyyyyyyyyyy'\ncondition: sel"
+	filtered := "sel:\n    CommandLine|contains: 'sekurlsa'\nfilter:\n    Image|endswith: '\\system32\\cmd.exe'\ncondition: sel and not filter"
+	cases := []struct {
+		name, detection string
+		event           []string
+		want            bool
+	}{
+		{"needle in another field", "sel:\n    CommandLine|contains: 'mimikatz'\ncondition: sel", []string{img, `C:\t\mimikatz.exe`, cmd, "x.exe -run"}, false},
+		{"needle in its field", "sel:\n    CommandLine|contains: 'mimikatz'\ncondition: sel", []string{img, `C:\t\x.exe`, cmd, "MiMiKaTz.exe -run"}, true},
+		{"gram needle at value start", "sel:\n    CommandLine|startswith: 'rundll32'\ncondition: sel", []string{cmd, "RUNDLL32 x.dll"}, true},
+		{"gram needle not at start", "sel:\n    CommandLine|startswith: 'rundll32'\ncondition: sel", []string{cmd, "c:\\rundll32 x.dll"}, false},
+		{"gram needle at end", "sel:\n    Image|endswith: '\\evil.exe'\ncondition: sel", []string{img, `C:\x\EVIL.exe`}, true},
+		{"gram needle twice, last at end", "sel:\n    Image|endswith: '\\evil.exe'\ncondition: sel", []string{img, `C:\evil.exe\evil.exe`}, true},
+		{"gram needle before end", "sel:\n    Image|endswith: '\\evil.exe'\ncondition: sel", []string{img, `C:\evil.exe\x`}, false},
+		{"long needle whole", long, []string{cmd, "--aaaaaaaaaaxxxxxxxxxxyyyyyyyyyy--"}, true},
+		{"long needle tail only", long, []string{cmd, "--bbbbbbbbbbxxxxxxxxxxyyyyyyyyyy--"}, false},
+		{"long needle head only", long, []string{cmd, "--aaaaaaaaaaxxxxxxxxxxzzzzzzzzzz--"}, false},
+		{"short needle exact", "sel:\n    CommandLine: 'ab'\ncondition: sel", []string{cmd, "AB"}, true},
+		{"short needle exact in longer value", "sel:\n    CommandLine: 'ab'\ncondition: sel", []string{cmd, "abc"}, false},
+		{"short needle contains", "sel:\n    CommandLine|contains: ' -e'\ncondition: sel", []string{cmd, "x -E y"}, true},
+		{"non-ASCII value", "sel:\n    CommandLine|contains: 'été'\ncondition: sel", []string{cmd, "x ÉTÉ"}, true},
+		{"non-ASCII value without needle", "sel:\n    CommandLine|contains: 'été'\ncondition: sel", []string{cmd, "x ÉTA"}, false},
+		{"hash needle", "sel:\n    Hashes|contains: 'IMPHASH=5236B60CA9E9C7C488B095590B9ED944'\ncondition: sel", []string{hashes, "SHA1=00,IMPHASH=5236b60ca9e9c7c488b095590b9ed944"}, true},
+		{"hash needle off by one", "sel:\n    Hashes|contains: 'IMPHASH=5236B60CA9E9C7C488B095590B9ED944'\ncondition: sel", []string{hashes, "SHA1=00,IMPHASH=5236b60ca9e9c7c488b095590b9ed945"}, false},
+		{"filter holds", filtered, []string{img, `C:\Windows\System32\cmd.exe`, cmd, "sekurlsa::logonpasswords"}, false},
+		{"filter does not hold", filtered, []string{img, `C:\Temp\cmd.exe`, cmd, "sekurlsa::logonpasswords"}, true},
+		{"filter field absent", filtered, []string{cmd, "sekurlsa::logonpasswords"}, true},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			src := "title: t\nid: t1\nlogsource:\n    product: windows\n    category: process_creation\ndetection:\n    " +
+				strings.ReplaceAll(tc.detection, "\n", "\n    ") + "\n"
+			rules, err := sigma.ParseRule([]byte(src), "t.yml")
+			if err != nil {
+				t.Fatalf("parse: %v\n%s", err, src)
+			}
+			rs, errs := sigma.Compile(rules, sigma.Options{})
+			if len(errs) > 0 {
+				t.Fatalf("compile: %v", errs[0])
+			}
+			ev := &event.Event{}
+			ev.Set("event.module", "sysmon")
+			ev.Set("event.code", "1")
+			for i := 0; i+1 < len(tc.event); i += 2 {
+				ev.Set(tc.event[i], tc.event[i+1])
+			}
+			if got := len(rs.Detect(ev, nil)) > 0; got != tc.want {
+				t.Errorf("Detect = %v, want %v", got, tc.want)
+			}
+			if direct := len(rs.MatchDirect(ev)) > 0; direct != tc.want {
+				t.Errorf("direct evaluation = %v, want %v", direct, tc.want)
+			}
+		})
+	}
+}
