@@ -80,13 +80,13 @@ func (p *placing) campaign(ctx context.Context, a *alert.Alert) error {
 		}
 	}
 	if len(defining) > 0 {
-		if err := p.link(ctx, a, defining, crossing); err != nil {
+		if err := p.link(ctx, a, defining, crossing, held); err != nil {
 			return err
 		}
 	}
 	var founding []string
 	for _, k := range weak {
-		joined, err := p.joinByMembers(ctx, k, a.EventTime)
+		joined, err := p.joinByMembers(ctx, k, a.EventTime, held[k])
 		if err != nil {
 			return err
 		}
@@ -104,7 +104,8 @@ func (p *placing) campaign(ctx context.Context, a *alert.Alert) error {
 		}
 	}
 	if len(founding) > 0 {
-		return p.link(ctx, a, founding, crossing)
+		// Linking above may have merged campaigns: look them up again.
+		return p.link(ctx, a, founding, crossing, nil)
 	}
 	return nil
 }
@@ -204,14 +205,17 @@ func (p *placing) sightings(ctx context.Context, keys []string, t time.Time) ([]
 }
 
 // link puts a, and the sightings of those of keys that crossed the
-// border, into one campaign incident: the one already found by one of
-// keys or holding an alert of the same local incident as one of the
+// border just now, into one campaign incident: the one already found by
+// one of keys, or reaching the local incident or a host of one of the
 // sightings, or a new one. Several such campaigns are one campaign: they
-// are merged into the oldest.
-func (p *placing) link(ctx context.Context, a *alert.Alert, keys []string, crossing map[string]bool) error {
-	held, err := p.held(ctx, keys, a.EventTime)
-	if err != nil {
-		return err
+// are merged into the oldest. held is what p.held returns for keys, nil
+// to have link ask.
+func (p *placing) link(ctx context.Context, a *alert.Alert, keys []string, crossing map[string]bool, held map[string][]string) error {
+	if held == nil {
+		var err error
+		if held, err = p.held(ctx, keys, a.EventTime); err != nil {
+			return err
+		}
 	}
 	targets := map[string]bool{}
 	var crossed []string
@@ -219,7 +223,10 @@ func (p *placing) link(ctx context.Context, a *alert.Alert, keys []string, cross
 		for _, id := range held[k] {
 			targets[id] = true
 		}
-		if crossing[k] {
+		// The sightings of a key a campaign holds joined it when the
+		// campaign took the key (or left it by an analyst's split); only
+		// a key crossing the border just now brings its sightings.
+		if crossing[k] && len(held[k]) == 0 {
 			crossed = append(crossed, k)
 		}
 	}
@@ -227,23 +234,22 @@ func (p *placing) link(ctx context.Context, a *alert.Alert, keys []string, cross
 	if err != nil {
 		return err
 	}
-	ids := []string{a.ID}
+	var ids []string
 	for _, s := range sights {
 		if s.alertID != a.ID {
 			ids = append(ids, s.alertID)
 		}
 	}
-	others, err := p.c.alerts.Fetch(ctx, p.tx, ids[1:])
+	others, err := p.c.alerts.Fetch(ctx, p.tx, ids)
 	if err != nil {
 		return err
 	}
-	hosts := hostKeys(a)
-	for i := range others {
-		hosts = append(hosts, hostKeys(&others[i])...)
+	group := append([]alert.Alert{*a}, others...)
+	var reach []string
+	for i := range group {
+		reach = append(reach, reachKeys(&group[i])...)
 	}
-	slices.Sort(hosts)
-	hosts = slices.Compact(hosts)
-	co, err := p.coOccurring(ctx, ids, hosts, a.EventTime)
+	co, err := p.reaching(ctx, reach, a.EventTime)
 	if err != nil {
 		return err
 	}
@@ -258,66 +264,87 @@ func (p *placing) link(ctx context.Context, a *alert.Alert, keys []string, cross
 	} else if id, err = p.mergeAll(ctx, targets); err != nil {
 		return err
 	}
-	if err := p.join(ctx, id, a, false); err != nil {
+	if err := p.joinCampaign(ctx, id, group); err != nil {
 		return err
 	}
-	for i := range others {
-		if err := p.join(ctx, id, &others[i], false); err != nil {
-			return err
+	var entities []string
+	for _, k := range keys {
+		if !slices.Contains(held[k], id) {
+			entities = append(entities, campaignKeyPrefix+k)
 		}
 	}
-	entities := make([]string, len(keys))
-	for i, k := range keys {
-		entities[i] = campaignKeyPrefix + k
+	return p.addKeys(ctx, id, entities)
+}
+
+// The keys a campaign incident reaches: the local incidents, hosts and
+// members of its alerts. They are stored with the campaign (incident_keys)
+// so that linking finds campaigns by index, not by walking memberships.
+const (
+	reachIncident = "reach|incident|"
+	reachHost     = "reach|"        // + a host key
+	reachMember   = "reach|member|" // + a member id
+)
+
+// reachKeys returns the reach keys of alert x: its home incident, hosts
+// and member.
+func reachKeys(x *alert.Alert) []string {
+	keys := []string{reachMember + x.Member}
+	if x.Incident != "" {
+		keys = append(keys, reachIncident+x.Incident)
 	}
-	if err := p.addKeys(ctx, id, entities); err != nil {
+	for _, h := range entitiesOf(x).Hosts {
+		keys = append(keys, reachHost+hostKey(x.Member, h))
+	}
+	return keys
+}
+
+// joinCampaign adds alerts to campaign id with their reach keys, and
+// recounts its countries when one is new to it.
+func (p *placing) joinCampaign(ctx context.Context, id string, alerts []alert.Alert) error {
+	var countries []string
+	for i := range alerts {
+		added, err := p.join(ctx, id, &alerts[i], false)
+		if err != nil {
+			return err
+		}
+		if !added {
+			continue
+		}
+		if err := p.addKeys(ctx, id, reachKeys(&alerts[i])); err != nil {
+			return err
+		}
+		if cc := strings.ToUpper(p.c.opts.MemberCountry(alerts[i].Member)); cc != "" && !slices.Contains(countries, cc) {
+			countries = append(countries, cc)
+		}
+	}
+	if len(countries) == 0 {
+		return nil
+	}
+	var have string
+	if err := p.tx.QueryRow(ctx, `SELECT countries FROM incidents WHERE id = ?`, id).Scan(&have); err != nil {
 		return err
+	}
+	if !slices.ContainsFunc(countries, func(cc string) bool { return !slices.Contains(strings.Fields(have), cc) }) {
+		return nil
 	}
 	return p.c.recountCountries(ctx, p.tx, id, p.now, p.touched)
 }
 
-// joinAlerts adds the alerts ids to campaign id.
-func (p *placing) joinAlerts(ctx context.Context, id string, ids []string) error {
-	if len(ids) == 0 {
-		return nil
+// reaching returns the open campaigns, active within the campaign window
+// around t, that hold one of the reach keys: what one member's local
+// incident or host ties together is one attack, so the campaigns reaching
+// it are one campaign.
+func (p *placing) reaching(ctx context.Context, reach []string, t time.Time) ([]string, error) {
+	slices.Sort(reach)
+	reach = slices.DeleteFunc(slices.Compact(reach), func(k string) bool { return strings.HasPrefix(k, reachMember) })
+	if len(reach) == 0 {
+		return nil, nil
 	}
-	alerts, err := p.c.alerts.Fetch(ctx, p.tx, ids)
-	if err != nil {
-		return err
-	}
-	for i := range alerts {
-		if err := p.join(ctx, id, &alerts[i], false); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-// coOccurring returns the open campaigns, active within the campaign
-// window around t, that reach the same member-local attack as one of the
-// alerts ids: they hold an alert of the home incident of one of them, or
-// of a local incident of one of hosts (host entity keys). What one
-// member's local incident or host ties together is one attack, so the
-// campaigns reaching it are one campaign.
-func (p *placing) coOccurring(ctx context.Context, ids, hosts []string, t time.Time) ([]string, error) {
 	from, to := p.window(t)
-	const campaigns = `JOIN incident_alerts c ON c.alert_id = m.alert_id
-		JOIN incidents i ON i.id = c.incident_id
-		WHERE i.kind = 'campaign' AND i.merged_into = '' AND i.status IN ` + openStatuses + `
-			AND i.last_seen >= ? AND i.first_seen <= ?`
-	q := `SELECT i.id FROM incident_alerts h
-			JOIN incident_alerts m ON m.incident_id = h.incident_id ` + campaigns + `
-			AND h.alert_id IN (` + placeholders(len(ids)) + `) AND h.home = 1`
-	args := append([]any{from, to}, anys(ids)...)
-	if len(hosts) > 0 {
-		q += ` UNION SELECT i.id FROM incident_keys k
-			JOIN incidents l ON l.id = k.incident_id
-			JOIN incident_alerts m ON m.incident_id = k.incident_id ` + campaigns + `
-			AND k.entity IN (` + placeholders(len(hosts)) + `) AND l.kind = 'local'
-			AND l.last_seen >= ? AND l.first_seen <= ?`
-		args = append(append(append(args, from, to), anys(hosts)...), from, to)
-	}
-	rows, err := p.tx.Query(ctx, q, args...)
+	args := append(anys(reach), from, to)
+	rows, err := p.tx.Query(ctx, `SELECT DISTINCT i.id FROM incident_keys k JOIN incidents i ON i.id = k.incident_id
+		WHERE k.entity IN (`+placeholders(len(reach))+`) AND i.kind = 'campaign' AND i.merged_into = ''
+			AND i.status IN `+openStatuses+` AND i.last_seen >= ? AND i.first_seen <= ?`, args...)
 	if err != nil {
 		return nil, fmt.Errorf("campaigns of local incidents: %w", err)
 	}
@@ -333,41 +360,39 @@ func (p *placing) coOccurring(ctx context.Context, ids, hosts []string, t time.T
 	return out, rows.Err()
 }
 
-// hostKeys returns the entity keys of a's hosts (see localKeys).
-func hostKeys(a *alert.Alert) []string {
-	var keys []string
-	for _, h := range entitiesOf(a).Hosts {
-		keys = append(keys, hostKey(a.Member, h))
-	}
-	return keys
-}
-
 // joinByMembers puts the sightings of weak key k into the open campaign
 // founded on indicators that already involves the members sighting k in
 // the most countries, two at least: the campaign explains why the same
 // detection fires at those members. Only sightings at the campaign's
-// members join; a weak key does not bring a new member in. A campaign
-// founded on k alone whose members all take part in that campaign is
-// merged into it. It reports whether k joined a campaign.
-func (p *placing) joinByMembers(ctx context.Context, k string, t time.Time) (bool, error) {
-	sights, err := p.sightings(ctx, []string{k}, t)
+// members join; a weak key does not bring a new member in. The campaigns
+// founded on k alone (founded, from p.held) whose members all take part
+// in that campaign are merged into it. It reports whether k joined a
+// campaign.
+func (p *placing) joinByMembers(ctx context.Context, k string, t time.Time, founded []string) (bool, error) {
+	from, to := p.window(t)
+	rows, err := p.tx.Query(ctx, `SELECT DISTINCT member, country FROM campaign_sightings
+		WHERE entity = ? AND event_time >= ? AND event_time <= ?`, k, from, to)
 	if err != nil {
-		return false, err
+		return false, fmt.Errorf("campaign sightings: %w", err)
 	}
+	var sights []sighting // one per member and country
 	var members []string
-	for _, s := range sights {
+	for rows.Next() {
+		var s sighting
+		if err := rows.Scan(&s.member, &s.country); err != nil {
+			rows.Close()
+			return false, err
+		}
+		sights = append(sights, s)
 		if !slices.Contains(members, s.member) {
 			members = append(members, s.member)
 		}
 	}
-	if len(members) < 2 {
-		return false, nil
+	rows.Close()
+	if err := rows.Err(); err != nil || len(members) < 2 {
+		return false, err
 	}
-	from, to := p.window(t)
-	args := append(anys(members), from, to)
-	involved, order, err := p.campaignMembers(ctx, `ia.member IN (`+placeholders(len(members))+`)
-		AND EXISTS (SELECT 1 FROM incident_keys ik WHERE ik.incident_id = i.id AND ik.entity LIKE 'campaign|obs|%')
-		AND i.last_seen >= ? AND i.first_seen <= ?`, args...)
+	involved, order, err := p.campaignMembers(ctx, members, t, true)
 	if err != nil {
 		return false, err
 	}
@@ -380,36 +405,62 @@ func (p *placing) joinByMembers(ctx context.Context, k string, t time.Time) (boo
 	if best == "" {
 		return false, nil
 	}
-	var ids []string
-	for _, s := range sights {
-		if slices.Contains(involved[best], s.member) {
-			ids = append(ids, s.alertID)
-		}
-	}
-	if err := p.joinAlerts(ctx, best, ids); err != nil {
+	ids, err := p.newSightings(ctx, k, t, best, involved[best])
+	if err != nil {
 		return false, err
 	}
-	if err := p.c.recountCountries(ctx, p.tx, best, p.now, p.touched); err != nil {
+	alerts, err := p.c.alerts.Fetch(ctx, p.tx, ids)
+	if err != nil {
 		return false, err
 	}
-	return true, p.absorbFounded(ctx, best, k, t)
+	if err := p.joinCampaign(ctx, best, alerts); err != nil {
+		return false, err
+	}
+	return true, p.absorbFounded(ctx, best, founded)
 }
 
-// absorbFounded merges into campaign id the campaigns founded on weak key
-// k whose members all take part in id.
-func (p *placing) absorbFounded(ctx context.Context, id, k string, t time.Time) error {
-	held, err := p.held(ctx, []string{k}, t)
-	if err != nil || len(held[k]) == 0 {
-		return err
+// newSightings returns the alerts sighted under k within the campaign
+// window around t at members that campaign id does not hold yet.
+func (p *placing) newSightings(ctx context.Context, k string, t time.Time, id string, members []string) ([]string, error) {
+	from, to := p.window(t)
+	args := append([]any{k, from, to}, anys(members)...)
+	rows, err := p.tx.Query(ctx, `SELECT s.alert_id FROM campaign_sightings s
+		WHERE s.entity = ? AND s.event_time >= ? AND s.event_time <= ? AND s.member IN (`+placeholders(len(members))+`)
+			AND NOT EXISTS (SELECT 1 FROM incident_alerts ia WHERE ia.incident_id = ? AND ia.alert_id = s.alert_id)
+		ORDER BY s.event_time, s.alert_id`, append(args, id)...)
+	if err != nil {
+		return nil, fmt.Errorf("campaign sightings: %w", err)
 	}
-	args := append(anys(held[k]), id)
-	involved, _, err := p.campaignMembers(ctx, `i.id IN (`+placeholders(len(held[k])+1)+`)`, args...)
+	defer rows.Close()
+	var ids []string
+	for rows.Next() {
+		var a string
+		if err := rows.Scan(&a); err != nil {
+			return nil, err
+		}
+		ids = append(ids, a)
+	}
+	return ids, rows.Err()
+}
+
+// absorbFounded merges into campaign id those of the campaigns founded
+// whose members all take part in id.
+func (p *placing) absorbFounded(ctx context.Context, id string, founded []string) error {
+	founded = slices.DeleteFunc(slices.Clone(founded), func(f string) bool { return f == id })
+	if len(founded) == 0 {
+		return nil
+	}
+	members, err := p.membersOf(ctx, id)
 	if err != nil {
 		return err
 	}
 	targets := map[string]bool{id: true}
-	for _, other := range held[k] {
-		if other != id && !slices.ContainsFunc(involved[other], func(m string) bool { return !slices.Contains(involved[id], m) }) {
+	for _, other := range founded {
+		theirs, err := p.membersOf(ctx, other)
+		if err != nil {
+			return err
+		}
+		if len(theirs) > 0 && !slices.ContainsFunc(theirs, func(m string) bool { return !slices.Contains(members, m) }) {
 			targets[other] = true
 		}
 	}
@@ -417,14 +468,43 @@ func (p *placing) absorbFounded(ctx context.Context, id, k string, t time.Time) 
 	return err
 }
 
-// campaignMembers returns, for the open campaigns matching cond (over
-// incidents i and incident_alerts ia), the members with alerts in them,
-// and the campaigns oldest first.
-func (p *placing) campaignMembers(ctx context.Context, cond string, args ...any) (map[string][]string, []string, error) {
-	rows, err := p.tx.Query(ctx, `SELECT DISTINCT i.id, i.created, ia.member FROM incidents i
-			JOIN incident_alerts ia ON ia.incident_id = i.id
-		WHERE i.kind = 'campaign' AND i.merged_into = '' AND i.status IN `+openStatuses+` AND `+cond+`
-		ORDER BY i.created, i.id, ia.member`, args...)
+// membersOf returns the members campaign id reaches.
+func (p *placing) membersOf(ctx context.Context, id string) ([]string, error) {
+	rows, err := p.tx.Query(ctx, `SELECT entity FROM incident_keys WHERE incident_id = ? AND entity LIKE 'reach|member|%'`, id)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var e string
+		if err := rows.Scan(&e); err != nil {
+			return nil, err
+		}
+		out = append(out, strings.TrimPrefix(e, reachMember))
+	}
+	return out, rows.Err()
+}
+
+// campaignMembers returns which of members the open campaigns active
+// within the campaign window around t reach, by campaign, and those
+// campaigns oldest first; with strong, only campaigns holding an
+// indicator.
+func (p *placing) campaignMembers(ctx context.Context, members []string, t time.Time, strong bool) (map[string][]string, []string, error) {
+	entities := make([]string, len(members))
+	for i, m := range members {
+		entities[i] = reachMember + m
+	}
+	cond := ""
+	if strong {
+		cond = ` AND EXISTS (SELECT 1 FROM incident_keys ik WHERE ik.incident_id = i.id AND ik.entity LIKE 'campaign|obs|%')`
+	}
+	from, to := p.window(t)
+	args := append(anys(entities), from, to)
+	rows, err := p.tx.Query(ctx, `SELECT i.id, k.entity FROM incident_keys k JOIN incidents i ON i.id = k.incident_id
+		WHERE k.entity IN (`+placeholders(len(entities))+`) AND i.kind = 'campaign' AND i.merged_into = ''
+			AND i.status IN `+openStatuses+` AND i.last_seen >= ? AND i.first_seen <= ?`+cond+`
+		ORDER BY i.created, i.id, k.entity`, args...)
 	if err != nil {
 		return nil, nil, fmt.Errorf("campaign members: %w", err)
 	}
@@ -432,15 +512,14 @@ func (p *placing) campaignMembers(ctx context.Context, cond string, args ...any)
 	var order []string
 	involved := map[string][]string{}
 	for rows.Next() {
-		var id, member string
-		var created int64
-		if err := rows.Scan(&id, &created, &member); err != nil {
+		var id, entity string
+		if err := rows.Scan(&id, &entity); err != nil {
 			return nil, nil, err
 		}
 		if _, ok := involved[id]; !ok {
 			order = append(order, id)
 		}
-		involved[id] = append(involved[id], member)
+		involved[id] = append(involved[id], strings.TrimPrefix(entity, reachMember))
 	}
 	return involved, order, rows.Err()
 }

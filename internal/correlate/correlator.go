@@ -168,8 +168,10 @@ func Schema() store.Schema {
 			new TEXT NOT NULL
 		);
 		CREATE INDEX IF NOT EXISTS incident_audit_incident ON incident_audit (incident_id, seq)`,
-		// Campaign linking looks up an alert's other sightings.
-		`CREATE INDEX IF NOT EXISTS campaign_sightings_alert ON campaign_sightings (alert_id)`,
+		// Campaign linking looks up an alert's other sightings, and a
+		// campaign's keys.
+		`CREATE INDEX IF NOT EXISTS campaign_sightings_alert ON campaign_sightings (alert_id);
+		CREATE INDEX IF NOT EXISTS incident_keys_incident ON incident_keys (incident_id, entity)`,
 	}}
 }
 
@@ -266,6 +268,7 @@ func (p *placing) local(ctx context.Context, a *alert.Alert) error {
 	err := p.tx.QueryRow(ctx, `SELECT incident_id FROM incident_alerts WHERE alert_id = ? AND home = 1`, a.ID).Scan(&home)
 	switch {
 	case err == nil:
+		a.Incident = home
 		return p.refresh(ctx, home, a)
 	case !store.NotFound(err):
 		return err
@@ -280,7 +283,7 @@ func (p *placing) local(ctx context.Context, a *alert.Alert) error {
 			return err
 		}
 	}
-	if err := p.join(ctx, id, a, true); err != nil {
+	if _, err := p.join(ctx, id, a, true); err != nil {
 		return err
 	}
 	return p.addKeys(ctx, id, keys)
@@ -337,26 +340,29 @@ func lastSeen(a *alert.Alert) time.Time {
 }
 
 // join adds a to incident id (as its home incident or as an extra
-// membership) and widens the incident to it.
-func (p *placing) join(ctx context.Context, id string, a *alert.Alert, home bool) error {
+// membership) and widens the incident to it. It reports whether a was
+// new to the incident.
+func (p *placing) join(ctx context.Context, id string, a *alert.Alert, home bool) (bool, error) {
 	res, err := p.tx.Exec(ctx, `INSERT INTO incident_alerts (incident_id, alert_id, member, tlp, home)
 		VALUES (?, ?, ?, ?, ?) ON CONFLICT (incident_id, alert_id) DO NOTHING`,
 		id, a.ID, a.Member, int64(a.TLP), boolInt(home))
 	if err != nil {
-		return fmt.Errorf("join incident: %w", err)
+		return false, fmt.Errorf("join incident: %w", err)
 	}
-	if n, _ := res.RowsAffected(); n > 0 {
+	n, _ := res.RowsAffected()
+	if n > 0 {
 		p.touched[id] = true
 		if err := audit(ctx, p.tx, id, p.now, System, "alert added", "", a.ID); err != nil {
-			return err
+			return false, err
 		}
 	}
 	if home {
 		if err := p.c.alerts.SetIncident(ctx, p.tx, id, a.ID); err != nil {
-			return err
+			return false, err
 		}
+		a.Incident = id
 	}
-	return p.refresh(ctx, id, a)
+	return n > 0, p.refresh(ctx, id, a)
 }
 
 // refresh widens incident id to a's times and severity and records a's

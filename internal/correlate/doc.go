@@ -19,13 +19,56 @@
 //
 // # Cross-border campaigns
 //
-// Each alert's campaign keys — public observables (not private
-// addresses, hosts or users), technique plus rule, or the rule alone
-// when it names no technique — are recorded as sightings with the
-// member's country (Options.MemberCountry). When a key has been sighted in
-// two or more countries within the campaign window (72 hours by default),
-// the sightings join a campaign incident (CrossBorder, with the list of
-// countries). Campaign membership comes on top of the home incident.
+// Each alert's campaign keys are recorded as sightings with the member's
+// country (Options.MemberCountry): public observables (domains, public
+// addresses, URLs, hashes, e-mail addresses; not private addresses,
+// hosts or users), technique plus rule, and the rule alone when it names
+// no technique. A key sighted in two or more countries within the
+// campaign window (72 hours by default) crosses the border. One campaign
+// is one incident (CrossBorder, with its countries), however many keys it
+// shares; campaign membership comes on top of the home incident. The
+// policy:
+//
+//   - Indicators are strong evidence. An indicator that crosses the
+//     border puts its sightings into the campaign that already holds the
+//     indicator, or that reaches one of the sightings' local incidents or
+//     hosts (what one member's local incident ties together is one
+//     attack), or into a new campaign. Later sightings of an indicator a
+//     campaign holds join it.
+//   - Campaigns that become linked that way (an alert whose indicator one
+//     holds, on a local incident or host the other reaches) are one:
+//     the younger is merged into the older, which keeps its id, gains the
+//     younger's alerts, keys, notes (and assignee and NIS2 state if it has
+//     none), and records "merged automatically" in its audit trail; the
+//     younger is closed with MergedInto set. Listings leave merged
+//     incidents out unless Filter.Merged asks for them.
+//   - Rules and techniques are weak evidence: unrelated attacks share
+//     tooling and detections. A weak key that crosses the border joins the
+//     open campaign founded on indicators that already involves the
+//     members sighting it in two or more countries (the most countries
+//     wins); only the sightings at that campaign's members join, so a weak
+//     key never brings a new member into a campaign.
+//   - A weak key founds a campaign only when none of the alerts sighted
+//     under it within the window carries an indicator (detections such as
+//     password spraying or exploitation attempts, which bring none);
+//     attacks that bring their own indicators are told apart by them. Such
+//     a campaign is found by its weak key like one founded on an
+//     indicator, and is merged into a campaign founded on indicators once
+//     its key is explained by that campaign's members and all its members
+//     take part in it.
+//
+// Evidence is weighed as it arrives, so a weak key is judged on the
+// campaigns standing when it crosses the border: processed out of event
+// order, a detection without indicators may stay outside a campaign it
+// would have joined. Indicators and local incidents link regardless of
+// order. Replaying a batch changes nothing.
+//
+// A campaign the correlator names is titled by its strongest evidence:
+// "Cross-border campaign: 12 shared indicators (apiobsiynrj.xyz, …) at 3
+// members in FR, NL, SE", indicators seen in the most countries first.
+// The title is shown to every viewer of the campaign, so it names only
+// indicators carried by an alert every member may receive (TLP:CLEAR or
+// GREEN) and counts the others. An analyst's title is kept.
 //
 // # Visibility
 //

@@ -28,6 +28,10 @@ func FuzzEntities(f *testing.F) {
 			if describeKey(k) == "" {
 				t.Fatalf("key %q has no description", k)
 			}
+			// Observable types (STIX names) never hold the key separator.
+			if strongKey(k) && !strings.Contains(typ, "|") && (keyRank(k) > 4 || shortKey(k) != strings.ToLower(value)) {
+				t.Fatalf("indicator key %q: rank %d, short form %q", k, keyRank(k), shortKey(k))
+			}
 		}
 		if len(e.Hosts)+len(e.Users)+len(e.Observables) > 3 {
 			t.Fatalf("one observable and one document gave %+v", e)
