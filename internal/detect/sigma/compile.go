@@ -167,7 +167,7 @@ type compiler struct {
 	pending  []pendingRule
 	failed   map[*Rule]bool
 	npats    int32
-	// grams counts the needles holding each gram, for pickGram.
+	// grams counts the needles holding each gram, for pickGrams.
 	grams map[uint32]int
 }
 
@@ -754,24 +754,32 @@ func (c *compiler) buildScans(gi int32) {
 func (c *compiler) newScan(s int32, needles []string, outs [][]patOut) scan {
 	sc := scan{slot: s, needles: needles, pats: outs, base: c.npats}
 	c.npats += int32(len(needles))
-	var short, long []string
-	var longPats []int32
-	offs := make([]int, len(needles))
+	var short []string
+	var long []int32
+	minLong := 0
 	for p, n := range needles {
 		if len(n) < gramLen {
 			short = append(short, n)
 			sc.shortPat = append(sc.shortPat, int32(p))
 			continue
 		}
-		long = append(long, n)
-		longPats = append(longPats, int32(p))
-		offs[p] = pickGram(n, c.grams)
+		long = append(long, int32(p))
+		if minLong == 0 || len(n) < minLong {
+			minLong = len(n)
+		}
 	}
 	if len(short) > 0 {
 		sc.short = buildAutomaton(short)
 	}
 	if len(long) > 0 {
-		sc.grams = buildGramIndex(needles, longPats, offs)
+		stride := gramStride(minLong)
+		var ents []gramEntry
+		for _, p := range long {
+			for _, off := range pickGrams(needles[p], stride, c.grams) {
+				ents = append(ents, gramEntry{gram: gramOf(needles[p][off:]), pat: p, off: int32(off)})
+			}
+		}
+		sc.grams = buildGramIndex(ents, stride)
 	}
 	sc.anchored = make([][]patOut, len(needles))
 	sc.free = make([][]patOut, len(needles))

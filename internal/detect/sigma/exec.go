@@ -249,6 +249,16 @@ func (rs *RuleSet) scanGrams(x *scratch, sc *scan, v string) {
 	}
 	g := sc.grams
 	filter, shift := g.filter, g.filterShift
+	if g.stride > 1 {
+		for i := 0; i+gramLen <= len(v); i += g.stride {
+			w := uint32(lowerASCII[v[i]])<<24 | uint32(lowerASCII[v[i+1]])<<16 | uint32(lowerASCII[v[i+2]])<<8 | uint32(lowerASCII[v[i+3]])
+			h := w * gramMul >> shift
+			if filter[h>>6]&(1<<(h&63)) != 0 {
+				rs.gramHit(x, sc, v, w, h, i)
+			}
+		}
+		return
+	}
 	w := uint32(lowerASCII[v[0]])<<16 | uint32(lowerASCII[v[1]])<<8 | uint32(lowerASCII[v[2]])
 	for i := gramLen - 1; i < len(v); i++ {
 		w = w<<8 | uint32(lowerASCII[v[i]])

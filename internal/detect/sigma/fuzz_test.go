@@ -152,6 +152,8 @@ func FuzzPrefilter(f *testing.F) {
 	f.Add("aaaa,aaaaa,aa", "aaaaaa")
 	f.Add("été,\xc3\x89t\xc3\xa9", "ÉTÉ à l'école")
 	f.Add("long needle well past twenty bytes,ty bytes", "a long needle well past twenty bytes")
+	f.Add("imphash=5236b60ca9e9c7c488b095590b9ed944,sha1=7e6353cbe6a11ae8", "SHA1=7E6353CBE6A11AE8,IMPHASH=5236B60CA9E9C7C488B095590B9ED944")
+	f.Add("0123456789abcdefghij,9abcdefghijklmnopq", "x0123456789abcdefghijklmnopq")
 	f.Fuzz(func(t *testing.T, list, text string) {
 		if len(list) > 200 || len(text) > 300 || strings.ContainsAny(list+text, "\r\n\t'\x00") {
 			return

@@ -44,6 +44,9 @@ var lowerASCII = func() (t [256]byte) {
 
 // gramIndex finds the needles of gramLen bytes or more in a value.
 type gramIndex struct {
+	// stride is the step between scanned windows: 1, or more when every
+	// needle is long enough to span several windows (see gramStride).
+	stride      int
 	filter      []uint64 // bit h of the gram hash is set for indexed grams
 	filterShift uint32   // 32 - log2(filter bits)
 	bucketShift uint32   // from a filter position to its bucket
@@ -87,49 +90,71 @@ func gramCounts(needles []string) map[uint32]int {
 // commonGramPenalty is added to the score of a gram found in commonText.
 const commonGramPenalty = 1000
 
-// pickGram returns the offset of the rarest gram of needle n: the one the
-// fewest needles share, avoiding text found in most events; among equals
-// the last, since needles tend to share their heads ("c:\windows\...")
-// more than their tails.
-func pickGram(n string, counts map[uint32]int) int {
-	best, bestScore := 0, -1
-	for i := 0; i+gramLen <= len(n); i++ {
-		score := counts[gramOf(n[i:])]
-		g := n[i : i+gramLen]
-		for _, c := range commonText {
-			if strings.Contains(c, g) {
-				score += commonGramPenalty
-				break
-			}
-		}
-		if bestScore < 0 || score <= bestScore {
-			best, bestScore = i, score
-		}
-	}
-	return best
+// gramStride returns how many bytes a scan may step between windows when
+// every needle is at least minLen bytes long. A needle occurring at s
+// covers the windows starting in [s, s+minLen-gramLen]; with a step of at
+// most minLen-gramLen+1 one of them is scanned. Half of that leaves each
+// needle two grams or more to choose from per alignment (see pickGrams).
+func gramStride(minLen int) int {
+	return max(1, (minLen-gramLen+1)/2)
 }
 
-// buildGramIndex indexes needles[p] for each p in pats (all at least
-// gramLen long) under the gram at offset offs[p].
-func buildGramIndex(needles []string, pats []int32, offs []int) *gramIndex {
+// gramScore estimates how often the gram at n[i:] occurs in values: the
+// number of needles sharing it, and a penalty for text found in most
+// events.
+func gramScore(n string, i int, counts map[uint32]int) int {
+	score := counts[gramOf(n[i:])]
+	g := n[i : i+gramLen]
+	for _, c := range commonText {
+		if strings.Contains(c, g) {
+			return score + commonGramPenalty
+		}
+	}
+	return score
+}
+
+// pickGrams returns the offsets of the grams of needle n to index for a
+// scan stepping stride bytes. A scan position p meets the needle's
+// occurrence at s at offset p-s; those offsets cover every residue modulo
+// stride, so indexing one offset per residue catches every occurrence.
+// Per residue it takes the rarest gram, the last among equals, since
+// needles tend to share their heads ("c:\windows\...") more than their
+// tails.
+func pickGrams(n string, stride int, counts map[uint32]int) []int {
+	offs := make([]int, 0, stride)
+	for r := 0; r < stride; r++ {
+		best, bestScore := -1, 0
+		for i := r; i+gramLen <= len(n); i += stride {
+			if score := gramScore(n, i, counts); best < 0 || score <= bestScore {
+				best, bestScore = i, score
+			}
+		}
+		offs = append(offs, best)
+	}
+	return offs
+}
+
+// buildGramIndex builds the index of ents for a scan stepping stride
+// bytes.
+func buildGramIndex(ents []gramEntry, stride int) *gramIndex {
 	grams := map[uint32]bool{}
-	for _, p := range pats {
-		grams[gramOf(needles[p][offs[p]:])] = true
+	for _, e := range ents {
+		grams[e.gram] = true
 	}
 	fbits := bits.Len(uint(len(grams))*32 - 1)
 	fbits = min(max(fbits, minFilterBits), maxFilterBits)
-	tbits := min(max(bits.Len(uint(len(grams))*2-1), 1), fbits)
+	tbits := min(max(bits.Len(uint(len(grams))-1), 1), fbits)
 	g := &gramIndex{
+		stride:      stride,
 		filter:      make([]uint64, 1<<fbits/64),
 		filterShift: uint32(32 - fbits),
 		bucketShift: uint32(fbits - tbits),
 		bstart:      make([]int32, 1<<tbits+1),
+		ents:        ents,
 	}
-	for _, p := range pats {
-		gram := gramOf(needles[p][offs[p]:])
-		h := gram * gramMul >> g.filterShift
+	for _, e := range ents {
+		h := e.gram * gramMul >> g.filterShift
 		g.filter[h>>6] |= 1 << (h & 63)
-		g.ents = append(g.ents, gramEntry{gram: gram, pat: p, off: int32(offs[p])})
 	}
 	bucket := func(e gramEntry) uint32 { return e.gram * gramMul >> g.filterShift >> g.bucketShift }
 	sort.SliceStable(g.ents, func(i, j int) bool { return bucket(g.ents[i]) < bucket(g.ents[j]) })

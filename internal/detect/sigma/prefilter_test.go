@@ -138,3 +138,38 @@ func TestPrefilterPaths(t *testing.T) {
 		})
 	}
 }
+
+// TestStridedGramsEveryAlignment checks that a field whose needles are
+// all long, scanned in steps of several bytes, finds a needle wherever it
+// starts, and only the needle.
+func TestStridedGramsEveryAlignment(t *testing.T) {
+	const needle = "IMPHASH=5236B60CA9E9C7C488B095590B9ED944"
+	src := "title: t\nid: t1\nlogsource:\n    product: windows\n    category: process_creation\ndetection:\n" +
+		"    sel:\n        Hashes|contains:\n            - '" + needle + "'\n            - 'SHA256=4E24017EAB02A3CADB0BC306ADA9589168840927'\n    condition: sel\n"
+	rules, err := sigma.ParseRule([]byte(src), "t.yml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	rs, errs := sigma.Compile(rules, sigma.Options{})
+	if len(errs) > 0 {
+		t.Fatal(errs[0])
+	}
+	for pad := 0; pad < 48; pad++ {
+		for _, tc := range []struct {
+			value string
+			want  bool
+		}{
+			{strings.Repeat("0", pad) + strings.ToLower(needle) + ",MD5=00", true},
+			{strings.Repeat("0", pad) + needle[:len(needle)-1] + "5", false},
+			{strings.Repeat("0", pad) + needle[:20], false},
+		} {
+			ev := &event.Event{}
+			ev.Set("event.module", "sysmon")
+			ev.Set("event.code", "1")
+			ev.Set("winlog.event_data.Hashes", tc.value)
+			if got := len(rs.Detect(ev, nil)) > 0; got != tc.want {
+				t.Errorf("Hashes %q: match = %v, want %v", tc.value, got, tc.want)
+			}
+		}
+	}
+}
