@@ -150,7 +150,8 @@ func (c *Cases) metrics(w http.ResponseWriter, r *http.Request) {
 func (c *Cases) listIncidents(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	f := correlate.Filter{Status: correlate.Status(q.Get("status")), Kind: correlate.Kind(q.Get("kind")),
-		CrossBorder: q.Get("cross_border") == "true", Assignee: q.Get("assignee"), Member: q.Get("member"),
+		CrossBorder: q.Get("cross_border") == "true", Merged: q.Get("merged") == "true",
+		Assignee: q.Get("assignee"), Member: q.Get("member"),
 		Cursor: q.Get("cursor")}
 	var err error
 	if f.From, f.To, f.Limit, err = window(r); err != nil {
