@@ -16,11 +16,11 @@ import (
 // Planned is a playbook that matches an alert, with what its actions would
 // do.
 type Planned struct {
-	Playbook string
-	File     string
-	Line     int
-	DryRun   bool
-	Actions  []PlannedAction
+	Playbook string          `json:"playbook"`
+	File     string          `json:"file"`
+	Line     int             `json:"line"`
+	DryRun   bool            `json:"dry_run,omitempty"`
+	Actions  []PlannedAction `json:"actions"`
 }
 
 // PlannedAction is one action of a matching playbook, rendered for the

@@ -57,18 +57,18 @@ func (b Backoff) Delay(attempt int, jitter float64) time.Duration {
 
 // Delivery is an outbox row: one webhook or e-mail for one alert.
 type Delivery struct {
-	ID          int64
-	Key         string
-	Kind        string
-	Playbook    string
-	AlertID     string
-	Member      string
-	State       string
-	Attempts    int
-	NextAttempt time.Time
-	LastError   string
-	Created     time.Time
-	Updated     time.Time
+	ID          int64     `json:"id"`
+	Key         string    `json:"key"`
+	Kind        string    `json:"kind"`
+	Playbook    string    `json:"playbook"`
+	AlertID     string    `json:"alert_id"`
+	Member      string    `json:"member"`
+	State       string    `json:"state"`
+	Attempts    int       `json:"attempts"`
+	NextAttempt time.Time `json:"next_attempt"`
+	LastError   string    `json:"last_error,omitempty"`
+	Created     time.Time `json:"created"`
+	Updated     time.Time `json:"updated"`
 	// payload is the rendered request, JSON.
 	payload string
 }

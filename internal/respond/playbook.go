@@ -117,13 +117,13 @@ type blocklistAction struct {
 
 // PlaybookInfo describes a loaded playbook, for listings.
 type PlaybookInfo struct {
-	Name        string
-	Description string
-	File        string
-	Line        int
-	DryRun      bool
+	Name        string `json:"name"`
+	Description string `json:"description,omitempty"`
+	File        string `json:"file"`
+	Line        int    `json:"line"`
+	DryRun      bool   `json:"dry_run,omitempty"`
 	// Actions are the action kinds in order.
-	Actions []string
+	Actions []string `json:"actions"`
 }
 
 func (p *playbook) info() PlaybookInfo {
