@@ -63,11 +63,6 @@ func CanMove(from, to Status) bool {
 	return false
 }
 
-// open reports whether new alerts may still join an incident in status s.
-func (s Status) open() bool {
-	return s == StatusNew || s == StatusTriage || s == StatusContained
-}
-
 // TimelineEntry is one alert on an incident's timeline.
 type TimelineEntry struct {
 	AlertID   string    `json:"alert_id"`

@@ -15,11 +15,6 @@ type executable struct {
 	version     string
 }
 
-// name returns the file name part of the image path.
-func (b *executable) name() string {
-	return b.path[strings.LastIndexByte(b.path, '\\')+1:]
-}
-
 // image returns the image path for user.
 func (b *executable) image(user string) string {
 	return strings.Replace(b.path, "%USER%", user, 1)

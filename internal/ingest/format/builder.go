@@ -59,13 +59,6 @@ func (b *builder) add(v []byte) span {
 	return span{lo, len(b.buf)}
 }
 
-// addString appends s to the buffer and returns its span.
-func (b *builder) addString(s string) span {
-	lo := len(b.buf)
-	b.buf = append(b.buf, s...)
-	return span{lo, len(b.buf)}
-}
-
 // bytes returns the bytes of sp. The result stays valid and unchanged
 // while more is appended: appends never rewrite bytes already written.
 func (b *builder) bytes(sp span) []byte { return b.buf[sp.lo:sp.hi] }

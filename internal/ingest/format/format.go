@@ -88,7 +88,6 @@ type Parser struct {
 	lastPath, lastName span
 	pairs              []pair // CEF extension or Windows event data
 	norm               []byte // a normalised path, for the Windows format
-	inner              []byte // a JSON document nested in a string (EvtxECmd Payload)
 	prefix             []byte // zeek.<log>. for logs without a fixed prefix
 }
 
