@@ -16,20 +16,56 @@
 // Rules are compiled, not interpreted. Compile groups rules by logsource;
 // each logsource becomes an event predicate (see Logsource tables below),
 // and a router indexed by event.module picks the groups an event belongs
-// to, so a DNS event never meets the process-creation rules. Within a
-// group, every literal the rules look for — contains, startswith, endswith
-// and exact values, the longest literal of a wildcard pattern, the literals
-// a regular expression requires — goes into one Aho–Corasick automaton per
-// field. One pass over each field value then finds every needle of every
-// rule at once; the automaton's byte classes fold ASCII case, so values
-// are not even copied unless they hold non-ASCII text, which is folded
-// once per event. A rule is evaluated only when its trigger sets hit (for
-// "a and b" both a needle of a and one of b; for "a or b" one of either);
-// rules that offer no literal at all (only "not", numeric comparisons...)
-// are evaluated on every event of their group. Leaf results are cached per
-// event, conditions are evaluated with short-circuiting, cheapest operand
-// first, and all per-event state lives in a pooled scratch area stamped
-// with a generation number, so the no-match path does not allocate.
+// to, so a DNS event never meets the process-creation rules.
+//
+// Within a group, a rule is evaluated only when its trigger sets hit. A
+// trigger set is a set of leaves (primitive tests with a literal: contains,
+// startswith, endswith and exact values, the longest literal of a
+// wildcard pattern, the literals a regular expression requires) of which
+// one must hold for the rule to hold: for "a and b" both a set from a and
+// one from b, for "a or b" one set joining both. Each rule waits for its
+// three rarest sets, rarity being estimated from the needles' length and
+// whether they occur in text most Windows events carry. Rules that offer
+// no literal at all (only "not", numeric comparisons...) are evaluated on
+// every event of their group.
+//
+// Only the needles of trigger leaves are searched for, one prefilter per
+// field shared by all the group's rules, so a field is read once per
+// event. Other leaves — typically the filters under "not", full of text
+// like "c:\windows\system32\" that nearly every event holds — are
+// decided directly, and only when a candidate rule reaches them.
+//
+// The prefilter is a gram index: each needle of four bytes or more is
+// indexed under its rarest 4-byte substring (the one the fewest needles
+// share, avoiding common text). Scanning a value shifts each byte,
+// lowered, into a 32-bit window, hashes it and tests one bit of a filter
+// of at most 32 KB; only a set bit leads to the needles of that gram,
+// which are compared with the value at their offset, so a hit is exact
+// and says where the needle lies (for startswith, endswith and exact). A
+// field whose needles are all long (Sysmon's Hashes: 36 bytes and more)
+// is scanned in steps of (shortest-3)/2 bytes, each needle being indexed
+// under one gram per alignment. Needles of one to three bytes go to a
+// small Aho–Corasick automaton. Both fold ASCII case on the fly, so ASCII
+// values are never copied; values holding other text are folded once per
+// event. The event's non-slotted fields the rules read
+// (winlog.event_data.Hashes, User...) are filed in one walk of the event.
+//
+// Leaf results are cached per event, conditions are evaluated with
+// short-circuiting, cheapest operand first, and all per-event state lives
+// in a pooled scratch area stamped with a generation number, so starting
+// an event clears nothing and the no-match path does not allocate.
+//
+// On the project's 2-core machine (shared, ±25 % from run to run),
+// BenchmarkDetect measures per core, in events per CPU second over 10,000
+// generated Sysmon process-creation events: about 200,000–270,000 with
+// 100 SigmaHQ process_creation rules, 100,000–150,000 with 1,000, and
+// 100,000–120,000 with all 1,183 (8–10 µs per event, no allocation
+// without a match); 60,000–95,000 with the 2,407 rules of the whole
+// windows tree. Per event the prefilters read about 560 bytes of field
+// values (a third of them Hashes) and find about 22 needle occurrences;
+// about 2 rules are then evaluated. The time is spread over reading the
+// event's fields (which the benchmark's 10,000 events make cache misses),
+// the scans, recording hits and evaluating candidates.
 //
 // # Matching semantics
 //
