@@ -685,9 +685,17 @@ func requiredLiterals(re *syntax.Regexp) ([]string, bool) {
 			return requiredLiterals(re.Sub[0])
 		}
 	case syntax.OpConcat:
+		// The longest required literals are the best prefilter; among
+		// equally long ones, the fewest alternatives, then the rarest
+		// (in "\s-\s*<", "<" rather than "-", which most command lines
+		// hold).
 		var best []string
 		consider := func(set []string) {
-			if len(set) > 0 && (best == nil || minLen(set) > minLen(best) || minLen(set) == minLen(best) && len(set) < len(best)) {
+			if len(set) == 0 {
+				return
+			}
+			if best == nil || minLen(set) > minLen(best) ||
+				minLen(set) == minLen(best) && (len(set) < len(best) || len(set) == len(best) && setCost(set) < setCost(best)) {
 				best = set
 			}
 		}
@@ -724,6 +732,15 @@ func requiredLiterals(re *syntax.Regexp) ([]string, bool) {
 		return out, true
 	}
 	return nil, false
+}
+
+// setCost estimates how often any literal of set occurs (see needleCost).
+func setCost(set []string) float64 {
+	c := 0.0
+	for _, s := range set {
+		c += needleCost(s)
+	}
+	return c
 }
 
 func minLen(set []string) int {
