@@ -433,6 +433,9 @@ func (rs *RuleSet) compute(x *scratch, l *leaf) bool {
 	switch spec.kind {
 	case leafMatch:
 		if !spec.cased {
+			if r, ok := rs.matchASCII(x, l.slot, spec); ok {
+				return r
+			}
 			for _, v := range rs.folded(x, l.slot) {
 				if matchString(spec, v) {
 					return true
@@ -455,6 +458,61 @@ func (rs *RuleSet) compute(x *scratch, l *leaf) bool {
 		return rs.fieldRef(x, l)
 	}
 	return false
+}
+
+// matchASCII decides a case-insensitive literal leaf (exact, prefix,
+// suffix, contains) on the raw values of slot s, lowering ASCII letters
+// as it compares, when every value is ASCII: folding them would then
+// only lower those letters, and copying values into folded form costs
+// more than the comparison. ok is false when it cannot decide.
+func (rs *RuleSet) matchASCII(x *scratch, s int32, spec *leafSpec) (matched, ok bool) {
+	switch spec.match {
+	case matchExact, matchPrefix, matchSuffix, matchContains:
+	default:
+		return false, false
+	}
+	vals := rs.values(x, s)
+	for _, v := range vals {
+		if !isASCII(v) {
+			return false, false
+		}
+	}
+	for _, v := range vals {
+		if matchFoldedASCII(spec, v) {
+			return true, true
+		}
+	}
+	return false, true
+}
+
+// matchFoldedASCII is matchString on the folded form of the ASCII value
+// v, for exact, prefix, suffix and contains leaves, without folding v.
+func matchFoldedASCII(spec *leafSpec, v string) bool {
+	lit := spec.lit
+	switch spec.match {
+	case matchExact:
+		return len(v) == len(lit) && hasFoldedAt(v, 0, lit)
+	case matchPrefix:
+		return hasFoldedAt(v, 0, lit)
+	case matchSuffix:
+		return hasFoldedAt(v, len(v)-len(lit), lit)
+	}
+	return indexFoldedASCII(v, lit) >= 0
+}
+
+// indexFoldedASCII returns the first index of the folded needle in v
+// with v's ASCII letters lowered, or -1.
+func indexFoldedASCII(v, needle string) int {
+	if needle == "" {
+		return 0
+	}
+	first := needle[0]
+	for i := 0; i+len(needle) <= len(v); i++ {
+		if lowerASCII[v[i]] == first && hasFoldedAt(v, i, needle) {
+			return i
+		}
+	}
+	return -1
 }
 
 // anyRaw reports whether test holds for any raw (unfolded) value of slot s.

@@ -190,3 +190,24 @@ func FuzzPrefilter(f *testing.F) {
 		}
 	})
 }
+
+// FuzzFoldedASCII compares matching an ASCII value without folding it
+// with matching its folded copy, for every literal match kind.
+func FuzzFoldedASCII(f *testing.F) {
+	f.Add("C:\\Windows\\CMD.exe", "\\cmd.exe")
+	f.Add("abcABC", "cab")
+	f.Add("x", "")
+	f.Add("Straße", "SS")
+	f.Fuzz(func(t *testing.T, v, lit string) {
+		if !isASCII(v) || len(v) > 200 || len(lit) > 50 {
+			return
+		}
+		lit = foldString(lit)
+		for _, kind := range []matchKind{matchExact, matchPrefix, matchSuffix, matchContains} {
+			spec := &leafSpec{kind: leafMatch, match: kind, lit: lit}
+			if got, want := matchFoldedASCII(spec, v), matchString(spec, foldString(v)); got != want {
+				t.Fatalf("kind %d, value %q, literal %q: %v without folding, %v folded", kind, v, lit, got, want)
+			}
+		}
+	})
+}
