@@ -43,16 +43,14 @@ func (o Options) maxGroups() int {
 // RuleSet is a compiled, immutable set of rules. Build it with Compile; an
 // Engine holds one and swaps it on Load.
 type RuleSet struct {
-	opts   Options
-	rules  []*compiledRule // detection rules, index = rule number
-	corrs  []*correlation
-	groups []*group
-	slots  []slot
-	leaves []leaf
-	router router
-	byID   map[string]*compiledRule
-	// extra names the non-slotted fields the slots read.
-	extra    extraIndex
+	opts     Options
+	rules    []*compiledRule // detection rules, index = rule number
+	corrs    []*correlation
+	groups   []*group
+	slots    []slot
+	leaves   []leaf
+	router   router
+	byID     map[string]*compiledRule
 	corrByID map[string]*correlation
 	// tgRule maps a trigger set to its rule; need[r] is how many trigger
 	// sets rule r waits for (0: evaluated on every event of its group).
@@ -68,9 +66,9 @@ type RuleSet struct {
 type slot struct {
 	name string // Sigma field name, for Explain
 	refs []event.Ref
-	// extra[i] is, when refs[i] is not one of the event's slotted
-	// fields, its id in the rule set's extraIndex, else -1.
-	extra   []int32
+	// extra[i] says refs[i] is not one of the event's slotted fields:
+	// its values are found by walking the event's extra fields.
+	extra   []bool
 	keyword bool // every field of the event
 }
 
@@ -218,7 +216,6 @@ func compile(rules []*Rule, opts Options) (*RuleSet, []LoadError, map[*Rule]bool
 	rs.npats = c.npats
 	c.compileCorrelations(corrs)
 	rs.router = buildRouter(rs.groups)
-	rs.extra.build()
 	nleaves, nrules, nslots, ngroups, nsets, npats := len(rs.leaves), len(rs.rules), len(rs.slots), len(rs.groups), len(rs.tgRule), int(rs.npats)
 	rs.pool.New = func() any { return newScratch(nleaves, nrules, nslots, ngroups, nsets, npats) }
 	return rs, c.errs, c.failed
@@ -527,11 +524,7 @@ func (c *compiler) slotFor(ls Logsource, field string) int32 {
 	} else {
 		for _, cand := range cands {
 			s.refs = append(s.refs, event.RefOf(cand))
-			id := int32(-1)
-			if !isSlotted(cand) {
-				id = c.rs.extra.id(cand)
-			}
-			s.extra = append(s.extra, id)
+			s.extra = append(s.extra, !isSlotted(cand))
 		}
 	}
 	idx := int32(len(c.rs.slots))

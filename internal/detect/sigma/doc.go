@@ -47,8 +47,8 @@
 // under one gram per alignment. Needles of one to three bytes go to a
 // small Aho–Corasick automaton. Both fold ASCII case on the fly, so ASCII
 // values are never copied; values holding other text are folded once per
-// event. The event's non-slotted fields the rules read
-// (winlog.event_data.Hashes, User...) are filed in one walk of the event.
+// event. A field is read only when a scan or a leaf needs it, and only
+// the first of its candidate event fields that is present.
 //
 // Leaf results are cached per event, conditions are evaluated with
 // short-circuiting, cheapest operand first, and all per-event state lives

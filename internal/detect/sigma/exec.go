@@ -49,10 +49,6 @@ type scratch struct {
 	active   []int32
 	cands    []int32
 
-	// extras holds the event's values of the extra fields the rule set
-	// reads, filed once per event by loadExtras.
-	extrasGen uint32
-	extras    []extraValue
 	// vals holds field values: the event's own strings, and folded
 	// copies, which point into buf.
 	vals []string
@@ -136,8 +132,8 @@ func (rs *RuleSet) values(x *scratch, s int32) []string {
 			}
 		} else {
 			for i := range sl.refs {
-				if id := sl.extra[i]; id >= 0 {
-					rs.appendExtra(x, id)
+				if sl.extra[i] {
+					x.appendExtra(sl.refs[i])
 				} else if v, ok := ev.Lookup(sl.refs[i]); ok {
 					x.vals = append(x.vals, v) // a slotted field holds one value
 				}
@@ -152,6 +148,18 @@ func (rs *RuleSet) values(x *scratch, s int32) []string {
 	}
 	f := x.slotFirst[s]
 	return x.vals[f : f+x.slotN[s]]
+}
+
+// appendExtra appends the values of the non-slotted field ref names to
+// x.vals, in order. Only the fields a slot needs are looked up: walking
+// the event once to file every extra field the rule set may read costs
+// more, since most of them (winlog.event_data.Image...) stand behind an
+// ECS field that is present.
+func (x *scratch) appendExtra(ref event.Ref) {
+	x.ev.Each(ref, func(v string) bool {
+		x.vals = append(x.vals, v)
+		return true
+	})
 }
 
 // folded returns the case-folded values of slot s.
