@@ -674,6 +674,9 @@ type router struct {
 	dispatch []dispatchIndex
 	other    []routeAlt
 	always   []int32
+	// groups counts the groups with rules: once an event has activated
+	// them all, routing stops looking.
+	groups int
 }
 
 type dispatchIndex struct {
@@ -698,6 +701,7 @@ func buildRouter(groups []*group) router {
 		if len(g.rules) == 0 {
 			continue
 		}
+		r.groups++
 		if g.pred == nil {
 			r.always = append(r.always, int32(gi))
 			continue
@@ -742,6 +746,9 @@ func (r *router) route(x *scratch) {
 	}
 	ev := x.ev
 	for i := range r.dispatch {
+		if len(x.active) == r.groups {
+			return
+		}
 		d := &r.dispatch[i]
 		v, ok := ev.Lookup(d.ref)
 		if !ok {
