@@ -57,15 +57,15 @@
 //
 // On the project's 2-core machine (shared, ±25 % from run to run),
 // BenchmarkDetect measures per core, in events per CPU second over 10,000
-// generated Sysmon process-creation events: about 200,000–270,000 with
-// 100 SigmaHQ process_creation rules, 100,000–150,000 with 1,000, and
-// 100,000–120,000 with all 1,183 (8–10 µs per event, no allocation
-// without a match); 60,000–95,000 with the 2,407 rules of the whole
-// windows tree. Per event the prefilters read about 560 bytes of field
-// values (a third of them Hashes) and find about 22 needle occurrences;
-// about 2 rules are then evaluated. The time is spread over reading the
-// event's fields (which the benchmark's 10,000 events make cache misses),
-// the scans, recording hits and evaluating candidates.
+// generated Sysmon process-creation events: about 270,000–420,000 with
+// 100 SigmaHQ process_creation rules, 120,000 with 1,000, 105,000–115,000
+// with all 1,183 (about 9 µs per event, no allocation without a match),
+// and 67,000–70,000 with the 2,407 rules of the whole windows tree. Per
+// event the prefilters read about 560 bytes of field values (a third of
+// them Hashes) and find about 22 needle occurrences; about 2 rules are
+// then evaluated. Of the 9 µs, about 4 go to reading the event's fields
+// (cache misses: the benchmark cycles through 10,000 events, 50 MB), 4 to
+// the scans and the hits they record and 1 to evaluating candidates.
 //
 // # Matching semantics
 //
