@@ -266,6 +266,3 @@ func (a *automaton) sparseNext(code uint32, c uint8) uint32 {
 	}
 	return a.edgeTo[a.wbase[i]+uint32(bits.OnesCount64(word&(bit-1)))]
 }
-
-// states reports the automaton's number of states.
-func (a *automaton) states() int { return len(a.outStart) - 1 }
