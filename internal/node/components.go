@@ -89,7 +89,7 @@ func (n *Node) openCases(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	dir := &directory{reg: n.Members}
+	dir := n.dir
 	n.Correlator, err = correlate.NewCorrelator(n.DB, n.Alerts, correlate.Options{
 		MemberCountry: dir.country, MemberSector: dir.sector,
 	})

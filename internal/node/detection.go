@@ -42,7 +42,7 @@ func (n *Node) openDetection(ctx context.Context) error {
 	if err := n.ReloadRules(ctx); err != nil {
 		return err
 	}
-	dir := &directory{reg: n.Members}
+	dir := n.dir
 	n.IOC = ioc.New(ioc.Options{Relations: dir.clientOf})
 	n.feeder = iocfeed.New(n.Intel, n.IOC, n.Log)
 	if _, err := n.feeder.Sync(ctx); err != nil {
@@ -154,7 +154,7 @@ func (n *Node) watchRules(ctx context.Context) {
 // openRespond builds the responder: playbooks, the delivery outbox, the
 // blocklists, and their feeds.
 func (n *Node) openRespond(ctx context.Context) error {
-	dir := &directory{reg: n.Members}
+	dir := n.dir
 	var err error
 	n.Respond, err = respond.New(n.DB, respond.Options{
 		Logger: n.Log, Registry: n.Metrics,

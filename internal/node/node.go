@@ -75,6 +75,7 @@ type Node struct {
 	taxii     http.Handler
 	feeder    *iocfeed.Feeder
 	feeds     []*taxii.Feed
+	dir       *directory // members' countries, sectors and relations, cached
 	listener  net.Listener
 	syslog    []*ingest.SyslogServer
 }
@@ -127,6 +128,7 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger) (*Node, erro
 		return nil, err
 	}
 	n.Members = member.NewRegistry(n.DB)
+	n.dir = &directory{reg: n.Members}
 	n.Events = eventlog.New(n.DB)
 	n.Acceptor = ingest.NewAcceptor(n.Bus)
 	for _, sc := range cfg.Syslog {
