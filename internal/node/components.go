@@ -36,7 +36,9 @@ func (d *directory) get(id string) member.Member {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	m, ok := d.members[id]
-	if ok && time.Since(d.loaded) < time.Minute {
+	// Reload at most once a minute, or once a second for a member not yet
+	// seen (just added), so that an unknown id cannot make every call query.
+	if age := time.Since(d.loaded); ok && age < time.Minute || !ok && age < time.Second {
 		return m
 	}
 	ms, err := d.reg.List(context.Background())
