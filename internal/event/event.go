@@ -38,11 +38,16 @@ type Event struct {
 
 	slots  [numKeys]string
 	extras []Field
+	// tags holds, per extra field, the hash of its name (nameHash). Lookups
+	// by Ref compare these dense words first and the names only on a
+	// match, so a search through the extras neither reads every name's
+	// bytes nor misses the cache on them.
+	tags []uint32
 }
 
 // Reset clears e for reuse, keeping its allocated capacity.
 func (e *Event) Reset() {
-	*e = Event{extras: e.extras[:0], Original: e.Original[:0]}
+	*e = Event{extras: e.extras[:0], tags: e.tags[:0], Original: e.Original[:0]}
 }
 
 // Set stores value under the dotted field name. Empty values are ignored:
@@ -58,6 +63,7 @@ func (e *Event) Set(name, value string) {
 		return
 	}
 	e.extras = append(e.extras, Field{Key: name, Value: value})
+	e.tags = append(e.tags, nameHash(name))
 }
 
 // SetKey stores value in a slotted field. It is the fast form of Set for
@@ -92,8 +98,8 @@ func (e *Event) Lookup(ref Ref) (string, bool) {
 		v := e.slots[ref.key]
 		return v, v != ""
 	}
-	for i := range e.extras {
-		if e.extras[i].Key == ref.name {
+	for i, t := range e.tags {
+		if t == ref.hash && e.extras[i].Key == ref.name {
 			return e.extras[i].Value, true
 		}
 	}
@@ -109,8 +115,8 @@ func (e *Event) Each(ref Ref, fn func(string) bool) {
 		}
 		return
 	}
-	for i := range e.extras {
-		if e.extras[i].Key == ref.name && !fn(e.extras[i].Value) {
+	for i, t := range e.tags {
+		if t == ref.hash && e.extras[i].Key == ref.name && !fn(e.extras[i].Value) {
 			return
 		}
 	}
@@ -149,6 +155,7 @@ func (e *Event) Len() int {
 // Event.Lookup per event.
 type Ref struct {
 	key  Key
+	hash uint32 // nameHash(name), for extra fields
 	name string
 }
 
@@ -157,7 +164,18 @@ func RefOf(name string) Ref {
 	if k, ok := keyByName[name]; ok {
 		return Ref{key: k, name: name}
 	}
-	return Ref{key: noKey, name: name}
+	return Ref{key: noKey, hash: nameHash(name), name: name}
+}
+
+// nameHash is the 32-bit FNV-1a hash of an extra field's name. Equal
+// names have equal hashes; a collision only costs a name comparison.
+func nameHash(name string) uint32 {
+	h := uint32(2166136261)
+	for i := 0; i < len(name); i++ {
+		h ^= uint32(name[i])
+		h *= 16777619
+	}
+	return h
 }
 
 // Name returns the dotted field name ref stands for.

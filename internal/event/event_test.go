@@ -2,7 +2,9 @@ package event
 
 import (
 	"encoding/json"
+	"fmt"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -161,5 +163,55 @@ func BenchmarkAppendJSON(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		buf = e.AppendJSON(buf[:0])
+	}
+}
+
+// TestExtraLookupByHash checks the name-hash index of extra fields: the
+// right field is found among names sharing long prefixes, lists keep
+// their order, Reset forgets the index, and a hash collision alone never
+// makes a different name match.
+func TestExtraLookupByHash(t *testing.T) {
+	var e Event
+	names := []string{"winlog.event_data.Image", "winlog.event_data.ParentImage", "winlog.event_data.Imag", "related.ip", "winlog.event_data.ImagE"}
+	for i, n := range names {
+		e.Set(n, fmt.Sprint("v", i))
+	}
+	e.Set("related.ip", "v5")
+	tests := []struct {
+		name string
+		want []string
+	}{
+		{"winlog.event_data.Image", []string{"v0"}},
+		{"winlog.event_data.ParentImage", []string{"v1"}},
+		{"winlog.event_data.Imag", []string{"v2"}},
+		{"winlog.event_data.ImagE", []string{"v4"}},
+		{"related.ip", []string{"v3", "v5"}},
+		{"winlog.event_data.image", nil},
+		{"winlog.event_data.Images", nil},
+	}
+	for _, tt := range tests {
+		ref := RefOf(tt.name)
+		var got []string
+		e.Each(ref, func(v string) bool { got = append(got, v); return true })
+		if !slices.Equal(got, tt.want) {
+			t.Errorf("Each(%q) = %q, want %q", tt.name, got, tt.want)
+		}
+		v, ok := e.Lookup(ref)
+		if ok != (tt.want != nil) || ok && v != tt.want[0] {
+			t.Errorf("Lookup(%q) = %q, %v; want %q", tt.name, v, ok, tt.want)
+		}
+	}
+	// A Ref whose hash equals another name's must still compare names.
+	forged := Ref{key: noKey, hash: nameHash("related.ip"), name: "related.ipx"}
+	if v, ok := e.Lookup(forged); ok {
+		t.Errorf("Lookup with a colliding hash found %q", v)
+	}
+	e.Reset()
+	if v, ok := e.Lookup(RefOf("related.ip")); ok {
+		t.Errorf("Lookup after Reset found %q", v)
+	}
+	e.Set("related.ip", "w")
+	if v, _ := e.Lookup(RefOf("related.ip")); v != "w" {
+		t.Errorf("Lookup after Reset and Set = %q, want w", v)
 	}
 }
