@@ -21,10 +21,18 @@ type BenchResult struct {
 	BuildTime time.Duration
 	// BytesPerIndicator is the live heap the index holds, per entry.
 	BytesPerIndicator float64
-	// LookupsPerSec is the rate of single-value lookups on one goroutine,
-	// per second of CPU time the process used (wall time where the system
-	// does not tell CPU time), in the fastest of ten rounds.
+	// LookupsPerSec is the rate of lookups on one goroutine, per second
+	// of CPU time the process used (wall time where the system does not
+	// tell CPU time), in the fastest of ten rounds. The lookups are
+	// batched: Batch values per CountFor call, which keeps up to
+	// batchDepth of them in flight at once (see CountFor).
 	LookupsPerSec float64
+	// Batch is how many values each CountFor call of LookupsPerSec looked
+	// up; 1 would mean unbatched.
+	Batch int
+	// SingleLookupsPerSec is the rate of the same lookups made one value
+	// per call, each waiting for its own cache misses, as Lookup does.
+	SingleLookupsPerSec float64
 	// AllocsPerLookup is the heap allocations per lookup.
 	AllocsPerLookup float64
 }
@@ -33,14 +41,15 @@ type BenchResult struct {
 // it makes, for printing next to the result.
 const BenchMix = "indicators: 80% IPv4 addresses (0.1% of them /24 ranges), 10% domains, 10% SHA-256; " +
 	"lookups: 10% hits, 90% misses; 50% IPv4, 25% domains with a subdomain (parent matching), 25% SHA-256; " +
-	"4 values per event"
+	"looked up in batches of 256 values (CountFor), and one value per call"
 
 // Bench builds an index of n synthetic indicators (see BenchMix) and makes
 // lookups lookups against it on the calling goroutine, through the path
-// Detect takes (TLP check, validity and decay included), four values at a
-// time as Detect looks up an event's fields together. It is what "xsoc bench ioc" runs; the data are deterministic,
-// the timings are not. Memory is measured with runtime.MemStats, so run it
-// in an otherwise idle process.
+// Detect takes (normalisation, TLP check, validity and decay included),
+// twice: batched, benchBatch values per CountFor call, and one value per
+// call. It is what "xsoc bench ioc" runs; the data are deterministic, the
+// timings are not. Memory is measured with runtime.MemStats, so run it in
+// an otherwise idle process.
 func Bench(n, lookups int) BenchResult {
 	if n <= 0 {
 		return BenchResult{}
@@ -70,19 +79,29 @@ func Bench(n, lookups int) BenchResult {
 	var ms runtime.MemStats
 	runtime.ReadMemStats(&ms)
 	mallocs := ms.Mallocs
-	// The lookups run in ten rounds; the rate is that of the fastest
-	// round, by the CPU time the process used: on a shared machine the
-	// wall clock counts time other processes ran, and the slower rounds
-	// are those that shared caches and memory bandwidth the most.
+	res.Batch = benchBatch
+	res.LookupsPerSec = benchRate(x, qs, lookups, benchBatch)
+	res.SingleLookupsPerSec = benchRate(x, qs, lookups, 1)
+	runtime.ReadMemStats(&ms)
+	res.AllocsPerLookup = float64(ms.Mallocs-mallocs) / float64(2*lookups)
+	return res
+}
+
+// benchRate makes lookups lookups of qs, batch values per CountFor call,
+// and returns the rate. The lookups run in ten rounds; the rate is that of
+// the fastest round, by the CPU time the process used: on a shared machine
+// the wall clock counts time other processes ran, and the slower rounds are
+// those that shared caches and memory bandwidth the most.
+func benchRate(x *Index, qs []Query, lookups, batch int) float64 {
 	found := 0
-	rounds := min(10, max(1, lookups/eventValues))
-	per := max(eventValues, lookups/rounds/eventValues*eventValues)
+	rounds := min(10, max(1, lookups/batch))
+	per := max(batch, lookups/rounds/batch*batch)
 	best := time.Duration(0)
 	for r := 0; r < rounds; r++ {
 		start, cpu := time.Now(), processCPU()
-		for i := r * per; i < (r+1)*per; i += eventValues {
-			j := i % len(qs)
-			found += x.count(benchOwner, qs[j:j+eventValues]...)
+		for i := r * per; i < (r+1)*per; i += batch {
+			j := i % len(qs) // len(qs) is a multiple of batch
+			found += x.CountFor(benchOwner, qs[j:j+batch])
 		}
 		elapsed, used := time.Since(start), processCPU()-cpu
 		if used > 0 {
@@ -92,11 +111,8 @@ func Bench(n, lookups int) BenchResult {
 			best = elapsed
 		}
 	}
-	runtime.ReadMemStats(&ms)
-	res.LookupsPerSec = float64(per) / max(best, time.Nanosecond).Seconds()
-	res.AllocsPerLookup = float64(ms.Mallocs-mallocs) / float64(rounds*per)
 	runtime.KeepAlive(found)
-	return res
+	return float64(per) / max(best, time.Nanosecond).Seconds()
 }
 
 // liveHeap returns the heap in use after a full collection.
@@ -110,9 +126,13 @@ func liveHeap() uint64 {
 
 const benchOwner = "bench"
 
-// eventValues is how many values Bench looks up together, as Detect does
-// the fields of one event (source and destination address, a domain...).
+// eventValues is how many values an event typically carries for Detect
+// to look up together (source and destination address, a domain...).
 const eventValues = 4
+
+// benchBatch is how many values of its key stream Bench hands CountFor at
+// once, as a pipeline matching a stream of values would.
+const benchBatch = 256
 
 // benchGen produces Bench's deterministic synthetic indicators.
 type benchGen struct {
@@ -181,23 +201,17 @@ func (g *benchGen) sha256() string {
 	return hex.EncodeToString(h[:])
 }
 
-// benchQuery is one lookup.
-type benchQuery struct {
-	kind  Kind
-	value string
-}
-
 // benchQueries returns 2^18 lookups against an index of n benchGen
 // indicators: one in ten a hit on one of the first indicators generated
 // (found by replaying the generator), the others misses from another
 // stream. Real traffic hits far less often; hits cost more (the entry is
 // read), so the mix errs on the slow side.
-func benchQueries(n int) []benchQuery {
+func benchQueries(n int) []Query {
 	const size = 1 << 18
 	hits := newBenchGen(1)
 	misses := newBenchGen(2)
-	qs := make([]benchQuery, 0, size)
-	var hitQs []benchQuery
+	qs := make([]Query, 0, size)
+	var hitQs []Query
 	ips := 0
 	for i := 0; i < n && len(hitQs) < size/2; i++ {
 		ind := hits.indicator(i)
@@ -213,7 +227,7 @@ func benchQueries(n int) []benchQuery {
 		case ind.Kind == KindDomain:
 			ind.Value = "www." + ind.Value // found through its parent
 		}
-		hitQs = append(hitQs, benchQuery{ind.Kind, ind.Value})
+		hitQs = append(hitQs, Query{ind.Kind, ind.Value})
 	}
 	for i := 0; len(qs) < size; i++ {
 		if i%10 == 0 && len(hitQs) > 0 {
@@ -222,11 +236,11 @@ func benchQueries(n int) []benchQuery {
 		}
 		switch i % 4 {
 		case 0, 1:
-			qs = append(qs, benchQuery{KindIP, misses.ipv4()})
+			qs = append(qs, Query{KindIP, misses.ipv4()})
 		case 2:
-			qs = append(qs, benchQuery{KindDomain, "www." + misses.domain()})
+			qs = append(qs, Query{KindDomain, "www." + misses.domain()})
 		default:
-			qs = append(qs, benchQuery{KindSHA256, misses.sha256()})
+			qs = append(qs, Query{KindSHA256, misses.sha256()})
 		}
 	}
 	return packed(qs[:size])
@@ -235,15 +249,15 @@ func benchQueries(n int) []benchQuery {
 // packed returns qs with all values copied into one string, in order, so
 // that walking the lookups reads memory sequentially as a pipeline reads
 // fresh events, instead of missing the cache on every scattered value.
-func packed(qs []benchQuery) []benchQuery {
+func packed(qs []Query) []Query {
 	var all strings.Builder
 	for _, q := range qs {
-		all.WriteString(q.value)
+		all.WriteString(q.Value)
 	}
 	s, off := all.String(), 0
 	for i := range qs {
-		n := len(qs[i].value)
-		qs[i].value = s[off : off+n]
+		n := len(qs[i].Value)
+		qs[i].Value = s[off : off+n]
 		off += n
 	}
 	return qs

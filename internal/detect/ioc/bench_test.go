@@ -75,20 +75,24 @@ func BenchmarkLookup(b *testing.B) {
 			batch = nil
 			runtime.GC() // measure lookups, not the collection of the build's garbage
 			all := benchQueries(n)
-			classes := map[string][]benchQuery{"mix": all}
+			classes := map[string][]Query{"mix": all}
 			for i, q := range all {
-				class := q.kind.String() + map[bool]string{true: "-hit", false: "-miss"}[i%10 == 0]
+				class := q.Kind.String() + map[bool]string{true: "-hit", false: "-miss"}[i%10 == 0]
 				classes[class] = append(classes[class], q)
 			}
 			for name, qs := range classes {
 				classes[name] = packed(qs)
 			}
-			// Values are looked up one at a time, or four at a time as
-			// Detect does an event's fields ("-event4").
-			for _, name := range []string{"mix", "mix-event4", "ip-hit", "ip-miss", "domain-hit", "domain-miss", "sha256-hit", "sha256-miss"} {
-				qs, group := classes[strings.TrimSuffix(name, "-event4")], 1
-				if strings.HasSuffix(name, "-event4") {
+			// Values are looked up one at a time, four at a time as
+			// Detect does an event's fields ("-event4"), or as a stream in
+			// batches of benchBatch ("-batch").
+			for _, name := range []string{"mix", "mix-event4", "mix-batch", "ip-hit", "ip-miss", "domain-hit", "domain-miss", "sha256-hit", "sha256-miss"} {
+				qs, group := classes[strings.TrimSuffix(strings.TrimSuffix(name, "-event4"), "-batch")], 1
+				switch {
+				case strings.HasSuffix(name, "-event4"):
 					group = eventValues
+				case strings.HasSuffix(name, "-batch"):
+					group = benchBatch
 				}
 				b.Run(name, func(b *testing.B) {
 					found, i := 0, 0
@@ -96,7 +100,7 @@ func BenchmarkLookup(b *testing.B) {
 					cpu := processCPU()
 					for b.Loop() {
 						j := i % (len(qs) - group + 1)
-						found += x.count(benchOwner, qs[j:j+group]...)
+						found += x.CountFor(benchOwner, qs[j:j+group])
 						i += group
 					}
 					if cpu = processCPU() - cpu; cpu > 0 {
@@ -168,6 +172,8 @@ func BenchmarkBench(b *testing.B) {
 	b.ReportMetric(r.BuildTime.Seconds(), "build-s")
 	b.ReportMetric(r.BytesPerIndicator, "B/indicator")
 	b.ReportMetric(r.LookupsPerSec, "lookups/s")
+	b.ReportMetric(float64(r.Batch), "batch")
+	b.ReportMetric(r.SingleLookupsPerSec, "single-lookups/s")
 	b.ReportMetric(r.AllocsPerLookup, "allocs/lookup")
 }
 
@@ -186,7 +192,7 @@ func TestBench(t *testing.T) {
 	if r.AllocsPerLookup > 0.01 {
 		t.Errorf("Bench lookups allocate: %v per lookup", r.AllocsPerLookup)
 	}
-	if hits := newIndexFromGen(t, n).count(benchOwner, benchQueries(n)[:1000]...); hits < 50 {
+	if hits := newIndexFromGen(t, n).CountFor(benchOwner, benchQueries(n)[:1000]); hits < 50 {
 		t.Errorf("%d hits in the first 1000 bench lookups, want about 100", hits)
 	}
 }
@@ -205,4 +211,40 @@ func newIndexFromGen(t *testing.T, n int) *Index {
 		t.Fatal(err)
 	}
 	return x
+}
+
+// TestCountForMatchesSingleLookups checks the batched lookup against the
+// single-value path: for Bench's key stream, CountFor over batches of
+// every size finds exactly what LookupFor finds value by value.
+func TestCountForMatchesSingleLookups(t *testing.T) {
+	const n = 20_000
+	x := newIndexFromGen(t, n)
+	qs := benchQueries(n)[:4096]
+	single := 0
+	for _, q := range qs {
+		hits, err := x.LookupFor(benchOwner, q.Kind, q.Value)
+		if err != nil {
+			t.Fatalf("LookupFor(%v, %q): %v", q.Kind, q.Value, err)
+		}
+		if got := x.CountFor(benchOwner, []Query{q}); got != len(hits) {
+			t.Fatalf("CountFor(%v %q) = %d, LookupFor found %d", q.Kind, q.Value, got, len(hits))
+		}
+		single += len(hits)
+	}
+	if single < len(qs)/20 {
+		t.Fatalf("only %d hits in %d lookups: the stream should hit about one in ten", single, len(qs))
+	}
+	for _, batch := range []int{1, 3, eventValues, batchDepth - 1, batchDepth, batchDepth + 1, maxPending + 1, benchBatch, len(qs)} {
+		got := 0
+		for i := 0; i < len(qs); i += batch {
+			got += x.CountFor(benchOwner, qs[i:min(i+batch, len(qs))])
+		}
+		if got != single {
+			t.Errorf("batches of %d: CountFor found %d, single lookups %d", batch, got, single)
+		}
+	}
+	if other := x.CountFor("someone-else", qs); other != single {
+		// Bench's indicators are TLP:GREEN: every member may use them.
+		t.Errorf("CountFor for another member found %d, want %d", other, single)
+	}
 }
