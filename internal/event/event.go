@@ -58,12 +58,13 @@ func (e *Event) Set(name, value string) {
 	if value == "" {
 		return
 	}
-	if k, ok := keyByName[name]; ok {
-		e.slots[k] = value
+	ni := resolve(name)
+	if ni.key != noKey {
+		e.slots[ni.key] = value
 		return
 	}
-	e.extras = append(e.extras, Field{Key: name, Value: value})
-	e.tags = append(e.tags, nameHash(name))
+	e.extras = append(e.extras, Field{Key: ni.name, Value: value})
+	e.tags = append(e.tags, ni.hash)
 }
 
 // SetKey stores value in a slotted field. It is the fast form of Set for
@@ -161,10 +162,8 @@ type Ref struct {
 
 // RefOf resolves a dotted field name.
 func RefOf(name string) Ref {
-	if k, ok := keyByName[name]; ok {
-		return Ref{key: k, name: name}
-	}
-	return Ref{key: noKey, hash: nameHash(name), name: name}
+	ni := resolve(name)
+	return Ref{key: ni.key, hash: ni.hash, name: ni.name}
 }
 
 // nameHash is the 32-bit FNV-1a hash of an extra field's name. Equal

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unsafe"
 )
 
 func TestSetGetLookup(t *testing.T) {
@@ -213,5 +214,42 @@ func TestExtraLookupByHash(t *testing.T) {
 	e.Set("related.ip", "w")
 	if v, _ := e.Lookup(RefOf("related.ip")); v != "w" {
 		t.Errorf("Lookup after Reset and Set = %q, want w", v)
+	}
+}
+
+// TestKnownExtraNamesShared checks that Set and RefOf resolve a known
+// extra field name to one shared copy (so lookups match by address),
+// while unknown names, built at run time, still match by content.
+func TestKnownExtraNamesShared(t *testing.T) {
+	tests := []struct {
+		name  string
+		known bool
+	}{
+		{"winlog.event_data.Hashes", true},
+		{"winlog.event_data.User", true},
+		{"winlog.event_data.NotAKnownField", false},
+		{"custom.field", false},
+	}
+	for _, tt := range tests {
+		var e Event
+		built := strings.Clone(tt.name) // a copy, as a parser would make
+		e.Set(built, "v")
+		ref := RefOf(strings.Clone(tt.name))
+		shared := unsafe.StringData(e.extras[0].Key) == unsafe.StringData(ref.Name())
+		if shared != tt.known {
+			t.Errorf("%s: event and Ref share the name: %v, want %v", tt.name, shared, tt.known)
+		}
+		if v, ok := e.Lookup(ref); !ok || v != "v" {
+			t.Errorf("%s: Lookup = %q, %v; want v, true", tt.name, v, ok)
+		}
+		if v, ok := e.Get(tt.name); !ok || v != "v" {
+			t.Errorf("%s: Get = %q, %v; want v, true", tt.name, v, ok)
+		}
+	}
+	// Every known extra name resolves to an extra field, never a slot.
+	for _, n := range knownExtras {
+		if ref := RefOf(n); ref.key == noKey && ref.hash != nameHash(n) {
+			t.Errorf("RefOf(%q): hash %d, want %d", n, ref.hash, nameHash(n))
+		}
 	}
 }
