@@ -5,7 +5,10 @@
 // Field access by name is the detection hot path. The most used ECS fields
 // have a fixed slot (a [Key]) so that a detector that resolved a field name
 // once at compile time reads the value with an array index; every other
-// field lives in a small slice that is scanned.
+// field lives in a small slice that is scanned. The scan compares a dense
+// array of name hashes first, and the names of well-known fields (Sysmon
+// and Security EventData) are one shared copy that Set and RefOf both
+// use, so finding a field by Ref seldom reads a name's bytes.
 package event
 
 import (

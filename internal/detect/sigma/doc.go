@@ -55,17 +55,20 @@
 // in a pooled scratch area stamped with a generation number, so starting
 // an event clears nothing and the no-match path does not allocate.
 //
-// On the project's 2-core machine (shared, ±25 % from run to run),
+// On the project's 2-core machine (shared, ±30 % from run to run),
 // BenchmarkDetect measures per core, in events per CPU second over 10,000
-// generated Sysmon process-creation events: about 270,000–420,000 with
-// 100 SigmaHQ process_creation rules, 120,000 with 1,000, 105,000–115,000
-// with all 1,183 (about 9 µs per event, no allocation without a match),
-// and 67,000–70,000 with the 2,407 rules of the whole windows tree. Per
-// event the prefilters read about 560 bytes of field values (a third of
-// them Hashes) and find about 22 needle occurrences; about 2 rules are
-// then evaluated. Of the 9 µs, about 4 go to reading the event's fields
-// (cache misses: the benchmark cycles through 10,000 events, 50 MB), 4 to
-// the scans and the hits they record and 1 to evaluating candidates.
+// generated Sysmon process-creation events: about 280,000–410,000 with
+// 100 SigmaHQ process_creation rules, 120,000–180,000 with 1,000,
+// 125,000–175,000 with all 1,183 (6–8 µs per event, no allocation without
+// a match), and about 80,000 with the 2,407 rules of the whole windows
+// tree. Per event the prefilters read about 560 bytes of field values (a
+// third of them Hashes) and find about 22 needle occurrences; about 2
+// rules are then evaluated. Most of the time goes to cache misses: the
+// benchmark cycles through 10,000 events (50 MB), and the scans, the hits
+// they record and the field reads each touch memory the previous event
+// left cold. Fields without a slot (Hashes, User, FileVersion...) are
+// found through the event's index of name hashes, and well-known names
+// are one shared string, so finding them reads none of the event's names.
 //
 // # Matching semantics
 //
