@@ -171,7 +171,8 @@ const (
 // matcher's scratch buffer.
 type pending struct {
 	role       string
-	h          uint64
+	h          uint64 // the key's hash in the base layer
+	head       uint32 // the key's chain, once looked up
 	koff, klen uint16
 	moff, mlen uint16
 	sp, msp    space
@@ -301,29 +302,49 @@ func (m *matcher) queue(sp space, koff, klen int, msp space, moff, mlen int, rol
 	m.npend++
 }
 
-// flush resolves the queued lookups. It hashes every key and checks the
-// base layer's filter, then reads the first table slot of each key the
-// filter lets through, so that their cache misses overlap, then looks each
-// up and acts on its entries.
+// flush resolves the queued lookups. In a large index each lookup misses
+// the cache up to three times, one miss depending on the previous: in the
+// filter, in the table, and, for a hit, in the meta log. Each step is one
+// short loop over all queued lookups that starts their reads, so that a
+// processor, whose reordering window holds only a few iterations of a long
+// loop body, has all of them in flight at once; the loops after it find the
+// data in the cache.
 func (m *matcher) flush() {
 	b := m.s.base
-	for i := 0; i < m.npend; i++ {
-		p := &m.pend[i]
+	pend := m.pend[:m.npend]
+	for i := range pend {
+		p := &pend[i]
 		if b.keys[p.sp] != 0 {
 			p.h = b.hash(p.sp, m.scratch[p.koff:p.koff+p.klen])
-			p.maybe = b.filter.mayContain(p.h)
 		}
 	}
-	for i := 0; i < m.npend; i++ {
-		if p := &m.pend[i]; p.maybe {
+	if len(b.filter.blocks) != 0 {
+		for i := range pend {
+			m.sink += uint32(b.filter.block(pend[i].h)[0])
+		}
+	}
+	for i := range pend {
+		p := &pend[i]
+		p.maybe = b.keys[p.sp] != 0 && b.filter.mayContain(p.h)
+	}
+	for i := range pend {
+		if p := &pend[i]; p.maybe {
 			m.sink += b.touch(p.sp, p.h)
 		}
 	}
-	for i := 0; i < m.npend; i++ {
-		p := &m.pend[i]
-		key := m.scratch[p.koff : p.koff+p.klen]
-		if head := m.s.headFiltered(p.sp, key, p.h, p.maybe); head != 0 {
-			m.entries(head, p.sp, key, p.msp, m.scratch[p.moff:p.moff+p.mlen], p.role, p.parentOnly)
+	for i := range pend {
+		p := &pend[i]
+		p.head = m.s.headFiltered(p.sp, m.scratch[p.koff:p.koff+p.klen], p.h, p.maybe)
+	}
+	for i := range pend {
+		if p := &pend[i]; p.head != 0 {
+			m.sink += uint32(m.s.log.at(p.head).conf)
+		}
+	}
+	for i := range pend {
+		if p := &pend[i]; p.head != 0 {
+			key := m.scratch[p.koff : p.koff+p.klen]
+			m.entries(p.head, p.sp, key, p.msp, m.scratch[p.moff:p.moff+p.mlen], p.role, p.parentOnly)
 		}
 	}
 	m.npend = 0
