@@ -314,7 +314,7 @@ func (rs *RuleSet) feed(f corrFeed, ev *event.Event, out []alert.Alert, depth in
 		return out
 	}
 	if !corr.silent {
-		a := newAlert(corr.rule, corr.severity, ev)
+		a := newAlert(corr.rule, corr.severity, ev, evidenceOf(ev))
 		a.RuleID = corr.key
 		a.Key = key
 		a.EventIDs = ids

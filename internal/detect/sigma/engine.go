@@ -5,6 +5,7 @@ import (
 	"slices"
 	"sync"
 	"sync/atomic"
+	"unsafe"
 
 	"github.com/xsoc/xsoc/internal/alert"
 	"github.com/xsoc/xsoc/internal/detect"
@@ -144,12 +145,19 @@ func (rs *RuleSet) Len() int { return len(rs.rules) + len(rs.corrs) }
 
 // matched handles a rule match: an alert unless the rule is silent, and
 // the correlations it feeds.
-func (rs *RuleSet) matched(cr *compiledRule, ev *event.Event, out []alert.Alert) []alert.Alert {
+//
+// The alerts of one event share its JSON evidence, x.evidence, rendered at
+// the event's first match: an event often matches several rules, and
+// rendering it is most of what a match costs.
+func (rs *RuleSet) matched(x *scratch, cr *compiledRule, ev *event.Event, out []alert.Alert) []alert.Alert {
 	if !cr.enabled.Load() {
 		return out
 	}
 	if !cr.silent {
-		out = append(out, newAlert(cr.rule, cr.severity, ev))
+		if x.evidence == "" {
+			x.evidence = evidenceOf(ev)
+		}
+		out = append(out, newAlert(cr.rule, cr.severity, ev, x.evidence))
 	}
 	for _, f := range cr.feeds {
 		out = rs.feed(f, ev, out, 0)
@@ -157,8 +165,9 @@ func (rs *RuleSet) matched(cr *compiledRule, ev *event.Event, out []alert.Alert)
 	return out
 }
 
-// newAlert builds the alert of a rule match on ev.
-func newAlert(r *Rule, sev alert.Severity, ev *event.Event) alert.Alert {
+// newAlert builds the alert of a rule match on ev, whose JSON form
+// (evidenceOf) is evidence.
+func newAlert(r *Rule, sev alert.Severity, ev *event.Event, evidence string) alert.Alert {
 	id := r.ID
 	if id == "" {
 		id = r.Title
@@ -173,9 +182,23 @@ func newAlert(r *Rule, sev alert.Severity, ev *event.Event) alert.Alert {
 		Techniques:  slices.Clone(r.Techniques),
 		Observables: observables(ev),
 		Key:         hostKey(ev),
-		Evidence:    []string{string(ev.AppendJSON(nil))},
+		Evidence:    []string{evidence},
 		EventIDs:    []string{ev.ID},
 	}
+}
+
+// evidenceOf renders ev as JSON for an alert's evidence. The buffer is
+// sized from the event's fields up front, so rendering allocates once
+// instead of growing the buffer step by step, and becomes the string
+// without a copy: nothing else refers to it.
+func evidenceOf(ev *event.Event) string {
+	size := 128 + 2*len(ev.Original)
+	ev.Fields(func(name, value string) bool {
+		size += len(name) + len(value) + 8
+		return true
+	})
+	b := ev.AppendJSON(make([]byte, 0, size))
+	return unsafe.String(unsafe.SliceData(b), len(b))
 }
 
 // hostKey is the default deduplication key: the event's host.

@@ -331,3 +331,47 @@ func ExampleExplain() {
 	// true
 	// result: true
 }
+
+// TestEvidenceSharedPerEvent checks that the alerts of one event carry
+// that event's own JSON as evidence (shared by the rules it matched),
+// that an event matching nothing leaves nothing behind, and that the
+// next event's alerts do not inherit the previous event's evidence.
+func TestEvidenceSharedPerEvent(t *testing.T) {
+	const second = `title: Whoami by name
+id: 0002
+logsource:
+    product: windows
+    category: process_creation
+detection:
+    selection:
+        Image|contains: 'whoami'
+    condition: selection
+`
+	e := NewEngine(Options{})
+	if errs := e.Load(append(mustParse(t, whoamiRule), mustParse(t, second)...)); len(errs) > 0 {
+		t.Fatal(errs)
+	}
+	long := strings.Repeat("x", 5000)
+	tests := []struct {
+		name   string
+		ev     *event.Event
+		alerts int
+	}{
+		{"both rules", newEvent(img, `C:\Windows\System32\whoami.exe`, "process.command_line", "whoami /all"), 2},
+		{"no match", newEvent(img, `C:\Windows\System32\cmd.exe`), 0},
+		{"one rule, other event", newEvent(img, `C:\tools\whoami-x.exe`, "process.command_line", long, "note", "é\"\\\n"), 1},
+		{"both rules, escapes", newEvent(img, `C:\Temp\"quoted"\whoami.exe`, "winlog.event_data.User", `CORP\bob`), 2},
+	}
+	for _, tt := range tests {
+		out := e.Detect(tt.ev, nil)
+		if len(out) != tt.alerts {
+			t.Fatalf("%s: %d alerts, want %d", tt.name, len(out), tt.alerts)
+		}
+		want := string(tt.ev.AppendJSON(nil))
+		for _, a := range out {
+			if len(a.Evidence) != 1 || a.Evidence[0] != want {
+				t.Errorf("%s: rule %s evidence = %.80q..., want the event's JSON %.80q...", tt.name, a.RuleID, a.Evidence, want)
+			}
+		}
+	}
+}

@@ -53,6 +53,9 @@ type scratch struct {
 	// copies, which point into buf.
 	vals []string
 	buf  []byte
+	// evidence is the event's JSON form once a rule matched it, shared
+	// by its alerts; "" until then.
+	evidence string
 }
 
 func newScratch(nleaves, nrules, nslots, ngroups, nsets, npats int) *scratch {
@@ -87,6 +90,7 @@ func (x *scratch) begin(ev *event.Event) {
 		x.gen = 1
 	}
 	x.ev = ev
+	x.evidence = ""
 	x.active = x.active[:0]
 	x.cands = x.cands[:0]
 	x.vals = x.vals[:0]
@@ -196,10 +200,10 @@ func (rs *RuleSet) Detect(ev *event.Event, out []alert.Alert) []alert.Alert {
 	for i := 0; i < len(x.cands); i++ {
 		cr := rs.rules[x.cands[i]]
 		if rs.eval(x, cr.expr) {
-			out = rs.matched(cr, ev, out)
+			out = rs.matched(x, cr, ev, out)
 		}
 	}
-	x.ev = nil
+	x.ev, x.evidence = nil, ""
 	rs.pool.Put(x)
 	return out
 }
