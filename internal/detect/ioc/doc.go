@@ -57,14 +57,14 @@
 // An IPv4 indicator costs about 49 bytes all-in (see BenchmarkMemory).
 //
 // Detect looks an event's values up together: it normalises them into a
-// buffer, checks the filter for all, starts the table reads of those the
-// filter lets through, and only then compares keys. A processor keeps
-// several such reads in flight, so an event's cache misses overlap instead
-// of following one another. CountFor does the same for a stream of values,
-// up to 16 at a time: in an index of ten million indicators, where one
-// random memory read takes about as long as a lookup's whole computation,
-// a batched lookup is much faster than one that waits for its own misses
-// (Lookup and LookupFor, which look up one value). Bench, behind "xsoc
+// buffer, then resolves them in short passes (hash, filter, table slot,
+// entry) that each start the reads of every value before using any. A
+// processor keeps several such reads in flight, so cache misses overlap
+// instead of following one another. CountFor does the same for a stream
+// of values, 32 at a time. In an index of ten million indicators, where
+// one random memory read takes about as long as a lookup's whole
+// computation, a batched lookup is much faster than one that waits for its
+// own misses (Lookup and LookupFor look up one value). Bench, behind "xsoc
 // bench ioc", reports the batched rate (BenchResult.LookupsPerSec, with
 // BenchResult.Batch values per call) and the one-value rate
 // (BenchResult.SingleLookupsPerSec).

@@ -157,13 +157,16 @@ const (
 	modeCount             // count it
 )
 
-// batchDepth is how many lookups a matcher queues before it resolves them:
-// enough to keep the processor's line fill buffers busy (10 to 16 misses
-// in flight on current cores). maxPending leaves room past it for the
-// parent names of the last domain queued.
+// batchDepth is how many lookups a matcher queues before it resolves them.
+// Each pass of flush keeps that many reads in flight, more than a core's
+// line fill buffers hold, so that the buffers stay busy while the pass
+// issues its reads. At ten million indicators, 32 is about a sixth faster
+// than 16; 64 gains little more and doubles the matcher, which Detect
+// zeroes for every event. maxPending leaves room past it for the parent
+// names of the last domain queued.
 const (
-	batchDepth = 16
-	maxPending = 24
+	batchDepth = 32
+	maxPending = 40
 )
 
 // pending is a queued lookup. Its key (in space sp) and the event's value
@@ -212,7 +215,7 @@ type matcher struct {
 	npend   int
 	used    int // bytes of scratch in use
 	sink    uint32
-	scratch [1024]byte
+	scratch [2048]byte
 }
 
 // check queues the lookups of one value of kind k, as matching does:
