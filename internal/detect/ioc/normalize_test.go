@@ -162,3 +162,33 @@ func FuzzDetect(f *testing.F) {
 		}
 	})
 }
+
+// FuzzCountFor checks the batched lookup against the one-value path on
+// arbitrary values: a batch holding the value as every kind, repeated past
+// the matcher's queue depth, must count what LookupFor finds value by
+// value, and must never panic.
+func FuzzCountFor(f *testing.F) {
+	x := noMatchIndex(f)
+	for _, v := range []string{"192.0.2.1", "www.evil.example", "HTTP://EVIL.example:80", "a@evil.example",
+		strings.Repeat("a", 32), strings.Repeat("c", 64), "::ffff:198.51.100.7", "..", "%", "http://[::1"} {
+		f.Add(v)
+	}
+	f.Fuzz(func(t *testing.T, v string) {
+		var qs []Query
+		want := 0
+		for len(qs) < 2*maxPending {
+			for k := Kind(0); k < numKinds; k++ {
+				if k == KindIP && strings.Contains(v, "/") {
+					continue // LookupFor takes ranges, CountFor addresses only
+				}
+				qs = append(qs, Query{Kind: k, Value: v})
+				if hits, err := x.LookupFor("member", k, v); err == nil {
+					want += len(hits)
+				}
+			}
+		}
+		if got := x.CountFor("member", qs); got != want {
+			t.Fatalf("CountFor(%q as every kind) = %d, LookupFor found %d", v, got, want)
+		}
+	})
+}
