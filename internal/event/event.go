@@ -165,8 +165,7 @@ type Ref struct {
 
 // RefOf resolves a dotted field name.
 func RefOf(name string) Ref {
-	ni := resolve(name)
-	return Ref{key: ni.key, hash: ni.hash, name: ni.name}
+	return Ref(resolve(name))
 }
 
 // nameHash is the 32-bit FNV-1a hash of an extra field's name. Equal
