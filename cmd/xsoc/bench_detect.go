@@ -112,15 +112,16 @@ func benchIOC(args []string, stdout, stderr io.Writer) error {
 	if err := parse(fs, args, stderr); err != nil {
 		return err
 	}
+	fmt.Fprintf(stdout, "batched: %d values per call (Index.CountFor); single: one value per call (Index.LookupFor); Detect resolves the values of one event together\n", ioc.Bench(1000, 1000).Batch)
 	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "indicators\tbuild\tbytes/indicator\tlookups/s (1 core)\tallocs/lookup\t")
+	fmt.Fprintln(tw, "indicators\tbuild\tbytes/indicator\tbatched lookups/s (1 core)\tsingle lookups/s\tallocs/lookup\t")
 	for _, s := range strings.Split(*sizes, ",") {
 		var n int
 		if _, err := fmt.Sscan(strings.TrimSpace(s), &n); err != nil || n <= 0 {
 			return fmt.Errorf("bad size %q", s)
 		}
 		r := ioc.Bench(n, *lookups)
-		fmt.Fprintf(tw, "%d\t%v\t%.1f\t%.0f\t%.2f\t\n", r.Indicators, r.BuildTime.Round(time.Millisecond), r.BytesPerIndicator, r.LookupsPerSec, r.AllocsPerLookup)
+		fmt.Fprintf(tw, "%d\t%v\t%.1f\t%.0f\t%.0f\t%.2f\t\n", r.Indicators, r.BuildTime.Round(time.Millisecond), r.BytesPerIndicator, r.LookupsPerSec, r.SingleLookupsPerSec, r.AllocsPerLookup)
 		tw.Flush()
 	}
 	return nil
