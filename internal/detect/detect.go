@@ -22,3 +22,13 @@ type Detector interface {
 	Name() string
 	Detect(ev *event.Event, out []alert.Alert) []alert.Alert
 }
+
+// BatchDetector is a Detector that can also test many events at once,
+// which lets it overlap work across events — the IOC index keeps dozens of
+// memory reads in flight instead of one event's few. DetectBatch must
+// append exactly the alerts that calling Detect on each event in order
+// would append, in the same order.
+type BatchDetector interface {
+	Detector
+	DetectBatch(evs []*event.Event, out []alert.Alert) []alert.Alert
+}

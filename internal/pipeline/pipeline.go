@@ -259,8 +259,12 @@ func (p *Pipeline) prepare(b ingest.Batch) *work {
 		}
 		w.events = append(w.events, ev)
 	}
-	for _, ev := range w.events {
-		for _, d := range p.cfg.Detectors {
+	for _, d := range p.cfg.Detectors {
+		if bd, ok := d.(detect.BatchDetector); ok {
+			w.alerts = bd.DetectBatch(w.events, w.alerts)
+			continue
+		}
+		for _, ev := range w.events {
 			w.alerts = d.Detect(ev, w.alerts)
 		}
 	}
