@@ -20,16 +20,27 @@ var errUsage = errors.New("usage")
 func configFlags(fs *flag.FlagSet) func() (config.Config, error) {
 	def := config.Default()
 	file := fs.String("config", "", "YAML configuration file")
-	dataDir := fs.String("data-dir", def.DataDir, "directory for the embedded store, bus files and keys")
-	listen := fs.String("listen", def.Listen, "API listen address")
-	natsURL := fs.String("nats-url", "", "external NATS JetStream URL(s); empty runs the embedded server")
-	pgURL := fs.String("postgres-url", "", "PostgreSQL URL; empty uses embedded SQLite")
-	sync := fs.String("sync", def.Sync, `bus durability: "interval" (survives kill -9) or "always" (fsync per ack, survives power loss)`)
-	workers := fs.Int("workers", def.Workers, "pipeline workers")
-	rules := fs.String("rules", "", "directory of Sigma rules to load at start")
-	playbooks := fs.String("playbooks", "", "directory of response playbooks (YAML)")
-	warninglists := fs.String("warninglists", "", "MISP warning lists folder: known-benign values are refused as indicators")
-	logLevel := fs.String("log-level", def.LogLevel, "debug, info, warn or error")
+	strFlags := []struct {
+		name, def, usage string
+		field            func(*config.Config) *string
+	}{
+		{"data-dir", def.DataDir, "directory for the embedded store, bus files and keys", func(c *config.Config) *string { return &c.DataDir }},
+		{"listen", def.Listen, "API listen address", func(c *config.Config) *string { return &c.Listen }},
+		{"nats-url", "", "external NATS JetStream URL(s); empty runs the embedded server", func(c *config.Config) *string { return &c.NATSURL }},
+		{"postgres-url", "", "PostgreSQL URL; empty uses embedded SQLite", func(c *config.Config) *string { return &c.PostgresURL }},
+		{"sync", def.Sync, `durability: "interval" (survives kill -9) or "always" (fsync per ack, survives power loss)`, func(c *config.Config) *string { return &c.Sync }},
+		{"rules", "", "directory of Sigma rules to load at start", func(c *config.Config) *string { return &c.RulesDir }},
+		{"playbooks", "", "directory of response playbooks (YAML)", func(c *config.Config) *string { return &c.PlaybooksDir }},
+		{"warninglists", "", "MISP warning lists folder: known-benign values are refused as indicators", func(c *config.Config) *string { return &c.WarninglistsDir }},
+		{"log-level", def.LogLevel, "debug, info, warn or error", func(c *config.Config) *string { return &c.LogLevel }},
+	}
+	// Flags parse into given; only those set on the command line are
+	// applied, on top of the file and the environment.
+	var given config.Config
+	for _, f := range strFlags {
+		fs.StringVar(f.field(&given), f.name, f.def, f.usage)
+	}
+	fs.IntVar(&given.Workers, "workers", def.Workers, "pipeline workers")
 	return func() (config.Config, error) {
 		cfg := config.Default()
 		if *file != "" {
@@ -40,28 +51,14 @@ func configFlags(fs *flag.FlagSet) func() (config.Config, error) {
 		if err := cfg.LoadEnv(os.LookupEnv); err != nil {
 			return cfg, err
 		}
-		fs.Visit(func(f *flag.Flag) {
-			switch f.Name {
-			case "data-dir":
-				cfg.DataDir = *dataDir
-			case "listen":
-				cfg.Listen = *listen
-			case "nats-url":
-				cfg.NATSURL = *natsURL
-			case "postgres-url":
-				cfg.PostgresURL = *pgURL
-			case "sync":
-				cfg.Sync = *sync
-			case "workers":
-				cfg.Workers = *workers
-			case "rules":
-				cfg.RulesDir = *rules
-			case "playbooks":
-				cfg.PlaybooksDir = *playbooks
-			case "warninglists":
-				cfg.WarninglistsDir = *warninglists
-			case "log-level":
-				cfg.LogLevel = *logLevel
+		fs.Visit(func(fl *flag.Flag) {
+			for _, f := range strFlags {
+				if f.name == fl.Name {
+					*f.field(&cfg) = *f.field(&given)
+				}
+			}
+			if fl.Name == "workers" {
+				cfg.Workers = given.Workers
 			}
 		})
 		return cfg, cfg.Validate()
