@@ -77,7 +77,11 @@ type Hit struct {
 // hit that ev.Member may use under TLP and that is valid and not decayed at
 // the event's time. It does not allocate when nothing matches.
 func (x *Index) Detect(ev *event.Event, out []alert.Alert) []alert.Alert {
-	s := x.cur.Load()
+	return x.detectIn(x.cur.Load(), ev, out)
+}
+
+// detectIn is Detect against snapshot s.
+func (x *Index) detectIn(s *snapshot, ev *event.Event, out []alert.Alert) []alert.Alert {
 	if s.live == 0 {
 		return out
 	}
@@ -155,6 +159,7 @@ const (
 	modeAlert mode = iota // append an alert
 	modeHits              // append a Hit
 	modeCount             // count it
+	modeMark              // mark the event that carries the value (DetectBatch)
 )
 
 // batchDepth is how many lookups a matcher queues before it resolves them.
@@ -216,6 +221,13 @@ type matcher struct {
 	used    int // bytes of scratch in use
 	sink    uint32
 	scratch [2048]byte
+
+	// In modeMark, tag is the batch position of the event whose values
+	// are being queued, evOf the tag of each queued lookup, and marks the
+	// bitset of events with a value found in the index.
+	tag   uint8
+	evOf  [maxPending]uint8
+	marks [markWords]uint64
 }
 
 // check queues the lookups of one value of kind k, as matching does:
@@ -271,6 +283,10 @@ func (m *matcher) checkLong(k Kind, role, v string) {
 	}
 	m.flush()
 	if head := m.s.head(spURL, u); head != 0 {
+		if m.mode == modeMark {
+			m.mark(m.tag)
+			return
+		}
 		m.entries(head, spURL, u, spURL, u, role, false)
 	}
 }
@@ -298,6 +314,7 @@ func (m *matcher) queue(sp space, koff, klen int, msp space, moff, mlen int, rol
 	if m.npend == maxPending {
 		m.flush() // keeps the scratch: the value being queued lives there
 	}
+	m.evOf[m.npend] = m.tag
 	m.pend[m.npend] = pending{
 		role: role, koff: uint16(koff), klen: uint16(klen), moff: uint16(moff), mlen: uint16(mlen),
 		sp: sp, msp: msp, parentOnly: parentOnly,
@@ -346,6 +363,10 @@ func (m *matcher) flush() {
 	}
 	for i := range pend {
 		if p := &pend[i]; p.head != 0 {
+			if m.mode == modeMark {
+				m.mark(m.evOf[i])
+				continue
+			}
 			key := m.scratch[p.koff : p.koff+p.klen]
 			m.entries(p.head, p.sp, key, p.msp, m.scratch[p.moff:p.moff+p.mlen], p.role, p.parentOnly)
 		}
@@ -373,6 +394,10 @@ func (m *matcher) addr(a netip.Addr, role string) {
 		}
 	}
 	if _, ok := m.s.cidr.Lookup(a); ok {
+		if m.mode == modeMark {
+			m.mark(m.tag) // a range holds the address
+			return
+		}
 		m.cidrs(netip.PrefixFrom(a, a.BitLen()), key, role)
 	}
 }

@@ -1,0 +1,79 @@
+package ioc
+
+import (
+	"github.com/xsoc/xsoc/internal/alert"
+	"github.com/xsoc/xsoc/internal/detect"
+	"github.com/xsoc/xsoc/internal/event"
+)
+
+var _ detect.BatchDetector = (*Index)(nil)
+
+// markChunk is how many events DetectBatch screens at once: the events of
+// a chunk share the lookup queue, and a bitset of markWords words records
+// which of them carry a value the index holds. 256 events fit a uint8 tag
+// and keep the bitset a few words on the stack.
+const (
+	markChunk = 256
+	markWords = markChunk / 64
+)
+
+// DetectBatch appends exactly the alerts that calling Detect on each event
+// of evs in order would append, in the same order, testing every event
+// against one snapshot of the index. It does not allocate when no event
+// matches.
+//
+// It works in two steps per chunk of events. First it screens the chunk:
+// the values of all its events go through one lookup queue, tagged with
+// their event, so that each pass of the batched lookup (see matcher.flush)
+// keeps the reads of several events in flight instead of one event's few;
+// a value found in a table or a range containing an address marks its
+// event. Then it runs Detect's matching on the marked events only, in
+// order. The screen applies neither TLP nor validity: it only rules out
+// events with nothing indexed on any value, which is nearly all of them,
+// and the second step decides what a marked event raises with Detect's
+// own code, so the two cannot disagree. The second step finds the marked
+// events' table lines still in the cache.
+func (x *Index) DetectBatch(evs []*event.Event, out []alert.Alert) []alert.Alert {
+	s := x.cur.Load()
+	if s.live == 0 {
+		return out
+	}
+	for len(evs) > 0 {
+		chunk := evs[:min(len(evs), markChunk)]
+		evs = evs[len(chunk):]
+		marks := x.screen(s, chunk)
+		if marks == ([markWords]uint64{}) {
+			continue
+		}
+		for i, ev := range chunk {
+			if marks[i/64]&(1<<(i%64)) != 0 {
+				out = x.detectIn(s, ev, out)
+			}
+		}
+	}
+	return out
+}
+
+// screen queues the values of up to markChunk events through one matcher
+// and returns a bitset with the bit of every event with a value the index
+// holds (whatever its TLP and validity) set.
+func (x *Index) screen(s *snapshot, evs []*event.Event) [markWords]uint64 {
+	m := matcher{x: x, s: s, mode: modeMark}
+	for i, ev := range evs {
+		m.tag = uint8(i)
+		for j := range fields {
+			f := &fields[j]
+			ev.Each(f.ref, func(v string) bool {
+				m.check(f.kind, f.role, v)
+				return true
+			})
+		}
+	}
+	m.flush()
+	return m.marks
+}
+
+// mark records that event tag carries a value the index holds.
+func (m *matcher) mark(tag uint8) {
+	m.marks[tag/64] |= 1 << (tag % 64)
+}

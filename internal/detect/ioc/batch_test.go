@@ -1,0 +1,289 @@
+package ioc
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"reflect"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/xsoc/xsoc/internal/alert"
+	"github.com/xsoc/xsoc/internal/event"
+	"github.com/xsoc/xsoc/internal/tlp"
+)
+
+// streamMembers are the members of the generated stream. m4 is a client
+// of m1 (see streamRelations).
+var streamMembers = []string{"m1", "m2", "m3", "m4"}
+
+func streamRelations(member string) []string {
+	if member == "m4" {
+		return []string{"m1"}
+	}
+	return nil
+}
+
+// streamIndicators returns indicators of every kind for the generated
+// stream: owned by several members at every TLP level, some named, some
+// expired, decaying or not yet valid, ranges, exact-only domains, and two
+// indicators on some values.
+func streamIndicators(r *rand.Rand) []Indicator {
+	var inds []Indicator
+	levels := []tlp.Level{tlp.Clear, tlp.Green, tlp.Amber, tlp.AmberStrict, tlp.Red}
+	add := func(k Kind, v string) {
+		n := len(inds)
+		in := Indicator{
+			ID: "ind-" + strconv.Itoa(n), Kind: k, Value: v, Source: "feed" + strconv.Itoa(n%3),
+			Owner: streamMembers[n%3], Confidence: 30 + r.IntN(71), TLP: levels[r.IntN(len(levels))],
+		}
+		if n%3 == 1 {
+			in.Source = "" // the alert names the owner instead
+		}
+		if in.TLP == tlp.Red && r.IntN(2) == 0 {
+			in.Named = []string{streamMembers[r.IntN(len(streamMembers))]}
+		}
+		switch r.IntN(6) {
+		case 0: // expired before the stream's events
+			in.ValidFrom, in.ValidUntil = testNow.Add(-48*time.Hour), testNow.Add(-time.Hour)
+		case 1: // decays: some events find it above the floor, some below
+			in.ValidFrom, in.HalfLife = testNow.Add(-time.Duration(r.IntN(96))*time.Hour), 24*time.Hour
+		case 2: // not valid yet by the clock
+			if r.IntN(3) == 0 {
+				in.ValidFrom = testNow.Add(time.Hour)
+			}
+		}
+		if k == KindDomain && r.IntN(4) == 0 {
+			in.ExactOnly = true
+		}
+		inds = append(inds, in)
+		if r.IntN(8) == 0 { // a second indicator on the same value
+			again := in
+			again.ID += "-b"
+			again.TLP, again.Owner = levels[r.IntN(len(levels))], streamMembers[r.IntN(3)]
+			inds = append(inds, again)
+		}
+	}
+	for i := range 40 {
+		add(KindIP, fmt.Sprintf("10.1.%d.%d", i, i*7%256))
+		add(KindIP, fmt.Sprintf("2001:db8::%x", i+1))
+		add(KindDomain, fmt.Sprintf("evil%d.example", i))
+		add(KindURL, fmt.Sprintf("http://bad%d.example/x?i=%d", i, i))
+		add(KindEmail, fmt.Sprintf("phish%d@evil.example", i))
+		add(KindMD5, hexOf(i, 16))
+		add(KindSHA1, hexOf(i, 20))
+		add(KindSHA256, hexOf(i, 32))
+	}
+	for i := range 8 {
+		add(KindIP, fmt.Sprintf("172.16.%d.0/24", i))
+		add(KindIP, fmt.Sprintf("2001:db8:%x::/48", i+1))
+	}
+	add(KindIP, "172.16.0.0/12")
+	return inds
+}
+
+// hexOf returns a deterministic hash of n bytes for i.
+func hexOf(i, n int) string {
+	var b strings.Builder
+	for j := range n {
+		fmt.Fprintf(&b, "%02x", byte(i*31+j*17+n))
+	}
+	return b.String()
+}
+
+// streamValue returns a value for a field of kind k: with probability hit
+// one an indicator matches (exactly, through a parent domain or a range),
+// otherwise one nothing matches.
+func streamValue(r *rand.Rand, k Kind, hit float64) string {
+	i := r.IntN(40)
+	if r.Float64() >= hit {
+		switch k {
+		case KindIP:
+			if r.IntN(4) == 0 {
+				return fmt.Sprintf("2001:db9::%x", r.IntN(1<<16))
+			}
+			return fmt.Sprintf("192.0.%d.%d", r.IntN(256), r.IntN(256))
+		case KindDomain:
+			return fmt.Sprintf("www.good%d.example", r.IntN(1000))
+		case KindURL:
+			return fmt.Sprintf("https://good%d.example/", r.IntN(1000))
+		case KindEmail:
+			return fmt.Sprintf("user%d@example.org", r.IntN(1000))
+		case KindMD5:
+			return hexOf(1000+i, 16)
+		case KindSHA1:
+			return hexOf(1000+i, 20)
+		case KindSHA256:
+			return hexOf(1000+i, 32)
+		}
+	}
+	switch k {
+	case KindIP:
+		switch r.IntN(4) {
+		case 0:
+			return fmt.Sprintf("10.1.%d.%d", i, i*7%256)
+		case 1:
+			return fmt.Sprintf("2001:db8::%x", i+1)
+		case 2:
+			return fmt.Sprintf("172.16.%d.%d", r.IntN(16), r.IntN(256))
+		default:
+			return fmt.Sprintf("2001:db8:%x::%x", r.IntN(9), r.IntN(100))
+		}
+	case KindDomain:
+		return [...]string{"", "www.", "a.b.", "EVIL"}[r.IntN(4)] + fmt.Sprintf("evil%d.example", i)
+	case KindURL:
+		return fmt.Sprintf("HTTP://bad%d.example:80/x?i=%d", i, i)
+	case KindEmail:
+		return fmt.Sprintf("Phish%d@Evil.Example", i)
+	case KindMD5:
+		return strings.ToUpper(hexOf(i, 16))
+	case KindSHA1:
+		return hexOf(i, 20)
+	}
+	return hexOf(i, 32)
+}
+
+// streamEvents returns n events of random members and times, each with a
+// random subset of the inspected fields (sometimes none, sometimes one
+// value in two fields), a value hitting an indicator in about hit of them.
+func streamEvents(r *rand.Rand, n int, hit float64) []*event.Event {
+	evs := make([]*event.Event, n)
+	for i := range evs {
+		ev := &event.Event{Member: streamMembers[r.IntN(len(streamMembers))], Time: testNow}
+		if r.IntN(10) != 0 {
+			ev.ID = "ev" + strconv.Itoa(i)
+		}
+		switch r.IntN(5) {
+		case 0:
+			ev.Time = time.Time{} // the clock's time
+		case 1:
+			ev.Time = testNow.Add(-time.Duration(r.IntN(72)) * time.Hour)
+		}
+		nf := r.IntN(6)
+		if r.IntN(20) == 0 {
+			nf = 0
+		}
+		// Per field, so that about hit of the events hit something.
+		perField := hit / float64(max(nf, 1))
+		for range nf {
+			f := fields[r.IntN(len(fields))]
+			ev.Set(f.ref.Name(), streamValue(r, f.kind, perField))
+		}
+		if r.IntN(30) == 0 { // one value in two fields: Detect raises it once
+			v := streamValue(r, KindIP, 1)
+			ev.Set("source.ip", v)
+			ev.Set("destination.ip", v)
+		}
+		evs[i] = ev
+	}
+	return evs
+}
+
+// detectEach is what DetectBatch must match: Detect on each event in order.
+func detectEach(x *Index, evs []*event.Event, out []alert.Alert) []alert.Alert {
+	for _, ev := range evs {
+		out = x.Detect(ev, out)
+	}
+	return out
+}
+
+// sameAlerts reports the first difference between two alert lists.
+func sameAlerts(got, want []alert.Alert) string {
+	for i := range min(len(got), len(want)) {
+		if !reflect.DeepEqual(got[i], want[i]) {
+			return fmt.Sprintf("alert %d: got %+v\nwant %+v", i, got[i], want[i])
+		}
+	}
+	if len(got) != len(want) {
+		return fmt.Sprintf("%d alerts, want %d", len(got), len(want))
+	}
+	return ""
+}
+
+// TestDetectBatchMatchesDetect checks DetectBatch against Detect over a
+// generated stream, in both layers, for batch sizes around the lookup
+// queue's depth and the screen's chunk.
+func TestDetectBatchMatchesDetect(t *testing.T) {
+	r := rand.New(rand.NewPCG(7, 11))
+	inds := streamIndicators(r)
+	evs := streamEvents(r, 3000, 0.05)
+	for _, l := range layouts {
+		t.Run(l.name, func(t *testing.T) {
+			x := newIndex(t, l.compact, Options{Relations: streamRelations}, inds...)
+			prefix := []alert.Alert{{RuleID: "before"}}
+			want := detectEach(x, evs, prefix[:1:1])
+			alerting := 0
+			for _, ev := range evs {
+				if len(x.Detect(ev, nil)) > 0 {
+					alerting++
+				}
+			}
+			// The stream must exercise both paths.
+			if alerting < len(evs)/50 || alerting > len(evs)/5 {
+				t.Fatalf("%d of %d events raise alerts, want about 5%%", alerting, len(evs))
+			}
+			if got := x.DetectBatch(evs[:0], prefix[:1:1]); len(got) != 1 {
+				t.Errorf("empty batch: %d alerts, want the 1 already in out", len(got))
+			}
+			for _, size := range []int{1, 2, 31, 32, 33, 500, markChunk + 1, len(evs)} {
+				got := prefix[:1:1]
+				for i := 0; i < len(evs); i += size {
+					got = x.DetectBatch(evs[i:min(i+size, len(evs))], got)
+				}
+				if diff := sameAlerts(got, want); diff != "" {
+					t.Errorf("batches of %d: %s", size, diff)
+				}
+			}
+		})
+	}
+}
+
+// TestDetectBatchEmptyIndex checks that an empty index raises nothing.
+func TestDetectBatchEmptyIndex(t *testing.T) {
+	x := New(Options{})
+	if got := x.DetectBatch([]*event.Event{noMatchEvent()}, nil); len(got) != 0 {
+		t.Errorf("empty index: %d alerts", len(got))
+	}
+}
+
+// TestDetectBatchNoMatchAllocations checks that a batch in which no event
+// matches costs no allocation.
+func TestDetectBatchNoMatchAllocations(t *testing.T) {
+	x := noMatchIndex(t)
+	evs := make([]*event.Event, 500)
+	for i := range evs {
+		evs[i] = noMatchEvent()
+	}
+	var out []alert.Alert
+	allocs := testing.AllocsPerRun(20, func() { out = x.DetectBatch(evs, out[:0]) })
+	if allocs != 0 || len(out) != 0 {
+		t.Errorf("no-match DetectBatch: %v allocations, %d alerts; want 0 and 0", allocs, len(out))
+	}
+}
+
+// FuzzDetectBatch checks DetectBatch against Detect on fuzzed field
+// values: three events share them in different fields, around events
+// that match.
+func FuzzDetectBatch(f *testing.F) {
+	f.Add("192.0.2.1", "www.evil.example", "http://evil.example/", "a@evil.example")
+	f.Add("198.51.100.7", "EVIL.example.", "HTTP://evil.example:80", strings.Repeat("a", 32))
+	f.Add("::ffff:192.0.2.1", "bad.example", strings.Repeat("x", 3000), strings.Repeat("c", 64))
+	f.Add("", "", "", "")
+	f.Add("2001:db8::1", "good.example", "not a url", "\x00\xff")
+	x := noMatchIndex(f)
+	f.Fuzz(func(t *testing.T, ip, domain, url, other string) {
+		match := newEvent("dns.question.name", "a.evil.example", "source.ip", "192.0.2.1")
+		evs := []*event.Event{
+			newEvent("source.ip", ip, "dns.question.name", domain, "url.full", url, "email.from.address", other),
+			match,
+			newEvent("host.ip", ip, "tls.server.sni", domain, "file.hash.md5", other, "url.full", other),
+			newEvent("dns.answers.data", ip, "url.domain", url, "file.hash.sha256", other, "email.to.address", domain),
+			match,
+		}
+		want := detectEach(x, evs, nil)
+		if diff := sameAlerts(x.DetectBatch(evs, nil), want); diff != "" {
+			t.Errorf("%s", diff)
+		}
+	})
+}
