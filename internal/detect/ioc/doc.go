@@ -69,6 +69,14 @@
 // BenchResult.Batch values per call) and the one-value rate
 // (BenchResult.SingleLookupsPerSec).
 //
+// DetectBatch, which the pipeline calls with a whole batch of events,
+// carries this across events: it screens up to 256 events at a time
+// through one lookup queue, each value tagged with its event, and marks
+// the events with a value the index holds at all. Only the marked events,
+// a few in a hundred, then go through Detect's own matching (TLP,
+// validity, decay, one alert per indicator and value), in order, against
+// the same snapshot, so DetectBatch appends exactly what Detect would.
+//
 // # Updates
 //
 // Matching never waits for updates. The index is an immutable snapshot
