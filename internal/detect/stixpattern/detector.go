@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/xsoc/xsoc/internal/alert"
+	"github.com/xsoc/xsoc/internal/detect"
 	"github.com/xsoc/xsoc/internal/event"
 	"github.com/xsoc/xsoc/internal/intel/stix/pattern"
 	"github.com/xsoc/xsoc/internal/tlp"
@@ -245,58 +246,10 @@ func (m *matching) raise(out []alert.Alert, r *rule, eventIDs []string) []alert.
 		RuleTitle:   r.title,
 		Severity:    r.severity,
 		Techniques:  slices.Clone(r.techniques),
-		Observables: observables(m.ev),
+		Observables: detect.Observables(m.ev),
 		TLP:         r.level,
 		Key:         r.id,
 		Evidence:    []string{m.evidence},
 		EventIDs:    eventIDs,
 	})
-}
-
-// observableFields lists the event fields lifted into alert observables:
-// addresses, names, URLs, hashes and e-mail addresses.
-var observableFields = [...]struct {
-	key  event.Key
-	typ  string // "" for IPs: ipv4-addr or ipv6-addr by value
-	role string
-}{
-	{event.SourceIp, "", "source"},
-	{event.DestinationIp, "", "destination"},
-	{event.HostIp, "", "host"},
-	{event.DnsQuestionName, "domain-name", "query"},
-	{event.DestinationDomain, "domain-name", "destination"},
-	{event.UrlDomain, "domain-name", "url"},
-	{event.TlsServerSni, "domain-name", "sni"},
-	{event.UrlFull, "url", "url"},
-	{event.FileHashMd5, "file:hashes.MD5", "file"},
-	{event.FileHashSha1, "file:hashes.'SHA-1'", "file"},
-	{event.FileHashSha256, "file:hashes.'SHA-256'", "file"},
-	{event.ProcessHashMd5, "file:hashes.MD5", "process"},
-	{event.ProcessHashSha1, "file:hashes.'SHA-1'", "process"},
-	{event.ProcessHashSha256, "file:hashes.'SHA-256'", "process"},
-	{event.EmailFromAddress, "email-addr", "sender"},
-	{event.EmailToAddress, "email-addr", "recipient"},
-}
-
-// observables lists the observable values ev carries.
-func observables(ev *event.Event) []alert.Observable {
-	var out []alert.Observable
-	for _, f := range observableFields {
-		v := ev.Key(f.key)
-		if v == "" {
-			continue
-		}
-		typ := f.typ
-		if typ == "" {
-			typ = "ipv4-addr"
-			for i := 0; i < len(v); i++ {
-				if v[i] == ':' {
-					typ = "ipv6-addr"
-					break
-				}
-			}
-		}
-		out = append(out, alert.Observable{Type: typ, Value: v, Role: f.role})
-	}
-	return out
 }

@@ -75,28 +75,11 @@ func TestSingleObservation(t *testing.T) {
 				!slices.Equal(a.EventIDs, want.EventIDs) || !slices.Equal(a.Evidence, want.Evidence) {
 				t.Errorf("alert\n got %+v\nwant %+v", a, want)
 			}
-			wantObs := observables(tt.ev)
+			wantObs := detect.Observables(tt.ev)
 			if !slices.Equal(a.Observables, wantObs) {
 				t.Errorf("observables %v, want %v", a.Observables, wantObs)
 			}
 		})
-	}
-}
-
-func TestAlertObservables(t *testing.T) {
-	e := ev("e1", frSOC, base, "source.ip", "10.0.0.1", "destination.ip", "2001:db8::1",
-		"dns.question.name", "evil.example", "url.full", "http://evil.example/x",
-		"file.hash.sha256", strings.Repeat("ab", 32), "process.name", "a.exe")
-	got := observables(e)
-	want := []alert.Observable{
-		{Type: "ipv4-addr", Value: "10.0.0.1", Role: "source"},
-		{Type: "ipv6-addr", Value: "2001:db8::1", Role: "destination"},
-		{Type: "domain-name", Value: "evil.example", Role: "query"},
-		{Type: "url", Value: "http://evil.example/x", Role: "url"},
-		{Type: "file:hashes.'SHA-256'", Value: strings.Repeat("ab", 32), Role: "file"},
-	}
-	if !slices.Equal(got, want) {
-		t.Errorf("observables\n got %v\nwant %v", got, want)
 	}
 }
 
