@@ -65,7 +65,7 @@ func (e *Event) appendExtras(b []byte) []byte {
 		b = append(b, ':', '[')
 		for _, g := range e.extras[i:] {
 			if g.Key == f.Key {
-				b = appendJSONString(b, g.Value)
+				b = AppendJSONString(b, g.Value)
 				b = append(b, ',')
 			}
 		}
@@ -85,23 +85,23 @@ func seenBefore(fs []Field, key string) bool {
 }
 
 func appendStringMember(b []byte, key, value string) []byte {
-	b = appendJSONString(b, key)
+	b = AppendJSONString(b, key)
 	b = append(b, ':')
-	b = appendJSONString(b, value)
+	b = AppendJSONString(b, value)
 	return append(b, ',')
 }
 
 func appendTimeMember(b []byte, key string, t time.Time) []byte {
-	b = appendJSONString(b, key)
+	b = AppendJSONString(b, key)
 	b = append(b, ':', '"')
 	b = t.UTC().AppendFormat(b, time.RFC3339Nano)
 	return append(b, '"', ',')
 }
 
-// appendJSONString appends s as a JSON string. It escapes only what JSON
+// AppendJSONString appends s as a JSON string. It escapes only what JSON
 // requires and passes valid UTF-8 through, so it is cheaper than
 // json.Marshal; invalid UTF-8 becomes U+FFFD as encoding/json does.
-func appendJSONString(b []byte, s string) []byte {
+func AppendJSONString(b []byte, s string) []byte {
 	const hex = "0123456789abcdef"
 	b = append(b, '"')
 	start := 0

@@ -3,7 +3,8 @@ package scenario
 import (
 	"strconv"
 	"time"
-	"unicode/utf8"
+
+	"github.com/xsoc/xsoc/internal/event"
 )
 
 // jsonw appends one JSON object to a byte slice with its keys in the order
@@ -26,7 +27,7 @@ func (w *jsonw) sep() {
 
 func (w *jsonw) key(k string) {
 	w.sep()
-	w.b = appendJSONString(w.b, k)
+	w.b = event.AppendJSONString(w.b, k)
 	w.b = append(w.b, ':')
 }
 
@@ -59,12 +60,12 @@ func (w *jsonw) elemObj() {
 // elemStr writes a string as the next array element.
 func (w *jsonw) elemStr(v string) {
 	w.sep()
-	w.b = appendJSONString(w.b, v)
+	w.b = event.AppendJSONString(w.b, v)
 }
 
 func (w *jsonw) str(k, v string) {
 	w.key(k)
-	w.b = appendJSONString(w.b, v)
+	w.b = event.AppendJSONString(w.b, v)
 }
 
 // strOpt writes k only when v is not empty, as shippers drop empty fields.
@@ -123,46 +124,3 @@ func (w *jsonw) localTime(k string, t time.Time, layout string) {
 
 const hexDigits = "0123456789abcdef"
 
-// appendJSONString appends s as a JSON string literal (RFC 8259): quotes,
-// backslashes and control characters are escaped, invalid UTF-8 becomes
-// U+FFFD so that the output is always valid JSON.
-func appendJSONString(b []byte, s string) []byte {
-	b = append(b, '"')
-	start := 0
-	for i := 0; i < len(s); {
-		c := s[i]
-		if c < utf8.RuneSelf {
-			if c >= 0x20 && c != '"' && c != '\\' {
-				i++
-				continue
-			}
-			b = append(b, s[start:i]...)
-			switch c {
-			case '"', '\\':
-				b = append(b, '\\', c)
-			case '\n':
-				b = append(b, '\\', 'n')
-			case '\r':
-				b = append(b, '\\', 'r')
-			case '\t':
-				b = append(b, '\\', 't')
-			default:
-				b = append(b, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xf])
-			}
-			i++
-			start = i
-			continue
-		}
-		r, size := utf8.DecodeRuneInString(s[i:])
-		if r == utf8.RuneError && size == 1 {
-			b = append(b, s[start:i]...)
-			b = append(b, `\ufffd`...)
-			i += size
-			start = i
-			continue
-		}
-		i += size
-	}
-	b = append(b, s[start:]...)
-	return append(b, '"')
-}

@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"github.com/xsoc/xsoc/internal/event"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -620,7 +621,7 @@ func FuzzAppendJSONString(f *testing.F) {
 	f.Add("tab\tnew\nline\x00\x1f")
 	f.Add("\xff\xfe invalid utf-8 é")
 	f.Fuzz(func(t *testing.T, s string) {
-		b := appendJSONString(nil, s)
+		b := event.AppendJSONString(nil, s)
 		var back string
 		if err := json.Unmarshal(b, &back); err != nil {
 			t.Fatalf("%q encodes to invalid JSON %s: %v", s, b, err)
