@@ -6,7 +6,6 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
-	"github.com/xsoc/xsoc/internal/event"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -15,6 +14,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/xsoc/xsoc/internal/event"
 )
 
 // smallDemo is the demo profile at a lower background rate, so tests
