@@ -123,4 +123,3 @@ func (w *jsonw) localTime(k string, t time.Time, layout string) {
 }
 
 const hexDigits = "0123456789abcdef"
-
