@@ -83,6 +83,7 @@ func Run(ctx context.Context, opts Options) (Result, error) {
 	nodeDone := make(chan error, 1)
 	go func() { nodeDone <- n.Run(nodeCtx) }()
 	fmt.Fprintf(opts.Out, "\nxsoc demo: node at %s (data in %s)\n", n.URL(), opts.Config.DataDir)
+	fmt.Fprintf(opts.Out, "REST API at %s/api/v1, described at %s/api/v1/openapi.json; TAXII 2.1 at %s/taxii2/\n", n.URL(), n.URL(), n.URL())
 	fmt.Fprintf(opts.Out, "member API keys are in %s; try:\n", filepath.Join(opts.Config.DataDir, "demo-keys.json"))
 	fmt.Fprintf(opts.Out, "  xsoc incidents list --cross-border --url %s --key %s\n\n", n.URL(), keys["fr-soc"])
 
