@@ -27,6 +27,7 @@ func commands() map[string]command {
 		"demo":      {"run a node with four members in four countries and replay an attack campaign until a cross-border incident stands", runDemo},
 		"eval":      {"replay a labelled scenario through every detector and score it against ground truth", runEval},
 		"intel":     {"threat intelligence: TAXII pull and push, MISP / STIX / freetext import, MISP feed export", runIntel},
+		"scenario":  {"write a labelled multi-country scenario (telemetry in every input format, labels, indicators) to a directory", runScenario},
 		"rules":     {"Sigma rules: validate, test against events, import, list, enable, disable", runRules},
 		"report":    {"render reports (report nis2 INCIDENT: draft NIS2 notification)", runReport},
 	}

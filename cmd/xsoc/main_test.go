@@ -34,6 +34,8 @@ func TestCommandErrors(t *testing.T) {
 		{[]string{"rules", "validate", filepath.Join(dir, "missing")}, 1, ""},
 		{[]string{"alerts", "list", "--key", ""}, 1, "no API key"},
 		{[]string{"demo", "--federation"}, 1, "federation"},
+		{[]string{"scenario"}, 1, "--out DIR is required"},
+		{[]string{"scenario", "--out", dir, "--profile", "week"}, 1, "unknown profile"},
 		{[]string{"serve", "--sync", "sometimes", "--data-dir", dir}, 1, "sync must be"},
 	}
 	for _, tt := range tests {
