@@ -115,7 +115,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		httpError(w, http.StatusBadRequest, err.Error())
 		return
 	}
-	body, err := h.body(w, r)
+	body, truncated, err := h.body(w, r)
 	if errors.Is(err, errTooLarge) {
 		httpError(w, http.StatusRequestEntityTooLarge, err.Error())
 		return
@@ -125,7 +125,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	var res Result
-	lines := h.split(body, f, &res)
+	lines := h.split(body, truncated, f, &res)
 	if len(lines) > 0 {
 		ctx, cancel := context.WithTimeout(r.Context(), h.timeout)
 		err = h.acceptor.Accept(ctx, member, f, lines, r.Header.Get("Idempotency-Key"))
@@ -172,9 +172,9 @@ func checkContentType(ct string) string {
 }
 
 // body reads the whole request body, decompressing gzip. A truncated gzip
-// stream is not an error: the complete lines before the break are kept and
-// the last, partial line is rejected by split.
-func (h *Handler) body(w http.ResponseWriter, r *http.Request) (body []byte, err error) {
+// stream is not an error: it returns what decompressed with truncated set,
+// and split keeps the complete lines and rejects the partial last one.
+func (h *Handler) body(w http.ResponseWriter, r *http.Request) (body []byte, truncated bool, err error) {
 	var rd io.Reader = http.MaxBytesReader(w, r.Body, h.maxBody)
 	enc := strings.ToLower(strings.TrimSpace(r.Header.Get("Content-Encoding")))
 	switch enc {
@@ -182,11 +182,11 @@ func (h *Handler) body(w http.ResponseWriter, r *http.Request) (body []byte, err
 	case "gzip", "x-gzip":
 		zr, err := gzip.NewReader(rd)
 		if err != nil {
-			return nil, fmt.Errorf("gzip: %v", err)
+			return nil, false, fmt.Errorf("gzip: %v", err)
 		}
 		rd = io.LimitReader(zr, h.maxBody+1)
 	default:
-		return nil, fmt.Errorf("unsupported Content-Encoding %q: use gzip or none", enc)
+		return nil, false, fmt.Errorf("unsupported Content-Encoding %q: use gzip or none", enc)
 	}
 	var buf bytes.Buffer
 	if r.ContentLength > 0 && r.ContentLength < h.maxBody {
@@ -194,35 +194,28 @@ func (h *Handler) body(w http.ResponseWriter, r *http.Request) (body []byte, err
 	}
 	_, err = buf.ReadFrom(rd)
 	if int64(buf.Len()) > h.maxBody {
-		return nil, fmt.Errorf("%w: over %d bytes after decompression; split it", errTooLarge, h.maxBody)
+		return nil, false, fmt.Errorf("%w: over %d bytes after decompression; split it", errTooLarge, h.maxBody)
 	}
 	var maxErr *http.MaxBytesError
 	switch {
 	case errors.As(err, &maxErr):
-		return nil, fmt.Errorf("%w: over %d bytes; split it", errTooLarge, h.maxBody)
+		return nil, false, fmt.Errorf("%w: over %d bytes; split it", errTooLarge, h.maxBody)
 	case errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, gzip.ErrChecksum):
-		// Keep what decompressed; mark the stream as truncated so the
-		// partial last line is rejected with that reason.
-		return append(buf.Bytes(), truncatedMark...), nil
+		return buf.Bytes(), true, nil
 	case err != nil:
-		return nil, fmt.Errorf("reading body: %v", err)
+		return nil, false, fmt.Errorf("reading body: %v", err)
 	}
-	return buf.Bytes(), nil
+	return buf.Bytes(), false, nil
 }
 
 // errTooLarge refuses a request body over MaxRequestBytes (HTTP 413).
 var errTooLarge = errors.New("request body too large")
 
-// truncatedMark ends a body whose gzip stream broke off. It cannot occur in
-// valid input (NUL bytes are rejected in lines).
-var truncatedMark = []byte("\x00xsoc-truncated")
 
 // split cuts body into lines, validates each, records rejects in res and
 // returns the accepted lines (aliasing body).
-func (h *Handler) split(body []byte, f format.Format, res *Result) [][]byte {
-	truncated := bytes.HasSuffix(body, truncatedMark)
+func (h *Handler) split(body []byte, truncated bool, f format.Format, res *Result) [][]byte {
 	if truncated {
-		body = body[:len(body)-len(truncatedMark)]
 		res.Note = "gzip stream truncated: complete lines before the break were processed"
 	}
 	lines := make([][]byte, 0, bytes.Count(body, []byte{'\n'})+1)

@@ -276,7 +276,7 @@ func FuzzHTTPSplit(f *testing.F) {
 			return
 		}
 		var res Result
-		lines := h.split(body, fm, &res)
+		lines := h.split(body, false, fm, &res)
 		for _, l := range lines {
 			if len(l) == 0 || bytes.IndexByte(l, '\n') >= 0 {
 				t.Fatalf("accepted line %q", l)
