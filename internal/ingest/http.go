@@ -211,7 +211,6 @@ func (h *Handler) body(w http.ResponseWriter, r *http.Request) (body []byte, tru
 // errTooLarge refuses a request body over MaxRequestBytes (HTTP 413).
 var errTooLarge = errors.New("request body too large")
 
-
 // split cuts body into lines, validates each, records rejects in res and
 // returns the accepted lines (aliasing body).
 func (h *Handler) split(body []byte, truncated bool, f format.Format, res *Result) [][]byte {
