@@ -19,7 +19,7 @@ import (
 	"github.com/xsoc/xsoc/internal/detect/ioc"
 	"github.com/xsoc/xsoc/internal/detect/sigma"
 	"github.com/xsoc/xsoc/internal/intel/stix"
-	"github.com/xsoc/xsoc/internal/intel/stix/pattern"
+	"github.com/xsoc/xsoc/internal/iocfeed"
 	"github.com/xsoc/xsoc/internal/scenario"
 	"github.com/xsoc/xsoc/internal/starter"
 	"github.com/xsoc/xsoc/internal/tlp"
@@ -124,22 +124,21 @@ func Detectors(cfg scenario.Config, extra []*sigma.Rule) ([]detect.Detector, err
 	}
 	index := ioc.New(ioc.Options{})
 	batch := index.NewBatch()
-	for _, o := range objs {
-		ind, err := o.Indicator()
+	raws, err := RawObjects(objs)
+	if err != nil {
+		return nil, err
+	}
+	for i, raw := range raws {
+		ind, obs, _, err := iocfeed.Read(raw)
 		if err != nil {
 			return nil, err
 		}
-		p, err := pattern.Parse(ind.Pattern)
-		if err != nil {
-			return nil, err
-		}
-		obs, _ := pattern.Simple(p)
 		for _, ob := range obs {
-			k, err := ioc.ParseKind(ob.Type)
-			if err != nil {
+			k, ok := iocfeed.KindOf(ob.Type)
+			if !ok {
 				continue
 			}
-			if err := batch.Add(ioc.Indicator{ID: o.ID(), Kind: k, Value: ob.Value, Source: "demo", Owner: IntelOwner,
+			if err := batch.Add(ioc.Indicator{ID: objs[i].ID(), Kind: k, Value: ob.Value, Source: "demo", Owner: IntelOwner,
 				Confidence: 80, TLP: tlp.Green, ValidFrom: ind.ValidFrom.Time, ValidUntil: ind.ValidUntil.Time}); err != nil {
 				return nil, err
 			}

@@ -18,8 +18,6 @@ import (
 
 	"github.com/xsoc/xsoc/internal/detect/ioc"
 	"github.com/xsoc/xsoc/internal/intel"
-	"github.com/xsoc/xsoc/internal/intel/stix"
-	"github.com/xsoc/xsoc/internal/intel/stix/pattern"
 )
 
 // Half-lives by kind: infrastructure changes hands (an IP is reassigned
@@ -130,31 +128,15 @@ func (f *Feeder) apply(b *ioc.Batch, c intel.Change) {
 		f.stats.Removed++
 		return
 	}
-	obj, err := stix.Decode(c.Object.Raw)
-	if err != nil {
+	ind, obs, shape, err := Read(c.Object.Raw)
+	switch {
+	case err != nil:
 		f.reject(id, err)
 		return
-	}
-	ind, err := obj.Indicator()
-	if err != nil {
-		f.reject(id, err)
-		return
-	}
-	if ind.Revoked {
+	case shape == Revoked:
 		f.stats.Removed++
 		return
-	}
-	if ind.PatternType != "stix" {
-		f.stats.Complex++
-		return
-	}
-	p, err := pattern.Parse(ind.Pattern)
-	if err != nil {
-		f.reject(id, err)
-		return
-	}
-	obs, ok := pattern.Simple(p)
-	if !ok {
+	case shape != Simple:
 		f.stats.Complex++
 		return
 	}
@@ -164,7 +146,7 @@ func (f *Feeder) apply(b *ioc.Batch, c intel.Change) {
 	}
 	var added []entry
 	for _, o := range obs {
-		k, ok := kindOf(o.Type)
+		k, ok := KindOf(o.Type)
 		if !ok {
 			continue
 		}
@@ -193,25 +175,4 @@ func (f *Feeder) removeEntries(b *ioc.Batch, id string) {
 func (f *Feeder) reject(id string, err error) {
 	f.stats.Rejected++
 	f.log.Warn("iocfeed: indicator not indexed", "id", id, "reason", err.Error())
-}
-
-// kindOf maps a simple pattern's observable type to an index kind.
-func kindOf(t string) (ioc.Kind, bool) {
-	switch t {
-	case pattern.TypeIPv4, pattern.TypeIPv6:
-		return ioc.KindIP, true
-	case pattern.TypeDomain:
-		return ioc.KindDomain, true
-	case pattern.TypeURL:
-		return ioc.KindURL, true
-	case pattern.TypeEmail:
-		return ioc.KindEmail, true
-	case pattern.TypeFileMD5:
-		return ioc.KindMD5, true
-	case pattern.TypeFileSHA1:
-		return ioc.KindSHA1, true
-	case pattern.TypeFileSHA256:
-		return ioc.KindSHA256, true
-	}
-	return 0, false
 }

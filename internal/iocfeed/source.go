@@ -6,7 +6,6 @@ import (
 	"time"
 
 	"github.com/xsoc/xsoc/internal/intel"
-	"github.com/xsoc/xsoc/internal/intel/stix"
 	"github.com/xsoc/xsoc/internal/intel/stix/pattern"
 	"github.com/xsoc/xsoc/internal/respond"
 )
@@ -64,23 +63,11 @@ func (s Source) ActiveIndicators(ctx context.Context, member string) ([]respond.
 // appendActive appends the observables of a simple, valid, unrevoked
 // indicator.
 func appendActive(out []respond.Indicator, o intel.Object, now time.Time) []respond.Indicator {
-	obj, err := stix.Decode(o.Raw)
-	if err != nil {
-		return out
-	}
-	ind, err := obj.Indicator()
-	if err != nil || ind.Revoked || ind.PatternType != "stix" {
+	ind, obs, shape, err := Read(o.Raw)
+	if err != nil || shape != Simple {
 		return out
 	}
 	if !ind.ValidUntil.IsZero() && !ind.ValidUntil.After(now) || ind.ValidFrom.After(now) {
-		return out
-	}
-	p, err := pattern.Parse(ind.Pattern)
-	if err != nil {
-		return out
-	}
-	obs, ok := pattern.Simple(p)
-	if !ok {
 		return out
 	}
 	for _, ob := range obs {

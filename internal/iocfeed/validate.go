@@ -5,8 +5,6 @@ import (
 	"fmt"
 
 	"github.com/xsoc/xsoc/internal/intel"
-	"github.com/xsoc/xsoc/internal/intel/stix"
-	"github.com/xsoc/xsoc/internal/intel/stix/pattern"
 	"github.com/xsoc/xsoc/internal/intel/warninglist"
 )
 
@@ -18,24 +16,9 @@ import (
 // indicator was dropped.
 func Validator(lists *warninglist.Set) intel.Validator {
 	return func(raw json.RawMessage) error {
-		obj, err := stix.Decode(raw)
-		if err != nil {
+		_, obs, shape, err := Read(raw)
+		if err != nil || shape != Simple || lists == nil {
 			return err
-		}
-		if obj.Type() != "indicator" || lists == nil {
-			return nil
-		}
-		ind, err := obj.Indicator()
-		if err != nil || ind.PatternType != "stix" {
-			return err
-		}
-		p, err := pattern.Parse(ind.Pattern)
-		if err != nil {
-			return fmt.Errorf("pattern: %w", err)
-		}
-		obs, ok := pattern.Simple(p)
-		if !ok {
-			return nil
 		}
 		for _, o := range obs {
 			if name, hit := lists.Check(o.Type, o.Value); hit {
