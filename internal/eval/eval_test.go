@@ -1,6 +1,7 @@
 package eval
 
 import (
+	"strings"
 	"testing"
 
 	"github.com/xsoc/xsoc/internal/alert"
@@ -14,19 +15,10 @@ type commandLine struct{ needle string }
 
 func (commandLine) Name() string { return "probe" }
 func (c commandLine) Detect(ev *event.Event, out []alert.Alert) []alert.Alert {
-	if v, ok := ev.Get("process.command_line"); ok && contains(v, c.needle) {
+	if v, ok := ev.Get("process.command_line"); ok && strings.Contains(v, c.needle) {
 		out = append(out, alert.Alert{Detector: "probe", RuleTitle: "needle", EventIDs: []string{ev.ID}})
 	}
 	return out
-}
-
-func contains(s, sub string) bool {
-	for i := 0; i+len(sub) <= len(s); i++ {
-		if s[i:i+len(sub)] == sub {
-			return true
-		}
-	}
-	return false
 }
 
 // TestScenarioParsesAndScores replays the demo scenario: every record of
