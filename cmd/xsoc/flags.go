@@ -33,6 +33,16 @@ func configFlags(fs *flag.FlagSet) func() (config.Config, error) {
 		{"playbooks", "", "directory of response playbooks (YAML)", func(c *config.Config) *string { return &c.PlaybooksDir }},
 		{"warninglists", "", "MISP warning lists folder: known-benign values are refused as indicators", func(c *config.Config) *string { return &c.WarninglistsDir }},
 		{"log-level", def.LogLevel, "debug, info, warn or error", func(c *config.Config) *string { return &c.LogLevel }},
+		{"federation-role", "", `federation role: "hub" or "member" (empty: no federation)`, func(c *config.Config) *string { return &c.Federation.Role }},
+		{"federation-node", "", "this node's name in the federation (its certificate carries it)", func(c *config.Config) *string { return &c.Federation.Node }},
+		{"federation-country", "", "EU member state this node operates in (DE, FR, ...)", func(c *config.Config) *string { return &c.Federation.Country }},
+		{"federation-hub", "", "member node: the hub's leaf node URL, tls://host:7422", func(c *config.Config) *string { return &c.Federation.Hub }},
+		{"federation-hub-name", "", "member node: the hub's node name (its certificate must carry it)", func(c *config.Config) *string { return &c.Federation.HubName }},
+		{"federation-leaf-listen", "", "hub: leaf node listen address, host:port", func(c *config.Config) *string { return &c.Federation.LeafListen }},
+		{"federation-cert", "", "this node's federation certificate (PEM)", func(c *config.Config) *string { return &c.Federation.Cert }},
+		{"federation-key", "", "this node's federation key (PEM)", func(c *config.Config) *string { return &c.Federation.Key }},
+		{"federation-ca", "", "the federation CA's certificate (PEM)", func(c *config.Config) *string { return &c.Federation.CA }},
+		{"federation-secret", "", "member node: file with the pseudonymisation secret member nodes share", func(c *config.Config) *string { return &c.Federation.SecretFile }},
 	}
 	// Flags parse into given; only those set on the command line are
 	// applied, on top of the file and the environment.

@@ -60,6 +60,10 @@ type Config struct {
 	// Listen, if set, makes the embedded server also accept client
 	// connections on this host:port (for tools and remote workers).
 	Listen string
+	// Leaf, if set, makes the embedded server a federation node: it gets a
+	// JetStream domain, a separate account for federation traffic, and
+	// leaf node links to or from other nodes (see Leaf).
+	Leaf *Leaf
 }
 
 // Errors that mean "try again later": ingest maps them to 503 + Retry-After.
@@ -74,6 +78,8 @@ type Bus struct {
 	nc  *nats.Conn
 	js  jetstream.JetStream
 	cfg Config
+	// fed is the connection into the federation account, when Leaf is set.
+	fed *nats.Conn
 }
 
 // Open starts the embedded server (if cfg.URL is empty) or connects to the
@@ -91,13 +97,18 @@ func Open(ctx context.Context, cfg Config) (*Bus, error) {
 	b := &Bus{cfg: cfg}
 	opts := []nats.Option{nats.Name("xsoc"), nats.MaxReconnects(-1)}
 	url := cfg.URL
+	var creds *leafCredentials
 	if url == "" {
-		srv, err := startEmbedded(cfg)
+		var srv *server.Server
+		var err error
+		srv, creds, err = startEmbedded(cfg)
 		if err != nil {
 			return nil, err
 		}
 		b.srv = srv
 		opts = append(opts, nats.InProcessServer(srv))
+	} else if cfg.Leaf != nil {
+		return nil, errors.New("bus: federation needs the embedded NATS server (no nats_url)")
 	}
 	nc, err := nats.Connect(url, opts...)
 	if err != nil {
@@ -115,12 +126,19 @@ func Open(ctx context.Context, cfg Config) (*Bus, error) {
 		b.Close()
 		return nil, err
 	}
+	if creds != nil {
+		if b.fed, err = nats.Connect("", nats.Name("xsoc-federation"), nats.MaxReconnects(-1),
+			nats.InProcessServer(b.srv), nats.UserInfo(creds.fedUser, creds.fedPassword)); err != nil {
+			b.Close()
+			return nil, fmt.Errorf("bus: federation account: %w", err)
+		}
+	}
 	return b, nil
 }
 
-func startEmbedded(cfg Config) (*server.Server, error) {
+func startEmbedded(cfg Config) (*server.Server, *leafCredentials, error) {
 	if cfg.DataDir == "" {
-		return nil, errors.New("bus: embedded server needs a data directory")
+		return nil, nil, errors.New("bus: embedded server needs a data directory")
 	}
 	o := &server.Options{
 		ServerName:         "xsoc",
@@ -135,20 +153,33 @@ func startEmbedded(cfg Config) (*server.Server, error) {
 	if cfg.Listen != "" {
 		host, port, err := splitHostPort(cfg.Listen)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		o.Host, o.Port = host, port
 	}
+	var creds *leafCredentials
+	if cfg.Leaf != nil {
+		var err error
+		if creds, err = cfg.Leaf.configure(o); err != nil {
+			return nil, nil, err
+		}
+	}
 	srv, err := server.NewServer(o)
 	if err != nil {
-		return nil, fmt.Errorf("bus: embedded server: %w", err)
+		return nil, nil, fmt.Errorf("bus: embedded server: %w", err)
 	}
 	srv.Start()
 	if !srv.ReadyForConnections(30 * time.Second) {
 		srv.Shutdown()
-		return nil, errors.New("bus: embedded server did not start within 30s")
+		return nil, nil, errors.New("bus: embedded server did not start within 30s")
 	}
-	return srv, nil
+	if cfg.Leaf != nil {
+		if err := cfg.Leaf.enableJetStream(srv); err != nil {
+			srv.Shutdown()
+			return nil, nil, err
+		}
+	}
+	return srv, creds, nil
 }
 
 func (b *Bus) ensureStreams(ctx context.Context) error {
@@ -239,8 +270,12 @@ func (b *Bus) Conn() *nats.Conn { return b.nc }
 // Embedded reports whether this Bus runs the in-process server.
 func (b *Bus) Embedded() bool { return b.srv != nil }
 
-// Close drains the connection and stops the embedded server.
+// Close drains the connections and stops the embedded server.
 func (b *Bus) Close() {
+	if b.fed != nil {
+		b.fed.Drain()
+		b.fed.Close()
+	}
 	if b.nc != nil {
 		b.nc.Drain()
 		b.nc.Close()

@@ -56,6 +56,39 @@ type Config struct {
 	Syslog []ingest.SyslogConfig `yaml:"syslog"`
 	// TAXIIFeeds lists remote TAXII 2.1 collections to pull on a schedule.
 	TAXIIFeeds []TAXIIFeed `yaml:"taxii_feeds"`
+	// Federation links the node to other nodes: a hub, or a member node of
+	// a hub. Environment: XSOC_FEDERATION_ROLE, XSOC_FEDERATION_NODE, ...
+	Federation Federation `yaml:"federation"`
+}
+
+// Federation is a node's part in a federation of nodes linked over NATS
+// leaf nodes with mutual TLS (see internal/federation).
+type Federation struct {
+	// Role is "" (no federation), "hub" or "member".
+	Role string `yaml:"role"`
+	// Node names this node in the federation; its certificate carries the
+	// name.
+	Node string `yaml:"node"`
+	// Country is the EU member state the node operates in (ISO 3166-1
+	// alpha-2), shown at the hub.
+	Country string `yaml:"country"`
+	// Hub is the URL of the hub's leaf node listener (member nodes):
+	// tls://hub.example.eu:7422.
+	Hub string `yaml:"hub"`
+	// HubName is the hub's node name (member nodes): its certificate must
+	// carry it, and it names the hub's JetStream domain.
+	HubName string `yaml:"hub_name"`
+	// LeafListen is the hub's leaf node listener, host:port.
+	LeafListen string `yaml:"leaf_listen"`
+	// Cert, Key and CA are the node's certificate and key and the
+	// federation CA's certificate, PEM files ("xsoc federation cert").
+	Cert string `yaml:"cert"`
+	Key  string `yaml:"key"`
+	CA   string `yaml:"ca"`
+	// SecretFile holds the secret member nodes pseudonymise observables
+	// with ("xsoc federation secret"). Member nodes share it; the hub must
+	// not have it.
+	SecretFile string `yaml:"secret_file"`
 }
 
 // TAXIIFeed is a remote TAXII 2.1 collection pulled into the shared
@@ -102,28 +135,39 @@ func (c *Config) LoadFile(path string) error {
 	return nil
 }
 
-// LoadEnv overlays XSOC_<NAME> environment variables on c's scalar fields.
+// LoadEnv overlays XSOC_<NAME> environment variables on c's scalar fields,
+// and XSOC_<BLOCK>_<NAME> on the scalar fields of its blocks
+// (XSOC_FEDERATION_ROLE).
 func (c *Config) LoadEnv(lookup func(string) (string, bool)) error {
-	v := reflect.ValueOf(c).Elem()
+	return loadEnv(reflect.ValueOf(c).Elem(), "XSOC_", lookup)
+}
+
+func loadEnv(v reflect.Value, prefix string, lookup func(string) (string, bool)) error {
 	t := v.Type()
 	for i := range t.NumField() {
-		name := strings.Split(t.Field(i).Tag.Get("yaml"), ",")[0]
-		s, ok := lookup("XSOC_" + strings.ToUpper(name))
+		name := prefix + strings.ToUpper(strings.Split(t.Field(i).Tag.Get("yaml"), ",")[0])
+		f := v.Field(i)
+		if f.Kind() == reflect.Struct {
+			if err := loadEnv(f, name+"_", lookup); err != nil {
+				return err
+			}
+			continue
+		}
+		s, ok := lookup(name)
 		if !ok {
 			continue
 		}
-		f := v.Field(i)
 		switch f.Kind() {
 		case reflect.String:
 			f.SetString(s)
 		case reflect.Int, reflect.Int64:
 			n, err := strconv.ParseInt(s, 10, 64)
 			if err != nil {
-				return fmt.Errorf("config: XSOC_%s: want an integer, got %q", strings.ToUpper(name), s)
+				return fmt.Errorf("config: %s: want an integer, got %q", name, s)
 			}
 			f.SetInt(n)
 		default:
-			return fmt.Errorf("config: XSOC_%s cannot be set from the environment; use the config file", strings.ToUpper(name))
+			return fmt.Errorf("config: %s cannot be set from the environment; use the config file", name)
 		}
 	}
 	return nil
@@ -157,6 +201,50 @@ func (c *Config) Validate() error {
 		if s.Member == "" || (s.UDP == "" && s.TCP == "") {
 			return fmt.Errorf("config: syslog listener %+v needs a member and a udp or tcp address", s)
 		}
+	}
+	if c.Federation.Role != "" && c.NATSURL != "" {
+		return errors.New("config: federation links the embedded NATS server; drop nats_url or federation.role")
+	}
+	return c.Federation.validate()
+}
+
+// validate checks the federation block: each role's required settings,
+// and that the hub holds no pseudonymisation secret.
+func (f *Federation) validate() error {
+	f.Country = strings.ToUpper(strings.TrimSpace(f.Country))
+	switch f.Role {
+	case "":
+		return nil
+	case "hub", "member":
+	default:
+		return fmt.Errorf("config: federation.role must be \"hub\" or \"member\", not %q", f.Role)
+	}
+	var missing []string
+	need := func(v, name string) {
+		if strings.TrimSpace(v) == "" {
+			missing = append(missing, name)
+		}
+	}
+	need(f.Node, "node")
+	need(f.Cert, "cert")
+	need(f.Key, "key")
+	need(f.CA, "ca")
+	if f.Role == "hub" {
+		need(f.LeafListen, "leaf_listen")
+	} else {
+		need(f.Hub, "hub")
+		need(f.HubName, "hub_name")
+		need(f.SecretFile, "secret_file")
+	}
+	if len(missing) > 0 {
+		return fmt.Errorf("config: federation role %s needs %s (certificates: xsoc federation ca / cert; secret: xsoc federation secret)",
+			f.Role, strings.Join(missing, ", "))
+	}
+	if f.Role == "hub" && f.SecretFile != "" {
+		return errors.New("config: a federation hub must not hold the pseudonymisation secret; drop federation.secret_file")
+	}
+	if f.Country != "" && len(f.Country) != 2 {
+		return fmt.Errorf("config: federation.country %q: want an ISO 3166-1 alpha-2 code such as DE", f.Country)
 	}
 	return nil
 }

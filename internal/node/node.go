@@ -31,6 +31,7 @@ import (
 	"github.com/xsoc/xsoc/internal/detect/sigma"
 	"github.com/xsoc/xsoc/internal/detect/stixpattern"
 	"github.com/xsoc/xsoc/internal/eventlog"
+	"github.com/xsoc/xsoc/internal/federation"
 	"github.com/xsoc/xsoc/internal/ingest"
 	"github.com/xsoc/xsoc/internal/intel"
 	"github.com/xsoc/xsoc/internal/intel/taxii"
@@ -78,12 +79,13 @@ type Node struct {
 	dir       *directory // members' countries, sectors and relations, cached
 	listener  net.Listener
 	syslog    []*ingest.SyslogServer
+	fed       federationParts
 }
 
 // Schemas are the tables of every package a node uses, in dependency order.
 func Schemas() []store.Schema {
 	return []store.Schema{member.Schema(), eventlog.Schema(), alert.Schema(), correlate.Schema(),
-		intel.Schema(), taxii.Schema(), rulestore.Schema(), respond.Schema()}
+		intel.Schema(), taxii.Schema(), rulestore.Schema(), respond.Schema(), federation.Schema()}
 }
 
 // OpenStore opens and migrates the configured store; the CLI's offline
@@ -115,13 +117,16 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger) (*Node, erro
 	}
 	n := &Node{Config: cfg, Log: log, Metrics: prometheus.NewRegistry(), mux: http.NewServeMux()}
 	n.Metrics.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	var err error
+	leaf, err := n.federationLeaf()
+	if err != nil {
+		return nil, err
+	}
 	if n.DB, err = OpenStore(ctx, cfg); err != nil {
 		return nil, err
 	}
 	n.Bus, err = bus.Open(ctx, bus.Config{
 		URL: cfg.NATSURL, DataDir: cfg.DataDir, SyncAlways: cfg.Sync == "always",
-		IngestMaxBytes: cfg.IngestMaxBytes, Listen: cfg.NATSListen,
+		IngestMaxBytes: cfg.IngestMaxBytes, Listen: cfg.NATSListen, Leaf: leaf,
 	})
 	if err != nil {
 		n.DB.Close()
@@ -145,6 +150,10 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger) (*Node, erro
 	}
 	n.routes()
 	if err := n.openCases(ctx); err != nil {
+		n.Close()
+		return nil, err
+	}
+	if err := n.openFederation(ctx); err != nil {
 		n.Close()
 		return nil, err
 	}
@@ -270,6 +279,7 @@ func (n *Node) Run(ctx context.Context) error {
 		n.watchRules,
 		func(ctx context.Context) { n.Respond.Start(ctx); <-ctx.Done(); n.Respond.Wait() },
 	}
+	background = append(background, n.federationWork()...)
 	if d := n.Config.PlaybooksDir; d != "" {
 		background = append(background, func(ctx context.Context) {
 			n.Respond.Watch(ctx, d, 5*time.Second, func(errs []respond.LoadError) {

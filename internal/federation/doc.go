@@ -1,0 +1,95 @@
+// Package federation links xsoc nodes: member nodes, each serving its own
+// member organisations, share what TLP lets them share with a hub, which
+// correlates it into cross-border incidents.
+//
+// # The link
+//
+// Nodes talk over NATS leaf node connections secured with mutual TLS. The
+// federation has its own certificate authority (NewCA; "xsoc federation
+// ca"); every node holds a certificate it issued (CA.Issue; "xsoc
+// federation cert"): ECDSA P-256, the node name as common name and DNS
+// name, and the URI NodeURI. The hub's leaf node listener requires a
+// client certificate signed by the federation CA and carrying NodeURI;
+// any other is refused, during the TLS handshake (another CA) or at
+// authorisation (no NodeURI). A member node trusts only the federation CA
+// and only a certificate naming the configured hub, whatever address it
+// dials.
+//
+// On each node the federation lives in its own NATS account
+// (bus.FederationAccount); the node's ingest and alert streams stay in
+// the global account, which the link does not join. Each node's
+// embedded server has its own JetStream domain (its node name), so
+// JetStream does not merge across the link; the hub's streams are
+// reached from member nodes through the hub's domain.
+//
+// # What leaves a member node
+//
+// The Exporter reads the node's alert stream (XSOC_ALERTS) through a
+// durable consumer. For each alert, TLP decides (MayLeave, with
+// tlp.MayReceive for the community, which is what the hub and the other
+// members are): TLP:CLEAR and TLP:GREEN alerts leave, TLP:AMBER,
+// AMBER+STRICT and RED stay. An alert's TLP level is at least its
+// member's sharing level and the level of the intelligence that raised
+// it, so a member that keeps its alerts at AMBER shares nothing.
+//
+// What leaves for an alert is Alert, and only that:
+//
+//   - node, the alert's id on it and its count (how many detections it
+//     folds so far);
+//   - member id, the member's country and NIS2 sector;
+//   - event time, last seen, detection time;
+//   - detector, rule id and rule title (for Sigma the rule's name; for
+//     detectors whose titles quote the matched value, "<detector> rule
+//     <rule id>" instead), severity, ATT&CK techniques, TLP level;
+//   - each observable (addresses, domains, URLs, hashes, e-mail
+//     addresses, users, hosts…) as its STIX type, its role, a pseudonym,
+//     and whether it names the same thing everywhere (public addresses,
+//     domains, hashes) or only at the member (hosts, users, private
+//     addresses); and the host and user names of the alert's evidence,
+//     pseudonymised the same way.
+//
+// The raw events (evidence), event ids, the alert's deduplication key,
+// any observable value, and triage state do not leave.
+//
+// A pseudonym is HMAC-SHA256, under a secret the member nodes share and
+// the hub does not hold ("xsoc federation secret"), of the observable's
+// type and canonical value (addresses in shortest form, everything else
+// in lower case), truncated to 128 bits (Pseudonymiser). Equal values
+// give equal pseudonyms on every member node, so the hub correlates them;
+// without the secret the hub can neither reverse a pseudonym nor test a
+// guess. Member nodes hold the secret and could test guesses against
+// pseudonyms they receive, which is why only alerts they may receive
+// under TLP (CLEAR, GREEN) are sent at all.
+//
+// Each message is signed with the sending node's key and carries its
+// certificate; the hub checks the signature, that the federation CA
+// issued the certificate, and that the certificate, the subject
+// (xsoc.fed.alert.<node>.<member>) and the body name the same node, so a
+// node cannot speak for another.
+//
+// # Delivery
+//
+// The exporter acknowledges an alert on its node only after the hub's
+// stream (XSOC_FED_ALERTS, in the hub's federation account) stored it.
+// While the hub is unreachable alerts wait in the node's stream and are
+// sent once it is back. Each state of an alert is sent with the message
+// id "<node>.<alert id>.<count>", so a state sent twice (a crash of the
+// member node after sending, before acknowledging) is stored once. The
+// first time a node runs its exporter, it sends the alerts its stream
+// still holds (seven days).
+//
+// # The hub
+//
+// The Hub reads XSOC_FED_ALERTS through a durable consumer. It registers
+// each remote member in its member registry as "<node>--<member>"
+// (RemoteMemberID) with its country and sector — node names never
+// contain "--", so ids of different nodes cannot collide — and raises
+// each remote alert as one alert of the hub, updated by every later
+// state, then runs the node's correlator over it: incidents, campaigns
+// and cross-border incidents form at the hub as on any node and are
+// served by its REST API. Public addresses reach the correlator typed
+// "public-ipv4-addr" / "public-ipv6-addr" (the correlator cannot tell a
+// pseudonym's address class). The hub records the latest state of each
+// remote alert it took in; a state delivered again (a crash of the hub
+// before acknowledging) changes nothing.
+package federation

@@ -1,0 +1,257 @@
+package federation
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/xsoc/xsoc/internal/alert"
+	"github.com/xsoc/xsoc/internal/bus"
+	"github.com/xsoc/xsoc/internal/member"
+	"github.com/xsoc/xsoc/internal/tlp"
+)
+
+// exportConsumer is the durable consumer of the node's alert stream that
+// the exporter reads; its position survives restarts.
+const exportConsumer = "xsoc-federation-export"
+
+// NoticeDetector is the detector name of the alerts a member node raises
+// for hub notices. They stay on the node: the hub made them.
+const NoticeDetector = "federation"
+
+// ExporterConfig configures an Exporter.
+type ExporterConfig struct {
+	// Bus is the member node's bus: its alert stream, and the connection
+	// into the federation account that the leaf node link carries.
+	Bus *bus.Bus
+	// Identity signs what leaves; Pseudonyms hides the observables.
+	Identity   *Identity
+	Pseudonyms *Pseudonymiser
+	// Member returns a member of this node (for its country and sector).
+	Member func(id string) member.Member
+	Log    *slog.Logger
+	// Registry receives the exporter's counters; nil registers nothing.
+	Registry *prometheus.Registry
+}
+
+// Exporter sends the member node's alerts that TLP lets leave it to the
+// hub. It reads the node's alert stream through a durable consumer and
+// acknowledges an alert there only once the hub's stream stored it: while
+// the hub is unreachable alerts wait, and after a crash on either side
+// they are sent again, which the hub's duplicate detection absorbs.
+type Exporter struct {
+	cfg      ExporterConfig
+	fed      jetstream.JetStream
+	exported prometheus.Counter
+	withheld prometheus.Counter
+}
+
+// NewExporter returns an exporter; Run starts it.
+func NewExporter(cfg ExporterConfig) (*Exporter, error) {
+	if cfg.Bus == nil || cfg.Bus.Federation() == nil || cfg.Identity == nil || cfg.Pseudonyms == nil || cfg.Member == nil {
+		return nil, errors.New("federation: exporter needs a federation bus, an identity, pseudonyms and members")
+	}
+	if cfg.Log == nil {
+		cfg.Log = slog.New(slog.DiscardHandler)
+	}
+	fed, err := jetstream.New(cfg.Bus.Federation(), jetstream.WithPublishAsyncTimeout(10*time.Second))
+	if err != nil {
+		return nil, err
+	}
+	e := &Exporter{
+		cfg: cfg, fed: fed,
+		exported: prometheus.NewCounter(prometheus.CounterOpts{Name: "xsoc_federation_alerts_exported_total",
+			Help: "Alert states the hub stored."}),
+		withheld: prometheus.NewCounter(prometheus.CounterOpts{Name: "xsoc_federation_alerts_withheld_total",
+			Help: "Alert states kept on the node because their TLP level does not let them leave."}),
+	}
+	if cfg.Registry != nil {
+		for _, c := range []prometheus.Collector{e.exported, e.withheld} {
+			if err := cfg.Registry.Register(c); err != nil {
+				return nil, err
+			}
+		}
+	}
+	return e, nil
+}
+
+// MayLeave reports whether an alert may go to the hub: the hub and,
+// through it, the federation's other members are the community, so
+// TLP:CLEAR and GREEN leave; AMBER, AMBER+STRICT and RED stay. Notices
+// the hub sent stay too.
+func MayLeave(a *alert.Alert) bool {
+	return a.Detector != NoticeDetector && tlp.MayReceive(a.TLP, tlp.Community)
+}
+
+// Run exports until ctx ends.
+func (e *Exporter) Run(ctx context.Context) error {
+	cons, err := durable(ctx, e.cfg.Bus.JetStream(), bus.AlertStream, jetstream.ConsumerConfig{
+		Durable:       exportConsumer,
+		Description:   "alerts on their way to the federation hub",
+		FilterSubject: bus.AlertSubject + ".>",
+		AckPolicy:     jetstream.AckExplicitPolicy,
+		AckWait:       time.Minute,
+		MaxAckPending: 4096,
+		DeliverPolicy: jetstream.DeliverAllPolicy,
+	}, e.cfg.Log)
+	if err != nil {
+		return nil // only ctx ends it
+	}
+	retry := time.Second
+	for ctx.Err() == nil {
+		msgs, err := nextBatch(cons, 256)
+		if err != nil {
+			if ctx.Err() == nil {
+				e.cfg.Log.Warn("federation: reading alerts", "err", err)
+				sleep(ctx, retry)
+			}
+			continue
+		}
+		if err := e.forward(ctx, msgs); err != nil {
+			// The hub is down or the link is: wait, then try again with
+			// what was not acknowledged.
+			e.cfg.Log.Info("federation: hub not reached; alerts wait", "err", err, "retry", retry)
+			sleep(ctx, retry)
+			retry = min(2*retry, 30*time.Second)
+			continue
+		}
+		retry = time.Second
+	}
+	return nil
+}
+
+// durable creates or opens a durable consumer, trying again until it
+// stands or ctx ends (the stream's server may still be starting).
+func durable(ctx context.Context, js jetstream.JetStream, stream string, cc jetstream.ConsumerConfig, log *slog.Logger) (jetstream.Consumer, error) {
+	for {
+		cons, err := js.CreateOrUpdateConsumer(ctx, stream, cc)
+		if err == nil {
+			return cons, nil
+		}
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		log.Warn("federation: consumer not ready; trying again", "stream", stream, "consumer", cc.Durable, "err", err)
+		sleep(ctx, time.Second)
+	}
+}
+
+// forward sends a batch to the hub, acknowledging each message locally
+// once the hub acknowledged it (or once it is known to stay home). It
+// returns an error if any message could not be sent; those are
+// negatively acknowledged and come again.
+func (e *Exporter) forward(ctx context.Context, msgs []jetstream.Msg) error {
+	type sent struct {
+		msg jetstream.Msg
+		ack jetstream.PubAckFuture
+	}
+	var pending []sent
+	var failed error
+	for _, m := range msgs {
+		var a alert.Alert
+		if err := json.Unmarshal(m.Data(), &a); err != nil {
+			// Sending it again cannot help; the node's alert store keeps
+			// the alert regardless.
+			e.cfg.Log.Warn("federation: undecodable alert message left out", "subject", m.Subject(), "err", err)
+			m.Term()
+			continue
+		}
+		if !MayLeave(&a) {
+			e.withheld.Inc()
+			m.Ack()
+			continue
+		}
+		out, msgID, err := e.prepare(&a)
+		if err != nil {
+			failed = errors.Join(failed, err)
+			m.NakWithDelay(5 * time.Second)
+			continue
+		}
+		f, err := e.fed.PublishMsgAsync(out, jetstream.WithMsgID(msgID))
+		if err != nil {
+			failed = errors.Join(failed, err)
+			m.NakWithDelay(time.Second)
+			continue
+		}
+		pending = append(pending, sent{m, f})
+	}
+	for _, p := range pending {
+		select {
+		case <-p.ack.Ok():
+			e.exported.Inc()
+			p.msg.Ack()
+		case err := <-p.ack.Err():
+			failed = errors.Join(failed, err)
+			p.msg.NakWithDelay(time.Second)
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	return failed
+}
+
+// prepare builds the signed message to the hub for a local alert, and
+// its message id.
+func (e *Exporter) prepare(a *alert.Alert) (*nats.Msg, string, error) {
+	mem := e.cfg.Member(a.Member)
+	if mem.Country == "" {
+		return nil, "", fmt.Errorf("federation: alert %s: member %s unknown on this node", a.ID, a.Member)
+	}
+	out := Describe(e.cfg.Identity.Name, a, mem.Country, mem.Sector, e.cfg.Pseudonyms)
+	data, err := json.Marshal(&out)
+	if err != nil {
+		return nil, "", err
+	}
+	msg := &nats.Msg{Subject: out.Subject(), Data: data}
+	if err := e.cfg.Identity.seal(msg); err != nil {
+		return nil, "", err
+	}
+	return msg, out.MsgID(), nil
+}
+
+// nextBatch returns the messages available now, up to max, or waits up to
+// a second for the next one: a batch goes on as soon as it is there.
+func nextBatch(cons jetstream.Consumer, max int) ([]jetstream.Msg, error) {
+	var msgs []jetstream.Msg
+	collect := func(b jetstream.MessageBatch) error {
+		for m := range b.Messages() {
+			msgs = append(msgs, m)
+		}
+		return b.Error()
+	}
+	b, err := cons.FetchNoWait(max)
+	if err != nil {
+		return nil, err
+	}
+	if err := collect(b); err != nil || len(msgs) > 0 {
+		return msgs, err
+	}
+	if b, err = cons.Fetch(1, jetstream.FetchMaxWait(time.Second)); err != nil {
+		return nil, err
+	}
+	if err := collect(b); err != nil || len(msgs) == 0 {
+		return msgs, err
+	}
+	if b, err = cons.FetchNoWait(max - 1); err != nil {
+		return msgs, nil
+	}
+	collect(b)
+	return msgs, nil
+}
+
+// sleep waits d or until ctx ends.
+func sleep(ctx context.Context, d time.Duration) {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+	case <-t.C:
+	}
+}

@@ -1,0 +1,400 @@
+package federation
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/xsoc/xsoc/internal/alert"
+	"github.com/xsoc/xsoc/internal/bus"
+	"github.com/xsoc/xsoc/internal/correlate"
+	"github.com/xsoc/xsoc/internal/member"
+	"github.com/xsoc/xsoc/internal/store"
+	"github.com/xsoc/xsoc/internal/tlp"
+)
+
+// hubConsumer is the hub's durable consumer of the federated alert stream.
+const hubConsumer = "xsoc-hub"
+
+// hubDedupWindow is how far apart the states of one remote alert may be
+// and still update the same alert at the hub. A member node folds
+// repeats within its own window; the hub follows whatever it folded.
+const hubDedupWindow = 366 * 24 * time.Hour
+
+// Schema is the federation's table at the hub: which hub alert stands for
+// each remote alert, and the latest state (count) of it taken in.
+func Schema() store.Schema {
+	return store.Schema{Owner: "federation", Migrations: []string{
+		`CREATE TABLE federation_alerts (
+			node TEXT NOT NULL,
+			origin_id TEXT NOT NULL,
+			member TEXT NOT NULL,
+			alert_id TEXT NOT NULL,
+			origin_count INTEGER NOT NULL,
+			received BIGINT NOT NULL,
+			PRIMARY KEY (node, origin_id)
+		);
+		CREATE INDEX IF NOT EXISTS federation_alerts_alert ON federation_alerts (alert_id)`,
+	}}
+}
+
+// RemoteMemberID is the id a member of another node has at the hub:
+// "<node>--<member>". Node names contain no "--" and do not end in "-",
+// so the first "--" separates the two and ids of different nodes cannot
+// collide. A member id too long to fit the 63 characters member ids may
+// have is shortened and suffixed with a hash of it.
+func RemoteMemberID(node, memberID string) string {
+	id := node + "--" + memberID
+	if len(id) <= 63 {
+		return id
+	}
+	sum := sha256.Sum256([]byte(memberID))
+	suffix := "-" + hex.EncodeToString(sum[:4])
+	keep := 63 - len(node) - 2 - len(suffix)
+	return node + "--" + strings.TrimRight(memberID[:keep], "-") + suffix
+}
+
+// HubConfig configures a Hub.
+type HubConfig struct {
+	// Bus is the hub's bus; the federated streams live in its federation
+	// account, and the hub's own alerts are published on it.
+	Bus *bus.Bus
+	// Identity is the hub's: it verifies the member nodes' signatures
+	// against the federation CA.
+	Identity *Identity
+	// DB is the hub's store; Correlator the node's correlator, which
+	// forms incidents and cross-border campaigns from federated alerts as
+	// from local ones.
+	DB         *store.DB
+	Correlator *correlate.Correlator
+	// Members is the hub's member registry: remote members are registered
+	// in it, with their country and sector, when their first alert comes.
+	Members *member.Registry
+	// OnMember is told about each remote member the hub registers or
+	// meets for the first time since start, before its alerts are
+	// correlated (caches of members' countries must know it).
+	OnMember func(member.Member)
+	Log      *slog.Logger
+	// Registry receives the hub's counters; nil registers nothing.
+	Registry *prometheus.Registry
+}
+
+// Hub takes in the alerts member nodes send: it keeps them in a durable
+// stream, verifies who sent each, registers remote members, raises each
+// remote alert as an alert of the hub and correlates it.
+type Hub struct {
+	cfg      HubConfig
+	fed      jetstream.JetStream
+	alerts   *alert.Service
+	verify   *verifier
+	known    map[string]bool // remote members registered, by hub id
+	received prometheus.Counter
+	refused  prometheus.Counter
+}
+
+// NewHub creates the hub's streams (if missing) and returns the hub; Run
+// starts it.
+func NewHub(ctx context.Context, cfg HubConfig) (*Hub, error) {
+	if cfg.Bus == nil || cfg.Bus.Federation() == nil || cfg.Identity == nil || cfg.DB == nil || cfg.Correlator == nil || cfg.Members == nil {
+		return nil, errors.New("federation: hub needs a federation bus, an identity, a store, a correlator and members")
+	}
+	if cfg.Log == nil {
+		cfg.Log = slog.New(slog.DiscardHandler)
+	}
+	if cfg.OnMember == nil {
+		cfg.OnMember = func(member.Member) {}
+	}
+	fed, err := jetstream.New(cfg.Bus.Federation())
+	if err != nil {
+		return nil, err
+	}
+	if err := ensureHubStreams(ctx, fed); err != nil {
+		return nil, err
+	}
+	// Remote alerts get their own alert service over the same store: the
+	// same tables and publication, with a deduplication window wide
+	// enough that every state of a remote alert updates one hub alert.
+	alerts, err := alert.NewService(cfg.DB, cfg.Bus, alert.Options{DedupWindow: hubDedupWindow})
+	if err != nil {
+		return nil, err
+	}
+	h := &Hub{
+		cfg: cfg, fed: fed, alerts: alerts, verify: newVerifier(cfg.Identity), known: map[string]bool{},
+		received: prometheus.NewCounter(prometheus.CounterOpts{Name: "xsoc_federation_alerts_received_total",
+			Help: "Federated alert states taken in by the hub."}),
+		refused: prometheus.NewCounter(prometheus.CounterOpts{Name: "xsoc_federation_alerts_refused_total",
+			Help: "Federated alert messages refused: bad signature, unknown node, malformed, or a TLP level that may not leave its node."}),
+	}
+	if cfg.Registry != nil {
+		for _, c := range []prometheus.Collector{h.received, h.refused} {
+			if err := cfg.Registry.Register(c); err != nil {
+				return nil, err
+			}
+		}
+	}
+	return h, nil
+}
+
+// ensureHubStreams creates the hub's streams in the federation account.
+func ensureHubStreams(ctx context.Context, js jetstream.JetStream) error {
+	for _, sc := range []jetstream.StreamConfig{{
+		Name:        AlertStream,
+		Description: "alerts member nodes share with the hub (pseudonymised)",
+		Subjects:    []string{AlertSubject + ".>"},
+		Retention:   jetstream.LimitsPolicy,
+		MaxAge:      30 * 24 * time.Hour,
+		MaxBytes:    4 << 30,
+		Storage:     jetstream.FileStorage,
+		Duplicates:  time.Hour,
+	}, {
+		Name:        NoticeStream,
+		Description: "notices from the hub to member nodes",
+		Subjects:    []string{NoticeSubject + ".>"},
+		Retention:   jetstream.LimitsPolicy,
+		MaxAge:      7 * 24 * time.Hour,
+		MaxBytes:    1 << 30,
+		Storage:     jetstream.FileStorage,
+		Duplicates:  time.Hour,
+	}} {
+		if _, err := js.CreateOrUpdateStream(ctx, sc); err != nil {
+			return fmt.Errorf("federation: stream %s: %w", sc.Name, err)
+		}
+	}
+	return nil
+}
+
+// Run takes in federated alerts until ctx ends.
+func (h *Hub) Run(ctx context.Context) error {
+	cons, err := durable(ctx, h.fed, AlertStream, jetstream.ConsumerConfig{
+		Durable:       hubConsumer,
+		Description:   "the hub's correlation of federated alerts",
+		AckPolicy:     jetstream.AckExplicitPolicy,
+		AckWait:       time.Minute,
+		MaxAckPending: 4096,
+		DeliverPolicy: jetstream.DeliverAllPolicy,
+	}, h.cfg.Log)
+	if err != nil {
+		return nil // only ctx ends it
+	}
+	for ctx.Err() == nil {
+		msgs, err := nextBatch(cons, 256)
+		if err != nil {
+			if ctx.Err() == nil {
+				h.cfg.Log.Warn("federation: reading federated alerts", "err", err)
+				sleep(ctx, time.Second)
+			}
+			continue
+		}
+		if len(msgs) == 0 {
+			continue
+		}
+		if err := h.ingest(ctx, msgs); err != nil {
+			h.cfg.Log.Warn("federation: federated alerts not taken in; they come again", "err", err)
+			for _, m := range msgs {
+				m.NakWithDelay(time.Second)
+			}
+			sleep(ctx, time.Second)
+		}
+	}
+	return nil
+}
+
+// ingest takes in one batch: verify, keep each remote alert's latest
+// state, raise and correlate, record the states taken in, then
+// acknowledge. A crash anywhere before the acknowledgement makes the
+// batch come again; each step is idempotent (an alert state already
+// raised is recognised by its state id, one already recorded is
+// skipped).
+func (h *Hub) ingest(ctx context.Context, msgs []jetstream.Msg) error {
+	latest := map[string]Alert{}
+	var order []string
+	for _, m := range msgs {
+		a, err := h.verify.decodeAlert(m.Subject(), m.Headers(), m.Data())
+		if err != nil {
+			h.refused.Inc()
+			h.cfg.Log.Warn("federation: federated alert refused", "subject", m.Subject(), "err", err)
+			continue
+		}
+		k := a.Node + "/" + a.ID
+		if have, ok := latest[k]; !ok {
+			order = append(order, k)
+		} else if have.Count >= a.Count {
+			continue
+		}
+		latest[k] = a
+	}
+	if len(order) > 0 {
+		if err := h.take(ctx, latest, order); err != nil {
+			return err
+		}
+	}
+	for _, m := range msgs {
+		m.Ack() // refused messages too: sending them again cannot help
+	}
+	return nil
+}
+
+// take raises and correlates the given remote alert states and records
+// them.
+func (h *Hub) take(ctx context.Context, latest map[string]Alert, order []string) error {
+	var detections []alert.Alert
+	var taken []Alert
+	for _, k := range order {
+		a := latest[k]
+		if err := h.ensureMember(ctx, a); err != nil {
+			return err
+		}
+		known, err := h.knownCount(ctx, a)
+		if err != nil {
+			return err
+		}
+		if a.Count <= known {
+			continue // an older or repeated state
+		}
+		detections = append(detections, hubDetections(a, known)...)
+		taken = append(taken, a)
+	}
+	if len(taken) == 0 {
+		return nil
+	}
+	raised, err := h.alerts.Raise(ctx, detections)
+	if err != nil && !errors.Is(err, alert.ErrInvalid) {
+		return err
+	}
+	if err != nil {
+		h.cfg.Log.Warn("federation: federated alert not raised", "err", err)
+	}
+	if err := h.cfg.Correlator.Process(ctx, raised); err != nil && !errors.Is(err, correlate.ErrInvalid) {
+		return err
+	}
+	byKey := map[string]string{}
+	for _, r := range raised {
+		byKey[r.Key] = r.ID
+	}
+	now := store.Nanos(time.Now())
+	err = h.cfg.DB.InTx(ctx, func(tx *store.Tx) error {
+		for _, a := range taken {
+			id, ok := byKey[originKey(&a)]
+			if !ok {
+				continue
+			}
+			if _, err := tx.Exec(ctx, `INSERT INTO federation_alerts (node, origin_id, member, alert_id, origin_count, received)
+				VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (node, origin_id) DO UPDATE SET
+				alert_id = excluded.alert_id, origin_count = excluded.origin_count, received = excluded.received`,
+				a.Node, a.ID, a.Member, id, a.Count, now); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("federation: record alerts: %w", err)
+	}
+	h.received.Add(float64(len(taken)))
+	return nil
+}
+
+// knownCount returns the latest state of a remote alert taken in, 0 if
+// none.
+func (h *Hub) knownCount(ctx context.Context, a Alert) (int, error) {
+	var n int
+	err := h.cfg.DB.QueryRow(ctx, `SELECT origin_count FROM federation_alerts WHERE node = ? AND origin_id = ?`,
+		a.Node, a.ID).Scan(&n)
+	if store.NotFound(err) {
+		return 0, nil
+	}
+	return n, err
+}
+
+// ensureMember registers the remote member of a at the hub, once.
+func (h *Hub) ensureMember(ctx context.Context, a Alert) error {
+	id := RemoteMemberID(a.Node, a.Member)
+	if h.known[id] {
+		return nil
+	}
+	m, err := h.cfg.Members.Get(ctx, id)
+	if errors.Is(err, member.ErrNotFound) {
+		// Remote members are shown their own alerts at most TLP:GREEN: a
+		// remote alert is never more restricted than that.
+		green := tlp.Green
+		// The key Add returns is not kept: a remote member has no access
+		// to the hub until an operator issues one (members rotate-key).
+		m, _, err = h.cfg.Members.Add(ctx, member.Member{
+			ID: id, Name: a.Member + " (node " + a.Node + ")", Country: a.Country, Sector: a.Sector, AlertTLP: &green,
+		})
+		if errors.Is(err, member.ErrExists) {
+			m, err = h.cfg.Members.Get(ctx, id)
+		}
+	}
+	if err != nil {
+		return fmt.Errorf("federation: remote member %s: %w", id, err)
+	}
+	h.cfg.OnMember(m)
+	h.known[id] = true
+	return nil
+}
+
+// originKey is the deduplication key of a remote alert's hub alert: one
+// hub alert per remote alert.
+func originKey(a *Alert) string { return "federation|" + a.Node + "|" + a.ID }
+
+// hubDetections turns a remote alert's new state into detections for the
+// hub's alert service. The first state opens the hub alert at the remote
+// alert's first event time (and, if it already spans a later event,
+// extends it to that); a later state adds the detections counted since
+// the last one taken in. Each carries the state's id as its event id, so
+// raising it again changes nothing.
+func hubDetections(a Alert, known int) []alert.Alert {
+	base := alert.Alert{
+		Member: RemoteMemberID(a.Node, a.Member), Detector: a.Detector, RuleID: a.RuleID, RuleTitle: a.RuleTitle,
+		Severity: a.Severity, Techniques: a.Techniques, TLP: a.TLP, Key: originKey(&a),
+		Observables: hubObservables(a.Observables),
+	}
+	state := a.MsgID()
+	if known > 0 {
+		d := base
+		d.EventTime, d.Count, d.EventIDs = later(a.LastSeen, a.EventTime), a.Count-known, []string{state}
+		return []alert.Alert{d}
+	}
+	first := base
+	first.EventTime, first.Count, first.EventIDs = a.EventTime, a.Count, []string{state}
+	if a.Count < 2 || !a.LastSeen.After(a.EventTime) {
+		return []alert.Alert{first}
+	}
+	first.Count, first.EventIDs = a.Count-1, []string{state + ".first"}
+	last := base
+	last.EventTime, last.Count, last.EventIDs = a.LastSeen, 1, []string{state}
+	return []alert.Alert{first, last}
+}
+
+func later(a, b time.Time) time.Time {
+	if a.After(b) {
+		return a
+	}
+	return b
+}
+
+// hubObservables is how the hub's correlator sees pseudonymised
+// observables. It keeps each type, except that a public address becomes
+// "public-ipv4-addr" or "public-ipv6-addr": the correlator tells public
+// from private addresses by parsing them, which a pseudonym defeats, and
+// the member node already decided (Observable.Global).
+func hubObservables(obs []Observable) []alert.Observable {
+	out := make([]alert.Observable, 0, len(obs))
+	for _, o := range obs {
+		typ := o.Type
+		if o.Global && (typ == "ipv4-addr" || typ == "ipv6-addr") {
+			typ = "public-" + typ
+		}
+		out = append(out, alert.Observable{Type: typ, Value: o.Pseudonym, Role: o.Role})
+	}
+	return out
+}

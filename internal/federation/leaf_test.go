@@ -1,0 +1,115 @@
+package federation
+
+import (
+	"bufio"
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"math/big"
+	"net"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/xsoc/xsoc/internal/bus"
+)
+
+// openHubBus starts a hub's embedded server with its leaf node listener.
+func openHubBus(t *testing.T, id *Identity) (*bus.Bus, string) {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	l.Close()
+	b, err := bus.Open(context.Background(), bus.Config{DataDir: filepath.Join(t.TempDir(), "hub"),
+		Leaf: &bus.Leaf{Domain: id.Name, Listen: addr, ListenTLS: id.ServerTLS(), PeerURI: NodeURI, JetStream: true}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(b.Close)
+	return b, addr
+}
+
+// leafConnect speaks the start of the leaf node protocol with cert:
+// read the server's INFO, upgrade to TLS, send CONNECT and PING, and
+// return the server's first answer line (or the error that ended it).
+func leafConnect(t *testing.T, addr string, cert tls.Certificate, roots *x509.CertPool) string {
+	t.Helper()
+	conn, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	conn.SetDeadline(time.Now().Add(20 * time.Second)) // a guard against a hung test, not a measurement
+	r := bufio.NewReader(conn)
+	if line, err := r.ReadString('\n'); err != nil || !strings.HasPrefix(line, "INFO ") {
+		t.Fatalf("no INFO: %q %v", line, err)
+	}
+	tc := tls.Client(conn, &tls.Config{Certificates: []tls.Certificate{cert}, RootCAs: roots, ServerName: "hub", MinVersion: tls.VersionTLS13})
+	if err := tc.Handshake(); err != nil {
+		return "tls: " + err.Error()
+	}
+	if _, err := tc.Write([]byte("CONNECT {\"verbose\":false,\"pedantic\":false,\"tls_required\":true,\"name\":\"probe\"}\r\nPING\r\n")); err != nil {
+		return "tls: " + err.Error()
+	}
+	tr := bufio.NewReader(tc)
+	for {
+		line, err := tr.ReadString('\n')
+		if err != nil {
+			return "tls: " + err.Error()
+		}
+		// Until the answer to PING (or an error), an admitted leaf node
+		// receives the server's INFO, PINGs and subscription interest.
+		if strings.HasPrefix(line, "PONG") || strings.HasPrefix(line, "-ERR") {
+			return strings.TrimSpace(line)
+		}
+	}
+}
+
+// certWithoutNodeURI is issued by the federation CA but lacks NodeURI,
+// as a certificate the CA issued for some other purpose would.
+func certWithoutNodeURI(t *testing.T, ca *CA) tls.Certificate {
+	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(7), Subject: pkix.Name{CommonName: "web"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
+		KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}, DNSNames: []string{"web"}}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca.Cert, &key.PublicKey, ca.Key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}
+}
+
+// TestLeafListenerAdmitsOnlyFederationNodes: a node certificate of the
+// federation CA is admitted, a certificate of another CA fails the TLS
+// handshake, and a certificate of the federation CA without the node URI
+// fails authorisation.
+func TestLeafListenerAdmitsOnlyFederationNodes(t *testing.T) {
+	p := newTestPKI(t)
+	hub := p.identity(t, "hub")
+	_, addr := openHubBus(t, hub)
+	member := p.identity(t, "de-node")
+	foreign := newTestPKI(t).identity(t, "de-node")
+	tests := []struct {
+		name string
+		cert tls.Certificate
+		want string
+	}{
+		{"federation node", member.tlsCertificate(), "PONG"},
+		{"another CA's node", foreign.tlsCertificate(), "tls: remote error"},
+		{"federation CA, not a node", certWithoutNodeURI(t, p.ca), "-ERR 'Authorization Violation'"},
+	}
+	for _, tt := range tests {
+		got := leafConnect(t, addr, tt.cert, hub.roots)
+		if !strings.HasPrefix(got, tt.want) {
+			t.Errorf("%s: server answered %q, want %q…", tt.name, got, tt.want)
+		}
+	}
+}

@@ -1,0 +1,103 @@
+package node
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/xsoc/xsoc/internal/bus"
+	"github.com/xsoc/xsoc/internal/federation"
+	"github.com/xsoc/xsoc/internal/member"
+)
+
+// federationParts are what a federation role adds to a node.
+type federationParts struct {
+	identity   *federation.Identity
+	pseudonyms *federation.Pseudonymiser // member nodes
+	hub        *federation.Hub
+	exporter   *federation.Exporter
+}
+
+// federationLeaf loads the node's federation credentials and returns the
+// bus's leaf node settings for its role, or nil without federation.
+func (n *Node) federationLeaf() (*bus.Leaf, error) {
+	f := n.Config.Federation
+	if f.Role == "" {
+		return nil, nil
+	}
+	if err := federation.ValidNodeName(f.Node); err != nil {
+		return nil, err
+	}
+	id, err := federation.LoadIdentity(f.Cert, f.Key, f.CA)
+	if err != nil {
+		return nil, err
+	}
+	if id.Name != f.Node {
+		return nil, fmt.Errorf("federation: certificate %s is node %q's, but this node is %q", f.Cert, id.Name, f.Node)
+	}
+	n.fed.identity = id
+	leaf := &bus.Leaf{Domain: f.Node}
+	switch f.Role {
+	case "hub":
+		leaf.Listen, leaf.ListenTLS, leaf.PeerURI, leaf.JetStream = f.LeafListen, id.ServerTLS(), federation.NodeURI, true
+	case "member":
+		if err := federation.ValidNodeName(f.HubName); err != nil {
+			return nil, fmt.Errorf("federation: hub_name: %w", err)
+		}
+		if n.fed.pseudonyms, err = federation.LoadSecret(f.SecretFile); err != nil {
+			return nil, err
+		}
+		leaf.Hub, leaf.HubTLS = f.Hub, id.ClientTLS(f.HubName)
+	}
+	return leaf, nil
+}
+
+// openFederation builds the hub or the exporter, once the alert service
+// and correlator stand.
+func (n *Node) openFederation(ctx context.Context) error {
+	var err error
+	switch n.Config.Federation.Role {
+	case "hub":
+		n.fed.hub, err = federation.NewHub(ctx, federation.HubConfig{
+			Bus: n.Bus, Identity: n.fed.identity, DB: n.DB, Correlator: n.Correlator, Members: n.Members,
+			OnMember: n.dir.put, Log: n.Log, Registry: n.Metrics,
+		})
+	case "member":
+		n.fed.exporter, err = federation.NewExporter(federation.ExporterConfig{
+			Bus: n.Bus, Identity: n.fed.identity, Pseudonyms: n.fed.pseudonyms,
+			Member: n.dir.get, Log: n.Log, Registry: n.Metrics,
+		})
+	}
+	return err
+}
+
+// federationWork lists the federation's background work for Run.
+func (n *Node) federationWork() []func(context.Context) {
+	var work []func(context.Context)
+	if h := n.fed.hub; h != nil {
+		work = append(work, func(ctx context.Context) {
+			if err := h.Run(ctx); err != nil {
+				n.Log.Error("federation hub stopped", "err", err)
+			}
+		})
+	}
+	if e := n.fed.exporter; e != nil {
+		work = append(work, func(ctx context.Context) {
+			if err := e.Run(ctx); err != nil {
+				n.Log.Error("federation exporter stopped", "err", err)
+			}
+		})
+	}
+	return work
+}
+
+// put records m in the directory at once, so that a member registered
+// by another part of the node (the federation hub) is known before the
+// next reload.
+func (d *directory) put(m member.Member) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.members == nil {
+		d.members = map[string]member.Member{}
+	}
+	d.members[m.ID] = m
+}
