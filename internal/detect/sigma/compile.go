@@ -2,6 +2,7 @@ package sigma
 
 import (
 	"fmt"
+	"hash/maphash"
 	"sort"
 	"strings"
 	"sync"
@@ -58,7 +59,9 @@ type RuleSet struct {
 	need   []int32
 	// npats is the number of automaton patterns over all scans.
 	npats int32
-	pool  sync.Pool
+	// seed keys the hashes of values in scan memos (memo.go).
+	seed maphash.Seed
+	pool sync.Pool
 }
 
 // slot is a field as events are read: the candidate event fields of one
@@ -132,6 +135,7 @@ type group struct {
 // needles[p]; those of gramLen bytes or more are found by grams, the
 // shorter ones by the automaton short, whose pattern i is shortPat[i].
 type scan struct {
+	id       int32 // index of the scan's memo in a scratch area
 	slot     int32
 	needles  []string
 	grams    *gramIndex
@@ -165,6 +169,7 @@ type compiler struct {
 	pending  []pendingRule
 	failed   map[*Rule]bool
 	npats    int32
+	nscans   int32
 	// grams counts the needles holding each gram, for pickGrams.
 	grams map[uint32]int
 }
@@ -216,8 +221,9 @@ func compile(rules []*Rule, opts Options) (*RuleSet, []LoadError, map[*Rule]bool
 	rs.npats = c.npats
 	c.compileCorrelations(corrs)
 	rs.router = buildRouter(rs.groups)
-	nleaves, nrules, nslots, ngroups, nsets, npats := len(rs.leaves), len(rs.rules), len(rs.slots), len(rs.groups), len(rs.tgRule), int(rs.npats)
-	rs.pool.New = func() any { return newScratch(nleaves, nrules, nslots, ngroups, nsets, npats) }
+	nleaves, nrules, nslots, ngroups, nsets, npats, nscans := len(rs.leaves), len(rs.rules), len(rs.slots), len(rs.groups), len(rs.tgRule), int(rs.npats), int(c.nscans)
+	rs.seed = maphash.MakeSeed()
+	rs.pool.New = func() any { return newScratch(nleaves, nrules, nslots, ngroups, nsets, npats, nscans) }
 	return rs, c.errs, c.failed
 }
 
@@ -745,8 +751,9 @@ func (c *compiler) buildScans(gi int32) {
 // newScan builds the prefilter of slot s over needles, whose hits mean
 // outs.
 func (c *compiler) newScan(s int32, needles []string, outs [][]patOut) scan {
-	sc := scan{slot: s, needles: needles, pats: outs, base: c.npats}
+	sc := scan{id: c.nscans, slot: s, needles: needles, pats: outs, base: c.npats}
 	c.npats += int32(len(needles))
+	c.nscans++
 	var short []string
 	var long []int32
 	minLong := 0

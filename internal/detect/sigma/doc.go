@@ -50,6 +50,18 @@
 // event. A field is read only when a scan or a leaf needs it, and only
 // the first of its candidate event fields that is present.
 //
+// Telemetry repeats itself: a fleet starts the same few hundred images,
+// with the same hashes, parents, companies and descriptions, over and
+// over. So each goroutine remembers, per prefilter, what the values it
+// scanned lately hit: a table of 1,024 entries keyed by the value's
+// 64-bit hash (seeded at random per rule set) and length, each holding up
+// to 29 hits. A value seen before is not scanned again; its hits are
+// replayed in the order the scan made them, which leaves the event's
+// state exactly as scanning would. A prefilter whose values rarely come
+// back (command lines with process ids and temporary names) switches its
+// memo off for a while after a probing period with fewer than one hit in
+// four, so unique values do not pay for hashing and storing.
+//
 // Leaf results are cached per event, conditions are evaluated with
 // short-circuiting, cheapest operand first, and all per-event state lives
 // in a pooled scratch area stamped with a generation number, so starting

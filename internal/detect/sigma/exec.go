@@ -56,10 +56,16 @@ type scratch struct {
 	// evidence is the event's JSON form once a rule matched it, shared
 	// by its alerts; "" until then.
 	evidence string
+
+	// memos remember, per prefilter, what recent values hit (memo.go);
+	// rec collects the hits of the value being scanned.
+	memos []*memo
+	rec   recorder
 }
 
-func newScratch(nleaves, nrules, nslots, ngroups, nsets, npats int) *scratch {
+func newScratch(nleaves, nrules, nslots, ngroups, nsets, npats, nscans int) *scratch {
 	return &scratch{
+		memos:     make([]*memo, nscans),
 		patGen:    make([]uint32, npats),
 		setGen:    make([]uint32, nsets),
 		need:      make([]uint64, nrules),
@@ -226,12 +232,7 @@ func (rs *RuleSet) runScan(x *scratch, sc *scan) {
 			v = x.fold(v)
 			vals = rs.values(x, sc.slot)
 		}
-		if sc.grams != nil {
-			rs.scanGrams(x, sc, v)
-		}
-		if sc.short != nil {
-			rs.scanShort(x, sc, v)
-		}
+		rs.scanValue(x, sc, v)
 	}
 }
 
@@ -325,6 +326,9 @@ func (rs *RuleSet) scanShort(x *scratch, sc *scan, v string) {
 // changes nothing unless its hit touches an end of the value, which
 // anchored outputs care about.
 func (rs *RuleSet) report(x *scratch, sc *scan, p int32, atStart, atEnd bool) {
+	if x.rec.on {
+		x.rec.add(hitCode(p, atStart, atEnd))
+	}
 	if g := sc.base + p; x.patGen[g] != x.gen {
 		x.patGen[g] = x.gen
 		for _, po := range sc.free[p] {

@@ -8,6 +8,7 @@ package sigmabench
 
 import (
 	"fmt"
+	"hash/fnv"
 	"math/rand/v2"
 	"strings"
 	"time"
@@ -99,6 +100,28 @@ func Generate(cfg Config) []*event.Event {
 	return out
 }
 
+// build is one version of a program's binary: its file version and the
+// hashes Sysmon reports for it.
+type build struct{ version, hashes string }
+
+// buildsPerProgram is how many versions of each program a fleet runs: a
+// binary's hashes and version are those of the file, shared by every
+// process started from it, and fleets run a few versions at a time.
+const buildsPerProgram = 3
+
+// binaryBuild picks one of the builds of p, each derived from the image
+// path and the build number, so that they are the same in every event.
+func binaryBuild(p program, r *rand.Rand) build {
+	n := r.IntN(buildsPerProgram)
+	h := fnv.New64a()
+	h.Write([]byte(p.image))
+	fr := rand.New(rand.NewPCG(h.Sum64(), uint64(n)))
+	return build{
+		version: fmt.Sprintf("10.0.%d.%d", 19041+fr.IntN(4000), fr.IntN(3000)),
+		hashes:  "SHA1=" + hexString(fr, 40) + ",MD5=" + hexString(fr, 32) + ",SHA256=" + hexString(fr, 64) + ",IMPHASH=" + hexString(fr, 32),
+	}
+}
+
 func hexString(r *rand.Rand, n int) string {
 	const digits = "0123456789ABCDEF"
 	b := make([]byte, n)
@@ -186,7 +209,8 @@ func benign(r *rand.Rand, i int, t time.Time) *event.Event {
 	set(ev, "ProcessGuid", guid(r))
 	set(ev, "ProcessId", fmt.Sprint(1000+r.IntN(60000)))
 	set(ev, "Image", p.image)
-	set(ev, "FileVersion", fmt.Sprintf("10.0.%d.%d", 19041+r.IntN(4000), r.IntN(3000)))
+	build := binaryBuild(p, r)
+	set(ev, "FileVersion", build.version)
 	set(ev, "Description", p.description)
 	set(ev, "Product", p.product)
 	set(ev, "Company", p.company)
@@ -198,7 +222,7 @@ func benign(r *rand.Rand, i int, t time.Time) *event.Event {
 	set(ev, "LogonId", fmt.Sprintf("0x%x", r.IntN(1<<24)))
 	set(ev, "TerminalSessionId", fmt.Sprint(r.IntN(3)))
 	set(ev, "IntegrityLevel", level)
-	set(ev, "Hashes", "SHA1="+hexString(r, 40)+",MD5="+hexString(r, 32)+",SHA256="+hexString(r, 64)+",IMPHASH="+hexString(r, 32))
+	set(ev, "Hashes", build.hashes)
 	set(ev, "ParentProcessGuid", guid(r))
 	set(ev, "ParentProcessId", fmt.Sprint(400+r.IntN(20000)))
 	set(ev, "ParentImage", parent)
