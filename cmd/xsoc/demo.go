@@ -23,9 +23,6 @@ func runDemo(args []string, stdout, stderr io.Writer) error {
 	if err := parse(fs, args, stderr); err != nil {
 		return err
 	}
-	if *federation {
-		return errors.New("--federation needs node-to-hub federation, which this version of xsoc does not have yet; run the demo without it")
-	}
 	cfg, err := load()
 	if err != nil {
 		return err
@@ -35,6 +32,19 @@ func runDemo(args []string, stdout, stderr io.Writer) error {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	if *federation {
+		// The nodes are this same binary, run as "xsoc serve".
+		exe, err := os.Executable()
+		if err != nil {
+			return err
+		}
+		_, err = demo.RunFederation(ctx, demo.FederationOptions{DataDir: cfg.DataDir, Executable: exe,
+			Seed: *seed, Speed: *speed, Exit: *exit, Out: stdout})
+		if errors.Is(err, context.Canceled) {
+			return nil
+		}
+		return err
+	}
 	_, err = demo.Run(ctx, demo.Options{Config: cfg, Seed: *seed, Speed: *speed, Exit: *exit,
 		Out: stdout, Log: newLogger(stderr, "warn")})
 	if errors.Is(err, context.Canceled) {

@@ -28,3 +28,25 @@ func TestConfigPrecedence(t *testing.T) {
 		t.Errorf("cfg = %+v", cfg)
 	}
 }
+
+// TestFederationFlags: the federation block follows the same precedence;
+// a flag overrides the environment field by field.
+func TestFederationFlags(t *testing.T) {
+	t.Setenv("XSOC_FEDERATION_ROLE", "member")
+	t.Setenv("XSOC_FEDERATION_NODE", "from-env")
+	t.Setenv("XSOC_FEDERATION_HUB", "tls://hub:7422")
+	fs := flag.NewFlagSet("t", flag.ContinueOnError)
+	load := configFlags(fs)
+	if err := parse(fs, []string{"--federation-node", "de-node", "--federation-hub-name", "hub", "--federation-cert", "c",
+		"--federation-key", "k", "--federation-ca", "ca", "--federation-secret", "s"}, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := cfg.Federation
+	if f.Role != "member" || f.Node != "de-node" || f.Hub != "tls://hub:7422" || f.HubName != "hub" || f.SecretFile != "s" || f.CA != "ca" {
+		t.Errorf("federation %+v", f)
+	}
+}

@@ -18,18 +18,19 @@ type command struct {
 // commands is the table of subcommands; it is read-only after start.
 func commands() map[string]command {
 	return map[string]command{
-		"serve":     {"run a node: API, ingest, detection (embedded NATS and SQLite by default)", runServe},
-		"members":   {"manage member organisations, their API keys and sharing level (add, list, rotate-key, set-tlp)", runMembers},
-		"bench":     {"measure throughput and latency (bench ingest, pipeline, sigma, ioc)", runBench},
-		"version":   {"print the version", runVersion},
-		"alerts":    {"list, show, acknowledge and close alerts; time metrics", runAlerts},
-		"incidents": {"incidents and cross-border campaigns: list, show, update, merge, split, NIS2 clocks", runIncidents},
-		"demo":      {"run a node with four members in four countries and replay an attack campaign until a cross-border incident stands", runDemo},
-		"eval":      {"replay a labelled scenario through every detector and score it against ground truth", runEval},
-		"intel":     {"threat intelligence: TAXII pull and push, MISP / STIX / freetext import, MISP feed export", runIntel},
-		"scenario":  {"write a labelled multi-country scenario (telemetry in every input format, labels, indicators) to a directory", runScenario},
-		"rules":     {"Sigma rules: validate, test against events, import, list, enable, disable", runRules},
-		"report":    {"render reports (report nis2 INCIDENT: draft NIS2 notification)", runReport},
+		"serve":      {"run a node: API, ingest, detection (embedded NATS and SQLite by default)", runServe},
+		"members":    {"manage member organisations, their API keys and sharing level (add, list, rotate-key, set-tlp)", runMembers},
+		"bench":      {"measure throughput and latency (bench ingest, pipeline, sigma, ioc)", runBench},
+		"version":    {"print the version", runVersion},
+		"alerts":     {"list, show, acknowledge and close alerts; time metrics", runAlerts},
+		"incidents":  {"incidents and cross-border campaigns: list, show, update, merge, split, NIS2 clocks", runIncidents},
+		"demo":       {"run a node with four members in four countries and replay an attack campaign until a cross-border incident stands", runDemo},
+		"eval":       {"replay a labelled scenario through every detector and score it against ground truth", runEval},
+		"intel":      {"threat intelligence: TAXII pull and push, MISP / STIX / freetext import, MISP feed export", runIntel},
+		"scenario":   {"write a labelled multi-country scenario (telemetry in every input format, labels, indicators) to a directory", runScenario},
+		"rules":      {"Sigma rules: validate, test against events, import, list, enable, disable", runRules},
+		"report":     {"render reports (report nis2 INCIDENT: draft NIS2 notification)", runReport},
+		"federation": {"federation PKI and secret: ca, cert (mutual TLS between hub and member nodes), secret (pseudonyms)", runFederation},
 	}
 }
 

@@ -53,6 +53,12 @@ func runServe(args []string, stdout, stderr io.Writer) error {
 		backend = fmt.Sprintf("NATS %q, PostgreSQL %v", cfg.NATSURL, cfg.PostgresURL != "")
 	}
 	fmt.Fprintf(stdout, "xsoc %s serving %s (%s)\n", version, n.URL(), backend)
+	if f := cfg.Federation; f.Role == "hub" {
+		fmt.Fprintf(stdout, "federation hub %s: member nodes connect to %s (mutual TLS)\n", f.Node, f.LeafListen)
+	} else if f.Role == "member" {
+		fmt.Fprintf(stdout, "federation member node %s of hub %s at %s (mutual TLS); TLP:CLEAR and GREEN alerts are shared, pseudonymised\n",
+			f.Node, f.HubName, f.Hub)
+	}
 	return n.Run(ctx)
 }
 

@@ -95,7 +95,7 @@ func Run(ctx context.Context, opts Options) (Result, error) {
 		defer close(watched)
 		watch(watchCtx, n, started, &res, opts.Out)
 	}()
-	err = replay(ctx, n.URL(), keys, cfg, opts.Speed, &res, opts.Out)
+	err = replay(ctx, endpoints(n.URL(), keys), cfg, opts.Speed, &res, opts.Out)
 	if err == nil {
 		err = drain(ctx, n, keys, res.Sent)
 	}
@@ -222,8 +222,22 @@ func shareIntel(ctx context.Context, n *node.Node, cfg scenario.Config, out io.W
 // batchKey groups records for one request.
 type batchKey struct{ member, format string }
 
-// replay streams the scenario to the node's ingest API, paced to speed.
-func replay(ctx context.Context, url string, keys map[string]string, cfg scenario.Config, speed float64, res *Result, out io.Writer) error {
+// endpoint is where a member's telemetry goes: a node's URL and the
+// member's API key there.
+type endpoint struct{ url, key string }
+
+// endpoints sends every member's telemetry to one node.
+func endpoints(url string, keys map[string]string) map[string]endpoint {
+	out := make(map[string]endpoint, len(keys))
+	for id, key := range keys {
+		out[id] = endpoint{url, key}
+	}
+	return out
+}
+
+// replay streams the scenario to each member's ingest endpoint, paced to
+// speed.
+func replay(ctx context.Context, dests map[string]endpoint, cfg scenario.Config, speed float64, res *Result, out io.Writer) error {
 	client := &http.Client{Timeout: time.Minute}
 	pending := map[batchKey]*bytes.Buffer{}
 	counts := map[batchKey]int{}
@@ -243,7 +257,8 @@ func replay(ctx context.Context, url string, keys map[string]string, cfg scenari
 			wg.Add(1)
 			go func() {
 				defer func() { <-sem; wg.Done() }()
-				rej, err := post(ctx, client, url, keys[k.member], k.format, body)
+				dest := dests[k.member]
+				rej, err := post(ctx, client, dest.url, dest.key, k.format, body)
 				if err != nil {
 					sendErr.CompareAndSwap(nil, &err)
 					return
@@ -346,7 +361,7 @@ func watch(ctx context.Context, n *node.Node, started time.Time, res *Result, ou
 			if err == nil && len(page.Incidents) > 0 {
 				inc := page.Incidents[0]
 				res.CrossBorder, res.After = &inc, time.Since(started)
-				announce(out, inc, res.After)
+				announce(out, inc, res.After, "")
 			}
 		}
 		if time.Since(lastReport) >= 5*time.Second {
@@ -360,8 +375,10 @@ func watch(ctx context.Context, n *node.Node, started time.Time, res *Result, ou
 	}
 }
 
-func announce(out io.Writer, inc correlate.Incident, after time.Duration) {
-	fmt.Fprintf(out, "\n*** cross-border incident after %.1fs: %s\n", after.Seconds(), inc.Title)
+// announce prints a cross-border incident; where says where it stands
+// (" at the hub"), empty for the demonstration's only node.
+func announce(out io.Writer, inc correlate.Incident, after time.Duration, where string) {
+	fmt.Fprintf(out, "\n*** cross-border incident%s after %.1fs: %s\n", where, after.Seconds(), inc.Title)
 	fmt.Fprintf(out, "    countries %s · members %s · severity %s · techniques %s\n",
 		strings.Join(inc.Countries, ", "), strings.Join(inc.Members, ", "), inc.Severity, strings.Join(inc.Techniques, ", "))
 	fmt.Fprintf(out, "    incident %s\n\n", inc.ID)

@@ -41,6 +41,14 @@ type ExporterConfig struct {
 	Registry *prometheus.Registry
 }
 
+// The exporter's pause after a failed send doubles from minRetry up to
+// maxRetry: short enough that a hub back from a restart gets the waiting
+// alerts within seconds, long enough not to spin while it is away.
+const (
+	minRetry = 250 * time.Millisecond
+	maxRetry = 5 * time.Second
+)
+
 // Exporter sends the member node's alerts that TLP lets leave it to the
 // hub. It reads the node's alert stream through a durable consumer and
 // acknowledges an alert there only once the hub's stream stored it: while
@@ -104,7 +112,7 @@ func (e *Exporter) Run(ctx context.Context) error {
 	if err != nil {
 		return nil // only ctx ends it
 	}
-	retry := time.Second
+	retry := minRetry
 	for ctx.Err() == nil {
 		msgs, err := nextBatch(cons, 256)
 		if err != nil {
@@ -119,10 +127,10 @@ func (e *Exporter) Run(ctx context.Context) error {
 			// what was not acknowledged.
 			e.cfg.Log.Info("federation: hub not reached; alerts wait", "err", err, "retry", retry)
 			sleep(ctx, retry)
-			retry = min(2*retry, 30*time.Second)
+			retry = min(2*retry, maxRetry)
 			continue
 		}
-		retry = time.Second
+		retry = minRetry
 	}
 	return nil
 }
@@ -153,7 +161,7 @@ func (e *Exporter) forward(ctx context.Context, msgs []jetstream.Msg) error {
 		ack jetstream.PubAckFuture
 	}
 	var pending []sent
-	var failed error
+	var failed sendFailures
 	for _, m := range msgs {
 		var a alert.Alert
 		if err := json.Unmarshal(m.Data(), &a); err != nil {
@@ -170,14 +178,14 @@ func (e *Exporter) forward(ctx context.Context, msgs []jetstream.Msg) error {
 		}
 		out, msgID, err := e.prepare(&a)
 		if err != nil {
-			failed = errors.Join(failed, err)
+			failed.add(err)
 			m.NakWithDelay(5 * time.Second)
 			continue
 		}
 		f, err := e.fed.PublishMsgAsync(out, jetstream.WithMsgID(msgID))
 		if err != nil {
-			failed = errors.Join(failed, err)
-			m.NakWithDelay(time.Second)
+			failed.add(err)
+			m.NakWithDelay(minRetry)
 			continue
 		}
 		pending = append(pending, sent{m, f})
@@ -188,13 +196,33 @@ func (e *Exporter) forward(ctx context.Context, msgs []jetstream.Msg) error {
 			e.exported.Inc()
 			p.msg.Ack()
 		case err := <-p.ack.Err():
-			failed = errors.Join(failed, err)
-			p.msg.NakWithDelay(time.Second)
+			failed.add(err)
+			p.msg.NakWithDelay(minRetry)
 		case <-ctx.Done():
 			return ctx.Err()
 		}
 	}
-	return failed
+	return failed.err()
+}
+
+// sendFailures sums up the failures of one batch: how many, and the first.
+type sendFailures struct {
+	n     int
+	first error
+}
+
+func (f *sendFailures) add(err error) {
+	if f.n == 0 {
+		f.first = err
+	}
+	f.n++
+}
+
+func (f *sendFailures) err() error {
+	if f.n == 0 {
+		return nil
+	}
+	return fmt.Errorf("%d alert states not sent, the first because: %w", f.n, f.first)
 }
 
 // prepare builds the signed message to the hub for a local alert, and

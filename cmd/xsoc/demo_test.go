@@ -1,0 +1,52 @@
+package main
+
+import (
+	"encoding/json"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"testing"
+	"time"
+)
+
+// TestDemoFederation runs "xsoc demo --federation --exit" as a user
+// would: a hub and four member nodes as separate processes, the scenario
+// replayed as fast as they take it. It requires a cross-border incident
+// at the hub, and no node left running afterwards.
+func TestDemoFederation(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs five nodes and replays a whole scenario")
+	}
+	bin := buildXsoc(t)
+	dataDir := filepath.Join(t.TempDir(), "demo")
+	cmd := exec.Command(bin, "demo", "--federation", "--exit", "--speed", "0", "--data-dir", dataDir)
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("xsoc demo --federation: %v\n%s", err, out)
+	}
+	if !regexp.MustCompile(`\*\*\* cross-border incident at the hub eu-hub after [0-9.]+s`).Match(out) {
+		t.Errorf("no cross-border incident announced at the hub:\n%s", out)
+	}
+	m := regexp.MustCompile(`the hub holds (\d+) alerts, \d+ incidents, (\d+) cross-border`).FindSubmatch(out)
+	if m == nil || string(m[1]) == "0" || string(m[2]) == "0" {
+		t.Errorf("summary does not report the hub's alerts and cross-border incident:\n%s", out)
+	}
+	// Every node stopped with the demonstration.
+	data, err := os.ReadFile(filepath.Join(dataDir, "federation", "keys.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var keys map[string]struct{ URL string }
+	if err := json.Unmarshal(data, &keys); err != nil || len(keys) != 5 {
+		t.Fatalf("keys.json: %v %s", err, data)
+	}
+	client := &http.Client{Timeout: 2 * time.Second}
+	for name, k := range keys {
+		if resp, err := client.Get(k.URL + "/healthz"); err == nil {
+			resp.Body.Close()
+			t.Errorf("node %s still serves at %s after the demonstration ended", name, k.URL)
+		}
+	}
+}
