@@ -79,6 +79,7 @@ func newScratch(nleaves, nrules, nslots, ngroups, nsets, npats, nscans int) *scr
 		foldFirst: make([]int32, nslots),
 		groupGen:  make([]uint32, ngroups),
 		buf:       make([]byte, 0, 4096),
+		rec:       recorder{pat: make([]uint32, npats), leaf: make([]uint32, nleaves)},
 	}
 }
 
@@ -222,16 +223,9 @@ func (rs *RuleSet) runScans(x *scratch, scans []scan) {
 }
 
 // runScan runs one slot's prefilter over the slot's values and records
-// which leaves hit. Values holding non-ASCII text are folded first; ASCII
-// values are scanned as they are, the scans lowering letters on the fly.
+// which leaves hit.
 func (rs *RuleSet) runScan(x *scratch, sc *scan) {
-	vals := rs.values(x, sc.slot)
-	for i := 0; i < len(vals); i++ {
-		v := vals[i]
-		if !isASCII(v) {
-			v = x.fold(v)
-			vals = rs.values(x, sc.slot)
-		}
+	for _, v := range rs.values(x, sc.slot) {
 		rs.scanValue(x, sc, v)
 	}
 }
@@ -327,7 +321,7 @@ func (rs *RuleSet) scanShort(x *scratch, sc *scan, v string) {
 // anchored outputs care about.
 func (rs *RuleSet) report(x *scratch, sc *scan, p int32, atStart, atEnd bool) {
 	if x.rec.on {
-		x.rec.add(hitCode(p, atStart, atEnd))
+		x.rec.pattern(sc, p, atStart, atEnd)
 	}
 	if g := sc.base + p; x.patGen[g] != x.gen {
 		x.patGen[g] = x.gen
@@ -342,26 +336,35 @@ func (rs *RuleSet) report(x *scratch, sc *scan, p int32, atStart, atEnd bool) {
 	}
 }
 
+// hit records a hit of an output of a pattern found at the given
+// position.
 func (rs *RuleSet) hit(x *scratch, po patOut, atStart, atEnd bool) {
+	if po.holds(atStart, atEnd) {
+		rs.mark(x, po.leaf, po.kind == matchGlob)
+	}
+}
+
+// holds reports whether a hit at the given position makes the output's
+// leaf true (or, for globs, worth evaluating).
+func (po patOut) holds(atStart, atEnd bool) bool {
 	switch po.kind {
 	case matchExact:
-		if !atStart || !atEnd {
-			return
-		}
+		return atStart && atEnd
 	case matchPrefix:
-		if !atStart {
-			return
-		}
+		return atStart
 	case matchSuffix:
-		if !atEnd {
-			return
-		}
+		return atEnd
 	}
-	l := po.leaf
+	return true
+}
+
+// mark sets leaf l true (maybe: to be evaluated) unless this event set it
+// already, and counts the trigger sets it completes.
+func (rs *RuleSet) mark(x *scratch, l int32, maybe bool) {
 	if uint32(x.leaf[l]>>8) == x.gen {
 		return // already true (or already maybe)
 	}
-	if po.kind == matchGlob {
+	if maybe {
 		x.setLeaf(l, valMaybe)
 	} else {
 		x.setLeaf(l, valTrue)

@@ -11,11 +11,12 @@ import "hash/maphash"
 // A memo is a direct-mapped table of memoSize entries of one cache line.
 // An entry is keyed by the value's 64-bit hash (maphash, seeded at random
 // per rule set, so that nobody can craft a value that collides with
-// another on purpose) and its length, and holds the value's hits: each a
-// pattern with where it was found (at the start and/or the end of the
-// value). A value hitting more than memoHits distinct ways is remembered
-// as such and scanned every time. Replaying the hits in the order the scan
-// first made them leaves the per-event state exactly as a scan would.
+// another on purpose) and its length, and holds what the value's hits
+// mean: the leaves they make true (or, for globs, worth evaluating),
+// whatever else the event holds. A value making more than memoHits leaves
+// true is remembered as such and scanned every time. Marking the leaves
+// in the order the scan first did leaves the per-event state exactly as a
+// scan would.
 //
 // A prefilter whose values rarely come back (command lines carry
 // process ids, temporary names, GUIDs) would pay for hashing and storing
@@ -33,10 +34,10 @@ const (
 
 // memoEnt is one remembered value.
 type memoEnt struct {
-	key  uint64 // hash | 1; 0 marks an empty entry
-	size uint32 // the value's length
-	n    uint32 // hits, or memoOverflow
-	hits [memoHits]uint32
+	key  uint64           // hash | 1; 0 marks an empty entry
+	size uint32           // the value's length
+	n    uint32           // hits, or memoOverflow
+	hits [memoHits]uint32 // leafCode
 }
 
 // memo is one prefilter's table in one scratch area.
@@ -47,13 +48,10 @@ type memo struct {
 	lookups, found, rest int32
 }
 
-// hitCode packs a pattern and the position of its hit.
-func hitCode(p int32, atStart, atEnd bool) uint32 {
-	c := uint32(p) << 2
-	if atStart {
-		c |= 2
-	}
-	if atEnd {
+// leafCode packs a leaf a value makes true, or maybe true.
+func leafCode(l int32, maybe bool) uint32 {
+	c := uint32(l) << 1
+	if maybe {
 		c |= 1
 	}
 	return c
@@ -90,31 +88,67 @@ func (m *memo) use() bool {
 	return true
 }
 
-// recorder collects the hits of one value while it is scanned.
+// recorder collects the leaves one value makes true while it is
+// scanned. Patterns and leaves already recorded for the value are stamped
+// with the recording's number, so that a needle found many times in a
+// value costs one look.
 type recorder struct {
 	on   bool
 	full bool
 	n    int
 	hits [memoHits]uint32
+	gen  uint32
+	pat  []uint32 // per pattern of the rule set: gen when recorded
+	leaf []uint32 // per leaf: gen when recorded
 }
 
-// add records a hit unless the same hit was recorded already (repeats
-// change nothing in the event's state).
-func (r *recorder) add(code uint32) {
-	for _, h := range r.hits[:r.n] {
-		if h == code {
-			return
+// start begins recording a value.
+func (r *recorder) start() {
+	r.on, r.full, r.n = true, false, 0
+	r.gen++
+	if r.gen == 0 { // wrapped: old stamps could look current
+		clear(r.pat)
+		clear(r.leaf)
+		r.gen = 1
+	}
+}
+
+// pattern records the leaves a hit of pattern p of scan sc makes true,
+// whatever the event's state: on replay, they are marked directly.
+func (r *recorder) pattern(sc *scan, p int32, atStart, atEnd bool) {
+	if g := sc.base + p; r.pat[g] != r.gen {
+		r.pat[g] = r.gen
+		for _, po := range sc.free[p] {
+			r.add(po.leaf, po.kind == matchGlob)
 		}
 	}
+	if atStart || atEnd {
+		for _, po := range sc.anchored[p] {
+			if po.holds(atStart, atEnd) {
+				r.add(po.leaf, po.kind == matchGlob)
+			}
+		}
+	}
+}
+
+// add records leaf l unless it was recorded already (marking a leaf twice
+// changes nothing).
+func (r *recorder) add(l int32, maybe bool) {
+	if r.leaf[l] == r.gen {
+		return
+	}
+	r.leaf[l] = r.gen
 	if r.n == memoHits {
 		r.full = true
 		return
 	}
-	r.hits[r.n] = code
+	r.hits[r.n] = leafCode(l, maybe)
 	r.n++
 }
 
 // scanValue runs the prefilter of sc over one value, through the memo.
+// The memo is keyed by the value as the event holds it, so a value seen
+// before is neither folded nor scanned again.
 func (rs *RuleSet) scanValue(x *scratch, sc *scan, v string) {
 	m := x.memoOf(sc)
 	if !m.use() {
@@ -127,14 +161,14 @@ func (rs *RuleSet) scanValue(x *scratch, sc *scan, v string) {
 		if e.n != memoOverflow {
 			m.found++
 			for _, c := range e.hits[:e.n] {
-				rs.report(x, sc, int32(c>>2), c&2 != 0, c&1 != 0)
+				rs.mark(x, int32(c>>1), c&1 != 0)
 			}
 			return
 		}
 		rs.scanRaw(x, sc, v)
 		return
 	}
-	x.rec.on, x.rec.full, x.rec.n = true, false, 0
+	x.rec.start()
 	rs.scanRaw(x, sc, v)
 	x.rec.on = false
 	e.key, e.size = key, uint32(len(v))
@@ -146,8 +180,13 @@ func (rs *RuleSet) scanValue(x *scratch, sc *scan, v string) {
 	copy(e.hits[:], x.rec.hits[:x.rec.n])
 }
 
-// scanRaw runs the prefilter of sc over one value.
+// scanRaw runs the prefilter of sc over one value. Values holding
+// non-ASCII text are folded first; ASCII values are scanned as they are,
+// the scans lowering letters on the fly.
 func (rs *RuleSet) scanRaw(x *scratch, sc *scan, v string) {
+	if !isASCII(v) {
+		v = x.fold(v)
+	}
 	if sc.grams != nil {
 		rs.scanGrams(x, sc, v)
 	}

@@ -8,21 +8,14 @@ import (
 	"github.com/xsoc/xsoc/internal/event"
 )
 
-func TestHitCode(t *testing.T) {
+func TestLeafCode(t *testing.T) {
 	for _, tc := range []struct {
-		p            int32
-		start, end   bool
-		wantP        int32
-		wantS, wantE bool
-	}{
-		{0, false, false, 0, false, false},
-		{7, true, false, 7, true, false},
-		{1 << 20, false, true, 1 << 20, false, true},
-		{1<<30 - 1, true, true, 1<<30 - 1, true, true},
-	} {
-		c := hitCode(tc.p, tc.start, tc.end)
-		if p, s, e := int32(c>>2), c&2 != 0, c&1 != 0; p != tc.wantP || s != tc.wantS || e != tc.wantE {
-			t.Errorf("hitCode(%d,%v,%v) decodes to %d,%v,%v", tc.p, tc.start, tc.end, p, s, e)
+		l     int32
+		maybe bool
+	}{{0, false}, {7, true}, {1 << 20, false}, {1<<30 - 1, true}} {
+		c := leafCode(tc.l, tc.maybe)
+		if l, maybe := int32(c>>1), c&1 != 0; l != tc.l || maybe != tc.maybe {
+			t.Errorf("leafCode(%d,%v) decodes to %d,%v", tc.l, tc.maybe, l, maybe)
 		}
 	}
 }
