@@ -54,23 +54,51 @@ func (x *Index) DetectBatch(evs []*event.Event, out []alert.Alert) []alert.Alert
 	return out
 }
 
+// screenGroup is how many events screen reads ahead of matching. An
+// event's inspected fields lie in about ten cache lines, and a pipeline's
+// batch of events may no longer be in the processor's cache when the IOC
+// detector reaches it. Reading the fields of a group of events in a short
+// loop of independent loads puts the misses of several events in flight
+// at once; matching the group then finds its fields in the cache. Sixteen
+// events' lines (about 9 KiB) fit the smallest first-level data cache
+// with room to spare.
+const screenGroup = 16
+
 // screen queues the values of up to markChunk events through one matcher
 // and returns a bitset with the bit of every event with a value the index
 // holds (whatever its TLP and validity) set.
 func (x *Index) screen(s *snapshot, evs []*event.Event) [markWords]uint64 {
 	m := matcher{x: x, s: s, mode: modeMark}
-	for i, ev := range evs {
-		m.tag = uint8(i)
-		for j := range fields {
-			f := &fields[j]
-			ev.Each(f.ref, func(v string) bool {
-				m.check(f.kind, f.role, v)
-				return true
-			})
+	for len(evs) > 0 {
+		group := evs[:min(len(evs), screenGroup)]
+		evs = evs[len(group):]
+		m.sink += touchFields(group)
+		for _, ev := range group {
+			for j := range fields {
+				f := &fields[j]
+				if v := ev.Key(f.key); v != "" {
+					m.check(f.kind, uint8(j), v)
+				}
+			}
+			m.tag++
 		}
 	}
 	m.flush()
 	return m.marks
+}
+
+// touchFields reads the inspected fields of evs and returns a value that
+// only keeps the reads from being optimised away. Its loads depend on
+// nothing but the event pointers, and nothing branches on what they read,
+// so the processor issues those of many events before the first completes.
+func touchFields(evs []*event.Event) uint32 {
+	n := 0
+	for _, ev := range evs {
+		for j := range fields {
+			n += len(ev.Key(fields[j].key))
+		}
+	}
+	return uint32(n)
 }
 
 // mark records that event tag carries a value the index holds.

@@ -2,6 +2,7 @@ package ioc
 
 import (
 	"encoding/hex"
+	"math"
 	"math/rand/v2"
 	"net/netip"
 	"runtime"
@@ -9,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/xsoc/xsoc/internal/event"
 	"github.com/xsoc/xsoc/internal/tlp"
 )
 
@@ -261,4 +263,60 @@ func packed(qs []Query) []Query {
 		off += n
 	}
 	return qs
+}
+
+// benchEvents turns the key stream of benchQueries into events of
+// eventValues values each, every value in a field of its kind, keeping
+// just enough of the stream's hits (one value in ten) that about hitRate
+// of the events carry one. The stream's misses are random, and in an
+// index of millions of addresses some random addresses are indexed: those
+// that x holds are left out too. The events are in the order of the
+// stream.
+func benchEvents(x *Index, all []Query, hitRate float64) []*event.Event {
+	// Of every `every` values of the stream, every/10 are hits; keeping
+	// one leaves 0.9·every+1 values, (0.9·every+1)/eventValues events of
+	// which one hits.
+	every := max(10, 10*int(math.Round((eventValues/hitRate-1)/0.9/10)))
+	qs := make([]Query, 0, len(all))
+	for i, q := range all {
+		switch {
+		case i%10 == 0 && i%every != 0:
+			// a hit left out
+		case i%10 != 0 && x.CountFor(benchOwner, all[i:i+1]) != 0:
+			// a miss that is not one
+		default:
+			qs = append(qs, q)
+		}
+	}
+	slots := map[Kind][eventValues]string{
+		KindIP:     {"source.ip", "destination.ip", "host.ip", "dns.answers.data"},
+		KindDomain: {"dns.question.name", "url.domain", "destination.domain", "tls.server.sni"},
+		// Two fields hold a SHA-256: a third in one event replaces one.
+		KindSHA256: {"file.hash.sha256", "process.hash.sha256", "file.hash.sha256", "process.hash.sha256"},
+	}
+	evs := make([]*event.Event, 0, len(qs)/eventValues)
+	now := time.Now()
+	for i := 0; i+eventValues <= len(qs); i += eventValues {
+		ev := &event.Event{ID: "ev" + strconv.Itoa(i), Member: benchOwner, Time: now}
+		var used [numKinds]int
+		for _, q := range qs[i : i+eventValues] {
+			ev.Set(slots[q.Kind][used[q.Kind]], q.Value)
+			used[q.Kind]++
+		}
+		evs = append(evs, ev)
+	}
+	return evs
+}
+
+// valueCount returns how many values Detect inspects in evs.
+func valueCount(evs []*event.Event) int {
+	n := 0
+	for _, ev := range evs {
+		for i := range fields {
+			if ev.Key(fields[i].key) != "" {
+				n++
+			}
+		}
+	}
+	return n
 }

@@ -12,9 +12,10 @@ import (
 )
 
 // field is an event field Detect inspects: what kind of value it holds and
-// the role that value plays, for the alert's observable.
+// the role that value plays, for the alert's observable. Every inspected
+// field is a slotted one (an event.Key), read with an array index.
 type field struct {
-	ref  event.Ref
+	key  event.Key
 	kind Kind
 	role string
 }
@@ -22,23 +23,35 @@ type field struct {
 // fields lists the event fields Detect inspects, in order. It is never
 // modified.
 var fields = [...]field{
-	{event.SourceIp.Ref(), KindIP, "source"},
-	{event.DestinationIp.Ref(), KindIP, "destination"},
-	{event.HostIp.Ref(), KindIP, "host"},
-	{event.DnsAnswersData.Ref(), KindIP, "answer"},
-	{event.DnsQuestionName.Ref(), KindDomain, "query"},
-	{event.UrlDomain.Ref(), KindDomain, "url"},
-	{event.DestinationDomain.Ref(), KindDomain, "destination"},
-	{event.TlsServerSni.Ref(), KindDomain, "sni"},
-	{event.UrlFull.Ref(), KindURL, "url"},
-	{event.FileHashMd5.Ref(), KindMD5, "file"},
-	{event.FileHashSha1.Ref(), KindSHA1, "file"},
-	{event.FileHashSha256.Ref(), KindSHA256, "file"},
-	{event.ProcessHashMd5.Ref(), KindMD5, "process"},
-	{event.ProcessHashSha1.Ref(), KindSHA1, "process"},
-	{event.ProcessHashSha256.Ref(), KindSHA256, "process"},
-	{event.EmailFromAddress.Ref(), KindEmail, "sender"},
-	{event.EmailToAddress.Ref(), KindEmail, "recipient"},
+	{event.SourceIp, KindIP, "source"},
+	{event.DestinationIp, KindIP, "destination"},
+	{event.HostIp, KindIP, "host"},
+	{event.DnsAnswersData, KindIP, "answer"},
+	{event.DnsQuestionName, KindDomain, "query"},
+	{event.UrlDomain, KindDomain, "url"},
+	{event.DestinationDomain, KindDomain, "destination"},
+	{event.TlsServerSni, KindDomain, "sni"},
+	{event.UrlFull, KindURL, "url"},
+	{event.FileHashMd5, KindMD5, "file"},
+	{event.FileHashSha1, KindSHA1, "file"},
+	{event.FileHashSha256, KindSHA256, "file"},
+	{event.ProcessHashMd5, KindMD5, "process"},
+	{event.ProcessHashSha1, KindSHA1, "process"},
+	{event.ProcessHashSha256, KindSHA256, "process"},
+	{event.EmailFromAddress, KindEmail, "sender"},
+	{event.EmailToAddress, KindEmail, "recipient"},
+}
+
+// noField is the field index of a value that is not an event's (Lookup,
+// CountFor).
+const noField = 0xff
+
+// roleOf returns the role of the value of field fi.
+func roleOf(fi uint8) string {
+	if int(fi) < len(fields) {
+		return fields[fi].role
+	}
+	return ""
 }
 
 // hashSpace maps a hash kind to its key space.
@@ -88,10 +101,9 @@ func (x *Index) detectIn(s *snapshot, ev *event.Event, out []alert.Alert) []aler
 	m := matcher{x: x, s: s, ev: ev, member: ev.Member, filter: true, out: out, start: len(out)}
 	for i := range fields {
 		f := &fields[i]
-		ev.Each(f.ref, func(v string) bool {
-			m.check(f.kind, f.role, v)
-			return true
-		})
+		if v := ev.Key(f.key); v != "" {
+			m.check(f.kind, uint8(i), v)
+		}
 	}
 	m.flush()
 	return m.out
@@ -120,10 +132,10 @@ func (x *Index) lookup(k Kind, value, member string, filter bool) ([]Hit, error)
 	m := matcher{x: x, s: x.cur.Load(), member: member, filter: filter, mode: modeHits}
 	if k == KindIP && strings.Contains(norm, "/") {
 		p, _ := parseRange(norm)
-		m.cidrs(p, encodeAddr(p.Addr()), "")
+		m.cidrs(p, encodeAddr(p.Addr()), noField)
 		return m.hits, nil
 	}
-	m.check(k, "", norm)
+	m.check(k, noField, norm)
 	m.flush()
 	return m.hits, nil
 }
@@ -146,7 +158,7 @@ type Query struct {
 func (x *Index) CountFor(member string, qs []Query) int {
 	m := matcher{x: x, s: x.cur.Load(), member: member, filter: true, mode: modeCount}
 	for i := range qs {
-		m.check(qs[i].Kind, "", qs[i].Value)
+		m.check(qs[i].Kind, noField, qs[i].Value)
 	}
 	m.flush()
 	return m.count
@@ -178,14 +190,17 @@ const (
 // (in space msp; the key's superstring for a parent domain) are in the
 // matcher's scratch buffer.
 type pending struct {
-	role       string
 	h          uint64 // the key's hash in the base layer
 	head       uint32 // the key's chain, once looked up
 	koff, klen uint16
 	moff, mlen uint16
 	sp, msp    space
+	field      uint8 // the value's field, for the alert (see roleOf)
 	parentOnly bool
 	maybe      bool // the base's filter may hold the key
+	// In modeMark, ranges is set for an address that the coarsest range
+	// hint lets through: flush looks it up in the ranges.
+	ranges bool
 }
 
 // matcher carries one event's (or one lookup's) matching state. Everything
@@ -218,7 +233,8 @@ type matcher struct {
 
 	pend    [maxPending]pending
 	npend   int
-	used    int // bytes of scratch in use
+	ranges  bool // a queued lookup has pending.ranges set
+	used    int  // bytes of scratch in use
 	sink    uint32
 	scratch [2048]byte
 
@@ -232,12 +248,12 @@ type matcher struct {
 
 // check queues the lookups of one value of kind k, as matching does:
 // leniently, an unparsable value simply matches nothing.
-func (m *matcher) check(k Kind, role, v string) {
+func (m *matcher) check(k Kind, fi uint8, v string) {
 	// A normalised value is at most one byte longer than the input (the
 	// "/" of an empty URL path), and a binary key at most 32 bytes.
 	need := max(len(v)+1, 32)
 	if need > len(m.scratch) {
-		m.checkLong(k, role, v)
+		m.checkLong(k, fi, v)
 		return
 	}
 	m.reserve(need)
@@ -245,34 +261,34 @@ func (m *matcher) check(k Kind, role, v string) {
 	switch k {
 	case KindIP:
 		if a, ok := parseAddr(v); ok {
-			m.addr(a, role)
+			m.addr(a, fi)
 		}
 	case KindDomain:
 		if d, ok := appendDomain(buf, v); ok {
-			m.domain(m.keep(d), role)
+			m.domain(m.keep(d), fi)
 		}
 	case KindURL:
 		if u, reason := normURL(buf, v); reason == "" && len(u) <= maxURLLen {
 			off := m.keep(u)
-			m.queue(spURL, off, len(u), spURL, off, len(u), role, false)
+			m.queue(spURL, off, len(u), spURL, off, len(u), fi, false)
 		}
 	case KindEmail:
 		if e, ok := appendEmail(buf, v); ok {
 			off := m.keep(e)
-			m.queue(spEmail, off, len(e), spEmail, off, len(e), role, false)
+			m.queue(spEmail, off, len(e), spEmail, off, len(e), fi, false)
 		}
 	case KindMD5, KindSHA1, KindSHA256:
 		var h [32]byte
 		if n, ok := decodeHex(&h, v); ok && n == hashLen(k) {
 			off := m.keep(append(buf, h[:n]...))
-			m.queue(hashSpace[k], off, n, hashSpace[k], off, n, role, false)
+			m.queue(hashSpace[k], off, n, hashSpace[k], off, n, fi, false)
 		}
 	}
 }
 
 // checkLong handles a value too long for the scratch buffer (a URL of
 // kilobytes): it is looked up on its own, in memory of its own.
-func (m *matcher) checkLong(k Kind, role, v string) {
+func (m *matcher) checkLong(k Kind, fi uint8, v string) {
 	if k != KindURL {
 		return // no other kind has values this long
 	}
@@ -287,7 +303,7 @@ func (m *matcher) checkLong(k Kind, role, v string) {
 			m.mark(m.tag)
 			return
 		}
-		m.entries(head, spURL, u, spURL, u, role, false)
+		m.entries(head, spURL, u, spURL, u, fi, false)
 	}
 }
 
@@ -310,15 +326,18 @@ func (m *matcher) keep(b []byte) int {
 
 // queue adds a lookup of scratch[koff:koff+klen] in space sp for the event
 // value scratch[moff:moff+mlen] of space msp.
-func (m *matcher) queue(sp space, koff, klen int, msp space, moff, mlen int, role string, parentOnly bool) {
+func (m *matcher) queue(sp space, koff, klen int, msp space, moff, mlen int, fi uint8, parentOnly bool) {
 	if m.npend == maxPending {
 		m.flush() // keeps the scratch: the value being queued lives there
 	}
 	m.evOf[m.npend] = m.tag
-	m.pend[m.npend] = pending{
-		role: role, koff: uint16(koff), klen: uint16(klen), moff: uint16(moff), mlen: uint16(mlen),
-		sp: sp, msp: msp, parentOnly: parentOnly,
-	}
+	// Field by field: a composite literal would be built on the stack
+	// with narrow stores and copied with wide loads, which the processor
+	// cannot forward.
+	p := &m.pend[m.npend]
+	p.h, p.head, p.maybe, p.ranges = 0, 0, false, false
+	p.koff, p.klen, p.moff, p.mlen = uint16(koff), uint16(klen), uint16(moff), uint16(mlen)
+	p.sp, p.msp, p.field, p.parentOnly = sp, msp, fi, parentOnly
 	m.npend++
 }
 
@@ -352,6 +371,15 @@ func (m *matcher) flush() {
 			m.sink += b.touch(p.sp, p.h)
 		}
 	}
+	if m.ranges {
+		for i := range pend {
+			if p := &pend[i]; p.ranges {
+				for _, h := range familyHints[addrFamily(p.sp)][1:] {
+					m.sink += uint32(m.s.rangeHint[h].word(m.scratch[p.koff : p.koff+p.klen]))
+				}
+			}
+		}
+	}
 	for i := range pend {
 		p := &pend[i]
 		p.head = m.s.headFiltered(p.sp, m.scratch[p.koff:p.koff+p.klen], p.h, p.maybe)
@@ -362,21 +390,25 @@ func (m *matcher) flush() {
 		}
 	}
 	for i := range pend {
-		if p := &pend[i]; p.head != 0 {
+		p := &pend[i]
+		if p.ranges && p.head == 0 && m.inRange(m.scratch[p.koff:p.koff+p.klen], familyHints[addrFamily(p.sp)][1:]) {
+			m.mark(m.evOf[i]) // a range holds the address
+		}
+		if p.head != 0 {
 			if m.mode == modeMark {
 				m.mark(m.evOf[i])
 				continue
 			}
 			key := m.scratch[p.koff : p.koff+p.klen]
-			m.entries(p.head, p.sp, key, p.msp, m.scratch[p.moff:p.moff+p.mlen], p.role, p.parentOnly)
+			m.entries(p.head, p.sp, key, p.msp, m.scratch[p.moff:p.moff+p.mlen], p.field, p.parentOnly)
 		}
 	}
-	m.npend = 0
+	m.npend, m.ranges = 0, false
 }
 
 // addr queues an exact lookup of an address and looks it up in the CIDR
 // ranges.
-func (m *matcher) addr(a netip.Addr, role string) {
+func (m *matcher) addr(a netip.Addr, fi uint8) {
 	sp, f := spV4, 0
 	var off, n int
 	if a.Is4() {
@@ -386,31 +418,46 @@ func (m *matcher) addr(a netip.Addr, role string) {
 		b := a.As16()
 		off, n, sp, f = m.keep(append(m.scratch[m.used:m.used], b[:]...)), 16, spV6, 1
 	}
-	m.queue(sp, off, n, sp, off, n, role, false)
+	m.queue(sp, off, n, sp, off, n, fi, false)
 	key := m.scratch[off : off+n]
-	for _, h := range familyHints[f] {
+	hints := familyHints[f]
+	if !m.s.rangeHint[hints[0]].mayContain(key) {
+		return // no range near the address: the common case
+	}
+	if m.mode == modeMark {
+		// The finer hints are larger and miss the cache: flush reads
+		// them together with the queue's other misses.
+		m.pend[m.npend-1].ranges = true
+		m.ranges = true
+		return
+	}
+	if m.inRange(key, hints[1:]) {
+		m.cidrs(netip.PrefixFrom(a, a.BitLen()), key, fi)
+	}
+}
+
+// inRange reports whether an indexed range contains the address of bytes
+// key (4 or 16), which the range hints before hints have let through.
+func (m *matcher) inRange(key []byte, hints []int) bool {
+	for _, h := range hints {
 		if !m.s.rangeHint[h].mayContain(key) {
-			return
+			return false
 		}
 	}
-	if _, ok := m.s.cidr.Lookup(a); ok {
-		if m.mode == modeMark {
-			m.mark(m.tag) // a range holds the address
-			return
-		}
-		m.cidrs(netip.PrefixFrom(a, a.BitLen()), key, role)
-	}
+	a, _ := netip.AddrFromSlice(key)
+	_, ok := m.s.cidr.Lookup(a)
+	return ok
 }
 
 // cidrs visits every indexed range containing p (which holds the address
 // bytes mv).
-func (m *matcher) cidrs(p netip.Prefix, mv []byte, role string) {
+func (m *matcher) cidrs(p netip.Prefix, mv []byte, fi uint8) {
 	msp := spV4
 	if len(mv) == 16 {
 		msp = spV6
 	}
 	for r, head := range m.s.cidr.Supernets(p) {
-		m.entries(head, spCIDR, []byte(encodePrefix(r)), msp, mv, role, false)
+		m.entries(head, spCIDR, []byte(encodePrefix(r)), msp, mv, fi, false)
 	}
 }
 
@@ -418,7 +465,7 @@ func (m *matcher) cidrs(p netip.Prefix, mv []byte, role string) {
 // parent domains: a.b.example, then b.example, then example. Only whole
 // labels are cut, so badexample.com never finds example.com. Names of a
 // label count no indexed domain has are not looked up.
-func (m *matcher) domain(off int, role string) {
+func (m *matcher) domain(off int, fi uint8) {
 	mask := m.s.domainLabels
 	if mask == 0 {
 		return
@@ -426,20 +473,20 @@ func (m *matcher) domain(off int, role string) {
 	d := m.scratch[off:m.used]
 	labels := countLabels(d)
 	if mask&labelsBit(labels) != 0 {
-		m.queue(spDomain, off, len(d), spDomain, off, len(d), role, false)
+		m.queue(spDomain, off, len(d), spDomain, off, len(d), fi, false)
 	}
 	for i := 0; i < len(d)-1; i++ {
 		if d[i] == '.' {
 			labels--
 			if mask&labelsBit(labels) != 0 {
-				m.queue(spDomain, off+i+1, len(d)-i-1, spDomain, off, len(d), role, true)
+				m.queue(spDomain, off+i+1, len(d)-i-1, spDomain, off, len(d), fi, true)
 			}
 		}
 	}
 }
 
 // entries walks the chain at head and acts on every usable entry.
-func (m *matcher) entries(head uint32, sp space, key []byte, msp space, mv []byte, role string, parentOnly bool) {
+func (m *matcher) entries(head uint32, sp space, key []byte, msp space, mv []byte, fi uint8, parentOnly bool) {
 	for r := head; r != 0; {
 		e := m.s.log.at(r)
 		r = e.next
@@ -460,7 +507,7 @@ func (m *matcher) entries(head uint32, sp space, key []byte, msp space, mv []byt
 		case modeHits:
 			m.hits = append(m.hits, m.hit(e, p, conf, sp, key, keyString(msp, mv)))
 		default:
-			m.alert(e, p, conf, sp, key, msp, mv, role)
+			m.alert(e, p, conf, sp, key, msp, mv, fi)
 		}
 	}
 }
@@ -517,7 +564,7 @@ func (m *matcher) alive(e *meta, p *provenance) (int, bool) {
 
 // alert appends the alert for one usable entry, unless this event already
 // raised it for the same value through another field.
-func (m *matcher) alert(e *meta, p *provenance, conf int, sp space, key []byte, msp space, mv []byte, role string) {
+func (m *matcher) alert(e *meta, p *provenance, conf int, sp space, key []byte, msp space, mv []byte, fi uint8) {
 	id := m.s.idString(e)
 	matched := keyString(msp, mv)
 	for i := m.start; i < len(m.out); i++ {
@@ -540,7 +587,7 @@ func (m *matcher) alert(e *meta, p *provenance, conf int, sp space, key []byte, 
 		RuleID:      id,
 		RuleTitle:   "IOC match: " + kind.String() + " " + keyString(sp, key) + " (source " + source + ")",
 		Severity:    SeverityOf(conf),
-		Observables: []alert.Observable{{Type: kind.observableType(msp == spV6), Value: matched, Role: role}},
+		Observables: []alert.Observable{{Type: kind.observableType(msp == spV6), Value: matched, Role: roleOf(fi)}},
 		TLP:         p.tlp,
 		Key:         matched,
 		Evidence:    []string{m.evidence},

@@ -81,6 +81,9 @@ func hashLen(k Kind) int {
 // ignored (it names a local interface, not a host) and IPv4-mapped IPv6 is
 // unmapped. It does not allocate.
 func parseAddr(s string) (netip.Addr, bool) {
+	if a, ok := parseIPv4(s); ok {
+		return netip.AddrFrom4(a), true
+	}
 	if i := strings.IndexByte(s, '%'); i >= 0 {
 		s = s[:i]
 	}

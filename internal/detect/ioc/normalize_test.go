@@ -1,6 +1,8 @@
 package ioc
 
 import (
+	"encoding/hex"
+	"net/netip"
 	"strings"
 	"testing"
 )
@@ -152,7 +154,7 @@ func FuzzDetect(f *testing.F) {
 	f.Fuzz(func(t *testing.T, v string) {
 		ev := newEvent()
 		for i := range fields {
-			ev.Set(fields[i].ref.Name(), v)
+			ev.Set(fields[i].key.Name(), v)
 		}
 		out := x.Detect(ev, nil)
 		for _, a := range out {
@@ -191,4 +193,65 @@ func FuzzCountFor(f *testing.F) {
 			t.Fatalf("CountFor(%q as every kind) = %d, LookupFor found %d", v, got, want)
 		}
 	})
+}
+
+// FuzzParseIPv4 checks the word-at-a-time IPv4 parser against
+// netip.ParseAddr: it must accept exactly the IPv4 addresses netip reads
+// without a zone, with the same bytes.
+func FuzzParseIPv4(f *testing.F) {
+	for _, s := range []string{"192.0.2.1", "0.0.0.0", "255.255.255.255", "1.2.3.4", "01.2.3.4", "1.2.3.256",
+		"1.2.3", "1..2.3", ".1.2.3", "1.2.3.", "1.2.3.4.5", "1.2.3.4%eth0", "::1", "1.2.3.0x", "999.1.1.1", "1.2.3.\xb4"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		got, ok := parseIPv4(s)
+		want, err := netip.ParseAddr(s)
+		wantOK := err == nil && want.Is4()
+		if ok != wantOK || ok && got != want.As4() {
+			t.Fatalf("parseIPv4(%q) = %v, %v; netip: %v, %v", s, got, ok, want, err)
+		}
+	})
+}
+
+// FuzzDecodeHex checks decodeHex against encoding/hex for strings of up
+// to 64 digits.
+func FuzzDecodeHex(f *testing.F) {
+	for _, s := range []string{"", "00", "0123456789abcdefABCDEF", strings.Repeat("f", 64), strings.Repeat("a", 66),
+		"0g", "Zz", "@`", "GgFf", "/:", "12345678", "1234567\x80", strings.Repeat("9", 40)} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		var h [32]byte
+		n, ok := decodeHex(&h, s)
+		want, err := hex.DecodeString(s)
+		wantOK := err == nil && s != "" && len(s) <= 64
+		if ok != wantOK || ok && (n != len(want) || string(h[:n]) != string(want)) {
+			t.Fatalf("decodeHex(%q) = %x, %v; encoding/hex: %x, %v", s, h[:n], ok, want, err)
+		}
+	})
+}
+
+// TestParseIPv4Fields checks parseIPv4 against netip.ParseAddr on every
+// address made of four fields from a set of valid and invalid ones, and
+// with a fifth.
+func TestParseIPv4Fields(t *testing.T) {
+	parts := []string{"", "0", "00", "1", "01", "10", "99", "100", "199", "200", "249", "255", "256", "260", "300", "999", "1000", "a", "-1", " 1"}
+	check := func(s string) {
+		got, ok := parseIPv4(s)
+		want, err := netip.ParseAddr(s)
+		if wantOK := err == nil && want.Is4(); ok != wantOK || ok && got != want.As4() {
+			t.Errorf("parseIPv4(%q) = %v, %v; netip: %v, %v", s, got, ok, want, err)
+		}
+	}
+	for _, a := range parts {
+		for _, b := range parts {
+			for _, c := range parts {
+				for _, d := range parts {
+					check(a + "." + b + "." + c + "." + d)
+				}
+				check(a + "." + b + "." + c)
+				check(a + "." + b + "." + c + ".1.2")
+			}
+		}
+	}
 }
