@@ -30,7 +30,8 @@ const FederationAccount = "XSOC_FEDERATION"
 // JetStream is reached from the other only through its domain. A node
 // may do both (a hub that is itself a member of a wider hub).
 type Leaf struct {
-	// Domain is the server's JetStream domain (the node name).
+	// Domain is the server's JetStream domain, and its server name (the
+	// node name).
 	Domain string
 	// Listen is the leaf node listener's host:port (a hub).
 	Listen string
@@ -65,6 +66,9 @@ func (l *Leaf) configure(o *server.Options) (*leafCredentials, error) {
 	fed := server.NewAccount(FederationAccount)
 	creds := &leafCredentials{fedUser: "xsoc-federation", fedPassword: randomSecret()}
 	o.JetStreamDomain = l.Domain
+	// A hub tells its leaf nodes apart by server name; two named alike
+	// would push each other off the link.
+	o.ServerName = "xsoc-" + l.Domain
 	o.Accounts = []*server.Account{fed}
 	o.Users = []*server.User{
 		{Username: "xsoc", Password: randomSecret()}, // global account

@@ -151,7 +151,7 @@ func RunFederation(ctx context.Context, opts FederationOptions) (res Result, err
 	watched := make(chan struct{})
 	go func() {
 		defer close(watched)
-		watchHub(watchCtx, hub, started, &res, out)
+		watchHub(watchCtx, hub, nodes[1:], started, &res, out)
 	}()
 	replayCtx, stopReplay := context.WithCancel(ctx)
 	defer stopReplay()
@@ -535,6 +535,16 @@ func hubCrossBorder(ctx context.Context, hub *fedNode) (*correlate.Incident, err
 	return &page.Incidents[0], nil
 }
 
+// hasNotice reports whether the member node raised an alert for a hub
+// notice.
+func (n *fedNode) hasNotice(ctx context.Context) bool {
+	var page struct {
+		Alerts []json.RawMessage `json:"alerts"`
+	}
+	err := n.getJSON(ctx, "/api/v1/alerts?limit=1&detector="+federation.NoticeDetector, &page)
+	return err == nil && len(page.Alerts) > 0
+}
+
 // hubAlerts counts the alerts at the hub (up to 1000).
 func hubAlerts(ctx context.Context, hub *fedNode) (int, error) {
 	var page struct {
@@ -544,12 +554,14 @@ func hubAlerts(ctx context.Context, hub *fedNode) (int, error) {
 	return len(page.Alerts), err
 }
 
-// watchHub announces the hub's first cross-border incident and reports
-// progress every five seconds.
-func watchHub(ctx context.Context, hub *fedNode, started time.Time, res *Result, out io.Writer) {
+// watchHub announces the hub's first cross-border incident and the
+// notices member nodes get about it, and reports progress every five
+// seconds.
+func watchHub(ctx context.Context, hub *fedNode, members []*fedNode, started time.Time, res *Result, out io.Writer) {
 	t := time.NewTicker(250 * time.Millisecond)
 	defer t.Stop()
 	lastReport := time.Now()
+	noticed := map[string]bool{}
 	for {
 		select {
 		case <-ctx.Done():
@@ -560,6 +572,14 @@ func watchHub(ctx context.Context, hub *fedNode, started time.Time, res *Result,
 			if inc, err := hubCrossBorder(ctx, hub); err == nil && inc != nil {
 				res.CrossBorder, res.After = inc, time.Since(started)
 				announce(out, *inc, res.After, " at the hub "+hub.name)
+			}
+		} else {
+			for _, n := range members {
+				if !noticed[n.name] && n.hasNotice(ctx) {
+					noticed[n.name] = true
+					fmt.Fprintf(out, "[%5.1fs] %s told by the hub: an alert of %s is part of the cross-border incident\n",
+						time.Since(started).Seconds(), n.name, n.member.ID)
+				}
 			}
 		}
 		if time.Since(lastReport) >= 5*time.Second {

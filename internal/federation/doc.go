@@ -92,4 +92,20 @@
 // pseudonym's address class). The hub records the latest state of each
 // remote alert it took in; a state delivered again (a crash of the hub
 // before acknowledging) changes nothing.
+//
+// # Notices
+//
+// When a member node's alert joins a cross-border incident at the hub
+// (or the incident reaches another country), the hub sends that node a
+// Notice — the incident's id, title, countries, number of members,
+// severity, span and techniques, and which of the node's alerts it
+// holds; other members are counted, not named. The hub publishes it,
+// signed, into the node's notice stream (XSOC_FED_NOTICES, in the node's
+// federation account) and keeps it queued until the node's stream
+// stored it; after a restart it sends the notices of the standing
+// cross-border incidents again, which the node recognises. The node
+// raises an alert for each notice (Notices): detector "federation", rule
+// "cross-border-incident", on its member, with the observables of its
+// alert, at TLP:AMBER, so that it joins the alert's local incident,
+// reaches the node's playbooks, and never goes back to the hub.
 package federation

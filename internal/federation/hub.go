@@ -96,6 +96,7 @@ type Hub struct {
 	alerts   *alert.Service
 	verify   *verifier
 	known    map[string]bool // remote members registered, by hub id
+	notices  *notifier
 	received prometheus.Counter
 	refused  prometheus.Counter
 }
@@ -140,6 +141,8 @@ func NewHub(ctx context.Context, cfg HubConfig) (*Hub, error) {
 			}
 		}
 	}
+	h.notices = newNotifier(h)
+	cfg.Correlator.OnIncident(h.notices.enqueue)
 	return h, nil
 }
 
@@ -154,15 +157,6 @@ func ensureHubStreams(ctx context.Context, js jetstream.JetStream) error {
 		MaxBytes:    4 << 30,
 		Storage:     jetstream.FileStorage,
 		Duplicates:  time.Hour,
-	}, {
-		Name:        NoticeStream,
-		Description: "notices from the hub to member nodes",
-		Subjects:    []string{NoticeSubject + ".>"},
-		Retention:   jetstream.LimitsPolicy,
-		MaxAge:      7 * 24 * time.Hour,
-		MaxBytes:    1 << 30,
-		Storage:     jetstream.FileStorage,
-		Duplicates:  time.Hour,
 	}} {
 		if _, err := js.CreateOrUpdateStream(ctx, sc); err != nil {
 			return fmt.Errorf("federation: stream %s: %w", sc.Name, err)
@@ -171,8 +165,15 @@ func ensureHubStreams(ctx context.Context, js jetstream.JetStream) error {
 	return nil
 }
 
-// Run takes in federated alerts until ctx ends.
+// Run takes in federated alerts, and tells member nodes when their
+// alerts join cross-border incidents, until ctx ends.
 func (h *Hub) Run(ctx context.Context) error {
+	notified := make(chan struct{})
+	go func() {
+		defer close(notified)
+		h.notices.run(ctx)
+	}()
+	defer func() { <-notified }()
 	cons, err := durable(ctx, h.fed, AlertStream, jetstream.ConsumerConfig{
 		Durable:       hubConsumer,
 		Description:   "the hub's correlation of federated alerts",
@@ -272,24 +273,46 @@ func (h *Hub) take(ctx context.Context, latest map[string]Alert, order []string)
 	if err != nil {
 		h.cfg.Log.Warn("federation: federated alert not raised", "err", err)
 	}
-	if err := h.cfg.Correlator.Process(ctx, raised); err != nil && !errors.Is(err, correlate.ErrInvalid) {
-		return err
-	}
 	byKey := map[string]string{}
 	for _, r := range raised {
 		byKey[r.Key] = r.ID
 	}
+	// Which hub alert stands for which remote alert is recorded before
+	// correlating (notices need it); the state taken in only after, so
+	// that a crash in between makes the state come again.
+	if err := h.record(ctx, taken, byKey, false); err != nil {
+		return err
+	}
+	if err := h.cfg.Correlator.Process(ctx, raised); err != nil && !errors.Is(err, correlate.ErrInvalid) {
+		return err
+	}
+	if err := h.record(ctx, taken, byKey, true); err != nil {
+		return err
+	}
+	h.received.Add(float64(len(taken)))
+	return nil
+}
+
+// record stores which hub alert stands for each remote alert taken, and
+// with done also the state (count) taken in.
+func (h *Hub) record(ctx context.Context, taken []Alert, byKey map[string]string, done bool) error {
 	now := store.Nanos(time.Now())
-	err = h.cfg.DB.InTx(ctx, func(tx *store.Tx) error {
+	err := h.cfg.DB.InTx(ctx, func(tx *store.Tx) error {
 		for _, a := range taken {
 			id, ok := byKey[originKey(&a)]
 			if !ok {
 				continue
 			}
+			count := 0
+			if done {
+				count = a.Count
+			}
 			if _, err := tx.Exec(ctx, `INSERT INTO federation_alerts (node, origin_id, member, alert_id, origin_count, received)
 				VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (node, origin_id) DO UPDATE SET
-				alert_id = excluded.alert_id, origin_count = excluded.origin_count, received = excluded.received`,
-				a.Node, a.ID, a.Member, id, a.Count, now); err != nil {
+				alert_id = excluded.alert_id, received = excluded.received,
+				origin_count = CASE WHEN excluded.origin_count > federation_alerts.origin_count
+					THEN excluded.origin_count ELSE federation_alerts.origin_count END`,
+				a.Node, a.ID, a.Member, id, count, now); err != nil {
 				return err
 			}
 		}
@@ -298,7 +321,6 @@ func (h *Hub) take(ctx context.Context, latest map[string]Alert, order []string)
 	if err != nil {
 		return fmt.Errorf("federation: record alerts: %w", err)
 	}
-	h.received.Add(float64(len(taken)))
 	return nil
 }
 

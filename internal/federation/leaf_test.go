@@ -16,6 +16,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go/jetstream"
+
 	"github.com/xsoc/xsoc/internal/bus"
 )
 
@@ -110,6 +112,59 @@ func TestLeafListenerAdmitsOnlyFederationNodes(t *testing.T) {
 		got := leafConnect(t, addr, tt.cert, hub.roots)
 		if !strings.HasPrefix(got, tt.want) {
 			t.Errorf("%s: server answered %q, want %q…", tt.name, got, tt.want)
+		}
+	}
+}
+
+// TestHubLinksEveryMember: member nodes stay linked side by side (each
+// embedded server has its own name), and the hub reaches each one's
+// stream and each reaches the hub's.
+func TestHubLinksEveryMember(t *testing.T) {
+	p := newTestPKI(t)
+	hub, addr := openHubBus(t, p.identity(t, "hub"))
+	ctx := context.Background()
+	hubJS, _ := jetstream.New(hub.Federation())
+	if err := ensureHubStreams(ctx, hubJS); err != nil {
+		t.Fatal(err)
+	}
+	members := map[string]jetstream.JetStream{}
+	for _, name := range []string{"de-node", "fr-node", "se-node"} {
+		id := p.identity(t, name)
+		m, err := bus.Open(ctx, bus.Config{DataDir: filepath.Join(t.TempDir(), name),
+			Leaf: &bus.Leaf{Domain: name, Hub: "tls://" + addr, HubTLS: id.ClientTLS("hub"), JetStream: true}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(m.Close)
+		js, _ := jetstream.New(m.Federation())
+		if _, err := js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{Name: NoticeStream, Subjects: []string{NoticeSubject + "." + name}}); err != nil {
+			t.Fatal(err)
+		}
+		members[name] = js
+	}
+	for deadline := time.Now().Add(30 * time.Second); hub.LeafLinks() < len(members); time.Sleep(20 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d of %d member nodes linked", hub.LeafLinks(), len(members))
+		}
+	}
+	// Stream interest crosses the link just after it stands.
+	for name := range members {
+		for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+			if _, err := hubJS.Publish(ctx, NoticeSubject+"."+name, []byte("probe")); err == nil {
+				break
+			} else if time.Now().After(deadline) {
+				t.Fatalf("hub to %s: %v", name, err)
+			}
+		}
+	}
+	for i := range 20 {
+		for name, js := range members {
+			if _, err := hubJS.Publish(ctx, NoticeSubject+"."+name, []byte("notice")); err != nil {
+				t.Fatalf("round %d: hub to %s: %v (links %d)", i, name, err, hub.LeafLinks())
+			}
+			if _, err := js.Publish(ctx, AlertSubject+"."+name+".m", []byte("alert")); err != nil {
+				t.Fatalf("round %d: %s to hub: %v (links %d)", i, name, err, hub.LeafLinks())
+			}
 		}
 	}
 }

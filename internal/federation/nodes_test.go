@@ -255,6 +255,17 @@ func TestHubFormsCrossBorderIncident(t *testing.T) {
 			t.Errorf("the hub's incident names %q: %s", raw, doc)
 		}
 	}
+	// Each member node is told that its alert joined the incident.
+	for _, n := range []*running{de, fr} {
+		eventually(t, "a notice on the member node", func() bool {
+			page, err := n.Alerts.List(context.Background(), operator, alert.Filter{Detector: federation.NoticeDetector})
+			if err != nil || len(page.Alerts) != 1 {
+				return false
+			}
+			a := page.Alerts[0]
+			return a.RuleID == federation.NoticeRule && strings.Contains(a.RuleTitle, "hub hub (DE, FR, 2 members)") && a.Incident != ""
+		})
+	}
 	before := hubAlerts(t, hub, "c2-rule")
 	msgs := streamMsgs(t, hub)
 

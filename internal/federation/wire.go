@@ -18,16 +18,19 @@ import (
 	"github.com/xsoc/xsoc/internal/tlp"
 )
 
-// Streams and subjects of the federation account. Member nodes publish on
-// the hub's streams across the leaf node link; the subjects carry the
-// sending node, so a consumer can follow one node.
+// Streams and subjects of the federation account. Each side publishes
+// into the other's stream across the leaf node link — member nodes their
+// alerts into the hub's, the hub its notices into each member node's —
+// and is answered once the stream stored the message. Subjects carry the
+// member node concerned.
 const (
 	// AlertStream is the hub's stream of federated alerts.
 	AlertStream = "XSOC_FED_ALERTS"
 	// AlertSubject prefixes federated alert subjects:
 	// xsoc.fed.alert.<node>.<member>.
 	AlertSubject = "xsoc.fed.alert"
-	// NoticeStream is the hub's stream of notices to member nodes.
+	// NoticeStream is a member node's stream of notices from the hub,
+	// which the hub publishes into across the link.
 	NoticeStream = "XSOC_FED_NOTICES"
 	// NoticeSubject prefixes notice subjects: xsoc.fed.notice.<node>.
 	NoticeSubject = "xsoc.fed.notice"

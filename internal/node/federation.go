@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 
+	"github.com/xsoc/xsoc/internal/alert"
 	"github.com/xsoc/xsoc/internal/bus"
 	"github.com/xsoc/xsoc/internal/federation"
 	"github.com/xsoc/xsoc/internal/member"
@@ -15,6 +16,7 @@ type federationParts struct {
 	pseudonyms *federation.Pseudonymiser // member nodes
 	hub        *federation.Hub
 	exporter   *federation.Exporter
+	notices    *federation.Notices
 }
 
 // federationLeaf loads the node's federation credentials and returns the
@@ -46,7 +48,8 @@ func (n *Node) federationLeaf() (*bus.Leaf, error) {
 		if n.fed.pseudonyms, err = federation.LoadSecret(f.SecretFile); err != nil {
 			return nil, err
 		}
-		leaf.Hub, leaf.HubTLS = f.Hub, id.ClientTLS(f.HubName)
+		// JetStream in the federation account keeps the hub's notices.
+		leaf.Hub, leaf.HubTLS, leaf.JetStream = f.Hub, id.ClientTLS(f.HubName), true
 	}
 	return leaf, nil
 }
@@ -66,6 +69,18 @@ func (n *Node) openFederation(ctx context.Context) error {
 			Bus: n.Bus, Identity: n.fed.identity, Pseudonyms: n.fed.pseudonyms,
 			Member: n.dir.get, Log: n.Log, Registry: n.Metrics,
 		})
+		if err != nil {
+			return err
+		}
+		n.fed.notices, err = federation.NewNotices(ctx, federation.NoticesConfig{
+			Bus: n.Bus, Identity: n.fed.identity, Hub: n.Config.Federation.HubName,
+			Alert: func(ctx context.Context, id string) (alert.Alert, error) {
+				return n.Alerts.Get(ctx, alert.Viewer{Operator: true}, id)
+			},
+			// Notices go where the pipeline's alerts go.
+			Raise: func(ctx context.Context, batch []alert.Alert) error { return n.sink.Raise(ctx, batch) },
+			Log:   n.Log,
+		})
 	}
 	return err
 }
@@ -84,6 +99,13 @@ func (n *Node) federationWork() []func(context.Context) {
 		work = append(work, func(ctx context.Context) {
 			if err := e.Run(ctx); err != nil {
 				n.Log.Error("federation exporter stopped", "err", err)
+			}
+		})
+	}
+	if ns := n.fed.notices; ns != nil {
+		work = append(work, func(ctx context.Context) {
+			if err := ns.Run(ctx); err != nil {
+				n.Log.Error("federation notices stopped", "err", err)
 			}
 		})
 	}

@@ -1,0 +1,282 @@
+package federation
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/xsoc/xsoc/internal/alert"
+	"github.com/xsoc/xsoc/internal/bus"
+	"github.com/xsoc/xsoc/internal/correlate"
+	"github.com/xsoc/xsoc/internal/tlp"
+)
+
+// NoticeRule is the rule id of the alert a member node raises when the hub
+// reports that one of its alerts joined a cross-border incident.
+const NoticeRule = "cross-border-incident"
+
+// Notice is what the hub tells a member node when an alert of the node
+// joins a cross-border incident (or the incident reaches more countries):
+// the incident's id, title, countries, severity, span and techniques, and
+// which of the node's alerts it holds. Other members are only counted.
+type Notice struct {
+	Hub        string         `json:"hub"`
+	Incident   string         `json:"incident"`
+	Title      string         `json:"title"`
+	Countries  []string       `json:"countries"`
+	Members    int            `json:"members"`
+	Severity   alert.Severity `json:"severity"`
+	Techniques []string       `json:"techniques,omitempty"`
+	FirstSeen  time.Time      `json:"first_seen"`
+	LastSeen   time.Time      `json:"last_seen"`
+	// Node, Member and Alert name the node's alert in the incident.
+	Node   string `json:"node"`
+	Member string `json:"member"`
+	Alert  string `json:"alert"`
+}
+
+// Subject is the subject the notice is published on.
+func (n *Notice) Subject() string { return NoticeSubject + "." + n.Node }
+
+// msgID names this notice: one per incident, alert and set of countries.
+func (n *Notice) msgID() string {
+	return n.Incident + "." + n.Alert + "." + strings.Join(n.Countries, "-")
+}
+
+// notifier sends notices for the cross-border incidents the hub's
+// correlator reports, into each member node's notice stream. It queues
+// incident ids (the correlator's hook must not block) and sends from
+// Run; an incident whose notices could not all be stored (a member node
+// is down) stays queued and is sent again.
+type notifier struct {
+	h *Hub
+
+	mu     sync.Mutex
+	queued map[string]bool
+	wake   chan struct{}
+}
+
+func newNotifier(h *Hub) *notifier {
+	return &notifier{h: h, queued: map[string]bool{}, wake: make(chan struct{}, 1)}
+}
+
+// enqueue notes a cross-border incident to send notices for.
+func (nt *notifier) enqueue(in correlate.Incident) {
+	if !in.CrossBorder {
+		return
+	}
+	nt.mu.Lock()
+	nt.queued[in.ID] = true
+	nt.mu.Unlock()
+	select {
+	case nt.wake <- struct{}{}:
+	default:
+	}
+}
+
+// run sends notices until ctx ends. It starts with the cross-border
+// incidents that already stand, so that notices a crash interrupted are
+// sent; member nodes recognise repeats.
+func (nt *notifier) run(ctx context.Context) {
+	page, err := nt.h.cfg.Correlator.Incidents(ctx, alert.Viewer{Operator: true}, correlate.Filter{CrossBorder: true, Limit: 500})
+	if err == nil {
+		for _, in := range page.Incidents {
+			nt.enqueue(in)
+		}
+	}
+	t := time.NewTicker(5 * time.Second)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-nt.wake:
+		case <-t.C:
+		}
+		nt.mu.Lock()
+		ids := make([]string, 0, len(nt.queued))
+		for id := range nt.queued {
+			ids = append(ids, id)
+		}
+		clear(nt.queued)
+		nt.mu.Unlock()
+		for _, id := range ids {
+			if err := nt.send(ctx, id); err != nil && ctx.Err() == nil {
+				nt.h.cfg.Log.Warn("federation: notices not sent; trying again", "incident", id, "err", err)
+				nt.mu.Lock()
+				nt.queued[id] = true
+				nt.mu.Unlock()
+			}
+		}
+	}
+}
+
+// send publishes a notice for each remote alert of incident id.
+func (nt *notifier) send(ctx context.Context, id string) error {
+	in, err := nt.h.cfg.Correlator.Incident(ctx, alert.Viewer{Operator: true}, id)
+	if err != nil {
+		return err
+	}
+	for _, e := range in.Timeline {
+		var node, origin, memberID string
+		err := nt.h.cfg.DB.QueryRow(ctx, `SELECT node, origin_id, member FROM federation_alerts WHERE alert_id = ?`,
+			e.AlertID).Scan(&node, &origin, &memberID)
+		if err != nil {
+			continue // a local alert of the hub
+		}
+		n := Notice{Hub: nt.h.cfg.Identity.Name, Incident: in.ID, Title: in.Title, Countries: in.Countries,
+			Members: len(in.Members), Severity: in.Severity, Techniques: in.Techniques,
+			FirstSeen: in.FirstSeen, LastSeen: in.LastSeen, Node: node, Member: memberID, Alert: origin}
+		data, err := json.Marshal(&n)
+		if err != nil {
+			return err
+		}
+		msg := &nats.Msg{Subject: n.Subject(), Data: data}
+		if err := nt.h.cfg.Identity.seal(msg); err != nil {
+			return err
+		}
+		if _, err := nt.h.fed.PublishMsg(ctx, msg, jetstream.WithMsgID(n.msgID())); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// NoticesConfig configures a member node's reader of hub notices.
+type NoticesConfig struct {
+	// Bus is the member node's bus; its federation account keeps the
+	// node's notice stream.
+	Bus *bus.Bus
+	// Identity verifies that notices come from Hub, the configured hub.
+	Identity *Identity
+	Hub      string
+	// Alert returns one of the node's alerts by id.
+	Alert func(ctx context.Context, id string) (alert.Alert, error)
+	// Raise raises the notice alerts as the node's pipeline raises its
+	// own (sharing level, storage, correlation, response).
+	Raise func(ctx context.Context, alerts []alert.Alert) error
+	Log   *slog.Logger
+}
+
+// Notices raises an alert on a member node for each notice from the hub:
+// detector NoticeDetector, rule NoticeRule, on the member and with the
+// observables of its alert that joined the cross-border incident, so that
+// the notice lands in the same local incident and playbooks can act on
+// it. Notice alerts stay on the node (MayLeave).
+type Notices struct {
+	cfg    NoticesConfig
+	js     jetstream.JetStream
+	verify *verifier
+}
+
+// noticeConsumer is the durable consumer of the node's notice stream.
+const noticeConsumer = "xsoc-notices"
+
+// NewNotices creates the node's notice stream (if missing) and returns a
+// notice reader; Run starts it.
+func NewNotices(ctx context.Context, cfg NoticesConfig) (*Notices, error) {
+	if cfg.Bus == nil || cfg.Bus.Federation() == nil || cfg.Identity == nil || cfg.Hub == "" || cfg.Alert == nil || cfg.Raise == nil {
+		return nil, errors.New("federation: notices need a federation bus, an identity, the hub's name, alerts and a sink")
+	}
+	if cfg.Log == nil {
+		cfg.Log = slog.New(slog.DiscardHandler)
+	}
+	js, err := jetstream.New(cfg.Bus.Federation())
+	if err != nil {
+		return nil, err
+	}
+	if _, err := js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
+		Name:        NoticeStream,
+		Description: "notices from the federation hub",
+		Subjects:    []string{NoticeSubject + "." + cfg.Identity.Name},
+		Retention:   jetstream.LimitsPolicy,
+		MaxAge:      7 * 24 * time.Hour,
+		MaxBytes:    1 << 30,
+		Storage:     jetstream.FileStorage,
+		Duplicates:  time.Hour,
+	}); err != nil {
+		return nil, fmt.Errorf("federation: stream %s: %w", NoticeStream, err)
+	}
+	return &Notices{cfg: cfg, js: js, verify: newVerifier(cfg.Identity)}, nil
+}
+
+// Run raises the notices the hub sends until ctx ends.
+func (ns *Notices) Run(ctx context.Context) error {
+	cons, err := durable(ctx, ns.js, NoticeStream, jetstream.ConsumerConfig{
+		Durable:       noticeConsumer,
+		Description:   "notices from the hub, raised as alerts",
+		AckPolicy:     jetstream.AckExplicitPolicy,
+		AckWait:       time.Minute,
+		DeliverPolicy: jetstream.DeliverAllPolicy,
+	}, ns.cfg.Log)
+	if err != nil {
+		return nil // only ctx ends it
+	}
+	for ctx.Err() == nil {
+		msgs, err := nextBatch(cons, 64)
+		if err != nil {
+			if ctx.Err() == nil {
+				ns.cfg.Log.Warn("federation: reading notices", "err", err)
+				sleep(ctx, time.Second)
+			}
+			continue
+		}
+		for _, m := range msgs {
+			if err := ns.take(ctx, m); err != nil {
+				ns.cfg.Log.Warn("federation: notice not taken; it comes again", "err", err)
+				m.NakWithDelay(time.Second)
+				continue
+			}
+			m.Ack()
+		}
+	}
+	return nil
+}
+
+// take raises the alert for one notice. A notice that is not from the hub,
+// or names an alert the node does not have, is dropped with a warning.
+func (ns *Notices) take(ctx context.Context, m jetstream.Msg) error {
+	sender, err := ns.verify.open(m.Subject(), m.Headers(), m.Data())
+	var n Notice
+	if err == nil {
+		err = json.Unmarshal(m.Data(), &n)
+	}
+	if err == nil && (sender != ns.cfg.Hub || n.Hub != sender || n.Node != ns.cfg.Identity.Name) {
+		err = fmt.Errorf("notice from %s for node %s", sender, n.Node)
+	}
+	if err != nil {
+		ns.cfg.Log.Warn("federation: notice refused", "err", err)
+		return nil
+	}
+	own, err := ns.cfg.Alert(ctx, n.Alert)
+	if err != nil {
+		ns.cfg.Log.Warn("federation: notice for an unknown alert", "alert", n.Alert, "err", err)
+		return nil
+	}
+	return ns.cfg.Raise(ctx, []alert.Alert{noticeAlert(&n, &own)})
+}
+
+// noticeAlert is the alert a notice raises on the member's alert own.
+func noticeAlert(n *Notice, own *alert.Alert) alert.Alert {
+	return alert.Alert{
+		Member: own.Member, EventTime: own.EventTime, Detector: NoticeDetector, RuleID: NoticeRule,
+		RuleTitle: fmt.Sprintf("Cross-border incident at hub %s (%s, %d members): %s",
+			n.Hub, strings.Join(n.Countries, ", "), n.Members, n.Title),
+		Severity: max(n.Severity, own.Severity), Techniques: own.Techniques, Observables: own.Observables,
+		// What the hub says about other members stays with this member
+		// and its clients.
+		TLP: tlp.Amber,
+		Key: n.Hub + "/" + n.Incident,
+		// One event per notice: a repeated notice changes nothing, news
+		// (more countries) counts.
+		EventIDs: []string{"notice/" + n.Hub + "/" + n.msgID()},
+	}
+}
