@@ -142,7 +142,6 @@ func NewHub(ctx context.Context, cfg HubConfig) (*Hub, error) {
 		}
 	}
 	h.notices = newNotifier(h)
-	cfg.Correlator.OnIncident(h.notices.enqueue)
 	return h, nil
 }
 
@@ -233,9 +232,12 @@ func (h *Hub) ingest(ctx context.Context, msgs []jetstream.Msg) error {
 		latest[k] = a
 	}
 	if len(order) > 0 {
+		start := time.Now()
 		if err := h.take(ctx, latest, order); err != nil {
 			return err
 		}
+		h.cfg.Log.Debug("federation: alert states taken in", "messages", len(msgs), "alerts", len(order), "took", time.Since(start))
+		h.notices.poke()
 	}
 	for _, m := range msgs {
 		m.Ack() // refused messages too: sending them again cannot help

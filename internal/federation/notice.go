@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"log/slog"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -16,6 +15,7 @@ import (
 	"github.com/xsoc/xsoc/internal/alert"
 	"github.com/xsoc/xsoc/internal/bus"
 	"github.com/xsoc/xsoc/internal/correlate"
+	"github.com/xsoc/xsoc/internal/store"
 	"github.com/xsoc/xsoc/internal/tlp"
 )
 
@@ -51,86 +51,91 @@ func (n *Notice) msgID() string {
 	return n.Incident + "." + n.Alert + "." + strings.Join(n.Countries, "-")
 }
 
-// notifier sends notices for the cross-border incidents the hub's
-// correlator reports, into each member node's notice stream. It queues
-// incident ids (the correlator's hook must not block) and sends from
-// Run; an incident whose notices could not all be stored (a member node
-// is down) stays queued and is sent again.
+// notifier sends notices for the hub's cross-border incidents into each
+// member node's notice stream. After the hub took in alerts (and every
+// few seconds) it reads the cross-border incidents and sends the notices
+// of each incident that is new or changed — another alert, another
+// country — since it last sent them all. Incidents whose notices could
+// not all be stored (a member node is down) are sent again on the next
+// pass; after a restart, all are (member nodes recognise repeats).
 type notifier struct {
-	h *Hub
-
-	mu     sync.Mutex
-	queued map[string]bool
-	wake   chan struct{}
+	h    *Hub
+	wake chan struct{}
+	// sent is, per incident, what its notices last told.
+	sent map[string]string
 }
 
 func newNotifier(h *Hub) *notifier {
-	return &notifier{h: h, queued: map[string]bool{}, wake: make(chan struct{}, 1)}
+	return &notifier{h: h, wake: make(chan struct{}, 1), sent: map[string]string{}}
 }
 
-// enqueue notes a cross-border incident to send notices for.
-func (nt *notifier) enqueue(in correlate.Incident) {
-	if !in.CrossBorder {
-		return
-	}
-	nt.mu.Lock()
-	nt.queued[in.ID] = true
-	nt.mu.Unlock()
+// poke asks for a pass soon; it never blocks.
+func (nt *notifier) poke() {
 	select {
 	case nt.wake <- struct{}{}:
 	default:
 	}
 }
 
-// run sends notices until ctx ends. It starts with the cross-border
-// incidents that already stand, so that notices a crash interrupted are
-// sent; member nodes recognise repeats.
+// run makes passes until ctx ends.
 func (nt *notifier) run(ctx context.Context) {
-	page, err := nt.h.cfg.Correlator.Incidents(ctx, alert.Viewer{Operator: true}, correlate.Filter{CrossBorder: true, Limit: 500})
-	if err == nil {
-		for _, in := range page.Incidents {
-			nt.enqueue(in)
-		}
-	}
 	t := time.NewTicker(5 * time.Second)
 	defer t.Stop()
 	for {
+		if err := nt.pass(ctx); err != nil && ctx.Err() == nil {
+			nt.h.cfg.Log.Warn("federation: notices not all sent; trying again", "err", err)
+		}
 		select {
 		case <-ctx.Done():
 			return
 		case <-nt.wake:
+			// Let a burst of batches settle into one pass.
+			sleep(ctx, 100*time.Millisecond)
 		case <-t.C:
-		}
-		nt.mu.Lock()
-		ids := make([]string, 0, len(nt.queued))
-		for id := range nt.queued {
-			ids = append(ids, id)
-		}
-		clear(nt.queued)
-		nt.mu.Unlock()
-		for _, id := range ids {
-			if err := nt.send(ctx, id); err != nil && ctx.Err() == nil {
-				nt.h.cfg.Log.Warn("federation: notices not sent; trying again", "incident", id, "err", err)
-				nt.mu.Lock()
-				nt.queued[id] = true
-				nt.mu.Unlock()
-			}
 		}
 	}
 }
 
-// send publishes a notice for each remote alert of incident id.
-func (nt *notifier) send(ctx context.Context, id string) error {
-	in, err := nt.h.cfg.Correlator.Incident(ctx, alert.Viewer{Operator: true}, id)
+// pass sends the notices of the cross-border incidents that changed.
+func (nt *notifier) pass(ctx context.Context) error {
+	page, err := nt.h.cfg.Correlator.Incidents(ctx, alert.Viewer{Operator: true}, correlate.Filter{CrossBorder: true, Limit: 500})
 	if err != nil {
 		return err
 	}
+	var failed error
+	seen := make(map[string]bool, len(page.Incidents))
+	for i := range page.Incidents {
+		in := &page.Incidents[i]
+		seen[in.ID] = true
+		sig := strings.Join(in.Countries, ",") + "|" + strings.Join(in.AlertIDs(), ",")
+		if nt.sent[in.ID] == sig {
+			continue
+		}
+		if err := nt.send(ctx, in); err != nil {
+			failed = err
+			continue
+		}
+		nt.sent[in.ID] = sig
+	}
+	for id := range nt.sent {
+		if !seen[id] {
+			delete(nt.sent, id) // closed, merged or beyond the listing
+		}
+	}
+	return failed
+}
+
+// send publishes a notice for each remote alert of incident in.
+func (nt *notifier) send(ctx context.Context, in *correlate.Incident) error {
 	for _, e := range in.Timeline {
 		var node, origin, memberID string
 		err := nt.h.cfg.DB.QueryRow(ctx, `SELECT node, origin_id, member FROM federation_alerts WHERE alert_id = ?`,
 			e.AlertID).Scan(&node, &origin, &memberID)
+		if store.NotFound(err) {
+			continue // an alert of the hub's own members
+		}
 		if err != nil {
-			continue // a local alert of the hub
+			return err
 		}
 		n := Notice{Hub: nt.h.cfg.Identity.Name, Incident: in.ID, Title: in.Title, Countries: in.Countries,
 			Members: len(in.Members), Severity: in.Severity, Techniques: in.Techniques,
@@ -144,7 +149,7 @@ func (nt *notifier) send(ctx context.Context, id string) error {
 			return err
 		}
 		if _, err := nt.h.fed.PublishMsg(ctx, msg, jetstream.WithMsgID(n.msgID())); err != nil {
-			return err
+			return fmt.Errorf("notice to %s: %w", node, err)
 		}
 	}
 	return nil
