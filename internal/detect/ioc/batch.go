@@ -1,6 +1,8 @@
 package ioc
 
 import (
+	"math/bits"
+
 	"github.com/xsoc/xsoc/internal/alert"
 	"github.com/xsoc/xsoc/internal/detect"
 	"github.com/xsoc/xsoc/internal/event"
@@ -69,16 +71,15 @@ const screenGroup = 16
 // holds (whatever its TLP and validity) set.
 func (x *Index) screen(s *snapshot, evs []*event.Event) [markWords]uint64 {
 	m := matcher{x: x, s: s, mode: modeMark}
+	var set [screenGroup]uint32
 	for len(evs) > 0 {
 		group := evs[:min(len(evs), screenGroup)]
 		evs = evs[len(group):]
-		m.sink += touchFields(group)
-		for _, ev := range group {
-			for j := range fields {
-				f := &fields[j]
-				if v := ev.Key(f.key); v != "" {
-					m.check(f.kind, uint8(j), v)
-				}
+		setFields(group, &set)
+		for i, ev := range group {
+			for f := set[i]; f != 0; f &= f - 1 {
+				j := bits.TrailingZeros32(f)
+				m.check(fields[j].kind, uint8(j), ev.Key(fields[j].key))
 			}
 			m.tag++
 		}
@@ -87,18 +88,19 @@ func (x *Index) screen(s *snapshot, evs []*event.Event) [markWords]uint64 {
 	return m.marks
 }
 
-// touchFields reads the inspected fields of evs and returns a value that
-// only keeps the reads from being optimised away. Its loads depend on
-// nothing but the event pointers, and nothing branches on what they read,
-// so the processor issues those of many events before the first completes.
-func touchFields(evs []*event.Event) uint32 {
-	n := 0
-	for _, ev := range evs {
+// setFields sets bit j of set[i] when evs[i] has field fields[j]. Its
+// loads depend on nothing but the event pointers, and nothing branches on
+// what they read, so the processor issues those of many events before the
+// first completes; screen then reads the values from the cache, and only
+// those of the fields that are set.
+func setFields(evs []*event.Event, set *[screenGroup]uint32) {
+	for i, ev := range evs {
+		has := uint32(0)
 		for j := range fields {
-			n += len(ev.Key(fields[j].key))
+			has |= uint32(b2i(ev.Key(fields[j].key) != "")) << j
 		}
+		set[i] = has
 	}
-	return uint32(n)
 }
 
 // mark records that event tag carries a value the index holds.

@@ -1,7 +1,9 @@
 package ioc
 
 import (
+	"encoding/binary"
 	"math"
+	"math/bits"
 	"net/netip"
 	"strings"
 	"time"
@@ -250,8 +252,9 @@ type matcher struct {
 // leniently, an unparsable value simply matches nothing.
 func (m *matcher) check(k Kind, fi uint8, v string) {
 	// A normalised value is at most one byte longer than the input (the
-	// "/" of an empty URL path), and a binary key at most 32 bytes.
-	need := max(len(v)+1, 32)
+	// "/" of an empty URL path), a binary key at most 32 bytes, and
+	// lowerWords may write up to 7 bytes past a name.
+	need := max(len(v)+8, 32)
 	if need > len(m.scratch) {
 		m.checkLong(k, fi, v)
 		return
@@ -264,8 +267,12 @@ func (m *matcher) check(k Kind, fi uint8, v string) {
 			m.addr(a, fi)
 		}
 	case KindDomain:
-		if d, ok := appendDomain(buf, v); ok {
-			m.domain(m.keep(d), fi)
+		// The matching-time form of a name: one trailing dot removed,
+		// ASCII letters lowercased, not validated (an invalid name
+		// simply matches nothing).
+		if v = strings.TrimSuffix(v, "."); v != "" && len(v) <= maxDomainLen {
+			off := m.keep(append(buf, v...))
+			m.domain(off, lowerWords(m.scratch[off:], len(v))+1, fi)
 		}
 	case KindURL:
 		if u, reason := normURL(buf, v); reason == "" && len(u) <= maxURLLen {
@@ -278,9 +285,8 @@ func (m *matcher) check(k Kind, fi uint8, v string) {
 			m.queue(spEmail, off, len(e), spEmail, off, len(e), fi, false)
 		}
 	case KindMD5, KindSHA1, KindSHA256:
-		var h [32]byte
-		if n, ok := decodeHex(&h, v); ok && n == hashLen(k) {
-			off := m.keep(append(buf, h[:n]...))
+		if n, ok := decodeHex((*[32]byte)(buf[:32]), v); ok && n == hashLen(k) {
+			off := m.keep(buf[:n])
 			m.queue(hashSpace[k], off, n, hashSpace[k], off, n, fi, false)
 		}
 	}
@@ -461,25 +467,32 @@ func (m *matcher) cidrs(p netip.Prefix, mv []byte, fi uint8) {
 	}
 }
 
-// domain queues lookups of a name (at scratch offset off) and each of its
-// parent domains: a.b.example, then b.example, then example. Only whole
-// labels are cut, so badexample.com never finds example.com. Names of a
-// label count no indexed domain has are not looked up.
-func (m *matcher) domain(off int, fi uint8) {
+// domain queues lookups of a name of the given number of labels (at
+// scratch offset off, lowercased) and each of its parent domains:
+// a.b.example, then b.example, then example. Only whole labels are cut, so
+// badexample.com never finds example.com. Names of a label count no
+// indexed domain has are not looked up. The scratch must hold 7 bytes
+// past the name: the dots are found eight bytes at a time.
+func (m *matcher) domain(off, labels int, fi uint8) {
 	mask := m.s.domainLabels
 	if mask == 0 {
 		return
 	}
-	d := m.scratch[off:m.used]
-	labels := countLabels(d)
+	n := m.used - off
 	if mask&labelsBit(labels) != 0 {
-		m.queue(spDomain, off, len(d), spDomain, off, len(d), fi, false)
+		m.queue(spDomain, off, n, spDomain, off, n, fi, false)
 	}
-	for i := 0; i < len(d)-1; i++ {
-		if d[i] == '.' {
+	// A dot at the end starts no parent.
+	for w := 0; w < n-1; w += 8 {
+		dots := equal(binary.LittleEndian.Uint64(m.scratch[off+w:off+w+8]), '.')
+		for ; dots != 0; dots &= dots - 1 {
+			i := w + bits.TrailingZeros64(dots)/8
+			if i >= n-1 {
+				break
+			}
 			labels--
 			if mask&labelsBit(labels) != 0 {
-				m.queue(spDomain, off+i+1, len(d)-i-1, spDomain, off, len(d), fi, true)
+				m.queue(spDomain, off+i+1, n-i-1, spDomain, off, n, fi, true)
 			}
 		}
 	}

@@ -128,18 +128,6 @@ func appendLowerASCII(dst []byte, s string) []byte {
 	return dst
 }
 
-// appendDomain appends the normalised form of the DNS name s (lowercased,
-// trailing dot removed) without validating it: it is the matching-time form,
-// where an invalid name simply matches nothing. It reports false when s
-// cannot be a DNS name at all.
-func appendDomain(dst []byte, s string) ([]byte, bool) {
-	s = strings.TrimSuffix(s, ".")
-	if s == "" || len(s) > maxDomainLen {
-		return dst, false
-	}
-	return appendLowerASCII(dst, s), true
-}
-
 // appendDomainStrict normalises and validates a domain indicator.
 func appendDomainStrict(dst []byte, s string) ([]byte, error) {
 	name := strings.TrimPrefix(s, "*.")
@@ -195,23 +183,6 @@ func appendEmailStrict(dst []byte, s string) ([]byte, error) {
 		return dst, fmt.Errorf("ioc: e-mail address %q contains white space or angle brackets", s)
 	}
 	return appendLowerASCII(dst, s), nil
-}
-
-// decodeHex decodes the hex string s into h and returns its length in
-// bytes. It reports false for odd lengths, non-hex digits and strings longer
-// than 64 digits. Unlike encoding/hex it reads a string, so matching needs no
-// []byte conversion.
-func decodeHex(h *[32]byte, s string) (int, bool) {
-	if len(s)%2 != 0 || len(s) > 2*len(h) || s == "" {
-		return 0, false
-	}
-	bad := byte(0)
-	for i := 0; i < len(s); i += 2 {
-		hi, lo := hexValue[s[i]], hexValue[s[i+1]]
-		bad |= hi | lo
-		h[i/2] = hi<<4 | lo&0xf
-	}
-	return len(s) / 2, bad&0x80 == 0
 }
 
 // hexValue maps a byte to its hex digit value, or to 0xff if it is not a

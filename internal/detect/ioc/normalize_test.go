@@ -255,3 +255,19 @@ func TestParseIPv4Fields(t *testing.T) {
 		}
 	}
 }
+
+// FuzzLowerWords checks the word-at-a-time lowercasing and dot count that
+// matching applies to names against a byte loop.
+func FuzzLowerWords(f *testing.F) {
+	for _, s := range []string{"", "a", "WWW.Example.COM", "a.b.c.d.e.f.g.h.i", "xn--BCHER-kva.example", "@[`{.\xc3\x84.Z", strings.Repeat("Ab.", 30)} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		buf := make([]byte, len(s)+8)
+		copy(buf, s)
+		dots := lowerWords(buf, len(s))
+		if want := string(appendLowerASCII(nil, s)); string(buf[:len(s)]) != want || dots != strings.Count(s, ".") {
+			t.Fatalf("lowerWords(%q) = %q, %d dots; want %q, %d", s, buf[:len(s)], dots, want, strings.Count(s, "."))
+		}
+	})
+}
