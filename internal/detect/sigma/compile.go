@@ -53,10 +53,6 @@ type RuleSet struct {
 	router   router
 	byID     map[string]*compiledRule
 	corrByID map[string]*correlation
-	// tgRule maps a trigger set to its rule; need[r] is how many trigger
-	// sets rule r waits for (0: evaluated on every event of its group).
-	tgRule []int32
-	need   []int32
 	// npats is the number of automaton patterns over all scans.
 	npats int32
 	// seed keys the hashes of values in scan memos (memo.go).
@@ -89,7 +85,17 @@ type leaf struct {
 	// counts.
 	needles []string
 	// triggers are the trigger sets this leaf belongs to.
-	triggers []int32
+	triggers []trigger
+}
+
+// trigger says that a leaf belongs to trigger set bit of rule: a hit
+// sets the bit in the rule's per-event mask, and the rule becomes a
+// candidate when the mask equals full. Keeping the rule, the bit and the
+// full mask together means a hit touches the leaf's list and one word of
+// per-event state per rule, nothing else.
+type trigger struct {
+	rule      int32
+	bit, full uint32
 }
 
 // enode is a node of a compiled condition.
@@ -221,9 +227,9 @@ func compile(rules []*Rule, opts Options) (*RuleSet, []LoadError, map[*Rule]bool
 	rs.npats = c.npats
 	c.compileCorrelations(corrs)
 	rs.router = buildRouter(rs.groups)
-	nleaves, nrules, nslots, ngroups, nsets, npats, nscans := len(rs.leaves), len(rs.rules), len(rs.slots), len(rs.groups), len(rs.tgRule), int(rs.npats), int(c.nscans)
+	nleaves, nrules, nslots, ngroups, npats, nscans := len(rs.leaves), len(rs.rules), len(rs.slots), len(rs.groups), int(rs.npats), int(c.nscans)
 	rs.seed = maphash.MakeSeed()
-	rs.pool.New = func() any { return newScratch(nleaves, nrules, nslots, ngroups, nsets, npats, nscans) }
+	rs.pool.New = func() any { return newScratch(nleaves, nrules, nslots, ngroups, npats, nscans) }
 	return rs, c.errs, c.failed
 }
 
@@ -409,7 +415,6 @@ func (c *compiler) layout() {
 		g := c.rs.groups[cr.group]
 		g.rules = append(g.rules, cr.num)
 	}
-	c.rs.need = make([]int32, len(c.rs.rules))
 	for _, p := range c.pending {
 		c.pickTriggers(p.cr)
 	}
@@ -448,10 +453,9 @@ func (c *compiler) pickTriggers(cr *compiledRule) {
 		sets = sets[:maxTriggerSets]
 	}
 	cr.need = int32(len(sets))
-	c.rs.need[cr.num] = cr.need
-	for _, set := range sets {
-		tg := int32(len(c.rs.tgRule))
-		c.rs.tgRule = append(c.rs.tgRule, cr.num)
+	full := uint32(1)<<len(sets) - 1
+	for i, set := range sets {
+		tg := trigger{rule: cr.num, bit: 1 << i, full: full}
 		for _, l := range dedupe(set.leaves) {
 			c.rs.leaves[l].triggers = append(c.rs.leaves[l].triggers, tg)
 		}

@@ -31,9 +31,8 @@ type scratch struct {
 	ruleGen []uint32
 	// Patterns whose position-free outputs this event already recorded.
 	patGen []uint32
-	// Trigger sets that hit, and per rule how many did.
-	setGen []uint32
-	// need holds, per rule, gen<<32 | trigger sets hit so far.
+	// need holds, per rule, gen<<32 | the mask of its trigger sets that
+	// hit so far.
 	need []uint64
 
 	slotGen   []uint32
@@ -63,11 +62,10 @@ type scratch struct {
 	rec   recorder
 }
 
-func newScratch(nleaves, nrules, nslots, ngroups, nsets, npats, nscans int) *scratch {
+func newScratch(nleaves, nrules, nslots, ngroups, npats, nscans int) *scratch {
 	return &scratch{
 		memos:     make([]*memo, nscans),
 		patGen:    make([]uint32, npats),
-		setGen:    make([]uint32, nsets),
 		need:      make([]uint64, nrules),
 		leaf:      make([]uint64, nleaves),
 		ruleGen:   make([]uint32, nrules),
@@ -88,7 +86,6 @@ func (x *scratch) begin(ev *event.Event) {
 	if x.gen == 0 { // wrapped: old stamps could look current
 		clear(x.leaf)
 		clear(x.ruleGen)
-		clear(x.setGen)
 		clear(x.patGen)
 		clear(x.need)
 		clear(x.slotGen)
@@ -370,19 +367,17 @@ func (rs *RuleSet) mark(x *scratch, l int32, maybe bool) {
 		x.setLeaf(l, valTrue)
 	}
 	for _, tg := range rs.leaves[l].triggers {
-		if x.setGen[tg] == x.gen {
-			continue
-		}
-		x.setGen[tg] = x.gen
-		r := rs.tgRule[tg]
-		n := x.need[r]
+		n := x.need[tg.rule]
 		if uint32(n>>32) != x.gen {
 			n = uint64(x.gen) << 32
 		}
-		n++
-		x.need[r] = n
-		if int32(uint32(n)) == rs.need[r] {
-			x.addCand(r)
+		if uint32(n)&tg.bit != 0 {
+			continue // the set hit already
+		}
+		n |= uint64(tg.bit)
+		x.need[tg.rule] = n
+		if uint32(n) == tg.full {
+			x.addCand(tg.rule)
 		}
 	}
 }
