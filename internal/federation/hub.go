@@ -252,7 +252,12 @@ func (h *Hub) take(ctx context.Context, latest map[string]Alert, order []string)
 	var taken []Alert
 	for _, k := range order {
 		a := latest[k]
-		if err := h.ensureMember(ctx, a); err != nil {
+		if err := h.ensureMember(ctx, a); errors.Is(err, errBadMember) {
+			// Sending it again cannot help.
+			h.refused.Inc()
+			h.cfg.Log.Warn("federation: federated alert refused", "node", a.Node, "alert", a.ID, "err", err)
+			continue
+		} else if err != nil {
 			return err
 		}
 		known, err := h.knownCount(ctx, a)
@@ -338,6 +343,10 @@ func (h *Hub) knownCount(ctx context.Context, a Alert) (int, error) {
 	return n, err
 }
 
+// errBadMember: a remote member the hub cannot register (no EU country,
+// no NIS2 sector, an id that is no member id).
+var errBadMember = errors.New("federation: remote member not valid")
+
 // ensureMember registers the remote member of a at the hub, once.
 func (h *Hub) ensureMember(ctx context.Context, a Alert) error {
 	id := RemoteMemberID(a.Node, a.Member)
@@ -346,14 +355,16 @@ func (h *Hub) ensureMember(ctx context.Context, a Alert) error {
 	}
 	m, err := h.cfg.Members.Get(ctx, id)
 	if errors.Is(err, member.ErrNotFound) {
-		// Remote members are shown their own alerts at most TLP:GREEN: a
-		// remote alert is never more restricted than that.
+		// Only alerts shared with the community (CLEAR, GREEN) reach the
+		// hub, so the member shares its alerts here at TLP:GREEN.
 		green := tlp.Green
+		m = member.Member{ID: id, Name: a.Member + " (node " + a.Node + ")", Country: a.Country, Sector: a.Sector, AlertTLP: &green}
+		if err := m.Validate(); err != nil {
+			return fmt.Errorf("%w: %v", errBadMember, err)
+		}
 		// The key Add returns is not kept: a remote member has no access
 		// to the hub until an operator issues one (members rotate-key).
-		m, _, err = h.cfg.Members.Add(ctx, member.Member{
-			ID: id, Name: a.Member + " (node " + a.Node + ")", Country: a.Country, Sector: a.Sector, AlertTLP: &green,
-		})
+		m, _, err = h.cfg.Members.Add(ctx, m)
 		if errors.Is(err, member.ErrExists) {
 			m, err = h.cfg.Members.Get(ctx, id)
 		}
