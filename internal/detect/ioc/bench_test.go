@@ -175,6 +175,8 @@ func BenchmarkBench(b *testing.B) {
 	b.ReportMetric(float64(r.Batch), "batch")
 	b.ReportMetric(r.SingleLookupsPerSec, "single-lookups/s")
 	b.ReportMetric(r.AllocsPerLookup, "allocs/lookup")
+	b.ReportMetric(r.DetectLookupsPerSec, "detect-lookups/cpu-s")
+	b.ReportMetric(r.ColdLookupsPerSec, "detect-cold-lookups/cpu-s")
 }
 
 // TestBench runs the function behind "xsoc bench ioc" on a small index:
@@ -186,8 +188,12 @@ func TestBench(t *testing.T) {
 	if r.Indicators != n {
 		t.Errorf("Bench indexed %d indicators, want %d", r.Indicators, n)
 	}
-	if r.LookupsPerSec <= 0 || r.BytesPerIndicator <= 0 || r.BuildTime <= 0 {
+	if r.LookupsPerSec <= 0 || r.BytesPerIndicator <= 0 || r.BuildTime <= 0 ||
+		r.DetectEventsPerSec <= 0 || r.ColdEventsPerSec <= 0 || r.EventsPerCall != benchBatch {
 		t.Errorf("Bench result incomplete: %+v", r)
+	}
+	if r.ValuesPerEvent < eventValues-0.5 || r.ValuesPerEvent > eventValues {
+		t.Errorf("Bench's events carry %.2f values each, want about %d", r.ValuesPerEvent, eventValues)
 	}
 	if r.AllocsPerLookup > 0.01 {
 		t.Errorf("Bench lookups allocate: %v per lookup", r.AllocsPerLookup)
