@@ -379,8 +379,12 @@ func watch(ctx context.Context, n *node.Node, started time.Time, res *Result, ou
 // (" at the hub"), empty for the demonstration's only node.
 func announce(out io.Writer, inc correlate.Incident, after time.Duration, where string) {
 	fmt.Fprintf(out, "\n*** cross-border incident%s after %.1fs: %s\n", where, after.Seconds(), inc.Title)
-	fmt.Fprintf(out, "    countries %s · members %s · severity %s · techniques %s\n",
-		strings.Join(inc.Countries, ", "), strings.Join(inc.Members, ", "), inc.Severity, strings.Join(inc.Techniques, ", "))
+	line := fmt.Sprintf("    countries %s · members %s · severity %s",
+		strings.Join(inc.Countries, ", "), strings.Join(inc.Members, ", "), inc.Severity)
+	if len(inc.Techniques) > 0 {
+		line += " · techniques " + strings.Join(inc.Techniques, ", ")
+	}
+	fmt.Fprintln(out, line)
 	fmt.Fprintf(out, "    incident %s\n\n", inc.ID)
 }
 
