@@ -67,20 +67,21 @@
 // in a pooled scratch area stamped with a generation number, so starting
 // an event clears nothing and the no-match path does not allocate.
 //
-// On the project's 2-core machine (shared, ±30 % from run to run),
-// BenchmarkDetect measures per core, in events per CPU second over 10,000
-// generated Sysmon process-creation events: about 280,000–410,000 with
-// 100 SigmaHQ process_creation rules, 120,000–180,000 with 1,000,
-// 125,000–175,000 with all 1,183 (6–8 µs per event, no allocation without
-// a match), and about 80,000 with the 2,407 rules of the whole windows
-// tree. Per event the prefilters read about 560 bytes of field values (a
-// third of them Hashes) and find about 22 needle occurrences; about 2
-// rules are then evaluated. Most of the time goes to cache misses: the
-// benchmark cycles through 10,000 events (50 MB), and the scans, the hits
-// they record and the field reads each touch memory the previous event
-// left cold. Fields without a slot (Hashes, User, FileVersion...) are
-// found through the event's index of name hashes, and well-known names
-// are one shared string, so finding them reads none of the event's names.
+// On the project's 2-core machine (shared and noisy: compare runs made
+// side by side), BenchmarkDetect measures per core, in events per CPU
+// second over 10,000 generated Sysmon process-creation events (1.2 %
+// matching): about 500,000–780,000 with 100 SigmaHQ process_creation
+// rules, 180,000–310,000 with 1,000 and 160,000–300,000 with all 1,183,
+// no allocation without a match; "xsoc bench sigma" (20,000 events)
+// reports 150,000–215,000 with 1,000 rules. Counted by callgrind, an
+// event costs about 19,800 instructions in the engine with 1,000 rules,
+// 35,400 before the memos; what remains is mostly marking the leaves and
+// trigger sets a value makes true (about 22 leaves per event), reading
+// the event's fields, and scanning the values that do not repeat
+// (command lines: four in ten are new). Fields without a slot (Hashes,
+// User...) are found through the event's index of name hashes, and
+// well-known names are one shared string, so finding them reads none of
+// the event's names.
 //
 // # Matching semantics
 //
