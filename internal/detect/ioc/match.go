@@ -263,8 +263,14 @@ func (m *matcher) check(k Kind, fi uint8, v string) {
 	buf := m.scratch[m.used:m.used:len(m.scratch)]
 	switch k {
 	case KindIP:
-		if a, ok := parseAddr(v); ok {
-			m.addr(a, fi)
+		if a, ok := parseIPv4(v); ok { // nearly all addresses
+			m.addr(a[:], fi)
+		} else if a, ok := parseAddr(v); ok && a.Is4() {
+			b := a.As4()
+			m.addr(b[:], fi)
+		} else if ok {
+			b := a.As16()
+			m.addr(b[:], fi)
 		}
 	case KindDomain:
 		// The matching-time form of a name: one trailing dot removed,
@@ -388,11 +394,15 @@ func (m *matcher) flush() {
 	}
 	for i := range pend {
 		p := &pend[i]
-		p.head = m.s.headFiltered(p.sp, m.scratch[p.koff:p.koff+p.klen], p.h, p.maybe)
+		if p.maybe || len(m.s.delta[p.sp]) != 0 {
+			p.head = m.s.headFiltered(p.sp, m.scratch[p.koff:p.koff+p.klen], p.h, p.maybe)
+		}
 	}
-	for i := range pend {
-		if p := &pend[i]; p.head != 0 {
-			m.sink += uint32(m.s.log.at(p.head).conf)
+	if m.mode != modeMark { // marking reads no entry
+		for i := range pend {
+			if p := &pend[i]; p.head != 0 {
+				m.sink += uint32(m.s.log.at(p.head).conf)
+			}
 		}
 	}
 	for i := range pend {
@@ -412,20 +422,16 @@ func (m *matcher) flush() {
 	m.npend, m.ranges = 0, false
 }
 
-// addr queues an exact lookup of an address and looks it up in the CIDR
-// ranges.
-func (m *matcher) addr(a netip.Addr, fi uint8) {
+// addr queues an exact lookup of the address of bytes ip (4 or 16) and
+// looks it up in the CIDR ranges.
+func (m *matcher) addr(ip []byte, fi uint8) {
 	sp, f := spV4, 0
-	var off, n int
-	if a.Is4() {
-		b := a.As4()
-		off, n = m.keep(append(m.scratch[m.used:m.used], b[:]...)), 4
-	} else {
-		b := a.As16()
-		off, n, sp, f = m.keep(append(m.scratch[m.used:m.used], b[:]...)), 16, spV6, 1
+	if len(ip) == 16 {
+		sp, f = spV6, 1
 	}
-	m.queue(sp, off, n, sp, off, n, fi, false)
-	key := m.scratch[off : off+n]
+	off := m.keep(append(m.scratch[m.used:m.used], ip...))
+	m.queue(sp, off, len(ip), sp, off, len(ip), fi, false)
+	key := m.scratch[off : off+len(ip)]
 	hints := familyHints[f]
 	if !m.s.rangeHint[hints[0]].mayContain(key) {
 		return // no range near the address: the common case
@@ -438,6 +444,7 @@ func (m *matcher) addr(a netip.Addr, fi uint8) {
 		return
 	}
 	if m.inRange(key, hints[1:]) {
+		a, _ := netip.AddrFromSlice(key)
 		m.cidrs(netip.PrefixFrom(a, a.BitLen()), key, fi)
 	}
 }

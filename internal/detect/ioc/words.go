@@ -51,18 +51,23 @@ func parseIPv4(s string) ([4]byte, bool) {
 	if len(s) < len("0.0.0.0") || len(s) > len("255.255.255.255") {
 		return a, false
 	}
-	// The first eight bytes and the last eight, which overlap: bit i of
-	// digits and dots stands for s[i] whichever word it comes from.
+	// The address in buf after three bytes of padding: a field's last
+	// three bytes may start before the address. It gets there as two
+	// words, the first eight bytes and the last eight, which overlap.
+	const pad = 3
+	var buf [pad + 16]byte
 	var lo, hi uint64
 	shift := len(s) - 8
-	if shift >= 0 {
-		lo = loadWord(s[:8])
-		hi = loadWord(s[shift:])
-	} else { // seven bytes: "1.2.3.4"
-		var b [8]byte
-		copy(b[:], s)
-		lo, hi, shift = binary.LittleEndian.Uint64(b[:]), 0, 0
+	if shift < 0 { // seven bytes: "1.2.3.4"
+		copy(buf[pad:], s)
+		lo = binary.LittleEndian.Uint64(buf[pad:])
+		hi, shift = lo, 0
+	} else {
+		lo, hi = loadWord(s[:8]), loadWord(s[shift:])
+		binary.LittleEndian.PutUint64(buf[pad:], lo)
+		binary.LittleEndian.PutUint64(buf[pad+shift:], hi)
 	}
+	// Bit i of digits and dots stands for s[i], whichever word it is in.
 	digits := packHigh(inRange(lo, '0', '9')) | packHigh(inRange(hi, '0', '9'))<<shift
 	dots := packHigh(equal(lo, '.')) | packHigh(equal(hi, '.'))<<shift
 	if digits|dots != 1<<len(s)-1 || bits.OnesCount32(dots) != 3 {
@@ -78,12 +83,12 @@ func parseIPv4(s string) ([4]byte, bool) {
 		}
 		n := end - start // 0 between two dots
 		// The field's last three bytes, as digit values; those in front
-		// of a short field count for nothing.
-		d0 := int(s[max(end-1, 0)]) - '0'
-		d1 := int(s[max(end-2, 0)]) - '0'
-		d2 := int(s[max(end-3, 0)]) - '0'
+		// of a short field are dots or padding, and count for nothing.
+		d0 := int(buf[pad+end-1]) - '0'
+		d1 := int(buf[pad+end-2]) - '0'
+		d2 := int(buf[pad+end-3]) - '0'
 		v := d0 + 10*d1*b2i(n >= 2) + 100*d2*b2i(n >= 3)
-		bad |= b2i(uint(n-1) >= 3) | b2i(v > 255) | b2i(n >= 2)&b2i(s[min(start, len(s)-1)] == '0')
+		bad |= b2i(uint(n-1) >= 3) | b2i(v > 255) | b2i(n >= 2)&b2i(buf[pad+start] == '0')
 		a[i] = byte(v)
 		start = end + 1
 	}
