@@ -73,7 +73,7 @@
 // matching): about 500,000–780,000 with 100 SigmaHQ process_creation
 // rules, 180,000–310,000 with 1,000 and 160,000–300,000 with all 1,183,
 // no allocation without a match; "xsoc bench sigma" (20,000 events)
-// reports 150,000–215,000 with 1,000 rules. Counted by callgrind, an
+// reports 175,000–275,000 with 1,000 rules. Counted by callgrind, an
 // event costs about 19,800 instructions in the engine with 1,000 rules,
 // 35,400 before the memos; what remains is mostly marking the leaves and
 // trigger sets a value makes true (about 22 leaves per event), reading
