@@ -49,7 +49,12 @@ func TestRegistry(t *testing.T) {
 		if err != nil || p.Member.ID != "fr-anssi" || p.Operator() {
 			t.Fatalf("Authenticate = %+v, %v", p, err)
 		}
-		for _, bad := range []string{"", "xsoc_", key + "x", key[:len(key)-1] + "A", "Bearer " + key} {
+		// The same key with its last character changed (to one it is not).
+		changed := key[:len(key)-1] + "A"
+		if key[len(key)-1] == 'A' {
+			changed = key[:len(key)-1] + "B"
+		}
+		for _, bad := range []string{"", "xsoc_", key + "x", changed, "Bearer " + key} {
 			if _, err := r.Authenticate(ctx, bad); !errors.Is(err, ErrUnauthenticated) {
 				t.Errorf("Authenticate(%q) = %v, want ErrUnauthenticated", bad, err)
 			}
