@@ -28,7 +28,7 @@ import (
 const benchUsage = `usage: xsoc bench ingest [flags]   events/s accepted end to end (HTTP bulk NDJSON → JetStream ack) and
                                 ack latency, against a fresh embedded node or --url with --key
        xsoc bench sigma --rules DIR [--events FILE]   Sigma engine events/s per core and allocations per event
-       xsoc bench ioc [--indicators 1000000,10000000]  IOC index build time, bytes per indicator, lookups/s
+       xsoc bench ioc [--indicators 1000000,10000000]  IOC index build time, bytes per indicator, lookups/s, detection path rate
        xsoc bench pipeline [--rate 20000]  ingest-to-alert latency percentiles and processed events/s`
 
 func runBench(args []string, stdout, stderr io.Writer) error {
