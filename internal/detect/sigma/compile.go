@@ -108,13 +108,10 @@ type enode struct {
 
 // compiledRule is one detection rule ready to run.
 type compiledRule struct {
-	rule  *Rule
-	num   int32
-	expr  *enode
-	group int32
-	// need is how many trigger sets must hit before the rule is
-	// evaluated; 0 means it is evaluated on every event of its group.
-	need     int32
+	rule     *Rule
+	num      int32
+	expr     *enode
+	group    int32
 	severity alert.Severity
 	enabled  atomic.Bool
 	// silent rules only feed correlations (a correlation without
@@ -452,7 +449,6 @@ func (c *compiler) pickTriggers(cr *compiledRule) {
 	if len(sets) > maxTriggerSets {
 		sets = sets[:maxTriggerSets]
 	}
-	cr.need = int32(len(sets))
 	full := uint32(1)<<len(sets) - 1
 	for i, set := range sets {
 		tg := trigger{rule: cr.num, bit: 1 << i, full: full}
