@@ -305,18 +305,7 @@ func BenchmarkDetectBatch(b *testing.B) {
 			if n > 1_000_000 {
 				largeBench(b)
 			}
-			x := New(Options{})
-			batch := x.NewBatch()
-			gen := newBenchGen(1)
-			for i := 0; i < n; i++ {
-				if err := batch.Add(gen.indicator(i)); err != nil {
-					b.Fatal(err)
-				}
-			}
-			if err := batch.Commit(); err != nil {
-				b.Fatal(err)
-			}
-			batch = nil
+			x := newIndexFromGen(b, n)
 			runtime.GC() // measure matching, not the collection of the build's garbage
 			qs := benchQueries(n)
 			for _, rate := range []float64{BenchHitRate, 0.05} {

@@ -70,6 +70,20 @@ const BenchMix = "indicators: 80% IPv4 addresses (0.1% of them /24 ranges), 10% 
 	"looked up in batches of 256 values (CountFor), and one value per call; " +
 	"detection: the same values, 4 to an event, 0.1% of events raising an alert, 256 events per DetectBatch call"
 
+// benchIndex indexes the first n synthetic indicators of Bench, in one
+// batch as bulk loads should be.
+func benchIndex(n int) (*Index, error) {
+	x := New(Options{})
+	b := x.NewBatch()
+	gen := newBenchGen(1)
+	for i := 0; i < n; i++ {
+		if err := b.Add(gen.indicator(i)); err != nil {
+			return nil, err
+		}
+	}
+	return x, b.Commit()
+}
+
 // Bench builds an index of n synthetic indicators (see BenchMix) and makes
 // lookups lookups against it on the calling goroutine, through the path
 // Detect takes (normalisation, TLP check, validity and decay included),
@@ -85,18 +99,10 @@ func Bench(n, lookups int) BenchResult {
 	}
 	before := liveHeap()
 	start := time.Now()
-	x := New(Options{})
-	b := x.NewBatch()
-	gen := newBenchGen(1)
-	for i := 0; i < n; i++ {
-		if err := b.Add(gen.indicator(i)); err != nil {
-			panic("ioc: bench generated an invalid indicator: " + err.Error()) // a bug in benchGen
-		}
+	x, err := benchIndex(n)
+	if err != nil {
+		panic("ioc: bench: " + err.Error()) // a bug in benchGen
 	}
-	if err := b.Commit(); err != nil {
-		return BenchResult{Indicators: x.Len()}
-	}
-	b = nil
 	res := BenchResult{Indicators: x.Len(), BuildTime: time.Since(start)}
 	res.BytesPerIndicator = float64(liveHeap()-before) / float64(res.Indicators)
 	if lookups <= 0 {

@@ -60,19 +60,8 @@ func BenchmarkLookup(b *testing.B) {
 				largeBench(b)
 			}
 			build := time.Now()
-			x := New(Options{})
-			batch := x.NewBatch()
-			gen := newBenchGen(1)
-			for i := 0; i < n; i++ {
-				if err := batch.Add(gen.indicator(i)); err != nil {
-					b.Fatal(err)
-				}
-			}
-			if err := batch.Commit(); err != nil {
-				b.Fatal(err)
-			}
+			x := newIndexFromGen(b, n)
 			buildTime := time.Since(build)
-			batch = nil
 			runtime.GC() // measure lookups, not the collection of the build's garbage
 			all := benchQueries(n)
 			classes := map[string][]Query{"mix": all}
@@ -204,17 +193,11 @@ func TestBench(t *testing.T) {
 }
 
 // newIndexFromGen indexes Bench's first n synthetic indicators.
-func newIndexFromGen(t *testing.T, n int) *Index {
-	x := New(Options{})
-	b := x.NewBatch()
-	g := newBenchGen(1)
-	for i := 0; i < n; i++ {
-		if err := b.Add(g.indicator(i)); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := b.Commit(); err != nil {
-		t.Fatal(err)
+func newIndexFromGen(tb testing.TB, n int) *Index {
+	tb.Helper()
+	x, err := benchIndex(n)
+	if err != nil {
+		tb.Fatal(err)
 	}
 	return x
 }
