@@ -240,12 +240,23 @@ func (p *Pipeline) Process(ctx context.Context, b ingest.Batch) error {
 	return p.commit(ctx, []*work{w})
 }
 
-// prepare normalises every line of b and runs the detectors. It runs on
-// several workers at once.
+// detectChunk is how many events are normalised before the detectors see
+// them. An event is most of a kilobyte of slots plus its values; a
+// thousand-line batch normalised in full would have pushed its first
+// events out of the processor's cache by the time detection reached them,
+// and reading the fields back from memory cost the Sigma engine 40 % of its
+// time. Sixty-four events (about 200 KB) stay cached and still give a
+// batch detector such as the IOC index enough events to overlap its
+// memory reads.
+const detectChunk = 64
+
+// prepare normalises every line of b and runs the detectors, a chunk of
+// events at a time. It runs on several workers at once.
 func (p *Pipeline) prepare(b ingest.Batch) *work {
 	w := &work{batch: b, events: make([]*event.Event, 0, len(b.Lines))}
 	parser := p.parsers.Get().(*format.Parser)
 	defer p.parsers.Put(parser)
+	detected := 0
 	for i, line := range b.Lines {
 		ev := p.pool.Get().(*event.Event)
 		ev.Reset()
@@ -258,17 +269,29 @@ func (p *Pipeline) prepare(b ingest.Batch) *work {
 			continue
 		}
 		w.events = append(w.events, ev)
+		if len(w.events)-detected == detectChunk {
+			p.detect(w, w.events[detected:])
+			detected = len(w.events)
+		}
+	}
+	p.detect(w, w.events[detected:])
+	return w
+}
+
+// detect runs every detector over evs, appending to w's alerts.
+func (p *Pipeline) detect(w *work, evs []*event.Event) {
+	if len(evs) == 0 {
+		return
 	}
 	for _, d := range p.cfg.Detectors {
 		if bd, ok := d.(detect.BatchDetector); ok {
-			w.alerts = bd.DetectBatch(w.events, w.alerts)
+			w.alerts = bd.DetectBatch(evs, w.alerts)
 			continue
 		}
-		for _, ev := range w.events {
+		for _, ev := range evs {
 			w.alerts = d.Detect(ev, w.alerts)
 		}
 	}
-	return w
 }
 
 // release returns a batch's events to the pool.

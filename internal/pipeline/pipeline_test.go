@@ -91,6 +91,65 @@ func TestProcessIdentityRejectsAndReplay(t *testing.T) {
 	}
 }
 
+// batchSeen is a BatchDetector that records the events it was handed, call
+// by call.
+type batchSeen struct{ calls [][]string }
+
+func (*batchSeen) Name() string { return "batch" }
+func (d *batchSeen) Detect(ev *event.Event, out []alert.Alert) []alert.Alert {
+	return d.DetectBatch([]*event.Event{ev}, out)
+}
+func (d *batchSeen) DetectBatch(evs []*event.Event, out []alert.Alert) []alert.Alert {
+	var ids []string
+	for _, ev := range evs {
+		ids = append(ids, ev.ID)
+	}
+	d.calls = append(d.calls, ids)
+	return out
+}
+
+// TestDetectorsSeeEveryEventOnceInChunks: a batch larger than a detection
+// chunk, with bad lines among the good, reaches every detector event by
+// event, in order, each good event once and no rejected one.
+func TestDetectorsSeeEveryEventOnceInChunks(t *testing.T) {
+	db := storetest.SQLite(t, eventlog.Schema())
+	log := eventlog.New(db)
+	sk := &sink{}
+	bd := &batchSeen{}
+	p := New(Config{DB: db, Events: log, Detectors: []detect.Detector{everyEvent{}, bd}, Sink: sk, Log: quiet})
+	var lines [][]byte
+	var want []string
+	for i := range 3*detectChunk + 5 {
+		if i%7 == 3 {
+			lines = append(lines, []byte(`{"broken`))
+			continue
+		}
+		lines = append(lines, []byte(fmt.Sprintf(`{"event":{"id":"e%d"},"message":"x"}`, i)))
+		want = append(want, fmt.Sprintf("e%d", i))
+	}
+	b := ingest.Batch{Member: "m1", Format: format.Auto, Received: time.Now(), Seq: 1, Lines: lines}
+	if err := p.Process(context.Background(), b); err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, a := range sk.alerts {
+		got = append(got, a.EventIDs[0])
+	}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("per-event detector saw %v,\nwant %v", got, want)
+	}
+	var batched []string
+	for _, c := range bd.calls {
+		if len(c) == 0 || len(c) > detectChunk {
+			t.Errorf("batch detector called with %d events, want 1..%d", len(c), detectChunk)
+		}
+		batched = append(batched, c...)
+	}
+	if fmt.Sprint(batched) != fmt.Sprint(want) {
+		t.Errorf("batch detector saw %v,\nwant %v", batched, want)
+	}
+}
+
 // TestRunStoresEveryAcceptedEventOnce runs the pipeline on a real embedded
 // bus: batches accepted before and while it runs are all stored, once.
 func TestRunStoresEveryAcceptedEventOnce(t *testing.T) {

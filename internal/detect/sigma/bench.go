@@ -74,6 +74,49 @@ func Bench(engine *Engine, events []*event.Event, d time.Duration) BenchResult {
 	return res
 }
 
+// BenchFeed measures engine on events as the pipeline hands them over:
+// next returns the next chunk of freshly normalised events (see
+// sigmabench.Feed), and only the detection of each chunk is timed, in
+// wall and thread CPU time, until d of detection has passed. Parsing is
+// not counted, so AllocsPerEvent is left 0; Matches and MatchedEvents
+// count every event tested.
+func BenchFeed(engine *Engine, next func() []*event.Event, d time.Duration) BenchResult {
+	var res BenchResult
+	out := make([]alert.Alert, 0, 64)
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	var cpu int64
+	cpuOK := true
+	for res.Elapsed < d {
+		evs := next()
+		if len(evs) == 0 {
+			break
+		}
+		cpu0, ok0 := threadCPU()
+		start := time.Now()
+		for _, ev := range evs {
+			out = engine.Detect(ev, out[:0])
+			res.Matches += len(out)
+			if len(out) > 0 {
+				res.MatchedEvents++
+			}
+		}
+		res.Elapsed += time.Since(start)
+		cpu1, ok1 := threadCPU()
+		cpu += cpu1 - cpu0
+		cpuOK = cpuOK && ok0 && ok1
+		res.Events += len(evs)
+	}
+	if res.Events == 0 {
+		return res
+	}
+	res.EventsPerSec = float64(res.Events) / res.Elapsed.Seconds()
+	if cpuOK && cpu > 0 {
+		res.EventsPerCPUSec = float64(res.Events) / (float64(cpu) / 1e9)
+	}
+	return res
+}
+
 // ThreadCPU exposes the calling thread's CPU time for benchmarks in other
 // packages; ok is false where the platform cannot tell.
 func ThreadCPU() (nanos int64, ok bool) { return threadCPU() }
