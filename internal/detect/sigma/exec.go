@@ -358,25 +358,29 @@ func (po patOut) holds(atStart, atEnd bool) bool {
 // mark sets leaf l true (maybe: to be evaluated) unless this event set it
 // already, and counts the trigger sets it completes.
 func (rs *RuleSet) mark(x *scratch, l int32, maybe bool) {
-	if uint32(x.leaf[l]>>8) == x.gen {
+	gen := x.gen
+	if uint32(x.leaf[l]>>8) == gen {
 		return // already true (or already maybe)
 	}
+	v := uint64(valTrue)
 	if maybe {
-		x.setLeaf(l, valMaybe)
-	} else {
-		x.setLeaf(l, valTrue)
+		v = uint64(valMaybe)
 	}
+	x.leaf[l] = uint64(gen)<<8 | v
+	// need is read into a local: stores through x.need would otherwise
+	// make the compiler reload the slice (and gen) on every trigger.
+	need, stamp := x.need, uint64(gen)<<32
 	for _, tg := range rs.leaves[l].triggers {
-		n := x.need[tg.rule]
-		if uint32(n>>32) != x.gen {
-			n = uint64(x.gen) << 32
+		n := need[tg.rule]
+		if n&^0xffffffff != stamp {
+			n = stamp
 		}
-		if uint32(n)&tg.bit != 0 {
+		m := n | uint64(tg.bit)
+		if m == n {
 			continue // the set hit already
 		}
-		n |= uint64(tg.bit)
-		x.need[tg.rule] = n
-		if uint32(n) == tg.full {
+		need[tg.rule] = m
+		if uint32(m) == tg.full {
 			x.addCand(tg.rule)
 		}
 	}
