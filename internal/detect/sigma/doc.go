@@ -91,7 +91,10 @@
 // backslash is literal, so "C:\Windows\" needs no doubling. A list of
 // values is ORed (ANDed with all), a map is ANDed, a list of maps is ORed.
 // Keyword searches (a list of plain values) look for the value anywhere in
-// any field of the event or in event.original. In xsoc an absent field
+// any field of the event, and in event.original unless that is a JSON
+// object: a JSON original's values are the event's fields already, and
+// its field names are not log content ("password" would match every event
+// with a password field, empty or not). In xsoc an absent field
 // and an empty one are the same, so "Field: null" and "Field: ”" both
 // match when the field is absent or empty, and "not filter" holds when the
 // filter's field is missing. A field with several values (a list) matches
@@ -148,7 +151,10 @@
 // powershell, taskscheduler and the others of the taxonomy); security and
 // sysmon also accept their event.module. Zeek services accept event.module
 // zeek and event.dataset zeek.<service>; the dns, proxy, webserver and
-// firewall categories accept Zeek, Suricata and the usual modules; Linux
+// firewall categories accept Zeek, Suricata and the usual modules;
+// antivirus accepts event.category malware, the Defender channel and
+// antivirus modules, database event.category database and database
+// modules (mysql, postgresql, mssql, oracle, mongodb); Linux
 // services accept syslog events of the matching program, auditd its
 // module. A logsource xsoc has no entry for is routed by its product and
 // service (event.dataset "<product>.<service>", event.module "<service>"

@@ -98,6 +98,23 @@ detection:
         EventID: 1102
     condition: selection
 ---
+title: SQL keywords
+id: 0005
+logsource:
+    category: database
+detection:
+    keywords: ['drop table']
+    condition: keywords
+---
+title: AV hack tool
+id: 0006
+logsource:
+    category: antivirus
+detection:
+    selection:
+        Signature|contains: 'HackTool'
+    condition: selection
+---
 title: Unknown product
 id: 0004
 logsource:
@@ -136,6 +153,11 @@ detection:
 		{"security module", mk("event.module", "security", "event.code", "1102"), "0003"},
 		{"unknown logsource by dataset", mk("event.dataset", "acme.gateway", "action", "DENY"), "0004"},
 		{"unknown logsource other dataset", mk("event.dataset", "other.gateway", "action", "deny"), ""},
+		{"database query log", mk("event.category", "database", "event.module", "postgresql", "message", "DROP TABLE users"), "0005"},
+		{"process creation is not a database log", mk("event.module", "sysmon", "event.code", "1", "process.command_line", "psql -c 'drop table x'"), ""},
+		{"antivirus detection", mk("event.category", "malware", "Signature", "HackTool:Win32/Mimikatz"), "0006"},
+		{"defender channel", mk("winlog.channel", "Microsoft-Windows-Windows Defender/Operational", "Signature", "HackTool:Win64/x"), "0006"},
+		{"process creation is not an antivirus result", mk("event.module", "sysmon", "event.code", "1", "Signature", "HackTool"), ""},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

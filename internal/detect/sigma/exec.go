@@ -124,6 +124,24 @@ func (x *scratch) fold(v string) string {
 	return unsafe.String(&x.buf[start], len(x.buf)-start)
 }
 
+// keywordOriginal reports whether keyword searches look into an event's
+// original as well as its fields: only when it is not a JSON object.
+// Every value of a JSON original is a field of the event already; what the
+// raw text adds is field names and escapes, on which keywords would match
+// falsely ("password" in any event with a password field, empty or not),
+// at the cost of scanning the whole line again. A syslog or CEF line's
+// text, by contrast, may say more than its fields.
+func keywordOriginal(orig []byte) bool {
+	for _, c := range orig {
+		switch c {
+		case ' ', '\t', '\r', '\n':
+			continue
+		}
+		return c != '{'
+	}
+	return false
+}
+
 // values returns the raw values of slot s in the current event: those of
 // the first candidate field present.
 func (rs *RuleSet) values(x *scratch, s int32) []string {
@@ -135,7 +153,7 @@ func (rs *RuleSet) values(x *scratch, s int32) []string {
 		ev := x.ev
 		if sl.keyword {
 			ev.Fields(func(_, v string) bool { x.vals = append(x.vals, v); return true })
-			if len(ev.Original) > 0 {
+			if keywordOriginal(ev.Original) {
 				x.vals = append(x.vals, unsafe.String(&ev.Original[0], len(ev.Original)))
 			}
 		} else {
@@ -227,12 +245,18 @@ func (rs *RuleSet) runScan(x *scratch, sc *scan) {
 	}
 }
 
+// hasHighBit8 reports whether any of the first eight bytes of v (which
+// must have eight) is not ASCII.
+func hasHighBit8(v string) bool {
+	return binary.LittleEndian.Uint64(unsafe.Slice(unsafe.StringData(v), 8))&0x8080808080808080 != 0
+}
+
 // isASCII reports whether v holds only ASCII bytes, testing eight bytes
 // at a time.
 func isASCII(v string) bool {
 	i := 0
 	for ; i+8 <= len(v); i += 8 {
-		if binary.LittleEndian.Uint64(unsafe.Slice(unsafe.StringData(v[i:]), 8))&0x8080808080808080 != 0 {
+		if hasHighBit8(v[i:]) {
 			return false
 		}
 	}
@@ -543,7 +567,7 @@ func (rs *RuleSet) anyRaw(x *scratch, s int32, spec *leafSpec, test func(*leafSp
 			found = test(spec, v)
 			return !found
 		})
-		if !found && len(x.ev.Original) > 0 {
+		if !found && keywordOriginal(x.ev.Original) {
 			found = test(spec, unsafe.String(&x.ev.Original[0], len(x.ev.Original)))
 		}
 		return found

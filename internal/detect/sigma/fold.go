@@ -53,6 +53,30 @@ func needsFold(s string) bool {
 	return false
 }
 
+// lowerOnlyASCII reports whether folding s changes nothing but its ASCII
+// letters: every other character is its own lower case (®, ©, digits and
+// letters of other scripts already lower case) or not valid UTF-8, which
+// folding keeps. Such a value can be scanned as it is, the scans lowering
+// ASCII on the fly, instead of being copied folded: event.original and
+// Windows' "Microsoft® Windows® Operating System" are like that.
+func lowerOnlyASCII(s string) bool {
+	for i := 0; i < len(s); {
+		if c := s[i]; c < utf8.RuneSelf {
+			i++
+			for i+8 <= len(s) && !hasHighBit8(s[i:]) {
+				i += 8
+			}
+			continue
+		}
+		r, size := utf8.DecodeRuneInString(s[i:])
+		if r != utf8.RuneError && unicode.ToLower(r) != r {
+			return false
+		}
+		i += size
+	}
+	return true
+}
+
 // equalFold compares two strings under foldAppend's folding without
 // allocating.
 func equalFold(a, b string) bool {

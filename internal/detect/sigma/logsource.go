@@ -204,6 +204,20 @@ func logsourcePredicate(ls Logsource) (srcPred, bool) {
 				{eq("event.module", "apache", "nginx", "iis", "webserver")},
 				{eq("event.category", "web")},
 			}, true
+		case "antivirus":
+			// Scan results: ECS files them under event.category malware;
+			// Microsoft Defender writes its own channel.
+			return srcPred{
+				{eq("event.category", "malware")},
+				{eq("event.module", "antivirus", "defender", "windows_defender", "clamav")},
+				{eq("winlog.channel", "Microsoft-Windows-Windows Defender/Operational")},
+			}, true
+		case "database":
+			// SQL query logs.
+			return srcPred{
+				{eq("event.category", "database")},
+				{eq("event.module", "database", "mysql", "postgresql", "mssql", "oracle", "mongodb")},
+			}, true
 		case "firewall":
 			return srcPred{
 				{eq("event.module", "zeek"), eq("event.dataset", "zeek.conn")},

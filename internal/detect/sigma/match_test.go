@@ -86,6 +86,11 @@ func TestModifiers(t *testing.T) {
 		{"contains", "sel:\n    CommandLine|contains: 'IEX'\ncondition: sel", []string{cmd, "powershell iex(new-object)"}, true},
 		{"contains miss", "sel:\n    CommandLine|contains: 'IEX'\ncondition: sel", []string{cmd, "powershell get-item"}, false},
 		{"startswith", "sel:\n    CommandLine|startswith: 'cmd /c'\ncondition: sel", []string{cmd, "CMD /C dir"}, true},
+		{"non-ASCII already lower", "sel:\n    CommandLine|contains: 'WINDOWS® OPERATING'\ncondition: sel", []string{cmd, "Microsoft® Windows® Operating System"}, true},
+		{"non-ASCII upper folded", "sel:\n    CommandLine|contains: 'ärger'\ncondition: sel", []string{cmd, "x ÄRGER y ®"}, true},
+		{"non-ASCII lower, needle upper", "sel:\n    CommandLine|contains: 'ÄRGER'\ncondition: sel", []string{cmd, "x ärger y ®"}, true},
+		{"Kelvin sign folds to k", "sel:\n    CommandLine|contains: 'kelvin'\ncondition: sel", []string{cmd, "\u212aELVIN ®"}, true},
+		{"non-ASCII miss", "sel:\n    CommandLine|contains: 'ärger'\ncondition: sel", []string{cmd, "x arger y ®"}, false},
 		{"startswith not at start", "sel:\n    CommandLine|startswith: 'cmd /c'\ncondition: sel", []string{cmd, "x cmd /c dir"}, false},
 		{"endswith", "sel:\n    Image|endswith: '\\cmd.exe'\ncondition: sel", []string{img, `C:\Windows\System32\cmd.exe`}, true},
 		{"endswith not at end", "sel:\n    Image|endswith: '\\cmd.exe'\ncondition: sel", []string{img, `C:\Windows\System32\cmd.exe.bak`}, false},
@@ -184,6 +189,34 @@ func TestWildcards(t *testing.T) {
 		{"star alone", "sel:\n    Description: '*'\ncondition: sel", []string{"process.pe.description", "x"}, true},
 		{"unicode fold", "sel:\n    CommandLine|contains: 'ÄRGER'\ncondition: sel", []string{cmd, "x ärger y"}, true},
 	}, Options{})
+}
+
+// TestKeywordsInOriginal: keywords search a raw original line, but not a
+// JSON original, whose values are fields already and whose names are not
+// log content.
+func TestKeywordsInOriginal(t *testing.T) {
+	rs := compileOne(t, ruleYAML("keywords:\n    - 'password'\n    - 'mimikatz'\ncondition: keywords"), Options{})
+	for _, tc := range []struct {
+		original string
+		fields   []string
+		want     bool
+	}{
+		{`<13>Nov 24 10:00:00 ws1 tool: running MIMIKATZ now`, nil, true},
+		{`CEF:0|Acme|EDR|1|100|Mimikatz seen|9|src=10.0.0.1`, nil, true},
+		{`{"user":{"name":"bob"},"password":""}`, []string{"user.name", "bob"}, false},
+		{`  {"process":{"command_line":"mimikatz.exe"}}`, []string{cmd, "mimikatz.exe"}, true},
+		{`{"process":{"command_line":"notepad"}}`, []string{cmd, "notepad"}, false},
+	} {
+		ev := newEvent(tc.fields...)
+		ev.Original = []byte(tc.original)
+		if got := len(rs.Detect(ev, nil)) > 0; got != tc.want {
+			t.Errorf("original %s: match %v, want %v", tc.original, got, tc.want)
+		}
+		rules, _ := ParseRule([]byte(ruleYAML("keywords:\n    - 'password'\n    - 'mimikatz'\ncondition: keywords")), "test.yml")
+		if m, _ := Explain(rules[0], ev, Options{}); m != tc.want {
+			t.Errorf("original %s: Explain %v, want %v", tc.original, m, tc.want)
+		}
+	}
 }
 
 func TestKeywords(t *testing.T) {

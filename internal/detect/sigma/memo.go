@@ -181,10 +181,10 @@ func (rs *RuleSet) scanValue(x *scratch, sc *scan, v string) {
 }
 
 // scanRaw runs the prefilter of sc over one value. Values holding
-// non-ASCII text are folded first; ASCII values are scanned as they are,
-// the scans lowering letters on the fly.
+// upper-case letters beyond ASCII are folded first; others are scanned as
+// they are, the scans lowering ASCII letters on the fly.
 func (rs *RuleSet) scanRaw(x *scratch, sc *scan, v string) {
-	if !isASCII(v) {
+	if !isASCII(v) && !lowerOnlyASCII(v) {
 		v = x.fold(v)
 	}
 	if sc.grams != nil {

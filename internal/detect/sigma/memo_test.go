@@ -94,3 +94,27 @@ func TestMemoOverflowAndCollisions(t *testing.T) {
 		}
 	}
 }
+
+func TestLowerOnlyASCII(t *testing.T) {
+	for _, tc := range []struct {
+		s    string
+		want bool
+	}{
+		{"", true}, {"ASCII Upper", true}, {"Microsoft® Windows®", true}, {"ärger", true},
+		{"Ärger", false}, {"\u212a", false}, {"bad \xff utf8", true}, {"ΣΙΓΜΑ", false}, {"σιγμα ©", true},
+	} {
+		if got := lowerOnlyASCII(tc.s); got != tc.want {
+			t.Errorf("lowerOnlyASCII(%q) = %v, want %v", tc.s, got, tc.want)
+		}
+		// The property it promises: folding changes nothing but ASCII letters.
+		if lowerOnlyASCII(tc.s) {
+			lowered := []byte(tc.s)
+			for i, c := range lowered {
+				lowered[i] = lowerASCII[c]
+			}
+			if f := string(foldAppend(nil, tc.s)); f != string(lowered) {
+				t.Errorf("%q: folded %q, ASCII-lowered %q", tc.s, f, lowered)
+			}
+		}
+	}
+}
