@@ -46,7 +46,26 @@ type Event struct {
 	// match, so a search through the extras neither reads every name's
 	// bytes nor misses the cache on them.
 	tags []uint32
+	// index finds an extra field by name without walking the extras: an
+	// open-addressing table keyed by the name's hash, holding one plus
+	// the position of the name's first value (0: empty slot). A lookup of
+	// a field the event lacks, the common case for a detector trying a
+	// rule's candidate fields, stops at the first empty slot. unindexed
+	// says the table is not used: more distinct names than it takes, or
+	// positions beyond a byte. lists says some name may have several
+	// values, so Each must look past the first.
+	index     [indexSize]uint8
+	names     uint8 // names in index
+	unindexed bool
+	lists     bool
 }
+
+// indexSize is the extras index's slot count, a power of two; at most
+// maxIndexed names are indexed, so probes always reach an empty slot.
+const (
+	indexSize  = 64
+	maxIndexed = indexSize * 3 / 4
+)
 
 // Reset clears e for reuse, keeping its allocated capacity.
 func (e *Event) Reset() {
@@ -66,8 +85,52 @@ func (e *Event) Set(name, value string) {
 		e.slots[ni.key] = value
 		return
 	}
+	if !e.unindexed {
+		e.indexExtra(ni)
+	}
 	e.extras = append(e.extras, Field{Key: ni.name, Value: value})
 	e.tags = append(e.tags, ni.hash)
+}
+
+// indexExtra files the extra field about to be appended under its name,
+// unless the name is filed already (the field becomes a list) or the
+// index is full.
+func (e *Event) indexExtra(ni nameInfo) {
+	pos := len(e.extras)
+	i := ni.hash & (indexSize - 1)
+	for ; e.index[i] != 0; i = (i + 1) & (indexSize - 1) {
+		if p := e.index[i] - 1; e.tags[p] == ni.hash && e.extras[p].Key == ni.name {
+			e.lists = true
+			return
+		}
+	}
+	if pos >= 255 || e.names == maxIndexed {
+		// Lookups walk the extras from now on; telling lists apart
+		// would cost a walk per Set, so Each assumes there are some.
+		e.unindexed, e.lists = true, true
+		return
+	}
+	e.index[i] = uint8(pos + 1)
+	e.names++
+}
+
+// find returns the position of the first extra field named name (whose
+// hash is h), or -1.
+func (e *Event) find(h uint32, name string) int {
+	if !e.unindexed {
+		for i := h & (indexSize - 1); e.index[i] != 0; i = (i + 1) & (indexSize - 1) {
+			if p := int(e.index[i]) - 1; e.tags[p] == h && e.extras[p].Key == name {
+				return p
+			}
+		}
+		return -1
+	}
+	for i, t := range e.tags {
+		if t == h && e.extras[i].Key == name {
+			return i
+		}
+	}
+	return -1
 }
 
 // SetKey stores value in a slotted field. It is the fast form of Set for
@@ -102,10 +165,8 @@ func (e *Event) Lookup(ref Ref) (string, bool) {
 		v := e.slots[ref.key]
 		return v, v != ""
 	}
-	for i, t := range e.tags {
-		if t == ref.hash && e.extras[i].Key == ref.name {
-			return e.extras[i].Value, true
-		}
+	if p := e.find(ref.hash, ref.name); p >= 0 {
+		return e.extras[p].Value, true
 	}
 	return "", false
 }
@@ -119,8 +180,12 @@ func (e *Event) Each(ref Ref, fn func(string) bool) {
 		}
 		return
 	}
-	for i, t := range e.tags {
-		if t == ref.hash && e.extras[i].Key == ref.name && !fn(e.extras[i].Value) {
+	p := e.find(ref.hash, ref.name)
+	if p < 0 || !fn(e.extras[p].Value) || !e.lists {
+		return
+	}
+	for i := p + 1; i < len(e.tags); i++ {
+		if e.tags[i] == ref.hash && e.extras[i].Key == ref.name && !fn(e.extras[i].Value) {
 			return
 		}
 	}

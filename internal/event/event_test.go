@@ -3,6 +3,7 @@ package event
 import (
 	"encoding/json"
 	"fmt"
+	"math/rand/v2"
 	"reflect"
 	"slices"
 	"strings"
@@ -250,6 +251,49 @@ func TestKnownExtraNamesShared(t *testing.T) {
 	for _, n := range knownExtras {
 		if ref := RefOf(n); ref.key == noKey && ref.hash != nameHash(n) {
 			t.Errorf("RefOf(%q): hash %d, want %d", n, ref.hash, nameHash(n))
+		}
+	}
+}
+
+// TestExtrasIndexMatchesScan: whatever the number of names, of values per
+// name (lists, interleaved with other fields) and of extras, Lookup and
+// Each through the index return what a walk over the extras finds; past
+// the index's capacity they fall back to that walk.
+func TestExtrasIndexMatchesScan(t *testing.T) {
+	r := rand.New(rand.NewPCG(1, 2))
+	for _, tc := range []struct{ names, sets int }{
+		{1, 1}, {3, 10}, {40, 40}, {48, 48}, {49, 49}, {60, 200}, {300, 300}, {20, 400}, {5, 1000},
+	} {
+		var e Event
+		pool := make([]string, tc.names)
+		for i := range pool {
+			pool[i] = fmt.Sprintf("custom.f%d", i)
+		}
+		for i := 0; i < tc.sets; i++ {
+			name := pool[i%tc.names]
+			if i >= tc.names {
+				name = pool[r.IntN(tc.names)] // a second value: a list
+			}
+			e.Set(name, fmt.Sprint("v", i))
+		}
+		for _, name := range append(pool, "custom.absent", "winlog.event_data.Image") {
+			var want []string
+			e.Fields(func(n, v string) bool {
+				if n == name {
+					want = append(want, v)
+				}
+				return true
+			})
+			var got []string
+			ref := RefOf(name)
+			e.Each(ref, func(v string) bool { got = append(got, v); return true })
+			if !slices.Equal(got, want) {
+				t.Fatalf("%d names, %d values: Each(%s) = %q, want %q", tc.names, tc.sets, name, got, want)
+			}
+			v, ok := e.Lookup(ref)
+			if ok != (len(want) > 0) || ok && v != want[0] {
+				t.Fatalf("%d names, %d values: Lookup(%s) = %q, %v; want %q", tc.names, tc.sets, name, v, ok, want)
+			}
 		}
 	}
 }
