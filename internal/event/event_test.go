@@ -297,3 +297,22 @@ func TestExtrasIndexMatchesScan(t *testing.T) {
 		}
 	}
 }
+
+// TestPrefetch: the Prefetch methods read every part they promise without
+// going out of bounds, whatever the event holds; their result depends on
+// the bytes they read.
+func TestPrefetch(t *testing.T) {
+	var e Event
+	if e.PrefetchFields() != 0 || e.PrefetchValues() != 0 {
+		t.Errorf("an empty event has nothing to read")
+	}
+	for i := range 300 {
+		e.Set(fmt.Sprintf("custom.f%d", i), strings.Repeat("x", i))
+	}
+	e.SetKey(numKeys-1, "last slot")
+	before := e.PrefetchValues()
+	e.SetKey(numKeys-1, "Last slot")
+	if e.PrefetchFields() == 0 || e.PrefetchValues() == before {
+		t.Errorf("PrefetchValues does not read the values' bytes")
+	}
+}

@@ -24,7 +24,7 @@ type Engine struct {
 	disabled map[string]bool
 }
 
-var _ detect.Detector = (*Engine)(nil)
+var _ detect.BatchDetector = (*Engine)(nil)
 
 // NewEngine returns an engine with no rules.
 func NewEngine(opts Options) *Engine {
@@ -42,6 +42,13 @@ func (e *Engine) Name() string { return "sigma" }
 // allocate when nothing matches, and is safe for concurrent use.
 func (e *Engine) Detect(ev *event.Event, out []alert.Alert) []alert.Alert {
 	return e.set.Load().Detect(ev, out)
+}
+
+// DetectBatch tests evs in order and appends exactly the alerts Detect
+// would append for each (detect.BatchDetector); reading the next events'
+// fields ahead, it loses less time to cache misses.
+func (e *Engine) DetectBatch(evs []*event.Event, out []alert.Alert) []alert.Alert {
+	return e.set.Load().DetectBatch(evs, out)
 }
 
 // RuleSet returns the rule set in use.

@@ -5,6 +5,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/xsoc/xsoc/internal/alert"
 	"github.com/xsoc/xsoc/internal/detect/sigma"
 	"github.com/xsoc/xsoc/internal/detect/sigma/sigmabench"
 	"github.com/xsoc/xsoc/internal/event"
@@ -187,6 +188,43 @@ func TestStridedGramsEveryAlignment(t *testing.T) {
 			if got := len(rs.Detect(ev, nil)) > 0; got != tc.want {
 				t.Errorf("Hashes %q: match = %v, want %v", tc.value, got, tc.want)
 			}
+		}
+	}
+}
+
+// TestDetectBatchMatchesDetect: DetectBatch appends exactly what Detect
+// appends event by event, in the same order, whatever the batch size —
+// read-ahead windows split anywhere, batches shorter than a window.
+func TestDetectBatchMatchesDetect(t *testing.T) {
+	pc := loadRules(t, "rules/windows/process_creation")
+	events := sigmabench.Generate(sigmabench.Config{Events: 1500, Seed: 12, Positives: 0.1, Rules: pc})
+	one := sigma.NewEngine(sigma.Options{})
+	one.Load(pc)
+	var want []string
+	for _, ev := range events {
+		for _, a := range one.Detect(ev, nil) {
+			want = append(want, a.RuleID+"@"+a.EventIDs[0])
+		}
+	}
+	if len(want) < 100 {
+		t.Fatalf("only %d alerts: the comparison would say little", len(want))
+	}
+	for _, size := range []int{1, 3, 8, 9, 64, len(events)} {
+		batch := sigma.NewEngine(sigma.Options{})
+		batch.Load(pc)
+		var got []string
+		out := []alert.Alert{{RuleID: "kept"}} // DetectBatch appends
+		for i := 0; i < len(events); i += size {
+			out = batch.DetectBatch(events[i:min(i+size, len(events))], out)
+		}
+		if out[0].RuleID != "kept" {
+			t.Fatalf("batch size %d: DetectBatch overwrote what out held", size)
+		}
+		for _, a := range out[1:] {
+			got = append(got, a.RuleID+"@"+a.EventIDs[0])
+		}
+		if !slices.Equal(got, want) {
+			t.Errorf("batch size %d: %d alerts differ from Detect's %d", size, len(got), len(want))
 		}
 	}
 }
