@@ -205,6 +205,13 @@ func TestNoMatchAllocatesNothing(t *testing.T) {
 	if allocs != 0 {
 		t.Errorf("no-match Detect allocates %.2f times per event, want 0", allocs)
 	}
+	batch := quiet[:min(len(quiet), 64)]
+	allocs = testing.AllocsPerRun(100, func() {
+		out = eng.DetectBatch(batch, out[:0])
+	})
+	if allocs != 0 {
+		t.Errorf("no-match DetectBatch allocates %.2f times per batch, want 0", allocs)
+	}
 }
 
 func TestBench(t *testing.T) {
