@@ -746,6 +746,7 @@ func (rs *RuleSet) fieldRefCased(x *scratch, l *leaf) bool {
 // own module, channel, dataset or category, plus the few that test none.
 type router struct {
 	dispatch []dispatchIndex
+	codeRefs [len(codeFields)]event.Ref
 	other    []routeAlt
 	always   []int32
 	// groups counts the groups with rules: once an event has activated
@@ -756,10 +757,26 @@ type router struct {
 type dispatchIndex struct {
 	ref  event.Ref
 	alts map[string][]routeAlt // by folded value
+	// byCode holds the alternatives that also require an event id (one
+	// of codeFields), by value and id: "event.module sysmon and event.code
+	// 1" is one lookup, where testing the event code of each of the two
+	// dozen Sysmon categories in turn was a test each.
+	byCode map[codeKey][]routeAlt
+}
+
+// codeKey files an alternative by dispatch value and event id.
+type codeKey struct {
+	value string // folded
+	field int    // index in codeFields
+	code  string // folded
 }
 
 // dispatchFields are the fields routing indexes, in order of preference.
 var dispatchFields = [...]string{"event.module", "winlog.channel", "event.dataset", "event.category"}
+
+// codeFields are the event-id fields a dispatched alternative may be
+// filed under as well.
+var codeFields = [...]string{"event.code", "winlog.event_id"}
 
 type routeAlt struct {
 	group int32
@@ -769,7 +786,10 @@ type routeAlt struct {
 func buildRouter(groups []*group) router {
 	var r router
 	for _, f := range dispatchFields {
-		r.dispatch = append(r.dispatch, dispatchIndex{ref: event.RefOf(f), alts: map[string][]routeAlt{}})
+		r.dispatch = append(r.dispatch, dispatchIndex{ref: event.RefOf(f), alts: map[string][]routeAlt{}, byCode: map[codeKey][]routeAlt{}})
+	}
+	for i, f := range codeFields {
+		r.codeRefs[i] = event.RefOf(f)
 	}
 	for gi, g := range groups {
 		if len(g.rules) == 0 {
@@ -794,15 +814,24 @@ func (r *router) add(g int32, alt srcAlt) {
 			if t.field != f || t.prefix || t.values == nil {
 				continue
 			}
+			ci, cj := codeTest(alt, ti)
 			ra := routeAlt{group: g}
 			for tj, u := range alt {
-				if tj != ti {
+				if tj != ti && tj != cj {
 					ra.tests = append(ra.tests, compiledTest{ref: event.RefOf(u.field), values: u.values, prefix: u.prefix})
 				}
 			}
+			d := &r.dispatch[di]
 			for _, v := range t.values {
 				v = foldString(v)
-				r.dispatch[di].alts[v] = append(r.dispatch[di].alts[v], ra)
+				if cj < 0 {
+					d.alts[v] = append(d.alts[v], ra)
+					continue
+				}
+				for _, code := range alt[cj].values {
+					k := codeKey{value: v, field: ci, code: foldString(code)}
+					d.byCode[k] = append(d.byCode[k], ra)
+				}
 			}
 			return
 		}
@@ -812,6 +841,22 @@ func (r *router) add(g int32, alt srcAlt) {
 		ra.tests = append(ra.tests, compiledTest{ref: event.RefOf(u.field), values: u.values, prefix: u.prefix})
 	}
 	r.other = append(r.other, ra)
+}
+
+// codeTest finds in alt, besides its test ti, an equality test on one of
+// codeFields: the field's index there and the test's in alt, or -1s.
+func codeTest(alt srcAlt, ti int) (field, test int) {
+	for tj, u := range alt {
+		if tj == ti || u.prefix || u.values == nil {
+			continue
+		}
+		for ci, f := range codeFields {
+			if u.field == f {
+				return ci, tj
+			}
+		}
+	}
+	return -1, -1
 }
 
 func (r *router) route(x *scratch) {
@@ -828,17 +873,29 @@ func (r *router) route(x *scratch) {
 		if !ok {
 			continue
 		}
-		var alts []routeAlt
-		if needsFold(v) {
-			start := len(x.buf)
-			x.buf = foldAppend(x.buf, v)
-			alts = d.alts[string(x.buf[start:])]
-		} else {
-			alts = d.alts[v]
+		v = x.foldKey(v)
+		r.try(x, d.alts[v])
+		if len(d.byCode) == 0 {
+			continue
 		}
-		r.try(x, alts)
+		for ci, ref := range r.codeRefs {
+			if code, ok := ev.Lookup(ref); ok {
+				r.try(x, d.byCode[codeKey{value: v, field: ci, code: x.foldKey(code)}])
+			}
+		}
 	}
 	r.try(x, r.other)
+}
+
+// foldKey returns v folded, in the scratch buffer when folding changes
+// it: a key for looking up the routing maps, valid during the event.
+func (x *scratch) foldKey(v string) string {
+	if !needsFold(v) {
+		return v
+	}
+	start := len(x.buf)
+	x.buf = foldAppend(x.buf, v)
+	return unsafe.String(&x.buf[start], len(x.buf)-start)
 }
 
 func (r *router) try(x *scratch, alts []routeAlt) {
