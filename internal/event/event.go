@@ -201,7 +201,8 @@ func (e *Event) Each(ref Ref, fn func(string) bool) {
 // compiler may drop the reads. PrefetchFields reads the field table
 // (slots, names, extras index); PrefetchValues reads the values' bytes, a
 // cache line apart, and should run after PrefetchFields of every event of
-// the batch, when the table is on its way.
+// the batch, when the table is on its way; PrefetchValue does so for one
+// field.
 func (e *Event) PrefetchFields() uint64 {
 	var sum uint64
 	for k := 0; k < int(numKeys); k += lineStrings {
@@ -216,7 +217,19 @@ func (e *Event) PrefetchFields() uint64 {
 	return sum + uint64(e.index[0])
 }
 
-// PrefetchValues: see PrefetchFields.
+// PrefetchValue reads the bytes of the first value of the field ref
+// names; see PrefetchFields.
+func (e *Event) PrefetchValue(ref Ref) uint64 {
+	if ref.key != noKey {
+		return touchString(e.slots[ref.key])
+	}
+	if p := e.find(ref.hash, ref.name); p >= 0 {
+		return touchString(e.extras[p].Value)
+	}
+	return 0
+}
+
+// PrefetchValues reads the bytes of every value; see PrefetchFields.
 func (e *Event) PrefetchValues() uint64 {
 	var sum uint64
 	for k := range e.slots {

@@ -315,4 +315,14 @@ func TestPrefetch(t *testing.T) {
 	if e.PrefetchFields() == 0 || e.PrefetchValues() == before {
 		t.Errorf("PrefetchValues does not read the values' bytes")
 	}
+	slotted := Ref{key: numKeys - 1}
+	if got, want := e.PrefetchValue(slotted), uint64('L'); got != want {
+		t.Errorf("PrefetchValue(slot) = %d, want the first byte, %d", got, want)
+	}
+	if got, want := e.PrefetchValue(RefOf("custom.f130")), uint64('x')*3; got != want {
+		t.Errorf("PrefetchValue(extra of 130 bytes) = %d, want one byte per cache line, %d", got, want)
+	}
+	if got := e.PrefetchValue(RefOf("custom.absent")); got != 0 {
+		t.Errorf("PrefetchValue(absent field) = %d, want 0", got)
+	}
 }

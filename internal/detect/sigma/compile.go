@@ -58,6 +58,11 @@ type RuleSet struct {
 	// seed keys the hashes of values in scan memos (memo.go).
 	seed maphash.Seed
 	pool sync.Pool
+	// prefetch lists the fields the prefilters read on every event, whose
+	// values DetectBatch reads ahead; prefetchAll says a keyword search
+	// reads every field.
+	prefetch    []event.Ref
+	prefetchAll bool
 }
 
 // slot is a field as events are read: the candidate event fields of one
@@ -224,6 +229,7 @@ func compile(rules []*Rule, opts Options) (*RuleSet, []LoadError, map[*Rule]bool
 	rs.npats = c.npats
 	c.compileCorrelations(corrs)
 	rs.router = buildRouter(rs.groups)
+	rs.prefetch, rs.prefetchAll = prefetchRefs(rs)
 	nleaves, nrules, nslots, ngroups, npats, nscans := len(rs.leaves), len(rs.rules), len(rs.slots), len(rs.groups), int(rs.npats), int(c.nscans)
 	rs.seed = maphash.MakeSeed()
 	rs.pool.New = func() any { return newScratch(nleaves, nrules, nslots, ngroups, npats, nscans) }
@@ -804,6 +810,25 @@ func (c *compiler) allNeedles() []string {
 		out = append(out, c.rs.leaves[i].needles...)
 	}
 	return out
+}
+
+// prefetchRefs returns the candidate fields of every slot a prefilter
+// scans, once each, and whether a keyword search reads all fields.
+func prefetchRefs(rs *RuleSet) (refs []event.Ref, all bool) {
+	seen := map[string]bool{}
+	for _, g := range rs.groups {
+		for _, sc := range g.scans {
+			sl := &rs.slots[sc.slot]
+			all = all || sl.keyword
+			for _, ref := range sl.refs {
+				if !sl.keyword && !seen[ref.Name()] {
+					seen[ref.Name()] = true
+					refs = append(refs, ref)
+				}
+			}
+		}
+	}
+	return refs, all
 }
 
 // Stats summarises a rule set's compiled form.

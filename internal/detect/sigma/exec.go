@@ -259,7 +259,7 @@ func (rs *RuleSet) DetectBatch(evs []*event.Event, out []alert.Alert) []alert.Al
 			x.warm += ev.PrefetchFields()
 		}
 		for _, ev := range evs[:n] {
-			x.warm += ev.PrefetchValues()
+			x.warm += rs.prefetchValues(ev)
 		}
 		for _, ev := range evs[:n] {
 			out = rs.detect(x, ev, out)
@@ -268,6 +268,19 @@ func (rs *RuleSet) DetectBatch(evs []*event.Event, out []alert.Alert) []alert.Al
 	}
 	rs.pool.Put(x)
 	return out
+}
+
+// prefetchValues reads the bytes of the values ev's prefilters will
+// read (see DetectBatch).
+func (rs *RuleSet) prefetchValues(ev *event.Event) uint64 {
+	if rs.prefetchAll {
+		return ev.PrefetchValues()
+	}
+	var sum uint64
+	for _, ref := range rs.prefetch {
+		sum += ev.PrefetchValue(ref)
+	}
+	return sum
 }
 
 // runScans runs a group's prefilters over the values of their slots.
