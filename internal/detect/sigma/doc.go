@@ -72,7 +72,7 @@
 // from main memory cost as much as testing them. So the pipeline hands
 // the engine events 64 at a time, right after parsing them, and
 // DetectBatch reads the fields of the next eight events together
-// (event.Event.PrefetchFields and PrefetchValues) before testing them, so
+// (event.Event.PrefetchFields, then PrefetchValue) before testing them, so
 // that their cache misses overlap instead of coming one after the other.
 //
 // On the project's 2-core machine (a virtual machine: compare runs made
@@ -81,25 +81,31 @@
 // allocation without a match:
 //
 //	rules                       fresh (pipeline)   DetectBatch, from memory   Detect, from memory
-//	100 process_creation        1.15–1.20 M        845–870 k                  860–940 k
-//	1,000 process_creation      545–630 k          515–545 k                  420–425 k
-//	all 1,183 process_creation  560–570 k          465 k                      365–375 k
-//	3,000 of all SigmaHQ rules  280–290 k          250–255 k                  230 k
+//	100 process_creation        1.0–1.4 M          740 k–1.15 M               0.93–1.3 M
+//	1,000 process_creation      545–740 k          420–630 k                  410–430 k
+//	all 1,183 process_creation  520–625 k          405–550 k                  370–380 k
+//	3,000 of all SigmaHQ rules  270–330 k          250–262 k                  235–250 k
 //
-// "Fresh" is BenchmarkDetectFresh: NDJSON lines parsed 64 at a time, each
-// chunk passed to DetectBatch, as the pipeline does; "from memory" cycles
-// through 10,000 events held in memory (BenchmarkDetect, BenchmarkDetectBatch).
-// "xsoc bench sigma" prints the first two columns for any rules and
-// events. The 3,000-rule set includes a keyword rule on every Windows
-// event (every field of every event searched) and the routing of a
-// hundred logsources. Counted by callgrind, an event costs about 19,500
-// instructions in the engine with 1,000 rules (35,400 before the memos):
-// marking the leaves and trigger sets a value makes true (about 22 leaves
-// per event), reading the event's fields, and scanning the values that do
-// not repeat (command lines: four in ten are new). Fields without a slot
-// (Hashes, User...) are found through the event's index of names, and
-// well-known names are one shared string, so finding them reads none of
-// the event's names.
+// "Fresh" is BenchmarkDetectFresh and the first column of "xsoc bench
+// sigma": NDJSON lines parsed 64 at a time, each chunk passed to
+// DetectBatch, as the pipeline does. "From memory" cycles through events
+// held in memory: 10,000 generated ones in BenchmarkDetect and
+// BenchmarkDetectBatch, 20,000 parsed ones with their raw lines (120 MB,
+// far beyond the processor's caches: the low ends) in "xsoc bench
+// sigma". Without read-ahead (Detect) one event's misses come one after
+// the other; DetectBatch reads ahead only the fields the prefilters read
+// (PrefetchValue), or every value when a keyword rule searches them all.
+// The 3,000-rule set has such a rule for every Windows event, and the
+// routing of a hundred logsources.
+//
+// Counted by callgrind, an event costs about 19,500 instructions in the
+// engine with 1,000 rules (35,400 before the memos): marking the leaves
+// and trigger sets a value makes true (about 22 leaves per event),
+// reading the event's fields, and scanning the values that do not repeat
+// (command lines: four in ten are new). Fields without a slot (Hashes,
+// User...) are found through the event's index of names, and well-known
+// names are one shared string, so finding them reads none of the event's
+// names.
 //
 // # Matching semantics
 //
