@@ -1,6 +1,7 @@
 package event
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"math/rand/v2"
@@ -325,4 +326,47 @@ func TestPrefetch(t *testing.T) {
 	if got := e.PrefetchValue(RefOf("custom.absent")); got != 0 {
 		t.Errorf("PrefetchValue(absent field) = %d, want 0", got)
 	}
+}
+
+// FuzzExtrasIndex drives Set with names drawn from the input (a few
+// hundred possible, lists included) and checks Lookup and Each against a
+// walk over Fields.
+func FuzzExtrasIndex(f *testing.F) {
+	f.Add([]byte{1, 2, 3, 1, 2, 3})
+	f.Add(bytes.Repeat([]byte{7, 9}, 200))
+	seq := make([]byte, 600)
+	for i := range seq {
+		seq[i] = byte(i * 7)
+	}
+	f.Add(seq)
+	f.Fuzz(func(t *testing.T, data []byte) {
+		var e Event
+		names := map[string]bool{"custom.absent": true}
+		for i, b := range data {
+			name := fmt.Sprintf("custom.f%d", int(b)%97+int(b)/97*1000)
+			if b%5 == 0 {
+				name = knownExtras[int(b)%len(knownExtras)]
+			}
+			names[name] = true
+			e.Set(name, fmt.Sprint("v", i))
+		}
+		for name := range names {
+			var want []string
+			e.Fields(func(n, v string) bool {
+				if n == name {
+					want = append(want, v)
+				}
+				return true
+			})
+			var got []string
+			ref := RefOf(name)
+			e.Each(ref, func(v string) bool { got = append(got, v); return true })
+			if !slices.Equal(got, want) {
+				t.Fatalf("Each(%s) = %q, want %q", name, got, want)
+			}
+			if v, ok := e.Lookup(ref); ok != (len(want) > 0) || ok && v != want[0] {
+				t.Fatalf("Lookup(%s) = %q, %v; want %q", name, v, ok, want)
+			}
+		}
+	})
 }
