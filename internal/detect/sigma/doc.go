@@ -95,8 +95,10 @@
 // sigma". Without read-ahead (Detect) one event's misses come one after
 // the other; DetectBatch reads ahead only the fields the prefilters read
 // (PrefetchValue), or every value when a keyword rule searches them all.
-// The 3,000-rule set has such a rule for every Windows event, and the
-// routing of a hundred logsources.
+// The 3,000-rule set has such a rule for every Windows event (mimikatz
+// keywords), which costs about 1.3 µs per event by itself, a third of the
+// total: every value of every event is searched, and pids, GUIDs and
+// timestamps never repeat. Prefer rules on named fields.
 //
 // Counted by callgrind, an event costs about 19,500 instructions in the
 // engine with 1,000 rules (35,400 before the memos): marking the leaves
