@@ -11,10 +11,10 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/xsoc/xsoc/internal/detect"
 	"github.com/xsoc/xsoc/internal/detect/ioc"
 	"github.com/xsoc/xsoc/internal/detect/sigma"
 	"github.com/xsoc/xsoc/internal/detect/sigma/sigmabench"
-	"github.com/xsoc/xsoc/internal/event"
 	"github.com/xsoc/xsoc/internal/ingest/format"
 )
 
@@ -46,16 +46,16 @@ func benchSigma(args []string, stdout, stderr io.Writer) error {
 			lines = append(lines, ev.AppendJSON(nil))
 		}
 	}
-	events, bad, err := parseLines(lines)
+	events, bad, err := sigmabench.ParseLines(lines)
 	if err != nil {
 		return fmt.Errorf("%s:%d: %w", *eventsFile, lineNums[bad], err)
 	}
-	feed, err := sigmabench.NewFeed(lines)
-	if err != nil {
-		return err
+	if len(events) == 0 {
+		return fmt.Errorf("%s: no events", *eventsFile)
 	}
+	feed := sigmabench.NewFeed(lines)
 	fmt.Fprintf(stdout, "%d events; \"fresh\": parsed %d at a time just before detection, as the pipeline does; \"from memory\": all %d held in memory and read back\n",
-		len(events), sigmabench.Chunk, len(events))
+		len(events), detect.BatchSize, len(events))
 	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "rules\tevents/CPU-s fresh\tevents/CPU-s from memory\tevents/s from memory (1 core)\tallocs/event\tmatched events\talerts/pass\t")
 	for _, n := range ruleCounts(len(rules)) {
@@ -111,21 +111,6 @@ func readLines(path string) (lines [][]byte, nums []int, err error) {
 		nums = append(nums, n)
 	}
 	return lines, nums, sc.Err()
-}
-
-// parseLines parses every line as ingest would (format sniffed per line).
-// On error it returns the index of the line that did not parse.
-func parseLines(lines [][]byte) ([]*event.Event, int, error) {
-	var p format.Parser
-	out := make([]*event.Event, len(lines))
-	for i, line := range lines {
-		ev := new(event.Event)
-		if err := p.Parse(format.Auto, line, ev); err != nil {
-			return nil, i, err
-		}
-		out[i] = ev
-	}
-	return out, 0, nil
 }
 
 // benchIOC measures the IOC index: build time, memory per indicator,

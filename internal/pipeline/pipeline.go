@@ -240,18 +240,8 @@ func (p *Pipeline) Process(ctx context.Context, b ingest.Batch) error {
 	return p.commit(ctx, []*work{w})
 }
 
-// detectChunk is how many events are normalised before the detectors see
-// them. An event is most of a kilobyte of slots plus its values; a
-// thousand-line batch normalised in full would have pushed its first
-// events out of the processor's cache by the time detection reached them,
-// and reading the fields back from memory cost the Sigma engine 40 % of its
-// time. Sixty-four events (about 200 KB) stay cached and still give a
-// batch detector such as the IOC index enough events to overlap its
-// memory reads.
-const detectChunk = 64
-
-// prepare normalises every line of b and runs the detectors, a chunk of
-// events at a time. It runs on several workers at once.
+// prepare normalises every line of b and runs the detectors,
+// detect.BatchSize events at a time. It runs on several workers at once.
 func (p *Pipeline) prepare(b ingest.Batch) *work {
 	w := &work{batch: b, events: make([]*event.Event, 0, len(b.Lines))}
 	parser := p.parsers.Get().(*format.Parser)
@@ -269,7 +259,7 @@ func (p *Pipeline) prepare(b ingest.Batch) *work {
 			continue
 		}
 		w.events = append(w.events, ev)
-		if len(w.events)-detected == detectChunk {
+		if len(w.events)-detected == detect.BatchSize {
 			p.detect(w, w.events[detected:])
 			detected = len(w.events)
 		}

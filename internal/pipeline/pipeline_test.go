@@ -119,7 +119,7 @@ func TestDetectorsSeeEveryEventOnceInChunks(t *testing.T) {
 	p := New(Config{DB: db, Events: log, Detectors: []detect.Detector{everyEvent{}, bd}, Sink: sk, Log: quiet})
 	var lines [][]byte
 	var want []string
-	for i := range 3*detectChunk + 5 {
+	for i := range 3*detect.BatchSize + 5 {
 		if i%7 == 3 {
 			lines = append(lines, []byte(`{"broken`))
 			continue
@@ -140,8 +140,8 @@ func TestDetectorsSeeEveryEventOnceInChunks(t *testing.T) {
 	}
 	var batched []string
 	for _, c := range bd.calls {
-		if len(c) == 0 || len(c) > detectChunk {
-			t.Errorf("batch detector called with %d events, want 1..%d", len(c), detectChunk)
+		if len(c) == 0 || len(c) > detect.BatchSize {
+			t.Errorf("batch detector called with %d events, want 1..%d", len(c), detect.BatchSize)
 		}
 		batched = append(batched, c...)
 	}

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/xsoc/xsoc/internal/alert"
+	"github.com/xsoc/xsoc/internal/detect"
 	"github.com/xsoc/xsoc/internal/event"
 )
 
@@ -30,13 +31,9 @@ type BenchResult struct {
 	AllocsPerEvent float64
 }
 
-// benchBatch is how many events Bench hands DetectBatch at a time: the
-// pipeline's detection chunk.
-const benchBatch = 64
-
 // Bench runs engine over events on the calling goroutine, repeating the
 // input until d has passed (at least one pass), and measures throughput
-// and allocations. Events go to DetectBatch benchBatch at a time, as the
+// and allocations. Events go to DetectBatch detect.BatchSize at a time, as the
 // pipeline hands them over, but all of them are held in memory, so their
 // fields are read back from main memory. It is what "xsoc bench sigma"
 // reports as "from memory".
@@ -62,8 +59,8 @@ func Bench(engine *Engine, events []*event.Event, d time.Duration) BenchResult {
 	start := time.Now()
 	n := 0
 	for {
-		for i := 0; i < len(events); i += benchBatch {
-			out = engine.DetectBatch(events[i:min(i+benchBatch, len(events))], out[:0])
+		for i := 0; i < len(events); i += detect.BatchSize {
+			out = engine.DetectBatch(events[i:min(i+detect.BatchSize, len(events))], out[:0])
 		}
 		n += len(events)
 		if time.Since(start) >= d {

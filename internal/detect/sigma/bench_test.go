@@ -1,6 +1,7 @@
 package sigma_test
 
 import (
+	"math"
 	"math/rand/v2"
 	"path/filepath"
 	"runtime"
@@ -8,6 +9,7 @@ import (
 	"time"
 
 	"github.com/xsoc/xsoc/internal/alert"
+	"github.com/xsoc/xsoc/internal/detect"
 	"github.com/xsoc/xsoc/internal/detect/sigma"
 	"github.com/xsoc/xsoc/internal/detect/sigma/sigmabench"
 	"github.com/xsoc/xsoc/internal/event"
@@ -45,31 +47,47 @@ func BenchmarkDetect(b *testing.B) { benchDetect(b, 1) }
 
 // BenchmarkDetectBatch is BenchmarkDetect through DetectBatch, 64 events
 // per call as the pipeline hands them over, reading fields ahead.
-func BenchmarkDetectBatch(b *testing.B) { benchDetect(b, sigmabench.Chunk) }
+func BenchmarkDetectBatch(b *testing.B) { benchDetect(b, detect.BatchSize) }
 
-func benchDetect(b *testing.B, batch int) {
+// benchSet is a rule set the benchmarks measure, with the
+// process-creation rules among it, which true positives are built from
+// (the rules an event of this kind can meet).
+type benchSet struct {
+	name      string
+	rules, pc []*sigma.Rule
+}
+
+func benchSets(b *testing.B) []benchSet {
 	pc := loadRules(b, "rules/windows/process_creation")
-	all := loadRules(b, "rules")
-	sets := []struct {
-		name  string
-		rules []*sigma.Rule
-	}{
-		{"process_creation/100", sample(pc, 100)},
-		{"process_creation/1000", sample(pc, 1000)},
-		{"process_creation/all", pc},
+	all := sample(loadRules(b, "rules"), 3000)
+	sets := []benchSet{
+		{name: "process_creation/100", rules: sample(pc, 100)},
+		{name: "process_creation/1000", rules: sample(pc, 1000)},
+		{name: "process_creation/all", rules: pc},
 		// 3,000 of all SigmaHQ rules, every logsource: the event router
 		// keeps the other logsources' rules away from these events.
-		{"sigmahq/3000", sample(all, 3000)},
+		{name: "sigmahq/3000", rules: all},
 	}
-	for _, s := range sets {
+	for i := range sets {
+		sets[i].pc = intersect(sets[i].rules, pc)
+	}
+	return sets
+}
+
+// engineOf loads s into a new engine.
+func engineOf(b *testing.B, s benchSet) *sigma.Engine {
+	eng := sigma.NewEngine(sigma.Options{})
+	if errs := eng.Load(s.rules); len(errs) > 0 {
+		b.Fatalf("load: %v", errs[0])
+	}
+	return eng
+}
+
+func benchDetect(b *testing.B, batch int) {
+	for _, s := range benchSets(b) {
 		b.Run(s.name, func(b *testing.B) {
-			eng := sigma.NewEngine(sigma.Options{})
-			if errs := eng.Load(s.rules); len(errs) > 0 {
-				b.Fatalf("load: %v", errs[0])
-			}
-			// True positives are built from process-creation rules, the
-			// rules an event of this kind can meet.
-			events := sigmabench.Generate(sigmabench.Config{Events: 10000 / batch * batch, Seed: 1, Positives: 0.015, Rules: intersect(s.rules, pc)})
+			eng := engineOf(b, s)
+			events := sigmabench.Generate(sigmabench.Config{Events: 10000 / batch * batch, Seed: 1, Positives: 0.015, Rules: s.pc})
 			out := make([]alert.Alert, 0, 64)
 			matched := 0
 			for _, ev := range events {
@@ -112,51 +130,24 @@ func benchDetect(b *testing.B, batch int) {
 // through 10,000 events read back from memory). ns/op includes parsing; events/cpu-s
 // and detect-ns/event count detection only.
 func BenchmarkDetectFresh(b *testing.B) {
-	pc := loadRules(b, "rules/windows/process_creation")
-	all := loadRules(b, "rules")
-	for _, s := range []struct {
-		name  string
-		rules []*sigma.Rule
-	}{
-		{"process_creation/100", sample(pc, 100)},
-		{"process_creation/1000", sample(pc, 1000)},
-		{"process_creation/all", pc},
-		{"sigmahq/3000", sample(all, 3000)},
-	} {
+	for _, s := range benchSets(b) {
 		b.Run(s.name, func(b *testing.B) {
-			eng := sigma.NewEngine(sigma.Options{})
-			if errs := eng.Load(s.rules); len(errs) > 0 {
-				b.Fatalf("load: %v", errs[0])
+			eng := engineOf(b, s)
+			feed := sigmabench.FeedOf(sigmabench.Generate(sigmabench.Config{Events: 10000, Seed: 1, Positives: 0.015, Rules: s.pc}))
+			for i := 0; i < feed.Len(); i += detect.BatchSize {
+				eng.DetectBatch(feed.Next(), nil) // warm the memos
 			}
-			feed, err := sigmabench.FeedOf(sigmabench.Generate(sigmabench.Config{Events: 10000, Seed: 1, Positives: 0.015, Rules: intersect(s.rules, pc)}))
-			if err != nil {
-				b.Fatal(err)
-			}
-			out := make([]alert.Alert, 0, 64)
-			for i := 0; i < feed.Len(); i += sigmabench.Chunk {
-				for _, ev := range feed.Next() {
-					out = eng.Detect(ev, out[:0])
-				}
-			}
-			runtime.LockOSThread()
-			defer runtime.UnlockOSThread()
 			b.ResetTimer()
-			var detectCPU, detectWall time.Duration
 			n := 0
-			for n < b.N {
-				evs := feed.Next()
-				cpu0, _ := sigma.ThreadCPU()
-				start := time.Now()
-				out = eng.DetectBatch(evs, out[:0])
-				detectWall += time.Since(start)
-				cpu1, _ := sigma.ThreadCPU()
-				detectCPU += time.Duration(cpu1 - cpu0)
-				n += len(evs)
-			}
-			b.ReportMetric(float64(detectWall.Nanoseconds())/float64(n), "detect-ns/event")
-			if detectCPU > 0 {
-				b.ReportMetric(float64(n)/detectCPU.Seconds(), "events/cpu-s")
-			}
+			res := sigma.BenchFeed(eng, func() []*event.Event {
+				if n >= b.N {
+					return nil
+				}
+				n += detect.BatchSize
+				return feed.Next()
+			}, time.Duration(math.MaxInt64))
+			b.ReportMetric(float64(res.Elapsed.Nanoseconds())/float64(res.Events), "detect-ns/event")
+			b.ReportMetric(res.EventsPerCPUSec, "events/cpu-s")
 			b.ReportMetric(float64(len(s.rules)), "rules")
 		})
 	}

@@ -886,29 +886,18 @@ func (r *router) route(x *scratch) {
 		if !ok {
 			continue
 		}
-		v = x.foldKey(v)
+		v = x.fold(v)
 		r.try(x, d.alts[v])
 		if len(d.byCode) == 0 {
 			continue
 		}
 		for ci, ref := range r.codeRefs {
 			if code, ok := ev.Lookup(ref); ok {
-				r.try(x, d.byCode[codeKey{value: v, field: ci, code: x.foldKey(code)}])
+				r.try(x, d.byCode[codeKey{value: v, field: ci, code: x.fold(code)}])
 			}
 		}
 	}
 	r.try(x, r.other)
-}
-
-// foldKey returns v folded, in the scratch buffer when folding changes
-// it: a key for looking up the routing maps, valid during the event.
-func (x *scratch) foldKey(v string) string {
-	if !needsFold(v) {
-		return v
-	}
-	start := len(x.buf)
-	x.buf = foldAppend(x.buf, v)
-	return unsafe.String(&x.buf[start], len(x.buf)-start)
 }
 
 func (r *router) try(x *scratch, alts []routeAlt) {

@@ -1,6 +1,10 @@
 package sigma
 
-import "github.com/xsoc/xsoc/internal/event"
+import (
+	"slices"
+
+	"github.com/xsoc/xsoc/internal/event"
+)
 
 // MatchDirect returns the ids of the rules ev matches when every rule of
 // every group the event is routed to is evaluated and every leaf is
@@ -21,6 +25,18 @@ func (rs *RuleSet) MatchDirect(ev *event.Event) []string {
 		}
 	}
 	return ids
+}
+
+// DetectAndDirect returns, sorted, the ids of the rules Detect raises
+// for ev and those MatchDirect finds; the two must be equal.
+func (rs *RuleSet) DetectAndDirect(ev *event.Event) (detected, direct []string) {
+	for _, a := range rs.Detect(ev, nil) {
+		detected = append(detected, a.RuleID)
+	}
+	direct = rs.MatchDirect(ev)
+	slices.Sort(detected)
+	slices.Sort(direct)
+	return detected, direct
 }
 
 func (rs *RuleSet) evalDirect(x *scratch, n *enode) bool {

@@ -184,7 +184,7 @@ func (rs *RuleSet) scanValue(x *scratch, sc *scan, v string) {
 // upper-case letters beyond ASCII are folded first; others are scanned as
 // they are, the scans lowering ASCII letters on the fly.
 func (rs *RuleSet) scanRaw(x *scratch, sc *scan, v string) {
-	if !isASCII(v) && !lowerOnlyASCII(v) {
+	if !lowerOnlyASCII(v) {
 		v = x.fold(v)
 	}
 	if sc.grams != nil {

@@ -52,13 +52,7 @@ func TestPrefilterAgreesWithDirectEvaluation(t *testing.T) {
 // finds for ev, and returns how many that is.
 func agrees(t *testing.T, rs *sigma.RuleSet, ev *event.Event, i int) (int, bool) {
 	t.Helper()
-	var got []string
-	for _, a := range rs.Detect(ev, nil) {
-		got = append(got, a.RuleID)
-	}
-	want := rs.MatchDirect(ev)
-	slices.Sort(got)
-	slices.Sort(want)
+	got, want := rs.DetectAndDirect(ev)
 	if !slices.Equal(got, want) {
 		t.Errorf("event %d: Detect raised %v, direct evaluation %v", i, got, want)
 		return 0, false
