@@ -217,20 +217,28 @@ func (p *Pipeline) commitLoop(ctx context.Context, prepared <-chan *work) {
 			}
 		}
 		err := p.commit(ctx, group)
+		// A stored batch is acknowledged even when shutdown has begun:
+		// left unacknowledged it would be taken in again after a restart
+		// (harmless, event ids are stable, but wasted work).
+		ackCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), ackTimeout)
 		for _, w := range group {
 			switch {
 			case err != nil:
 				p.cfg.Log.Error("pipeline: batch failed, will be redelivered", "seq", w.batch.Seq, "member", w.batch.Member, "err", err)
 				w.msg.NakWithDelay(time.Second)
 			default:
-				if aerr := w.msg.DoubleAck(ctx); aerr != nil {
+				if aerr := w.msg.DoubleAck(ackCtx); aerr != nil {
 					p.cfg.Log.Warn("pipeline: ack", "seq", w.batch.Seq, "err", aerr)
 				}
 			}
 			p.release(w)
 		}
+		cancel()
 	}
 }
+
+// ackTimeout bounds the acknowledgement of a stored group of batches.
+const ackTimeout = 5 * time.Second
 
 // Process normalises, detects and stores one batch. It is exported for
 // tools and tests that feed batches without the bus.
