@@ -200,9 +200,6 @@ type pending struct {
 	field      uint8 // the value's field, for the alert (see roleOf)
 	parentOnly bool
 	maybe      bool // the base's filter may hold the key
-	// In modeMark, ranges is set for an address that the coarsest range
-	// hint lets through: flush looks it up in the ranges.
-	ranges bool
 }
 
 // matcher carries one event's (or one lookup's) matching state. Everything
@@ -235,8 +232,7 @@ type matcher struct {
 
 	pend    [maxPending]pending
 	npend   int
-	ranges  bool // a queued lookup has pending.ranges set
-	used    int  // bytes of scratch in use
+	used    int // bytes of scratch in use
 	sink    uint32
 	scratch [2048]byte
 
@@ -347,7 +343,7 @@ func (m *matcher) queue(sp space, koff, klen int, msp space, moff, mlen int, fi 
 	// with narrow stores and copied with wide loads, which the processor
 	// cannot forward.
 	p := &m.pend[m.npend]
-	p.h, p.head, p.maybe, p.ranges = 0, 0, false, false
+	p.h, p.head, p.maybe = 0, 0, false
 	p.koff, p.klen, p.moff, p.mlen = uint16(koff), uint16(klen), uint16(moff), uint16(mlen)
 	p.sp, p.msp, p.field, p.parentOnly = sp, msp, fi, parentOnly
 	m.npend++
@@ -383,15 +379,6 @@ func (m *matcher) flush() {
 			m.sink += b.touch(p.sp, p.h)
 		}
 	}
-	if m.ranges {
-		for i := range pend {
-			if p := &pend[i]; p.ranges {
-				for _, h := range familyHints[addrFamily(p.sp)][1:] {
-					m.sink += uint32(m.s.rangeHint[h].word(m.scratch[p.koff : p.koff+p.klen]))
-				}
-			}
-		}
-	}
 	for i := range pend {
 		p := &pend[i]
 		if p.maybe || len(m.s.delta[p.sp]) != 0 {
@@ -407,9 +394,6 @@ func (m *matcher) flush() {
 	}
 	for i := range pend {
 		p := &pend[i]
-		if p.ranges && p.head == 0 && m.inRange(m.scratch[p.koff:p.koff+p.klen], familyHints[addrFamily(p.sp)][1:]) {
-			m.mark(m.evOf[i]) // a range holds the address
-		}
 		if p.head != 0 {
 			if m.mode == modeMark {
 				m.mark(m.evOf[i])
@@ -419,7 +403,7 @@ func (m *matcher) flush() {
 			m.entries(p.head, p.sp, key, p.msp, m.scratch[p.moff:p.moff+p.mlen], p.field, p.parentOnly)
 		}
 	}
-	m.npend, m.ranges = 0, false
+	m.npend = 0
 }
 
 // addr queues an exact lookup of the address of bytes ip (4 or 16) and
@@ -436,17 +420,15 @@ func (m *matcher) addr(ip []byte, fi uint8) {
 	if !m.s.rangeHint[hints[0]].mayContain(key) {
 		return // no range near the address: the common case
 	}
-	if m.mode == modeMark {
-		// The finer hints are larger and miss the cache: flush reads
-		// them together with the queue's other misses.
-		m.pend[m.npend-1].ranges = true
-		m.ranges = true
+	if !m.inRange(key, hints[1:]) {
 		return
 	}
-	if m.inRange(key, hints[1:]) {
-		a, _ := netip.AddrFromSlice(key)
-		m.cidrs(netip.PrefixFrom(a, a.BitLen()), key, fi)
+	if m.mode == modeMark {
+		m.mark(m.tag) // a range holds the address
+		return
 	}
+	a, _ := netip.AddrFromSlice(key)
+	m.cidrs(netip.PrefixFrom(a, a.BitLen()), key, fi)
 }
 
 // inRange reports whether an indexed range contains the address of bytes

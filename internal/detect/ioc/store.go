@@ -402,7 +402,7 @@ func (r *prefixBits) mayContain(a []byte) bool {
 }
 
 // word returns the word of r holding the bit of the address of bytes a,
-// or 0 for a nil r; matcher.flush reads it early.
+// or 0 for a nil r; matcher.flushV4 reads it early.
 func (r *prefixBits) word(a []byte) uint64 {
 	if r == nil {
 		return 0
@@ -416,14 +416,6 @@ func family(p netip.Prefix) int {
 		return 0
 	}
 	return 1
-}
-
-// addrFamily returns 0 for the space of IPv4 addresses, 1 for IPv6.
-func addrFamily(sp space) int {
-	if sp == spV6 {
-		return 1
-	}
-	return 0
 }
 
 // labelBit returns the domainLabels bit of a domain name.
