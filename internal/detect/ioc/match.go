@@ -259,9 +259,7 @@ func (m *matcher) check(k Kind, fi uint8, v string) {
 	buf := m.scratch[m.used:m.used:len(m.scratch)]
 	switch k {
 	case KindIP:
-		if a, ok := parseIPv4(v); ok { // nearly all addresses
-			m.addr(a[:], fi)
-		} else if a, ok := parseAddr(v); ok && a.Is4() {
+		if a, ok := parseAddr(v); ok && a.Is4() {
 			b := a.As4()
 			m.addr(b[:], fi)
 		} else if ok {
