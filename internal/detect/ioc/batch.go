@@ -178,12 +178,17 @@ func (m *matcher) flushV4(q *v4Queue) {
 // those of the fields that are set.
 func setFields(evs []*event.Event, set *[screenGroup]uint32) {
 	for i, ev := range evs {
-		has := uint32(0)
-		for j := range fields {
-			has |= uint32(b2i(ev.Key(fields[j].key) != "")) << j
-		}
-		set[i] = has
+		set[i] = fieldSet(ev)
 	}
+}
+
+// fieldSet returns the set of fields ev has: bit j for fields[j].
+func fieldSet(ev *event.Event) uint32 {
+	has := uint32(0)
+	for j := range fields {
+		has |= uint32(b2i(ev.Key(fields[j].key) != "")) << j
+	}
+	return has
 }
 
 // mark records that event tag carries a value the index holds.

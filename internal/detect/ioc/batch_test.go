@@ -332,16 +332,13 @@ func benchDetectBatch(b *testing.B, x *Index, evs []*event.Event, rate float64) 
 	for _, mode := range []string{"batch", "parsed", "single"} {
 		b.Run(mode, func(b *testing.B) {
 			d := newDetectStream(x, evs, mode == "parsed")
+			if mode == "single" {
+				d.detect = detectEach
+			}
 			events, values, took := 0, 0, time.Duration(0)
 			b.ReportAllocs()
 			for b.Loop() {
-				var n int
-				var t time.Duration
-				if mode == "single" {
-					n, t = d.stepSingle()
-				} else {
-					n, t = d.step()
-				}
+				n, t := d.step()
 				events, values, took = events+benchBatch, values+n, took+t
 			}
 			b.ReportMetric(float64(events)/took.Seconds(), "events/cpu-s")
@@ -349,22 +346,4 @@ func benchDetectBatch(b *testing.B, x *Index, evs []*event.Event, rate float64) 
 			b.ReportMetric(float64(events)/b.Elapsed().Seconds(), "events/s")
 		})
 	}
-}
-
-// stepSingle is step with Detect called on each event instead of
-// DetectBatch on the batch.
-func (d *detectStream) stepSingle() (int, time.Duration) {
-	if d.next+benchBatch > len(d.evs) {
-		d.next = 0
-	}
-	batch := d.evs[d.next : d.next+benchBatch]
-	values := d.sums[d.next+benchBatch] - d.sums[d.next]
-	d.next += benchBatch
-	start, cpu := time.Now(), processCPU()
-	d.out = detectEach(d.x, batch, d.out[:0])
-	took, used := time.Since(start), processCPU()-cpu
-	if used > 0 {
-		took = used
-	}
-	return values, took
 }
