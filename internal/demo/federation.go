@@ -164,11 +164,17 @@ func RunFederation(ctx context.Context, opts FederationOptions) (res Result, err
 	if err == nil {
 		err = drainMembers(replayCtx, nodes[1:], res.Sent)
 	}
+	var cross *correlate.Incident
 	if err == nil {
-		err = awaitCrossBorder(replayCtx, hub, nodes[1:], &res)
+		cross, err = awaitCrossBorder(replayCtx, hub, nodes[1:])
 	}
 	stopWatch()
-	<-watched
+	<-watched // res is the watcher's until it ends
+	if res.CrossBorder == nil && cross != nil {
+		// The watcher stopped before its next look at the hub.
+		res.CrossBorder, res.After = cross, time.Since(started)
+		announce(out, *cross, res.After, " at the hub "+hub.name)
+	}
 	if n := exitedNode(nodes); n != nil {
 		return res, n.failure()
 	}
@@ -620,30 +626,37 @@ func drainMembers(ctx context.Context, members []*fedNode, sent int64) error {
 
 // awaitCrossBorder waits, once the member nodes stored the replay, until
 // the hub holds a cross-border incident and every alert the member nodes
-// may share has reached it.
-func awaitCrossBorder(ctx context.Context, hub *fedNode, members []*fedNode, res *Result) error {
+// may share has reached it, and returns that incident. It asks the hub
+// itself: the watcher's Result is not to be read while the watcher runs.
+func awaitCrossBorder(ctx context.Context, hub *fedNode, members []*fedNode) (*correlate.Incident, error) {
+	var inc *correlate.Incident
 	for deadline := time.Now().Add(2 * time.Minute); time.Now().Before(deadline); {
 		shareable, err := shareableAlerts(ctx, members)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		at, err := hubAlerts(ctx, hub)
 		if err != nil {
-			return err
+			return nil, err
 		}
-		if res.CrossBorder != nil && at >= shareable {
-			return nil
+		if inc == nil {
+			if inc, err = hubCrossBorder(ctx, hub); err != nil {
+				return nil, err
+			}
+		}
+		if inc != nil && at >= shareable {
+			return inc, nil
 		}
 		select {
 		case <-ctx.Done():
-			return ctx.Err()
+			return nil, ctx.Err()
 		case <-time.After(250 * time.Millisecond):
 		}
 	}
-	if res.CrossBorder == nil {
-		return errors.New("the hub formed no cross-border incident within two minutes of the replay's end")
+	if inc == nil {
+		return nil, errors.New("the hub formed no cross-border incident within two minutes of the replay's end")
 	}
-	return errors.New("the member nodes' alerts did not all reach the hub within two minutes")
+	return nil, errors.New("the member nodes' alerts did not all reach the hub within two minutes")
 }
 
 // shareableAlerts counts the member nodes' alerts that may leave them.

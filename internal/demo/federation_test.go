@@ -1,0 +1,110 @@
+package demo
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strconv"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/xsoc/xsoc/internal/alert"
+	"github.com/xsoc/xsoc/internal/correlate"
+	"github.com/xsoc/xsoc/internal/tlp"
+)
+
+// fakeNode serves the part of a node's REST API the federated
+// demonstration reads: alerts and incidents, newest first, paged as the
+// real API pages them.
+type fakeNode struct {
+	mu        sync.Mutex
+	alerts    []alert.Alert
+	incidents []correlate.Incident
+}
+
+// start serves f and returns it as a node of the demonstration.
+func (f *fakeNode) start(t *testing.T, name string) *fedNode {
+	t.Helper()
+	srv := httptest.NewServer(f)
+	t.Cleanup(srv.Close)
+	return &fedNode{name: name, url: srv.URL, key: "test-key"}
+}
+
+func (f *fakeNode) addAlerts(n int, level tlp.Level) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for range n {
+		f.alerts = append(f.alerts, alert.Alert{ID: fmt.Sprintf("a%06d", len(f.alerts)), Detector: "sigma", TLP: level})
+	}
+}
+
+func (f *fakeNode) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	q := r.URL.Query()
+	limit, _ := strconv.Atoi(q.Get("limit"))
+	if limit <= 0 {
+		limit = 100
+	}
+	limit = min(limit, 1000)
+	switch r.URL.Path {
+	case "/api/v1/alerts":
+		start := 0
+		for i, a := range f.alerts {
+			if a.ID == q.Get("cursor") {
+				start = i + 1
+			}
+		}
+		end := min(start+limit, len(f.alerts))
+		page := alert.Page{Alerts: f.alerts[start:end]}
+		if end < len(f.alerts) {
+			page.Next = f.alerts[end-1].ID
+		}
+		json.NewEncoder(w).Encode(page)
+	case "/api/v1/incidents":
+		var page correlate.Page
+		for _, inc := range f.incidents {
+			if (q.Get("cross_border") != "true" || inc.CrossBorder) && len(page.Incidents) < limit {
+				page.Incidents = append(page.Incidents, inc)
+			}
+		}
+		json.NewEncoder(w).Encode(page)
+	default:
+		http.NotFound(w, r)
+	}
+}
+
+// TestFederationAwaitCrossBorderAsksTheHub: the wait for the hub's
+// incident asks the hub, while the watcher, which owns the Result until it
+// ends, runs beside it (run with -race).
+func TestFederationAwaitCrossBorderAsksTheHub(t *testing.T) {
+	hubAPI, memberAPI := &fakeNode{}, &fakeNode{}
+	hubAPI.addAlerts(3, tlp.Green)
+	memberAPI.addAlerts(3, tlp.Green)
+	memberAPI.addAlerts(2, tlp.Amber) // stays on the member node
+	hubAPI.incidents = []correlate.Incident{{ID: "inc1", CrossBorder: true, Countries: []string{"DE", "FR"}}}
+	hub, members := hubAPI.start(t, HubNode), []*fedNode{memberAPI.start(t, "de-node")}
+
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	var res Result
+	watchCtx, stopWatch := context.WithCancel(ctx)
+	watched := make(chan struct{})
+	go func() {
+		defer close(watched)
+		watchHub(watchCtx, hub, members, time.Now(), &res, io.Discard)
+	}()
+	inc, err := awaitCrossBorder(ctx, hub, members)
+	stopWatch()
+	<-watched
+	if err != nil {
+		t.Fatal(err)
+	}
+	if inc == nil || inc.ID != "inc1" {
+		t.Errorf("awaitCrossBorder returned %+v, want the hub's incident inc1", inc)
+	}
+}
