@@ -89,9 +89,12 @@
 // and cross-border incidents form at the hub as on any node and are
 // served by its REST API. Public addresses reach the correlator typed
 // "public-ipv4-addr" / "public-ipv6-addr" (the correlator cannot tell a
-// pseudonym's address class). The hub records the latest state of each
-// remote alert it took in; a state delivered again (a crash of the hub
-// before acknowledging) changes nothing.
+// pseudonym's address class). The hub records, for each remote alert,
+// up to which state its hub alert was raised and up to which it was
+// correlated: a state delivered again (a crash of the hub before
+// acknowledging) changes nothing, and after a failure between raising
+// and correlating the state that comes again — or a later one in its
+// place — adds only what was not raised yet, and is correlated.
 //
 // # Notices
 //

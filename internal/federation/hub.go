@@ -30,7 +30,9 @@ const hubConsumer = "xsoc-hub"
 const hubDedupWindow = 366 * 24 * time.Hour
 
 // Schema is the federation's table at the hub: which hub alert stands for
-// each remote alert, and the latest state (count) of it taken in.
+// each remote alert, up to which state (count) the hub alert was raised
+// (raised_count), and up to which state it was correlated (origin_count).
+// The two differ after a failure between raising and correlating.
 func Schema() store.Schema {
 	return store.Schema{Owner: "federation", Migrations: []string{
 		`CREATE TABLE federation_alerts (
@@ -43,6 +45,8 @@ func Schema() store.Schema {
 			PRIMARY KEY (node, origin_id)
 		);
 		CREATE INDEX IF NOT EXISTS federation_alerts_alert ON federation_alerts (alert_id)`,
+		// Rows from before it have 0: raised up to origin_count.
+		`ALTER TABLE federation_alerts ADD COLUMN raised_count INTEGER NOT NULL DEFAULT 0`,
 	}}
 }
 
@@ -74,7 +78,7 @@ type HubConfig struct {
 	// forms incidents and cross-border campaigns from federated alerts as
 	// from local ones.
 	DB         *store.DB
-	Correlator *correlate.Correlator
+	Correlator Correlator
 	// Members is the hub's member registry: remote members are registered
 	// in it, with their country and sector, when their first alert comes.
 	Members *member.Registry
@@ -85,6 +89,14 @@ type HubConfig struct {
 	Log      *slog.Logger
 	// Registry receives the hub's counters; nil registers nothing.
 	Registry *prometheus.Registry
+}
+
+// Correlator is what the hub needs of the node's correlator (a
+// *correlate.Correlator): placing the alerts it raised into incidents,
+// and listing the cross-border incidents it sends notices of.
+type Correlator interface {
+	Process(ctx context.Context, alerts []alert.Alert) error
+	Incidents(ctx context.Context, v alert.Viewer, f correlate.Filter) (correlate.Page, error)
 }
 
 // Hub takes in the alerts member nodes send: it keeps them in a durable
@@ -246,8 +258,17 @@ func (h *Hub) ingest(ctx context.Context, msgs []jetstream.Msg) error {
 }
 
 // take raises and correlates the given remote alert states and records
-// them.
+// them. Raising and correlating are recorded apart (raised_count,
+// origin_count): a state raised but not correlated (Process failed, or
+// the hub stopped in between) is not raised again when it, or a later
+// state, comes again — only the rest is — and is correlated then. (The
+// raise and the first record are two transactions: a crash between them
+// still loses which state was raised.)
 func (h *Hub) take(ctx context.Context, latest map[string]Alert, order []string) error {
+	known, err := h.knownStates(ctx, latest, order)
+	if err != nil {
+		return err
+	}
 	var detections []alert.Alert
 	var taken []Alert
 	for _, k := range order {
@@ -260,14 +281,14 @@ func (h *Hub) take(ctx context.Context, latest map[string]Alert, order []string)
 		} else if err != nil {
 			return err
 		}
-		known, err := h.knownCount(ctx, a)
-		if err != nil {
-			return err
-		}
-		if a.Count <= known {
+		st := known[k]
+		if a.Count <= st.correlated {
 			continue // an older or repeated state
 		}
-		detections = append(detections, hubDetections(a, known)...)
+		detections = append(detections, hubDetections(a, st.raised)...)
+		// The hub alert holds the later of this state and the one raised
+		// before; that is what gets correlated.
+		a.Count = max(a.Count, st.raised)
 		taken = append(taken, a)
 	}
 	if len(taken) == 0 {
@@ -284,9 +305,10 @@ func (h *Hub) take(ctx context.Context, latest map[string]Alert, order []string)
 	for _, r := range raised {
 		byKey[r.Key] = r.ID
 	}
-	// Which hub alert stands for which remote alert is recorded before
-	// correlating (notices need it); the state taken in only after, so
-	// that a crash in between makes the state come again.
+	// Which hub alert stands for which remote alert, and the state
+	// raised, are recorded before correlating (notices need the first);
+	// the state correlated only after, so that a failure in between
+	// makes the state come again and be correlated then.
 	if err := h.record(ctx, taken, byKey, false); err != nil {
 		return err
 	}
@@ -300,9 +322,10 @@ func (h *Hub) take(ctx context.Context, latest map[string]Alert, order []string)
 	return nil
 }
 
-// record stores which hub alert stands for each remote alert taken, and
-// with done also the state (count) taken in.
-func (h *Hub) record(ctx context.Context, taken []Alert, byKey map[string]string, done bool) error {
+// record stores which hub alert stands for each remote alert taken and
+// the state (count) raised, and with correlated also the state
+// correlated. Neither count ever goes down.
+func (h *Hub) record(ctx context.Context, taken []Alert, byKey map[string]string, correlated bool) error {
 	now := store.Nanos(time.Now())
 	err := h.cfg.DB.InTx(ctx, func(tx *store.Tx) error {
 		for _, a := range taken {
@@ -310,16 +333,18 @@ func (h *Hub) record(ctx context.Context, taken []Alert, byKey map[string]string
 			if !ok {
 				continue
 			}
-			count := 0
-			if done {
-				count = a.Count
+			done := 0
+			if correlated {
+				done = a.Count
 			}
-			if _, err := tx.Exec(ctx, `INSERT INTO federation_alerts (node, origin_id, member, alert_id, origin_count, received)
-				VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (node, origin_id) DO UPDATE SET
+			if _, err := tx.Exec(ctx, `INSERT INTO federation_alerts (node, origin_id, member, alert_id, origin_count, raised_count, received)
+				VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (node, origin_id) DO UPDATE SET
 				alert_id = excluded.alert_id, received = excluded.received,
 				origin_count = CASE WHEN excluded.origin_count > federation_alerts.origin_count
-					THEN excluded.origin_count ELSE federation_alerts.origin_count END`,
-				a.Node, a.ID, a.Member, id, count, now); err != nil {
+					THEN excluded.origin_count ELSE federation_alerts.origin_count END,
+				raised_count = CASE WHEN excluded.raised_count > federation_alerts.raised_count
+					THEN excluded.raised_count ELSE federation_alerts.raised_count END`,
+				a.Node, a.ID, a.Member, id, done, a.Count, now); err != nil {
 				return err
 			}
 		}
@@ -331,16 +356,40 @@ func (h *Hub) record(ctx context.Context, taken []Alert, byKey map[string]string
 	return nil
 }
 
-// knownCount returns the latest state of a remote alert taken in, 0 if
-// none.
-func (h *Hub) knownCount(ctx context.Context, a Alert) (int, error) {
-	var n int
-	err := h.cfg.DB.QueryRow(ctx, `SELECT origin_count FROM federation_alerts WHERE node = ? AND origin_id = ?`,
-		a.Node, a.ID).Scan(&n)
-	if store.NotFound(err) {
-		return 0, nil
+// takenState is how far the hub took a remote alert in: the state
+// (count) its hub alert was raised up to, and correlated up to.
+type takenState struct {
+	raised, correlated int
+}
+
+// knownStates returns, by key in latest, how far the hub took each
+// remote alert of a batch in; alerts it never took are missing.
+func (h *Hub) knownStates(ctx context.Context, latest map[string]Alert, order []string) (map[string]takenState, error) {
+	where := make([]string, 0, len(order))
+	args := make([]any, 0, 2*len(order))
+	for _, k := range order {
+		a := latest[k]
+		where = append(where, "(node = ? AND origin_id = ?)")
+		args = append(args, a.Node, a.ID)
 	}
-	return n, err
+	rows, err := h.cfg.DB.Query(ctx, `SELECT node, origin_id, raised_count, origin_count FROM federation_alerts WHERE `+
+		strings.Join(where, " OR "), args...)
+	if err != nil {
+		return nil, fmt.Errorf("federation: read alert states: %w", err)
+	}
+	defer rows.Close()
+	known := make(map[string]takenState, len(order))
+	for rows.Next() {
+		var node, id string
+		var st takenState
+		if err := rows.Scan(&node, &id, &st.raised, &st.correlated); err != nil {
+			return nil, fmt.Errorf("federation: read alert states: %w", err)
+		}
+		// Rows older than raised_count have it 0.
+		st.raised = max(st.raised, st.correlated)
+		known[node+"/"+id] = st
+	}
+	return known, rows.Err()
 }
 
 // errBadMember: a remote member the hub cannot register (no EU country,
@@ -381,24 +430,32 @@ func (h *Hub) ensureMember(ctx context.Context, a Alert) error {
 // hub alert per remote alert.
 func originKey(a *Alert) string { return "federation|" + a.Node + "|" + a.ID }
 
-// hubDetections turns a remote alert's new state into detections for the
-// hub's alert service. The first state opens the hub alert at the remote
-// alert's first event time (and, if it already spans a later event,
-// extends it to that); a later state adds the detections counted since
-// the last one taken in. Each carries the state's id as its event id, so
-// raising it again changes nothing.
-func hubDetections(a Alert, known int) []alert.Alert {
+// hubDetections turns a remote alert's state into detections for the
+// hub's alert service, given the state its hub alert was raised up to.
+// The first state opens the hub alert at the remote alert's first event
+// time (and, if it already spans a later event, extends it to that); a
+// later state adds the detections counted since the one raised. Each
+// carries the state's id as its event id, so raising it again changes
+// nothing. A state no later than the one raised gives that state's last
+// detection again: the alert service recognises it and returns the hub
+// alert unchanged, so that it can still be correlated.
+func hubDetections(a Alert, raised int) []alert.Alert {
 	base := alert.Alert{
 		Member: RemoteMemberID(a.Node, a.Member), Detector: a.Detector, RuleID: a.RuleID, RuleTitle: a.RuleTitle,
 		Severity: a.Severity, Techniques: a.Techniques, TLP: a.TLP, Key: originKey(&a),
 		Observables: hubObservables(a.Observables),
 	}
-	state := a.MsgID()
-	if known > 0 {
+	if raised > 0 {
 		d := base
-		d.EventTime, d.Count, d.EventIDs = later(a.LastSeen, a.EventTime), a.Count-known, []string{state}
+		d.EventTime, d.Count, d.EventIDs = later(a.LastSeen, a.EventTime), a.Count-raised, []string{a.MsgID()}
+		if raised >= a.Count {
+			was := a
+			was.Count = raised
+			d.Count, d.EventIDs = 1, []string{was.MsgID()}
+		}
 		return []alert.Alert{d}
 	}
+	state := a.MsgID()
 	first := base
 	first.EventTime, first.Count, first.EventIDs = a.EventTime, a.Count, []string{state}
 	if a.Count < 2 || !a.LastSeen.After(a.EventTime) {

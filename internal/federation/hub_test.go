@@ -3,7 +3,7 @@ package federation
 import (
 	"context"
 	"encoding/json"
-	"path/filepath"
+	"errors"
 	"strings"
 	"testing"
 	"time"
@@ -12,10 +12,61 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/xsoc/xsoc/internal/alert"
+	"github.com/xsoc/xsoc/internal/bus"
 	"github.com/xsoc/xsoc/internal/correlate"
 	"github.com/xsoc/xsoc/internal/member"
 	"github.com/xsoc/xsoc/internal/store"
+	"github.com/xsoc/xsoc/internal/store/storetest"
+	"github.com/xsoc/xsoc/internal/tlp"
 )
+
+// testHub is a hub over a store of its own, with the services it uses
+// and a correlator that fails when told to.
+type testHub struct {
+	*Hub
+	alerts  *alert.Service
+	members *member.Registry
+	corr    *flakyCorrelator
+}
+
+func hubSchemas() []store.Schema {
+	return []store.Schema{member.Schema(), alert.Schema(), correlate.Schema(), Schema()}
+}
+
+// newTestHub builds a hub on b over db (migrated with hubSchemas); it is
+// not running.
+func newTestHub(t *testing.T, b *bus.Bus, id *Identity, db *store.DB) *testHub {
+	t.Helper()
+	alerts, err := alert.NewService(db, b, alert.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	corr, err := correlate.NewCorrelator(db, alerts, correlate.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	th := &testHub{alerts: alerts, members: member.NewRegistry(db), corr: &flakyCorrelator{Correlator: corr}}
+	th.Hub, err = NewHub(context.Background(), HubConfig{Bus: b, Identity: id, DB: db, Correlator: th.corr, Members: th.members})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return th
+}
+
+// flakyCorrelator correlates, except that Process fails the next fail
+// times.
+type flakyCorrelator struct {
+	*correlate.Correlator
+	fail int
+}
+
+func (c *flakyCorrelator) Process(ctx context.Context, alerts []alert.Alert) error {
+	if c.fail > 0 {
+		c.fail--
+		return errors.New("correlation failed (as the test asked)")
+	}
+	return c.Correlator.Process(ctx, alerts)
+}
 
 // TestHubRefusesWhatItCannotTake: an alert of a member the hub cannot
 // register (a country outside the EU) is refused, and does not hold up
@@ -24,24 +75,12 @@ func TestHubRefusesWhatItCannotTake(t *testing.T) {
 	p := newTestPKI(t)
 	hubID, de := p.identity(t, "hub"), p.identity(t, "de-node")
 	hubBus, _ := openHubBus(t, hubID)
+	h := newTestHub(t, hubBus, hubID, storetest.SQLite(t, hubSchemas()...))
+	alerts, members := h.alerts, h.members
 	ctx, cancel := context.WithCancel(context.Background())
-	db, err := store.OpenSQLite(filepath.Join(t.TempDir(), "hub.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := db.Migrate(ctx, member.Schema(), alert.Schema(), correlate.Schema(), Schema()); err != nil {
-		t.Fatal(err)
-	}
-	alerts, _ := alert.NewService(db, hubBus, alert.Options{})
-	corr, _ := correlate.NewCorrelator(db, alerts, correlate.Options{})
-	members := member.NewRegistry(db)
-	h, err := NewHub(ctx, HubConfig{Bus: hubBus, Identity: hubID, DB: db, Correlator: corr, Members: members})
-	if err != nil {
-		t.Fatal(err)
-	}
 	done := make(chan struct{})
 	go func() { h.Run(ctx); close(done) }()
-	t.Cleanup(func() { cancel(); <-done; db.Close() })
+	t.Cleanup(func() { cancel(); <-done })
 
 	js, _ := jetstream.New(hubBus.Federation())
 	for _, country := range []string{"US", "DE"} {
@@ -74,5 +113,65 @@ func TestHubRefusesWhatItCannotTake(t *testing.T) {
 	}
 	if _, err := members.Get(ctx, "de-node--m-us"); err == nil {
 		t.Error("a member outside the EU was registered")
+	}
+}
+
+// TestHubCountsStatesOnceAfterFailures: when correlating a batch fails
+// after its alerts were raised, the batch comes again — possibly with a
+// later state of an alert in place of the one raised — and the hub alert
+// ends with the remote alert's count (neither state counted twice), and
+// correlated.
+func TestHubCountsStatesOnceAfterFailures(t *testing.T) {
+	p := newTestPKI(t)
+	hubID := p.identity(t, "hub")
+	hubBus, _ := openHubBus(t, hubID)
+	type step struct {
+		count int
+		fail  bool // correlating this batch fails
+	}
+	tests := []struct {
+		name  string
+		steps []step
+	}{
+		{"a later state comes again", []step{{3, true}, {5, false}}},
+		{"the same state comes again", []step{{3, true}, {3, false}}},
+		{"an older state comes first", []step{{5, true}, {3, false}, {5, false}}},
+		{"an update fails", []step{{3, false}, {5, true}, {7, false}}},
+	}
+	engines := map[string]func(testing.TB, ...store.Schema) *store.DB{"sqlite": storetest.SQLite, "postgres": storetest.Postgres}
+	for engine, open := range engines {
+		for _, tt := range tests {
+			t.Run(engine+"/"+tt.name, func(t *testing.T) {
+				h := newTestHub(t, hubBus, hubID, open(t, hubSchemas()...))
+				ctx := context.Background()
+				at := time.Now().Add(-time.Hour).Truncate(time.Second).UTC()
+				remote := Alert{Node: "de-node", ID: alert.NewID(at), Member: "de-energie", Country: "DE", Sector: "energy",
+					EventTime: at, Detector: "sigma", RuleID: "r1", RuleTitle: "rule r1", Severity: alert.High, TLP: tlp.Green,
+					Observables: []Observable{{Type: "domain-name", Role: "query", Pseudonym: "p1", Global: true}}}
+				for _, s := range tt.steps {
+					a := remote
+					a.Count, a.LastSeen = s.count, at.Add(time.Duration(s.count)*time.Minute)
+					if s.fail {
+						h.corr.fail = 1
+					}
+					k := a.Node + "/" + a.ID
+					if err := h.take(ctx, map[string]Alert{k: a}, []string{k}); (err != nil) != s.fail {
+						t.Fatalf("state %d: err = %v", s.count, err)
+					}
+				}
+				want := tt.steps[len(tt.steps)-1].count
+				page, err := h.alerts.List(ctx, alert.Viewer{Operator: true}, alert.Filter{})
+				if err != nil || len(page.Alerts) != 1 {
+					t.Fatalf("hub alerts %+v, %v", page.Alerts, err)
+				}
+				if got := page.Alerts[0]; got.Count != want || got.Incident == "" {
+					t.Errorf("hub alert count %d, incident %q; want count %d in an incident", got.Count, got.Incident, want)
+				}
+				known, err := h.knownStates(ctx, map[string]Alert{"k": remote}, []string{"k"})
+				if st := known["de-node/"+remote.ID]; err != nil || st != (takenState{raised: want, correlated: want}) {
+					t.Errorf("recorded %+v, %v; want %d raised and correlated", st, err, want)
+				}
+			})
+		}
 	}
 }
