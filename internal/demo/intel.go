@@ -124,12 +124,8 @@ func Detectors(cfg scenario.Config, extra []*sigma.Rule) ([]detect.Detector, err
 	}
 	index := ioc.New(ioc.Options{})
 	batch := index.NewBatch()
-	raws, err := RawObjects(objs)
-	if err != nil {
-		return nil, err
-	}
-	for i, raw := range raws {
-		ind, obs, _, err := iocfeed.Read(raw)
+	for _, obj := range objs {
+		ind, obs, _, err := iocfeed.ReadObject(obj) // SharedIntel's objects are valid
 		if err != nil {
 			return nil, err
 		}
@@ -138,7 +134,7 @@ func Detectors(cfg scenario.Config, extra []*sigma.Rule) ([]detect.Detector, err
 			if !ok {
 				continue
 			}
-			if err := batch.Add(ioc.Indicator{ID: objs[i].ID(), Kind: k, Value: ob.Value, Source: "demo", Owner: IntelOwner,
+			if err := batch.Add(ioc.Indicator{ID: obj.ID(), Kind: k, Value: ob.Value, Source: "demo", Owner: IntelOwner,
 				Confidence: 80, TLP: tlp.Green, ValidFrom: ind.ValidFrom.Time, ValidUntil: ind.ValidUntil.Time}); err != nil {
 				return nil, err
 			}

@@ -25,14 +25,22 @@ const (
 	Complex
 )
 
-// Read decodes a STIX object and, for an indicator with a simple pattern,
-// returns the observables it tests. Invalid objects and patterns that do
-// not parse are errors; everything else is described by the Shape.
+// Read decodes and validates a STIX object (stix.Decode) and describes it
+// with ReadObject. Invalid objects, patterns that do not parse included,
+// are errors; everything else is described by the Shape.
 func Read(raw []byte) (stix.Indicator, []pattern.Observable, Shape, error) {
 	obj, err := stix.Decode(raw)
 	if err != nil {
 		return stix.Indicator{}, nil, 0, err
 	}
+	return ReadObject(obj)
+}
+
+// ReadObject describes a STIX object and, for an indicator with a simple
+// pattern, returns the observables it tests. obj must be valid, as
+// stix.Decode and the stix constructors leave it: it is not validated
+// again, so that callers holding decoded objects do not pay for it twice.
+func ReadObject(obj stix.Object) (stix.Indicator, []pattern.Observable, Shape, error) {
 	if obj.Type() != "indicator" {
 		return stix.Indicator{}, nil, NotIndicator, nil
 	}
