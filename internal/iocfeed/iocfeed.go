@@ -128,6 +128,7 @@ func (f *Feeder) apply(b *ioc.Batch, c intel.Change) {
 		f.stats.Removed++
 		return
 	}
+	// Sync asks for indicators only, so Read finds no NotIndicator.
 	ind, obs, shape, err := Read(c.Object.Raw)
 	switch {
 	case err != nil:
@@ -136,7 +137,7 @@ func (f *Feeder) apply(b *ioc.Batch, c intel.Change) {
 	case shape == Revoked:
 		f.stats.Removed++
 		return
-	case shape != Simple:
+	case shape == Complex:
 		f.stats.Complex++
 		return
 	}

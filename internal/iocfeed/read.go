@@ -1,8 +1,6 @@
 package iocfeed
 
 import (
-	"fmt"
-
 	"github.com/xsoc/xsoc/internal/detect/ioc"
 	"github.com/xsoc/xsoc/internal/intel/stix"
 	"github.com/xsoc/xsoc/internal/intel/stix/pattern"
@@ -40,6 +38,8 @@ func Read(raw []byte) (stix.Indicator, []pattern.Observable, Shape, error) {
 // pattern, returns the observables it tests. obj must be valid, as
 // stix.Decode and the stix constructors leave it: it is not validated
 // again, so that callers holding decoded objects do not pay for it twice.
+// Validation has parsed a "stix" pattern; one that does not parse, in an
+// object that skipped validation, is an error.
 func ReadObject(obj stix.Object) (stix.Indicator, []pattern.Observable, Shape, error) {
 	if obj.Type() != "indicator" {
 		return stix.Indicator{}, nil, NotIndicator, nil
@@ -56,7 +56,7 @@ func ReadObject(obj stix.Object) (stix.Indicator, []pattern.Observable, Shape, e
 	}
 	p, err := pattern.Parse(ind.Pattern)
 	if err != nil {
-		return ind, nil, 0, fmt.Errorf("pattern: %w", err)
+		return ind, nil, 0, err
 	}
 	obs, ok := pattern.Simple(p)
 	if !ok {

@@ -59,3 +59,35 @@ func TestReadObject(t *testing.T) {
 		})
 	}
 }
+
+// TestReadInvalidPattern checks that a pattern that does not parse is an
+// error: Read's validation finds it, and ReadObject finds it in an object
+// that skipped validation.
+func TestReadInvalidPattern(t *testing.T) {
+	raw := []byte(`{"type":"indicator","spec_version":"2.1","id":"indicator--8e2e2d2b-17d4-4cbf-938f-98ee46b3cd3f",` +
+		`"created":"2026-01-01T00:00:00Z","modified":"2026-01-01T00:00:00Z","valid_from":"2026-01-01T00:00:00Z",` +
+		`"pattern_type":"stix","pattern":"[domain-name:value = "}`)
+	if _, _, _, err := Read(raw); err == nil {
+		t.Error("Read accepted a pattern that does not parse")
+	}
+	var obj stix.Object
+	if err := json.Unmarshal(raw, &obj); err != nil { // not validated
+		t.Fatal(err)
+	}
+	if _, _, _, err := ReadObject(obj); err == nil {
+		t.Error("ReadObject accepted a pattern that does not parse")
+	}
+}
+
+// TestValidatorWithoutLists checks that without warning lists the
+// validator only checks that an object is valid STIX.
+func TestValidatorWithoutLists(t *testing.T) {
+	v := Validator(nil)
+	listed := indicator(t, "[ipv4-addr:value = '192.0.2.1']", tlp.Green, false) // on the documentation-range list
+	if err := v(listed); err != nil {
+		t.Errorf("warning-listed indicator refused without lists: %v", err)
+	}
+	if err := v(json.RawMessage(`{"type":"indicator"}`)); err == nil {
+		t.Error("invalid object accepted")
+	}
+}
