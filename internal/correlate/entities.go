@@ -120,7 +120,7 @@ func campaignKeys(a *alert.Alert, by CampaignBy) []string {
 	var keys []string
 	if by&ByObservable != 0 {
 		for _, o := range entitiesOf(a).Observables {
-			if global(o) {
+			if Global(o) {
 				keys = append(keys, "obs|"+o.Type+"|"+strings.ToLower(o.Value))
 			}
 		}
@@ -137,13 +137,17 @@ func campaignKeys(a *alert.Alert, by CampaignBy) []string {
 	return keys
 }
 
-// global reports whether an observable names the same thing at every
+// Global reports whether an observable names the same thing at every
 // member: not a host, user or process, and not a private, loopback or
-// link-local address.
-func global(o alert.Observable) bool {
+// link-local address. "public-ipv4-addr" and "public-ipv6-addr" are
+// addresses already known to be public whose value cannot be parsed (a
+// federation hub's pseudonyms of public addresses): global by type.
+func Global(o alert.Observable) bool {
 	switch o.Type {
 	case "host", "user-account", "process", "windows-registry-key", "directory", "mutex":
 		return false
+	case "public-ipv4-addr", "public-ipv6-addr":
+		return true
 	case "ipv4-addr", "ipv6-addr":
 		addr, err := netip.ParsePrefix(o.Value)
 		var ip netip.Addr

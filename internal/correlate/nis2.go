@@ -269,7 +269,7 @@ func (c *Correlator) NIS2Draft(ctx context.Context, v alert.Viewer, id string) (
 		Alerts: len(in.Timeline), Generated: now,
 	}
 	for _, o := range in.Entities.Observables {
-		if global(o) {
+		if Global(o) {
 			d.Indicators = append(d.Indicators, o)
 		}
 	}

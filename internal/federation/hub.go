@@ -478,7 +478,8 @@ func later(a, b time.Time) time.Time {
 // observables. It keeps each type, except that a public address becomes
 // "public-ipv4-addr" or "public-ipv6-addr": the correlator tells public
 // from private addresses by parsing them, which a pseudonym defeats, and
-// the member node already decided (Observable.Global).
+// the member node already decided (Observable.Global); correlate.Global
+// counts these two types global.
 func hubObservables(obs []Observable) []alert.Observable {
 	out := make([]alert.Observable, 0, len(obs))
 	for _, o := range obs {

@@ -4,7 +4,9 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -41,12 +43,19 @@ func newTestHub(t *testing.T, b *bus.Bus, id *Identity, db *store.DB) *testHub {
 	if err != nil {
 		t.Fatal(err)
 	}
-	corr, err := correlate.NewCorrelator(db, alerts, correlate.Options{})
+	// The members' countries, as the node's directory keeps them.
+	var countries sync.Map
+	corr, err := correlate.NewCorrelator(db, alerts, correlate.Options{MemberCountry: func(m string) string {
+		c, _ := countries.Load(m)
+		s, _ := c.(string)
+		return s
+	}})
 	if err != nil {
 		t.Fatal(err)
 	}
 	th := &testHub{alerts: alerts, members: member.NewRegistry(db), corr: &flakyCorrelator{Correlator: corr}}
-	th.Hub, err = NewHub(context.Background(), HubConfig{Bus: b, Identity: id, DB: db, Correlator: th.corr, Members: th.members})
+	th.Hub, err = NewHub(context.Background(), HubConfig{Bus: b, Identity: id, DB: db, Correlator: th.corr, Members: th.members,
+		OnMember: func(m member.Member) { countries.Store(m.ID, m.Country) }})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -173,5 +182,54 @@ func TestHubCountsStatesOnceAfterFailures(t *testing.T) {
 				}
 			})
 		}
+	}
+}
+
+// TestHubLinksByPublicAddress: alerts of members of two nodes in two
+// countries that share nothing but a public address (different rules,
+// techniques and hosts) form a cross-border incident at the hub, though
+// it sees only the address's pseudonym; sharing a private address's
+// pseudonym does not.
+func TestHubLinksByPublicAddress(t *testing.T) {
+	p := newTestPKI(t)
+	hubID := p.identity(t, "hub")
+	hubBus, _ := openHubBus(t, hubID)
+	for _, public := range []bool{true, false} {
+		t.Run(fmt.Sprintf("public=%v", public), func(t *testing.T) {
+			h := newTestHub(t, hubBus, hubID, storetest.SQLite(t, hubSchemas()...))
+			ctx := context.Background()
+			at := time.Now().Add(-time.Hour).Truncate(time.Second).UTC()
+			addr := Observable{Type: "ipv4-addr", Role: "destination", Pseudonym: "5e1f0c2a9b7d4e3f8a6b1c0d2e4f6a8b", Global: public}
+			latest := map[string]Alert{}
+			var order []string
+			for i, m := range []struct{ node, member, country, technique string }{
+				{"de-node", "de-energie", "DE", "T1071.001"},
+				{"fr-node", "fr-soc", "FR", "T1566.001"},
+			} {
+				a := Alert{Node: m.node, ID: alert.NewID(at), Count: 1, Member: m.member, Country: m.country, Sector: "energy",
+					EventTime: at, LastSeen: at, Detector: "sigma", RuleID: fmt.Sprintf("rule-%d", i), RuleTitle: "a rule",
+					Severity: alert.High, Techniques: []string{m.technique}, TLP: tlp.Green,
+					Observables: []Observable{addr, {Type: "host", Role: "host", Pseudonym: fmt.Sprintf("%032x", i)}}}
+				k := a.Node + "/" + a.ID
+				latest[k] = a
+				order = append(order, k)
+			}
+			if err := h.take(ctx, latest, order); err != nil {
+				t.Fatal(err)
+			}
+			page, err := h.corr.Incidents(ctx, alert.Viewer{Operator: true}, correlate.Filter{CrossBorder: true})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !public {
+				if len(page.Incidents) != 0 {
+					t.Errorf("a private address linked members: %+v", page.Incidents)
+				}
+				return
+			}
+			if len(page.Incidents) != 1 || strings.Join(page.Incidents[0].Countries, ",") != "DE,FR" {
+				t.Fatalf("cross-border incidents %+v", page.Incidents)
+			}
+		})
 	}
 }

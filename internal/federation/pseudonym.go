@@ -121,24 +121,3 @@ func addrType(ip netip.Addr) string {
 	}
 	return "ipv6-addr"
 }
-
-// globalObservable reports whether an observable names the same thing at
-// every member, by the rule the correlator uses for cross-border
-// campaign keys: not a host, user or process (and the like), not a
-// private, loopback or link-local address. The member node decides it,
-// because once pseudonymised an address can no longer be inspected.
-func globalObservable(typ, role, value string) bool {
-	switch typ {
-	case "host", "user-account", "process", "windows-registry-key", "directory", "mutex":
-		return false
-	case "ipv4-addr", "ipv6-addr":
-		var ip netip.Addr
-		if pfx, err := netip.ParsePrefix(value); err == nil {
-			ip = pfx.Addr()
-		} else if ip, err = netip.ParseAddr(value); err != nil {
-			return false
-		}
-		return ip.IsGlobalUnicast() && !ip.IsPrivate()
-	}
-	return role != "host" && role != "user"
-}

@@ -79,30 +79,6 @@ func TestSecretFile(t *testing.T) {
 	}
 }
 
-func TestGlobalObservable(t *testing.T) {
-	tests := []struct {
-		typ, role, value string
-		global           bool
-	}{
-		{"ipv4-addr", "destination", "203.0.113.9", true},
-		{"ipv4-addr", "source", "10.1.2.3", false},
-		{"ipv4-addr", "source", "127.0.0.1", false},
-		{"ipv6-addr", "destination", "fe80::1", false},
-		{"ipv4-addr", "destination", "198.51.100.0/24", true},
-		{"domain-name", "query", "evil.example", true},
-		{"file:hashes.'SHA-256'", "file", strings.Repeat("ab", 32), true},
-		{"host", "host", "web01", false},
-		{"user-account", "user", "alice", false},
-		{"domain-name", "host", "web01.corp.example", false},
-		{"process", "", "powershell.exe", false},
-	}
-	for _, tt := range tests {
-		if got := globalObservable(tt.typ, tt.role, tt.value); got != tt.global {
-			t.Errorf("globalObservable(%s, %s, %s) = %v", tt.typ, tt.role, tt.value, got)
-		}
-	}
-}
-
 // sampleAlert is an alert as a member node's alert service holds it,
 // with raw values in observables, title, key and evidence.
 func sampleAlert() alert.Alert {

@@ -14,6 +14,7 @@ import (
 	"github.com/nats-io/nats.go"
 
 	"github.com/xsoc/xsoc/internal/alert"
+	"github.com/xsoc/xsoc/internal/correlate"
 	"github.com/xsoc/xsoc/internal/event"
 	"github.com/xsoc/xsoc/internal/tlp"
 )
@@ -112,7 +113,9 @@ func Describe(node string, a *alert.Alert, country, sector string, p *Pseudonymi
 		if strings.TrimSpace(value) == "" {
 			return
 		}
-		global := globalObservable(typ, role, value)
+		// Decided here: a pseudonymised address can no longer be
+		// inspected.
+		global := correlate.Global(alert.Observable{Type: typ, Role: role, Value: value})
 		ps, typ := p.Pseudonym(typ, value)
 		o := Observable{Type: typ, Role: role, Pseudonym: ps, Global: global}
 		for _, have := range out.Observables {
