@@ -102,16 +102,19 @@ func (x *Index) screen(s *snapshot, evs []*event.Event) [markWords]uint64 {
 	return m.marks
 }
 
+// v4Depth is how many IPv4 addresses the screen queues before it looks
+// them up: one bit each in flushV4's filter mask.
+const v4Depth = 64
+
 // v4Queue holds IPv4 addresses for the screen to look up together. An
 // address is a uint32 key of one flat table, so its lookup needs none of
 // the matcher's general machinery (key bytes in the scratch buffer, key
 // spaces, pending records): flushV4 resolves it in the passes flush makes,
 // each over a few plain arrays.
 type v4Queue struct {
-	ip   [64]uint32 // the address, big-endian as in the table
-	h    [64]uint64 // its hash in the base layer
-	tag  [64]uint8  // its event
-	near [64]bool   // the coarse range hint lets it through
+	ip   [v4Depth]uint32 // the address, big-endian as in the table
+	tag  [v4Depth]uint8  // its event
+	near [v4Depth]bool   // the coarse range hint lets it through
 	n    int
 }
 
@@ -129,22 +132,21 @@ func (q *v4Queue) add(a [4]byte, tag uint8, s *snapshot) {
 func (m *matcher) flushV4(q *v4Queue) {
 	b, n := m.s.base, q.n
 	q.n = 0
-	if b.keys[spV4] != 0 {
-		for i, ip := range q.ip[:n] {
-			q.h[i] = mix64(uint64(ip), b.seed)
-			m.sink += uint32(b.filter.block(q.h[i])[0])
-		}
-	}
+	var h [v4Depth]uint64 // address i's hash in the base layer
 	// maybe holds bit i when the filter may hold address i.
 	var maybe uint64
 	if b.keys[spV4] != 0 {
+		for i, ip := range q.ip[:n] {
+			h[i] = mix64(uint64(ip), b.seed)
+			m.sink += uint32(b.filter.block(h[i])[0])
+		}
 		for i := range n {
-			maybe |= uint64(b2i(b.filter.mayContain(q.h[i]))) << i
+			maybe |= uint64(b2i(b.filter.mayContain(h[i]))) << i
 		}
 	}
 	for i := range n {
 		if maybe&(1<<i) != 0 {
-			m.sink += b.v4.first(q.h[i]).ref
+			m.sink += b.v4.first(h[i]).ref
 		}
 		if q.near[i] {
 			var a [4]byte
@@ -163,7 +165,7 @@ func (m *matcher) flushV4(q *v4Queue) {
 			head, shadowed = delta[string(a[:])]
 		}
 		if !shadowed && maybe&(1<<i) != 0 {
-			head = b.v4.get(ip, q.h[i])
+			head = b.v4.get(ip, h[i])
 		}
 		if head != 0 || q.near[i] && m.inRange(a[:], familyHints[0][1:]) {
 			m.mark(q.tag[i])
