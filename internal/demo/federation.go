@@ -175,10 +175,7 @@ func RunFederation(ctx context.Context, opts FederationOptions) (res Result, err
 		res.CrossBorder, res.After = cross, time.Since(started)
 		announce(out, *cross, res.After, " at the hub "+hub.name)
 	}
-	if n := exitedNode(nodes); n != nil {
-		return res, n.failure()
-	}
-	if err != nil {
+	if err := outcome(ctx, nodes, err); err != nil {
 		return res, err
 	}
 	summarizeHub(ctx, hub, &res, out)
@@ -187,11 +184,24 @@ func RunFederation(ctx context.Context, opts FederationOptions) (res Result, err
 	}
 	if !opts.Exit {
 		fmt.Fprintf(out, "\nreplay done; the nodes keep serving (hub at %s) — Ctrl-C to stop\n", hub.url)
-		if n := firstExit(ctx, nodes); n != nil {
-			return res, n.failure()
-		}
+		firstExit(ctx, nodes)
+		return res, outcome(ctx, nodes, nil)
 	}
 	return res, nil
+}
+
+// outcome says how the demonstration ended, given err from its last step:
+// ctx's error once ctx ended (Ctrl-C, which the terminal may also have
+// sent the nodes: a node that exited or a request that failed then is no
+// failure), else the failure of a node that exited on its own, else err.
+func outcome(ctx context.Context, nodes []*fedNode, err error) error {
+	if ctx.Err() != nil {
+		return ctx.Err()
+	}
+	if n := exitedNode(nodes); n != nil {
+		return n.failure()
+	}
+	return err
 }
 
 // planFederation names the nodes — the hub first, then a node per

@@ -3,11 +3,13 @@ package demo
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -106,5 +108,22 @@ func TestFederationAwaitCrossBorderAsksTheHub(t *testing.T) {
 	}
 	if inc == nil || inc.ID != "inc1" {
 		t.Errorf("awaitCrossBorder returned %+v, want the hub's incident inc1", inc)
+	}
+}
+
+// TestFederationCtrlCIsNoNodeFailure: once the demonstration's context
+// ends, a node that exited (the terminal's SIGINT reaches the nodes too
+// where they share its process group) is no failure; before, it is.
+func TestFederationCtrlCIsNoNodeFailure(t *testing.T) {
+	n := &fedNode{name: "de-node", dir: t.TempDir(), exited: make(chan struct{}), waitErr: errors.New("exit status 1")}
+	close(n.exited)
+	nodes := []*fedNode{n}
+	ctx, cancel := context.WithCancel(context.Background())
+	if err := outcome(ctx, nodes, nil); err == nil || !strings.Contains(err.Error(), "node de-node exited") {
+		t.Errorf("a node exited while the demonstration ran: %v, want its failure", err)
+	}
+	cancel()
+	if err := outcome(ctx, nodes, errors.New("connection refused")); !errors.Is(err, context.Canceled) {
+		t.Errorf("after Ctrl-C: %v, want context.Canceled", err)
 	}
 }

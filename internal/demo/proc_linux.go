@@ -6,9 +6,11 @@ import (
 )
 
 // childAttrs makes a node process receive SIGTERM when the demonstration
-// process dies, however it dies, so that no node outlives it.
+// process dies, however it dies, so that no node outlives it. Each node
+// gets its own process group, so that Ctrl-C in the terminal reaches the
+// demonstration alone, which then stops the nodes in order.
 func childAttrs() *syscall.SysProcAttr {
-	return &syscall.SysProcAttr{Pdeathsig: syscall.SIGTERM}
+	return &syscall.SysProcAttr{Pdeathsig: syscall.SIGTERM, Setpgid: true}
 }
 
 // terminate asks a node process to shut down cleanly.
