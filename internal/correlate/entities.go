@@ -35,19 +35,34 @@ func entitiesOf(a *alert.Alert) Entities {
 			}
 		}
 	}
-	for _, doc := range a.Evidence {
-		var ev event.Event
-		if ev.ParseJSON([]byte(doc)) != nil {
-			continue // evidence is informative; a bad document only loses its entities
-		}
-		if h, ok := ev.Get("host.name"); ok {
-			e.Hosts = appendFold(e.Hosts, h)
-		}
-		if u, ok := ev.Get("user.name"); ok {
-			e.Users = appendFold(e.Users, u)
-		}
+	hosts, users := EvidenceNames(a.Evidence)
+	for _, h := range hosts {
+		e.Hosts = appendFold(e.Hosts, h)
+	}
+	for _, u := range users {
+		e.Users = appendFold(e.Users, u)
 	}
 	return e
+}
+
+// EvidenceNames returns the host names (host.name) and user names
+// (user.name) of an alert's evidence documents, each once ignoring case.
+// Evidence is informative: a document that does not parse only loses
+// its names.
+func EvidenceNames(evidence []string) (hosts, users []string) {
+	for _, doc := range evidence {
+		var ev event.Event
+		if ev.ParseJSON([]byte(doc)) != nil {
+			continue
+		}
+		if h, ok := ev.Get("host.name"); ok {
+			hosts = appendFold(hosts, h)
+		}
+		if u, ok := ev.Get("user.name"); ok {
+			users = appendFold(users, u)
+		}
+	}
+	return hosts, users
 }
 
 // merge adds the entities of o to e.

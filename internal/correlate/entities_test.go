@@ -1,6 +1,7 @@
 package correlate_test
 
 import (
+	"slices"
 	"strings"
 	"testing"
 
@@ -33,5 +34,17 @@ func TestGlobal(t *testing.T) {
 		if got := correlate.Global(alert.Observable{Type: tt.typ, Role: tt.role, Value: tt.value}); got != tt.global {
 			t.Errorf("Global(%s, %s, %s) = %v", tt.typ, tt.role, tt.value, got)
 		}
+	}
+}
+
+func TestEvidenceNames(t *testing.T) {
+	hosts, users := correlate.EvidenceNames([]string{
+		`{"host.name":"WS042","user.name":"alice"}`,
+		`not json`,
+		`{"host.name":"ws042","process.name":"cmd.exe"}`,
+		`{"user.name":"bob","host.name":"srv01"}`,
+	})
+	if !slices.Equal(hosts, []string{"WS042", "srv01"}) || !slices.Equal(users, []string{"alice", "bob"}) {
+		t.Errorf("hosts %q, users %q", hosts, users)
 	}
 }

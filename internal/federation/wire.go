@@ -15,7 +15,6 @@ import (
 
 	"github.com/xsoc/xsoc/internal/alert"
 	"github.com/xsoc/xsoc/internal/correlate"
-	"github.com/xsoc/xsoc/internal/event"
 	"github.com/xsoc/xsoc/internal/tlp"
 )
 
@@ -128,17 +127,12 @@ func Describe(node string, a *alert.Alert, country, sector string, p *Pseudonymi
 	for _, o := range a.Observables {
 		add(o.Type, o.Role, o.Value)
 	}
-	for _, doc := range a.Evidence {
-		var ev event.Event
-		if ev.ParseJSON([]byte(doc)) != nil {
-			continue
-		}
-		if h, ok := ev.Get("host.name"); ok {
-			add("host", "host", h)
-		}
-		if u, ok := ev.Get("user.name"); ok {
-			add("user-account", "user", u)
-		}
+	hosts, users := correlate.EvidenceNames(a.Evidence)
+	for _, h := range hosts {
+		add("host", "host", h)
+	}
+	for _, u := range users {
+		add("user-account", "user", u)
 	}
 	return out
 }
