@@ -60,6 +60,7 @@ type fedNode struct {
 	dir     string        // the node's directory: config, data, log
 	cfg     config.Config // what the node runs with
 	url     string        // its REST API
+	client  *http.Client  // for its API, with a timeout: a hung node fails a request
 	cmd     *exec.Cmd     // the running process
 	exited  chan struct{} // closed when it exits
 	waitErr error         // why it exited
@@ -221,6 +222,7 @@ func planFederation(dir string) ([]*fedNode, error) {
 		return nil, err
 	}
 	pki := filepath.Join(dir, "pki")
+	client := &http.Client{Timeout: apiTimeout}
 	for _, n := range nodes {
 		n.dir = filepath.Join(dir, n.name)
 		api, err := freeAddr()
@@ -239,10 +241,14 @@ func planFederation(dir string) ([]*fedNode, error) {
 			c.Federation.Hub, c.Federation.HubName = "tls://"+leaf, HubNode
 			c.Federation.SecretFile = filepath.Join(pki, "secret")
 		}
-		n.cfg, n.url = c, "http://"+api
+		n.cfg, n.url, n.client = c, "http://"+api, client
 	}
 	return nodes, nil
 }
+
+// apiTimeout bounds one request to a node's API, so that a hung node
+// cannot hold a wait past its deadline.
+const apiTimeout = 10 * time.Second
 
 // freeAddr returns a loopback address with a port free at the moment.
 func freeAddr() (string, error) {
@@ -399,7 +405,6 @@ func (n *fedNode) start(exe string) error {
 
 // waitReady waits until the node answers on its API.
 func (n *fedNode) waitReady(ctx context.Context) error {
-	client := &http.Client{Timeout: time.Second}
 	for deadline := time.Now().Add(time.Minute); time.Now().Before(deadline); {
 		select {
 		case <-n.exited:
@@ -408,7 +413,7 @@ func (n *fedNode) waitReady(ctx context.Context) error {
 			return ctx.Err()
 		case <-time.After(50 * time.Millisecond):
 		}
-		resp, err := client.Get(n.url + "/healthz")
+		resp, err := n.client.Get(n.url + "/healthz")
 		if err == nil {
 			resp.Body.Close()
 			if resp.StatusCode == http.StatusOK {
@@ -527,7 +532,7 @@ func (n *fedNode) getJSON(ctx context.Context, path string, v any) error {
 		return err
 	}
 	req.Header.Set("Authorization", "Bearer "+n.key)
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := n.client.Do(req)
 	if err != nil {
 		return err
 	}

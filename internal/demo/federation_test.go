@@ -33,7 +33,7 @@ func (f *fakeNode) start(t *testing.T, name string) *fedNode {
 	t.Helper()
 	srv := httptest.NewServer(f)
 	t.Cleanup(srv.Close)
-	return &fedNode{name: name, url: srv.URL, key: "test-key"}
+	return &fedNode{name: name, url: srv.URL, key: "test-key", client: &http.Client{Timeout: apiTimeout}}
 }
 
 func (f *fakeNode) addAlerts(n int, level tlp.Level) {
@@ -125,5 +125,19 @@ func TestFederationCtrlCIsNoNodeFailure(t *testing.T) {
 	cancel()
 	if err := outcome(ctx, nodes, errors.New("connection refused")); !errors.Is(err, context.Canceled) {
 		t.Errorf("after Ctrl-C: %v, want context.Canceled", err)
+	}
+}
+
+// TestFederationRequestsTimeOut: every node's API is asked with a
+// timeout, so that a hung node cannot block a wait past its deadline.
+func TestFederationRequestsTimeOut(t *testing.T) {
+	nodes, err := planFederation(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range nodes {
+		if n.client == nil || n.client.Timeout <= 0 || n.client.Timeout > time.Minute {
+			t.Errorf("node %s: API client %+v, want a timeout under a minute", n.name, n.client)
+		}
 	}
 }
