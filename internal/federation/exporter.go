@@ -100,7 +100,8 @@ func MayLeave(a *alert.Alert) bool {
 
 // Run exports until ctx ends.
 func (e *Exporter) Run(ctx context.Context) error {
-	cons, err := durable(ctx, e.cfg.Bus.JetStream(), bus.AlertStream, jetstream.ConsumerConfig{
+	retry := minRetry
+	consume(ctx, e.cfg.Bus.JetStream(), bus.AlertStream, jetstream.ConsumerConfig{
 		Durable:       exportConsumer,
 		Description:   "alerts on their way to the federation hub",
 		FilterSubject: bus.AlertSubject + ".>",
@@ -108,47 +109,18 @@ func (e *Exporter) Run(ctx context.Context) error {
 		AckWait:       time.Minute,
 		MaxAckPending: 4096,
 		DeliverPolicy: jetstream.DeliverAllPolicy,
-	}, e.cfg.Log)
-	if err != nil {
-		return nil // only ctx ends it
-	}
-	retry := minRetry
-	for ctx.Err() == nil {
-		msgs, err := nextBatch(cons, 256)
-		if err != nil {
-			if ctx.Err() == nil {
-				e.cfg.Log.Warn("federation: reading alerts", "err", err)
-				sleep(ctx, retry)
-			}
-			continue
-		}
+	}, 256, e.cfg.Log, func(msgs []jetstream.Msg) {
 		if err := e.forward(ctx, msgs); err != nil {
 			// The hub is down or the link is: wait, then try again with
 			// what was not acknowledged.
 			e.cfg.Log.Info("federation: hub not reached; alerts wait", "err", err, "retry", retry)
 			sleep(ctx, retry)
 			retry = min(2*retry, maxRetry)
-			continue
+			return
 		}
 		retry = minRetry
-	}
+	})
 	return nil
-}
-
-// durable creates or opens a durable consumer, trying again until it
-// stands or ctx ends (the stream's server may still be starting).
-func durable(ctx context.Context, js jetstream.JetStream, stream string, cc jetstream.ConsumerConfig, log *slog.Logger) (jetstream.Consumer, error) {
-	for {
-		cons, err := js.CreateOrUpdateConsumer(ctx, stream, cc)
-		if err == nil {
-			return cons, nil
-		}
-		if ctx.Err() != nil {
-			return nil, ctx.Err()
-		}
-		log.Warn("federation: consumer not ready; trying again", "stream", stream, "consumer", cc.Durable, "err", err)
-		sleep(ctx, time.Second)
-	}
 }
 
 // forward sends a batch to the hub, acknowledging each message locally
@@ -242,44 +214,4 @@ func (e *Exporter) prepare(a *alert.Alert) (*nats.Msg, string, error) {
 		return nil, "", err
 	}
 	return msg, out.MsgID(), nil
-}
-
-// nextBatch returns the messages available now, up to max, or waits up to
-// a second for the next one: a batch goes on as soon as it is there.
-func nextBatch(cons jetstream.Consumer, max int) ([]jetstream.Msg, error) {
-	var msgs []jetstream.Msg
-	collect := func(b jetstream.MessageBatch) error {
-		for m := range b.Messages() {
-			msgs = append(msgs, m)
-		}
-		return b.Error()
-	}
-	b, err := cons.FetchNoWait(max)
-	if err != nil {
-		return nil, err
-	}
-	if err := collect(b); err != nil || len(msgs) > 0 {
-		return msgs, err
-	}
-	if b, err = cons.Fetch(1, jetstream.FetchMaxWait(time.Second)); err != nil {
-		return nil, err
-	}
-	if err := collect(b); err != nil || len(msgs) == 0 {
-		return msgs, err
-	}
-	if b, err = cons.FetchNoWait(max - 1); err != nil {
-		return msgs, nil
-	}
-	collect(b)
-	return msgs, nil
-}
-
-// sleep waits d or until ctx ends.
-func sleep(ctx context.Context, d time.Duration) {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-	case <-t.C:
-	}
 }

@@ -157,9 +157,9 @@ func NewHub(ctx context.Context, cfg HubConfig) (*Hub, error) {
 	return h, nil
 }
 
-// ensureHubStreams creates the hub's streams in the federation account.
+// ensureHubStreams creates the hub's stream in the federation account.
 func ensureHubStreams(ctx context.Context, js jetstream.JetStream) error {
-	for _, sc := range []jetstream.StreamConfig{{
+	if _, err := js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
 		Name:        AlertStream,
 		Description: "alerts member nodes share with the hub (pseudonymised)",
 		Subjects:    []string{AlertSubject + ".>"},
@@ -168,10 +168,8 @@ func ensureHubStreams(ctx context.Context, js jetstream.JetStream) error {
 		MaxBytes:    4 << 30,
 		Storage:     jetstream.FileStorage,
 		Duplicates:  time.Hour,
-	}} {
-		if _, err := js.CreateOrUpdateStream(ctx, sc); err != nil {
-			return fmt.Errorf("federation: stream %s: %w", sc.Name, err)
-		}
+	}); err != nil {
+		return fmt.Errorf("federation: stream %s: %w", AlertStream, err)
 	}
 	return nil
 }
@@ -185,29 +183,14 @@ func (h *Hub) Run(ctx context.Context) error {
 		h.notices.run(ctx)
 	}()
 	defer func() { <-notified }()
-	cons, err := durable(ctx, h.fed, AlertStream, jetstream.ConsumerConfig{
+	consume(ctx, h.fed, AlertStream, jetstream.ConsumerConfig{
 		Durable:       hubConsumer,
 		Description:   "the hub's correlation of federated alerts",
 		AckPolicy:     jetstream.AckExplicitPolicy,
 		AckWait:       time.Minute,
 		MaxAckPending: 4096,
 		DeliverPolicy: jetstream.DeliverAllPolicy,
-	}, h.cfg.Log)
-	if err != nil {
-		return nil // only ctx ends it
-	}
-	for ctx.Err() == nil {
-		msgs, err := nextBatch(cons, 256)
-		if err != nil {
-			if ctx.Err() == nil {
-				h.cfg.Log.Warn("federation: reading federated alerts", "err", err)
-				sleep(ctx, time.Second)
-			}
-			continue
-		}
-		if len(msgs) == 0 {
-			continue
-		}
+	}, 256, h.cfg.Log, func(msgs []jetstream.Msg) {
 		if err := h.ingest(ctx, msgs); err != nil {
 			h.cfg.Log.Warn("federation: federated alerts not taken in; they come again", "err", err)
 			for _, m := range msgs {
@@ -215,7 +198,7 @@ func (h *Hub) Run(ctx context.Context) error {
 			}
 			sleep(ctx, time.Second)
 		}
-	}
+	})
 	return nil
 }
 

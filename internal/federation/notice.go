@@ -215,25 +215,13 @@ func NewNotices(ctx context.Context, cfg NoticesConfig) (*Notices, error) {
 
 // Run raises the notices the hub sends until ctx ends.
 func (ns *Notices) Run(ctx context.Context) error {
-	cons, err := durable(ctx, ns.js, NoticeStream, jetstream.ConsumerConfig{
+	consume(ctx, ns.js, NoticeStream, jetstream.ConsumerConfig{
 		Durable:       noticeConsumer,
 		Description:   "notices from the hub, raised as alerts",
 		AckPolicy:     jetstream.AckExplicitPolicy,
 		AckWait:       time.Minute,
 		DeliverPolicy: jetstream.DeliverAllPolicy,
-	}, ns.cfg.Log)
-	if err != nil {
-		return nil // only ctx ends it
-	}
-	for ctx.Err() == nil {
-		msgs, err := nextBatch(cons, 64)
-		if err != nil {
-			if ctx.Err() == nil {
-				ns.cfg.Log.Warn("federation: reading notices", "err", err)
-				sleep(ctx, time.Second)
-			}
-			continue
-		}
+	}, 64, ns.cfg.Log, func(msgs []jetstream.Msg) {
 		for _, m := range msgs {
 			if err := ns.take(ctx, m); err != nil {
 				ns.cfg.Log.Warn("federation: notice not taken; it comes again", "err", err)
@@ -242,7 +230,7 @@ func (ns *Notices) Run(ctx context.Context) error {
 			}
 			m.Ack()
 		}
-	}
+	})
 	return nil
 }
 
