@@ -366,12 +366,37 @@ func watch(ctx context.Context, n *node.Node, started time.Time, res *Result, ou
 		}
 		if time.Since(lastReport) >= 5*time.Second {
 			lastReport = time.Now()
-			page, err := n.Alerts.List(ctx, operator, alert.Filter{Limit: 1000})
-			if err == nil {
+			if count, err := countAlerts(ctx, n); err == nil {
 				fmt.Fprintf(out, "[%5.1fs] %d events ingested, %d alerts\n", time.Since(started).Seconds(),
-					atomic.LoadInt64(&res.Sent), len(page.Alerts))
+					atomic.LoadInt64(&res.Sent), count)
 			}
 		}
+	}
+}
+
+// countAlerts counts the node's alerts.
+func countAlerts(ctx context.Context, n *node.Node) (int, error) {
+	return countPaged(func(cursor string) (int, string, error) {
+		page, err := n.Alerts.List(ctx, operator, alert.Filter{Limit: 1000, Cursor: cursor})
+		return len(page.Alerts), page.Next, err
+	})
+}
+
+// countPaged counts what a listing holds, a page at a time: page returns
+// the count of the page at cursor ("": the first) and the next page's
+// cursor, "" after the last.
+func countPaged(page func(cursor string) (int, string, error)) (int, error) {
+	total, cursor := 0, ""
+	for {
+		n, next, err := page(cursor)
+		if err != nil {
+			return 0, err
+		}
+		total += n
+		if next == "" {
+			return total, nil
+		}
+		cursor = next
 	}
 }
 
@@ -389,9 +414,8 @@ func announce(out io.Writer, inc correlate.Incident, after time.Duration, where 
 }
 
 func summarize(ctx context.Context, n *node.Node, res *Result, out io.Writer) {
-	page, err := n.Alerts.List(ctx, operator, alert.Filter{Limit: 1000})
-	if err == nil {
-		res.Alerts = len(page.Alerts)
+	if count, err := countAlerts(ctx, n); err == nil {
+		res.Alerts = count
 	}
 	incs, err := n.Correlator.Incidents(ctx, operator, correlate.Filter{Limit: 500})
 	if err != nil {

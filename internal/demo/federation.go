@@ -8,6 +8,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -566,13 +567,27 @@ func (n *fedNode) hasNotice(ctx context.Context) bool {
 	return err == nil && len(page.Alerts) > 0
 }
 
-// hubAlerts counts the alerts at the hub (up to 1000).
+// hubAlerts counts the alerts at the hub.
 func hubAlerts(ctx context.Context, hub *fedNode) (int, error) {
-	var page struct {
-		Alerts []json.RawMessage `json:"alerts"`
-	}
-	err := hub.getJSON(ctx, "/api/v1/alerts?limit=1000", &page)
-	return len(page.Alerts), err
+	return hub.countAlerts(ctx, nil)
+}
+
+// countAlerts counts the node's alerts for which keep holds (all if keep
+// is nil), a page of the API's largest size at a time.
+func (n *fedNode) countAlerts(ctx context.Context, keep func(*alert.Alert) bool) (int, error) {
+	return countPaged(func(cursor string) (int, string, error) {
+		var page alert.Page
+		if err := n.getJSON(ctx, "/api/v1/alerts?limit=1000&cursor="+url.QueryEscape(cursor), &page); err != nil {
+			return 0, "", err
+		}
+		kept := 0
+		for i := range page.Alerts {
+			if keep == nil || keep(&page.Alerts[i]) {
+				kept++
+			}
+		}
+		return kept, page.Next, nil
+	})
 }
 
 // watchHub announces the hub's first cross-border incident and the
@@ -678,17 +693,11 @@ func awaitCrossBorder(ctx context.Context, hub *fedNode, members []*fedNode) (*c
 func shareableAlerts(ctx context.Context, members []*fedNode) (int, error) {
 	total := 0
 	for _, n := range members {
-		var page struct {
-			Alerts []alert.Alert `json:"alerts"`
-		}
-		if err := n.getJSON(ctx, "/api/v1/alerts?limit=1000", &page); err != nil {
+		c, err := n.countAlerts(ctx, federation.MayLeave)
+		if err != nil {
 			return 0, err
 		}
-		for i := range page.Alerts {
-			if federation.MayLeave(&page.Alerts[i]) {
-				total++
-			}
-		}
+		total += c
 	}
 	return total, nil
 }

@@ -141,3 +141,20 @@ func TestFederationRequestsTimeOut(t *testing.T) {
 		}
 	}
 }
+
+// TestFederationCountsEveryAlertPage: alert counts follow the API's pages
+// past its largest page (1,000 alerts), so that more alerts than that
+// still let the wait for the hub end.
+func TestFederationCountsEveryAlertPage(t *testing.T) {
+	api := &fakeNode{}
+	api.addAlerts(1500, tlp.Green)
+	api.addAlerts(1200, tlp.Amber)
+	n := api.start(t, "de-node")
+	ctx := context.Background()
+	if got, err := hubAlerts(ctx, n); err != nil || got != 2700 {
+		t.Errorf("hubAlerts = %d, %v; want 2700", got, err)
+	}
+	if got, err := shareableAlerts(ctx, []*fedNode{n, n}); err != nil || got != 3000 {
+		t.Errorf("shareableAlerts of two nodes = %d, %v; want 3000", got, err)
+	}
+}
