@@ -110,10 +110,10 @@ func (ca *CA) Save(dir string) error {
 	if err != nil {
 		return err
 	}
-	if err := writeNew(filepath.Join(dir, CAKeyFile), "EC PRIVATE KEY", keyDER); err != nil {
+	if err := writeNew(filepath.Join(dir, CAKeyFile), pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: keyDER})); err != nil {
 		return err
 	}
-	return writeNew(filepath.Join(dir, CACertFile), "CERTIFICATE", ca.Cert.Raw)
+	return writeNew(filepath.Join(dir, CACertFile), pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: ca.Cert.Raw}))
 }
 
 // LoadCA reads a CA that Save wrote.
@@ -331,8 +331,9 @@ func serialNumber() (*big.Int, error) {
 	return rand.Int(rand.Reader, new(big.Int).Lsh(big.NewInt(1), 127))
 }
 
-// writeNew writes a PEM file that must not exist yet.
-func writeNew(path, typ string, der []byte) error {
+// writeNew writes a file, readable by the owner only, that must not
+// exist yet: CA keys and secrets are never replaced by accident.
+func writeNew(path string, data []byte) error {
 	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
 	if errors.Is(err, os.ErrExist) {
 		return fmt.Errorf("federation: %s exists; refusing to replace it", path)
@@ -340,7 +341,7 @@ func writeNew(path, typ string, der []byte) error {
 	if err != nil {
 		return err
 	}
-	if err := pem.Encode(f, &pem.Block{Type: typ, Bytes: der}); err != nil {
+	if _, err := f.Write(data); err != nil {
 		f.Close()
 		return err
 	}

@@ -5,7 +5,6 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
-	"errors"
 	"fmt"
 	"net/netip"
 	"os"
@@ -50,18 +49,7 @@ func NewSecret() string {
 // It refuses to overwrite a secret: replacing it changes every pseudonym
 // and so breaks correlation with earlier alerts.
 func WriteSecret(path string) error {
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
-	if errors.Is(err, os.ErrExist) {
-		return fmt.Errorf("federation: %s exists; refusing to replace the secret", path)
-	}
-	if err != nil {
-		return err
-	}
-	if _, err := f.WriteString(NewSecret() + "\n"); err != nil {
-		f.Close()
-		return err
-	}
-	return f.Close()
+	return writeNew(path, []byte(NewSecret()+"\n"))
 }
 
 // LoadSecret reads a secret file: hex digits (at least 2*SecretSize),
