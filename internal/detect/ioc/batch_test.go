@@ -240,6 +240,87 @@ func TestDetectBatchMatchesDetect(t *testing.T) {
 	}
 }
 
+// TestDetectBatchMixedLayers checks DetectBatch against Detect on an index
+// whose delta layer shadows a compacted base: values removed from the base
+// (tombstones), values given another entry (overrides) and values only the
+// delta holds, for IPv4 (flushV4) and the other kinds (flush). Every entry
+// is usable by the events' member, so the screen must mark exactly the
+// events that raise alerts: a tombstone it ignored would mark an event
+// Detect then finds nothing in, which the alerts alone would not show.
+func TestDetectBatchMixedLayers(t *testing.T) {
+	var base []Indicator
+	for i := range 64 {
+		base = append(base,
+			ind(fmt.Sprintf("v4-%d", i), KindIP, fmt.Sprintf("10.2.0.%d", i)),
+			ind(fmt.Sprintf("v6-%d", i), KindIP, fmt.Sprintf("2001:db8::%x", i)),
+			ind(fmt.Sprintf("dom-%d", i), KindDomain, fmt.Sprintf("evil%d.example", i)))
+	}
+	x := newIndex(t, true, Options{}, base...)
+	b := x.NewBatch()
+	for i := range 64 {
+		for _, v := range []struct {
+			k          Kind
+			id, old, n string
+		}{
+			{KindIP, "v4", fmt.Sprintf("10.2.0.%d", i), fmt.Sprintf("10.3.0.%d", i)},
+			{KindIP, "v6", fmt.Sprintf("2001:db8::%x", i), fmt.Sprintf("2001:db8::1:%x", i)},
+			{KindDomain, "dom", fmt.Sprintf("evil%d.example", i), fmt.Sprintf("new%d.example", i)},
+		} {
+			var err error
+			switch i % 4 {
+			case 0: // tombstone: every entry on the value removed
+				err = b.Remove(v.k, v.old, "")
+			case 1: // tombstone: the value's only entry removed by id
+				err = b.Remove(v.k, v.old, fmt.Sprintf("%s-%d", v.id, i))
+			case 2: // override: a second entry on the value
+				err = b.Add(ind(fmt.Sprintf("%s-%d-b", v.id, i), v.k, v.old))
+			default: // a value only the delta holds
+				err = b.Add(ind(fmt.Sprintf("%s-new-%d", v.id, i), v.k, v.n))
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	if err := b.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	s := x.cur.Load()
+	for _, sp := range []space{spV4, spV6, spDomain} {
+		if s.base.keys[sp] == 0 || len(s.delta[sp]) == 0 {
+			t.Fatalf("space %d: %d base keys, %d delta keys; want both layers", sp, s.base.keys[sp], len(s.delta[sp]))
+		}
+	}
+	r := rand.New(rand.NewPCG(3, 5))
+	evs := make([]*event.Event, 600)
+	for i := range evs {
+		n := r.IntN(64)
+		evs[i] = newEvent(
+			"source.ip", fmt.Sprintf("10.%d.0.%d", 2+r.IntN(2), n),
+			"destination.ip", fmt.Sprintf("2001:db8::%s%x", [2]string{"", "1:"}[r.IntN(2)], n),
+			"dns.question.name", fmt.Sprintf("%s%d.example", [2]string{"evil", "new"}[r.IntN(2)], n))
+		for _, key := range []string{"source.ip", "destination.ip", "dns.question.name"} {
+			if r.IntN(3) != 0 { // most events carry one or two of the values
+				evs[i].Set(key, "")
+			}
+		}
+	}
+	want := detectEach(x, evs, nil)
+	if diff := sameAlerts(x.DetectBatch(evs, nil), want); diff != "" {
+		t.Errorf("DetectBatch: %s", diff)
+	}
+	for start := 0; start < len(evs); start += markChunk {
+		chunk := evs[start:min(start+markChunk, len(evs))]
+		marks := x.screen(s, chunk)
+		for i, ev := range chunk {
+			marked, alerts := marks[i/64]&(1<<(i%64)) != 0, len(x.Detect(ev, nil))
+			if marked != (alerts > 0) {
+				t.Errorf("event %d (%v): marked %v, raises %d alerts", start+i, ev.AppendJSON(nil), marked, alerts)
+			}
+		}
+	}
+}
+
 // TestDetectBatchEmptyIndex checks that an empty index raises nothing.
 func TestDetectBatchEmptyIndex(t *testing.T) {
 	x := New(Options{})

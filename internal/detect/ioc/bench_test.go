@@ -178,7 +178,7 @@ func TestBench(t *testing.T) {
 		t.Errorf("Bench indexed %d indicators, want %d", r.Indicators, n)
 	}
 	if r.LookupsPerSec <= 0 || r.BytesPerIndicator <= 0 || r.BuildTime <= 0 ||
-		r.DetectEventsPerSec <= 0 || r.ColdEventsPerSec <= 0 || r.EventsPerCall != benchBatch {
+		r.DetectEventsPerSec <= 0 || r.ColdEventsPerSec <= 0 {
 		t.Errorf("Bench result incomplete: %+v", r)
 	}
 	if r.ValuesPerEvent < eventValues-0.5 || r.ValuesPerEvent > eventValues {
