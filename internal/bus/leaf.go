@@ -45,9 +45,6 @@ type Leaf struct {
 	// HubTLS secures the link to the hub (client certificate, trusted CA,
 	// expected server name).
 	HubTLS *tls.Config
-	// JetStream enables JetStream in the federation account, for a node
-	// that keeps federation streams (the hub).
-	JetStream bool
 }
 
 // leafCredentials are the per-process passwords of the embedded server's
@@ -111,14 +108,14 @@ func (l *Leaf) configure(o *server.Options) (*leafCredentials, error) {
 	return creds, nil
 }
 
-// enableJetStream turns JetStream on in the accounts that use it. With
-// accounts configured, the server enables it in none by itself.
+// enableJetStream turns JetStream on in both accounts: the global
+// account keeps the node's streams, the federation account the
+// federation's (the hub its alert stream, a member node the hub's
+// notices). With accounts configured, the server enables it in none by
+// itself.
 func (l *Leaf) enableJetStream(srv *server.Server) error {
 	if err := srv.GlobalAccount().EnableJetStream(nil, nil); err != nil {
 		return fmt.Errorf("bus: jetstream: %w", err)
-	}
-	if !l.JetStream {
-		return nil
 	}
 	acc, err := srv.LookupAccount(FederationAccount)
 	if err != nil {

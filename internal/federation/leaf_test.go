@@ -31,7 +31,7 @@ func openHubBus(t *testing.T, id *Identity) (*bus.Bus, string) {
 	addr := l.Addr().String()
 	l.Close()
 	b, err := bus.Open(context.Background(), bus.Config{DataDir: filepath.Join(t.TempDir(), "hub"),
-		Leaf: &bus.Leaf{Domain: id.Name, Listen: addr, ListenTLS: id.ServerTLS(), PeerURI: NodeURI, JetStream: true}})
+		Leaf: &bus.Leaf{Domain: id.Name, Listen: addr, ListenTLS: id.ServerTLS(), PeerURI: NodeURI}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -131,7 +131,7 @@ func TestHubLinksEveryMember(t *testing.T) {
 	for _, name := range []string{"de-node", "fr-node", "se-node"} {
 		id := p.identity(t, name)
 		m, err := bus.Open(ctx, bus.Config{DataDir: filepath.Join(t.TempDir(), name),
-			Leaf: &bus.Leaf{Domain: name, Hub: "tls://" + addr, HubTLS: id.ClientTLS("hub"), JetStream: true}})
+			Leaf: &bus.Leaf{Domain: name, Hub: "tls://" + addr, HubTLS: id.ClientTLS("hub")}})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -40,7 +40,7 @@ func (n *Node) federationLeaf() (*bus.Leaf, error) {
 	leaf := &bus.Leaf{Domain: f.Node}
 	switch f.Role {
 	case "hub":
-		leaf.Listen, leaf.ListenTLS, leaf.PeerURI, leaf.JetStream = f.LeafListen, id.ServerTLS(), federation.NodeURI, true
+		leaf.Listen, leaf.ListenTLS, leaf.PeerURI = f.LeafListen, id.ServerTLS(), federation.NodeURI
 	case "member":
 		if err := federation.ValidNodeName(f.HubName); err != nil {
 			return nil, fmt.Errorf("federation: hub_name: %w", err)
@@ -48,8 +48,7 @@ func (n *Node) federationLeaf() (*bus.Leaf, error) {
 		if n.fed.pseudonyms, err = federation.LoadSecret(f.SecretFile); err != nil {
 			return nil, err
 		}
-		// JetStream in the federation account keeps the hub's notices.
-		leaf.Hub, leaf.HubTLS, leaf.JetStream = f.Hub, id.ClientTLS(f.HubName), true
+		leaf.Hub, leaf.HubTLS = f.Hub, id.ClientTLS(f.HubName)
 	}
 	return leaf, nil
 }
