@@ -16,7 +16,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/xsoc/xsoc/internal/alert"
 	"github.com/xsoc/xsoc/internal/config"
 	"github.com/xsoc/xsoc/internal/correlate"
 	"github.com/xsoc/xsoc/internal/intel"
@@ -93,7 +92,8 @@ func Run(ctx context.Context, opts Options) (Result, error) {
 	watched := make(chan struct{})
 	go func() {
 		defer close(watched)
-		watch(watchCtx, n, started, &res, opts.Out)
+		w := watcher{from: local{n}, every: time.Second, progress: "[%5.1fs] %d events ingested, %d alerts\n"}
+		w.run(watchCtx, started, &res, opts.Out)
 	}()
 	err = replay(ctx, endpoints(n.URL(), keys), cfg, opts.Speed, &res, opts.Out)
 	if err == nil {
@@ -138,27 +138,24 @@ func recentStart(cfg scenario.Config, now time.Time) time.Time {
 
 // drain waits until the pipeline has stored every event sent.
 func drain(ctx context.Context, n *node.Node, keys map[string]string, sent int64) error {
-	deadline := time.Now().Add(2 * time.Minute)
-	for time.Now().Before(deadline) {
+	err := poll(ctx, 2*time.Minute, 200*time.Millisecond, func() (bool, error) {
 		var stored int64
 		for id := range keys {
 			c, err := n.Events.Count(ctx, id)
 			if err != nil {
-				return err
+				return false, err
 			}
 			stored += int64(c)
 		}
-		if stored >= sent {
-			time.Sleep(500 * time.Millisecond) // the last batch's alerts follow its events
-			return nil
-		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(200 * time.Millisecond):
-		}
+		return stored >= sent, nil
+	})
+	if errors.Is(err, errPollTimeout) {
+		return errors.New("the pipeline did not catch up within two minutes")
 	}
-	return errors.New("the pipeline did not catch up within two minutes")
+	if err == nil {
+		time.Sleep(500 * time.Millisecond) // the last batch's alerts follow its events
+	}
+	return err
 }
 
 // setupMembers creates the scenario's members (or gives existing ones a
@@ -343,63 +340,6 @@ func post(ctx context.Context, client *http.Client, url, key, format string, bod
 	}
 }
 
-var operator = alert.Viewer{Operator: true}
-
-// watch narrates progress and announces the first cross-border incident.
-func watch(ctx context.Context, n *node.Node, started time.Time, res *Result, out io.Writer) {
-	t := time.NewTicker(time.Second)
-	defer t.Stop()
-	lastReport := time.Now()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-		if res.CrossBorder == nil {
-			page, err := n.Correlator.Incidents(ctx, operator, correlate.Filter{CrossBorder: true, Limit: 1})
-			if err == nil && len(page.Incidents) > 0 {
-				inc := page.Incidents[0]
-				res.CrossBorder, res.After = &inc, time.Since(started)
-				announce(out, inc, res.After, "")
-			}
-		}
-		if time.Since(lastReport) >= 5*time.Second {
-			lastReport = time.Now()
-			if count, err := countAlerts(ctx, n); err == nil {
-				fmt.Fprintf(out, "[%5.1fs] %d events ingested, %d alerts\n", time.Since(started).Seconds(),
-					atomic.LoadInt64(&res.Sent), count)
-			}
-		}
-	}
-}
-
-// countAlerts counts the node's alerts.
-func countAlerts(ctx context.Context, n *node.Node) (int, error) {
-	return countPaged(func(cursor string) (int, string, error) {
-		page, err := n.Alerts.List(ctx, operator, alert.Filter{Limit: 1000, Cursor: cursor})
-		return len(page.Alerts), page.Next, err
-	})
-}
-
-// countPaged counts what a listing holds, a page at a time: page returns
-// the count of the page at cursor ("": the first) and the next page's
-// cursor, "" after the last.
-func countPaged(page func(cursor string) (int, string, error)) (int, error) {
-	total, cursor := 0, ""
-	for {
-		n, next, err := page(cursor)
-		if err != nil {
-			return 0, err
-		}
-		total += n
-		if next == "" {
-			return total, nil
-		}
-		cursor = next
-	}
-}
-
 // announce prints a cross-border incident; where says where it stands
 // (" at the hub"), empty for the demonstration's only node.
 func announce(out io.Writer, inc correlate.Incident, after time.Duration, where string) {
@@ -413,30 +353,12 @@ func announce(out io.Writer, inc correlate.Incident, after time.Duration, where 
 	fmt.Fprintf(out, "    incident %s\n\n", inc.ID)
 }
 
+// summarize prints what the node holds once the replay is done.
 func summarize(ctx context.Context, n *node.Node, res *Result, out io.Writer) {
-	if count, err := countAlerts(ctx, n); err == nil {
-		res.Alerts = count
-	}
-	incs, err := n.Correlator.Incidents(ctx, operator, correlate.Filter{Limit: 500})
+	incidents, cross, err := tally(ctx, local{n}, res)
 	if err != nil {
 		return
 	}
-	cross := 0
-	for _, i := range incs.Incidents {
-		if i.CrossBorder {
-			cross++
-		}
-	}
 	fmt.Fprintf(out, "\nreplayed %d events (%d rejected): %d alerts, %d incidents, %d cross-border\n",
-		res.Sent, res.Rejected, res.Alerts, len(incs.Incidents), cross)
-	if res.CrossBorder == nil && cross > 0 {
-		inc := incs.Incidents[0]
-		for _, i := range incs.Incidents {
-			if i.CrossBorder {
-				inc = i
-				break
-			}
-		}
-		res.CrossBorder = &inc
-	}
+		res.Sent, res.Rejected, res.Alerts, incidents, cross)
 }

@@ -3,6 +3,7 @@ package demo
 import (
 	"bytes"
 	"context"
+	"errors"
 	"path/filepath"
 	"regexp"
 	"testing"
@@ -56,5 +57,29 @@ func TestRecentStartKeepsTimeOfDayAndIsInThePast(t *testing.T) {
 		if h1, m1, _ := s.Clock(); h1 != cfg.Start.Hour() || m1 != cfg.Start.Minute() {
 			t.Errorf("start %v lost the time of day of %v", s, cfg.Start)
 		}
+	}
+}
+
+func TestPollEndsOnDoneErrorTimeoutOrContext(t *testing.T) {
+	calls := 0
+	err := poll(context.Background(), time.Minute, time.Millisecond, func() (bool, error) {
+		calls++
+		return calls == 3, nil
+	})
+	if err != nil || calls != 3 {
+		t.Errorf("done at the third call: %v after %d calls", err, calls)
+	}
+	failed := errors.New("failed")
+	if err := poll(context.Background(), time.Minute, time.Millisecond, func() (bool, error) { return false, failed }); err != failed {
+		t.Errorf("check failed: %v", err)
+	}
+	never := func() (bool, error) { return false, nil }
+	if err := poll(context.Background(), 20*time.Millisecond, time.Millisecond, never); err != errPollTimeout {
+		t.Errorf("time up: %v", err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if err := poll(ctx, time.Minute, time.Millisecond, never); !errors.Is(err, context.Canceled) {
+		t.Errorf("context ended: %v", err)
 	}
 }

@@ -14,7 +14,6 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"gopkg.in/yaml.v3"
@@ -149,11 +148,12 @@ func RunFederation(ctx context.Context, opts FederationOptions) (res Result, err
 	for _, n := range nodes[1:] {
 		dests[n.member.ID] = endpoint{n.url, n.key}
 	}
+	w := hubWatcher(hub, nodes[1:])
 	watchCtx, stopWatch := context.WithCancel(ctx)
 	watched := make(chan struct{})
 	go func() {
 		defer close(watched)
-		watchHub(watchCtx, hub, nodes[1:], started, &res, out)
+		w.run(watchCtx, started, &res, out)
 	}()
 	replayCtx, stopReplay := context.WithCancel(ctx)
 	defer stopReplay()
@@ -175,12 +175,12 @@ func RunFederation(ctx context.Context, opts FederationOptions) (res Result, err
 	if res.CrossBorder == nil && cross != nil {
 		// The watcher stopped before its next look at the hub.
 		res.CrossBorder, res.After = cross, time.Since(started)
-		announce(out, *cross, res.After, " at the hub "+hub.name)
+		announce(out, *cross, res.After, w.where)
 	}
 	if err := outcome(ctx, nodes, err); err != nil {
 		return res, err
 	}
-	summarizeHub(ctx, hub, &res, out)
+	summarizeHub(ctx, hub, len(nodes)-1, &res, out)
 	if res.CrossBorder == nil {
 		return res, errors.New("the hub formed no cross-border incident")
 	}
@@ -406,23 +406,23 @@ func (n *fedNode) start(exe string) error {
 
 // waitReady waits until the node answers on its API.
 func (n *fedNode) waitReady(ctx context.Context) error {
-	for deadline := time.Now().Add(time.Minute); time.Now().Before(deadline); {
+	err := poll(ctx, time.Minute, 50*time.Millisecond, func() (bool, error) {
 		select {
 		case <-n.exited:
-			return n.failure()
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(50 * time.Millisecond):
+			return false, n.failure()
+		default:
 		}
 		resp, err := n.client.Get(n.url + "/healthz")
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return nil
-			}
+		if err != nil {
+			return false, nil // not listening yet
 		}
+		resp.Body.Close()
+		return resp.StatusCode == http.StatusOK, nil
+	})
+	if errors.Is(err, errPollTimeout) {
+		return fmt.Errorf("node %s did not serve within a minute; its log: %s", n.name, filepath.Join(n.dir, "xsoc.log"))
 	}
-	return fmt.Errorf("node %s did not serve within a minute; its log: %s", n.name, filepath.Join(n.dir, "xsoc.log"))
+	return err
 }
 
 // failure describes why the node exited, with the end of its log.
@@ -544,17 +544,24 @@ func (n *fedNode) getJSON(ctx context.Context, path string, v any) error {
 	return json.NewDecoder(resp.Body).Decode(v)
 }
 
-// hubCrossBorder returns the hub's latest cross-border incident, nil if
-// it has none.
-func hubCrossBorder(ctx context.Context, hub *fedNode) (*correlate.Incident, error) {
+// crossBorder returns the node's latest cross-border incident, nil if it
+// has none.
+func (n *fedNode) crossBorder(ctx context.Context) (*correlate.Incident, error) {
 	var page correlate.Page
-	if err := hub.getJSON(ctx, "/api/v1/incidents?cross_border=true&limit=1", &page); err != nil {
+	if err := n.getJSON(ctx, "/api/v1/incidents?cross_border=true&limit=1", &page); err != nil {
 		return nil, err
 	}
 	if len(page.Incidents) == 0 {
 		return nil, nil
 	}
 	return &page.Incidents[0], nil
+}
+
+// incidents returns the node's latest incidents (up to 500).
+func (n *fedNode) incidents(ctx context.Context) ([]correlate.Incident, error) {
+	var page correlate.Page
+	err := n.getJSON(ctx, "/api/v1/incidents?limit=500", &page)
+	return page.Incidents, err
 }
 
 // hasNotice reports whether the member node raised an alert for a hub
@@ -567,9 +574,9 @@ func (n *fedNode) hasNotice(ctx context.Context) bool {
 	return err == nil && len(page.Alerts) > 0
 }
 
-// hubAlerts counts the alerts at the hub.
-func hubAlerts(ctx context.Context, hub *fedNode) (int, error) {
-	return hub.countAlerts(ctx, nil)
+// alertCount counts the node's alerts.
+func (n *fedNode) alertCount(ctx context.Context) (int, error) {
+	return n.countAlerts(ctx, nil)
 }
 
 // countAlerts counts the node's alerts for which keep holds (all if keep
@@ -590,26 +597,13 @@ func (n *fedNode) countAlerts(ctx context.Context, keep func(*alert.Alert) bool)
 	})
 }
 
-// watchHub announces the hub's first cross-border incident and the
-// notices member nodes get about it, and reports progress every five
-// seconds.
-func watchHub(ctx context.Context, hub *fedNode, members []*fedNode, started time.Time, res *Result, out io.Writer) {
-	t := time.NewTicker(250 * time.Millisecond)
-	defer t.Stop()
-	lastReport := time.Now()
+// hubWatcher narrates from the hub, every quarter second: its first
+// cross-border incident, then the notices member nodes get about it.
+func hubWatcher(hub *fedNode, members []*fedNode) watcher {
 	noticed := map[string]bool{}
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-		if res.CrossBorder == nil {
-			if inc, err := hubCrossBorder(ctx, hub); err == nil && inc != nil {
-				res.CrossBorder, res.After = inc, time.Since(started)
-				announce(out, *inc, res.After, " at the hub "+hub.name)
-			}
-		} else {
+	return watcher{from: hub, every: 250 * time.Millisecond, where: " at the hub " + hub.name,
+		progress: "[%5.1fs] %d events ingested at the member nodes; %d alerts shared with the hub\n",
+		then: func(ctx context.Context, started time.Time, out io.Writer) {
 			for _, n := range members {
 				if !noticed[n.name] && n.hasNotice(ctx) {
 					noticed[n.name] = true
@@ -617,41 +611,29 @@ func watchHub(ctx context.Context, hub *fedNode, members []*fedNode, started tim
 						time.Since(started).Seconds(), n.name, n.member.ID)
 				}
 			}
-		}
-		if time.Since(lastReport) >= 5*time.Second {
-			lastReport = time.Now()
-			if n, err := hubAlerts(ctx, hub); err == nil {
-				fmt.Fprintf(out, "[%5.1fs] %d events ingested at the member nodes; %d alerts shared with the hub\n",
-					time.Since(started).Seconds(), atomic.LoadInt64(&res.Sent), n)
-			}
-		}
-	}
+		}}
 }
 
 // drainMembers waits until the member nodes' pipelines have stored every
 // event sent.
 func drainMembers(ctx context.Context, members []*fedNode, sent int64) error {
-	for deadline := time.Now().Add(2 * time.Minute); time.Now().Before(deadline); {
+	err := poll(ctx, 2*time.Minute, 250*time.Millisecond, func() (bool, error) {
 		var stored int64
 		for _, n := range members {
 			var c struct {
 				Count int64 `json:"count"`
 			}
 			if err := n.getJSON(ctx, "/api/v1/events/count", &c); err != nil {
-				return err
+				return false, err
 			}
 			stored += c.Count
 		}
-		if stored >= sent {
-			return nil
-		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(250 * time.Millisecond):
-		}
+		return stored >= sent, nil
+	})
+	if errors.Is(err, errPollTimeout) {
+		return errors.New("the member nodes did not store the replay within two minutes")
 	}
-	return errors.New("the member nodes did not store the replay within two minutes")
+	return err
 }
 
 // awaitCrossBorder waits, once the member nodes stored the replay, until
@@ -660,33 +642,31 @@ func drainMembers(ctx context.Context, members []*fedNode, sent int64) error {
 // itself: the watcher's Result is not to be read while the watcher runs.
 func awaitCrossBorder(ctx context.Context, hub *fedNode, members []*fedNode) (*correlate.Incident, error) {
 	var inc *correlate.Incident
-	for deadline := time.Now().Add(2 * time.Minute); time.Now().Before(deadline); {
+	err := poll(ctx, 2*time.Minute, 250*time.Millisecond, func() (bool, error) {
 		shareable, err := shareableAlerts(ctx, members)
 		if err != nil {
-			return nil, err
+			return false, err
 		}
-		at, err := hubAlerts(ctx, hub)
+		at, err := hub.alertCount(ctx)
 		if err != nil {
-			return nil, err
+			return false, err
 		}
 		if inc == nil {
-			if inc, err = hubCrossBorder(ctx, hub); err != nil {
-				return nil, err
+			if inc, err = hub.crossBorder(ctx); err != nil {
+				return false, err
 			}
 		}
-		if inc != nil && at >= shareable {
-			return inc, nil
-		}
-		select {
-		case <-ctx.Done():
-			return nil, ctx.Err()
-		case <-time.After(250 * time.Millisecond):
-		}
-	}
-	if inc == nil {
+		return inc != nil && at >= shareable, nil
+	})
+	switch {
+	case errors.Is(err, errPollTimeout) && inc == nil:
 		return nil, errors.New("the hub formed no cross-border incident within two minutes of the replay's end")
+	case errors.Is(err, errPollTimeout):
+		return nil, errors.New("the member nodes' alerts did not all reach the hub within two minutes")
+	case err != nil:
+		return nil, err
 	}
-	return nil, errors.New("the member nodes' alerts did not all reach the hub within two minutes")
+	return inc, nil
 }
 
 // shareableAlerts counts the member nodes' alerts that may leave them.
@@ -702,22 +682,13 @@ func shareableAlerts(ctx context.Context, members []*fedNode) (int, error) {
 	return total, nil
 }
 
-// summarizeHub prints what the hub holds.
-func summarizeHub(ctx context.Context, hub *fedNode, res *Result, out io.Writer) {
-	n, err := hubAlerts(ctx, hub)
-	if err == nil {
-		res.Alerts = n
-	}
-	var page correlate.Page
-	if err := hub.getJSON(ctx, "/api/v1/incidents?limit=500", &page); err != nil {
+// summarizeHub prints what the hub holds once the replay to the member
+// nodes is done.
+func summarizeHub(ctx context.Context, hub *fedNode, members int, res *Result, out io.Writer) {
+	incidents, cross, err := tally(ctx, hub, res)
+	if err != nil {
 		return
 	}
-	cross := 0
-	for _, i := range page.Incidents {
-		if i.CrossBorder {
-			cross++
-		}
-	}
 	fmt.Fprintf(out, "\nreplayed %d events (%d rejected) to %d member nodes; the hub holds %d alerts, %d incidents, %d cross-border\n",
-		res.Sent, res.Rejected, len(scenario.DefaultMembers()), res.Alerts, len(page.Incidents), cross)
+		res.Sent, res.Rejected, members, res.Alerts, incidents, cross)
 }

@@ -98,7 +98,7 @@ func TestFederationAwaitCrossBorderAsksTheHub(t *testing.T) {
 	watched := make(chan struct{})
 	go func() {
 		defer close(watched)
-		watchHub(watchCtx, hub, members, time.Now(), &res, io.Discard)
+		hubWatcher(hub, members).run(watchCtx, time.Now(), &res, io.Discard)
 	}()
 	inc, err := awaitCrossBorder(ctx, hub, members)
 	stopWatch()
@@ -151,8 +151,8 @@ func TestFederationCountsEveryAlertPage(t *testing.T) {
 	api.addAlerts(1200, tlp.Amber)
 	n := api.start(t, "de-node")
 	ctx := context.Background()
-	if got, err := hubAlerts(ctx, n); err != nil || got != 2700 {
-		t.Errorf("hubAlerts = %d, %v; want 2700", got, err)
+	if got, err := n.alertCount(ctx); err != nil || got != 2700 {
+		t.Errorf("alertCount = %d, %v; want 2700", got, err)
 	}
 	if got, err := shareableAlerts(ctx, []*fedNode{n, n}); err != nil || got != 3000 {
 		t.Errorf("shareableAlerts of two nodes = %d, %v; want 3000", got, err)
