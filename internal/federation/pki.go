@@ -4,10 +4,10 @@ import (
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
-	"crypto/sha256"
 	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
+	"encoding/base64"
 	"encoding/pem"
 	"errors"
 	"fmt"
@@ -220,11 +220,13 @@ func (nc *NodeCert) Save(dir string) error {
 // certificate and key, and the federation CA it trusts.
 type Identity struct {
 	// Name is the node name, from the certificate's common name.
-	Name  string
-	Cert  *x509.Certificate
-	key   *ecdsa.PrivateKey
-	roots *x509.CertPool
-	ca    *x509.Certificate
+	Name string
+	Cert *x509.Certificate
+	// certHeader is Cert as every sealed message carries it (base64).
+	certHeader string
+	key        *ecdsa.PrivateKey
+	roots      *x509.CertPool
+	ca         *x509.Certificate
 }
 
 // LoadIdentity reads a node's certificate, key and the federation CA's
@@ -246,7 +248,8 @@ func LoadIdentity(certFile, keyFile, caFile string) (*Identity, error) {
 	if !key.PublicKey.Equal(cert.PublicKey) {
 		return nil, fmt.Errorf("federation: key %s does not belong to certificate %s", keyFile, certFile)
 	}
-	id := &Identity{Name: cert.Subject.CommonName, Cert: cert, key: key, roots: x509.NewCertPool(), ca: ca}
+	id := &Identity{Name: cert.Subject.CommonName, Cert: cert, certHeader: base64.StdEncoding.EncodeToString(cert.Raw),
+		key: key, roots: x509.NewCertPool(), ca: ca}
 	id.roots.AddCert(ca)
 	if _, err := id.VerifyNode(cert); err != nil {
 		return nil, fmt.Errorf("federation: certificate %s: %w", certFile, err)
@@ -308,20 +311,18 @@ func (id *Identity) VerifyNode(cert *x509.Certificate) (string, error) {
 	return name, nil
 }
 
-// Sign signs data with the node's key (ECDSA P-256 over SHA-256, ASN.1).
-func (id *Identity) Sign(data []byte) ([]byte, error) {
-	sum := sha256.Sum256(data)
-	return ecdsa.SignASN1(rand.Reader, id.key, sum[:])
+// sign signs a SHA-256 digest with the node's key (ECDSA P-256, ASN.1).
+func (id *Identity) sign(digest []byte) ([]byte, error) {
+	return ecdsa.SignASN1(rand.Reader, id.key, digest)
 }
 
-// verifySignature checks sig over data against cert's key.
-func verifySignature(cert *x509.Certificate, data, sig []byte) error {
+// verifySignature checks sig over a SHA-256 digest against cert's key.
+func verifySignature(cert *x509.Certificate, digest, sig []byte) error {
 	pub, ok := cert.PublicKey.(*ecdsa.PublicKey)
 	if !ok {
 		return errors.New("certificate key is not ECDSA")
 	}
-	sum := sha256.Sum256(data)
-	if !ecdsa.VerifyASN1(pub, sum[:], sig) {
+	if !ecdsa.VerifyASN1(pub, digest, sig) {
 		return errors.New("signature does not verify")
 	}
 	return nil

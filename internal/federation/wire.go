@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"strings"
 	"sync"
 	"time"
@@ -167,24 +168,28 @@ func (a *Alert) check() error {
 	return nil
 }
 
-// signed is what a signature covers: the subject (which names node and
-// member) and the body.
-func signed(subject string, data []byte) []byte {
-	return append(append([]byte(subject), 0), data...)
+// signedDigest is what a signature covers: the SHA-256 of the subject
+// (which names node and member), a zero byte and the body.
+func signedDigest(subject string, data []byte) []byte {
+	h := sha256.New()
+	io.WriteString(h, subject)
+	h.Write([]byte{0})
+	h.Write(data)
+	return h.Sum(nil)
 }
 
 // seal signs a message with the node's key and attaches the node's
 // certificate, so that the hub (and any hub it forwards to) can tell
 // which node sent it whatever link it came over.
 func (id *Identity) seal(msg *nats.Msg) error {
-	sig, err := id.Sign(signed(msg.Subject, msg.Data))
+	sig, err := id.sign(signedDigest(msg.Subject, msg.Data))
 	if err != nil {
 		return err
 	}
 	if msg.Header == nil {
 		msg.Header = nats.Header{}
 	}
-	msg.Header.Set(hdrCert, base64.StdEncoding.EncodeToString(id.Cert.Raw))
+	msg.Header.Set(hdrCert, id.certHeader)
 	msg.Header.Set(hdrSignature, base64.StdEncoding.EncodeToString(sig))
 	return nil
 }
@@ -224,7 +229,7 @@ func (v *verifier) open(subject string, hdr nats.Header, data []byte) (string, e
 	if err != nil {
 		return "", err
 	}
-	if err := verifySignature(vc.cert, signed(subject, data), sig); err != nil {
+	if err := verifySignature(vc.cert, signedDigest(subject, data), sig); err != nil {
 		return "", err
 	}
 	return vc.node, nil

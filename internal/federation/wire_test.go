@@ -1,6 +1,10 @@
 package federation
 
 import (
+	"crypto/ecdsa"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
 	"encoding/json"
 	"strings"
 	"testing"
@@ -63,6 +67,32 @@ func TestSealedAlertsVerify(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), tt.want) {
 			t.Errorf("%s: err = %v, want %q", tt.name, err, tt.want)
 		}
+	}
+}
+
+// TestSignaturesCoverSubjectAndBody: a signature covers SHA-256 of the
+// subject, a zero byte and the body, as it always has, so nodes of
+// either version verify each other's messages.
+func TestSignaturesCoverSubjectAndBody(t *testing.T) {
+	p := newTestPKI(t)
+	de := p.identity(t, "de-node")
+	msg := sealedAlert(t, de, nil)
+	digest := sha256.Sum256(append(append([]byte(msg.Subject), 0), msg.Data...))
+	sig, _ := base64.StdEncoding.DecodeString(msg.Header.Get(hdrSignature))
+	if !ecdsa.VerifyASN1(de.Cert.PublicKey.(*ecdsa.PublicKey), digest[:], sig) {
+		t.Error("a sealed message's signature does not cover subject, 0, body")
+	}
+	if msg.Header.Get(hdrCert) != base64.StdEncoding.EncodeToString(de.Cert.Raw) {
+		t.Error("the certificate header is not the node's certificate")
+	}
+	// Signed over the same digest by hand, the message opens.
+	sig, err := ecdsa.SignASN1(rand.Reader, de.key, digest[:])
+	if err != nil {
+		t.Fatal(err)
+	}
+	msg.Header.Set(hdrSignature, base64.StdEncoding.EncodeToString(sig))
+	if node, err := newVerifier(p.identity(t, "hub")).open(msg.Subject, msg.Header, msg.Data); err != nil || node != "de-node" {
+		t.Errorf("opened as %q, %v", node, err)
 	}
 }
 
