@@ -19,6 +19,7 @@ import (
 	"github.com/xsoc/xsoc/internal/config"
 	"github.com/xsoc/xsoc/internal/correlate"
 	"github.com/xsoc/xsoc/internal/intel"
+	"github.com/xsoc/xsoc/internal/intel/stix"
 	"github.com/xsoc/xsoc/internal/member"
 	"github.com/xsoc/xsoc/internal/node"
 	"github.com/xsoc/xsoc/internal/scenario"
@@ -163,17 +164,13 @@ func drain(ctx context.Context, n *node.Node, keys map[string]string, sent int64
 func setupMembers(ctx context.Context, n *node.Node, cfg scenario.Config) (map[string]string, error) {
 	keys := map[string]string{}
 	for _, m := range scenario.DefaultMembers() {
-		sector := strings.ReplaceAll(strings.ToLower(m.Sector), " ", "-")
-		// The demo's members agreed to share their alerts with the whole
-		// community (TLP:GREEN); a new member's default is TLP:AMBER.
-		green := tlp.Green
-		mem := member.Member{ID: m.ID, Name: m.Name, Country: m.Country, Sector: sector, Public: m.Public, AlertTLP: &green}
+		mem := demoMember(m)
 		if m.ID != IntelOwner {
 			mem.ClientOf = []string{IntelOwner}
 		}
 		_, key, err := n.Members.Add(ctx, mem)
 		if errors.Is(err, member.ErrExists) {
-			if err = n.Members.SetAlertTLP(ctx, m.ID, green); err == nil {
+			if err = n.Members.SetAlertTLP(ctx, m.ID, *mem.AlertTLP); err == nil {
 				key, err = n.Members.RotateKey(ctx, m.ID)
 			}
 		}
@@ -189,18 +186,35 @@ func setupMembers(ctx context.Context, n *node.Node, cfg scenario.Config) (map[s
 	return keys, os.WriteFile(filepath.Join(n.Config.DataDir, "demo-keys.json"), data, 0o600)
 }
 
-// shareIntel stores the national SOC's report on the campaign
-// infrastructure in the shared collection.
-func shareIntel(ctx context.Context, n *node.Node, cfg scenario.Config, out io.Writer) error {
+// demoMember is the platform member for a scenario member. The demo's
+// members agreed to share their alerts with the whole community
+// (TLP:GREEN); a new member's default is TLP:AMBER.
+func demoMember(m scenario.Member) member.Member {
+	green := tlp.Green
+	return member.Member{ID: m.ID, Name: m.Name, Country: m.Country,
+		Sector: strings.ReplaceAll(strings.ToLower(m.Sector), " ", "-"), Public: m.Public, AlertTLP: &green}
+}
+
+// scenarioIntel returns the national SOC's indicators about the
+// scenario's campaigns, valid from the day before it starts, both as STIX
+// objects and marshalled for the intel repository.
+func scenarioIntel(cfg scenario.Config) ([]stix.Object, []json.RawMessage, error) {
 	campaigns, err := scenario.Campaigns(cfg)
 	if err != nil {
-		return err
+		return nil, nil, err
 	}
 	objs, err := SharedIntel(campaigns, cfg.Start.Add(-24*time.Hour))
 	if err != nil {
-		return err
+		return nil, nil, err
 	}
 	raws, err := RawObjects(objs)
+	return objs, raws, err
+}
+
+// shareIntel stores the national SOC's report on the campaign
+// infrastructure in the shared collection.
+func shareIntel(ctx context.Context, n *node.Node, cfg scenario.Config, out io.Writer) error {
+	_, raws, err := scenarioIntel(cfg)
 	if err != nil {
 		return err
 	}

@@ -27,7 +27,6 @@ import (
 	"github.com/xsoc/xsoc/internal/member"
 	"github.com/xsoc/xsoc/internal/node"
 	"github.com/xsoc/xsoc/internal/scenario"
-	"github.com/xsoc/xsoc/internal/tlp"
 )
 
 // HubNode is the name of the federated demonstration's hub.
@@ -213,10 +212,7 @@ func planFederation(dir string) ([]*fedNode, error) {
 	hub := &fedNode{name: HubNode, role: "hub"}
 	nodes := []*fedNode{hub}
 	for _, m := range scenario.DefaultMembers() {
-		green := tlp.Green
-		mem := member.Member{ID: m.ID, Name: m.Name, Country: m.Country,
-			Sector: strings.ReplaceAll(strings.ToLower(m.Sector), " ", "-"), Public: m.Public, AlertTLP: &green}
-		nodes = append(nodes, &fedNode{name: strings.ToLower(m.Country) + "-node", role: "member", member: mem})
+		nodes = append(nodes, &fedNode{name: strings.ToLower(m.Country) + "-node", role: "member", member: demoMember(m)})
 	}
 	leaf, err := freeAddr()
 	if err != nil {
@@ -292,11 +288,7 @@ const bundleFile = "fr-soc-campaign.json"
 // alerts at TLP:GREEN) and the bundle imported on that member's behalf.
 // It returns how many indicators the bundle holds.
 func setupMemberNodes(ctx context.Context, dir string, nodes []*fedNode, cfg scenario.Config) (int, error) {
-	campaigns, err := scenario.Campaigns(cfg)
-	if err != nil {
-		return 0, err
-	}
-	objs, err := SharedIntel(campaigns, cfg.Start.Add(-24*time.Hour))
+	objs, raws, err := scenarioIntel(cfg)
 	if err != nil {
 		return 0, err
 	}
@@ -320,15 +312,16 @@ func setupMemberNodes(ctx context.Context, dir string, nodes []*fedNode, cfg sce
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			errs[i] = n.setup(ctx, path)
+			errs[i] = n.setup(ctx, raws)
 		}()
 	}
 	wg.Wait()
 	return len(objs), errors.Join(errs...)
 }
 
-// setup creates the node's member and imports the bundle at path for it.
-func (n *fedNode) setup(ctx context.Context, path string) error {
+// setup creates the node's member and imports the bundle's objects, raws,
+// for it.
+func (n *fedNode) setup(ctx context.Context, raws []json.RawMessage) error {
 	if err := os.MkdirAll(n.cfg.DataDir, 0o750); err != nil {
 		return err
 	}
@@ -348,21 +341,9 @@ func (n *fedNode) setup(ctx context.Context, path string) error {
 	if err := node.EnsureSharedCollection(ctx, repo, reg); err != nil {
 		return err
 	}
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return err
-	}
-	bundle, problems := stix.DecodeBundle(data)
-	if len(problems) > 0 {
-		return fmt.Errorf("node %s: bundle %s: %v", n.name, path, problems[0])
-	}
-	raws, err := RawObjects(bundle.Objects)
-	if err != nil {
-		return err
-	}
 	st, err := repo.AddObjects(ctx, intel.Viewer{Member: n.member.ID}, node.SharedCollection, raws)
 	if err != nil {
-		return fmt.Errorf("node %s: importing %s: %w", n.name, path, err)
+		return fmt.Errorf("node %s: importing %s: %w", n.name, bundleFile, err)
 	}
 	if len(st.Failures) > 0 {
 		return fmt.Errorf("node %s: %d indicators refused, first %s: %s", n.name, len(st.Failures), st.Failures[0].ID, st.Failures[0].Message)
