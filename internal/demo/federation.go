@@ -27,6 +27,7 @@ import (
 	"github.com/xsoc/xsoc/internal/member"
 	"github.com/xsoc/xsoc/internal/node"
 	"github.com/xsoc/xsoc/internal/scenario"
+	"github.com/xsoc/xsoc/internal/store"
 )
 
 // HubNode is the name of the federated demonstration's hub.
@@ -100,7 +101,7 @@ func RunFederation(ctx context.Context, opts FederationOptions) (res Result, err
 	if err := setupPKI(dir, nodes); err != nil {
 		return Result{}, err
 	}
-	shared, err := setupMemberNodes(ctx, dir, nodes, cfg)
+	shared, err := setupNodes(ctx, dir, nodes, cfg)
 	if err != nil {
 		return Result{}, err
 	}
@@ -126,9 +127,6 @@ func RunFederation(ctx context.Context, opts FederationOptions) (res Result, err
 		}
 	}
 	hub := nodes[0]
-	if hub.key, err = readKey(filepath.Join(hub.cfg.DataDir, "operator.key")); err != nil {
-		return Result{}, err
-	}
 	for _, n := range nodes {
 		switch n.role {
 		case "hub":
@@ -283,11 +281,11 @@ func setupPKI(dir string, nodes []*fedNode) error {
 // bundleFile is the national SOC's published indicators.
 const bundleFile = "fr-soc-campaign.json"
 
-// setupMemberNodes writes the national SOC's bundle, then prepares each
-// member node's store before the node starts: its member (sharing its
-// alerts at TLP:GREEN) and the bundle imported on that member's behalf.
-// It returns how many indicators the bundle holds.
-func setupMemberNodes(ctx context.Context, dir string, nodes []*fedNode, cfg scenario.Config) (int, error) {
+// setupNodes writes the national SOC's bundle, then prepares each node's
+// store before the node starts: the hub's operator key; a member node's
+// member (sharing its alerts at TLP:GREEN) and the bundle imported on
+// that member's behalf. It returns how many indicators the bundle holds.
+func setupNodes(ctx context.Context, dir string, nodes []*fedNode, cfg scenario.Config) (int, error) {
 	objs, raws, err := scenarioIntel(cfg)
 	if err != nil {
 		return 0, err
@@ -306,26 +304,44 @@ func setupMemberNodes(ctx context.Context, dir string, nodes []*fedNode, cfg sce
 	var wg sync.WaitGroup
 	errs := make([]error, len(nodes))
 	for i, n := range nodes {
-		if n.role != "member" {
-			continue
-		}
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			errs[i] = n.setup(ctx, raws)
+			if n.role == "hub" {
+				errs[i] = n.setupHub(ctx)
+			} else {
+				errs[i] = n.setup(ctx, raws)
+			}
 		}()
 	}
 	wg.Wait()
 	return len(objs), errors.Join(errs...)
 }
 
+// openStore opens the node's store, before the node runs.
+func (n *fedNode) openStore(ctx context.Context) (*store.DB, error) {
+	if err := os.MkdirAll(n.cfg.DataDir, 0o750); err != nil {
+		return nil, err
+	}
+	return node.OpenStore(ctx, n.cfg)
+}
+
+// setupHub creates the hub's operator key, the demonstration's to ask the
+// hub with; "xsoc serve" then finds one and creates none.
+func (n *fedNode) setupHub(ctx context.Context) error {
+	db, err := n.openStore(ctx)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	n.key, err = member.NewRegistry(db).CreateOperatorKey(ctx)
+	return err
+}
+
 // setup creates the node's member and imports the bundle's objects, raws,
 // for it.
 func (n *fedNode) setup(ctx context.Context, raws []json.RawMessage) error {
-	if err := os.MkdirAll(n.cfg.DataDir, 0o750); err != nil {
-		return err
-	}
-	db, err := node.OpenStore(ctx, n.cfg)
+	db, err := n.openStore(ctx)
 	if err != nil {
 		return err
 	}
@@ -481,14 +497,6 @@ func stopNodes(nodes []*fedNode) error {
 		return fmt.Errorf("nodes %s did not stop within 15s and were killed", strings.Join(killed, ", "))
 	}
 	return nil
-}
-
-func readKey(path string) (string, error) {
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return "", err
-	}
-	return strings.TrimSpace(string(data)), nil
 }
 
 // writeFederationKeys writes each node's URL and key (a member's API key,
