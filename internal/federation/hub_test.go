@@ -2,8 +2,10 @@ package federation
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -223,5 +225,71 @@ func TestHubLinksByPublicAddress(t *testing.T) {
 				t.Fatalf("cross-border incidents %+v", page.Incidents)
 			}
 		})
+	}
+}
+
+// TestNoticesOnlyNews: a notice goes out for each remote alert that
+// joins a cross-border incident, once; when the incident reaches another
+// country, for each of its alerts again (the notice names the countries).
+func TestNoticesOnlyNews(t *testing.T) {
+	p := newTestPKI(t)
+	hubID := p.identity(t, "hub")
+	hubBus, _ := openHubBus(t, hubID)
+	h := newTestHub(t, hubBus, hubID, storetest.SQLite(t, hubSchemas()...))
+	ctx := context.Background()
+	// The member nodes' notice streams, all in one, and a tap that sees
+	// every notice the hub publishes (the streams absorb repeats).
+	js, _ := jetstream.New(hubBus.Federation())
+	if _, err := js.CreateStream(ctx, jetstream.StreamConfig{Name: "TEST_NOTICES", Subjects: []string{NoticeSubject + ".>"}}); err != nil {
+		t.Fatal(err)
+	}
+	tap, err := hubBus.Federation().SubscribeSync(NoticeSubject + ".>")
+	if err != nil {
+		t.Fatal(err)
+	}
+	at := time.Now().Add(-time.Hour).Truncate(time.Second).UTC()
+	addr := Observable{Type: "ipv4-addr", Role: "destination", Pseudonym: "5e1f0c2a9b7d4e3f8a6b1c0d2e4f6a8b", Global: true}
+	raise := func(node, memberID, country string) {
+		t.Helper()
+		a := Alert{Node: node, ID: alert.NewID(time.Now()), Count: 1, Member: memberID, Country: country, Sector: "energy",
+			EventTime: at, LastSeen: at, Detector: "sigma", RuleID: "r1", RuleTitle: "a rule",
+			Severity: alert.High, TLP: tlp.Green, Observables: []Observable{addr}}
+		k := a.Node + "/" + a.ID
+		if err := h.take(ctx, map[string]Alert{k: a}, []string{k}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// notices makes a pass and returns the alerts it sent notices of.
+	notices := func() []string {
+		t.Helper()
+		if err := h.notices.pass(ctx); err != nil {
+			t.Fatal(err)
+		}
+		var got []string
+		for {
+			m, err := tap.NextMsg(200 * time.Millisecond)
+			if err != nil {
+				return got
+			}
+			var n Notice
+			json.Unmarshal(m.Data, &n)
+			got = append(got, n.Node+":"+strings.Join(n.Countries, ","))
+		}
+	}
+	raise("de-node", "de-energie", "DE")
+	raise("fr-node", "fr-soc", "FR")
+	if got := notices(); len(got) != 2 {
+		t.Errorf("a new incident: notices %q, want one for each of 2 alerts", got)
+	}
+	raise("de-node", "de-netz", "DE")
+	if got := notices(); !slices.Equal(got, []string{"de-node:DE,FR"}) {
+		t.Errorf("another alert joined: notices %q, want one for it", got)
+	}
+	if got := notices(); len(got) != 0 {
+		t.Errorf("nothing changed: notices %q", got)
+	}
+	raise("pl-node", "pl-energa", "PL")
+	if got := notices(); len(got) != 4 {
+		t.Errorf("another country: notices %q, want one for each of 4 alerts", got)
 	}
 }

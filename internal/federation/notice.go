@@ -53,20 +53,28 @@ func (n *Notice) msgID() string {
 
 // notifier sends notices for the hub's cross-border incidents into each
 // member node's notice stream. After the hub took in alerts (and every
-// few seconds) it reads the cross-border incidents and sends the notices
-// of each incident that is new or changed — another alert, another
-// country — since it last sent them all. Incidents whose notices could
-// not all be stored (a member node is down) are sent again on the next
-// pass; after a restart, all are (member nodes recognise repeats).
+// few seconds) it reads the cross-border incidents and sends a notice for
+// each alert that joined one since the last pass, and for every alert of
+// an incident that reached other countries (the notice names them).
+// Notices that could not be stored (a member node is down) are sent on
+// the next pass; after a restart, all are (member nodes recognise
+// repeats).
 type notifier struct {
 	h    *Hub
 	wake chan struct{}
-	// sent is, per incident, what its notices last told.
-	sent map[string]string
+	// sent is, per incident, what its notices told so far.
+	sent map[string]*noticed
+}
+
+// noticed is what the notices of one incident told: its countries, and
+// which of its alerts were noticed (or need none: the hub's own).
+type noticed struct {
+	countries string
+	alerts    map[string]bool
 }
 
 func newNotifier(h *Hub) *notifier {
-	return &notifier{h: h, wake: make(chan struct{}, 1), sent: map[string]string{}}
+	return &notifier{h: h, wake: make(chan struct{}, 1), sent: map[string]*noticed{}}
 }
 
 // poke asks for a pass soon; it never blocks.
@@ -107,15 +115,16 @@ func (nt *notifier) pass(ctx context.Context) error {
 	for i := range page.Incidents {
 		in := &page.Incidents[i]
 		seen[in.ID] = true
-		sig := strings.Join(in.Countries, ",") + "|" + strings.Join(in.AlertIDs(), ",")
-		if nt.sent[in.ID] == sig {
-			continue
+		countries := strings.Join(in.Countries, ",")
+		told := nt.sent[in.ID]
+		if told == nil || told.countries != countries {
+			// New, or news for every alert's node: other countries.
+			told = &noticed{countries: countries, alerts: map[string]bool{}}
+			nt.sent[in.ID] = told
 		}
-		if err := nt.send(ctx, in); err != nil {
+		if err := nt.send(ctx, in, told.alerts); err != nil {
 			failed = err
-			continue
 		}
-		nt.sent[in.ID] = sig
 	}
 	for id := range nt.sent {
 		if !seen[id] {
@@ -125,14 +134,19 @@ func (nt *notifier) pass(ctx context.Context) error {
 	return failed
 }
 
-// send publishes a notice for each remote alert of incident in.
-func (nt *notifier) send(ctx context.Context, in *correlate.Incident) error {
-	for _, e := range in.Timeline {
+// send publishes a notice for each remote alert of incident in not in
+// done, and adds to done the alerts it noticed.
+func (nt *notifier) send(ctx context.Context, in *correlate.Incident, done map[string]bool) error {
+	for _, id := range in.AlertIDs() {
+		if done[id] {
+			continue
+		}
 		var node, origin, memberID string
 		err := nt.h.cfg.DB.QueryRow(ctx, `SELECT node, origin_id, member FROM federation_alerts WHERE alert_id = ?`,
-			e.AlertID).Scan(&node, &origin, &memberID)
+			id).Scan(&node, &origin, &memberID)
 		if store.NotFound(err) {
-			continue // an alert of the hub's own members
+			done[id] = true // an alert of the hub's own members
+			continue
 		}
 		if err != nil {
 			return err
@@ -151,6 +165,7 @@ func (nt *notifier) send(ctx context.Context, in *correlate.Incident) error {
 		if _, err := nt.h.fed.PublishMsg(ctx, msg, jetstream.WithMsgID(n.msgID())); err != nil {
 			return fmt.Errorf("notice to %s: %w", node, err)
 		}
+		done[id] = true
 	}
 	return nil
 }
