@@ -4,9 +4,11 @@ import (
 	"context"
 	"errors"
 	"flag"
+	"fmt"
 	"io"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 
 	"github.com/xsoc/xsoc/internal/demo"
@@ -18,10 +20,15 @@ func runDemo(args []string, stdout, stderr io.Writer) error {
 	seed := fs.Uint64("seed", 1, "scenario seed")
 	speed := fs.Float64("speed", 100, "scenario seconds replayed per second (0: as fast as possible)")
 	exit := fs.Bool("exit", false, "stop once the replay is done")
-	federation := fs.Bool("federation", false, "run a hub and member nodes as separate processes")
+	federation := fs.Bool("federation", false, "run a hub and member nodes as separate processes (of the node flags, only --data-dir applies)")
 	fs.Lookup("data-dir").DefValue = "./demo-data"
 	if err := parse(fs, args, stderr); err != nil {
 		return err
+	}
+	if *federation {
+		if err := federationFlagsOnly(fs); err != nil {
+			return err
+		}
 	}
 	cfg, err := load()
 	if err != nil {
@@ -40,17 +47,31 @@ func runDemo(args []string, stdout, stderr io.Writer) error {
 		}
 		_, err = demo.RunFederation(ctx, demo.FederationOptions{DataDir: cfg.DataDir, Executable: exe,
 			Seed: *seed, Speed: *speed, Exit: *exit, Out: stdout})
-		if errors.Is(err, context.Canceled) {
-			return nil
-		}
-		return err
+	} else {
+		_, err = demo.Run(ctx, demo.Options{Config: cfg, Seed: *seed, Speed: *speed, Exit: *exit,
+			Out: stdout, Log: newLogger(stderr, "warn")})
 	}
-	_, err = demo.Run(ctx, demo.Options{Config: cfg, Seed: *seed, Speed: *speed, Exit: *exit,
-		Out: stdout, Log: newLogger(stderr, "warn")})
 	if errors.Is(err, context.Canceled) {
 		return nil
 	}
 	return err
+}
+
+// federationFlagsOnly refuses the node flags "demo --federation" would
+// ignore: it configures each node itself, and takes only the data
+// directory.
+func federationFlagsOnly(fs *flag.FlagSet) error {
+	demoFlags := map[string]bool{"data-dir": true, "seed": true, "speed": true, "exit": true, "federation": true}
+	var ignored []string
+	fs.Visit(func(f *flag.Flag) {
+		if !demoFlags[f.Name] {
+			ignored = append(ignored, "--"+f.Name)
+		}
+	})
+	if len(ignored) > 0 {
+		return fmt.Errorf("--federation configures its nodes itself and takes only --data-dir, not %s", strings.Join(ignored, ", "))
+	}
+	return nil
 }
 
 func flagSet(fs *flag.FlagSet, name string) bool {

@@ -1,12 +1,14 @@
 package main
 
 import (
+	"bytes"
 	"encoding/json"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"strings"
 	"testing"
 	"time"
 )
@@ -47,6 +49,25 @@ func TestDemoFederation(t *testing.T) {
 		if resp, err := client.Get(k.URL + "/healthz"); err == nil {
 			resp.Body.Close()
 			t.Errorf("node %s still serves at %s after the demonstration ended", name, k.URL)
+		}
+	}
+}
+
+// TestDemoFederationRefusesNodeFlags: with --federation the nodes get
+// their configuration from the demonstration; node flags it would ignore
+// are refused before anything starts.
+func TestDemoFederationRefusesNodeFlags(t *testing.T) {
+	dir := t.TempDir()
+	for _, args := range [][]string{
+		{"--config", filepath.Join(dir, "xsoc.yaml")},
+		{"--rules", dir, "--warninglists", dir},
+		{"--playbooks", dir},
+	} {
+		var out bytes.Buffer
+		args = append([]string{"demo", "--federation", "--exit", "--data-dir", dir}, args...)
+		code := mainExit(args, &out, &out)
+		if code != 1 || !strings.Contains(out.String(), "takes only --data-dir, not "+args[5]) {
+			t.Errorf("xsoc %v: exit %d, %q; want exit 1 naming %s", args, code, out.String(), args[5])
 		}
 	}
 }

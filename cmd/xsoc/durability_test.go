@@ -11,20 +11,45 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 )
 
+// built is the xsoc binary the tests run, built by the first test that
+// needs it into a directory TestMain removes.
+var built struct {
+	once sync.Once
+	dir  string
+	bin  string
+	err  error
+}
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if built.dir != "" {
+		os.RemoveAll(built.dir)
+	}
+	os.Exit(code)
+}
+
 // buildXsoc builds the xsoc binary once per test binary run.
 func buildXsoc(t *testing.T) string {
 	t.Helper()
-	bin := filepath.Join(t.TempDir(), "xsoc")
-	out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput()
-	if err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
+	built.once.Do(func() {
+		if built.dir, built.err = os.MkdirTemp("", "xsoc-test-"); built.err != nil {
+			return
+		}
+		built.bin = filepath.Join(built.dir, "xsoc")
+		if out, err := exec.Command("go", "build", "-o", built.bin, ".").CombinedOutput(); err != nil {
+			built.err = fmt.Errorf("go build: %v\n%s", err, out)
+		}
+	})
+	if built.err != nil {
+		t.Fatal(built.err)
 	}
-	return bin
+	return built.bin
 }
 
 func freePort(t *testing.T) string {

@@ -8,7 +8,6 @@ import (
 	"github.com/xsoc/xsoc/internal/demo"
 	"github.com/xsoc/xsoc/internal/detect/sigma"
 	"github.com/xsoc/xsoc/internal/eval"
-	"github.com/xsoc/xsoc/internal/scenario"
 )
 
 func runEval(args []string, stdout, stderr io.Writer) error {
@@ -20,14 +19,9 @@ func runEval(args []string, stdout, stderr io.Writer) error {
 	if err := parse(fs, args, stderr); err != nil {
 		return err
 	}
-	var cfg scenario.Config
-	switch *profile {
-	case "demo":
-		cfg = scenario.DemoConfig(*seed)
-	case "day":
-		cfg = scenario.DefaultConfig(*seed)
-	default:
-		return fmt.Errorf("unknown profile %q", *profile)
+	cfg, err := scenarioProfile(*profile, *seed)
+	if err != nil {
+		return err
 	}
 	var extra []*sigma.Rule
 	if *rules != "" {

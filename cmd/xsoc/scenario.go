@@ -7,7 +7,6 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"sort"
 
 	"github.com/xsoc/xsoc/internal/scenario"
 )
@@ -26,33 +25,34 @@ func runScenario(args []string, stdout, stderr io.Writer) error {
 	if *out == "" {
 		return errors.New("--out DIR is required")
 	}
-	var cfg scenario.Config
-	switch *profile {
-	case "demo":
-		cfg = scenario.DemoConfig(*seed)
-	case "day":
-		cfg = scenario.DefaultConfig(*seed)
-	default:
-		return fmt.Errorf("unknown profile %q", *profile)
+	cfg, err := scenarioProfile(*profile, *seed)
+	if err != nil {
+		return err
 	}
 	if err := scenario.WriteDir(cfg, *out); err != nil {
 		return err
 	}
-	entries, err := os.ReadDir(*out)
+	entries, err := os.ReadDir(*out) // sorted by name
 	if err != nil {
 		return err
 	}
-	names := make([]string, 0, len(entries))
 	for _, e := range entries {
-		names = append(names, e.Name())
-	}
-	sort.Strings(names)
-	for _, n := range names {
-		st, err := os.Stat(filepath.Join(*out, n))
-		if err == nil {
-			fmt.Fprintf(stdout, "%10d  %s\n", st.Size(), filepath.Join(*out, n))
+		if info, err := e.Info(); err == nil {
+			fmt.Fprintf(stdout, "%10d  %s\n", info.Size(), filepath.Join(*out, e.Name()))
 		}
 	}
 	fmt.Fprintln(stdout, "send a member's files with: curl -H 'Authorization: Bearer KEY' --data-binary @FILE 'URL/api/v1/ingest?format=FORMAT'")
 	return nil
+}
+
+// scenarioProfile returns the scenario of a profile: "demo" (2 h, one
+// campaign) or "day" (24 h, two campaigns).
+func scenarioProfile(name string, seed uint64) (scenario.Config, error) {
+	switch name {
+	case "demo":
+		return scenario.DemoConfig(seed), nil
+	case "day":
+		return scenario.DefaultConfig(seed), nil
+	}
+	return scenario.Config{}, fmt.Errorf("unknown profile %q", name)
 }
