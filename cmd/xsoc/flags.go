@@ -35,7 +35,6 @@ func configFlags(fs *flag.FlagSet) func() (config.Config, error) {
 		{"log-level", def.LogLevel, "debug, info, warn or error", func(c *config.Config) *string { return &c.LogLevel }},
 		{"federation-role", "", `federation role: "hub" or "member" (empty: no federation)`, func(c *config.Config) *string { return &c.Federation.Role }},
 		{"federation-node", "", "this node's name in the federation (its certificate carries it)", func(c *config.Config) *string { return &c.Federation.Node }},
-		{"federation-country", "", "EU member state this node operates in (DE, FR, ...)", func(c *config.Config) *string { return &c.Federation.Country }},
 		{"federation-hub", "", "member node: the hub's leaf node URL, tls://host:7422", func(c *config.Config) *string { return &c.Federation.Hub }},
 		{"federation-hub-name", "", "member node: the hub's node name (its certificate must carry it)", func(c *config.Config) *string { return &c.Federation.HubName }},
 		{"federation-leaf-listen", "", "hub: leaf node listen address, host:port", func(c *config.Config) *string { return &c.Federation.LeafListen }},

@@ -69,9 +69,6 @@ type Federation struct {
 	// Node names this node in the federation; its certificate carries the
 	// name.
 	Node string `yaml:"node"`
-	// Country is the EU member state the node operates in (ISO 3166-1
-	// alpha-2), shown at the hub.
-	Country string `yaml:"country"`
 	// Hub is the URL of the hub's leaf node listener (member nodes):
 	// tls://hub.example.eu:7422.
 	Hub string `yaml:"hub"`
@@ -211,7 +208,6 @@ func (c *Config) Validate() error {
 // validate checks the federation block: each role's required settings,
 // and that the hub holds no pseudonymisation secret.
 func (f *Federation) validate() error {
-	f.Country = strings.ToUpper(strings.TrimSpace(f.Country))
 	switch f.Role {
 	case "":
 		return nil
@@ -242,9 +238,6 @@ func (f *Federation) validate() error {
 	}
 	if f.Role == "hub" && f.SecretFile != "" {
 		return errors.New("config: a federation hub must not hold the pseudonymisation secret; drop federation.secret_file")
-	}
-	if f.Country != "" && len(f.Country) != 2 {
-		return fmt.Errorf("config: federation.country %q: want an ISO 3166-1 alpha-2 code such as DE", f.Country)
 	}
 	return nil
 }

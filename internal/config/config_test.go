@@ -34,7 +34,6 @@ func TestFederationValidation(t *testing.T) {
 		{"member without secret", with(func(f *Federation) { f.Role = "member"; f.Hub = "tls://hub:7422"; f.HubName = "hub" }), "", "needs secret_file"},
 		{"hub without listener", with(func(f *Federation) { f.Role = "hub" }), "", "needs leaf_listen"},
 		{"hub with the secret", with(func(f *Federation) { f.Role = "hub"; f.LeafListen = ":7422"; f.SecretFile = "s" }), "", "must not hold"},
-		{"bad country", with(func(f *Federation) { f.Role = "hub"; f.LeafListen = ":7422"; f.Country = "DEU" }), "", "alpha-2"},
 		{"external NATS", with(func(f *Federation) { f.Role = "hub"; f.LeafListen = ":7422" }), "nats://x:4222", "embedded NATS"},
 	}
 	for _, tt := range tests {

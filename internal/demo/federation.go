@@ -226,7 +226,7 @@ func planFederation(dir string) ([]*fedNode, error) {
 		}
 		c := config.Default()
 		c.DataDir, c.Listen, c.LogLevel = filepath.Join(n.dir, "data"), api, "info"
-		c.Federation = config.Federation{Role: n.role, Node: n.name, Country: n.member.Country,
+		c.Federation = config.Federation{Role: n.role, Node: n.name,
 			Cert: filepath.Join(pki, n.name, federation.NodeCertFile(n.name)),
 			Key:  filepath.Join(pki, n.name, federation.NodeKeyFile(n.name)),
 			CA:   filepath.Join(pki, n.name, federation.CACertFile)}
