@@ -96,7 +96,7 @@ func Run(ctx context.Context, opts Options) (Result, error) {
 		w := watcher{from: local{n}, every: time.Second, progress: "[%5.1fs] %d events ingested, %d alerts\n"}
 		w.run(watchCtx, started, &res, opts.Out)
 	}()
-	err = replay(ctx, endpoints(n.URL(), keys), cfg, opts.Speed, &res, opts.Out)
+	err = replay(ctx, endpoints(n.URL(), keys), cfg, opts.Speed, &res)
 	if err == nil {
 		err = drain(ctx, n, keys, res.Sent)
 	}
@@ -248,7 +248,7 @@ func endpoints(url string, keys map[string]string) map[string]endpoint {
 
 // replay streams the scenario to each member's ingest endpoint, paced to
 // speed.
-func replay(ctx context.Context, dests map[string]endpoint, cfg scenario.Config, speed float64, res *Result, out io.Writer) error {
+func replay(ctx context.Context, dests map[string]endpoint, cfg scenario.Config, speed float64, res *Result) error {
 	client := &http.Client{Timeout: time.Minute}
 	pending := map[batchKey]*bytes.Buffer{}
 	counts := map[batchKey]int{}
