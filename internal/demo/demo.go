@@ -199,16 +199,22 @@ func demoMember(m scenario.Member) member.Member {
 // scenario's campaigns, valid from the day before it starts, both as STIX
 // objects and marshalled for the intel repository.
 func scenarioIntel(cfg scenario.Config) ([]stix.Object, []json.RawMessage, error) {
-	campaigns, err := scenario.Campaigns(cfg)
-	if err != nil {
-		return nil, nil, err
-	}
-	objs, err := SharedIntel(campaigns, cfg.Start.Add(-24*time.Hour))
+	objs, err := campaignIntel(cfg)
 	if err != nil {
 		return nil, nil, err
 	}
 	raws, err := RawObjects(objs)
 	return objs, raws, err
+}
+
+// campaignIntel is the national SOC's report on the infrastructure of
+// cfg's campaigns, published the day before they start.
+func campaignIntel(cfg scenario.Config) ([]stix.Object, error) {
+	campaigns, err := scenario.Campaigns(cfg)
+	if err != nil {
+		return nil, err
+	}
+	return SharedIntel(campaigns, cfg.Start.Add(-24*time.Hour))
 }
 
 // shareIntel stores the national SOC's report on the campaign

@@ -114,11 +114,7 @@ func Detectors(cfg scenario.Config, extra []*sigma.Rule) ([]detect.Detector, err
 			return nil, e
 		}
 	}
-	campaigns, err := scenario.Campaigns(cfg)
-	if err != nil {
-		return nil, err
-	}
-	objs, err := SharedIntel(campaigns, cfg.Start.Add(-24*time.Hour))
+	objs, err := campaignIntel(cfg)
 	if err != nil {
 		return nil, err
 	}
