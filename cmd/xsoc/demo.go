@@ -41,9 +41,9 @@ func runDemo(args []string, stdout, stderr io.Writer) error {
 	defer stop()
 	if *federation {
 		// The nodes are this same binary, run as "xsoc serve".
-		exe, err := os.Executable()
-		if err != nil {
-			return err
+		exe, xerr := os.Executable()
+		if xerr != nil {
+			return xerr
 		}
 		_, err = demo.RunFederation(ctx, demo.FederationOptions{DataDir: cfg.DataDir, Executable: exe,
 			Seed: *seed, Speed: *speed, Exit: *exit, Out: stdout})

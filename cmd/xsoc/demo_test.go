@@ -71,3 +71,17 @@ func TestDemoFederationRefusesNodeFlags(t *testing.T) {
 		}
 	}
 }
+
+// TestDemoFederationReportsFailure: a federation demo that cannot start
+// exits 1 with the reason (its error was once dropped, exiting 0).
+func TestDemoFederationReportsFailure(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "file")
+	if err := os.WriteFile(file, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	var out bytes.Buffer
+	code := mainExit([]string{"demo", "--federation", "--exit", "--data-dir", filepath.Join(file, "data")}, &out, &out)
+	if code != 1 || !strings.Contains(out.String(), "not a directory") {
+		t.Errorf("exit %d, %q; want exit 1 saying the data directory is not a directory", code, out.String())
+	}
+}
