@@ -4,6 +4,7 @@
 package config
 
 import (
+	"encoding"
 	"errors"
 	"fmt"
 	"io"
@@ -56,6 +57,8 @@ type Config struct {
 	Syslog []ingest.SyslogConfig `yaml:"syslog"`
 	// TAXIIFeeds lists remote TAXII 2.1 collections to pull on a schedule.
 	TAXIIFeeds []TAXIIFeed `yaml:"taxii_feeds"`
+	// Limits bound what requests and API keys may take from the node.
+	Limits Limits `yaml:"limits"`
 	// Federation links the node to other nodes: a hub, or a member node of
 	// a hub. Environment: XSOC_FEDERATION_ROLE, XSOC_FEDERATION_NODE, ...
 	Federation Federation `yaml:"federation"`
@@ -114,6 +117,7 @@ func Default() Config {
 		IngestMaxBytes: 8 << 30,
 		Workers:        2,
 		LogLevel:       "info",
+		Limits:         DefaultLimits(),
 	}
 }
 
@@ -152,6 +156,12 @@ func loadEnv(v reflect.Value, prefix string, lookup func(string) (string, bool))
 		}
 		s, ok := lookup(name)
 		if !ok {
+			continue
+		}
+		if u, ok := f.Addr().Interface().(encoding.TextUnmarshaler); ok {
+			if err := u.UnmarshalText([]byte(s)); err != nil {
+				return fmt.Errorf("config: %s: %v", name, err)
+			}
 			continue
 		}
 		switch f.Kind() {
@@ -198,6 +208,9 @@ func (c *Config) Validate() error {
 		if s.Member == "" || (s.UDP == "" && s.TCP == "") {
 			return fmt.Errorf("config: syslog listener %+v needs a member and a udp or tcp address", s)
 		}
+	}
+	if err := c.Limits.validate(); err != nil {
+		return err
 	}
 	if c.Federation.Role != "" && c.NATSURL != "" {
 		return errors.New("config: federation links the embedded NATS server; drop nats_url or federation.role")

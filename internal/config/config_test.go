@@ -68,3 +68,48 @@ func TestFederationFromFileAndEnvironment(t *testing.T) {
 		t.Error("XSOC_SYSLOG accepted")
 	}
 }
+
+func TestLimitsFromFileAndEnvironment(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "xsoc.yaml")
+	os.WriteFile(path, []byte("limits:\n  ingest_max_body: 16MiB\n  memory_budget: 268435456\n"), 0o600)
+	c := Default()
+	if err := c.LoadFile(path); err != nil {
+		t.Fatal(err)
+	}
+	env := map[string]string{"XSOC_LIMITS_KEY_MEMORY": "64 MiB"}
+	if err := c.LoadEnv(func(k string) (string, bool) { v, ok := env[k]; return v, ok }); err != nil {
+		t.Fatal(err)
+	}
+	l := c.Limits
+	if l.IngestMaxBody != 16<<20 || l.MemoryBudget != 256<<20 || l.KeyMemory != 64<<20 || l.IngestConcurrency != 256 {
+		t.Errorf("limits %+v", l)
+	}
+	if err := c.Validate(); err != nil {
+		t.Error(err)
+	}
+	c.Limits.KeyMemory = 8 << 20
+	if err := c.Validate(); err == nil || !strings.Contains(err.Error(), "key_memory 8MiB") {
+		t.Errorf("key memory under the body size: %v", err)
+	}
+	env = map[string]string{"XSOC_LIMITS_MEMORY_BUDGET": "lots"}
+	if err := c.LoadEnv(func(k string) (string, bool) { v, ok := env[k]; return v, ok }); err == nil {
+		t.Error("a size of \"lots\" accepted")
+	}
+}
+
+func TestParseSize(t *testing.T) {
+	for in, want := range map[string]Size{"0": 0, "512": 512, "4KiB": 4096, "64MiB": 64 << 20, "1 GiB": 1 << 30, "2GB": 2 << 30, "10B": 10} {
+		got, err := ParseSize(in)
+		if err != nil || got != want {
+			t.Errorf("ParseSize(%q) = %d, %v; want %d", in, got, err, want)
+		}
+	}
+	for _, bad := range []string{"", "-1", "1TiB", "x", "99999999999GiB"} {
+		if _, err := ParseSize(bad); err == nil {
+			t.Errorf("ParseSize(%q) accepted", bad)
+		}
+	}
+	if s := Size(64 << 20).String(); s != "64MiB" {
+		t.Errorf("String = %s", s)
+	}
+}

@@ -15,6 +15,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -61,22 +62,39 @@ type Batch struct {
 // Subject returns the bus subject of a member's input.
 func Subject(member string) string { return bus.IngestSubject + "." + member }
 
-// encode returns the message header and body of a batch of lines.
-func encode(member string, f format.Format, received time.Time, lines [][]byte) (nats.Header, []byte) {
-	size := 0
-	for _, l := range lines {
-		size += len(l) + 1
-	}
-	body := make([]byte, 0, size)
-	for _, l := range lines {
-		body = append(body, l...)
-		body = append(body, '\n')
-	}
+// header returns the message header of a batch.
+func header(member string, f format.Format, received time.Time) nats.Header {
 	hdr := nats.Header{}
 	hdr.Set(hdrMember, member)
 	hdr.Set(hdrFormat, string(f))
 	hdr.Set(hdrReceived, strconv.FormatInt(received.UnixNano(), 10))
-	return hdr, body
+	return hdr
+}
+
+// run is the body of one bus message: accepted lines, each ending in a
+// newline (the last one may lack it), within maxBatchBytes and
+// maxBatchLines.
+type run struct {
+	data  []byte
+	lines int
+}
+
+// runsOf copies lines into runs.
+func runsOf(lines [][]byte) []run {
+	var runs []run
+	for _, c := range chunk(lines) {
+		size := 0
+		for _, l := range c {
+			size += len(l) + 1
+		}
+		data := make([]byte, 0, size)
+		for _, l := range c {
+			data = append(data, l...)
+			data = append(data, '\n')
+		}
+		runs = append(runs, run{data: data, lines: len(c)})
+	}
+	return runs
 }
 
 // DecodeBatch reads a batch from a bus message's header and body. The
@@ -129,31 +147,51 @@ func (a *Acceptor) Accept(ctx context.Context, member string, f format.Format, l
 	if len(lines) == 0 {
 		return nil
 	}
+	return a.publish(ctx, member, f, runsOf(lines), msgID)
+}
+
+// maxPublishing bounds the bus messages of one request in flight at once;
+// a request of many runs waits for acks rather than holding a goroutine
+// per run.
+const maxPublishing = 16
+
+// publish stores runs as bus messages, as Accept does; the runs' data is
+// the messages' bodies, not copied.
+func (a *Acceptor) publish(ctx context.Context, member string, f format.Format, runs []run, msgID string) error {
 	received := a.now()
-	chunks := chunk(lines)
-	if len(chunks) == 1 {
-		hdr, body := encode(member, f, received, lines)
-		_, err := a.pub.Publish(ctx, Subject(member), hdr, body, msgID)
+	if len(runs) == 1 {
+		_, err := a.pub.Publish(ctx, Subject(member), header(member, f, received), runs[0].data, msgID)
 		return err
 	}
-	errs := make(chan error, len(chunks))
-	for i, c := range chunks {
+	pctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var (
+		wg    sync.WaitGroup
+		once  sync.Once
+		first error
+	)
+	slots := make(chan struct{}, maxPublishing)
+	for i, r := range runs {
+		slots <- struct{}{}
+		if err := pctx.Err(); err != nil {
+			once.Do(func() { first = err }) // a failed run or the caller's deadline
+			break
+		}
+		wg.Add(1)
 		go func() {
-			hdr, body := encode(member, f, received, c)
+			defer wg.Done()
+			defer func() { <-slots }()
 			id := ""
 			if msgID != "" {
 				id = msgID + "/" + strconv.Itoa(i)
 			}
-			_, err := a.pub.Publish(ctx, Subject(member), hdr, body, id)
-			errs <- err
+			// Each message gets its own header: publishing with an id writes into it.
+			if _, err := a.pub.Publish(pctx, Subject(member), header(member, f, received), r.data, id); err != nil {
+				once.Do(func() { first = err; cancel() })
+			}
 		}()
 	}
-	var first error
-	for range chunks {
-		if err := <-errs; err != nil && first == nil {
-			first = err
-		}
-	}
+	wg.Wait()
 	return first
 }
 

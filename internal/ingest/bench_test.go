@@ -22,7 +22,7 @@ func sysmonLine(i int) string {
 // requests, without an HTTP client in the way.
 func BenchmarkHTTPIngest(b *testing.B) {
 	bs := openBus(b, 0)
-	h := NewHandler(NewAcceptor(bs), func(*http.Request) (string, bool) { return "m1", true }, slog.New(slog.NewTextHandler(io.Discard, nil)), 0)
+	h := NewHandler(NewAcceptor(bs), func(*http.Request) (string, bool) { return "m1", true }, slog.New(slog.NewTextHandler(io.Discard, nil)), Limits{})
 	var body bytes.Buffer
 	const perRequest = 500
 	for i := range perRequest {

@@ -19,8 +19,13 @@ import (
 	"github.com/xsoc/xsoc/internal/ingest/format"
 )
 
-// MaxRequestBytes bounds one request body after decompression.
-const MaxRequestBytes = 256 << 20
+// DefaultMaxBody bounds one request body after decompression unless the
+// configuration says otherwise.
+const DefaultMaxBody = 64 << 20
+
+// DefaultMaxInflight bounds concurrent ingest requests unless the
+// configuration says otherwise.
+const DefaultMaxInflight = 256
 
 // maxReportedErrors bounds the per-line errors a response lists; the
 // counts are always complete.
@@ -53,6 +58,19 @@ func (r *Result) reject(line int, reason string) {
 	}
 }
 
+// Limits bound what the ingest handler holds at once.
+type Limits struct {
+	// MaxBody bounds one request body after decompression (413 past it);
+	// 0 means DefaultMaxBody.
+	MaxBody int64
+	// MaxInflight bounds concurrent requests (429 past it); 0 means
+	// DefaultMaxInflight.
+	MaxInflight int
+	// Budget bounds the memory request bodies hold, node-wide and per key
+	// (503 past it); nil means a budget of four bodies, two per key.
+	Budget *Budget
+}
+
 // Handler serves POST /api/v1/ingest: NDJSON (or newline-separated syslog /
 // CEF lines), optionally gzip-compressed (Content-Encoding: gzip), one
 // event per line. ?format= names the input format (default: auto-detected
@@ -70,20 +88,28 @@ type Handler struct {
 	timeout time.Duration
 	// maxBody bounds a request body after decompression.
 	maxBody int64
+	budget  *Budget
 }
 
 // NewHandler returns the bulk ingest handler. member extracts the
 // authenticated member id from a request (set by the API's authentication).
-func NewHandler(a *Acceptor, member func(*http.Request) (string, bool), log *slog.Logger, maxInflight int) *Handler {
-	if maxInflight <= 0 {
-		maxInflight = 256
+func NewHandler(a *Acceptor, member func(*http.Request) (string, bool), log *slog.Logger, lim Limits) *Handler {
+	if lim.MaxInflight <= 0 {
+		lim.MaxInflight = DefaultMaxInflight
+	}
+	if lim.MaxBody <= 0 {
+		lim.MaxBody = DefaultMaxBody
+	}
+	if lim.Budget == nil {
+		lim.Budget = NewBudget(4*(lim.MaxBody+1), 2*(lim.MaxBody+1))
 	}
 	return &Handler{
 		acceptor: a, member: member, log: log,
-		inflight: make(chan struct{}, maxInflight),
+		inflight: make(chan struct{}, lim.MaxInflight),
 		pool:     sync.Pool{New: func() any { return new(checker) }},
 		timeout:  30 * time.Second,
-		maxBody:  MaxRequestBytes,
+		maxBody:  lim.MaxBody,
+		budget:   lim.Budget,
 	}
 }
 
@@ -115,27 +141,31 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		httpError(w, http.StatusBadRequest, err.Error())
 		return
 	}
-	body, truncated, err := h.body(w, r)
-	if errors.Is(err, errTooLarge) {
+	hd := &hold{b: h.budget, key: member}
+	defer hd.done()
+	var res Result
+	runs, err := h.take(w, r, hd, f, &res)
+	switch {
+	case errors.Is(err, errTooLarge):
 		httpError(w, http.StatusRequestEntityTooLarge, err.Error())
 		return
-	}
-	if err != nil {
+	case errors.Is(err, errBudget):
+		w.Header().Set("Retry-After", "1")
+		httpError(w, http.StatusServiceUnavailable, err.Error()+"; nothing was accepted, retry later or send smaller requests")
+		return
+	case err != nil:
 		httpError(w, http.StatusBadRequest, err.Error())
 		return
 	}
-	var res Result
-	lines := h.split(body, truncated, f, &res)
-	if len(lines) > 0 {
+	if res.Accepted > 0 {
 		ctx, cancel := context.WithTimeout(r.Context(), h.timeout)
-		err = h.acceptor.Accept(ctx, member, f, lines, r.Header.Get("Idempotency-Key"))
+		err = h.acceptor.publish(ctx, member, f, runs, r.Header.Get("Idempotency-Key"))
 		cancel()
 		if err != nil {
 			h.busError(w, member, err)
 			return
 		}
 	}
-	res.Accepted = len(lines)
 	status := http.StatusOK
 	if res.Accepted == 0 && res.Rejected > 0 {
 		status = http.StatusBadRequest
@@ -171,73 +201,214 @@ func checkContentType(ct string) string {
 	return fmt.Sprintf("unsupported Content-Type %q: send application/x-ndjson (one JSON event per line) or text/plain (syslog/CEF lines)", mt)
 }
 
-// body reads the whole request body, decompressing gzip. A truncated gzip
-// stream is not an error: it returns what decompressed with truncated set,
-// and split keeps the complete lines and rejects the partial last one.
-func (h *Handler) body(w http.ResponseWriter, r *http.Request) (body []byte, truncated bool, err error) {
+// take reads the request body, decompressing gzip as it reads, checks
+// its lines and returns the accepted ones as runs of bus messages. The
+// body is read into blocks reserved from the budget — nothing is held that
+// the budget did not grant — and lines are checked as each block fills;
+// reading stops one byte past the size limit, whatever a gzip stream would
+// inflate to. A truncated gzip stream is not an error: the complete lines
+// before the break are kept and the cut one is rejected.
+func (h *Handler) take(w http.ResponseWriter, r *http.Request, hd *hold, f format.Format, res *Result) ([]run, error) {
 	var rd io.Reader = http.MaxBytesReader(w, r.Body, h.maxBody)
+	hint := r.ContentLength
 	enc := strings.ToLower(strings.TrimSpace(r.Header.Get("Content-Encoding")))
 	switch enc {
 	case "", "identity":
 	case "gzip", "x-gzip":
 		zr, err := gzip.NewReader(rd)
 		if err != nil {
-			return nil, false, fmt.Errorf("gzip: %v", err)
+			return nil, fmt.Errorf("gzip: %v", err)
 		}
-		rd = io.LimitReader(zr, h.maxBody+1)
+		rd = zr
+		hint *= 4 // a first guess; reading grows it as needed
 	default:
-		return nil, false, fmt.Errorf("unsupported Content-Encoding %q: use gzip or none", enc)
+		return nil, fmt.Errorf("unsupported Content-Encoding %q: use gzip or none", enc)
 	}
-	var buf bytes.Buffer
-	if r.ContentLength > 0 && r.ContentLength < h.maxBody {
-		buf.Grow(int(r.ContentLength) + 1)
-	}
-	_, err = buf.ReadFrom(rd)
-	if int64(buf.Len()) > h.maxBody {
-		return nil, false, fmt.Errorf("%w: over %d bytes after decompression; split it", errTooLarge, h.maxBody)
-	}
-	var maxErr *http.MaxBytesError
-	switch {
-	case errors.As(err, &maxErr):
-		return nil, false, fmt.Errorf("%w: over %d bytes; split it", errTooLarge, h.maxBody)
-	case errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, gzip.ErrChecksum):
-		return buf.Bytes(), true, nil
-	case err != nil:
-		return nil, false, fmt.Errorf("reading body: %v", err)
-	}
-	return buf.Bytes(), false, nil
-}
-
-// errTooLarge refuses a request body over MaxRequestBytes (HTTP 413).
-var errTooLarge = errors.New("request body too large")
-
-// split cuts body into lines, validates each, records rejects in res and
-// returns the accepted lines (aliasing body).
-func (h *Handler) split(body []byte, truncated bool, f format.Format, res *Result) [][]byte {
-	if truncated {
-		res.Note = "gzip stream truncated: complete lines before the break were processed"
-	}
-	lines := make([][]byte, 0, bytes.Count(body, []byte{'\n'})+1)
 	c := h.pool.Get().(*checker)
 	defer h.pool.Put(c)
-	for n := 1; len(body) > 0; n++ {
-		line, rest, complete := bytes.Cut(body, []byte{'\n'})
-		body = rest
+	sp := splitter{c: c, f: f, res: res, n: 1}
+	err := h.read(rd, hint, hd, &sp)
+	var maxErr *http.MaxBytesError
+	switch {
+	case errors.Is(err, errTooLarge), errors.Is(err, errBudget):
+		return nil, err
+	case errors.As(err, &maxErr):
+		return nil, fmt.Errorf("%w: over %d bytes; split it", errTooLarge, h.maxBody)
+	case err != nil:
+		return nil, fmt.Errorf("reading body: %v", err)
+	}
+	return sp.runs, nil
+}
+
+// errTooLarge refuses a request body over the size limit (HTTP 413).
+var errTooLarge = errors.New("request body too large")
+
+// blockSize is the unit bodies are read in: room for the longest accepted
+// line and for one bus message. A body costs its size plus at most one
+// block; the blocks it fills are its runs' storage, never copied again.
+const blockSize = maxBatchBytes
+
+// minBodyBuffer is the first buffer of a body of unknown size; it doubles
+// up to blockSize.
+const minBodyBuffer = 64 << 10
+
+// read reads rd to its end into blocks reserved from hd, handing each full
+// block's complete lines to sp and carrying the cut last line over into the
+// next block.
+func (h *Handler) read(rd io.Reader, hint int64, hd *hold, sp *splitter) error {
+	limit := min(int64(blockSize), h.maxBody+1)
+	block, err := alloc(hd, min(max(hint+1, minBodyBuffer), limit))
+	if err != nil {
+		return err
+	}
+	var total int64
+	for {
+		n, err := rd.Read(block[len(block):cap(block)])
+		block = block[:len(block)+n]
+		if total += int64(n); total > h.maxBody {
+			return fmt.Errorf("%w: over %d bytes after decompression; split it", errTooLarge, h.maxBody)
+		}
+		switch {
+		case err == io.EOF:
+			sp.last(block, false)
+			return nil
+		case errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, gzip.ErrChecksum):
+			sp.last(block, true)
+			return nil
+		case err != nil:
+			return err
+		case len(block) < cap(block):
+			continue
+		}
+		var next []byte
+		if int64(cap(block)) < limit { // the first block, still growing
+			if next, err = alloc(hd, min(2*int64(cap(block)), limit)); err != nil {
+				return err
+			}
+			hd.shrink(int64(cap(block)))
+			block = append(next, block...)
+			continue
+		}
+		if next, err = alloc(hd, limit); err != nil {
+			return err
+		}
+		block = append(next, sp.full(block)...)
+	}
+}
+
+// alloc reserves n bytes from hd and returns an empty buffer of that
+// capacity.
+func alloc(hd *hold, n int64) ([]byte, error) {
+	if err := hd.grow(n); err != nil {
+		return nil, err
+	}
+	return make([]byte, 0, n), nil
+}
+
+// splitter checks the lines of a body block by block, records accepted and
+// rejected lines in res, and moves the accepted lines of each block to its
+// front, each ending in a newline, cut into runs of one bus message each.
+// It keeps nothing per line, so a body of a million tiny lines costs no
+// more memory than its bytes.
+type splitter struct {
+	c    *checker
+	f    format.Format
+	res  *Result
+	n    int // the number of the next line, from 1
+	over int // bytes so far of a line too long for a block; 0 if none
+	runs []run
+}
+
+// full takes a full block: it checks the complete lines and returns the
+// cut last line, to be carried over into the next block.
+func (s *splitter) full(block []byte) []byte {
+	data := s.skip(block)
+	end := bytes.LastIndexByte(data, '\n')
+	if end < 0 && len(data) == len(block) {
+		// A line fills the block: it is far over MaxLineBytes.
+		s.over = len(data)
+		return nil
+	}
+	s.lines(data[:end+1], false)
+	return data[end+1:]
+}
+
+// last takes the final block; truncated says the body was cut off.
+func (s *splitter) last(block []byte, truncated bool) {
+	if truncated {
+		s.res.Note = "gzip stream truncated: complete lines before the break were processed"
+	}
+	data := s.skip(block)
+	if s.over > 0 {
+		s.tooLong()
+		return
+	}
+	s.lines(data, truncated)
+}
+
+// skip passes over the rest of a line too long for a block, returning what
+// follows it.
+func (s *splitter) skip(block []byte) []byte {
+	if s.over == 0 {
+		return block
+	}
+	i := bytes.IndexByte(block, '\n')
+	if i < 0 {
+		s.over += len(block)
+		return block[len(block):]
+	}
+	s.over += i
+	s.tooLong()
+	return block[i+1:]
+}
+
+func (s *splitter) tooLong() {
+	s.res.reject(s.n, fmt.Sprintf("line is %d bytes, over the %d-byte (1 MiB) limit", s.over, MaxLineBytes))
+	s.n++
+	s.over = 0
+}
+
+// lines checks the lines of data and moves the accepted ones to its front
+// as runs. The last line may lack its newline; it gets one if data has
+// room after it (a body that ends exactly at its buffer's end keeps it
+// without).
+func (s *splitter) lines(data []byte, truncated bool) {
+	// out grows over data's front: every accepted line moves to an offset
+	// at or before its own, so copying never overwrites unread input.
+	out := data[:0:cap(data)]
+	start, lines := 0, 0
+	closeRun := func() {
+		if lines > 0 {
+			s.runs = append(s.runs, run{data: out[start:len(out):len(out)], lines: lines})
+			start, lines = len(out), 0
+		}
+	}
+	for ; len(data) > 0; s.n++ {
+		line, rest, complete := bytes.Cut(data, []byte{'\n'})
+		data = rest
 		line = bytes.TrimSuffix(line, []byte{'\r'})
 		if len(bytes.TrimSpace(line)) == 0 {
 			continue
 		}
 		if truncated && !complete {
-			res.reject(n, "line cut off by the truncated gzip stream")
+			s.res.reject(s.n, "line cut off by the truncated gzip stream")
 			continue
 		}
-		if reason := c.check(line, f); reason != "" {
-			res.reject(n, reason)
+		if reason := s.c.check(line, s.f); reason != "" {
+			s.res.reject(s.n, reason)
 			continue
 		}
-		lines = append(lines, line)
+		if lines > 0 && (len(out)-start+len(line)+1 > maxBatchBytes || lines >= maxBatchLines) {
+			closeRun()
+		}
+		out = append(out, line...)
+		if len(out) < cap(out) {
+			out = append(out, '\n')
+		}
+		lines++
+		s.res.Accepted++
 	}
-	return lines
+	closeRun()
 }
 
 // checker validates lines; it keeps a parser and an event to reuse.

@@ -99,7 +99,7 @@ func TestHTTPIngest(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			b := openBus(t, 0)
-			h := NewHandler(NewAcceptor(b), func(*http.Request) (string, bool) { return tt.member, tt.member != "" }, slog.Default(), 0)
+			h := NewHandler(NewAcceptor(b), func(*http.Request) (string, bool) { return tt.member, tt.member != "" }, slog.Default(), Limits{})
 			req := httptest.NewRequest(http.MethodPost, "/api/v1/ingest?"+tt.query, bytes.NewReader(tt.body))
 			if tt.contentType != "" {
 				req.Header.Set("Content-Type", tt.contentType)
@@ -151,7 +151,7 @@ func TestHTTPIngest(t *testing.T) {
 
 func TestHTTPIngestOversizeBodyIs413(t *testing.T) {
 	b := openBus(t, 0)
-	h := NewHandler(NewAcceptor(b), func(*http.Request) (string, bool) { return "m1", true }, slog.Default(), 0)
+	h := NewHandler(NewAcceptor(b), func(*http.Request) (string, bool) { return "m1", true }, slog.Default(), Limits{})
 	h.maxBody = 4 << 10
 	body := strings.Repeat(`{"message":"x"}`+"\n", 1000) // 16 KB
 	for _, enc := range []string{"", "gzip"} {
@@ -174,7 +174,7 @@ func TestHTTPIngestOversizeBodyIs413(t *testing.T) {
 
 func TestHTTPIngestFullBusIs503(t *testing.T) {
 	b := openBus(t, 32<<10)
-	h := NewHandler(NewAcceptor(b), func(*http.Request) (string, bool) { return "m1", true }, slog.Default(), 0)
+	h := NewHandler(NewAcceptor(b), func(*http.Request) (string, bool) { return "m1", true }, slog.Default(), Limits{})
 	line := `{"message":"` + strings.Repeat("x", 1000) + `"}` + "\n"
 	body := []byte(strings.Repeat(line, 10))
 	var last *httptest.ResponseRecorder
@@ -269,18 +269,32 @@ func FuzzHTTPSplit(f *testing.F) {
 	f.Add([]byte("{\"a\":1}\n\n{bad\n<34>1 - - - - - - x\n"), "auto")
 	f.Add([]byte("\r\n\x00\n"), "ecs")
 	f.Add([]byte("CEF:0|a|b|c|d|e|5|k=v\n"), "cef")
-	h := NewHandler(nil, nil, slog.Default(), 0)
+	h := NewHandler(nil, nil, slog.Default(), Limits{})
 	f.Fuzz(func(t *testing.T, body []byte, fs string) {
 		fm, err := format.ParseFormat(fs)
 		if err != nil {
 			return
 		}
 		var res Result
-		lines := h.split(body, false, fm, &res)
-		for _, l := range lines {
-			if len(l) == 0 || bytes.IndexByte(l, '\n') >= 0 {
-				t.Fatalf("accepted line %q", l)
+		n := 0
+		runs, err := splitBody(h, body, fm, &res)
+		if err != nil {
+			return
+		}
+		for _, r := range runs {
+			lines := bytes.Split(bytes.TrimSuffix(r.data, []byte{'\n'}), []byte{'\n'})
+			if len(lines) != r.lines || len(r.data) > maxBatchBytes {
+				t.Fatalf("run of %d bytes holds %d lines, says %d", len(r.data), len(lines), r.lines)
 			}
+			for _, l := range lines {
+				if len(bytes.TrimSpace(l)) == 0 {
+					t.Fatalf("accepted empty line in %q", r.data)
+				}
+			}
+			n += r.lines
+		}
+		if n != res.Accepted {
+			t.Fatalf("runs hold %d lines, %d accepted", n, res.Accepted)
 		}
 	})
 }

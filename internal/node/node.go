@@ -190,7 +190,11 @@ func (n *Node) routes() {
 		return n.GrantSharedWrite(ctx)
 	}}
 	core.Register(n.mux)
-	n.mux.Handle("POST /api/v1/ingest", ingest.NewHandler(n.Acceptor, api.MemberOfRequest, n.Log, 0))
+	lim := n.Config.Limits
+	n.mux.Handle("POST /api/v1/ingest", ingest.NewHandler(n.Acceptor, api.MemberOfRequest, n.Log, ingest.Limits{
+		MaxBody: int64(lim.IngestMaxBody), MaxInflight: lim.IngestConcurrency,
+		Budget: ingest.NewBudget(int64(lim.MemoryBudget), int64(lim.KeyMemory)),
+	}))
 	n.mux.Handle("GET /metrics", api.RequireOperator(promhttp.HandlerFor(n.Metrics, promhttp.HandlerOpts{})))
 	n.mux.Handle("GET /api/v1/openapi.json", api.OpenAPIHandler())
 }
