@@ -118,20 +118,33 @@ func parseTimespan(s string) (time.Duration, error) {
 	return time.Duration(n) * unit, nil
 }
 
-// compileCorrelations resolves correlation rules against the compiled
-// detection rules (and each other, for chains).
-func (c *compiler) compileCorrelations(rules []*Rule) {
-	type target struct {
-		cr   *compiledRule
-		corr *correlation
+// corrTarget is what a name in a correlation's rules list refers to: a
+// detection rule or another correlation.
+type corrTarget struct {
+	cr   *compiledRule
+	corr *correlation
+}
+
+// node returns the target as a key for maps over both kinds.
+func (t corrTarget) node() any {
+	if t.cr != nil {
+		return t.cr
 	}
-	targets := map[string]target{}
+	return t.corr
+}
+
+// compileCorrelations resolves correlation rules against the compiled
+// detection rules (and each other, for chains). Correlations that refer
+// to each other in a loop, stack too deep or fan out too far are refused
+// (checkCorrelationGraph).
+func (c *compiler) compileCorrelations(rules []*Rule) {
+	targets := map[string]corrTarget{}
 	for _, cr := range c.rs.rules {
 		if cr.rule.ID != "" {
-			targets[cr.rule.ID] = target{cr: cr}
+			targets[cr.rule.ID] = corrTarget{cr: cr}
 		}
 		if cr.rule.Name != "" {
-			targets[cr.rule.Name] = target{cr: cr}
+			targets[cr.rule.Name] = corrTarget{cr: cr}
 		}
 	}
 	var corrs []*correlation
@@ -143,14 +156,14 @@ func (c *compiler) compileCorrelations(rules []*Rule) {
 		}
 		corrs = append(corrs, corr)
 		if r.ID != "" {
-			targets[r.ID] = target{corr: corr}
+			targets[r.ID] = corrTarget{corr: corr}
 		}
 		if r.Name != "" {
-			targets[r.Name] = target{corr: corr}
+			targets[r.Name] = corrTarget{corr: corr}
 		}
 	}
 	// Resolve references; a correlation whose references fail is dropped.
-	var ok []*correlation
+	var resolved []*correlation
 	for _, corr := range corrs {
 		var missing []string
 		for _, ref := range corr.rule.Correlation.Rules {
@@ -162,65 +175,75 @@ func (c *compiler) compileCorrelations(rules []*Rule) {
 			c.fail(corr.rule, false, "correlation names rules that are not loaded: %s", strings.Join(missing, ", "))
 			continue
 		}
-		ok = append(ok, corr)
+		resolved = append(resolved, corr)
 	}
-	// Logsources for chained correlations: that of the first detection
-	// rule reached.
-	var lsOf func(ref string, depth int) Logsource
-	lsOf = func(ref string, depth int) Logsource {
+	for _, corr := range c.checkCorrelationGraph(resolved, targets) {
+		c.wire(corr, targets)
+	}
+}
+
+// wire connects corr to the rules and correlations it names, so their
+// matches feed it.
+func (c *compiler) wire(corr *correlation, targets map[string]corrTarget) {
+	spec := corr.rule.Correlation
+	corr.ls = logsourceOf(spec.Rules[0], targets)
+	for i, ref := range spec.Rules {
+		t := targets[ref]
+		ls := logsourceOf(ref, targets)
+		name := ref
+		if t.cr != nil && t.cr.rule.Name != "" {
+			name = t.cr.rule.Name
+		} else if t.corr != nil && t.corr.rule.Name != "" {
+			name = t.corr.rule.Name
+		}
+		feed := corrFeed{corr: corr, idx: i}
+		for _, g := range spec.GroupBy {
+			field := g
+			if per, ok := spec.Aliases[g]; ok {
+				if f, ok := per[name]; ok {
+					field = f
+				} else if f, ok := per[ref]; ok {
+					field = f
+				}
+			}
+			feed.groupBy = append(feed.groupBy, refsOf(FieldCandidates(ls, field)))
+		}
+		if spec.Field != "" {
+			for _, f := range strings.Split(spec.Field, ",") {
+				feed.field = append(feed.field, refsOf(FieldCandidates(ls, f)))
+			}
+		}
+		if t.cr != nil {
+			t.cr.feeds = append(t.cr.feeds, feed)
+			if !spec.Generate {
+				t.cr.silent = true
+			}
+		} else {
+			t.corr.feeds = append(t.corr.feeds, feed)
+			if !spec.Generate {
+				t.corr.silent = true
+			}
+		}
+	}
+	c.rs.corrs = append(c.rs.corrs, corr)
+	c.rs.corrByID[corr.key] = corr
+}
+
+// logsourceOf is the logsource of the first detection rule ref reaches
+// (chained correlations take that of the rule they start from). The
+// references it follows have passed checkCorrelationGraph: they end.
+func logsourceOf(ref string, targets map[string]corrTarget) Logsource {
+	for range maxChainDepth + 1 {
 		t := targets[ref]
 		if t.cr != nil {
 			return t.cr.rule.Logsource
 		}
-		if t.corr != nil && depth < 8 && len(t.corr.rule.Correlation.Rules) > 0 {
-			return lsOf(t.corr.rule.Correlation.Rules[0], depth+1)
+		if t.corr == nil || len(t.corr.rule.Correlation.Rules) == 0 {
+			break
 		}
-		return Logsource{}
+		ref = t.corr.rule.Correlation.Rules[0]
 	}
-	for _, corr := range ok {
-		spec := corr.rule.Correlation
-		corr.ls = lsOf(spec.Rules[0], 0)
-		for i, ref := range spec.Rules {
-			t := targets[ref]
-			ls := lsOf(ref, 0)
-			name := ref
-			if t.cr != nil && t.cr.rule.Name != "" {
-				name = t.cr.rule.Name
-			} else if t.corr != nil && t.corr.rule.Name != "" {
-				name = t.corr.rule.Name
-			}
-			feed := corrFeed{corr: corr, idx: i}
-			for _, g := range spec.GroupBy {
-				field := g
-				if per, ok := spec.Aliases[g]; ok {
-					if f, ok := per[name]; ok {
-						field = f
-					} else if f, ok := per[ref]; ok {
-						field = f
-					}
-				}
-				feed.groupBy = append(feed.groupBy, refsOf(FieldCandidates(ls, field)))
-			}
-			if spec.Field != "" {
-				for _, f := range strings.Split(spec.Field, ",") {
-					feed.field = append(feed.field, refsOf(FieldCandidates(ls, f)))
-				}
-			}
-			if t.cr != nil {
-				t.cr.feeds = append(t.cr.feeds, feed)
-				if !spec.Generate {
-					t.cr.silent = true
-				}
-			} else {
-				t.corr.feeds = append(t.corr.feeds, feed)
-				if !spec.Generate {
-					t.corr.silent = true
-				}
-			}
-		}
-		c.rs.corrs = append(c.rs.corrs, corr)
-		c.rs.corrByID[corr.key] = corr
-	}
+	return Logsource{}
 }
 
 func refsOf(names []string) []event.Ref {
@@ -302,7 +325,7 @@ func firstValue(ev *event.Event, cands []event.Ref) (string, bool) {
 // the correlation's alert when it fires.
 func (rs *RuleSet) feed(f corrFeed, ev *event.Event, out []alert.Alert, depth int) []alert.Alert {
 	corr := f.corr
-	if !corr.enabled.Load() || depth > 8 {
+	if !corr.enabled.Load() || depth >= maxChainDepth {
 		return out
 	}
 	key := groupKey(ev, f.groupBy)

@@ -253,3 +253,116 @@ func TestCorrelationPerMember(t *testing.T) {
 		t.Errorf("second event of member m1: %d alerts, want 1", n)
 	}
 }
+
+// correlationDoc is a correlation rule titled and named name, over refs.
+func correlationDoc(name string, refs ...string) string {
+	return fmt.Sprintf("---\ntitle: %s\nid: %s\nname: %s\ncorrelation:\n    type: event_count\n    rules: [%s]\n    group-by: [TargetUserName]\n    timespan: 1m\n    condition: {gte: 1}\n",
+		name, name, name, strings.Join(refs, ", "))
+}
+
+func repeat(ref string, k int) []string {
+	out := make([]string, k)
+	for i := range out {
+		out[i] = ref
+	}
+	return out
+}
+
+// stack is n correlations c1..cn, each naming the one below k times (c1
+// names failed_login).
+func stack(n, k int) string {
+	var b strings.Builder
+	below := "failed_login"
+	for i := 1; i <= n; i++ {
+		name := fmt.Sprint("c", i)
+		b.WriteString(correlationDoc(name, repeat(below, k)...))
+		below = name
+	}
+	return b.String()
+}
+
+// TestCorrelationGraphLimits loads correlations whose references loop,
+// stack too deep or fan out too far: loading refuses them, naming the
+// rules, and what loads keeps the updates one match causes within
+// maxFanOut (counted by walking the loaded feeds).
+func TestCorrelationGraphLimits(t *testing.T) {
+	cases := []struct {
+		name    string
+		src     string
+		refused map[string]string // rule id: words its load error holds
+		loaded  []string          // correlation ids that load
+	}{
+		{
+			name: "two correlations naming each other 20 times",
+			src:  correlationDoc("a", append([]string{"failed_login"}, repeat("b", 20)...)...) + correlationDoc("b", repeat("a", 20)...),
+			refused: map[string]string{
+				"a": `loop, which would feed them without end: "a" (test.yml:23) → "b" (test.yml:33) → "a" (test.yml:23)`,
+				"b": `loop, which would feed them without end: "a" (test.yml:23) → "b" (test.yml:33) → "a" (test.yml:23)`,
+			},
+		},
+		{
+			name:    "a correlation naming itself",
+			src:     correlationDoc("self", "failed_login", "self"),
+			refused: map[string]string{"self": `loop, which would feed them without end: "self" (test.yml:23) → "self" (test.yml:23)`},
+		},
+		{
+			name: "a loop of three and a correlation on it",
+			src: correlationDoc("top", "x") + correlationDoc("x", "failed_login", "y") +
+				correlationDoc("y", "z") + correlationDoc("z", "x"),
+			refused: map[string]string{
+				"x":   `"x" (test.yml:33) → "y" (test.yml:43) → "z" (test.yml:53) → "x" (test.yml:33)`,
+				"y":   `"x" (test.yml:33) → "y" (test.yml:43) → "z" (test.yml:53) → "x" (test.yml:33)`,
+				"z":   `"x" (test.yml:33) → "y" (test.yml:43) → "z" (test.yml:53) → "x" (test.yml:33)`,
+				"top": `names correlation "x" (test.yml:33), which is not loaded`,
+			},
+		},
+		{
+			name: "fan-out past the limit",
+			// c1..c3 cost 4+16+64 updates per failed login; c4 would add 256.
+			src: stack(5, 4),
+			refused: map[string]string{
+				"c4": `one match of "Failed login" (test.yml:1) would update correlations 340 times, this one and those loaded before it counted (the limit is 256)`,
+				"c5": `names correlation "c4" (test.yml:53), which is not loaded`,
+			},
+			loaded: []string{"c1", "c2", "c3"},
+		},
+		{
+			name:    "stacked too deep",
+			src:     stack(9, 1),
+			refused: map[string]string{"c9": "correlations stacked 9 deep (the limit is 8)"},
+			loaded:  []string{"c1", "c2", "c3", "c4", "c5", "c6", "c7", "c8"},
+		},
+		{
+			name:   "many correlations on one rule within the limit",
+			src:    stack(1, 256),
+			loaded: []string{"c1"},
+		},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			rs, errs := Compile(mustParse(t, failedLogin+c.src), Options{})
+			got := map[string]string{}
+			for _, e := range errs {
+				got[e.RuleID] = e.Error()
+			}
+			for id, words := range c.refused {
+				if !strings.Contains(got[id], words) {
+					t.Errorf("load error of %s: %q, want it to hold %q", id, got[id], words)
+				}
+			}
+			if len(errs) != len(c.refused) {
+				t.Errorf("load errors %v, want %d", errs, len(c.refused))
+			}
+			var loaded []string
+			for _, corr := range rs.corrs {
+				loaded = append(loaded, corr.key)
+			}
+			if strings.Join(loaded, ",") != strings.Join(c.loaded, ",") {
+				t.Errorf("loaded correlations %v, want %v", loaded, c.loaded)
+			}
+			if n := rs.updatesPerMatch(maxFanOut); n > maxFanOut {
+				t.Errorf("one match can cause more than %d correlation updates", maxFanOut)
+			}
+		})
+	}
+}

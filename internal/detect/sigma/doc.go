@@ -197,7 +197,11 @@
 // each update and a firing group starts afresh. Each correlation keeps at most Options.MaxGroups groups, evicting
 // the least recently seen, and at most 65,536 entries per window.
 // Correlated rules raise no alert of their own unless generate is true;
-// correlations can be chained. State is keyed by correlation id and
+// correlations can be chained. Chains are checked when rules load (see
+// checkCorrelationGraph): correlations naming each other in a loop, more
+// than 8 deep, or letting one match of a rule cause more than 256
+// correlation updates are refused with the rules named, so no rule set
+// can make one event cost without bound. State is keyed by correlation id and
 // survives Engine.Load. value_percentile is reported as unsupported: the
 // specification does not say which percentile of which distribution its
 // threshold compares. Meta-filters (filter.rules naming rules by id or

@@ -70,3 +70,26 @@ func (rs *RuleSet) evalDirect(x *scratch, n *enode) bool {
 	}
 	return false
 }
+
+// updatesPerMatch reports the most correlation updates one match of a
+// detection rule can cause in rs when every correlation fires, walking
+// the feeds as feed does. It stops counting past limit.
+func (rs *RuleSet) updatesPerMatch(limit int) int {
+	most := 0
+	for _, cr := range rs.rules {
+		n := 0
+		var walk func(feeds []corrFeed, depth int)
+		walk = func(feeds []corrFeed, depth int) {
+			for _, f := range feeds {
+				if n > limit || depth >= maxChainDepth {
+					return
+				}
+				n++
+				walk(f.corr.feeds, depth+1)
+			}
+		}
+		walk(cr.feeds, 0)
+		most = max(most, n)
+	}
+	return most
+}
