@@ -94,7 +94,13 @@ type Filter struct {
 	Technique string
 	Detector  string
 	RuleID    string
-	Incident  string
+	// Incident matches the alerts whose home incident it is (see
+	// Alert.Incident).
+	Incident string
+	// IDs, when not nil, restricts to these alerts (an empty list
+	// matches none): the alerts of an incident they are not at home in,
+	// such as a cross-border campaign.
+	IDs []string
 	// Limit is the page size: 0 means 100, at most 1000.
 	Limit int
 	// Cursor is a Page.Next from the previous page.
@@ -157,6 +163,13 @@ func (f *Filter) where() ([]string, []any, error) {
 	}
 	if f.Incident != "" {
 		add("incident = ?", f.Incident)
+	}
+	if f.IDs != nil {
+		if len(f.IDs) == 0 {
+			add("1 = 0")
+		} else {
+			add("id IN ("+placeholders(len(f.IDs))+")", anys(f.IDs)...)
+		}
 	}
 	return conds, args, nil
 }

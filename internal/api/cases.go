@@ -98,7 +98,18 @@ func (c *Cases) listAlerts(w http.ResponseWriter, r *http.Request) {
 	if m := q.Get("member"); m != "" {
 		f.Members = strings.Split(m, ",")
 	}
-	page, err := c.Alerts.List(r.Context(), Viewer(principal(r)), f)
+	v := Viewer(principal(r))
+	if f.Incident != "" {
+		// An incident's alerts are the ones it groups as the caller sees
+		// it, home or not: a cross-border campaign is no alert's home.
+		in, err := c.Incidents.Incident(r.Context(), v, f.Incident)
+		if err != nil {
+			caseError(w, err)
+			return
+		}
+		f.Incident, f.IDs = "", in.AlertIDs()
+	}
+	page, err := c.Alerts.List(r.Context(), v, f)
 	reply(w, http.StatusOK, page, err)
 }
 

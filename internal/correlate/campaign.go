@@ -11,7 +11,6 @@ import (
 
 	"github.com/xsoc/xsoc/internal/alert"
 	"github.com/xsoc/xsoc/internal/store"
-	"github.com/xsoc/xsoc/internal/tlp"
 )
 
 // Cross-border campaigns, by the policy the package documentation gives:
@@ -25,8 +24,7 @@ import (
 // and a weak key the campaign was founded on for want of any indicator.
 const campaignKeyPrefix = "campaign|"
 
-// campaignTitlePrefix starts every title the correlator gives a campaign.
-// A title without it (an analyst's, or one left by a split) is kept.
+// campaignTitlePrefix starts every title derived for a campaign.
 const campaignTitlePrefix = "Cross-border campaign"
 
 // openStatuses is the SQL list of statuses new alerts may join.
@@ -258,7 +256,7 @@ func (p *placing) link(ctx context.Context, a *alert.Alert, keys []string, cross
 	}
 	var id string
 	if len(targets) == 0 {
-		if id, err = p.create(ctx, KindCampaign, campaignTitlePrefix, a); err != nil {
+		if id, err = p.create(ctx, KindCampaign, a); err != nil {
 			return err
 		}
 	} else if id, err = p.mergeAll(ctx, targets); err != nil {
@@ -617,7 +615,7 @@ func (p *placing) absorb(ctx context.Context, into, from string) error {
 			return fmt.Errorf("merge alert %s: %w", m.alertID, err)
 		}
 		if n, _ := res.RowsAffected(); n > 0 {
-			if err := audit(ctx, p.tx, into, p.now, System, "alert added", "", m.alertID); err != nil {
+			if err := audit(ctx, p.tx, into, p.now, system, "alert added", "", m.alertID); err != nil {
 				return err
 			}
 		}
@@ -641,6 +639,8 @@ func (p *placing) absorb(ctx context.Context, into, from string) error {
 			ON CONFLICT (entity, incident_id) DO NOTHING`, []any{into, from}},
 		{`DELETE FROM incident_keys WHERE incident_id = ?`, []any{from}},
 		{`UPDATE incident_notes SET incident_id = ? WHERE incident_id = ?`, []any{into, from}},
+		{moveCasesSQL, []any{into, from}},
+		{`DELETE FROM incident_cases WHERE incident_id = ?`, []any{from}},
 		{`UPDATE incidents SET status = ?, closed = ?, merged_into = ?, updated = ? WHERE id = ?`,
 			[]any{string(StatusClosed), store.Nanos(p.now), into, store.Nanos(p.now), from}},
 	} {
@@ -653,7 +653,7 @@ func (p *placing) absorb(ctx context.Context, into, from string) error {
 		{from, "merged into", "", into},
 		{from, "status", status, string(StatusClosed)},
 	} {
-		if err := audit(ctx, p.tx, e.id, p.now, System, e.what, e.old, e.new); err != nil {
+		if err := audit(ctx, p.tx, e.id, p.now, system, e.what, e.old, e.new); err != nil {
 			return err
 		}
 	}
@@ -688,7 +688,7 @@ func (p *placing) inherit(ctx context.Context, into, from string) (string, error
 		if _, err := p.tx.Exec(ctx, `UPDATE incidents SET assignee = ? WHERE id = ?`, src.assignee, into); err != nil {
 			return "", err
 		}
-		if err := audit(ctx, p.tx, into, p.now, System, "assignee", "", src.assignee); err != nil {
+		if err := audit(ctx, p.tx, into, p.now, system, "assignee", "", src.assignee); err != nil {
 			return "", err
 		}
 	}
@@ -698,108 +698,19 @@ func (p *placing) inherit(ctx context.Context, into, from string) (string, error
 			src.significant, src.significantBy, src.early, src.notification, src.final, into); err != nil {
 			return "", err
 		}
-		if err := audit(ctx, p.tx, into, p.now, System, "nis2 significant", "", stamp(store.Time(src.significant))); err != nil {
+		if err := audit(ctx, p.tx, into, p.now, system, "nis2 significant", "", stamp(store.Time(src.significant))); err != nil {
 			return "", err
 		}
 	}
 	return src.status, nil
 }
 
-// retitle names campaign id after its strongest evidence, unless an
-// analyst has titled it. The title is derived data, like severity and
-// span, and is not audited.
-func (p *placing) retitle(ctx context.Context, id string) error {
-	var kind, title, countries, merged string
-	if err := p.tx.QueryRow(ctx, `SELECT kind, title, countries, merged_into FROM incidents WHERE id = ?`, id).
-		Scan(&kind, &title, &countries, &merged); err != nil {
-		return err
-	}
-	if Kind(kind) != KindCampaign || merged != "" || !strings.HasPrefix(title, campaignTitlePrefix) {
-		return nil
-	}
-	var titled int
-	if err := p.tx.QueryRow(ctx, `SELECT COUNT(*) FROM incident_audit WHERE incident_id = ? AND what = 'title'`, id).
-		Scan(&titled); err != nil {
-		return err
-	}
-	if titled > 0 {
-		return nil
-	}
-	ev, members, err := p.evidence(ctx, id)
-	if err != nil {
-		return err
-	}
-	next := campaignTitle(ev, members, strings.Fields(countries))
-	if next == title {
-		return nil
-	}
-	if _, err := p.tx.Exec(ctx, `UPDATE incidents SET title = ?, updated = ? WHERE id = ?`, next, store.Nanos(p.now), id); err != nil {
-		return fmt.Errorf("retitle %s: %w", id, err)
-	}
-	p.touched[id] = true
-	return nil
-}
-
-// keyEvidence is one defining key of a campaign with where it was seen.
+// keyEvidence is one defining key of a campaign with where a viewer sees
+// it: in how many countries and at how many members, first when.
 type keyEvidence struct {
 	key                string
 	countries, members int
 	first              int64
-	// nameable: an alert every member may receive (TLP:CLEAR or GREEN)
-	// carries the key, so a title shown to all may name it.
-	nameable bool
-}
-
-// evidence returns the defining keys of campaign id with their
-// sightings among its alerts, and how many members its alerts are from.
-func (p *placing) evidence(ctx context.Context, id string) ([]keyEvidence, int, error) {
-	rows, err := p.tx.Query(ctx, `SELECT s.entity, s.member, s.country, s.event_time, ia.tlp
-		FROM incident_alerts ia
-			JOIN campaign_sightings s ON s.alert_id = ia.alert_id
-			JOIN incident_keys k ON k.incident_id = ia.incident_id AND k.entity = 'campaign|' || s.entity
-		WHERE ia.incident_id = ?`, id)
-	if err != nil {
-		return nil, 0, fmt.Errorf("campaign evidence: %w", err)
-	}
-	type seen struct {
-		ev                 keyEvidence
-		countries, members map[string]bool
-	}
-	byKey := map[string]*seen{}
-	for rows.Next() {
-		var key, member, country string
-		var at, level int64
-		if err := rows.Scan(&key, &member, &country, &at, &level); err != nil {
-			rows.Close()
-			return nil, 0, err
-		}
-		s := byKey[key]
-		if s == nil {
-			s = &seen{ev: keyEvidence{key: key, first: at}, countries: map[string]bool{}, members: map[string]bool{}}
-			byKey[key] = s
-		}
-		if country != "" {
-			s.countries[country] = true
-		}
-		s.members[member] = true
-		s.ev.first = min(s.ev.first, at)
-		s.ev.nameable = s.ev.nameable || tlp.MayReceive(tlp.Level(level), tlp.Community)
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
-		return nil, 0, err
-	}
-	out := make([]keyEvidence, 0, len(byKey))
-	for _, s := range byKey {
-		s.ev.countries, s.ev.members = len(s.countries), len(s.members)
-		out = append(out, s.ev)
-	}
-	var members int
-	if err := p.tx.QueryRow(ctx, `SELECT COUNT(DISTINCT member) FROM incident_alerts WHERE incident_id = ?`, id).
-		Scan(&members); err != nil {
-		return nil, 0, err
-	}
-	return out, members, nil
 }
 
 // titleNames is how many pieces of evidence a campaign title names.
@@ -808,8 +719,8 @@ const titleNames = 2
 // campaignTitle names a campaign after its strongest evidence: its shared
 // indicators if it has any, else its shared detections; the strongest
 // first (seen in the most countries, then at the most members, network
-// indicators before file hashes, then the earliest seen). Only evidence
-// every member may receive is named; the rest is counted.
+// indicators before file hashes, then the earliest seen). The evidence,
+// members and countries are those one viewer sees.
 func campaignTitle(ev []keyEvidence, members int, countries []string) string {
 	if slices.ContainsFunc(ev, func(e keyEvidence) bool { return strongKey(e.key) }) {
 		ev = slices.DeleteFunc(slices.Clone(ev), func(e keyEvidence) bool { return !strongKey(e.key) })
@@ -827,10 +738,8 @@ func campaignTitle(ev []keyEvidence, members int, countries []string) string {
 		}
 		b.WriteString(": " + plural(len(ev), "shared "+noun))
 		var names []string
-		for _, e := range ev {
-			if e.nameable && len(names) < titleNames {
-				names = append(names, shortKey(e.key))
-			}
+		for _, e := range ev[:min(len(ev), titleNames)] {
+			names = append(names, shortKey(e.key))
 		}
 		if len(names) > 0 {
 			if len(names) < len(ev) {

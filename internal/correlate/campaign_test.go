@@ -334,8 +334,9 @@ func TestCampaignReplayIsIdempotent(t *testing.T) {
 	})
 }
 
-// TestCampaignTitleRespectsTLP: a title every viewer of the campaign
-// reads names only indicators every member may receive.
+// TestCampaignTitleRespectsTLP: each viewer's campaign title is derived
+// from the alerts it may see: it names and counts only their indicators,
+// members and countries.
 func TestCampaignTitleRespectsTLP(t *testing.T) {
 	storetest.Each(t, schemas(), func(t *testing.T, db *store.DB) {
 		e := newEnv(t, db)
@@ -351,18 +352,21 @@ func TestCampaignTitleRespectsTLP(t *testing.T) {
 		if len(ins) != 1 {
 			t.Fatalf("%d campaigns, want 1", len(ins))
 		}
-		title := ins[0].Title
-		if strings.Contains(title, "secret.example") || !strings.Contains(title, "public.example") ||
-			!strings.Contains(title, "2 shared indicators") {
-			t.Errorf("title %q", title)
+		if want := "Cross-border campaign: 2 shared indicators (secret.example, public.example) at 3 members in DE, FR, NL"; ins[0].Title != want {
+			t.Errorf("operator's title %q, want %q", ins[0].Title, want)
 		}
-		// nl1 sees its own alert, the others are withheld.
-		in, err := e.c.Incident(e.ctx, alert.Viewer{Member: "nl1"}, ins[0].ID)
+		// nl1 sees its own alert only: no campaign for it.
+		if _, err := e.c.Incident(e.ctx, alert.Viewer{Member: "nl1"}, ins[0].ID); !store.NotFound(err) {
+			t.Errorf("nl1 reads the campaign: %v", err)
+		}
+		// A client of fr1 sees fr1's alerts and nl1's, not de1's.
+		in, err := e.c.Incident(e.ctx, alert.Viewer{Member: "nl1", ClientOf: []string{"fr1"}}, ins[0].ID)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if len(in.Timeline) != 1 || in.WithheldAlerts != 3 || fmt.Sprint(in.Countries) != "[DE FR NL]" {
-			t.Errorf("nl1 sees %d alerts, %d withheld, countries %v", len(in.Timeline), in.WithheldAlerts, in.Countries)
+		if want := "Cross-border campaign: 2 shared indicators (public.example, secret.example) at 2 members in FR, NL"; in.Title != want ||
+			len(in.Timeline) != 3 || fmt.Sprint(in.Countries) != "[FR NL]" {
+			t.Errorf("client of fr1 sees %d alerts, countries %v, title %q; want %q", len(in.Timeline), in.Countries, in.Title, want)
 		}
 	})
 }

@@ -97,7 +97,8 @@ func NewCorrelator(db *store.DB, alerts *alert.Service, opts Options) (*Correlat
 // Incident field names, campaign memberships are extra); incident_keys
 // (the entity and campaign keys incidents are found by);
 // campaign_sightings (campaign keys seen per alert, with member and
-// country); incident_notes (comments and evidence); incident_audit.
+// country); incident_cases (each member's own case of a shared
+// incident); incident_notes (comments and evidence); incident_audit.
 func Schema() store.Schema {
 	return store.Schema{Owner: "correlate", Migrations: []string{
 		`CREATE TABLE incidents (
@@ -172,6 +173,34 @@ func Schema() store.Schema {
 		// campaign's keys.
 		`CREATE INDEX IF NOT EXISTS campaign_sightings_alert ON campaign_sightings (alert_id);
 		CREATE INDEX IF NOT EXISTS incident_keys_incident ON incident_keys (incident_id, entity)`,
+		// Titles are derived per viewer unless an analyst set one; each
+		// member keeps its own case of a shared incident (incident_cases),
+		// and notes and audit entries say whose case they belong to and
+		// which member made them.
+		`ALTER TABLE incidents ADD COLUMN titled INTEGER NOT NULL DEFAULT 0;
+		UPDATE incidents SET titled = 1 WHERE id IN (SELECT incident_id FROM incident_audit WHERE what = 'title');
+		ALTER TABLE incident_notes ADD COLUMN case_of TEXT NOT NULL DEFAULT '';
+		ALTER TABLE incident_audit ADD COLUMN member TEXT NOT NULL DEFAULT '';
+		ALTER TABLE incident_audit ADD COLUMN case_of TEXT NOT NULL DEFAULT '';
+		CREATE TABLE incident_cases (
+			incident_id TEXT NOT NULL,
+			member TEXT NOT NULL,
+			status TEXT NOT NULL,
+			assignee TEXT NOT NULL DEFAULT '',
+			title TEXT NOT NULL DEFAULT '',
+			titled INTEGER NOT NULL DEFAULT 0,
+			acknowledged BIGINT NOT NULL DEFAULT 0,
+			contained BIGINT NOT NULL DEFAULT 0,
+			resolved BIGINT NOT NULL DEFAULT 0,
+			closed BIGINT NOT NULL DEFAULT 0,
+			significant BIGINT NOT NULL DEFAULT 0,
+			significant_by TEXT NOT NULL DEFAULT '',
+			early_warning BIGINT NOT NULL DEFAULT 0,
+			notification BIGINT NOT NULL DEFAULT 0,
+			final_report BIGINT NOT NULL DEFAULT 0,
+			updated BIGINT NOT NULL,
+			PRIMARY KEY (incident_id, member)
+		)`,
 	}}
 }
 
@@ -239,12 +268,6 @@ func (c *Correlator) Process(ctx context.Context, alerts []alert.Alert) error {
 				return err
 			}
 		}
-		// Titles last: a batch may give a campaign many indicators.
-		for _, id := range sortedKeys(p.touched) {
-			if err := p.retitle(ctx, id); err != nil {
-				return err
-			}
-		}
 		touched = sortedKeys(p.touched)
 		return nil
 	})
@@ -279,7 +302,7 @@ func (p *placing) local(ctx context.Context, a *alert.Alert) error {
 		return err
 	}
 	if id == "" {
-		if id, err = p.create(ctx, KindLocal, localTitle(a), a); err != nil {
+		if id, err = p.create(ctx, KindLocal, a); err != nil {
 			return err
 		}
 	}
@@ -289,6 +312,8 @@ func (p *placing) local(ctx context.Context, a *alert.Alert) error {
 	return p.addKeys(ctx, id, keys)
 }
 
+// localTitle names an incident after one of its alerts: the rule and the
+// first host.
 func localTitle(a *alert.Alert) string {
 	title := a.RuleTitle
 	if title == "" {
@@ -319,17 +344,19 @@ func (p *placing) findOpen(ctx context.Context, kind Kind, keys []string, t time
 	return id, err
 }
 
-// create opens an incident for a's time and severity.
-func (p *placing) create(ctx context.Context, kind Kind, title string, a *alert.Alert) (string, error) {
+// create opens an incident for a's time and severity. It stores no
+// title: until an analyst gives one, each viewer's title is derived from
+// the alerts it may see.
+func (p *placing) create(ctx context.Context, kind Kind, a *alert.Alert) (string, error) {
 	id := alert.NewID(p.now)
 	_, err := p.tx.Exec(ctx, `INSERT INTO incidents (id, kind, title, status, severity, first_seen, last_seen, created, updated)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`, id, string(kind), title, string(StatusNew), int64(a.Severity),
+		VALUES (?, ?, '', ?, ?, ?, ?, ?, ?)`, id, string(kind), string(StatusNew), int64(a.Severity),
 		store.Nanos(a.EventTime), store.Nanos(lastSeen(a)), store.Nanos(p.now), store.Nanos(p.now))
 	if err != nil {
 		return "", fmt.Errorf("create incident: %w", err)
 	}
 	p.touched[id] = true
-	return id, audit(ctx, p.tx, id, p.now, System, "created", "", string(kind)+": "+title)
+	return id, audit(ctx, p.tx, id, p.now, system, "created", "", string(kind))
 }
 
 func lastSeen(a *alert.Alert) time.Time {
@@ -352,7 +379,7 @@ func (p *placing) join(ctx context.Context, id string, a *alert.Alert, home bool
 	n, _ := res.RowsAffected()
 	if n > 0 {
 		p.touched[id] = true
-		if err := audit(ctx, p.tx, id, p.now, System, "alert added", "", a.ID); err != nil {
+		if err := audit(ctx, p.tx, id, p.now, system, "alert added", "", a.ID); err != nil {
 			return false, err
 		}
 	}
@@ -439,10 +466,22 @@ func (c *Correlator) recountCountries(ctx context.Context, tx *store.Tx, id stri
 	return nil
 }
 
+// actor is who makes a change: the name the audit trail shows, the
+// member acting ("" for an operator or the correlator) and the case the
+// change belongs to ("" for the incident's own case or its facts, else
+// the member's case of a shared incident).
+type actor struct {
+	who, member, caseOf string
+}
+
+// system is the correlator acting on its own.
+var system = actor{who: System}
+
 // audit appends one entry to the audit trail.
-func audit(ctx context.Context, tx *store.Tx, id string, at time.Time, who, what, old, new string) error {
-	if _, err := tx.Exec(ctx, `INSERT INTO incident_audit (incident_id, at, who, what, old, new) VALUES (?, ?, ?, ?, ?, ?)`,
-		id, store.Nanos(at), who, what, old, new); err != nil {
+func audit(ctx context.Context, tx *store.Tx, id string, at time.Time, by actor, what, old, new string) error {
+	if _, err := tx.Exec(ctx, `INSERT INTO incident_audit (incident_id, at, who, what, old, new, member, case_of)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+		id, store.Nanos(at), by.who, what, old, new, by.member, by.caseOf); err != nil {
 		return fmt.Errorf("audit: %w", err)
 	}
 	return nil

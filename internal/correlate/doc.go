@@ -63,22 +63,32 @@
 // would have joined. Indicators and local incidents link regardless of
 // order. Replaying a batch changes nothing.
 //
-// A campaign the correlator names is titled by its strongest evidence:
-// "Cross-border campaign: 12 shared indicators (apiobsiynrj.xyz, …) at 3
-// members in FR, NL, SE", indicators seen in the most countries first.
-// The title is shown to every viewer of the campaign, so it names only
-// indicators carried by an alert every member may receive (TLP:CLEAR or
-// GREEN) and counts the others. An analyst's title is kept.
+// A campaign is titled by its strongest evidence: "Cross-border
+// campaign: 12 shared indicators (apiobsiynrj.xyz, …) at 3 members in FR,
+// NL, SE", indicators seen in the most countries first; another incident
+// by its earliest alert's rule and host. Titles are derived for each
+// viewer from what it sees (below), so none is stored until an analyst
+// gives one.
 //
 // # Visibility
 //
 // An incident is always shown as one viewer sees it: its timeline,
-// entities, indicators, members, techniques and severity are computed
-// from the alerts that viewer may see (alert.Viewer.MaySee, the alert
-// package's single TLP rule). The alerts withheld are counted, not
-// described; the countries involved stay visible, as the reason a
-// cross-border warning exists. Audit entries and evidence naming a
-// withheld alert are left out.
+// entities, indicators, members, countries, techniques, severity, title
+// and NIS2 draft are computed from the alerts that viewer may see
+// (alert.Viewer.MaySee, the alert package's single TLP rule). Alerts
+// withheld leave no trace — not counted, their members and countries not
+// named — so a member sharing at TLP:AMBER+STRICT or RED is not revealed
+// as hit, and a campaign that crosses no border in what a member sees is
+// not shown to it (its alerts stay in its local incidents). Audit entries
+// naming a withheld alert, an incident the viewer may not see, or made by
+// a member it may not see in the incident are left out.
+//
+// Each member works its own case of a shared incident (a campaign, or an
+// incident holding alerts of several members): status, assignee, title,
+// notes, milestones and NIS2 clocks live in incident_cases and are shown
+// to that member alone. Operators work the incident's own case, which is
+// also the case of the member whose alerts alone an incident holds.
+// Splits, merges and alerts added or removed are the incident's facts.
 //
 // # Case workflow
 //

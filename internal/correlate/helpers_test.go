@@ -25,7 +25,7 @@ type clock struct {
 func (c *clock) Now() time.Time  { c.mu.Lock(); defer c.mu.Unlock(); return c.now }
 func (c *clock) Set(t time.Time) { c.mu.Lock(); c.now = t; c.mu.Unlock() }
 
-var countries = map[string]string{"fr1": "FR", "fr2": "fr", "de1": "DE", "nl1": "NL"}
+var countries = map[string]string{"fr1": "FR", "fr2": "fr", "de1": "DE", "nl1": "NL", "se1": "SE"}
 var sectors = map[string]string{"fr1": "energy", "de1": "health", "fr2": "bakeries"}
 
 func schemas() []store.Schema { return []store.Schema{alert.Schema(), correlate.Schema()} }

@@ -94,10 +94,12 @@ type Note struct {
 	At    time.Time `json:"at"`
 }
 
-// Incident is an incident as one viewer sees it: every list and fact is
-// computed from the alerts that viewer may see. WithheldAlerts counts the
-// others; their members, entities and indicators are left out, while the
-// countries involved (the point of a cross-border warning) stay.
+// Incident is an incident as one viewer sees it: every list, count, the
+// countries and the title are computed from the alerts that viewer may
+// see, and the case state (status, assignee, milestones, notes, NIS2
+// clocks) is the viewer's own case of it. Alerts the viewer may not see
+// leave no trace: not counted, not named, their members and countries
+// left out.
 type Incident struct {
 	ID       string         `json:"id"`
 	Kind     Kind           `json:"kind"`
@@ -117,17 +119,16 @@ type Incident struct {
 	Members     []string  `json:"members,omitempty"`
 	Techniques  []string  `json:"techniques,omitempty"`
 	// Tactics are the kill-chain tactics reached, in kill-chain order.
-	Tactics        []Tactic        `json:"tactics,omitempty"`
-	Timeline       []TimelineEntry `json:"timeline"`
-	Entities       Entities        `json:"entities"`
-	Comments       []Note          `json:"comments,omitempty"`
-	Evidence       []Note          `json:"evidence,omitempty"`
-	WithheldAlerts int             `json:"withheld_alerts,omitempty"`
-	MergedInto     string          `json:"merged_into,omitempty"`
-	Acknowledged   time.Time       `json:"acknowledged,omitzero"`
-	Contained      time.Time       `json:"contained,omitzero"`
-	Resolved       time.Time       `json:"resolved,omitzero"`
-	Closed         time.Time       `json:"closed,omitzero"`
+	Tactics      []Tactic        `json:"tactics,omitempty"`
+	Timeline     []TimelineEntry `json:"timeline"`
+	Entities     Entities        `json:"entities"`
+	Comments     []Note          `json:"comments,omitempty"`
+	Evidence     []Note          `json:"evidence,omitempty"`
+	MergedInto   string          `json:"merged_into,omitempty"`
+	Acknowledged time.Time       `json:"acknowledged,omitzero"`
+	Contained    time.Time       `json:"contained,omitzero"`
+	Resolved     time.Time       `json:"resolved,omitzero"`
+	Closed       time.Time       `json:"closed,omitzero"`
 	// NIS2 is the reporting state once the incident is marked
 	// significant, nil before.
 	NIS2 *NIS2 `json:"nis2,omitempty"`

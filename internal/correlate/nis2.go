@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"net/url"
 	"slices"
 	"strings"
 	"time"
@@ -268,11 +269,7 @@ func (c *Correlator) NIS2Draft(ctx context.Context, v alert.Viewer, id string) (
 		AffectedHosts: len(in.Entities.Hosts), AffectedUsers: len(in.Entities.Users),
 		Alerts: len(in.Timeline), Generated: now,
 	}
-	for _, o := range in.Entities.Observables {
-		if Global(o) {
-			d.Indicators = append(d.Indicators, o)
-		}
-	}
+	d.Indicators = indicators(in.Entities.Observables)
 	var sectors []string
 	for _, m := range in.Members {
 		e := DraftEntity{Member: m, Country: strings.ToUpper(c.opts.MemberCountry(m)), Sector: c.opts.MemberSector(m)}
@@ -300,10 +297,44 @@ func (c *Correlator) NIS2Draft(ctx context.Context, v alert.Viewer, id string) (
 	} else {
 		d.Warnings = append(d.Warnings, "incident not marked significant: no NIS2 deadlines run")
 	}
-	if in.WithheldAlerts > 0 {
-		d.Warnings = append(d.Warnings, fmt.Sprintf("%d alerts of other members are withheld by TLP and not described", in.WithheldAlerts))
-	}
 	return d, nil
+}
+
+// indicators lists the global observables once each: an indicator seen
+// in several roles (query, destination, URL host) or spelled in other
+// case (hashes, domains, e-mail addresses) is one indicator. The first
+// spelling seen is kept, in lower case where case carries no meaning;
+// the role is dropped, as it differs between sightings.
+func indicators(obs []alert.Observable) []alert.Observable {
+	var out []alert.Observable
+	seen := map[string]bool{}
+	for _, o := range obs {
+		if !Global(o) {
+			continue
+		}
+		canon := alert.Observable{Type: o.Type, Value: canonicalValue(o)}
+		if k := canon.Type + "|" + canon.Value; !seen[k] {
+			seen[k] = true
+			out = append(out, canon)
+		}
+	}
+	return out
+}
+
+// canonicalValue is an observable's value in the form equal indicators
+// share: trimmed, and lower case except for URLs, whose path and query
+// are case-sensitive (their scheme and host are lowered).
+func canonicalValue(o alert.Observable) string {
+	v := strings.TrimSpace(o.Value)
+	if o.Type != "url" {
+		return strings.TrimSuffix(strings.ToLower(v), ".")
+	}
+	u, err := url.Parse(v)
+	if err != nil || u.Host == "" {
+		return v
+	}
+	u.Scheme, u.Host = strings.ToLower(u.Scheme), strings.ToLower(u.Host)
+	return u.String()
 }
 
 func tag(predicate, value string, suggested bool) Tag {

@@ -3,11 +3,11 @@ package correlate
 import "testing"
 
 func TestCampaignTitle(t *testing.T) {
-	dom := func(v string, countries, members int, first int64, nameable bool) keyEvidence {
-		return keyEvidence{key: "obs|domain-name|" + v, countries: countries, members: members, first: first, nameable: nameable}
+	dom := func(v string, countries, members int, first int64) keyEvidence {
+		return keyEvidence{key: "obs|domain-name|" + v, countries: countries, members: members, first: first}
 	}
-	hash := keyEvidence{key: "obs|file:hashes.MD5|80feffd26b2aacbc95abc189d28068eb", countries: 3, members: 3, nameable: true}
-	rule := keyEvidence{key: "tech|T1110.003|sigma/brute", countries: 2, members: 2, nameable: true}
+	hash := keyEvidence{key: "obs|file:hashes.MD5|80feffd26b2aacbc95abc189d28068eb", countries: 3, members: 3}
+	rule := keyEvidence{key: "tech|T1110.003|sigma/brute", countries: 2, members: 2}
 	tests := []struct {
 		name      string
 		ev        []keyEvidence
@@ -16,16 +16,12 @@ func TestCampaignTitle(t *testing.T) {
 		want      string
 	}{
 		{"widest spread first, domains before hashes",
-			[]keyEvidence{hash, dom("late.example", 3, 3, 9, true), dom("narrow.example", 2, 2, 0, true), dom("early.example", 3, 3, 1, true)},
+			[]keyEvidence{hash, dom("late.example", 3, 3, 9), dom("narrow.example", 2, 2, 0), dom("early.example", 3, 3, 1)},
 			3, []string{"FR", "NL", "SE"},
 			"Cross-border campaign: 4 shared indicators (early.example, late.example, …) at 3 members in FR, NL, SE"},
-		{"withheld indicators are counted, not named",
-			[]keyEvidence{dom("secret.example", 3, 3, 0, false), dom("public.example", 2, 2, 0, true)},
-			3, []string{"DE", "FR", "NL"},
-			"Cross-border campaign: 2 shared indicators (public.example, …) at 3 members in DE, FR, NL"},
-		{"nothing nameable", []keyEvidence{dom("secret.example", 2, 2, 0, false)}, 2, []string{"DE", "FR"},
-			"Cross-border campaign: 1 shared indicator at 2 members in DE, FR"},
-		{"indicators outrank detections", []keyEvidence{rule, dom("c2.example", 2, 2, 0, true)}, 2, []string{"DE", "FR"},
+		{"one indicator", []keyEvidence{dom("c2.example", 2, 2, 0)}, 2, []string{"DE", "FR"},
+			"Cross-border campaign: 1 shared indicator (c2.example) at 2 members in DE, FR"},
+		{"indicators outrank detections", []keyEvidence{rule, dom("c2.example", 2, 2, 0)}, 2, []string{"DE", "FR"},
 			"Cross-border campaign: 1 shared indicator (c2.example) at 2 members in DE, FR"},
 		{"detections only", []keyEvidence{rule}, 2, []string{"DE", "FR"},
 			"Cross-border campaign: 1 shared detection (T1110.003 by rule sigma/brute) at 2 members in DE, FR"},

@@ -52,11 +52,14 @@ func checkChange(ch *Change, who string) error {
 
 // editing is one workflow transaction on one incident.
 type editing struct {
-	c    *Correlator
-	tx   *store.Tx
-	v    alert.Viewer
-	who  string
-	now  time.Time
+	c   *Correlator
+	tx  *store.Tx
+	v   alert.Viewer
+	by  actor
+	now time.Time
+	// row is the incident with the editor's case in its workflow
+	// columns: the incident's own, or (by.caseOf set) the editor's case
+	// of a shared incident.
 	row  row
 	view Incident
 	f    *facts
@@ -91,20 +94,39 @@ func (c *Correlator) begin(ctx context.Context, tx *store.Tx, v alert.Viewer, id
 	if len(f.rows) == 0 {
 		return nil, fmt.Errorf("incident %s: %w", id, store.ErrNotFound)
 	}
-	e := &editing{c: c, tx: tx, v: v, who: who, now: c.opts.Now().UTC(), row: f.rows[0], f: f}
+	e := &editing{c: c, tx: tx, v: v, by: actor{who: who}, now: c.opts.Now().UTC(), row: f.rows[0], f: f}
 	var ok bool
 	if e.view, ok = c.build(v, &e.row, f); !ok {
 		return nil, fmt.Errorf("incident %s: %w", id, store.ErrNotFound)
 	}
-	if !v.Operator && !slices.Contains(e.view.Members, v.Member) {
+	cs, caseOf, ok := caseFor(v, &e.row, f)
+	if !ok {
 		return nil, fmt.Errorf("%w: incident %s involves none of %s's alerts", ErrForbidden, id, v.Member)
+	}
+	if !v.Operator {
+		e.by.member = v.Member
+	}
+	if e.by.caseOf = caseOf; caseOf != "" {
+		e.row.status, e.row.assignee, e.row.title, e.row.titled = cs.status, cs.assignee, cs.title, cs.titled
+		e.row.acknowledged, e.row.contained, e.row.resolved, e.row.closed = cs.acknowledged, cs.contained, cs.resolved, cs.closed
+		e.row.significant, e.row.significantBy = cs.significant, cs.significantBy
+		e.row.earlyWarning, e.row.notification, e.row.finalReport = cs.earlyWarning, cs.notification, cs.finalReport
 	}
 	return e, nil
 }
 
-// audit records a change to the incident being edited.
+// audit records a change to the editor's case of the incident.
 func (e *editing) audit(ctx context.Context, id, what, old, new string) error {
-	return audit(ctx, e.tx, id, e.now, e.who, what, old, new)
+	return audit(ctx, e.tx, id, e.now, e.by, what, old, new)
+}
+
+// fact records a change to what an incident holds (alerts moved, a split
+// or merge), which is no one's case: every viewer of the incident may
+// read it, as far as it names what that viewer may see.
+func (e *editing) fact(ctx context.Context, id, what, old, new string) error {
+	by := e.by
+	by.caseOf = ""
+	return audit(ctx, e.tx, id, e.now, by, what, old, new)
 }
 
 // ownAlerts are the incident's alerts the editor acts for: all of them
@@ -156,11 +178,17 @@ func (e *editing) apply(ctx context.Context, ch *Change) error {
 		}
 		r.assignee = *ch.Assignee
 	}
-	if ch.Title != nil && strings.TrimSpace(*ch.Title) != "" && *ch.Title != r.title {
-		if err := e.audit(ctx, r.id, "title", r.title, *ch.Title); err != nil {
+	if ch.Title != nil && strings.TrimSpace(*ch.Title) != "" && (r.titled == 0 || *ch.Title != r.title) {
+		// A derived title differs between viewers: the trail does not
+		// quote it.
+		old := ""
+		if r.titled != 0 {
+			old = r.title
+		}
+		if err := e.audit(ctx, r.id, "title", old, *ch.Title); err != nil {
 			return err
 		}
-		r.title = *ch.Title
+		r.title, r.titled = *ch.Title, 1
 	}
 	if strings.TrimSpace(ch.Comment) != "" {
 		if err := e.note(ctx, "comment", ch.Comment); err != nil {
@@ -222,7 +250,7 @@ func (e *editing) move(ctx context.Context, to Status) error {
 		reached = []alert.Milestone{alert.MilestoneAcknowledged, alert.MilestoneResolved}
 	}
 	for _, m := range reached {
-		if err := e.c.alerts.Record(ctx, e.tx, m, e.now, e.who, e.ownAlerts()...); err != nil {
+		if err := e.c.alerts.Record(ctx, e.tx, m, e.now, e.by.who, e.ownAlerts()...); err != nil {
 			return err
 		}
 	}
@@ -232,8 +260,8 @@ func (e *editing) move(ctx context.Context, to Status) error {
 
 // note attaches a comment or evidence.
 func (e *editing) note(ctx context.Context, kind, value string) error {
-	if _, err := e.tx.Exec(ctx, `INSERT INTO incident_notes (incident_id, kind, value, who, at) VALUES (?, ?, ?, ?, ?)`,
-		e.row.id, kind, value, e.who, store.Nanos(e.now)); err != nil {
+	if _, err := e.tx.Exec(ctx, `INSERT INTO incident_notes (incident_id, kind, value, who, at, case_of) VALUES (?, ?, ?, ?, ?, ?)`,
+		e.row.id, kind, value, e.by.who, store.Nanos(e.now), e.by.caseOf); err != nil {
 		return fmt.Errorf("correlate: note: %w", err)
 	}
 	what := kind
@@ -243,16 +271,63 @@ func (e *editing) note(ctx context.Context, kind, value string) error {
 	return e.audit(ctx, e.row.id, what, "", value)
 }
 
-// save writes the workflow columns of the edited row.
+// save writes the workflow columns of the edited case: the incident's
+// own, or the editor's case of a shared incident.
 func (e *editing) save(ctx context.Context) error {
 	r := &e.row
-	_, err := e.tx.Exec(ctx, `UPDATE incidents SET status = ?, assignee = ?, title = ?, acknowledged = ?,
-		contained = ?, resolved = ?, closed = ?, merged_into = ?, significant = ?, significant_by = ?,
-		early_warning = ?, notification = ?, final_report = ?, updated = ? WHERE id = ?`,
-		r.status, r.assignee, r.title, r.acknowledged, r.contained, r.resolved, r.closed, r.mergedInto,
-		r.significant, r.significantBy, r.earlyWarning, r.notification, r.finalReport, store.Nanos(e.now), r.id)
+	args := []any{r.status, r.assignee, r.title, r.titled, r.acknowledged, r.contained, r.resolved, r.closed,
+		r.significant, r.significantBy, r.earlyWarning, r.notification, r.finalReport, store.Nanos(e.now)}
+	var err error
+	if e.by.caseOf == "" {
+		_, err = e.tx.Exec(ctx, `UPDATE incidents SET status = ?, assignee = ?, title = ?, titled = ?, acknowledged = ?,
+			contained = ?, resolved = ?, closed = ?, significant = ?, significant_by = ?,
+			early_warning = ?, notification = ?, final_report = ?, updated = ? WHERE id = ?`, append(args, r.id)...)
+	} else {
+		_, err = e.tx.Exec(ctx, `INSERT INTO incident_cases (`+caseColumns+`, updated, incident_id, member)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+			ON CONFLICT (incident_id, member) DO UPDATE SET status = excluded.status, assignee = excluded.assignee,
+				title = excluded.title, titled = excluded.titled, acknowledged = excluded.acknowledged,
+				contained = excluded.contained, resolved = excluded.resolved, closed = excluded.closed,
+				significant = excluded.significant, significant_by = excluded.significant_by,
+				early_warning = excluded.early_warning, notification = excluded.notification,
+				final_report = excluded.final_report, updated = excluded.updated`,
+			append(args, r.id, e.by.caseOf)...)
+	}
 	if err != nil {
 		return fmt.Errorf("correlate: save %s: %w", r.id, err)
+	}
+	return nil
+}
+
+// moveCasesSQL gives incident ? the members' cases of incident ? where it
+// has none of the member's own.
+const moveCasesSQL = `INSERT INTO incident_cases (incident_id, member, ` + caseColumns + `, updated)
+	SELECT ?, member, ` + caseColumns + `, updated FROM incident_cases WHERE incident_id = ?
+	ON CONFLICT (incident_id, member) DO NOTHING`
+
+// markMerged closes incident from for everyone, pointing at into.
+func (e *editing) markMerged(ctx context.Context, from, into string) error {
+	var status string
+	if err := e.tx.QueryRow(ctx, `SELECT status FROM incidents WHERE id = ?`, from).Scan(&status); err != nil {
+		return err
+	}
+	if status != string(StatusClosed) {
+		if err := e.fact(ctx, from, "status", status, string(StatusClosed)); err != nil {
+			return err
+		}
+	}
+	for _, q := range []struct {
+		sql  string
+		args []any
+	}{
+		{moveCasesSQL, []any{into, from}},
+		{`DELETE FROM incident_cases WHERE incident_id = ?`, []any{from}},
+		{`UPDATE incidents SET status = ?, closed = CASE WHEN closed = 0 THEN ? ELSE closed END, merged_into = ?,
+			updated = ? WHERE id = ?`, []any{string(StatusClosed), store.Nanos(e.now), into, store.Nanos(e.now), from}},
+	} {
+		if _, err := e.tx.Exec(ctx, q.sql, q.args...); err != nil {
+			return fmt.Errorf("correlate: merge %s into %s: %w", from, into, err)
+		}
 	}
 	return nil
 }
@@ -306,7 +381,7 @@ func (e *editing) put(ctx context.Context, id string, ms []membership) error {
 		if m.home == 1 {
 			homes = append(homes, m.alertID)
 		}
-		if err := e.audit(ctx, id, "alert added", "", m.alertID); err != nil {
+		if err := e.fact(ctx, id, "alert added", "", m.alertID); err != nil {
 			return err
 		}
 	}
@@ -394,23 +469,13 @@ func (c *Correlator) Merge(ctx context.Context, v alert.Viewer, into, from, who 
 		if _, err := e.tx.Exec(ctx, `UPDATE incident_notes SET incident_id = ? WHERE incident_id = ?`, into, from); err != nil {
 			return nil, fmt.Errorf("correlate: merge notes: %w", err)
 		}
-		if err := e.audit(ctx, into, "merged", "", from); err != nil {
+		if err := e.fact(ctx, into, "merged", "", from); err != nil {
 			return nil, err
 		}
-		if err := src.audit(ctx, from, "merged into", "", into); err != nil {
+		if err := e.fact(ctx, from, "merged into", "", into); err != nil {
 			return nil, err
 		}
-		if src.row.status != string(StatusClosed) {
-			if err := src.audit(ctx, from, "status", src.row.status, string(StatusClosed)); err != nil {
-				return nil, err
-			}
-			src.row.status, src.row.closed = string(StatusClosed), store.Nanos(src.now)
-		}
-		src.row.mergedInto = into
-		if err := src.save(ctx); err != nil {
-			return nil, err
-		}
-		if err := e.save(ctx); err != nil {
+		if err := e.markMerged(ctx, from, into); err != nil {
 			return nil, err
 		}
 		return []string{into, from}, c.recompute(ctx, e.tx, into, e.now)
@@ -421,9 +486,31 @@ func (c *Correlator) Merge(ctx context.Context, v alert.Viewer, into, from, who 
 	return c.Incident(ctx, v, into)
 }
 
-// Split moves the given alerts of incident id into a new incident of the
-// same kind and returns the new incident as v sees it. v must see each
-// alert, and at least one alert must stay behind.
+// splitKind is the kind of an incident split off one of kind with the
+// alerts ids: a campaign stays one only if those alerts still span two
+// countries.
+func (c *Correlator) splitKind(kind Kind, ids []string, f *facts) Kind {
+	if kind != KindCampaign {
+		return kind
+	}
+	var countries []string
+	for _, id := range ids {
+		a := f.alerts[id]
+		if cc := strings.ToUpper(c.opts.MemberCountry(a.Member)); cc != "" && !slices.Contains(countries, cc) {
+			countries = append(countries, cc)
+		}
+	}
+	if len(countries) >= 2 {
+		return KindCampaign
+	}
+	return KindLocal
+}
+
+// Split moves the given alerts of incident id into a new incident and
+// returns the new incident as v sees it. v must see each alert, and at
+// least one alert must stay behind. The new incident is a campaign if the
+// source was one and the alerts moved still span two countries, local
+// otherwise; its title is derived per viewer like any other's.
 func (c *Correlator) Split(ctx context.Context, v alert.Viewer, id string, alertIDs []string, who string) (Incident, error) {
 	ids := slices.Clone(alertIDs)
 	slices.Sort(ids)
@@ -451,7 +538,7 @@ func (c *Correlator) Split(ctx context.Context, v alert.Viewer, id string, alert
 		first := e.f.alerts[ids[0]]
 		p := &placing{c: c, tx: e.tx, now: e.now, touched: map[string]bool{}}
 		var err error
-		if newID, err = p.create(ctx, Kind(e.row.kind), "Split from "+id+": "+localTitle(&first), &first); err != nil {
+		if newID, err = p.create(ctx, c.splitKind(Kind(e.row.kind), ids, e.f), &first); err != nil {
 			return nil, err
 		}
 		moved, err := take(ctx, e.tx, id, ids)
@@ -459,7 +546,7 @@ func (c *Correlator) Split(ctx context.Context, v alert.Viewer, id string, alert
 			return nil, err
 		}
 		for _, m := range moved {
-			if err := e.audit(ctx, id, "alert removed", m.alertID, ""); err != nil {
+			if err := e.fact(ctx, id, "alert removed", m.alertID, ""); err != nil {
 				return nil, err
 			}
 		}
@@ -474,10 +561,10 @@ func (c *Correlator) Split(ctx context.Context, v alert.Viewer, id string, alert
 				}
 			}
 		}
-		if err := e.audit(ctx, id, "split", "", newID); err != nil {
+		if err := e.fact(ctx, id, "split", "", newID); err != nil {
 			return nil, err
 		}
-		if err := e.audit(ctx, newID, "split from", "", id); err != nil {
+		if err := e.fact(ctx, newID, "split from", "", id); err != nil {
 			return nil, err
 		}
 		if err := e.save(ctx); err != nil {
