@@ -30,6 +30,7 @@ func commands() map[string]command {
 		"scenario":   {"write a labelled multi-country scenario (telemetry in every input format, labels, indicators) to a directory", runScenario},
 		"rules":      {"Sigma rules: validate, test against events, import, list, enable, disable", runRules},
 		"report":     {"render reports (report nis2 INCIDENT: draft NIS2 notification)", runReport},
+		"users":      {"people who log in to the web console: add, list, passwd, disable, enable", runUsers},
 		"federation": {"federation PKI and secret: ca, cert (mutual TLS between hub and member nodes), secret (pseudonyms)", runFederation},
 	}
 }

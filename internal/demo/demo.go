@@ -8,9 +8,11 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -78,12 +80,18 @@ func Run(ctx context.Context, opts Options) (Result, error) {
 		n.Close()
 		return Result{}, err
 	}
+	logins, err := setupLogins(ctx, n, slices.Collect(maps.Keys(keys)))
+	if err != nil {
+		n.Close()
+		return Result{}, err
+	}
 	nodeCtx, stopNode := context.WithCancel(context.Background())
 	defer stopNode()
 	nodeDone := make(chan error, 1)
 	go func() { nodeDone <- n.Run(nodeCtx) }()
 	fmt.Fprintf(opts.Out, "\nxsoc demo: node at %s (data in %s)\n", n.URL(), opts.Config.DataDir)
 	fmt.Fprintf(opts.Out, "REST API at %s/api/v1, described at %s/api/v1/openapi.json; TAXII 2.1 at %s/taxii2/\n", n.URL(), n.URL(), n.URL())
+	printLogins(opts.Out, n.URL(), logins, filepath.Join(opts.Config.DataDir, "demo-logins.json"))
 	fmt.Fprintf(opts.Out, "member API keys are in %s; try:\n", filepath.Join(opts.Config.DataDir, "demo-keys.json"))
 	fmt.Fprintf(opts.Out, "  xsoc incidents list --cross-border --url %s --key %s\n\n", n.URL(), keys["fr-soc"])
 

@@ -41,6 +41,8 @@ import (
 	"github.com/xsoc/xsoc/internal/respond"
 	"github.com/xsoc/xsoc/internal/rulestore"
 	"github.com/xsoc/xsoc/internal/store"
+	"github.com/xsoc/xsoc/internal/user"
+	"github.com/xsoc/xsoc/internal/web"
 )
 
 // Node is one running xsoc node.
@@ -65,6 +67,8 @@ type Node struct {
 	Patterns *stixpattern.Detector
 	Rules    *rulestore.Store
 	Respond  *respond.Responder
+	// Users are the people who log in to the web console.
+	Users *user.Store
 	// NoPipeline leaves accepted input on the bus unprocessed (for
 	// measuring the accept path alone, and for ingest-only nodes when
 	// separate workers run the pipeline).
@@ -80,12 +84,13 @@ type Node struct {
 	listener  net.Listener
 	syslog    []*ingest.SyslogServer
 	fed       federationParts
+	console   *web.Console
 }
 
 // Schemas are the tables of every package a node uses, in dependency order.
 func Schemas() []store.Schema {
 	return []store.Schema{member.Schema(), eventlog.Schema(), alert.Schema(), correlate.Schema(),
-		intel.Schema(), taxii.Schema(), rulestore.Schema(), respond.Schema(), federation.Schema()}
+		intel.Schema(), taxii.Schema(), rulestore.Schema(), respond.Schema(), federation.Schema(), user.Schema()}
 }
 
 // OpenStore opens and migrates the configured store; the CLI's offline
@@ -153,6 +158,10 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger) (*Node, erro
 		n.Close()
 		return nil, err
 	}
+	if err := n.openConsole(); err != nil {
+		n.Close()
+		return nil, err
+	}
 	if err := n.openFederation(ctx); err != nil {
 		n.Close()
 		return nil, err
@@ -199,13 +208,18 @@ func (n *Node) routes() {
 	n.mux.Handle("GET /api/v1/openapi.json", api.OpenAPIHandler())
 }
 
-// Handler returns the node's HTTP handler: /healthz open, all else
-// authenticated.
+// Handler returns the node's HTTP handler: /healthz open, the web console
+// (its pages, and API calls made with its session cookie), all else
+// authenticated by API key.
 func (n *Node) Handler() http.Handler {
 	authed := api.Authenticate(n.Members, n.Log, n.mux)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path == "/healthz" {
 			w.Write([]byte("ok\n"))
+			return
+		}
+		if n.console != nil && n.console.Serves(r) {
+			n.console.ServeHTTP(w, r)
 			return
 		}
 		if strings.HasPrefix(r.URL.Path, "/taxii2/") && n.taxii != nil {

@@ -1,0 +1,122 @@
+// Hunting, rules, and (for platform admins) members.
+
+import { h, api, guard, fmtTime, sevBadge, tlpBadge, techLink, pivot, sortableTable, hashParams, currentSession } from "./lib.js";
+
+// huntPage searches the member's stored events by field filters, text and
+// time range, and pivots a value to the events and alerts holding it.
+export async function huntPage(view) {
+  const p = hashParams();
+  const fields = h("textarea", { id: "hunt-fields", placeholder: "one filter per line: field=value, e.g.\nsource.ip=10.0.0.5\nprocess.name=powershell.exe" });
+  fields.value = p.get("field") && p.get("value") ? `${p.get("field")}=${p.get("value")}` : "";
+  const text = h("input", { id: "hunt-text", size: 30, value: p.get("field") ? "" : (p.get("value") || ""), placeholder: "any text in the event" });
+  const from = h("input", { id: "hunt-from", type: "datetime-local" });
+  const to = h("input", { id: "hunt-to", type: "datetime-local" });
+  const limit = h("input", { id: "hunt-limit", type: "number", min: 1, max: 1000, value: 100, size: 5 });
+  const out = h("div", { id: "hunt-results" });
+  const run = async () => {
+    const q = new URLSearchParams();
+    for (const line of fields.value.split("\n")) {
+      const i = line.indexOf("=");
+      if (i > 0) q.set(`field.${line.slice(0, i).trim()}`, line.slice(i + 1).trim());
+    }
+    if (text.value) q.set("q", text.value);
+    if (from.value) q.set("from", new Date(from.value).toISOString());
+    if (to.value) q.set("to", new Date(to.value).toISOString());
+    q.set("limit", limit.value || 100);
+    out.replaceChildren(h("p", { class: "muted" }, "searching…"));
+    const me = currentSession();
+    const res = me && me.operator ? { events: [] } : await guard(() => api("GET", `/api/v1/events?${q}`));
+    out.replaceChildren();
+    if (!res) return;
+    const events = (res.events || []).map(e => typeof e === "string" ? JSON.parse(e) : e);
+    const cols = columnsOf(events);
+    out.append(h("h2", {}, `${events.length} events`),
+      h("div", { class: "panel scroll" }, sortableTable(cols.map(c => ({ key: c, label: c, wrap: true,
+        render: e => e[c] === undefined ? "" : typeof e[c] === "object" ? JSON.stringify(e[c]) : pivot(String(e[c]), c) })), events, null, "hunt-table")));
+    const value = p.get("value");
+    if (value) out.append(await related(value));
+  };
+  view.append(h("h1", {}, "Hunting"),
+    h("div", { class: "filters" }, h("label", {}, "field filters", fields), h("label", {}, "text", text),
+      h("label", {}, "from", from), h("label", {}, "to", to), h("label", {}, "limit", limit),
+      h("button", { type: "button", class: "primary", id: "hunt-run", onclick: run }, "Search")), out);
+  if (fields.value || text.value) await run();
+}
+
+// columnsOf picks the table's columns: timestamp and the fields most
+// events have, at most twelve.
+function columnsOf(events) {
+  const counts = new Map();
+  for (const e of events) for (const k of Object.keys(e)) counts.set(k, (counts.get(k) || 0) + 1);
+  const keys = [...counts.entries()].filter(([k]) => k !== "event.original").sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0])).map(e => e[0]);
+  const first = keys.filter(k => k === "@timestamp");
+  return [...first, ...keys.filter(k => k !== "@timestamp")].slice(0, 12);
+}
+
+// related lists the visible alerts whose observables hold value (from the
+// most recent thousand alerts).
+async function related(value) {
+  const box = h("div", { id: "pivot-alerts" }, h("h2", {}, "Alerts holding ", h("code", {}, value)));
+  const page = await guard(() => api("GET", "/api/v1/alerts?limit=1000"));
+  const hits = ((page && page.alerts) || []).filter(a => (a.observables || []).some(o => o.value === value) || (a.evidence || []).some(d => d.includes(value)));
+  box.append(sortableTable([
+    { key: "detected", label: "detected", render: a => fmtTime(a.detected) },
+    { key: "severity", label: "severity", render: a => sevBadge(a.severity) },
+    { key: "member", label: "member" },
+    { key: "rule_title", label: "rule", wrap: true },
+    { key: "tlp", label: "TLP", render: a => tlpBadge(a.tlp) },
+  ], hits, a => { location.hash = `#/alerts/${encodeURIComponent(a.id)}`; }, "pivot-alerts-table"));
+  return box;
+}
+
+// rulesPage lists the Sigma rules with search; platform admins enable,
+// disable and upload rules.
+export async function rulesPage(view) {
+  const me = currentSession();
+  const search = h("input", { id: "rule-search", size: 30, placeholder: "title, id, tag or technique" });
+  const out = h("div");
+  const res = await api("GET", "/api/v1/rules");
+  const rules = res.rules || [];
+  const draw = () => {
+    const s = search.value.toLowerCase();
+    const shown = rules.filter(r => !s || JSON.stringify(r).toLowerCase().includes(s));
+    out.replaceChildren(h("p", { class: "muted" }, `${shown.length} of ${rules.length} rules`), sortableTable([
+      { key: "title", label: "title", wrap: true },
+      { key: "id", label: "id", render: r => h("span", { class: "mono" }, r.id) },
+      { key: "level", label: "level", render: r => r.level ? sevBadge(r.level) : "" },
+      { key: "techniques", label: "ATT&CK", render: r => (r.techniques || []).map(techLink), sort: r => (r.techniques || []).join() },
+      { key: "source", label: "source", wrap: true },
+      { key: "kind", label: "kind" },
+      { key: "enabled", label: "state", render: r => me.operator ? ruleToggle(r) : (r.enabled ? "enabled" : "disabled"), sort: r => !!r.enabled },
+    ], shown.slice(0, 500), null, "rules-table"));
+  };
+  search.addEventListener("input", draw);
+  const upload = h("textarea", { id: "rule-upload", placeholder: "Sigma rule YAML" });
+  const name = h("input", { id: "rule-name", placeholder: "file name, e.g. my-rule.yml", size: 24 });
+  view.append(h("h1", {}, "Rules"), h("div", { class: "filters" }, h("label", {}, "search", search)), out,
+    me.operator ? h("div", {}, h("h2", {}, "Upload a rule"), upload, h("div", { class: "actions" }, name,
+      h("button", { type: "button", class: "primary", onclick: () => guard(() => api("POST", `/api/v1/rules?name=${encodeURIComponent(name.value)}`, upload.value, { type: "application/yaml" }), "rule stored; the node reloads it within 5 s") }, "Upload"))) : null);
+  draw();
+}
+
+function ruleToggle(r) {
+  const off = !r.enabled;
+  return h("button", { type: "button", onclick: (e) => guard(async () => {
+    await api("POST", `/api/v1/rules/${encodeURIComponent(r.id)}/${off ? "enable" : "disable"}`);
+    r.enabled = off;
+    e.target.replaceWith(ruleToggle(r));
+  }, `rule ${off ? "enabled" : "disabled"}`) }, off ? "enable" : "disable");
+}
+
+// membersPage lists the member organisations (platform admins).
+export async function membersPage(view) {
+  const res = await api("GET", "/api/v1/members");
+  const users = await api("GET", "/web/users").catch(() => ({ users: [] }));
+  view.append(h("h1", {}, "Members"), sortableTable([
+    { key: "id", label: "id" }, { key: "name", label: "name" }, { key: "country", label: "country" },
+    { key: "sector", label: "sector" }, { key: "public", label: "public", render: m => m.public ? "public" : "private" },
+    { key: "alert_tlp", label: "shares alerts at", render: m => tlpBadge(m.alert_tlp) },
+    { key: "client_of", label: "client of", render: m => (m.client_of || []).join(", ") },
+    { key: "users", label: "users", render: m => users.users.filter(u => u.member === m.id).map(u => `${u.name} (${u.role})`).join(", ") },
+  ], res.members || [], null, "members-table"));
+}
