@@ -246,7 +246,9 @@
 //	Level                                         winlog.level, log.level (information, error, ...)
 //	Task, Opcode, Keywords, Version               winlog.task, winlog.opcode, winlog.keywords, winlog.version
 //	Message, RenderingInfo.Message                message
-//	every event data item Name                    winlog.event_data.<Name> (verbatim, "-" included)
+//	every event data item Name                    winlog.event_data.<Name> (value verbatim, "-" included;
+//	                                              the name without spaces, as Sigma writes it: "Threat Name" is ThreatName)
+//	unnamed values param1, param2, ...            also the list winlog.event_data.Data (Sigma's Data)
 //	                                              host.os.type = "windows"
 //
 // Event data mapped to ECS as well (values "-" are not mapped):

@@ -22,8 +22,10 @@ import (
 //     EventData) or the event data fields themselves (nxlog, EvtxECmd with
 //     expanded payload).
 //
-// Every event data item is kept verbatim as winlog.event_data.<Name>, the
-// names Sigma rules use, and mapped to ECS where ECS has a name.
+// Every event data item is kept as winlog.event_data.<Name>, the names
+// Sigma rules use (without spaces), and mapped to ECS where ECS has a
+// name; unnamed values are param1, param2, ... and together the list
+// winlog.event_data.Data.
 
 // winRecord holds what the mapping needs once the whole record has been
 // seen.
@@ -364,16 +366,34 @@ func (p *Parser) winUnnamed(v span, r *winRecord) {
 
 // winData records one event data item: it is stored as
 // winlog.event_data.<name> and mapped to ECS once the event id is known.
+// Names are written without their spaces, as the Sigma specification
+// names fields: Defender's "Threat Name" is ThreatName.
 func (p *Parser) winData(name []byte, v span) {
-	if len(name) == 0 {
-		return
-	}
 	b := &p.b
 	lo := b.mark()
 	b.buf = append(b.buf, "winlog.event_data."...)
-	b.buf = append(b.buf, name...)
+	for _, c := range name {
+		if c != ' ' {
+			b.buf = append(b.buf, c)
+		}
+	}
 	key := b.since(lo)
+	if key.hi-key.lo == len("winlog.event_data.") {
+		b.buf = b.buf[:lo]
+		return // no name
+	}
 	p.pairs = append(p.pairs, pair{name: b.buf[key.lo+len("winlog.event_data.") : key.hi], key: key, val: v})
+}
+
+// isParamName reports whether an event data name is paramN, the name of
+// an unnamed value (winUnnamed; winlogbeat names them the same way).
+func isParamName(name []byte) bool {
+	rest, ok := bytes.CutPrefix(name, []byte("param"))
+	if !ok || len(rest) == 0 {
+		return false
+	}
+	_, ok = digits(rest)
+	return ok
 }
 
 // winPayload decodes EvtxECmd's Payload, a JSON document in a string that
@@ -438,6 +458,12 @@ func (p *Parser) winFinish(r *winRecord) error {
 	b.keyLit(event.EventKind, "event")
 	for _, d := range p.pairs {
 		b.dynamic(d.key, d.val)
+	}
+	for _, d := range p.pairs {
+		if isParamName(d.name) {
+			// Unnamed values are, together, what Sigma rules call Data.
+			b.named("winlog.event_data.Data", d.val)
+		}
 	}
 	for _, d := range p.pairs {
 		p.winECS(d, r)
