@@ -163,20 +163,23 @@ func (p *Parser) cefExtension(s []byte, base int) error {
 		i = skipSpaces(s, i)
 	}
 	for _, kv := range p.pairs {
-		p.cefField(kv)
+		if err := p.cefField(kv); err != nil {
+			return err
+		}
 	}
 	p.cefLabels()
 	return nil
 }
 
 // cefField stores one extension pair: verbatim as cef.extensions.<key>,
-// and under its ECS name when it has one.
-func (p *Parser) cefField(kv pair) {
+// and under its ECS name when it has one. A time outside the range of
+// event times is an error.
+func (p *Parser) cefField(kv pair) error {
 	b := &p.b
 	b.prefixed("cef.extensions.", kv.name, kv.val)
 	t, ok := cefFields[string(kv.name)]
 	if !ok {
-		return
+		return nil
 	}
 	switch t.how {
 	case cefPlain:
@@ -206,6 +209,9 @@ func (p *Parser) cefField(kv pair) {
 		// read is kept verbatim under cef.extensions only.
 		if t.rank > b.timeRank {
 			if ts, ok := p.cefTime(b.bytes(kv.val)); ok {
+				if err := checkTime(ts, b.bytes(kv.val)); err != nil {
+					return fmt.Errorf("cef: %s: %w", kv.name, err)
+				}
 				b.time, b.timeRank = ts, t.rank
 			}
 		}
@@ -217,6 +223,7 @@ func (p *Parser) cefField(kv pair) {
 			b.keyLit(event.NetworkDirection, "outbound")
 		}
 	}
+	return nil
 }
 
 // Bounds on labelled custom fields. CEF defines about thirty (cs1-6,

@@ -19,7 +19,9 @@
 // rejected with an error wrapping ErrTooLong.
 //
 // Every format fills ev.Time from the record's own timestamp (left zero if
-// the record has none), copies the record to ev.Original, and never sets
+// the record has none); a timestamp outside 1970-01-01T00:00:00Z ..
+// 2262-04-11T23:47:16Z, what int64 nanoseconds since the epoch hold, is
+// an error, so that stored times order and filter correctly. It copies the record to ev.Original, and never sets
 // ev.Member; ev.ID is set only from an ECS record's event.id. A record that
 // fails to parse leaves the event as it was.
 //

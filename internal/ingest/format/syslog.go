@@ -80,6 +80,9 @@ func (p *Parser) parse5424(s []byte, base, i int) error {
 		if !ok {
 			return fmt.Errorf("syslog: invalid RFC 5424 TIMESTAMP %q", s[ts.lo:ts.hi])
 		}
+		if err := checkTime(t, s[ts.lo:ts.hi]); err != nil {
+			return fmt.Errorf("syslog: RFC 5424 TIMESTAMP: %w", err)
+		}
 		b.time = t
 	}
 	if h := f[2]; !nil5424(h) {
@@ -217,6 +220,9 @@ func (p *Parser) parse3164(s []byte, base, i int) error {
 		i += n
 	} else if j := tokenEnd(s, i); j > i {
 		if t, ok := parseISO(s[i:j]); ok {
+			if err := checkTime(t, s[i:j]); err != nil {
+				return fmt.Errorf("syslog: RFC 3164 timestamp: %w", err)
+			}
 			b.time, hadTime = t, true
 			i = j
 		}

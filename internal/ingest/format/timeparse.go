@@ -2,6 +2,7 @@ package format
 
 import (
 	"fmt"
+	"math"
 	"time"
 
 	"github.com/xsoc/xsoc/internal/event"
@@ -13,21 +14,34 @@ import (
 // fraction, milliseconds, microseconds or nanoseconds; and the
 // "/Date(ms)/" form of .NET's JSON serialiser. The common forms are parsed
 // without allocating; the rest go to event.ParseTime. The result is in UTC.
+// A time outside the range of event times is an error.
 func parseTimestamp(b []byte) (time.Time, error) {
-	if t, ok := parseISO(b); ok {
-		return t, nil
+	t, ok := parseISO(b)
+	if !ok {
+		t, ok = parseEpoch(b)
 	}
-	if t, ok := parseEpoch(b); ok {
-		return t, nil
+	if !ok {
+		t, ok = parseDotNetDate(b)
 	}
-	if t, ok := parseDotNetDate(b); ok {
-		return t, nil
+	if !ok {
+		var err error
+		if t, err = event.ParseTime(string(b)); err != nil {
+			return time.Time{}, fmt.Errorf("unrecognised timestamp %q", b)
+		}
 	}
-	t, err := event.ParseTime(string(b))
-	if err != nil {
-		return time.Time{}, fmt.Errorf("unrecognised timestamp %q", b)
+	return t, checkTime(t, b)
+}
+
+// checkTime refuses a time outside the range of event times: from the Unix
+// epoch, 1970-01-01T00:00:00Z, to the last instant int64 nanoseconds since
+// it hold, 2262-04-11T23:47:16.854775807Z. Events are stored, ordered and
+// filtered by that number; a time outside it would wrap around. src is
+// the time as written, quoted in the error.
+func checkTime(t time.Time, src []byte) error {
+	if t.Before(time.Unix(0, 0)) || t.After(time.Unix(0, math.MaxInt64)) {
+		return fmt.Errorf("timestamp %q is outside the range of event times, 1970-01-01T00:00:00Z to 2262-04-11T23:47:16Z", src)
 	}
-	return t, nil
+	return nil
 }
 
 // parseISO parses YYYY-MM-DD[T ]hh:mm[:ss[.fraction]][zone].
