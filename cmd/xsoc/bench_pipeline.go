@@ -99,7 +99,8 @@ func benchPipeline(args []string, stdout, stderr io.Writer) error {
 	deadline := time.Now().Add(time.Minute)
 	var stored int
 	for time.Now().Before(deadline) {
-		if stored, _ = n.Events.Count(ctx, "bench"); stored >= events {
+		if s, _ := n.Archive.Total(ctx, "bench"); int(s) >= events {
+			stored = int(s)
 			break
 		}
 		time.Sleep(100 * time.Millisecond)

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"net/http"
-	"strings"
 
 	"github.com/xsoc/xsoc/internal/eventlog"
 	"github.com/xsoc/xsoc/internal/member"
@@ -12,7 +11,7 @@ import (
 )
 
 // Core serves the foundation's endpoints: who am I, members and keys
-// (operators), and event hunting (members, their own events only).
+// (operators), and the ingest rejects of the calling member.
 type Core struct {
 	Members *member.Registry
 	Events  *eventlog.Log
@@ -30,8 +29,6 @@ func (c *Core) Register(mux *http.ServeMux) {
 	mux.Handle("GET /api/v1/members/{id}", http.HandlerFunc(c.getMember))
 	mux.Handle("POST /api/v1/members/{id}/rotate-key", RequireOperator(http.HandlerFunc(c.rotateKey)))
 	mux.HandleFunc("POST /api/v1/members/{id}/alert-tlp", c.setAlertTLP)
-	mux.Handle("GET /api/v1/events", RequireMember(http.HandlerFunc(c.searchEvents)))
-	mux.Handle("GET /api/v1/events/count", RequireMember(http.HandlerFunc(c.countEvents)))
 	mux.Handle("GET /api/v1/ingest/rejects", RequireMember(http.HandlerFunc(c.rejects)))
 }
 
@@ -115,36 +112,6 @@ func (c *Core) rotateKey(w http.ResponseWriter, r *http.Request) {
 		"note": "every earlier key of this member is revoked; store this one now"})
 }
 
-// searchEvents: GET /api/v1/events?from=&to=&q=text&field.source.ip=1.2.3.4&limit=
-func (c *Core) searchEvents(w http.ResponseWriter, r *http.Request) {
-	id, _ := MemberFrom(r.Context())
-	q := eventlog.Query{Member: id, Text: r.URL.Query().Get("q"), Fields: map[string]string{}}
-	var err error
-	if q.From, err = QueryTime(r, "from"); err != nil {
-		Error(w, http.StatusBadRequest, err.Error())
-		return
-	}
-	if q.To, err = QueryTime(r, "to"); err != nil {
-		Error(w, http.StatusBadRequest, err.Error())
-		return
-	}
-	if q.Limit, err = QueryInt(r, "limit", 100); err != nil {
-		Error(w, http.StatusBadRequest, err.Error())
-		return
-	}
-	for k, v := range r.URL.Query() {
-		if name, ok := strings.CutPrefix(k, "field."); ok && len(v) > 0 {
-			q.Fields[name] = v[0]
-		}
-	}
-	evs, err := c.Events.Search(r.Context(), q)
-	if err != nil {
-		Error(w, http.StatusBadRequest, err.Error())
-		return
-	}
-	JSON(w, http.StatusOK, map[string]any{"events": evs, "count": len(evs)})
-}
-
 func (c *Core) rejects(w http.ResponseWriter, r *http.Request) {
 	id, _ := MemberFrom(r.Context())
 	limit, err := QueryInt(r, "limit", 100)
@@ -158,16 +125,6 @@ func (c *Core) rejects(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	JSON(w, http.StatusOK, map[string]any{"rejects": rs})
-}
-
-func (c *Core) countEvents(w http.ResponseWriter, r *http.Request) {
-	id, _ := MemberFrom(r.Context())
-	n, err := c.Events.Count(r.Context(), id)
-	if err != nil {
-		Error(w, http.StatusInternalServerError, err.Error())
-		return
-	}
-	JSON(w, http.StatusOK, map[string]int{"count": n})
 }
 
 // setAlertTLP sets who sees a member's alerts: {"tlp": "TLP:GREEN"}. A

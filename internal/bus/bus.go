@@ -25,8 +25,9 @@ import (
 // their third token so that consumers (and, later, federation leaf nodes)
 // can filter by member.
 const (
-	// IngestStream holds accepted raw input batches until the pipeline has
-	// stored and processed them (work-queue retention).
+	// IngestStream holds accepted raw input batches until both of its
+	// readers, detection and the event archive, have processed them
+	// (interest retention: a batch stays while either still needs it).
 	IngestStream = "XSOC_INGEST"
 	// IngestSubject prefixes ingest subjects: xsoc.ingest.<member>.
 	IngestSubject = "xsoc.ingest"
@@ -35,7 +36,18 @@ const (
 	AlertStream = "XSOC_ALERTS"
 	// AlertSubject prefixes alert subjects: xsoc.alert.<member>.
 	AlertSubject = "xsoc.alert"
+	// DetectConsumer and ArchiveConsumer are the ingest stream's two
+	// durable consumers. Each reads every batch on its own, so a slow or
+	// stopped archive never holds detection back; several processes using
+	// the same name share that consumer's work.
+	DetectConsumer  = "detect"
+	ArchiveConsumer = "archive"
 )
+
+// IngestConsumers are the durable consumers the ingest stream is created
+// with. They exist before the first publish: with interest retention a
+// batch nobody is registered for would be dropped at once.
+var IngestConsumers = []string{DetectConsumer, ArchiveConsumer}
 
 // Config selects and tunes the bus.
 type Config struct {
@@ -187,7 +199,7 @@ func (b *Bus) ensureStreams(ctx context.Context) error {
 		Name:        IngestStream,
 		Description: "accepted raw input batches awaiting the detection pipeline",
 		Subjects:    []string{IngestSubject + ".>"},
-		Retention:   jetstream.WorkQueuePolicy,
+		Retention:   jetstream.InterestPolicy,
 		Discard:     jetstream.DiscardNew,
 		MaxBytes:    b.cfg.IngestMaxBytes,
 		Storage:     jetstream.FileStorage,
@@ -204,10 +216,47 @@ func (b *Bus) ensureStreams(ctx context.Context) error {
 		Replicas:    b.cfg.Replicas,
 		Duplicates:  2 * time.Minute,
 	}}
+	if err := b.retireWorkQueue(ctx); err != nil {
+		return err
+	}
 	for _, sc := range streams {
 		if _, err := b.js.CreateOrUpdateStream(ctx, sc); err != nil {
 			return fmt.Errorf("bus: stream %s: %w", sc.Name, err)
 		}
+	}
+	for _, name := range IngestConsumers {
+		_, err := b.js.CreateConsumer(ctx, IngestStream, jetstream.ConsumerConfig{
+			Durable: name, AckPolicy: jetstream.AckExplicitPolicy, AckWait: 30 * time.Second, MaxDeliver: -1,
+		})
+		if err != nil && !errors.Is(err, jetstream.ErrConsumerExists) {
+			return fmt.Errorf("bus: consumer %s: %w", name, err)
+		}
+	}
+	return nil
+}
+
+// retireWorkQueue replaces an ingest stream of the earlier layout (one
+// work-queue reader) when it is empty. JetStream cannot change a stream's
+// retention in place; a stream still holding batches is left for the
+// earlier version to finish, with a message saying so.
+func (b *Bus) retireWorkQueue(ctx context.Context) error {
+	s, err := b.js.Stream(ctx, IngestStream)
+	if errors.Is(err, jetstream.ErrStreamNotFound) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("bus: stream %s: %w", IngestStream, err)
+	}
+	info := s.CachedInfo()
+	if info.Config.Retention != jetstream.WorkQueuePolicy {
+		return nil
+	}
+	if info.State.Msgs > 0 {
+		return fmt.Errorf("bus: stream %s holds %d batches in the earlier single-reader layout; run the earlier xsoc version until its pipeline has drained them, then start this one",
+			IngestStream, info.State.Msgs)
+	}
+	if err := b.js.DeleteStream(ctx, IngestStream); err != nil {
+		return fmt.Errorf("bus: replace stream %s: %w", IngestStream, err)
 	}
 	return nil
 }

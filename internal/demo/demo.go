@@ -145,18 +145,22 @@ func recentStart(cfg scenario.Config, now time.Time) time.Time {
 	return start
 }
 
-// drain waits until the pipeline has stored every event sent.
+// drain waits until the archive has stored every event sent and
+// detection has handled them.
 func drain(ctx context.Context, n *node.Node, keys map[string]string, sent int64) error {
 	err := poll(ctx, 2*time.Minute, 200*time.Millisecond, func() (bool, error) {
 		var stored int64
 		for id := range keys {
-			c, err := n.Events.Count(ctx, id)
+			c, err := n.Archive.Total(ctx, id)
 			if err != nil {
 				return false, err
 			}
-			stored += int64(c)
+			stored += c
 		}
-		return stored >= sent, nil
+		if stored < sent {
+			return false, nil
+		}
+		return n.CaughtUp(ctx)
 	})
 	if errors.Is(err, errPollTimeout) {
 		return errors.New("the pipeline did not catch up within two minutes")

@@ -23,6 +23,7 @@ import (
 
 	"github.com/xsoc/xsoc/internal/alert"
 	"github.com/xsoc/xsoc/internal/api"
+	"github.com/xsoc/xsoc/internal/archive"
 	"github.com/xsoc/xsoc/internal/bus"
 	"github.com/xsoc/xsoc/internal/config"
 	"github.com/xsoc/xsoc/internal/correlate"
@@ -52,7 +53,10 @@ type Node struct {
 	DB       *store.DB
 	Bus      *bus.Bus
 	Members  *member.Registry
-	Events   *eventlog.Log
+	// Events records the input lines the pipeline could not normalise.
+	Events *eventlog.Log
+	// Archive keeps every normalised event for hunting.
+	Archive  *archive.Archive
 	Metrics  *prometheus.Registry
 	Acceptor *ingest.Acceptor
 	// Alerts, Correlator and Intel are the case and intel services.
@@ -73,6 +77,9 @@ type Node struct {
 	// measuring the accept path alone, and for ingest-only nodes when
 	// separate workers run the pipeline).
 	NoPipeline bool
+	// NoArchive leaves the archive's path unread: detection goes on, and
+	// the ingest stream keeps the batches until an archiver reads them.
+	NoArchive bool
 
 	detectors []detect.Detector
 	sink      pipeline.AlertSink
@@ -140,6 +147,10 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger) (*Node, erro
 	n.Members = member.NewRegistry(n.DB)
 	n.dir = &directory{reg: n.Members}
 	n.Events = eventlog.New(n.DB)
+	if n.Archive, err = openArchive(ctx, cfg); err != nil {
+		n.Close()
+		return nil, err
+	}
 	n.Acceptor = ingest.NewAcceptor(n.Bus)
 	for _, sc := range cfg.Syslog {
 		s, err := ingest.ListenSyslog(sc, n.Acceptor, log)
@@ -199,6 +210,7 @@ func (n *Node) routes() {
 		return n.GrantSharedWrite(ctx)
 	}}
 	core.Register(n.mux)
+	(&api.Hunt{Archive: n.Archive}).Register(n.mux)
 	lim := n.Config.Limits
 	n.mux.Handle("POST /api/v1/ingest", ingest.NewHandler(n.Acceptor, api.MemberOfRequest, n.Log, ingest.Limits{
 		MaxBody: int64(lim.IngestMaxBody), MaxInflight: lim.IngestConcurrency,
@@ -273,18 +285,27 @@ func (n *Node) Run(ctx context.Context) error {
 		ErrorLog:          slog.NewLogLogger(n.Log.Handler(), slog.LevelWarn),
 	}
 	var wg sync.WaitGroup
-	errs := make(chan error, 2)
+	errs := make(chan error, 3)
 	pctx, stopPipeline := context.WithCancel(context.Background())
 	defer stopPipeline()
 	p := pipeline.New(pipeline.Config{
 		Bus: n.Bus, DB: n.DB, Events: n.Events, Detectors: n.detectors, Sink: n.sink,
 		Log: n.Log, Workers: n.Config.Workers, Registry: n.Metrics, Exclusive: n.Bus.Embedded(),
 	})
-	if !n.NoPipeline {
+	a := pipeline.NewArchiver(pipeline.ArchiverConfig{
+		Bus: n.Bus, Archive: n.Archive, Log: n.Log, Registry: n.Metrics, Exclusive: n.Bus.Embedded(),
+	})
+	for _, path := range []struct {
+		off bool
+		run func(context.Context) error
+	}{{n.NoPipeline, p.Run}, {n.NoPipeline || n.NoArchive, a.Run}} {
+		if path.off {
+			continue
+		}
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			if err := p.Run(pctx); err != nil {
+			if err := path.run(pctx); err != nil {
 				errs <- err
 			}
 		}()
@@ -370,4 +391,34 @@ func (n *Node) Close() {
 		n.DB.Close()
 		n.DB = nil
 	}
+	if n.Archive != nil {
+		n.Archive.Close()
+		n.Archive = nil
+	}
+}
+
+// openArchive opens the event archive: embedded under the data directory.
+func openArchive(ctx context.Context, cfg config.Config) (*archive.Archive, error) {
+	e, err := archive.OpenEmbedded(ctx, filepath.Join(cfg.DataDir, "archive"), cfg.Sync == "always")
+	if err != nil {
+		return nil, err
+	}
+	a, err := archive.New(ctx, e)
+	if err != nil {
+		e.Close()
+		return nil, err
+	}
+	return a, nil
+}
+
+// CaughtUp reports whether detection and the archive have both handled
+// every batch accepted so far.
+func (n *Node) CaughtUp(ctx context.Context) (bool, error) {
+	for _, name := range bus.IngestConsumers {
+		p, err := pipeline.Pending(ctx, n.Bus, name)
+		if err != nil || p > 0 {
+			return false, err
+		}
+	}
+	return true, nil
 }

@@ -15,8 +15,8 @@ import (
 	"github.com/xsoc/xsoc/internal/store"
 )
 
-// BenchmarkProcess measures the consumer side per event: parse a
-// winlogbeat Sysmon record, run no detectors, store in SQLite.
+// BenchmarkProcess measures the detection side per event: parse a
+// winlogbeat Sysmon record, run no detectors, raise nothing.
 func BenchmarkProcess(b *testing.B) {
 	db, err := store.OpenSQLite(filepath.Join(b.TempDir(), "x.db"), store.SyncNormal())
 	if err != nil {

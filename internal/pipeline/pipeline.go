@@ -1,14 +1,19 @@
-// Package pipeline turns accepted input batches into stored events and
-// alerts: it consumes the bus's ingest stream, normalises each line once,
-// runs every detector over the events, stores events and rejects in one
-// transaction, hands alerts to the alert sink, and only then acknowledges
-// the batch.
+// Package pipeline reads accepted input batches from the bus's ingest
+// stream along two independent paths, each on its own durable consumer:
 //
-// A crash anywhere before the ack makes JetStream redeliver the batch. Event
-// ids are stable across redelivery (the input's own event.id, or the batch's
-// stream sequence and line number), the event log stores each (member, id)
-// once, and the alert sink is idempotent per event id: so every accepted
-// event is stored exactly once and alerts are not doubled.
+//   - detection (Pipeline): normalise each line once, run every detector,
+//     hand the alerts (which carry their events as evidence) to the alert
+//     sink, record the lines that could not be normalised, then
+//     acknowledge the batch;
+//   - the archive (Archiver): normalise again and store the events in the
+//     event archive, then acknowledge.
+//
+// Neither waits for the other: a slow or stopped archive never delays an
+// alert. A crash anywhere before an ack makes JetStream redeliver that
+// path's batch. Event ids are stable across redelivery (the input's own
+// event.id, or the batch's stream sequence and line number); the alert
+// sink is idempotent per event id and the archive records the batches it
+// stored, so each path handles every accepted event exactly once.
 package pipeline
 
 import (
@@ -33,33 +38,29 @@ import (
 	"github.com/xsoc/xsoc/internal/store"
 )
 
-// ConsumerName is the durable JetStream consumer the pipeline reads with.
-// Several xsoc processes using the same name share the work.
-const ConsumerName = "pipeline"
-
-// AlertSink receives the alerts of a batch after its events are stored.
-// It must be idempotent per event id: a redelivered batch raises its
-// alerts again.
+// AlertSink receives the alerts of a batch. It must be idempotent per
+// event id: a redelivered batch raises its alerts again.
 type AlertSink interface {
 	Raise(ctx context.Context, alerts []alert.Alert) error
 }
 
 // Config wires a Pipeline.
 type Config struct {
-	Bus       *bus.Bus
+	Bus *bus.Bus
+	// DB and Events record the lines that could not be normalised.
 	DB        *store.DB
 	Events    *eventlog.Log
 	Detectors []detect.Detector
 	Sink      AlertSink // may be nil: alerts are then only counted
 	Log       *slog.Logger
-	// Workers is the number of batches processed concurrently (default:
-	// 2). SQLite serialises writers anyway; more workers help detection.
+	// Workers is the number of batches processed concurrently (default: 2).
 	Workers int
 	// Registry receives the pipeline's metrics; nil disables them.
 	Registry *prometheus.Registry
-	// Exclusive says this process is the only pipeline on the bus (the
-	// embedded default). Batches a crashed predecessor had taken but not
-	// acknowledged are then redelivered at once instead of after AckWait.
+	// Exclusive says this process is the only reader of its consumer on
+	// the bus (the embedded default). Batches a crashed predecessor had
+	// taken but not acknowledged are then redelivered at once instead of
+	// after AckWait.
 	Exclusive bool
 }
 
@@ -68,7 +69,42 @@ type Config struct {
 // when several share the consumer.
 const ackWait = 30 * time.Second
 
-// Pipeline is the consumer side of ingest.
+// consumer returns the durable consumer name of the ingest stream, tuned
+// to hold maxPending batches at once. With exclusive set, batches a
+// crashed predecessor took but never acknowledged are handed out again at
+// once: the consumer restarts from its acknowledgement floor (batches
+// acknowledged past it come again too, which stable event ids make
+// harmless).
+func consumer(ctx context.Context, b *bus.Bus, name string, maxPending int, exclusive bool) (jetstream.Consumer, error) {
+	js := b.JetStream()
+	cons, err := js.CreateOrUpdateConsumer(ctx, bus.IngestStream, jetstream.ConsumerConfig{
+		Durable:       name,
+		AckPolicy:     jetstream.AckExplicitPolicy,
+		AckWait:       ackWait,
+		MaxAckPending: maxPending,
+		MaxDeliver:    -1,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("consumer %s: %w", name, err)
+	}
+	if exclusive && cons.CachedInfo().NumAckPending > 0 {
+		if _, err := js.ResetConsumer(ctx, bus.IngestStream, name); err != nil {
+			return nil, fmt.Errorf("reset consumer %s: %w", name, err)
+		}
+	}
+	return cons, nil
+}
+
+// stopped returns nil when ctx has ended (a start cut short by shutdown is
+// no failure), err otherwise.
+func stopped(ctx context.Context, err error) error {
+	if ctx.Err() != nil {
+		return nil
+	}
+	return err
+}
+
+// Pipeline is the detection side of ingest.
 type Pipeline struct {
 	cfg     Config
 	pool    sync.Pool // *event.Event
@@ -94,53 +130,50 @@ func New(cfg Config) *Pipeline {
 
 // Run consumes until ctx ends.
 func (p *Pipeline) Run(ctx context.Context) error {
-	js := p.cfg.Bus.JetStream()
-	if p.cfg.Exclusive {
-		// The stream is a work queue: acknowledged batches are gone, so a
-		// fresh consumer sees exactly the unfinished ones, including those
-		// the crashed process held.
-		if err := js.DeleteConsumer(ctx, bus.IngestStream, ConsumerName); err != nil && !errors.Is(err, jetstream.ErrConsumerNotFound) {
-			return fmt.Errorf("pipeline: reset consumer: %w", err)
-		}
-	}
-	cons, err := js.CreateOrUpdateConsumer(ctx, bus.IngestStream, jetstream.ConsumerConfig{
-		Durable:       ConsumerName,
-		AckPolicy:     jetstream.AckExplicitPolicy,
-		AckWait:       ackWait,
-		MaxAckPending: 4 * p.cfg.Workers,
-		MaxDeliver:    -1,
-	})
+	cons, err := consumer(ctx, p.cfg.Bus, bus.DetectConsumer, 4*p.cfg.Workers, p.cfg.Exclusive)
 	if err != nil {
-		return fmt.Errorf("pipeline: consumer: %w", err)
+		return stopped(ctx, fmt.Errorf("pipeline: %w", err))
 	}
-	msgs := make(chan jetstream.Msg)
 	prepared := make(chan *work, 4*p.cfg.Workers)
-	var workers, committer sync.WaitGroup
-	for range p.cfg.Workers {
-		workers.Add(1)
-		go func() {
-			defer workers.Done()
-			for m := range msgs {
-				if w := p.take(m); w != nil {
-					prepared <- w
-				}
-			}
-		}()
-	}
+	var committer sync.WaitGroup
 	committer.Add(1)
 	go func() {
 		defer committer.Done()
 		p.commitLoop(ctx, prepared)
 	}()
 	defer func() {
-		close(msgs)
-		workers.Wait()
 		close(prepared)
 		committer.Wait()
 	}()
-	it, err := cons.Messages(jetstream.PullMaxMessages(4 * p.cfg.Workers))
+	return consume(ctx, cons, 4*p.cfg.Workers, p.cfg.Workers, p.cfg.Log, func(m jetstream.Msg) {
+		if w := p.take(m); w != nil {
+			prepared <- w
+		}
+	})
+}
+
+// consume pulls messages from cons, up to pull at a time, and hands each
+// to one of workers goroutines running take. It returns once ctx has ended
+// and every worker has finished its message.
+func consume(ctx context.Context, cons jetstream.Consumer, pull, workers int, log *slog.Logger, take func(jetstream.Msg)) error {
+	msgs := make(chan jetstream.Msg)
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for m := range msgs {
+				take(m)
+			}
+		}()
+	}
+	defer func() {
+		close(msgs)
+		wg.Wait()
+	}()
+	it, err := cons.Messages(jetstream.PullMaxMessages(pull))
 	if err != nil {
-		return fmt.Errorf("pipeline: subscribe: %w", err)
+		return fmt.Errorf("subscribe: %w", err)
 	}
 	stop := context.AfterFunc(ctx, it.Stop)
 	defer stop()
@@ -150,7 +183,7 @@ func (p *Pipeline) Run(ctx context.Context) error {
 			if ctx.Err() != nil || errors.Is(err, jetstream.ErrMsgIteratorClosed) {
 				return nil
 			}
-			p.cfg.Log.Warn("pipeline: fetch", "err", err)
+			log.Warn("pipeline: fetch", "consumer", cons.CachedInfo().Name, "err", err)
 			continue
 		}
 		select {
@@ -193,13 +226,15 @@ func (p *Pipeline) take(m jetstream.Msg) *work {
 	return w
 }
 
-// maxGroupEvents bounds the events stored in one transaction. SQLite
-// allows one writer at a time and each commit costs a WAL write; a single
-// committer storing the batches the workers prepared meanwhile in one
-// transaction (group commit) is what lets the store keep up.
+// maxGroupEvents bounds the events whose alerts are raised together. The
+// alert store allows one writer at a time and each commit costs a WAL
+// write; a single committer raising the alerts of the batches the workers
+// prepared meanwhile in one go (group commit) keeps it from bounding
+// detection.
 const maxGroupEvents = 8000
 
-// commitLoop stores prepared batches in groups and acknowledges them.
+// commitLoop raises the alerts of prepared batches in groups and
+// acknowledges them.
 func (p *Pipeline) commitLoop(ctx context.Context, prepared <-chan *work) {
 	for w := range prepared {
 		group, n := []*work{w}, len(w.events)
@@ -217,7 +252,7 @@ func (p *Pipeline) commitLoop(ctx context.Context, prepared <-chan *work) {
 			}
 		}
 		err := p.commit(ctx, group)
-		// A stored batch is acknowledged even when shutdown has begun:
+		// A handled batch is acknowledged even when shutdown has begun:
 		// left unacknowledged it would be taken in again after a restart
 		// (harmless, event ids are stable, but wasted work).
 		ackCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), ackTimeout)
@@ -237,11 +272,12 @@ func (p *Pipeline) commitLoop(ctx context.Context, prepared <-chan *work) {
 	}
 }
 
-// ackTimeout bounds the acknowledgement of a stored group of batches.
+// ackTimeout bounds the acknowledgement of a handled group of batches.
 const ackTimeout = 5 * time.Second
 
-// Process normalises, detects and stores one batch. It is exported for
-// tools and tests that feed batches without the bus.
+// Process normalises and detects one batch, records its rejects and
+// raises its alerts. It is exported for tools and tests that feed batches
+// without the bus.
 func (p *Pipeline) Process(ctx context.Context, b ingest.Batch) error {
 	w := p.prepare(b)
 	defer p.release(w)
@@ -300,24 +336,20 @@ func (p *Pipeline) release(w *work) {
 	w.events = nil
 }
 
-// commit stores the events and rejects of a group of batches in one
-// transaction, then raises their alerts.
+// commit records the rejects of a group of batches, then raises their
+// alerts.
 func (p *Pipeline) commit(ctx context.Context, group []*work) error {
-	var buf []byte
-	err := p.cfg.DB.InTx(ctx, func(tx *store.Tx) error {
-		for _, w := range group {
-			var err error
-			if _, buf, err = p.cfg.Events.Append(ctx, tx, w.events, buf); err != nil {
-				return err
-			}
-			if err := p.cfg.Events.AppendRejects(ctx, tx, w.rejects); err != nil {
-				return err
-			}
+	var rejects []eventlog.Reject
+	for _, w := range group {
+		rejects = append(rejects, w.rejects...)
+	}
+	if len(rejects) > 0 && p.cfg.Events != nil {
+		err := p.cfg.DB.InTx(ctx, func(tx *store.Tx) error {
+			return p.cfg.Events.AppendRejects(ctx, tx, rejects)
+		})
+		if err != nil {
+			return err
 		}
-		return nil
-	})
-	if err != nil {
-		return err
 	}
 	var alerts []alert.Alert
 	for _, w := range group {
@@ -375,4 +407,19 @@ func sample(line []byte) string {
 		return string(line[:n]) + "…"
 	}
 	return string(line)
+}
+
+// Pending returns how many accepted batches the named consumer of the
+// ingest stream has not acknowledged yet (waiting or in hand): 0 means
+// that path has caught up.
+func Pending(ctx context.Context, b *bus.Bus, consumer string) (uint64, error) {
+	c, err := b.JetStream().Consumer(ctx, bus.IngestStream, consumer)
+	if err != nil {
+		return 0, fmt.Errorf("pipeline: consumer %s: %w", consumer, err)
+	}
+	info, err := c.Info(ctx)
+	if err != nil {
+		return 0, fmt.Errorf("pipeline: consumer %s: %w", consumer, err)
+	}
+	return info.NumPending + uint64(info.NumAckPending), nil
 }

@@ -2,15 +2,16 @@ package pipeline
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"log/slog"
+	"path/filepath"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/xsoc/xsoc/internal/alert"
+	"github.com/xsoc/xsoc/internal/archive"
 	"github.com/xsoc/xsoc/internal/bus"
 	"github.com/xsoc/xsoc/internal/detect"
 	"github.com/xsoc/xsoc/internal/event"
@@ -60,27 +61,15 @@ func TestProcessIdentityRejectsAndReplay(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if n, _ := log.Count(ctx, "m1"); n != 2 {
-		t.Fatalf("stored %d events, want 2", n)
+	ids := map[string]bool{}
+	for _, a := range sk.alerts {
+		if a.Member != "m1" {
+			t.Errorf("an alert of member %q: a line wrote as another member", a.Member)
+		}
+		ids[a.EventIDs[0]] = true
 	}
-	if n, _ := log.Count(ctx, "someone-else"); n != 0 {
-		t.Fatalf("a line wrote into another member's events")
-	}
-	docs, err := log.Search(ctx, eventlog.Query{Member: "m1", Limit: 10})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ids := map[string]string{}
-	for _, d := range docs {
-		var m map[string]any
-		json.Unmarshal(d, &m)
-		ids[m["event.id"].(string)] = m["@timestamp"].(string)
-	}
-	if want := BatchEventID(42, 0); ids[want] != received.Format(time.RFC3339Nano) {
-		t.Errorf("line without id/time: ids %v, want %s with the receive time", ids, want)
-	}
-	if ids["own-id"] != "2025-12-31T23:00:00Z" {
-		t.Errorf("line with its own id and time: %v", ids)
+	if !ids[BatchEventID(42, 0)] || !ids["own-id"] || len(ids) != 2 {
+		t.Errorf("alerts name events %v, want %s (the line without id) and own-id", ids, BatchEventID(42, 0))
 	}
 	rejects, _ := log.Rejects(ctx, "m1", 10)
 	if len(rejects) != 1 || rejects[0].Line != 3 || rejects[0].Batch != 42 || rejects[0].Reason == "" {
@@ -150,9 +139,39 @@ func TestDetectorsSeeEveryEventOnceInChunks(t *testing.T) {
 	}
 }
 
-// TestRunStoresEveryAcceptedEventOnce runs the pipeline on a real embedded
-// bus: batches accepted before and while it runs are all stored, once.
-func TestRunStoresEveryAcceptedEventOnce(t *testing.T) {
+// counter is an AlertSink counting alerts per event id; block, while
+// set, makes Raise wait.
+type counter struct {
+	mu    sync.Mutex
+	seen  map[string]int
+	alert chan struct{}
+}
+
+func (c *counter) Raise(_ context.Context, as []alert.Alert) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, a := range as {
+		c.seen[a.EventIDs[0]]++
+	}
+	select {
+	case c.alert <- struct{}{}:
+	default:
+	}
+	return nil
+}
+
+func (c *counter) distinct() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return len(c.seen)
+}
+
+// TestDetectionNeverWaitsForTheArchive runs both paths on a real embedded
+// bus: with the archive stopped, every accepted event is still detected;
+// the archive, started later, stopped mid-way and started again, catches
+// up with every event stored exactly once; and the stream keeps each batch
+// exactly until both paths are done with it.
+func TestDetectionNeverWaitsForTheArchive(t *testing.T) {
 	ctx := context.Background()
 	b, err := bus.Open(ctx, bus.Config{DataDir: t.TempDir()})
 	if err != nil {
@@ -160,7 +179,6 @@ func TestRunStoresEveryAcceptedEventOnce(t *testing.T) {
 	}
 	defer b.Close()
 	db := storetest.SQLite(t, eventlog.Schema())
-	log := eventlog.New(db)
 	acc := ingest.NewAcceptor(b)
 	send := func(from, n int) {
 		var lines [][]byte
@@ -171,32 +189,68 @@ func TestRunStoresEveryAcceptedEventOnce(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	send(0, 3000) // before the pipeline starts: two bus messages
+	send(0, 3000) // before anything runs: two bus messages
+	sk := &counter{seen: map[string]int{}, alert: make(chan struct{}, 1)}
+	detection := New(Config{Bus: b, DB: db, Events: eventlog.New(db), Detectors: []detect.Detector{everyEvent{}},
+		Sink: sk, Log: quiet, Workers: 2, Exclusive: true})
 	runCtx, stop := context.WithCancel(ctx)
-	done := make(chan error, 1)
-	p := New(Config{Bus: b, DB: db, Events: log, Log: quiet, Workers: 2, Exclusive: true})
-	go func() { done <- p.Run(runCtx) }()
+	defer stop()
+	go detection.Run(runCtx)
 	for i := range 20 {
 		send(3000+i*100, 100)
 	}
-	deadline := time.Now().Add(30 * time.Second)
-	n := 0
-	for time.Now().Before(deadline) {
-		if n, _ = log.Count(ctx, "m1"); n >= 5000 {
-			break
-		}
-		time.Sleep(20 * time.Millisecond)
+	waitUntil(t, func() bool { return sk.distinct() == 5000 }, "every event detected with no archive running")
+	if p, err := Pending(ctx, b, bus.ArchiveConsumer); err != nil || p != 22 {
+		t.Fatalf("archive consumer has %d batches pending (%v), want all 22", p, err)
 	}
-	stop()
-	if err := <-done; err != nil {
+	eng, err := archive.OpenEmbedded(ctx, filepath.Join(t.TempDir(), "archive"), false)
+	if err != nil {
 		t.Fatal(err)
 	}
-	if n != 5000 {
-		t.Fatalf("stored %d events, want 5000", n)
+	defer eng.Close()
+	arch, err := archive.New(ctx, eng)
+	if err != nil {
+		t.Fatal(err)
+	}
+	total := func() int64 { n, _ := arch.Total(ctx, "m1"); return n }
+	for round := range 2 { // stopped once in the middle, then run to the end
+		actx, astop := context.WithCancel(ctx)
+		done := make(chan error, 1)
+		go func() {
+			done <- NewArchiver(ArchiverConfig{Bus: b, Archive: arch, Log: quiet, Exclusive: true}).Run(actx)
+		}()
+		if round == 0 {
+			waitUntil(t, func() bool { return total() > 0 }, "the archive storing")
+		} else {
+			waitUntil(t, func() bool { return total() >= 5000 }, "the archive catching up")
+		}
+		astop()
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := total(); n != 5000 {
+		t.Fatalf("archive holds %d events, want 5000", n)
+	}
+	for id, n := range sk.seen {
+		if n > 1 {
+			t.Errorf("event %s alerted %d times", id, n)
+		}
 	}
 	s, _ := b.JetStream().Stream(ctx, bus.IngestStream)
 	info, _ := s.Info(ctx)
 	if info.State.Msgs != 0 {
-		t.Errorf("%d batches left on the work queue after they were stored", info.State.Msgs)
+		t.Errorf("%d batches left on the stream after both paths handled them", info.State.Msgs)
+	}
+}
+
+func waitUntil(t *testing.T, cond func() bool, what string) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 }

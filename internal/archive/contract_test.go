@@ -1,0 +1,199 @@
+package archive
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/xsoc/xsoc/internal/event"
+)
+
+// engines opens a fresh engine of every kind; the query contract below
+// runs on each.
+func engines(t *testing.T) map[string]func(t *testing.T) Engine {
+	return map[string]func(t *testing.T) Engine{
+		"embedded": func(t *testing.T) Engine {
+			e, err := OpenEmbedded(context.Background(), filepath.Join(t.TempDir(), "archive"), false)
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { e.Close() })
+			return e
+		},
+		// "postgres": openTestPostgres,
+	}
+}
+
+var base = time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+
+// testEvents returns n events of member: event i at base+i seconds, on host
+// WS-(i%10), from 10.0.(i%4).(i%250), with pid 1000+i.
+func testEvents(member string, from, n int) []*event.Event {
+	var evs []*event.Event
+	for i := from; i < from+n; i++ {
+		ev := &event.Event{ID: fmt.Sprintf("%s-%05d", member, i), Member: member,
+			Time: base.Add(time.Duration(i) * time.Second), Ingested: base.Add(time.Duration(i)*time.Second + time.Millisecond)}
+		ev.SetKey(event.HostName, fmt.Sprintf("WS-%d", i%10))
+		ev.SetKey(event.SourceIp, fmt.Sprintf("10.0.%d.%d", i%4, i%250))
+		ev.Set("process.pid", fmt.Sprint(1000+i))
+		ev.Set("process.command_line", fmt.Sprintf(`C:\Windows\System32\cmd.exe /c whoami %d`, i))
+		if i%100 == 0 {
+			ev.Set("tags", "rare")
+			ev.Set("tags", "second")
+		}
+		ev.Original = fmt.Appendf(nil, `{"n":%d,"marker":"Needle-%d"}`, i, i)
+		evs = append(evs, ev)
+	}
+	return evs
+}
+
+func TestQueryContract(t *testing.T) {
+	for name, open := range engines(t) {
+		t.Run(name, func(t *testing.T) {
+			ctx := context.Background()
+			a, err := New(ctx, open(t))
+			if err != nil {
+				t.Fatal(err)
+			}
+			a.now = func() time.Time { return base.Add(24 * time.Hour) }
+			// Two batches for m1 (the second partly on the next day), one for m2.
+			if err := a.Write(ctx, []Batch{
+				{Stream: 1, Seq: 1, Member: "m1", Events: testEvents("m1", 0, 3000)},
+				{Stream: 1, Seq: 2, Member: "m2", Events: testEvents("m2", 0, 50)},
+			}); err != nil {
+				t.Fatal(err)
+			}
+			if err := a.Write(ctx, []Batch{{Stream: 1, Seq: 3, Member: "m1", Events: testEvents("m1", 3000, 1000)}}); err != nil {
+				t.Fatal(err)
+			}
+			all := Query{Member: "m1", From: base, To: base.Add(2 * time.Hour)}
+			with := func(fs ...Filter) Query { q := all; q.Filters = fs; return q }
+			counts := []struct {
+				name string
+				q    Query
+				want int64
+			}{
+				{"all of m1", all, 4000},
+				{"m2 sees only its own", Query{Member: "m2", From: base, To: base.Add(2 * time.Hour)}, 50},
+				{"time range", Query{Member: "m1", From: base.Add(100 * time.Second), To: base.Add(200 * time.Second)}, 100},
+				{"eq ignores case", with(Filter{Field: "host.name", Op: Eq, Value: "ws-3"}), 400},
+				{"eq on event.id", with(Filter{Field: "event.id", Op: Eq, Value: "m1-00042"}), 1},
+				{"prefix", with(Filter{Field: "source.ip", Op: Prefix, Value: "10.0.1."}), 1000},
+				{"contains", with(Filter{Field: "process.command_line", Op: Contains, Value: "WHOAMI 12"}), 111},
+				{"cidr", with(Filter{Field: "source.ip", Op: CIDR, Value: "10.0.2.0/24"}), 1000},
+				{"cidr single address", with(Filter{Field: "source.ip", Op: CIDR, Value: "10.0.2.10"}), 8},
+				{"range", with(Filter{Field: "process.pid", Op: Gte, Value: "1100"}, Filter{Field: "process.pid", Op: Lt, Value: "1200"}), 100},
+				{"list value", with(Filter{Field: "tags", Op: Eq, Value: "second"}), 40},
+				{"two filters", with(Filter{Field: "host.name", Op: Eq, Value: "WS-3"}, Filter{Field: "source.ip", Op: CIDR, Value: "10.0.3.0/24"}), 200},
+				{"no match", with(Filter{Field: "host.name", Op: Eq, Value: "WS-99"}), 0},
+				{"text in the original", func() Query { q := all; q.Text = "needle-123"; return q }(), 11},
+			}
+			for _, c := range counts {
+				if n, err := a.Count(ctx, c.q); err != nil || n != c.want {
+					t.Errorf("%s: Count = %d, %v; want %d", c.name, n, err, c.want)
+				}
+			}
+			// Pages: newest first, each event once, cursor continues.
+			q := with(Filter{Field: "host.name", Op: Eq, Value: "WS-7"})
+			q.Limit = 150
+			var ids []string
+			for pages := 0; ; pages++ {
+				p, err := a.Search(ctx, q)
+				if err != nil {
+					t.Fatal(err)
+				}
+				for _, doc := range p.Events {
+					var d map[string]any
+					if err := json.Unmarshal(doc, &d); err != nil {
+						t.Fatal(err)
+					}
+					if d["host.name"] != "WS-7" || d[event.FieldMember] != "m1" {
+						t.Fatalf("page %d: %s", pages, doc)
+					}
+					ids = append(ids, d[event.FieldID].(string))
+				}
+				if p.Next == "" {
+					break
+				}
+				q.Cursor = p.Next
+			}
+			if len(ids) != 400 || ids[0] != "m1-03997" || ids[399] != "m1-00007" {
+				t.Errorf("paged %d ids, first %v", len(ids), ids[:min(3, len(ids))])
+			}
+			seen := map[string]bool{}
+			for _, id := range ids {
+				if seen[id] {
+					t.Fatalf("%s on two pages", id)
+				}
+				seen[id] = true
+			}
+			top, err := a.Top(ctx, with(Filter{Field: "source.ip", Op: Prefix, Value: "10.0.1."}), "host.name", 3)
+			if err != nil || len(top) != 3 || top[0].Count != 200 || top[0].Value != "WS-1" {
+				t.Errorf("Top = %+v, %v", top, err)
+			}
+			// Bad input is the caller's to fix.
+			bad := []Query{
+				with(Filter{Field: "host.nam", Op: Eq, Value: "x"}),
+				with(Filter{Field: "source.ip", Op: CIDR, Value: "10.0.0.0/33"}),
+				with(Filter{Field: "process.pid", Op: Gte, Value: "many"}),
+				with(Filter{Field: "host.name", Op: "like", Value: "x"}),
+				{Member: "m1", From: base, To: base.Add(40 * 24 * time.Hour)},
+				{Member: "m1", From: base, To: base.Add(time.Hour), Cursor: "!!"},
+				{Member: "m1", From: base.Add(time.Hour), To: base},
+			}
+			for _, q := range bad {
+				if _, err := a.Search(ctx, q); !IsBadQuery(err) {
+					t.Errorf("Search(%+v) = %v, want a bad query", q, err)
+				}
+			}
+			if _, err := a.Top(ctx, all, "nope.field", 5); !IsBadQuery(err) {
+				t.Errorf("Top on an unknown field: %v", err)
+			}
+			// m2 has no such field: unknown to m2 even though m1 has it.
+			if _, err := a.Count(ctx, Query{Member: "m3", Filters: []Filter{{Field: "host.name", Op: Eq, Value: "WS-1"}}}); !errors.Is(err, ErrBadQuery) {
+				t.Errorf("a member without events knows no fields: %v", err)
+			}
+		})
+	}
+}
+
+func TestWriteIsExactlyOnce(t *testing.T) {
+	for name, open := range engines(t) {
+		t.Run(name, func(t *testing.T) {
+			ctx := context.Background()
+			e := open(t)
+			a, err := New(ctx, e)
+			if err != nil {
+				t.Fatal(err)
+			}
+			write := func(a *Archive, b Batch) {
+				t.Helper()
+				if err := a.Write(ctx, []Batch{b}); err != nil {
+					t.Fatal(err)
+				}
+			}
+			write(a, Batch{Stream: 7, Seq: 1, Member: "m1", Events: testEvents("m1", 0, 500)})
+			write(a, Batch{Stream: 7, Seq: 1, Member: "m1", Events: testEvents("m1", 0, 500)})   // redelivered
+			write(a, Batch{Stream: 7, Seq: 2, Member: "m1", Events: testEvents("m1", 250, 500)}) // a retry, half new
+			// A fresh Archive (a restart) over the same engine still knows
+			// the recent ids and the stored batches.
+			b, err := New(ctx, e)
+			if err != nil {
+				t.Fatal(err)
+			}
+			write(b, Batch{Stream: 7, Seq: 2, Member: "m1", Events: testEvents("m1", 250, 500)})
+			write(b, Batch{Stream: 7, Seq: 3, Member: "m1", Events: testEvents("m1", 0, 100)})
+			write(b, Batch{Stream: 8, Seq: 1, Member: "m1", Events: testEvents("m1", 750, 10)}) // a new stream reuses seq 1
+			if n, err := b.Total(ctx, "m1"); err != nil || n != 760 {
+				t.Errorf("Total = %d, %v; want 760", n, err)
+			}
+			if n, err := b.Count(ctx, Query{Member: "m1", From: base, To: base.Add(time.Hour)}); err != nil || n != 760 {
+				t.Errorf("Count = %d, %v; want 760", n, err)
+			}
+		})
+	}
+}
