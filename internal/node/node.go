@@ -48,11 +48,11 @@ import (
 
 // Node is one running xsoc node.
 type Node struct {
-	Config   config.Config
-	Log      *slog.Logger
-	DB       *store.DB
-	Bus      *bus.Bus
-	Members  *member.Registry
+	Config  config.Config
+	Log     *slog.Logger
+	DB      *store.DB
+	Bus     *bus.Bus
+	Members *member.Registry
 	// Events records the input lines the pipeline could not normalise.
 	Events *eventlog.Log
 	// Archive keeps every normalised event for hunting.
