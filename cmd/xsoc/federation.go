@@ -1,15 +1,19 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"path/filepath"
 	"strings"
+	"text/tabwriter"
 	"time"
 
 	"github.com/xsoc/xsoc/internal/federation"
+	"github.com/xsoc/xsoc/internal/member"
+	"github.com/xsoc/xsoc/internal/node"
 )
 
 const federationUsage = `usage: xsoc federation ca --dir DIR [--name NAME]
@@ -93,6 +97,83 @@ func runFederation(args []string, stdout, stderr io.Writer) error {
 		fmt.Fprintf(stdout, "pseudonymisation secret written to %s; give it to every member node, never to the hub\n", *out)
 	default:
 		fmt.Fprintln(stderr, federationUsage)
+		return errUsage
+	}
+	return nil
+}
+
+const agreementsUsage = `usage: xsoc agreements add --member ID --partner PARTNER
+       xsoc agreements list [--member ID] [--json]
+       xsoc agreements remove --member ID --partner PARTNER
+
+Information-sharing agreements of this member node's members: who receives
+a member's TLP:AMBER early warnings. PARTNER is member:NODE--MEMBER (a
+member of another node, as the hub names it), country:CC or
+sector:SECTOR. Works on the node's store directly (the same --data-dir or
+--postgres-url as "xsoc serve"; safe while it runs: the node tells the hub
+within seconds). REST: GET, POST, DELETE /api/v1/federation/agreements.`
+
+func runAgreements(args []string, stdout, stderr io.Writer) error {
+	if len(args) == 0 {
+		fmt.Fprintln(stderr, agreementsUsage)
+		return errUsage
+	}
+	sub, args := args[0], args[1:]
+	fs := flag.NewFlagSet("agreements "+sub, flag.ContinueOnError)
+	load := configFlags(fs)
+	memberID := fs.String("member", "", "the member whose TLP:AMBER warnings are shared")
+	partner := fs.String("partner", "", "member:NODE--MEMBER, country:CC or sector:SECTOR")
+	asJSON := fs.Bool("json", false, "print JSON")
+	if err := parse(fs, args, stderr); err != nil {
+		return err
+	}
+	cfg, err := load()
+	if err != nil {
+		return err
+	}
+	ctx := context.Background()
+	db, err := node.OpenStore(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	ags := &federation.Agreements{DB: db, Members: member.NewRegistry(db)}
+	switch sub {
+	case "add", "remove":
+		if *memberID == "" || *partner == "" {
+			return errors.New("--member ID and --partner PARTNER are required")
+		}
+		p, err := federation.ParsePartner(*partner)
+		if err != nil {
+			return err
+		}
+		if sub == "remove" {
+			if err := ags.Remove(ctx, *memberID, p); err != nil {
+				return err
+			}
+			fmt.Fprintf(stdout, "agreement removed: %s no longer receives the TLP:AMBER warnings of %s\n", p, *memberID)
+			return nil
+		}
+		if _, err := ags.Add(ctx, *memberID, p); err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "agreement recorded: TLP:AMBER warnings of %s go to %s\n", *memberID, p)
+	case "list":
+		list, err := ags.List(ctx, *memberID)
+		if err != nil {
+			return err
+		}
+		if *asJSON {
+			return printJSON(stdout, list)
+		}
+		tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "MEMBER\tPARTNER\tSINCE")
+		for _, a := range list {
+			fmt.Fprintf(tw, "%s\t%s\t%s\n", a.Member, a.Partner, a.Created.Format(time.RFC3339))
+		}
+		return tw.Flush()
+	default:
+		fmt.Fprintln(stderr, agreementsUsage)
 		return errUsage
 	}
 	return nil

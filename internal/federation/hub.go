@@ -47,6 +47,67 @@ func Schema() store.Schema {
 		CREATE INDEX IF NOT EXISTS federation_alerts_alert ON federation_alerts (alert_id)`,
 		// Rows from before it have 0: raised up to origin_count.
 		`ALTER TABLE federation_alerts ADD COLUMN raised_count INTEGER NOT NULL DEFAULT 0`,
+		// The early warning path. At the hub: the member nodes'
+		// directories, the warnings forwarded to all their recipients,
+		// and the audit of every forward. At a member node: its
+		// information-sharing agreements, the indicators received in
+		// warnings, and the warning messages taken (replays are refused).
+		`CREATE TABLE federation_nodes (
+			node TEXT PRIMARY KEY,
+			directory TEXT NOT NULL,
+			received BIGINT NOT NULL
+		);
+		CREATE TABLE federation_relayed (
+			warning TEXT PRIMARY KEY,
+			node TEXT NOT NULL,
+			received BIGINT NOT NULL,
+			recipients INTEGER NOT NULL
+		);
+		CREATE TABLE federation_forwards (
+			warning TEXT NOT NULL,
+			recipient_node TEXT NOT NULL,
+			origin_node TEXT NOT NULL,
+			origin_member TEXT NOT NULL,
+			tlp TEXT NOT NULL,
+			kind TEXT NOT NULL,
+			indicators INTEGER NOT NULL,
+			recipients TEXT NOT NULL,
+			reason TEXT NOT NULL,
+			forwarded BIGINT NOT NULL,
+			PRIMARY KEY (warning, recipient_node)
+		);
+		CREATE INDEX IF NOT EXISTS federation_forwards_time ON federation_forwards (forwarded);
+		CREATE TABLE federation_agreements (
+			member TEXT NOT NULL,
+			kind TEXT NOT NULL,
+			partner TEXT NOT NULL,
+			created BIGINT NOT NULL,
+			PRIMARY KEY (member, kind, partner)
+		);
+		CREATE TABLE federation_warnings (
+			indicator_id TEXT PRIMARY KEY,
+			origin_node TEXT NOT NULL,
+			sender TEXT NOT NULL,
+			country TEXT NOT NULL,
+			sector TEXT NOT NULL,
+			tlp INTEGER NOT NULL,
+			named TEXT NOT NULL,
+			kind INTEGER NOT NULL,
+			value TEXT NOT NULL,
+			confidence INTEGER NOT NULL,
+			detected BIGINT NOT NULL,
+			valid_until BIGINT NOT NULL,
+			sightings INTEGER NOT NULL,
+			warning TEXT NOT NULL,
+			applied BIGINT NOT NULL,
+			revoked BIGINT NOT NULL DEFAULT 0
+		);
+		CREATE INDEX IF NOT EXISTS federation_warnings_applied ON federation_warnings (applied);
+		CREATE TABLE federation_inbox (
+			warning TEXT PRIMARY KEY,
+			origin_node TEXT NOT NULL,
+			received BIGINT NOT NULL
+		)`,
 	}}
 }
 
@@ -89,6 +150,9 @@ type HubConfig struct {
 	Log      *slog.Logger
 	// Registry receives the hub's counters; nil registers nothing.
 	Registry *prometheus.Registry
+	// Metrics counts the early warnings the hub forwards and refuses;
+	// nil: counters of its own, registered with Registry.
+	Metrics *Metrics
 }
 
 // Correlator is what the hub needs of the node's correlator (a
@@ -109,6 +173,8 @@ type Hub struct {
 	verify   *verifier
 	known    map[string]bool // remote members registered, by hub id
 	notices  *notifier
+	relay    *relay
+	metrics  *Metrics
 	received prometheus.Counter
 	refused  prometheus.Counter
 }
@@ -130,6 +196,9 @@ func NewHub(ctx context.Context, cfg HubConfig) (*Hub, error) {
 		return nil, err
 	}
 	if err := ensureHubStreams(ctx, fed); err != nil {
+		return nil, err
+	}
+	if err := ensureWarningStream(ctx, fed); err != nil {
 		return nil, err
 	}
 	// Remote alerts get their own alert service over the same store: the
@@ -154,6 +223,14 @@ func NewHub(ctx context.Context, cfg HubConfig) (*Hub, error) {
 		}
 	}
 	h.notices = newNotifier(h)
+	if h.metrics = cfg.Metrics; h.metrics == nil {
+		if h.metrics, err = NewMetrics(cfg.Registry); err != nil {
+			return nil, err
+		}
+	}
+	if h.relay, err = newRelay(ctx, h); err != nil {
+		return nil, err
+	}
 	return h, nil
 }
 
@@ -183,6 +260,12 @@ func (h *Hub) Run(ctx context.Context) error {
 		h.notices.run(ctx)
 	}()
 	defer func() { <-notified }()
+	relayed := make(chan struct{})
+	go func() {
+		defer close(relayed)
+		h.relay.run(ctx)
+	}()
+	defer func() { <-relayed }()
 	consume(ctx, h.fed, AlertStream, jetstream.ConsumerConfig{
 		Durable:       hubConsumer,
 		Description:   "the hub's correlation of federated alerts",

@@ -17,6 +17,10 @@ type federationParts struct {
 	hub        *federation.Hub
 	exporter   *federation.Exporter
 	notices    *federation.Notices
+	metrics    *federation.Metrics
+	agreements *federation.Agreements // member nodes
+	warner     *federation.Warner
+	inbox      *federation.Inbox
 }
 
 // federationLeaf loads the node's federation credentials and returns the
@@ -56,12 +60,18 @@ func (n *Node) federationLeaf() (*bus.Leaf, error) {
 // openFederation builds the hub or the exporter, once the alert service
 // and correlator stand.
 func (n *Node) openFederation(ctx context.Context) error {
+	if n.Config.Federation.Role == "" {
+		return nil
+	}
 	var err error
+	if n.fed.metrics, err = federation.NewMetrics(n.Metrics); err != nil {
+		return err
+	}
 	switch n.Config.Federation.Role {
 	case "hub":
 		n.fed.hub, err = federation.NewHub(ctx, federation.HubConfig{
 			Bus: n.Bus, Identity: n.fed.identity, DB: n.DB, Correlator: n.Correlator, Members: n.Members,
-			OnMember: n.dir.put, Log: n.Log, Registry: n.Metrics,
+			OnMember: n.dir.put, Log: n.Log, Registry: n.Metrics, Metrics: n.fed.metrics,
 		})
 	case "member":
 		n.fed.exporter, err = federation.NewExporter(federation.ExporterConfig{
@@ -80,8 +90,38 @@ func (n *Node) openFederation(ctx context.Context) error {
 			Raise: func(ctx context.Context, batch []alert.Alert) error { return n.sink.Raise(ctx, batch) },
 			Log:   n.Log,
 		})
+		n.fed.agreements = &federation.Agreements{DB: n.DB, Members: n.Members}
 	}
 	return err
+}
+
+// openEarlyWarning builds a member node's early warning parts — the
+// inbox that applies warnings to the IOC index, and the warner that
+// pushes the node's own — once the index stands, and registers the
+// federation's API.
+func (n *Node) openEarlyWarning(ctx context.Context) error {
+	if n.Config.Federation.Role == "member" {
+		var err error
+		n.fed.inbox, err = federation.NewInbox(ctx, federation.InboxConfig{
+			Bus: n.Bus, Identity: n.fed.identity, Hub: n.Config.Federation.HubName, DB: n.DB, Index: n.IOC,
+			IsMember: func(id string) bool { return n.dir.get(id).ID != "" }, Log: n.Log, Metrics: n.fed.metrics,
+		})
+		if err != nil {
+			return err
+		}
+		n.fed.warner, err = federation.NewWarner(federation.WarnerConfig{
+			Bus: n.Bus, Identity: n.fed.identity, Members: n.Members, Member: n.dir.get,
+			Agreements: n.fed.agreements, Received: n.fed.inbox.Received, Log: n.Log, Metrics: n.fed.metrics,
+		})
+		if err != nil {
+			return err
+		}
+	}
+	(&federation.API{
+		Role: n.Config.Federation.Role, Node: n.Config.Federation.Node, Hub: n.Config.Federation.HubName,
+		DB: n.DB, Bus: n.Bus, Metrics: n.fed.metrics, Agreements: n.fed.agreements, Warner: n.fed.warner,
+	}).Register(n.mux)
+	return nil
 }
 
 // federationWork lists the federation's background work for Run.
@@ -98,6 +138,20 @@ func (n *Node) federationWork() []func(context.Context) {
 		work = append(work, func(ctx context.Context) {
 			if err := e.Run(ctx); err != nil {
 				n.Log.Error("federation exporter stopped", "err", err)
+			}
+		})
+	}
+	if w := n.fed.warner; w != nil {
+		work = append(work, func(ctx context.Context) {
+			if err := w.Run(ctx); err != nil {
+				n.Log.Error("federation warnings stopped", "err", err)
+			}
+		})
+	}
+	if in := n.fed.inbox; in != nil {
+		work = append(work, func(ctx context.Context) {
+			if err := in.Run(ctx); err != nil {
+				n.Log.Error("federation inbox stopped", "err", err)
 			}
 		})
 	}

@@ -185,6 +185,10 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger) (*Node, erro
 		n.Close()
 		return nil, err
 	}
+	if err := n.openEarlyWarning(ctx); err != nil {
+		n.Close()
+		return nil, err
+	}
 	if err := n.openRespond(ctx); err != nil {
 		n.Close()
 		return nil, err

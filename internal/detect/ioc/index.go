@@ -73,6 +73,11 @@ type Indicator struct {
 	// ExactOnly makes a domain indicator match the name itself, not the
 	// names below it.
 	ExactOnly bool
+	// WarnedFrom is the country of a cross-border warning the indicator
+	// came with; ValidFrom is then when it was detected there. Alerts it
+	// raises say so: "known from a cross-border warning (detected in FR
+	// 3 min ago)".
+	WarnedFrom string
 }
 
 // Index holds indicators of compromise and matches events against them. It
@@ -216,7 +221,7 @@ func (b *Batch) Add(ind Indicator) error {
 	if half > float64(^uint32(0)) {
 		half = float64(^uint32(0))
 	}
-	p := provenance{source: ind.Source, owner: ind.Owner, named: ind.Named, tlp: ind.TLP}
+	p := provenance{source: ind.Source, owner: ind.Owner, named: ind.Named, tlp: ind.TLP, warnedFrom: ind.WarnedFrom}
 	if ind.HalfLife > 0 {
 		p.halfLife = max(1, uint32(half))
 	}

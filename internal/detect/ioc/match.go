@@ -5,6 +5,7 @@ import (
 	"math"
 	"math/bits"
 	"net/netip"
+	"strconv"
 	"strings"
 	"time"
 
@@ -585,7 +586,7 @@ func (m *matcher) alert(e *meta, p *provenance, conf int, sp space, key []byte, 
 		EventTime:   m.ev.Time,
 		Detector:    "ioc",
 		RuleID:      id,
-		RuleTitle:   "IOC match: " + kind.String() + " " + keyString(sp, key) + " (source " + source + ")",
+		RuleTitle:   "IOC match: " + kind.String() + " " + keyString(sp, key) + m.provenanceNote(e, p, source),
 		Severity:    SeverityOf(conf),
 		Observables: []alert.Observable{{Type: kind.observableType(msp == spV6), Value: matched, Role: roleOf(fi)}},
 		TLP:         p.tlp,
@@ -596,6 +597,32 @@ func (m *matcher) alert(e *meta, p *provenance, conf int, sp space, key []byte, 
 		a.EventIDs = []string{m.ev.ID}
 	}
 	m.out = append(m.out, a)
+}
+
+// provenanceNote ends an alert's title: where the entry came from, and
+// for a cross-border warning where and how long ago it was detected.
+func (m *matcher) provenanceNote(e *meta, p *provenance, source string) string {
+	if p.warnedFrom == "" {
+		return " (source " + source + ")"
+	}
+	ago := time.Duration(max(m.x.opts.Clock().Unix()-int64(e.from), 0)) * time.Second
+	return " — known from a cross-border warning (detected in " + p.warnedFrom + " " + Ago(ago) + ")"
+}
+
+// Ago renders an age for people: "just now", "42 s ago", "3 min ago",
+// "5 h ago", "2 days ago".
+func Ago(d time.Duration) string {
+	switch {
+	case d < time.Second:
+		return "just now"
+	case d < time.Minute:
+		return strconv.Itoa(int(d/time.Second)) + " s ago"
+	case d < time.Hour:
+		return strconv.Itoa(int(d/time.Minute)) + " min ago"
+	case d < 48*time.Hour:
+		return strconv.Itoa(int(d/time.Hour)) + " h ago"
+	}
+	return strconv.Itoa(int(d/(24*time.Hour))) + " days ago"
 }
 
 // hit renders entry e as a Hit.
@@ -614,6 +641,7 @@ func (m *matcher) hit(e *meta, p *provenance, conf int, sp space, key []byte, ma
 			ValidUntil: fromSeconds(e.until),
 			HalfLife:   time.Duration(p.halfLife) * time.Second,
 			ExactOnly:  e.flags&flagExact != 0,
+			WarnedFrom: p.warnedFrom,
 		},
 		Matched: matched,
 		Current: conf,

@@ -76,6 +76,9 @@ type provenance struct {
 	named    []string
 	halfLife uint32 // seconds; 0: no decay
 	tlp      tlp.Level
+	// warnedFrom is the country of the cross-border warning the entries
+	// came with, if any.
+	warnedFrom string
 }
 
 // key returns the interning key of p.
@@ -90,6 +93,7 @@ func (p *provenance) key() string {
 	}
 	b = append(b, 1, byte(p.tlp))
 	b = binary.LittleEndian.AppendUint32(b, p.halfLife)
+	b = append(b, p.warnedFrom...)
 	return string(b)
 }
 

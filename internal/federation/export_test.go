@@ -1,0 +1,59 @@
+package federation
+
+import (
+	"encoding/base64"
+	"encoding/json"
+	"time"
+
+	"github.com/nats-io/nats.go"
+
+	"github.com/xsoc/xsoc/internal/alert"
+	"github.com/xsoc/xsoc/internal/tlp"
+)
+
+// SealWarning signs w as its origin would, on w's subject.
+func SealWarning(id *Identity, w Warning) *nats.Msg {
+	data, _ := json.Marshal(&w)
+	return SealWarningBody(id, w.Subject(), data)
+}
+
+// SealWarningBody signs a raw warning body as an origin would.
+func SealWarningBody(id *Identity, subject string, data []byte) *nats.Msg {
+	sig, err := id.sign(signedDigest(warningContext, data))
+	if err != nil {
+		panic(err)
+	}
+	msg := &nats.Msg{Subject: subject, Data: data, Header: nats.Header{}}
+	msg.Header.Set(hdrCert, id.certHeader)
+	msg.Header.Set(hdrSignature, base64.StdEncoding.EncodeToString(sig))
+	return msg
+}
+
+// SealRelay adds id's relay seal to an origin-sealed warning, addressed
+// to node's inbox.
+func SealRelay(id *Identity, msg *nats.Msg, node, recipients string) *nats.Msg {
+	out := &nats.Msg{Subject: InboxSubject + "." + node, Data: msg.Data, Header: nats.Header{}}
+	out.Header.Set(hdrCert, msg.Header.Get(hdrCert))
+	out.Header.Set(hdrSignature, msg.Header.Get(hdrSignature))
+	if recipients != "" {
+		out.Header.Set(hdrRecipients, recipients)
+	}
+	sig, err := id.sign(relayDigest(out.Subject, recipients, out.Data))
+	if err != nil {
+		panic(err)
+	}
+	out.Header.Set(hdrRelayCert, id.certHeader)
+	out.Header.Set(hdrRelaySignature, base64.StdEncoding.EncodeToString(sig))
+	return out
+}
+
+// Bundle builds the STIX bundle a warning of node carries for obs.
+func Bundle(node string, level tlp.Level, obs ...alert.Observable) json.RawMessage {
+	now := time.Now()
+	a := &alert.Alert{ID: "a1", Count: 1, EventTime: now, Detected: now, LastSeen: now, Severity: alert.High, Observables: obs}
+	b, _, err := buildBundle(node, "DE", "energy", level, []*alert.Alert{a})
+	if err != nil {
+		panic(err)
+	}
+	return b
+}

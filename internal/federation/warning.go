@@ -1,0 +1,517 @@
+package federation
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/netip"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/xsoc/xsoc/internal/alert"
+	"github.com/xsoc/xsoc/internal/detect/ioc"
+	"github.com/xsoc/xsoc/internal/intel/stix"
+	"github.com/xsoc/xsoc/internal/intel/stix/pattern"
+	"github.com/xsoc/xsoc/internal/iocfeed"
+	"github.com/xsoc/xsoc/internal/tlp"
+)
+
+// Subjects and streams of the early warning path. A member node publishes
+// its warnings (and its directory) into the hub's warning stream; the hub
+// forwards each warning into the inbox stream of every member node that
+// may receive it.
+const (
+	// WarningStream is the hub's stream of warnings and directories.
+	WarningStream = "XSOC_FED_WARNINGS"
+	// WarningSubject prefixes warning subjects: xsoc.fed.warn.<node>.<sender>.
+	WarningSubject = "xsoc.fed.warn"
+	// DirectorySubject prefixes directory subjects: xsoc.fed.dir.<node>.
+	DirectorySubject = "xsoc.fed.dir"
+	// InboxStream is a member node's stream of warnings from the hub.
+	InboxStream = "XSOC_FED_INBOX"
+	// InboxSubject prefixes inbox subjects: xsoc.fed.inbox.<node>.
+	InboxSubject = "xsoc.fed.inbox"
+)
+
+// Relay headers: the hub's seal on a forwarded warning, and the members
+// of the receiving node it is for (TLP:AMBER under an agreement).
+const (
+	hdrRelayCert      = "Xsoc-Relay-Cert"
+	hdrRelaySignature = "Xsoc-Relay-Signature"
+	hdrRecipients     = "Xsoc-Recipients"
+)
+
+// warningContext is what an origin's signature of a warning covers besides
+// the body. It is not the subject, which changes when the hub forwards
+// the warning: the origin's signature travels with the body end to end.
+const warningContext = "xsoc-early-warning-v1"
+
+// Limits of what a warning may carry and how old it may be.
+const (
+	// maxWarningIndicators bounds the indicators of one warning message,
+	// so that a message stays well below NATS's payload limit.
+	maxWarningIndicators = 200
+	// maxWarningAge is how old a warning may be when it arrives; older
+	// ones are refused as stale (replays of old messages among them).
+	maxWarningAge = 7 * 24 * time.Hour
+	// maxClockSkew is how far in the future a warning may be dated.
+	maxClockSkew = 5 * time.Minute
+)
+
+// warningTTL is how long a pushed indicator stays active, by kind:
+// addresses change hands quickly, names less so, and a file hash names
+// the same file for ever.
+var warningTTL = map[ioc.Kind]time.Duration{
+	ioc.KindIP:     7 * 24 * time.Hour,
+	ioc.KindDomain: 30 * 24 * time.Hour,
+	ioc.KindURL:    30 * 24 * time.Hour,
+	ioc.KindEmail:  30 * 24 * time.Hour,
+	ioc.KindMD5:    180 * 24 * time.Hour,
+	ioc.KindSHA1:   180 * 24 * time.Hour,
+	ioc.KindSHA256: 180 * 24 * time.Hour,
+}
+
+// Warning is a cross-border early warning: the external observables of
+// member alerts of one node, one member and one TLP level, as a STIX 2.1
+// bundle of indicators, sightings and the identity that sighted them —
+// a country and a sector, never the member's name. Sender stands for the
+// member: a handle only its node can link to it (see memberHandle).
+type Warning struct {
+	// ID names this message; it is never used twice.
+	ID      string    `json:"id"`
+	Node    string    `json:"node"`
+	Sender  string    `json:"sender"`
+	Country string    `json:"country"`
+	Sector  string    `json:"sector,omitempty"`
+	TLP     tlp.Level `json:"tlp"`
+	Created time.Time `json:"created"`
+	// Partners are, for TLP:AMBER, the agreements under which the sender
+	// shares it; the hub forwards only to members both these and its own
+	// record of the sender's agreements name.
+	Partners []Partner `json:"partners,omitempty"`
+	// Bundle holds the indicators and sightings.
+	Bundle json.RawMessage `json:"bundle,omitempty"`
+	// Revoke lists indicators of earlier warnings the sender withdraws
+	// (false positives).
+	Revoke []string `json:"revoke,omitempty"`
+}
+
+// Subject is the subject a warning is published on.
+func (w *Warning) Subject() string { return WarningSubject + "." + w.Node + "." + w.Sender }
+
+// Item is one indicator of a warning as a receiving node indexes it.
+type Item struct {
+	ID         string
+	Kind       ioc.Kind
+	Value      string
+	Confidence int
+	Detected   time.Time
+	ValidUntil time.Time
+	Count      int
+	FirstSeen  time.Time
+	LastSeen   time.Time
+}
+
+// External is an observable of an alert that names the same thing for
+// everyone and may be pushed to other members: a public address, a
+// domain outside the private name spaces, a URL whose host is one of
+// those, a file hash, or an e-mail sender. Hosts, users, private or
+// reserved addresses and e-mail recipients never are.
+func External(o alert.Observable) bool {
+	v := strings.TrimSpace(o.Value)
+	if v == "" || o.Role == "host" || o.Role == "user" || o.Role == "target" {
+		return false
+	}
+	switch o.Type {
+	case "ipv4-addr", "ipv6-addr":
+		ip, err := netip.ParseAddr(v)
+		return err == nil && PublicAddr(ip)
+	case "domain-name":
+		return publicName(v)
+	case "url":
+		u, err := url.Parse(v)
+		if err != nil || u.Hostname() == "" {
+			return false
+		}
+		if ip, err := netip.ParseAddr(u.Hostname()); err == nil {
+			return PublicAddr(ip)
+		}
+		return publicName(u.Hostname())
+	case "email-addr":
+		at := strings.LastIndexByte(v, '@')
+		return o.Role == "source" && at > 0 && publicName(v[at+1:])
+	case "file:hashes.MD5", "file:hashes.'SHA-1'", "file:hashes.'SHA-256'":
+		return true
+	}
+	return false
+}
+
+// specialPrefixes are the IANA special-purpose ranges that are not
+// globally reachable (RFC 6890 and its updates) beyond what netip
+// classifies: shared address space, documentation, benchmarking,
+// protocol assignments, reserved.
+var specialPrefixes = []netip.Prefix{
+	netip.MustParsePrefix("0.0.0.0/8"),
+	netip.MustParsePrefix("100.64.0.0/10"),
+	netip.MustParsePrefix("192.0.0.0/24"),
+	netip.MustParsePrefix("192.0.2.0/24"),
+	netip.MustParsePrefix("198.18.0.0/15"),
+	netip.MustParsePrefix("198.51.100.0/24"),
+	netip.MustParsePrefix("203.0.113.0/24"),
+	netip.MustParsePrefix("240.0.0.0/4"),
+	netip.MustParsePrefix("64:ff9b:1::/48"),
+	netip.MustParsePrefix("100::/64"),
+	netip.MustParsePrefix("2001::/23"),
+	netip.MustParsePrefix("2001:db8::/32"),
+	netip.MustParsePrefix("3fff::/20"),
+}
+
+// PublicAddr reports whether ip is a globally reachable unicast address:
+// not private, loopback, link-local, multicast, shared, documentation or
+// reserved.
+func PublicAddr(ip netip.Addr) bool {
+	ip = ip.Unmap()
+	if !ip.IsGlobalUnicast() || ip.IsPrivate() {
+		return false
+	}
+	for _, p := range specialPrefixes {
+		if p.Contains(ip) {
+			return false
+		}
+	}
+	return true
+}
+
+// privateSuffixes are name spaces that name different things at every
+// organisation.
+var privateSuffixes = []string{".local", ".lan", ".internal", ".intranet", ".corp", ".home", ".home.arpa",
+	".localdomain", ".localhost", ".in-addr.arpa", ".ip6.arpa", ".test", ".invalid"}
+
+// publicName reports whether a domain name names the same thing
+// everywhere: it has a dot, is not an address, and is not under a
+// private or special-use suffix.
+func publicName(name string) bool {
+	name = strings.TrimSuffix(strings.ToLower(strings.TrimSpace(name)), ".")
+	if !strings.Contains(name, ".") {
+		return false
+	}
+	if _, err := netip.ParseAddr(name); err == nil {
+		return false
+	}
+	for _, s := range privateSuffixes {
+		if strings.HasSuffix(name, s) || name == s[1:] {
+			return false
+		}
+	}
+	return true
+}
+
+// patternOf writes the STIX pattern testing one observable.
+func patternOf(o alert.Observable) string {
+	path := o.Type + ":value"
+	if strings.HasPrefix(o.Type, "file:") {
+		path = o.Type
+	}
+	return "[" + path + " = " + pattern.Quote(strings.TrimSpace(o.Value)) + "]"
+}
+
+// confidenceOf maps an alert's severity to the confidence of the
+// indicators it gives.
+func confidenceOf(s alert.Severity) int {
+	switch s {
+	case alert.Critical:
+		return 90
+	case alert.High:
+		return 80
+	case alert.Medium:
+		return 60
+	}
+	return 40
+}
+
+// indicatorID is the STIX id of origin node's indicator for an
+// observable: the same on every push, so that a later push updates it.
+func indicatorID(node string, o alert.Observable) string {
+	typ, value := canonical(o.Type, o.Value)
+	return stix.NameID("indicator", "xsoc-warning|"+node+"|"+typ+"|"+value)
+}
+
+// sighterID is the identity standing for "a member of this sector in this
+// country": the same for every member that shares both.
+func sighterID(country, sector string) string {
+	return stix.NameID("identity", "xsoc-warning-sighter|"+country+"|"+sector)
+}
+
+// buildBundle turns the external observables of alerts into STIX
+// indicators, one per observable, each with a sighting by the identity
+// of the member's country and sector. It returns the bundle and how many
+// indicators it holds.
+func buildBundle(node, country, sector string, level tlp.Level, alerts []*alert.Alert) (json.RawMessage, int, error) {
+	who, err := stix.NewIdentity(strings.TrimSpace(sector+" member in "+country), "organization")
+	if err != nil {
+		return nil, 0, err
+	}
+	who.Set("id", sighterID(country, sector))
+	objs := []stix.Object{who}
+	seen := map[string]bool{}
+	for _, a := range alerts {
+		for _, o := range a.Observables {
+			if !External(o) {
+				continue
+			}
+			id := indicatorID(node, o)
+			if seen[id] {
+				continue
+			}
+			seen[id] = true
+			ind, sig, err := warningObjects(id, who.ID(), level, a, o)
+			if err != nil {
+				return nil, 0, err
+			}
+			objs = append(objs, ind, sig)
+		}
+	}
+	if len(seen) == 0 {
+		return nil, 0, nil
+	}
+	data, err := json.Marshal(stix.NewBundle(objs...))
+	return data, len(seen), err
+}
+
+// warningObjects builds the indicator and sighting for one observable of
+// alert a.
+func warningObjects(id, sighter string, level tlp.Level, a *alert.Alert, o alert.Observable) (stix.Object, stix.Object, error) {
+	k, _, ok := kindOfObservable(o.Type)
+	if !ok {
+		return stix.Object{}, stix.Object{}, fmt.Errorf("no indicator for %s", o.Type)
+	}
+	detected := a.Detected.UTC()
+	if detected.IsZero() {
+		detected = time.Now().UTC()
+	}
+	conf := confidenceOf(a.Severity)
+	labels := []string{"xsoc-early-warning"}
+	for _, t := range a.Techniques {
+		labels = append(labels, "attack."+strings.ToLower(t))
+	}
+	ind, err := stix.NewIndicator(stix.IndicatorSpec{
+		ID: id, Name: "Early warning: " + o.Type + " seen by a member", Pattern: patternOf(o),
+		ValidFrom: detected, ValidUntil: detected.Add(warningTTL[k]), IndicatorTypes: []string{"malicious-activity"},
+		Labels: labels, Confidence: &conf, TLP: level, Created: detected, Modified: later(a.LastSeen, detected),
+	})
+	if err != nil {
+		return stix.Object{}, stix.Object{}, err
+	}
+	first, last := a.EventTime, later(a.LastSeen, a.EventTime)
+	sig, err := stix.NewSighting(id, "", max(a.Count, 1), first, last, []string{sighter})
+	if err != nil {
+		return stix.Object{}, stix.Object{}, err
+	}
+	sig.SetTLP(level)
+	return ind, sig, nil
+}
+
+// kindOfObservable maps an alert observable type to an index kind.
+func kindOfObservable(typ string) (ioc.Kind, string, bool) {
+	switch typ {
+	case "ipv4-addr", "ipv6-addr":
+		return ioc.KindIP, typ, true
+	case "domain-name":
+		return ioc.KindDomain, typ, true
+	case "url":
+		return ioc.KindURL, typ, true
+	case "email-addr":
+		return ioc.KindEmail, typ, true
+	case "file:hashes.MD5":
+		return ioc.KindMD5, typ, true
+	case "file:hashes.'SHA-1'":
+		return ioc.KindSHA1, typ, true
+	case "file:hashes.'SHA-256'":
+		return ioc.KindSHA256, typ, true
+	}
+	return 0, "", false
+}
+
+// Refusal reasons, the label values of the refusal counters.
+const (
+	reasonSignature = "signature"
+	reasonOrigin    = "forged-origin"
+	reasonRelay     = "not-from-hub"
+	reasonReplay    = "replayed"
+	reasonStale     = "stale"
+	reasonTLP       = "over-tlp"
+	reasonMalformed = "malformed"
+	reasonPrivate   = "private-address"
+	reasonAgreement = "no-agreement"
+)
+
+// refusal is why a warning was refused: a reason (a counter label) and
+// the detail logged.
+type refusal struct {
+	reason string
+	err    error
+}
+
+func (r *refusal) Error() string { return r.reason + ": " + r.err.Error() }
+
+func refuse(reason string, format string, args ...any) error {
+	return &refusal{reason: reason, err: fmt.Errorf(format, args...)}
+}
+
+// reasonOf returns the refusal reason of err ("malformed" for others).
+func reasonOf(err error) string {
+	var r *refusal
+	if errors.As(err, &r) {
+		return r.reason
+	}
+	return reasonMalformed
+}
+
+// parseWarning decodes and checks a warning body: its fields, its age,
+// and every object of its bundle — each indicator a single external
+// observable at the warning's TLP level, each sighting of one of them.
+// It returns the warning and its indicators.
+func parseWarning(data []byte, now time.Time) (Warning, []Item, error) {
+	var w Warning
+	if err := json.Unmarshal(data, &w); err != nil {
+		if strings.Contains(err.Error(), "tlp: unknown level") {
+			return Warning{}, nil, refuse(reasonTLP, "%v", err)
+		}
+		return Warning{}, nil, refuse(reasonMalformed, "decode: %v", err)
+	}
+	switch {
+	case ValidNodeName(w.Node) != nil:
+		return w, nil, refuse(reasonMalformed, "bad node %q", w.Node)
+	case w.ID == "" || len(w.ID) > 128 || strings.ContainsAny(w.ID, " \t\r\n*>"):
+		return w, nil, refuse(reasonMalformed, "bad warning id %q", w.ID)
+	case w.Sender == "" || strings.ContainsAny(w.Sender, ". \t\r\n*>"):
+		return w, nil, refuse(reasonMalformed, "bad sender %q", w.Sender)
+	case w.TLP > tlp.Red:
+		return w, nil, refuse(reasonTLP, "unknown TLP level %d", w.TLP)
+	case w.TLP > tlp.Amber:
+		return w, nil, refuse(reasonTLP, "%v never leaves its node", w.TLP)
+	case w.Created.IsZero() || now.Sub(w.Created) > maxWarningAge:
+		return w, nil, refuse(reasonStale, "created %s", w.Created.Format(time.RFC3339))
+	case w.Created.Sub(now) > maxClockSkew:
+		return w, nil, refuse(reasonStale, "created %s, in the future", w.Created.Format(time.RFC3339))
+	case len(w.Bundle) == 0 && len(w.Revoke) == 0:
+		return w, nil, refuse(reasonMalformed, "neither indicators nor revocations")
+	case len(w.Revoke) > maxWarningIndicators:
+		return w, nil, refuse(reasonMalformed, "%d revocations", len(w.Revoke))
+	}
+	for _, id := range w.Revoke {
+		if typ, _, ok := stix.SplitID(id); !ok || typ != "indicator" {
+			return w, nil, refuse(reasonMalformed, "revocation of %q", id)
+		}
+	}
+	if len(w.Bundle) == 0 {
+		return w, nil, nil
+	}
+	items, err := readBundle(w.Bundle, w.TLP)
+	return w, items, err
+}
+
+// warningLimits bound a warning's bundle.
+var warningLimits = stix.Limits{MaxBytes: 1 << 20, MaxObjects: 2*maxWarningIndicators + 1, MaxObjectBytes: 64 << 10}
+
+// readBundle reads the indicators of a warning's bundle, refusing the
+// whole bundle for any object that is not valid STIX, an indicator that
+// is not one external observable, or a marking above level.
+func readBundle(raw json.RawMessage, level tlp.Level) ([]Item, error) {
+	b, errs := warningLimits.DecodeBundle(raw)
+	if len(errs) > 0 {
+		return nil, refuse(reasonMalformed, "bundle: %v", errs[0])
+	}
+	var items []Item
+	byID := map[string]int{}
+	var sightings []stix.Sighting
+	for _, obj := range b.Objects {
+		if l, ok := stix.TLPOf(obj); ok && l > level {
+			return nil, refuse(reasonTLP, "%s is marked %v in a %v warning", obj.ID(), l, level)
+		}
+		switch obj.Type() {
+		case "identity":
+			continue
+		case "sighting":
+			s, err := obj.Sighting()
+			if err != nil {
+				return nil, refuse(reasonMalformed, "%s: %v", obj.ID(), err)
+			}
+			sightings = append(sightings, s)
+			continue
+		case "indicator":
+		default:
+			return nil, refuse(reasonMalformed, "%s: a warning carries no %s", obj.ID(), obj.Type())
+		}
+		it, err := readIndicator(obj)
+		if err != nil {
+			return nil, err
+		}
+		if _, dup := byID[it.ID]; dup {
+			return nil, refuse(reasonMalformed, "%s twice", it.ID)
+		}
+		byID[it.ID] = len(items)
+		items = append(items, it)
+	}
+	if len(items) == 0 || len(items) > maxWarningIndicators {
+		return nil, refuse(reasonMalformed, "%d indicators", len(items))
+	}
+	for _, s := range sightings {
+		i, ok := byID[s.SightingOfRef]
+		if !ok {
+			return nil, refuse(reasonMalformed, "%s sights %s, not in the warning", s.ID, s.SightingOfRef)
+		}
+		items[i].Count, items[i].FirstSeen, items[i].LastSeen = s.Count, s.FirstSeen.Time, s.LastSeen.Time
+	}
+	return items, nil
+}
+
+// readIndicator reads one indicator of a warning.
+func readIndicator(obj stix.Object) (Item, error) {
+	ind, obs, shape, err := iocfeed.ReadObject(obj)
+	if err != nil {
+		return Item{}, refuse(reasonMalformed, "%s: %v", obj.ID(), err)
+	}
+	if shape != iocfeed.Simple || len(obs) != 1 {
+		return Item{}, refuse(reasonMalformed, "%s: not a test of one observable", obj.ID())
+	}
+	k, ok := iocfeed.KindOf(obs[0].Type)
+	if !ok {
+		return Item{}, refuse(reasonMalformed, "%s: observable type %s", obj.ID(), obs[0].Type)
+	}
+	typ := obs[0].Type
+	if strings.HasPrefix(typ, "file-") {
+		typ = map[ioc.Kind]string{ioc.KindMD5: "file:hashes.MD5", ioc.KindSHA1: "file:hashes.'SHA-1'", ioc.KindSHA256: "file:hashes.'SHA-256'"}[k]
+	}
+	if !External(alert.Observable{Type: typ, Value: obs[0].Value, Role: "destination"}) {
+		reason := reasonMalformed
+		if k == ioc.KindIP {
+			reason = reasonPrivate
+		}
+		return Item{}, refuse(reason, "%s: %s %s is not an external observable", obj.ID(), typ, obs[0].Value)
+	}
+	if ind.ValidFrom.IsZero() || ind.ValidUntil.IsZero() {
+		return Item{}, refuse(reasonMalformed, "%s: no validity", obj.ID())
+	}
+	conf := 50
+	if ind.Confidence != nil {
+		conf = *ind.Confidence
+	}
+	return Item{ID: ind.ID, Kind: k, Value: obs[0].Value, Confidence: conf,
+		Detected: ind.ValidFrom.Time, ValidUntil: ind.ValidUntil.Time}, nil
+}
+
+// warningID names a warning message after the alert states it carries:
+// the same states give the same id (and the hub's stream stores them
+// once), whatever the order.
+func warningID(node string, states []string) string {
+	h := sha256.New()
+	for _, s := range states {
+		h.Write([]byte(s))
+		h.Write([]byte{0})
+	}
+	return node + ".w." + hex.EncodeToString(h.Sum(nil)[:12])
+}
