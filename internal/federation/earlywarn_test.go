@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"maps"
 	"net/http"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -158,6 +159,41 @@ func TestEarlyWarningReachesEveryMember(t *testing.T) {
 	}
 	if len(fw) != 2 || fw[0].OriginNode != "de-node" || fw[0].OriginMember != "de-energie" || fw[0].TLP != "TLP:GREEN" {
 		t.Errorf("forwards %+v", fw)
+	}
+
+	// DE revokes the address (a false positive): it leaves every index.
+	var id string
+	for _, r := range received(t, wf.fr) {
+		if r.Value == "185.220.101.7" {
+			id = r.ID
+		}
+	}
+	keyFile, err := wf.de.EnsureOperatorKey(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	key, _ := os.ReadFile(keyFile)
+	body := `{"member":"de-energie","indicators":["` + id + `"]}`
+	req, _ = http.NewRequest(http.MethodPost, wf.de.URL()+"/api/v1/federation/revoke", strings.NewReader(body))
+	req.Header.Set("Authorization", "Bearer "+strings.TrimSpace(string(key)))
+	resp, err = http.DefaultClient.Do(req)
+	if err != nil || resp.StatusCode != http.StatusAccepted {
+		t.Fatalf("revoke: %v %v", resp, err)
+	}
+	resp.Body.Close()
+	for _, n := range []*running{wf.fr, wf.se} {
+		eventually(t, "the revocation at "+n.Config.Federation.Node, func() bool {
+			return len(warned(n, ioc.KindIP, "185.220.101.7")) == 0
+		})
+		if len(warned(n, ioc.KindDomain, "update-check.example.net")) != 1 {
+			t.Errorf("%s lost the indicator not revoked", n.Config.Federation.Node)
+		}
+	}
+	// Restarted, SE applies nothing revoked and nothing twice.
+	wf.se.stop()
+	wf.se = start(t, wf.f.config(t, "member", "se-node"))
+	if len(warned(wf.se, ioc.KindIP, "185.220.101.7")) != 0 || len(warned(wf.se, ioc.KindDomain, "update-check.example.net")) != 1 {
+		t.Errorf("after a restart SE's index holds %v and %v", warned(wf.se, ioc.KindIP, "185.220.101.7"), warned(wf.se, ioc.KindDomain, "update-check.example.net"))
 	}
 }
 

@@ -22,6 +22,7 @@ import (
 
 	"github.com/xsoc/xsoc/internal/alert"
 	"github.com/xsoc/xsoc/internal/bus"
+	"github.com/xsoc/xsoc/internal/intel/stix"
 	"github.com/xsoc/xsoc/internal/member"
 	"github.com/xsoc/xsoc/internal/tlp"
 )
@@ -360,6 +361,11 @@ func (w *Warner) Revoke(ctx context.Context, memberID string, ids []string) erro
 	mem := w.cfg.Member(memberID)
 	if mem.Country == "" {
 		return fmt.Errorf("federation: member %s unknown on this node", memberID)
+	}
+	for _, id := range ids {
+		if typ, _, ok := stix.SplitID(id); !ok || typ != "indicator" {
+			return fmt.Errorf("federation: %q is no indicator id", id)
+		}
 	}
 	o, err := w.seal(Warning{
 		ID: warningID(w.cfg.Identity.Name, append([]string{"revoke", time.Now().String()}, ids...)), Node: w.cfg.Identity.Name,
