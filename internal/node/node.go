@@ -124,8 +124,14 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger) (*Node, erro
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	if err := os.MkdirAll(cfg.DataDir, 0o750); err != nil {
+	// The data directory holds every member's events and the keys: owner
+	// only. JetStream creates its files group-readable; its directory
+	// made here keeps them the owner's too.
+	if err := os.MkdirAll(filepath.Join(cfg.DataDir, "jetstream"), 0o700); err != nil {
 		return nil, err
+	}
+	if fi, err := os.Stat(cfg.DataDir); err == nil && fi.Mode().Perm()&0o077 != 0 {
+		log.Warn("data directory is open to other users; xsoc creates it 0700", "dir", cfg.DataDir, "mode", fi.Mode().Perm().String())
 	}
 	n := &Node{Config: cfg, Log: log, Metrics: prometheus.NewRegistry(), mux: http.NewServeMux()}
 	n.Metrics.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))

@@ -62,7 +62,10 @@ func OpenSQLite(path string, opts ...SQLiteOption) (*DB, error) {
 	for _, opt := range opts {
 		opt(&o)
 	}
-	if err := os.MkdirAll(filepath.Dir(path), 0o750); err != nil {
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return nil, fmt.Errorf("store: %w", err)
+	}
+	if err := makePrivate(path); err != nil {
 		return nil, fmt.Errorf("store: %w", err)
 	}
 	dsn := "file:" + path + "?_pragma=journal_mode(WAL)&_pragma=synchronous(" + o.synchronous + ")" +
@@ -79,6 +82,34 @@ func OpenSQLite(path string, opts ...SQLiteOption) (*DB, error) {
 		return nil, fmt.Errorf("store: open %s: %w", path, err)
 	}
 	return &DB{sql: db, dialect: SQLite}, nil
+}
+
+// makePrivate creates the database file at path readable and writable by
+// its owner only, or takes group and other access away from an existing
+// one and its WAL and shared-memory files: they hold every member's
+// events. SQLite creates the WAL and shared-memory files with the
+// database file's mode.
+func makePrivate(path string) error {
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return err
+	}
+	f.Close()
+	for _, p := range []string{path, path + "-wal", path + "-shm"} {
+		fi, err := os.Stat(p)
+		if errors.Is(err, os.ErrNotExist) {
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		if fi.Mode().Perm()&0o077 != 0 {
+			if err := os.Chmod(p, fi.Mode().Perm()&0o700); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }
 
 // OpenPostgres connects to the PostgreSQL database at url

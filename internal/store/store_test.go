@@ -2,6 +2,9 @@ package store_test
 
 import (
 	"context"
+	"os"
+	"path/filepath"
+	"syscall"
 	"testing"
 	"time"
 
@@ -53,4 +56,41 @@ func TestStoreOnEveryEngine(t *testing.T) {
 			t.Fatalf("rolled-back insert visible: n=%d err=%v", n, err)
 		}
 	})
+}
+
+// TestSQLiteFilesAreOwnerOnly: the database, its WAL and shared-memory
+// files and a directory xsoc creates for them are the owner's alone, even
+// under a permissive umask; an existing database open to others is
+// tightened.
+func TestSQLiteFilesAreOwnerOnly(t *testing.T) {
+	old := syscall.Umask(0o022)
+	defer syscall.Umask(old)
+	dir := filepath.Join(t.TempDir(), "data")
+	path := filepath.Join(dir, "xsoc.db")
+	db, err := store.OpenSQLite(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Migrate(context.Background(), testSchema); err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]os.FileMode{dir: 0o700, path: 0o600, path + "-wal": 0o600, path + "-shm": 0o600}
+	for p, mode := range want {
+		fi, err := os.Stat(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if fi.Mode().Perm() != mode {
+			t.Errorf("%s has mode %v, want %v", filepath.Base(p), fi.Mode().Perm(), mode)
+		}
+	}
+	db.Close()
+	os.Chmod(path, 0o644)
+	if db, err = store.OpenSQLite(path); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+	if fi, _ := os.Stat(path); fi.Mode().Perm() != 0o600 {
+		t.Errorf("reopened database has mode %v, want 0600", fi.Mode().Perm())
+	}
 }
