@@ -61,13 +61,12 @@ type partition struct {
 	path string
 
 	// Guarded by Embedded.mu:
-	db             *store.DB
-	users          int
-	lastUse        time.Time
-	minT, maxT     int64
-	events         int64
-	fields         map[string]struct{}
-	bytesAtOpening int64
+	db         *store.DB
+	users      int
+	lastUse    time.Time
+	minT, maxT int64
+	events     int64
+	fields     map[string]struct{}
 }
 
 const partitionSchema = `
