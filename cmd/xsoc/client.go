@@ -26,9 +26,9 @@ type apiClient struct {
 // XSOC_API_KEY) and returns a constructor.
 func clientFlags(fs *flag.FlagSet) func() (*apiClient, error) {
 	u := fs.String("url", envOr("XSOC_URL", "http://127.0.0.1:8080"), "node API URL (env XSOC_URL)")
-	k := fs.String("key", os.Getenv("XSOC_API_KEY"), "API key (env XSOC_API_KEY); @file reads it from a file")
+	k := secretFlag(fs, "key", "XSOC_API_KEY", "API key; @file reads it from a file")
 	return func() (*apiClient, error) {
-		key := *k
+		key := k()
 		if path, ok := strings.CutPrefix(key, "@"); ok {
 			b, err := os.ReadFile(path)
 			if err != nil {

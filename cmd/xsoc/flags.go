@@ -74,6 +74,20 @@ func configFlags(fs *flag.FlagSet) func() (config.Config, error) {
 	}
 }
 
+// secretFlag registers a flag carrying a secret that may also come from
+// the environment variable env, and returns its value: the flag's if
+// given, else the environment's. The flag's default stays empty, so -h,
+// which prints defaults, never shows the secret.
+func secretFlag(fs *flag.FlagSet, name, env, usage string) func() string {
+	v := fs.String(name, "", usage+" (env "+env+")")
+	return func() string {
+		if flagSet(fs, name) {
+			return *v
+		}
+		return os.Getenv(env)
+	}
+}
+
 // parse parses args, printing errors to stderr. Flags may come before or
 // after the positional arguments ("xsoc rules validate DIR -q"); "--" ends
 // the flags.

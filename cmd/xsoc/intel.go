@@ -46,9 +46,9 @@ func runIntel(args []string, stdout, stderr io.Writer) error {
 	coll := fs.String("collection", "", "collection id (remote for pull/push; local for import, default the shared collection)")
 	memberID := fs.String("member", "", "member the objects belong to")
 	since := fs.String("since", "", "pull objects added after this RFC 3339 time")
-	token := fs.String("token", os.Getenv("XSOC_TAXII_TOKEN"), "bearer token for the remote server (env XSOC_TAXII_TOKEN)")
+	token := secretFlag(fs, "token", "XSOC_TAXII_TOKEN", "bearer token for the remote server")
 	user := fs.String("user", "", "HTTP Basic user for the remote server")
-	password := fs.String("password", os.Getenv("XSOC_TAXII_PASSWORD"), "HTTP Basic password (env XSOC_TAXII_PASSWORD)")
+	password := secretFlag(fs, "password", "XSOC_TAXII_PASSWORD", "HTTP Basic password")
 	kind := fs.String("kind", "", "import format: stix, misp-feed, misp-event, freetext, csv (default: guessed)")
 	level := fs.String("tlp", "TLP:AMBER", "TLP of imported freetext/CSV indicators and unmarked MISP data")
 	if err := parse(fs, args, stderr); err != nil {
@@ -60,7 +60,7 @@ func runIntel(args []string, stdout, stderr io.Writer) error {
 	}
 	ctx := context.Background()
 	if sub == "push" {
-		return intelPush(ctx, *taxiiURL, *coll, *token, *user, *password, fs.Arg(0), stdout)
+		return intelPush(ctx, *taxiiURL, *coll, token(), *user, password(), fs.Arg(0), stdout)
 	}
 	db, err := node.OpenStore(ctx, cfg)
 	if err != nil {
@@ -89,7 +89,7 @@ func runIntel(args []string, stdout, stderr io.Writer) error {
 		if *taxiiURL == "" || *coll == "" || *memberID == "" {
 			return errors.New("pull needs --taxii, --collection and --member")
 		}
-		return intelPull(ctx, repo, *taxiiURL, *coll, *token, *user, *password, *since, *memberID, stdout)
+		return intelPull(ctx, repo, *taxiiURL, *coll, token(), *user, password(), *since, *memberID, stdout)
 	case "import":
 		if *memberID == "" || fs.NArg() != 1 {
 			return errors.New("import needs --member and one file or directory")
