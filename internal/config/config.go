@@ -62,7 +62,24 @@ type Config struct {
 	// Federation links the node to other nodes: a hub, or a member node of
 	// a hub. Environment: XSOC_FEDERATION_ROLE, XSOC_FEDERATION_NODE, ...
 	Federation Federation `yaml:"federation"`
+	// ML switches the machine-learning detectors (internal/detect/ml).
+	// Environment: XSOC_ML_DGA, XSOC_ML_DGA_MODEL, ...
+	ML ML `yaml:"ml"`
 }
+
+// ML switches the machine-learning detectors on and off ("on" or "off",
+// strings so that the environment can set them) and names model files
+// that replace the built-in ones.
+type ML struct {
+	// DGA flags DNS queries for generated names. Default "on".
+	DGA string `yaml:"dga"`
+	// DGAModel is a model file written by "xsoc ml train dga"; empty
+	// uses the model built into xsoc.
+	DGAModel string `yaml:"dga_model"`
+}
+
+// On reports whether a detector switch is on; v is "on" or "off".
+func (ML) On(v string) bool { return v == "on" }
 
 // Federation is a node's part in a federation of nodes linked over NATS
 // leaf nodes with mutual TLS (see internal/federation).
@@ -118,6 +135,7 @@ func Default() Config {
 		Workers:        2,
 		LogLevel:       "info",
 		Limits:         DefaultLimits(),
+		ML:             ML{DGA: "on"},
 	}
 }
 
@@ -211,6 +229,11 @@ func (c *Config) Validate() error {
 	}
 	if err := c.Limits.validate(); err != nil {
 		return err
+	}
+	for name, v := range map[string]string{"ml.dga": c.ML.DGA} {
+		if v != "on" && v != "off" {
+			return fmt.Errorf("config: %s must be \"on\" or \"off\", not %q", name, v)
+		}
 	}
 	if c.Federation.Role != "" && c.NATSURL != "" {
 		return errors.New("config: federation links the embedded NATS server; drop nats_url or federation.role")

@@ -14,6 +14,7 @@ import (
 	"github.com/xsoc/xsoc/internal/alert"
 	"github.com/xsoc/xsoc/internal/api"
 	"github.com/xsoc/xsoc/internal/detect/ioc"
+	"github.com/xsoc/xsoc/internal/detect/ml"
 	"github.com/xsoc/xsoc/internal/detect/sigma"
 	"github.com/xsoc/xsoc/internal/detect/stixpattern"
 	"github.com/xsoc/xsoc/internal/intel"
@@ -55,6 +56,7 @@ func (n *Node) openDetection(ctx context.Context) error {
 	n.AddDetector(n.Sigma)
 	n.AddDetector(n.IOC)
 	n.AddDetector(n.Patterns)
+	n.openML()
 	(&api.Rules{Engine: n.Sigma, Store: n.Rules, Reload: n.ReloadRules}).Register(n.mux)
 	return nil
 }
@@ -218,4 +220,25 @@ func (n *Node) openFeeds() error {
 		n.feeds = append(n.feeds, feed)
 	}
 	return nil
+}
+
+// openML adds the machine-learning detectors the configuration switches
+// on. A model file that cannot be used leaves its detector off with a
+// warning naming the file; the node runs on without it.
+func (n *Node) openML() {
+	c := n.Config.ML
+	if c.On(c.DGA) {
+		model := ml.DefaultDGAModel()
+		if c.DGAModel != "" {
+			m, err := ml.LoadDGAModel(c.DGAModel)
+			if err != nil {
+				n.Log.Warn("ml: DGA detector off: model file unusable (retrain with xsoc ml train dga)", "err", err)
+				return
+			}
+			model = m
+		}
+		d := ml.NewDGA(model)
+		ml.RegisterStats(n.Metrics, d.Name(), d.Stats())
+		n.AddDetector(d)
+	}
 }
