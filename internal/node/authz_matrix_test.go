@@ -22,6 +22,7 @@ import (
 	"github.com/xsoc/xsoc/internal/intel/stix"
 	"github.com/xsoc/xsoc/internal/member"
 	"github.com/xsoc/xsoc/internal/tlp"
+	"github.com/xsoc/xsoc/internal/user"
 )
 
 // The authorisation matrix: every route of the node (the OpenAPI document
@@ -41,7 +42,14 @@ type role struct {
 	rel      tlp.Relation
 	operator bool
 	authed   bool
+	// session and csrf: the role is a person logged in to the web
+	// console (an admin of the member, or a platform admin), calling
+	// the API through it.
+	session, csrf, user string
 }
+
+// web reports whether r calls through a console session.
+func (r role) web() bool { return r.session != "" }
 
 // sees reports whether r may receive an object of fr-own marked l.
 func (r role) sees(l tlp.Level) bool {
@@ -70,11 +78,14 @@ func (o *object) hasCase(r role) bool {
 // fixture is a node with members, keys, alerts, incidents, intel and
 // events at every TLP level.
 type fixture struct {
-	n                 *Node
-	roles             []role
-	objects           []*object
-	ownerStatus       string // a TAXII status resource of fr-own
-	envelope          string // a TAXII envelope with one TLP:GREEN indicator
+	n           *Node
+	roles       []role
+	objects     []*object
+	ownerStatus string // a TAXII status resource of fr-own
+	envelope    string // a TAXII envelope with one TLP:GREEN indicator
+	// versions holds, per intel object, an envelope with a newer
+	// version of it.
+	versions          map[string]string
 	events            map[string]string
 	spare, clientOfID string
 }
@@ -90,7 +101,7 @@ func levelWord(l tlp.Level) string {
 func newFixture(t *testing.T, n *Node) *fixture {
 	t.Helper()
 	ctx := context.Background()
-	fx := &fixture{n: n, events: map[string]string{}, spare: "se-spare", clientOfID: "de-client"}
+	fx := &fixture{n: n, events: map[string]string{}, versions: map[string]string{}, spare: "se-spare", clientOfID: "de-client"}
 	add := func(m member.Member) string {
 		_, key, err := n.Members.Add(ctx, m)
 		if err != nil {
@@ -121,10 +132,37 @@ func newFixture(t *testing.T, n *Node) *fixture {
 		{name: "operator", key: op, operator: true, authed: true},
 		{name: "owner", key: owner, member: "fr-own", rel: tlp.Self, authed: true},
 	}
+	for _, r := range slices.Clone(fx.roles) {
+		if !r.authed {
+			continue
+		}
+		u := user.User{Name: "web-" + strings.ReplaceAll(r.name, " ", "-"), Member: r.member, Role: user.Admin}
+		if r.operator {
+			u.Role = user.PlatformAdmin
+		}
+		if _, err := n.Users.Add(ctx, u, matrixPassword); err != nil {
+			t.Fatal(err)
+		}
+		r.name, r.key, r.user = r.name+" (web session)", "", u.Name
+		fx.roles = append(fx.roles, r)
+		fx.login(t, len(fx.roles)-1)
+	}
 	fx.addAlerts(t)
 	fx.addIntel(t)
 	fx.addEvents(t)
 	return fx
+}
+
+const matrixPassword = "correct horse battery staple matrix"
+
+// login opens a fresh console session for the web role fx.roles[i].
+func (fx *fixture) login(t *testing.T, i int) {
+	t.Helper()
+	token, s, err := fx.n.Users.Login(context.Background(), fx.roles[i].user, matrixPassword)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fx.roles[i].session, fx.roles[i].csrf = token, s.CSRF
 }
 
 // addAlerts raises, per level, an alert of fr-own (its local incident)
@@ -210,6 +248,13 @@ func (fx *fixture) addIntel(t *testing.T) {
 			env, _ := json.Marshal(map[string]any{"objects": []any{post}})
 			fx.envelope = string(env)
 		}
+		newer, err := stix.NewIndicator(stix.IndicatorSpec{ID: ind.ID(), Name: "Intel " + w + " secret",
+			Pattern: "[domain-name:value = '" + w + "-intel.example']", ValidFrom: time.Now().Add(-time.Hour), TLP: l})
+		if err != nil {
+			t.Fatal(err)
+		}
+		env, _ := json.Marshal(map[string]any{"objects": []any{newer}})
+		fx.versions[ind.ID()] = string(env)
 		fx.objects = append(fx.objects, &object{kind: "intel", level: l, id: ind.ID(),
 			tokens: []string{ind.ID(), "Intel " + w + " secret", w + "-intel.example"}})
 	}
@@ -232,7 +277,7 @@ func (fx *fixture) addEvents(t *testing.T) {
 	}
 	waitFor(t, "the events stored", func() bool {
 		for m := range fx.events {
-			n, err := fx.n.Events.Count(ctx, m)
+			n, err := fx.n.Archive.Total(ctx, m)
 			if err != nil || n == 0 {
 				return false
 			}
@@ -266,6 +311,11 @@ func (fx *fixture) call(t *testing.T, r role, method, path, body string) (int, [
 	if r.key != "" {
 		req.Header.Set("Authorization", "Bearer "+r.key)
 	}
+	if r.web() {
+		req.AddCookie(&http.Cookie{Name: "xsoc_session", Value: r.session})
+		req.Header.Set("X-CSRF-Token", r.csrf)
+		req.Header.Set("Origin", fx.n.URL())
+	}
 	switch {
 	case strings.HasPrefix(path, "/taxii2/"):
 		req.Header.Set("Accept", "application/taxii+json;version=2.1")
@@ -277,7 +327,13 @@ func (fx *fixture) call(t *testing.T, r role, method, path, body string) (int, [
 	case body != "":
 		req.Header.Set("Content-Type", "application/json")
 	}
-	resp, err := http.DefaultClient.Do(req)
+	if path == "/web/stream" {
+		// A stream does not end: read what it sends at once.
+		ctx, cancel := context.WithTimeout(req.Context(), 300*time.Millisecond)
+		defer cancel()
+		req = req.WithContext(ctx)
+	}
+	resp, err := noRedirect.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -286,14 +342,19 @@ func (fx *fixture) call(t *testing.T, r role, method, path, body string) (int, [
 	return resp.StatusCode, data
 }
 
+// noRedirect is a client that shows redirects instead of following them.
+var noRedirect = &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+
 // target is one request of a rule, with the statuses each role may get.
 type target struct {
 	path, body string
 	// obj is the object the request is about, if any.
 	obj *object
 	// want returns the statuses role r may get; an unauthenticated role
-	// gets 401 unless the rule says otherwise.
+	// gets 401, and a console session 401 outside the console and the
+	// API, unless open is set: then want (nil: 200) holds for every role.
 	want func(r role) []int
+	open bool
 	// check, if set, inspects a successful body further.
 	check func(t *testing.T, fx *fixture, r role, body []byte)
 }
@@ -382,6 +443,21 @@ func one(path, body string, want func(role) []int, check func(t *testing.T, fx *
 	return func(*fixture) []target { return []target{{path: path, body: body, want: want, check: check}} }
 }
 
+// open is a route every caller reaches, with want (nil: 200).
+func open(path, body string, want func(role) []int) rule {
+	return func(*fixture) []target { return []target{{path: path, body: body, want: want, open: true}} }
+}
+
+// console: a console session gets ok, API keys 401.
+func console(ok ...int) func(role) []int {
+	return func(r role) []int {
+		if r.web() {
+			return ok
+		}
+		return codes(http.StatusUnauthorized)
+	}
+}
+
 var incidentKinds = []string{"incident", "campaign"}
 
 const taxiiShared = "/taxii2/api/collections/" + SharedCollection
@@ -389,7 +465,29 @@ const taxiiShared = "/taxii2/api/collections/" + SharedCollection
 // matrixRules holds the rule of every route, by "METHOD /path" as the
 // OpenAPI document spells it.
 var matrixRules = map[string]rule{
-	"GET /healthz":               one("/healthz", "", nil, nil),
+	"GET /healthz": open("/healthz", "", nil),
+	"GET /static/": open("/static/style.css", "", nil),
+	"GET /login":   open("/login", "", nil),
+	"POST /login":  open("/login", "", anyKey(http.StatusForbidden)),
+	"GET /": open("/", "", func(r role) []int {
+		if r.web() {
+			return codes(200)
+		}
+		return codes(http.StatusSeeOther)
+	}),
+	"GET /web/session": one("/web/session", "", console(200), nil),
+	"GET /web/stream":  one("/web/stream", "", console(200), nil),
+	"GET /web/summary": one("/web/summary", "", console(200), checkTally),
+	"GET /web/users":   one("/web/users", "", console(200), nil),
+	"POST /logout": func(fx *fixture) []target {
+		return []target{{path: "/logout", want: console(200), check: func(t *testing.T, fx *fixture, r role, _ []byte) {
+			for i := range fx.roles {
+				if fx.roles[i].name == r.name {
+					fx.login(t, i) // the matrix goes on with a new session
+				}
+			}
+		}}}
+	},
 	"GET /metrics":               one("/metrics", "", operatorOnly(200), nil),
 	"GET /api/v1/me":             one("/api/v1/me", "", anyKey(200), nil),
 	"GET /api/v1/openapi.json":   one("/api/v1/openapi.json", "", anyKey(200), nil),
@@ -398,6 +496,7 @@ var matrixRules = map[string]rule{
 	"GET /api/v1/members/{id}":   one("/api/v1/members/de-client", "", anyKey(200), checkMemberProfile),
 	"GET /api/v1/events":         one("/api/v1/events?q=event", "", memberOnly(200), nil),
 	"GET /api/v1/events/count":   one("/api/v1/events/count", "", memberOnly(200), nil),
+	"GET /api/v1/events/top":     one("/api/v1/events/top?field=message", "", memberOnly(200), nil),
 	"GET /api/v1/ingest/rejects": one("/api/v1/ingest/rejects", "", memberOnly(200), nil),
 	"POST /api/v1/ingest": one("/api/v1/ingest", `{"@timestamp":"2026-01-01T00:00:00Z","message":"matrix"}`+"\n",
 		memberOnly(200), nil),
@@ -479,7 +578,12 @@ var matrixRules = map[string]rule{
 	"GET /taxii2/api/collections/{id}/objects/":  one(taxiiShared+"/objects/", "", anyKey(200), nil),
 	"GET /taxii2/api/collections/{id}/manifest/": one(taxiiShared+"/manifest/", "", anyKey(200), nil),
 	"POST /taxii2/api/collections/{id}/objects/": func(fx *fixture) []target {
-		return []target{{path: taxiiShared + "/objects/", body: fx.envelope, want: memberOnly(202)}}
+		// A new object, and a new version of each of the owner's.
+		out := []target{{path: taxiiShared + "/objects/", body: fx.envelope, want: memberOnly(202)}}
+		for _, o := range fx.of("intel") {
+			out = append(out, target{path: taxiiShared + "/objects/", body: fx.versions[o.id], obj: o, want: memberOnly(202)})
+		}
+		return out
 	},
 	"GET /taxii2/api/collections/{id}/objects/{object_id}/": func(fx *fixture) []target {
 		return each(fx, []string{"intel"}, taxiiShared+"/objects/%s/", "", reading, nil)
@@ -579,6 +683,11 @@ func TestAuthorisationMatrix(t *testing.T) {
 	if len(routes) < 40 {
 		t.Fatalf("found only %d routes; the route scan is broken", len(routes))
 	}
+	for r := range matrixRules {
+		if !slices.Contains(routes, r) {
+			t.Errorf("matrixRules has a rule for %s, which is no route", r)
+		}
+	}
 	calls := 0
 	for _, route := range routes {
 		r, ok := matrixRules[route]
@@ -590,10 +699,14 @@ func TestAuthorisationMatrix(t *testing.T) {
 		for _, tg := range r(fx) {
 			for _, who := range fx.roles {
 				want := codes(http.StatusUnauthorized)
+				served := !who.web() || strings.HasPrefix(tg.path, "/api/") || strings.HasPrefix(tg.path, "/web/") ||
+					tg.path == "/logout"
 				switch {
-				case tg.want == nil:
-					want = codes(http.StatusOK) // open to all
-				case who.authed:
+				case tg.open && tg.want == nil:
+					want = codes(http.StatusOK)
+				case tg.open:
+					want = tg.want(who)
+				case who.authed && served:
 					want = tg.want(who)
 				}
 				status, body := fx.call(t, who, method, tg.path, tg.body)
@@ -602,6 +715,11 @@ func TestAuthorisationMatrix(t *testing.T) {
 					t.Errorf("%s %s as %s: status %d, want %v\n%.300s", method, tg.path, who.name, status, want, body)
 				}
 				fx.checkNoLeak(t, who, method+" "+tg.path, tg.path+" "+tg.body, body)
+				// (Posting an object under an id that names nothing
+				// creates it, so that comparison is not made.)
+				if tg.obj != nil && who.authed && !tg.obj.visibleTo(who) && !strings.Contains(tg.body, tg.obj.id) {
+					fx.checkNoOracle(t, who, method, tg, status, body)
+				}
 				if status/100 == 2 && tg.check != nil {
 					tg.check(t, fx, who, body)
 				}
@@ -631,6 +749,27 @@ func (fx *fixture) checkNoLeak(t *testing.T, r role, what, request string, body 
 		if m != r.member && strings.Contains(text, secret) {
 			t.Errorf("%s as %s: the answer carries %s's event", what, r.name, m)
 		}
+	}
+}
+
+// ghostID is an id of the same shape as id that names nothing.
+func ghostID(id string) string {
+	if kind, _, ok := strings.Cut(id, "--"); ok {
+		return kind + "--00000000-0000-4000-8000-000000000000"
+	}
+	return id[:len(id)-8] + "00000000"
+}
+
+// checkNoOracle: what a caller gets for an object it may not see is what
+// it gets for one that does not exist, so no answer confirms that an
+// object exists.
+func (fx *fixture) checkNoOracle(t *testing.T, r role, method string, tg target, status int, body []byte) {
+	t.Helper()
+	ghost := ghostID(tg.obj.id)
+	gStatus, gBody := fx.call(t, r, method, strings.ReplaceAll(tg.path, tg.obj.id, ghost), strings.ReplaceAll(tg.body, tg.obj.id, ghost))
+	if gStatus != status || strings.ReplaceAll(string(gBody), ghost, tg.obj.id) != string(body) {
+		t.Errorf("%s %s as %s tells a %s %s from one that does not exist: %d %.200s; nothing there: %d %.200s",
+			method, tg.path, r.name, tg.obj.level, tg.obj.kind, status, body, gStatus, gBody)
 	}
 }
 
@@ -770,6 +909,29 @@ func checkDraft(t *testing.T, fx *fixture, r role, body []byte) {
 	if !slices.Equal(d.Countries, in.Countries) || d.Alerts != len(in.Timeline) || len(d.Entities) != len(in.Members) {
 		t.Errorf("NIS2 draft of %s as %s: countries %v, %d alerts, %d entities; the incident shows %v, %d, %d",
 			d.Incident, r.name, d.Countries, d.Alerts, len(d.Entities), in.Countries, len(in.Timeline), len(in.Members))
+	}
+}
+
+// checkTally: the console's dashboard counts only the owner's alerts the
+// caller may see.
+func checkTally(t *testing.T, fx *fixture, r role, body []byte) {
+	var tally alert.Tally
+	if err := json.Unmarshal(body, &tally); err != nil {
+		t.Fatal(err)
+	}
+	want, got := 0, 0
+	for _, o := range fx.of("alert") {
+		if o.visibleTo(r) {
+			want++
+		}
+	}
+	for _, g := range tally.Groups {
+		if g.Member == "fr-own" {
+			got += g.Count
+		}
+	}
+	if got != want {
+		t.Errorf("dashboard as %s counts %d of fr-own's alerts, want %d", r.name, got, want)
 	}
 }
 
