@@ -563,13 +563,24 @@ var matrixRules = map[string]rule{
 		return each(fx, incidentKinds, "/api/v1/incidents/%s/nis2/reports", `{"report":"early-warning"}`,
 			func(o *object) func(role) []int { return working(o, 200, 400) }, checkIncident)
 	},
-	"GET /api/v1/rules":                          one("/api/v1/rules", "", anyKey(200), nil),
-	"POST /api/v1/rules":                         one("/api/v1/rules", "not: [a rule", operatorOnly(400), nil),
-	"POST /api/v1/rules/{id}/enable":             one("/api/v1/rules/no-such-rule/enable", "", operatorOnly(404), nil),
-	"POST /api/v1/rules/{id}/disable":            one("/api/v1/rules/no-such-rule/disable", "", operatorOnly(404), nil),
-	"GET /api/v1/playbooks":                      one("/api/v1/playbooks", "", operatorOnly(200), nil),
-	"POST /api/v1/playbooks/simulate":            one("/api/v1/playbooks/simulate", `{}`, operatorOnly(200, 400), nil),
-	"GET /api/v1/deliveries":                     one("/api/v1/deliveries", "", operatorOnly(200), nil),
+	"GET /api/v1/rules":               one("/api/v1/rules", "", anyKey(200), nil),
+	"POST /api/v1/rules":              one("/api/v1/rules", "not: [a rule", operatorOnly(400), nil),
+	"POST /api/v1/rules/{id}/enable":  one("/api/v1/rules/no-such-rule/enable", "", operatorOnly(404), nil),
+	"POST /api/v1/rules/{id}/disable": one("/api/v1/rules/no-such-rule/disable", "", operatorOnly(404), nil),
+	"GET /api/v1/playbooks":           one("/api/v1/playbooks", "", operatorOnly(200), nil),
+	"POST /api/v1/playbooks/simulate": one("/api/v1/playbooks/simulate", `{}`, operatorOnly(200, 400), nil),
+	"GET /api/v1/deliveries":          one("/api/v1/deliveries", "", operatorOnly(200), nil),
+	// The federation's routes but its status are served by federated
+	// nodes only (hub or member; their roles are tested in
+	// internal/federation): a node on its own answers 404 to everyone who
+	// authenticates.
+	"GET /api/v1/federation/status":              one("/api/v1/federation/status", "", operatorOnly(200), nil),
+	"GET /api/v1/federation/forwards":            one("/api/v1/federation/forwards", "", anyKey(404), nil),
+	"GET /api/v1/federation/agreements":          one("/api/v1/federation/agreements", "", anyKey(404), nil),
+	"POST /api/v1/federation/agreements":         one("/api/v1/federation/agreements", `{}`, anyKey(404), nil),
+	"DELETE /api/v1/federation/agreements":       one("/api/v1/federation/agreements", `{}`, anyKey(404), nil),
+	"GET /api/v1/federation/warnings":            one("/api/v1/federation/warnings", "", anyKey(404), nil),
+	"POST /api/v1/federation/revoke":             one("/api/v1/federation/revoke", `{}`, anyKey(404), nil),
 	"GET /api/v1/blocklists/{format}":            one("/api/v1/blocklists/stix", "", memberOnly(200), nil),
 	"GET /taxii2/":                               one("/taxii2/", "", anyKey(200), nil),
 	"GET /taxii2/api/":                           one("/taxii2/api/", "", anyKey(200), nil),
