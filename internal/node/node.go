@@ -294,6 +294,9 @@ func (n *Node) Run(ctx context.Context) error {
 		IdleTimeout:       2 * time.Minute,
 		ErrorLog:          slog.NewLogLogger(n.Log.Handler(), slog.LevelWarn),
 	}
+	if n.console != nil {
+		srv.RegisterOnShutdown(n.console.Close)
+	}
 	var wg sync.WaitGroup
 	errs := make(chan error, 3)
 	pctx, stopPipeline := context.WithCancel(context.Background())

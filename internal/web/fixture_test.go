@@ -106,7 +106,11 @@ func newFixture(t testing.TB, db *store.DB, opts user.Options) *fixture {
 		}
 		authed.ServeHTTP(w, r)
 	}))
-	t.Cleanup(f.srv.Close)
+	t.Cleanup(func() {
+		f.console.Close()
+		f.srv.CloseClientConnections()
+		f.srv.Close()
+	})
 	return f
 }
 

@@ -123,6 +123,8 @@ func (c *Console) stream(w http.ResponseWriter, r *http.Request) {
 		select {
 		case <-r.Context().Done():
 			return
+		case <-c.done:
+			return
 		case a := <-sub.queue:
 			batch = append(batch, a)
 			continue

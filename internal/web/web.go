@@ -16,6 +16,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
+	"sync"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -53,7 +54,15 @@ type Console struct {
 	limiter *user.Limiter
 	mux     *http.ServeMux
 	live    *hub
+	// done closes when the server shuts down: open live streams end, so
+	// that a graceful shutdown need not wait for browsers to leave.
+	done      chan struct{}
+	closeOnce sync.Once
 }
+
+// Close ends the open live streams; register it with the HTTP server's
+// RegisterOnShutdown.
+func (c *Console) Close() { c.closeOnce.Do(func() { close(c.done) }) }
 
 // New returns the console; it registers with cfg.Alerts for the live
 // stream.
@@ -61,7 +70,8 @@ func New(cfg Config) *Console {
 	if cfg.Log == nil {
 		cfg.Log = slog.New(slog.DiscardHandler)
 	}
-	c := &Console{cfg: cfg, limiter: user.NewLimiter(), mux: http.NewServeMux(), live: newHub()}
+	c := &Console{cfg: cfg, limiter: user.NewLimiter(), mux: http.NewServeMux(), live: newHub(),
+		done: make(chan struct{})}
 	if cfg.Alerts != nil {
 		cfg.Alerts.OnAlert(c.live.publish)
 	}

@@ -81,7 +81,7 @@ export async function alertPage(view, id) {
     h("table", { id: "observables" }, h("thead", {}, h("tr", {}, h("th", {}, "type"), h("th", {}, "role"), h("th", {}, "value"))),
       h("tbody", {}, (a.observables || []).map(o => h("tr", {}, h("td", {}, o.type), h("td", {}, o.role || ""), h("td", { class: "wrap" }, pivot(o.value)))))),
     h("h2", {}, "Evidence"),
-    (a.evidence || []).map((doc, i) => {
+    ...(a.evidence || []).map((doc, i) => {
       const f = fieldsOf(doc);
       return h("div", { class: "panel evidence" },
         h("h3", {}, `event ${i + 1}` + (a.event_ids && a.event_ids[i] ? ` · ${a.event_ids[i]}` : "")),

@@ -134,8 +134,11 @@ function nis2(inc, path, canWork, act) {
       h("br"), done ? "" : h("button", { type: "button", disabled: !canWork,
         onclick: () => act(() => api("POST", `${path}/nis2/reports`, { report: c.report }), `${c.report} recorded as submitted`) }, "Record as submitted")));
   }
+  let shown = false;
   const tick = () => {
-    if (!clocks.isConnected) { clearInterval(timer); return; }
+    // The page is rebuilt on every change: a clock no longer shown stops.
+    if (!clocks.isConnected && shown) { clearInterval(timer); return; }
+    shown = clocks.isConnected;
     for (const el of clocks.querySelectorAll(".countdown")) {
       const ms = Date.parse(el.dataset.due) - Date.now();
       el.textContent = ms >= 0 ? `${duration(ms)} left` : `overdue by ${duration(-ms)}`;

@@ -94,8 +94,8 @@ export async function rulesPage(view) {
   const upload = h("textarea", { id: "rule-upload", placeholder: "Sigma rule YAML" });
   const name = h("input", { id: "rule-name", placeholder: "file name, e.g. my-rule.yml", size: 24 });
   view.append(h("h1", {}, "Rules"), h("div", { class: "filters" }, h("label", {}, "search", search)), out,
-    me.operator ? h("div", {}, h("h2", {}, "Upload a rule"), upload, h("div", { class: "actions" }, name,
-      h("button", { type: "button", class: "primary", onclick: () => guard(() => api("POST", `/api/v1/rules?name=${encodeURIComponent(name.value)}`, upload.value, { type: "application/yaml" }), "rule stored; the node reloads it within 5 s") }, "Upload"))) : null);
+    ...(me.operator ? [h("div", {}, h("h2", {}, "Upload a rule"), upload, h("div", { class: "actions" }, name,
+      h("button", { type: "button", class: "primary", onclick: () => guard(() => api("POST", `/api/v1/rules?name=${encodeURIComponent(name.value)}`, upload.value, { type: "application/yaml" }), "rule stored; the node reloads it within 5 s") }, "Upload")))] : []));
   draw();
 }
 
