@@ -40,6 +40,11 @@ CREATE TABLE api_keys (
 );
 CREATE INDEX IF NOT EXISTS api_keys_member ON api_keys (member_id)`,
 		`ALTER TABLE members ADD COLUMN alert_tlp TEXT NOT NULL DEFAULT 'TLP:AMBER'`,
+		// generation counts the changes to keys and members that a cached
+		// principal could miss; every process checks it before trusting its
+		// cache.
+		`CREATE TABLE member_generation (id INTEGER PRIMARY KEY, gen BIGINT NOT NULL);
+INSERT INTO member_generation (id, gen) VALUES (1, 0)`,
 	}}
 }
 
@@ -51,14 +56,17 @@ var (
 )
 
 // Registry stores members and authenticates API keys. Authentication is on
-// every request, so verified keys are cached for cacheTTL; a key revoked by
-// another process (the CLI) stops working within that time, one revoked
-// through this Registry at once.
+// every request, so verified keys are cached; every change to keys or
+// members, by any process sharing the store (the CLI beside a node, other
+// nodes on PostgreSQL), advances a generation in the store that each
+// Authenticate reads first — one indexed single-row read — so a revoked
+// key stops working on the next request everywhere.
 type Registry struct {
 	db  *store.DB
 	now func() time.Time
 
 	mu    sync.Mutex
+	gen   int64                // the store's generation the cache is valid for
 	cache map[string]cachedKey // by key id
 }
 
@@ -68,7 +76,9 @@ type cachedKey struct {
 	expires   time.Time
 }
 
-const cacheTTL = 30 * time.Second
+// cacheTTL bounds how long a verified key is trusted without reading it
+// again, besides the generation check.
+const cacheTTL = 5 * time.Minute
 
 // NewRegistry returns a registry over db, whose schema must be migrated.
 func NewRegistry(db *store.DB) *Registry {
@@ -135,6 +145,9 @@ func (r *Registry) RotateKey(ctx context.Context, id string) (string, error) {
 			store.Nanos(r.now()), id); err != nil {
 			return err
 		}
+		if err := advance(ctx, tx); err != nil {
+			return err
+		}
 		var err error
 		key, err = r.insertKey(ctx, tx, id, RoleMember)
 		return err
@@ -178,7 +191,17 @@ func (r *Registry) Authenticate(ctx context.Context, key string) (Principal, err
 	}
 	sum := sha256.Sum256([]byte(secret))
 	now := r.now()
+	// Read the generation before the key: a change committed after this
+	// read shows in the next request's.
+	var gen int64
+	if err := r.db.QueryRow(ctx, `SELECT gen FROM member_generation WHERE id = 1`).Scan(&gen); err != nil {
+		return Principal{}, fmt.Errorf("member: generation: %w", err)
+	}
 	r.mu.Lock()
+	if gen != r.gen {
+		clear(r.cache)
+		r.gen = gen
+	}
 	c, hit := r.cache[keyID]
 	r.mu.Unlock()
 	if !hit || now.After(c.expires) {
@@ -189,7 +212,9 @@ func (r *Registry) Authenticate(ctx context.Context, key string) (Principal, err
 		}
 		c.expires = now.Add(cacheTTL)
 		r.mu.Lock()
-		r.cache[keyID] = c
+		if r.gen == gen {
+			r.cache[keyID] = c
+		}
 		r.mu.Unlock()
 	}
 	if subtle.ConstantTimeCompare(sum[:], c.hash[:]) != 1 {
@@ -256,15 +281,28 @@ func splitKey(key string) (id, secret string, ok bool) {
 
 // SetAlertTLP sets the sharing level of a member's alerts.
 func (r *Registry) SetAlertTLP(ctx context.Context, id string, l tlp.Level) error {
-	res, err := r.db.Exec(ctx, `UPDATE members SET alert_tlp = ? WHERE id = ?`, l.String(), id)
+	err := r.db.InTx(ctx, func(tx *store.Tx) error {
+		res, err := tx.Exec(ctx, `UPDATE members SET alert_tlp = ? WHERE id = ?`, l.String(), id)
+		if err != nil {
+			return err
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return fmt.Errorf("member %s: %w", id, ErrNotFound)
+		}
+		return advance(ctx, tx)
+	})
 	if err != nil {
 		return err
 	}
-	if n, _ := res.RowsAffected(); n == 0 {
-		return fmt.Errorf("member %s: %w", id, ErrNotFound)
-	}
 	r.forgetMember(id)
 	return nil
+}
+
+// advance moves the store's generation on, in the transaction of a change
+// that cached principals must not outlive.
+func advance(ctx context.Context, tx *store.Tx) error {
+	_, err := tx.Exec(ctx, `UPDATE member_generation SET gen = gen + 1 WHERE id = 1`)
+	return err
 }
 
 // Get returns one member.

@@ -37,6 +37,7 @@ const (
 type DB struct {
 	sql     *sql.DB
 	dialect Dialect
+	path    string // the SQLite file; "" for PostgreSQL
 }
 
 // SQLiteOption tunes an embedded store.
@@ -81,7 +82,7 @@ func OpenSQLite(path string, opts ...SQLiteOption) (*DB, error) {
 		db.Close()
 		return nil, fmt.Errorf("store: open %s: %w", path, err)
 	}
-	return &DB{sql: db, dialect: SQLite}, nil
+	return &DB{sql: db, dialect: SQLite, path: path}, nil
 }
 
 // makePrivate creates the database file at path readable and writable by
@@ -153,6 +154,9 @@ func redact(url string) string {
 
 // Dialect reports the engine.
 func (db *DB) Dialect() Dialect { return db.dialect }
+
+// Path returns the file of an SQLite store, "" for PostgreSQL.
+func (db *DB) Path() string { return db.path }
 
 // Close closes the store.
 func (db *DB) Close() error { return db.sql.Close() }

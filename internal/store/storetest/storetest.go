@@ -48,6 +48,12 @@ func SQLite(t testing.TB, schemas ...store.Schema) *store.DB {
 // PostgreSQL tests on a machine without the server; CI never sets it.
 func Postgres(t testing.TB, schemas ...store.Schema) *store.DB {
 	t.Helper()
+	return postgresHandles(t, 1, schemas...)[0]
+}
+
+// postgresHandles opens n handles on one new, private schema.
+func postgresHandles(t testing.TB, n int, schemas ...store.Schema) []*store.DB {
+	t.Helper()
 	if os.Getenv("XSOC_TEST_POSTGRES") == "skip" {
 		t.Skip("XSOC_TEST_POSTGRES=skip")
 	}
@@ -66,23 +72,45 @@ func Postgres(t testing.TB, schemas ...store.Schema) *store.DB {
 	if strings.Contains(PostgresURL(), "?") {
 		sep = "&"
 	}
-	db, err := store.OpenPostgres(ctx, PostgresURL()+sep+"search_path="+schema)
-	if err != nil {
-		t.Fatal(err)
-	}
 	t.Cleanup(func() {
-		db.Close()
 		admin.Exec(context.Background(), "DROP SCHEMA "+schema+" CASCADE")
 		admin.Close()
 	})
-	if err := db.Migrate(ctx, schemas...); err != nil {
+	var dbs []*store.DB
+	for range n {
+		db, err := store.OpenPostgres(ctx, PostgresURL()+sep+"search_path="+schema)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { db.Close() }) // before the schema is dropped: cleanups run last first
+		dbs = append(dbs, db)
+	}
+	if err := dbs[0].Migrate(ctx, schemas...); err != nil {
 		t.Fatal(err)
 	}
-	return db
+	return dbs
 }
 
 // Each runs fn as a subtest once per engine.
 func Each(t *testing.T, schemas []store.Schema, fn func(t *testing.T, db *store.DB)) {
 	t.Run("sqlite", func(t *testing.T) { fn(t, SQLite(t, schemas...)) })
 	t.Run("postgres", func(t *testing.T) { fn(t, Postgres(t, schemas...)) })
+}
+
+// EachTwice runs fn as a subtest once per engine with two handles on one
+// store, as two processes (a node and the CLI) have.
+func EachTwice(t *testing.T, schemas []store.Schema, fn func(t *testing.T, a, b *store.DB)) {
+	t.Run("sqlite", func(t *testing.T) {
+		a := SQLite(t, schemas...)
+		b, err := store.OpenSQLite(a.Path())
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { b.Close() })
+		fn(t, a, b)
+	})
+	t.Run("postgres", func(t *testing.T) {
+		dbs := postgresHandles(t, 2, schemas...)
+		fn(t, dbs[0], dbs[1])
+	})
 }
