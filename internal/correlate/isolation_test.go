@@ -365,3 +365,57 @@ func TestNIS2DraftListsEachIndicatorOnce(t *testing.T) {
 		}
 	})
 }
+
+// TestIncidentTimesTellNothingHidden: an incident's created and updated
+// times, its "created" audit entry and the time filters reflect the
+// alerts a viewer sees, not when hidden members' alerts formed or grew it.
+func TestIncidentTimesTellNothingHidden(t *testing.T) {
+	storetest.Each(t, schemas(), func(t *testing.T, db *store.DB) {
+		e := newEnv(t, db)
+		shared := domain("timing-c2.example")
+		e.clock.Set(t0.Add(time.Hour))
+		all := e.raise(
+			spec{member: "fr1", rule: "fr-rule", host: "fr-host", level: tlp.Red, obs: []alert.Observable{shared}},
+			spec{member: "de1", rule: "de-rule", host: "de-host", at: time.Minute, level: tlp.Red, obs: []alert.Observable{shared}},
+		)
+		e.clock.Set(t0.Add(5 * time.Hour))
+		visible := e.raise(
+			spec{member: "nl1", rule: "nl-rule", host: "nl-host", at: 4 * time.Hour, level: tlp.Green, obs: []alert.Observable{shared}},
+			spec{member: "se1", rule: "se-rule", host: "se-host", at: 4*time.Hour + time.Minute, level: tlp.Green, obs: []alert.Observable{shared}},
+		)
+		e.clock.Set(t0.Add(9 * time.Hour))
+		all = append(append(all, visible...),
+			e.raise(spec{member: "fr1", rule: "fr-rule-2", host: "fr-host", at: 8 * time.Hour, level: tlp.Red, obs: []alert.Observable{shared}})...)
+		ins := e.incidents(correlate.KindCampaign)
+		if len(ins) != 1 || !ins[0].Created.Equal(t0.Add(time.Hour)) || !ins[0].Updated.Equal(t0.Add(9*time.Hour)) {
+			t.Fatalf("setup: %d campaigns, operator sees created %v updated %v", len(ins), ins[0].Created, ins[0].Updated)
+		}
+		nl := alert.Viewer{Member: "nl1"}
+		in, err := e.c.Incident(e.ctx, nl, ins[0].ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		detected := visible[0].Detected
+		if !in.Created.Equal(detected) || !in.Updated.Equal(detected) || !in.FirstSeen.Equal(t0.Add(4*time.Hour)) {
+			t.Errorf("nl1 sees created %v updated %v first seen %v; want %v, %v, %v",
+				in.Created, in.Updated, in.FirstSeen, detected, detected, t0.Add(4*time.Hour))
+		}
+		entries, err := e.c.Audit(e.ctx, nl, ins[0].ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, en := range entries {
+			if en.What == "created" && en.At.Before(detected) {
+				t.Errorf("nl1's audit dates the campaign's creation %v, before its first visible alert", en.At)
+			}
+		}
+		for _, f := range []correlate.Filter{{From: t0.Add(7 * time.Hour)}, {To: t0.Add(2 * time.Hour)}} {
+			f.Kind = correlate.KindCampaign
+			page, err := e.c.Incidents(e.ctx, nl, f)
+			if err != nil || len(page.Incidents) != 0 {
+				t.Errorf("nl1 finds the campaign active in [%v, %v), when only hidden alerts were (%v)", f.From, f.To, err)
+			}
+		}
+		e.checkNoLeak(nl, all)
+	})
+}

@@ -160,7 +160,7 @@ const caseColumns = `status, assignee, title, titled, acknowledged, contained, r
 
 // loadCases reads the members' cases of the incidents ids.
 func (c *Correlator) loadCases(ctx context.Context, q querier, f *facts, in string, ids []string) error {
-	rows, err := q.Query(ctx, `SELECT incident_id, member, `+caseColumns+` FROM incident_cases
+	rows, err := q.Query(ctx, `SELECT incident_id, member, updated, `+caseColumns+` FROM incident_cases
 		WHERE incident_id IN `+in, anys(ids)...)
 	if err != nil {
 		return fmt.Errorf("correlate: load cases: %w", err)
@@ -169,7 +169,7 @@ func (c *Correlator) loadCases(ctx context.Context, q querier, f *facts, in stri
 	for rows.Next() {
 		var id, m string
 		var r row
-		if err := rows.Scan(&id, &m, &r.status, &r.assignee, &r.title, &r.titled, &r.acknowledged, &r.contained,
+		if err := rows.Scan(&id, &m, &r.updated, &r.status, &r.assignee, &r.title, &r.titled, &r.acknowledged, &r.contained,
 			&r.resolved, &r.closed, &r.significant, &r.significantBy, &r.earlyWarning, &r.notification,
 			&r.finalReport); err != nil {
 			return fmt.Errorf("correlate: load cases: %w", err)
@@ -252,6 +252,9 @@ func (c *Correlator) build(v alert.Viewer, r *row, f *facts) (Incident, bool) {
 	}
 	cs, caseOf, ok := caseFor(v, r, f)
 	in.setCase(&cs, c.opts.Now())
+	if !v.Operator && !(ok && caseOf == "") {
+		in.visibleTimes(&cs, ok)
+	}
 	if ok && cs.titled != 0 {
 		in.Title = cs.title
 	} else {
@@ -276,6 +279,27 @@ func (c *Correlator) build(v alert.Viewer, r *row, f *facts) (Incident, bool) {
 		}
 	}
 	return in, true
+}
+
+// visibleTimes sets Created and Updated from what a viewer sees: an
+// incident's own times may come from alerts it may not see (a campaign
+// formed by two hidden members before the viewer's alerts joined, a
+// hidden member's alert updating it). Created is never before the first
+// visible alert was detected; Updated is the latest visible detection or
+// change to the viewer's own case (cs, when hasCase).
+func (in *Incident) visibleTimes(cs *row, hasCase bool) {
+	if in.Created.Before(in.Detected) {
+		in.Created = in.Detected
+	}
+	in.Updated = in.Created
+	for _, e := range in.Timeline {
+		if e.Detected.After(in.Updated) {
+			in.Updated = e.Detected
+		}
+	}
+	if u := store.Time(cs.updated); hasCase && u.After(in.Updated) {
+		in.Updated = u
+	}
 }
 
 // shared reports whether incident r is shared by several members: a
@@ -550,10 +574,13 @@ func (c *Correlator) Incidents(ctx context.Context, v alert.Viewer, f Filter) (P
 }
 
 // matches reports whether an incident as a viewer sees it passes the
-// filters that depend on the view: severity, cross-border, status and
-// assignee (a member's own case of a shared incident).
+// filters that depend on the view: severity, span, cross-border, status
+// and assignee (a member's own case of a shared incident). The query
+// matched the incident's whole span and severity, which alerts the
+// viewer may not see can widen.
 func (f *Filter) matches(in *Incident) bool {
 	return in.Severity >= f.Severity && (!f.CrossBorder || in.CrossBorder) &&
+		(f.From.IsZero() || !in.LastSeen.Before(f.From)) && (f.To.IsZero() || in.FirstSeen.Before(f.To)) &&
 		(f.Status == "" || in.Status == f.Status) && (f.Assignee == "" || in.Assignee == f.Assignee)
 }
 
@@ -594,8 +621,10 @@ func (c *Correlator) Audit(ctx context.Context, v alert.Viewer, id string) ([]Au
 		e.At = store.Time(at)
 		if e.What == "created" {
 			// Entries written before titles were derived per viewer
-			// carry the title after the kind.
+			// carry the title after the kind; the time is the
+			// incident's as the viewer sees it.
 			e.New, _, _ = strings.Cut(e.New, ":")
+			e.At = in.Created
 		}
 		if !v.Operator {
 			fact := entryCase == "" && factEntries[e.What]
