@@ -123,6 +123,14 @@ func loginAs(t *testing.T, ctx context.Context, base, name string) {
 		chromedp.WaitVisible(chromedp.CSS(`#card-total`)))
 }
 
+// clickJS clicks an element from within the page.
+func clickJS(sel string) chromedp.Action[chromedp.Void] {
+	return chromedp.Func(func(ctx context.Context, tgt *chromedp.Target) error {
+		_, err := chromedp.Evaluate[bool](fmt.Sprintf(`document.querySelector(%q).dispatchEvent(new MouseEvent("click", {bubbles: true}))`, sel))(ctx, tgt)
+		return err
+	})
+}
+
 // waitText polls until the element's text contains want.
 func waitText(sel, want string) chromedp.Action[chromedp.Void] {
 	expr := fmt.Sprintf(`(document.querySelector(%q)||{}).textContent||""`, sel)
@@ -155,6 +163,19 @@ func TestBrowserAnalystWorksTheCrossBorderIncident(t *testing.T) {
 	loginAs(t, ctx, f.srv.URL, "ana@fr-soc")
 	run(t, ctx, "dashboard", waitText(`#card-total`, "2"), chromedp.WaitVisible(chromedp.CSS(`#chart-severity`)))
 	screenshot(t, ctx, dir, "dashboard")
+
+	run(t, ctx, "the map shows the cross-border incident between FR and NL",
+		chromedp.Navigate(f.srv.URL+"/#/map"),
+		chromedp.WaitVisible(chromedp.CSS(`#map path.link`)),
+		waitText(`#map path.link title`, "Cross-border campaign"),
+		waitText(`#map`, "FR 1"))
+	screenshot(t, ctx, dir, "map")
+	run(t, ctx, "click France: its members' alerts",
+		// France's shape spans Guiana, so its box's centre lies off the
+		// map: click the shape itself.
+		clickJS(`#map path[data-country=FR]`),
+		waitText(`#country-alerts`, "C2 beacon"))
+	screenshot(t, ctx, dir, "map-france")
 
 	run(t, ctx, "incident list",
 		chromedp.Navigate(f.srv.URL+"/#/incidents"),

@@ -7,10 +7,12 @@ import { clear, api, session, flash } from "./lib.js";
 import { dashboard } from "./dashboard.js";
 import { alertsPage, alertPage } from "./alerts.js";
 import { incidentsPage, incidentPage } from "./incidents.js";
+import { mapPage } from "./map.js";
 import { huntPage, rulesPage, membersPage } from "./tools.js";
 
 const routes = [
   [/^#\/dashboard$/, dashboard],
+  [/^#\/map$/, mapPage],
   [/^#\/alerts$/, alertsPage],
   [/^#\/alerts\/([^/]+)$/, alertPage],
   [/^#\/incidents$/, incidentsPage],
