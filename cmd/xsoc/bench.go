@@ -29,7 +29,8 @@ const benchUsage = `usage: xsoc bench ingest [flags]   events/s accepted end to 
                                 ack latency, against a fresh embedded node or --url with --key
        xsoc bench sigma --rules DIR [--events FILE]   Sigma engine events/s per core and allocations per event
        xsoc bench ioc [--indicators 1000000,10000000]  IOC index build time, bytes per indicator, lookups/s, detection path rate
-       xsoc bench pipeline [--rate 20000]  ingest-to-alert latency percentiles and processed events/s`
+       xsoc bench pipeline [--rate 20000]  ingest-to-alert latency percentiles and processed events/s
+       xsoc bench ml [--passes 5]         each ML detector's events/s per core and allocations per event on the demo scenario`
 
 func runBench(args []string, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
@@ -45,6 +46,8 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 		return benchIOC(args[1:], stdout, stderr)
 	case "pipeline":
 		return benchPipeline(args[1:], stdout, stderr)
+	case "ml":
+		return benchML(args[1:], stdout, stderr)
 	}
 	fmt.Fprintln(stderr, benchUsage)
 	return errUsage

@@ -20,7 +20,7 @@ func commands() map[string]command {
 	return map[string]command{
 		"serve":      {"run a node: API, ingest, detection (embedded NATS and SQLite by default)", runServe},
 		"members":    {"manage member organisations, their API keys and sharing level (add, list, rotate-key, set-tlp)", runMembers},
-		"bench":      {"measure throughput and latency (bench ingest, pipeline, sigma, ioc)", runBench},
+		"bench":      {"measure throughput and latency (bench ingest, pipeline, sigma, ioc, ml)", runBench},
 		"version":    {"print the version", runVersion},
 		"alerts":     {"list, show, acknowledge and close alerts; time metrics", runAlerts},
 		"incidents":  {"incidents and cross-border campaigns: list, show, update, merge, split, NIS2 clocks", runIncidents},

@@ -76,6 +76,9 @@ type ML struct {
 	// DGAModel is a model file written by "xsoc ml train dga"; empty
 	// uses the model built into xsoc.
 	DGAModel string `yaml:"dga_model"`
+	// Beacon flags regular call-home traffic per source→destination
+	// pair. Default "on".
+	Beacon string `yaml:"beacon"`
 }
 
 // On reports whether a detector switch is on; v is "on" or "off".
@@ -135,7 +138,7 @@ func Default() Config {
 		Workers:        2,
 		LogLevel:       "info",
 		Limits:         DefaultLimits(),
-		ML:             ML{DGA: "on"},
+		ML:             ML{DGA: "on", Beacon: "on"},
 	}
 }
 
@@ -230,7 +233,7 @@ func (c *Config) Validate() error {
 	if err := c.Limits.validate(); err != nil {
 		return err
 	}
-	for name, v := range map[string]string{"ml.dga": c.ML.DGA} {
+	for name, v := range map[string]string{"ml.dga": c.ML.DGA, "ml.beacon": c.ML.Beacon} {
 		if v != "on" && v != "off" {
 			return fmt.Errorf("config: %s must be \"on\" or \"off\", not %q", name, v)
 		}

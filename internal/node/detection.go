@@ -227,6 +227,11 @@ func (n *Node) openFeeds() error {
 // warning naming the file; the node runs on without it.
 func (n *Node) openML() {
 	c := n.Config.ML
+	if c.On(c.Beacon) {
+		d := ml.NewBeacon(ml.BeaconOptions{})
+		ml.RegisterStats(n.Metrics, d.Name(), d.Stats())
+		n.AddDetector(d)
+	}
 	if c.On(c.DGA) {
 		model := ml.DefaultDGAModel()
 		if c.DGAModel != "" {
