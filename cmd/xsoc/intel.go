@@ -89,6 +89,9 @@ func runIntel(args []string, stdout, stderr io.Writer) error {
 		if *taxiiURL == "" || *coll == "" || *memberID == "" {
 			return errors.New("pull needs --taxii, --collection and --member")
 		}
+		if err := recordCLI(ctx, db, "intel pull", *taxiiURL, "collection "+*coll+", member "+*memberID); err != nil {
+			return err
+		}
 		return intelPull(ctx, repo, *taxiiURL, *coll, token(), *user, password(), *since, *memberID, stdout)
 	case "import":
 		if *memberID == "" || fs.NArg() != 1 {
@@ -96,6 +99,9 @@ func runIntel(args []string, stdout, stderr io.Writer) error {
 		}
 		lv, err := tlp.Parse(*level)
 		if err != nil {
+			return err
+		}
+		if err := recordCLI(ctx, db, "intel import", fs.Arg(0), "member "+*memberID+", "+lv.String()); err != nil {
 			return err
 		}
 		return intelImport(ctx, repo, local, *memberID, *kind, lv, fs.Arg(0), stdout)

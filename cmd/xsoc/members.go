@@ -62,6 +62,9 @@ func runMembers(args []string, stdout, stderr io.Writer) error {
 	}
 	defer db.Close()
 	reg := member.NewRegistry(db)
+	record := func(action, target, detail string) error {
+		return recordCLI(ctx, db, action, target, detail)
+	}
 	switch sub {
 	case "add":
 		if clientOf != "" {
@@ -69,6 +72,9 @@ func runMembers(args []string, stdout, stderr io.Writer) error {
 		}
 		added, key, err := reg.Add(ctx, m)
 		if err != nil {
+			return err
+		}
+		if err := record("POST members", added.ID, ""); err != nil {
 			return err
 		}
 		fmt.Fprintf(stdout, "member %s (%s, %s, %s) added\nAPI key (shown once, store it now): %s\n",
@@ -97,6 +103,9 @@ func runMembers(args []string, stdout, stderr io.Writer) error {
 		if err != nil {
 			return err
 		}
+		if err := record("POST members/{id}/rotate-key", fs.Arg(0), ""); err != nil {
+			return err
+		}
 		fmt.Fprintf(stdout, "earlier keys of %s revoked\nnew API key (shown once, store it now): %s\n", fs.Arg(0), key)
 	case "set-tlp":
 		if fs.NArg() != 2 {
@@ -107,6 +116,9 @@ func runMembers(args []string, stdout, stderr io.Writer) error {
 			return err
 		}
 		if err := reg.SetAlertTLP(ctx, fs.Arg(0), l); err != nil {
+			return err
+		}
+		if err := record("POST members/{id}/alert-tlp", fs.Arg(0), l.String()); err != nil {
 			return err
 		}
 		fmt.Fprintf(stdout, "alerts of %s are now %s\n", fs.Arg(0), l)

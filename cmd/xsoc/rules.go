@@ -178,6 +178,9 @@ func rulesImport(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	if err := recordCLI(ctx, db, "POST rules", fs.Arg(0), fmt.Sprintf("%d rule files", n)); err != nil {
+		return err
+	}
 	fmt.Fprintf(stdout, "%d rule files stored (%d rules load, %d problems); a running node reloads them within 5 seconds\n", n, len(rules), len(errs))
 	return nil
 }

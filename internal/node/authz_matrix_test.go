@@ -570,6 +570,7 @@ var matrixRules = map[string]rule{
 	"GET /api/v1/playbooks":           one("/api/v1/playbooks", "", operatorOnly(200), nil),
 	"POST /api/v1/playbooks/simulate": one("/api/v1/playbooks/simulate", `{}`, operatorOnly(200, 400), nil),
 	"GET /api/v1/deliveries":          one("/api/v1/deliveries", "", operatorOnly(200), nil),
+	"GET /api/v1/audit":               one("/api/v1/audit", "", operatorOnly(200), nil),
 	// The federation's routes but its status are served by federated
 	// nodes only (hub or member; their roles are tested in
 	// internal/federation): a node on its own answers 404 to everyone who

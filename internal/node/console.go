@@ -12,7 +12,7 @@ func (n *Node) openConsole() error {
 	if n.Users, err = user.NewStore(n.DB, user.Options{}); err != nil {
 		return err
 	}
-	n.console = web.New(web.Config{Users: n.Users, Members: n.Members, API: n.mux, Alerts: n.Alerts,
+	n.console = web.New(web.Config{Users: n.Users, Members: n.Members, API: n.guarded, Alerts: n.Alerts,
 		Metrics: n.Metrics, Secure: n.Config.TLSCert != "", Log: n.Log})
 	return nil
 }

@@ -24,6 +24,7 @@ import (
 	"github.com/xsoc/xsoc/internal/alert"
 	"github.com/xsoc/xsoc/internal/api"
 	"github.com/xsoc/xsoc/internal/archive"
+	"github.com/xsoc/xsoc/internal/audit"
 	"github.com/xsoc/xsoc/internal/bus"
 	"github.com/xsoc/xsoc/internal/config"
 	"github.com/xsoc/xsoc/internal/correlate"
@@ -53,6 +54,8 @@ type Node struct {
 	DB      *store.DB
 	Bus     *bus.Bus
 	Members *member.Registry
+	// Audit records administrative actions and reads of other members' data.
+	Audit *audit.Log
 	// Events records the input lines the pipeline could not normalise.
 	Events *eventlog.Log
 	// Archive keeps every normalised event for hunting.
@@ -92,12 +95,15 @@ type Node struct {
 	syslog    []*ingest.SyslogServer
 	fed       federationParts
 	console   *web.Console
+	// guarded is the route multiplexer behind the audit log, for requests
+	// already authenticated (API keys, console sessions).
+	guarded http.Handler
 }
 
 // Schemas are the tables of every package a node uses, in dependency order.
 func Schemas() []store.Schema {
 	return []store.Schema{member.Schema(), eventlog.Schema(), alert.Schema(), correlate.Schema(),
-		intel.Schema(), taxii.Schema(), rulestore.Schema(), respond.Schema(), federation.Schema(), user.Schema()}
+		intel.Schema(), taxii.Schema(), rulestore.Schema(), respond.Schema(), federation.Schema(), user.Schema(), audit.Schema()}
 }
 
 // OpenStore opens and migrates the configured store; the CLI's offline
@@ -151,6 +157,7 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger) (*Node, erro
 		return nil, err
 	}
 	n.Members = member.NewRegistry(n.DB)
+	n.Audit = audit.New(n.DB)
 	n.dir = &directory{reg: n.Members}
 	n.Events = eventlog.New(n.DB)
 	if n.Archive, err = openArchive(ctx, cfg); err != nil {
@@ -228,13 +235,15 @@ func (n *Node) routes() {
 	}))
 	n.mux.Handle("GET /metrics", api.RequireOperator(promhttp.HandlerFor(n.Metrics, promhttp.HandlerOpts{})))
 	n.mux.Handle("GET /api/v1/openapi.json", api.OpenAPIHandler())
+	n.mux.Handle("GET /api/v1/audit", api.AuditHandler(n.Audit))
+	n.guarded = api.Audited(n.Audit, n.Log, n.mux)
 }
 
 // Handler returns the node's HTTP handler: /healthz open, the web console
 // (its pages, and API calls made with its session cookie), all else
 // authenticated by API key.
 func (n *Node) Handler() http.Handler {
-	authed := api.Authenticate(n.Members, n.Log, n.mux)
+	authed := api.Authenticate(n.Members, n.Log, n.guarded)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path == "/healthz" {
 			w.Write([]byte("ok\n"))
