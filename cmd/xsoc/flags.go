@@ -3,12 +3,14 @@ package main
 import (
 	"errors"
 	"flag"
+	"fmt"
 	"io"
 	"log/slog"
 	"os"
 	"strings"
 
 	"github.com/xsoc/xsoc/internal/config"
+	"github.com/xsoc/xsoc/internal/detect/sigma"
 )
 
 // errUsage reports a flag error already printed by the flag package.
@@ -32,6 +34,7 @@ func configFlags(fs *flag.FlagSet) func() (config.Config, error) {
 		{"rules", "", "directory of Sigma rules to load at start", func(c *config.Config) *string { return &c.RulesDir }},
 		{"playbooks", "", "directory of response playbooks (YAML)", func(c *config.Config) *string { return &c.PlaybooksDir }},
 		{"warninglists", "", "MISP warning lists folder: known-benign values are refused as indicators", func(c *config.Config) *string { return &c.WarninglistsDir }},
+		{"placeholders", "", "YAML file of Sigma placeholder values: each name to a list of values", func(c *config.Config) *string { return &c.SigmaPlaceholdersFile }},
 		{"log-level", def.LogLevel, "debug, info, warn or error", func(c *config.Config) *string { return &c.LogLevel }},
 		{"federation-role", "", `federation role: "hub" or "member" (empty: no federation)`, func(c *config.Config) *string { return &c.Federation.Role }},
 		{"federation-node", "", "this node's name in the federation (its certificate carries it)", func(c *config.Config) *string { return &c.Federation.Node }},
@@ -50,6 +53,8 @@ func configFlags(fs *flag.FlagSet) func() (config.Config, error) {
 		fs.StringVar(f.field(&given), f.name, f.def, f.usage)
 	}
 	fs.IntVar(&given.Workers, "workers", def.Workers, "pipeline workers")
+	placeholders := placeholderFlag{}
+	fs.Var(placeholders, "placeholder", "a Sigma placeholder's value, `name=value` (repeat for more values or names)")
 	return func() (config.Config, error) {
 		cfg := config.Default()
 		if *file != "" {
@@ -70,6 +75,8 @@ func configFlags(fs *flag.FlagSet) func() (config.Config, error) {
 				cfg.Workers = given.Workers
 			}
 		})
+		placeholders.apply(&cfg.SigmaPlaceholders)
+
 		return cfg, cfg.Validate()
 	}
 }
@@ -85,6 +92,45 @@ func secretFlag(fs *flag.FlagSet, name, env, usage string) func() string {
 			return *v
 		}
 		return os.Getenv(env)
+	}
+}
+
+// placeholderFlag collects repeated --placeholder name=value flags.
+type placeholderFlag map[string][]string
+
+func (p placeholderFlag) String() string { return "" }
+
+// Set adds one value; "%name%=value" is read as "name=value".
+func (p placeholderFlag) Set(s string) error {
+	name, value, ok := strings.Cut(s, "=")
+	name = strings.Trim(name, "%")
+	if !ok || name == "" {
+		return fmt.Errorf("want name=value, got %q", s)
+	}
+	p[name] = append(p[name], value)
+	return nil
+}
+
+// apply sets the names given on the command line in m, replacing what the
+// configuration gave for them.
+func (p placeholderFlag) apply(m *map[string][]string) {
+	for name, vals := range p {
+		if *m == nil {
+			*m = map[string][]string{}
+		}
+		(*m)[name] = vals
+	}
+}
+
+// sigmaFlags registers --placeholder and --placeholders for commands that
+// compile rules without a node configuration, and returns what they give.
+func sigmaFlags(fs *flag.FlagSet) func() (sigma.Options, error) {
+	given := placeholderFlag{}
+	fs.Var(given, "placeholder", "a Sigma placeholder's value, `name=value` (repeat for more values or names)")
+	file := fs.String("placeholders", "", "YAML file of Sigma placeholder values: each name to a list of values")
+	return func() (sigma.Options, error) {
+		ph, err := sigma.PlaceholderValues(*file, given)
+		return sigma.Options{Placeholders: ph}, err
 	}
 }
 

@@ -21,6 +21,7 @@ import (
 
 const rulesUsage = `usage: xsoc rules validate DIR               check every rule; file:line and reason for each broken one
        xsoc rules test RULE.yml EVENTS.ndjson  which events match the rule, and why [--format F] [--all]
+                                             (validate, test: --placeholder name=value, --placeholders FILE)
        xsoc rules import DIR                 store the rules in the node (it reloads within seconds)
        xsoc rules list [--technique T]       rules loaded in a running node (--url, --key)
        xsoc rules enable|disable ID          in a running node (operator key)`
@@ -48,13 +49,18 @@ func runRules(args []string, stdout, stderr io.Writer) error {
 func rulesValidate(args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("rules validate", flag.ContinueOnError)
 	quiet := fs.Bool("q", false, "print only the summary")
+	options := sigmaFlags(fs)
 	if err := parse(fs, args, stderr); err != nil {
 		return err
 	}
 	if fs.NArg() != 1 {
 		return errors.New("validate takes one directory")
 	}
-	rules, errs := sigma.LoadDir(fs.Arg(0), sigma.Options{})
+	opts, err := options()
+	if err != nil {
+		return err
+	}
+	rules, errs := sigma.LoadDir(fs.Arg(0), opts)
 	broken := 0
 	for _, e := range errs {
 		if !e.Unsupported {
@@ -82,19 +88,28 @@ func rulesTest(args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("rules test", flag.ContinueOnError)
 	f := fs.String("format", "auto", "input format of the events")
 	all := fs.Bool("all", false, "explain non-matching events too")
+	options := sigmaFlags(fs)
 	if err := parse(fs, args, stderr); err != nil {
 		return err
 	}
 	if fs.NArg() != 2 {
 		return errors.New("test takes a rule file and an events file")
 	}
-	data, err := os.ReadFile(fs.Arg(0))
+	opts, err := options()
 	if err != nil {
 		return err
 	}
-	rules, err := sigma.ParseRule(data, fs.Arg(0))
-	if err != nil {
+	if _, err := os.Stat(fs.Arg(0)); err != nil {
 		return err
+	}
+	// A rule that does not parse or compile cannot match anything: say
+	// why, test the others, and fail.
+	rules, errs := sigma.LoadFiles([]string{fs.Arg(0)}, opts)
+	for _, e := range errs {
+		fmt.Fprintf(stderr, "error: %s\n", e.Error())
+	}
+	if len(errs) > 0 && len(rules) == 0 {
+		return fmt.Errorf("%s: no rule to test (%d do not load)", fs.Arg(0), len(errs))
 	}
 	fm, err := format.ParseFormat(*f)
 	if err != nil {
@@ -123,7 +138,7 @@ func rulesTest(args []string, stdout, stderr io.Writer) error {
 			if r.Detection == nil {
 				continue // correlations and filters need a stream: run them in a node
 			}
-			ok, why := sigma.Explain(r, &ev)
+			ok, why := sigma.Explain(r, &ev, opts)
 			if ok {
 				matched++
 			}
@@ -143,6 +158,9 @@ func rulesTest(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	fmt.Fprintf(stdout, "%d events, %d matches\n", line, matched)
+	if len(errs) > 0 {
+		return fmt.Errorf("%d rules of %s do not load", len(errs), fs.Arg(0))
+	}
 	return nil
 }
 
@@ -160,7 +178,11 @@ func rulesImport(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	// Check first, so that the report comes now and not in the node's log.
-	rules, errs := sigma.LoadDir(fs.Arg(0), sigma.Options{})
+	placeholders, err := sigma.PlaceholderValues(cfg.SigmaPlaceholdersFile, cfg.SigmaPlaceholders)
+	if err != nil {
+		return err
+	}
+	rules, errs := sigma.LoadDir(fs.Arg(0), sigma.Options{Placeholders: placeholders})
 	for _, e := range errs {
 		fmt.Fprintf(stdout, "skipped: %s\n", e.Error())
 	}

@@ -65,7 +65,7 @@ func (h *Rules) upload(w http.ResponseWriter, r *http.Request) {
 		Error(w, http.StatusBadRequest, err.Error())
 		return
 	}
-	if _, errs := sigma.Compile(rules, sigma.Options{}); len(errs) > 0 {
+	if _, errs := sigma.Compile(rules, h.Engine.Options()); len(errs) > 0 {
 		msgs := make([]string, len(errs))
 		for i, e := range errs {
 			msgs[i] = e.Error()

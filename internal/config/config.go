@@ -47,6 +47,13 @@ type Config struct {
 	Workers int `yaml:"workers"`
 	// RulesDir holds Sigma rules loaded at start (optional).
 	RulesDir string `yaml:"rules_dir"`
+	// SigmaPlaceholdersFile holds the values of Sigma placeholders
+	// (%name% with the expand modifier): YAML, each name to a list of
+	// values, or a pySigma pipeline's vars.
+	SigmaPlaceholdersFile string `yaml:"sigma_placeholders_file"`
+	// SigmaPlaceholders gives placeholder values here, each name to a
+	// list; a name given here replaces the file's values for it.
+	SigmaPlaceholders map[string][]string `yaml:"sigma_placeholders"`
 	// PlaybooksDir holds response playbooks (optional).
 	PlaybooksDir string `yaml:"playbooks_dir"`
 	// WarninglistsDir holds MISP warninglists for indicator import (optional).

@@ -30,7 +30,11 @@ import (
 // IOC index fed from the intel repository.
 func (n *Node) openDetection(ctx context.Context) error {
 	n.Rules = rulestore.New(n.DB)
-	n.Sigma = sigma.NewEngine(sigma.Options{})
+	placeholders, err := sigma.PlaceholderValues(n.Config.SigmaPlaceholdersFile, n.Config.SigmaPlaceholders)
+	if err != nil {
+		return err
+	}
+	n.Sigma = sigma.NewEngine(sigma.Options{Placeholders: placeholders})
 	files, err := n.Rules.Files(ctx)
 	if err != nil {
 		return err
@@ -108,7 +112,7 @@ func (n *Node) ReloadRules(ctx context.Context) error {
 		rules = append(rules, rs...)
 	}
 	if dir := n.Config.RulesDir; dir != "" {
-		rs, errs := sigma.LoadDir(dir, sigma.Options{})
+		rs, errs := sigma.LoadDir(dir, n.Sigma.Options())
 		rules = append(rules, rs...)
 		for _, e := range errs {
 			problems = append(problems, e)

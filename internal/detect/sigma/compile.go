@@ -1,6 +1,7 @@
 package sigma
 
 import (
+	"errors"
 	"fmt"
 	"hash/maphash"
 	"sort"
@@ -237,19 +238,46 @@ func compile(rules []*Rule, opts Options) (*RuleSet, []LoadError, map[*Rule]bool
 }
 
 func (c *compiler) fail(r *Rule, unsupported bool, format string, args ...any) {
+	c.failAt(r, r.Line, unsupported, format, args...)
+}
+
+// failAt is fail for a problem at a given line of the rule's file.
+func (c *compiler) failAt(r *Rule, line int, unsupported bool, format string, args ...any) {
 	c.failed[r] = true
 	c.errs = append(c.errs, LoadError{
-		File: r.Source, Line: r.Line, RuleID: r.ID, Title: r.Title,
+		File: r.Source, Line: line, RuleID: r.ID, Title: r.Title,
 		Reason: fmt.Sprintf(format, args...), Unsupported: unsupported,
 	})
 }
+
+// failErr reports err, a compile error of r, at the line it names (a
+// lineError) or else at the rule's first line; prefix says which part of
+// the rule failed.
+func (c *compiler) failErr(r *Rule, prefix string, err error) {
+	line := r.Line
+	var le *lineError
+	if errors.As(err, &le) && le.line > 0 {
+		line = le.line
+	}
+	c.failAt(r, line, isUnsupported(err), "%s%v", prefix, err)
+}
+
+// lineError is a compile error at a line of the rule's file: the field
+// match, search or condition at fault.
+type lineError struct {
+	line int
+	err  error
+}
+
+func (e *lineError) Error() string { return e.err.Error() }
+func (e *lineError) Unwrap() error { return e.err }
 
 // addRule compiles one detection rule's expression and files it in its
 // logsource group. Leaves are interned later, in layout.
 func (c *compiler) addRule(r *Rule) {
 	e, err := c.fc.compileDetection(r.Detection)
 	if err != nil {
-		c.fail(r, isUnsupported(err), "%v", err)
+		c.failErr(r, "", err)
 		return
 	}
 	sev := alert.Medium
@@ -274,8 +302,8 @@ type unsupportedError struct{ msg string }
 func (e *unsupportedError) Error() string { return e.msg }
 
 func isUnsupported(err error) bool {
-	_, ok := err.(*unsupportedError)
-	return ok
+	var u *unsupportedError
+	return errors.As(err, &u)
 }
 
 func (c *compiler) groupOf(ls Logsource) int32 {
@@ -301,12 +329,12 @@ func (fc *fieldCompiler) compileDetection(d *Detection) (*bexpr, error) {
 			for _, fm := range alt {
 				e, err := fc.compileFieldMatch(fm)
 				if err != nil {
-					return nil, fmt.Errorf("search %q (line %d): %w", name, fm.Line, err)
+					return nil, &lineError{fm.Line, fmt.Errorf("search %q: %w", name, err)}
 				}
 				ands = append(ands, e)
 			}
 			if len(ands) == 0 {
-				return nil, fmt.Errorf("search %q (line %d) is an empty map", name, s.Line)
+				return nil, &lineError{s.Line, fmt.Errorf("search %q is an empty map", name)}
 			}
 			alts = append(alts, combine(condAnd, ands))
 		}
@@ -317,13 +345,13 @@ func (fc *fieldCompiler) compileDetection(d *Detection) (*bexpr, error) {
 		ce, err := parseCondition(cs)
 		if err != nil {
 			if strings.Contains(err.Error(), "legacy aggregation") {
-				return nil, &unsupportedError{err.Error()}
+				return nil, &lineError{d.ConditionLine, &unsupportedError{err.Error()}}
 			}
-			return nil, err
+			return nil, &lineError{d.ConditionLine, fmt.Errorf("condition %q: %w", cs, err)}
 		}
 		e, err := condToExpr(ce, searches, d.Order)
 		if err != nil {
-			return nil, fmt.Errorf("condition %q: %w", cs, err)
+			return nil, &lineError{d.ConditionLine, fmt.Errorf("condition %q: %w", cs, err)}
 		}
 		conds = append(conds, e)
 	}
@@ -386,7 +414,7 @@ func (c *compiler) applyFilters(filters []*Rule) {
 	for _, f := range filters {
 		fe, err := c.fc.compileDetection(f.Filter.Detection)
 		if err != nil {
-			c.fail(f, isUnsupported(err), "filter: %v", err)
+			c.failErr(f, "filter: ", err)
 			continue
 		}
 		for _, target := range f.Filter.Rules {

@@ -4,6 +4,7 @@ import (
 	"container/list"
 	"fmt"
 	"math"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -151,7 +152,7 @@ func (c *compiler) compileCorrelations(rules []*Rule) {
 	for _, r := range rules {
 		corr, err := newCorrelation(r)
 		if err != nil {
-			c.fail(r, isUnsupported(err), "correlation: %v", err)
+			c.failAt(r, r.Correlation.Line, isUnsupported(err), "correlation: %v", err)
 			continue
 		}
 		corrs = append(corrs, corr)
@@ -167,7 +168,7 @@ func (c *compiler) compileCorrelations(rules []*Rule) {
 	for _, corr := range corrs {
 		var missing []string
 		for _, ref := range corr.rule.Correlation.Rules {
-			if _, found := targets[ref]; !found {
+			if _, found := targets[ref]; !found && !slices.Contains(missing, ref) {
 				missing = append(missing, ref)
 			}
 		}

@@ -131,7 +131,8 @@
 // sub-modifiers), cidr (IPv4 and IPv6), base64, base64offset, utf16le,
 // utf16be, utf16, wide, windash (-, /, en dash, em dash, horizontal bar),
 // gt, gte, lt, lte, fieldref (also with contains/startswith/endswith),
-// expand (placeholders from Options.Placeholders; an unknown placeholder
+// expand (placeholders from Options.Placeholders, which ParsePlaceholders
+// and PlaceholderValues read from a file; an unknown placeholder
 // makes the rule fail to compile, with the reason), and the time
 // modifiers minute, hour, day, week, month and year. Encodings (base64,
 // base64offset) make the value case-sensitive, as encoded text is.

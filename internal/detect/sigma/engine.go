@@ -34,6 +34,9 @@ func NewEngine(opts Options) *Engine {
 	return e
 }
 
+// Options returns the options the engine compiles rules with.
+func (e *Engine) Options() Options { return e.opts }
+
 // Name returns "sigma".
 func (e *Engine) Name() string { return "sigma" }
 

@@ -286,8 +286,8 @@ func TestBrokenRuleDoesNotStopOthers(t *testing.T) {
 	rules := mustParse(t, src)
 	e := NewEngine(Options{})
 	errs := e.Load(rules)
-	if len(errs) != 1 || errs[0].Title != "broken" || errs[0].Line != 13 {
-		t.Fatalf("errors %v, want one for the broken rule at line 13", errs)
+	if len(errs) != 1 || errs[0].Title != "broken" || errs[0].Line != 17 {
+		t.Fatalf("errors %v, want one for the broken rule at line 17, its bad modifier", errs)
 	}
 	if n := len(e.Detect(newEvent(img, `C:\whoami.exe`), nil)); n != 1 {
 		t.Errorf("good rule raised %d alerts, want 1", n)
@@ -399,5 +399,39 @@ detection:
 				t.Errorf("%s: rule %s evidence = %.80q..., want the event's JSON %.80q...", tt.name, a.RuleID, a.Evidence, want)
 			}
 		}
+	}
+}
+
+// TestLoadErrorLines checks that a rule that parses but does not compile
+// is reported at the line at fault, not at the rule's first line.
+func TestLoadErrorLines(t *testing.T) {
+	const head = "title: t\nid: r1\nlogsource: {product: windows}\ndetection:\n" // lines 1-4
+	cases := []struct {
+		name string
+		src  string
+		line int
+		want string
+	}{
+		{"unknown modifier", head + "  sel:\n    Image: a\n    CommandLine|bogus: b\n  condition: sel\n", 7, `search "sel": field "CommandLine": unknown modifier "bogus"`},
+		{"condition names a missing search", head + "  sel:\n    Image: a\n  condition: sel and not filter\n", 7, `condition "sel and not filter": names search identifier "filter", which the detection does not define`},
+		{"condition that does not parse", head + "  sel:\n    Image: a\n  condition: sel and (\n", 7, `sel and (`},
+		{"bad regular expression", head + "  sel:\n    Image: a\n  other:\n    CommandLine|re: '(unclosed'\n  condition: sel or other\n", 8, `search "other": field "CommandLine"`},
+		{"placeholder without a value", head + "  sel:\n    - User|expand: '%admins%'\n  condition: sel\n", 6, `placeholder %admins% has no value`},
+		{"unknown correlation type", "title: c\nid: c1\ncorrelation:\n  type: sometimes\n  rules: [r1]\n  timespan: 1m\n", 4, `unknown correlation type "sometimes"`},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			rules, err := ParseRule([]byte(c.src), "r.yml")
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, errs := Compile(rules, Options{})
+			if len(errs) != 1 {
+				t.Fatalf("errors %v, want one", errs)
+			}
+			if errs[0].Line != c.line || !strings.Contains(errs[0].Reason, c.want) {
+				t.Errorf("error %q at line %d, want line %d and %q", errs[0].Error(), errs[0].Line, c.line, c.want)
+			}
+		})
 	}
 }

@@ -1,6 +1,7 @@
 package sigma
 
 import (
+	"errors"
 	"fmt"
 	"strings"
 
@@ -80,7 +81,10 @@ func matchDetection(rule *Rule, d *Detection, ev *event.Event, opts Options) (bo
 	r := &Rule{ID: "explain", Title: rule.Title, Logsource: rule.Logsource, Detection: d}
 	rs, errs := Compile([]*Rule{r}, opts)
 	if len(errs) > 0 {
-		return false, errs[0]
+		if e := errs[0]; e.Line > 0 {
+			return false, fmt.Errorf("line %d: %s", e.Line, e.Reason)
+		}
+		return false, errors.New(errs[0].Reason)
 	}
 	return rs.evalIgnoringRoute(ev, 0), nil
 }

@@ -204,3 +204,22 @@ func FuzzFoldedASCII(f *testing.F) {
 		}
 	})
 }
+
+// FuzzParsePlaceholders checks that any placeholders file either parses
+// into names with values or is refused with a line, without panicking.
+func FuzzParsePlaceholders(f *testing.F) {
+	for _, s := range []string{"Admins: [adm_*, root]\nDC: dc01\n", "name: p\nvars:\n  A: [x]\ntransformations: []\n", "- a\n", "A: &x [1]\nB: *x\n", "A: []\n"} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		ph, err := ParsePlaceholders(data, "p.yml")
+		if err != nil {
+			return
+		}
+		for name, vals := range ph {
+			if name == "" || len(vals) == 0 {
+				t.Fatalf("placeholder %q with values %v accepted", name, vals)
+			}
+		}
+	})
+}

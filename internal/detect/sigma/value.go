@@ -613,7 +613,7 @@ func expandPlaceholders(s string, ph map[string][]string) ([]string, error) {
 		name := s[i+1 : i+1+end]
 		vals, ok := ph[name]
 		if !ok || len(vals) == 0 {
-			return nil, fmt.Errorf("placeholder %%%s%% has no value (set it in Options.Placeholders)", name)
+			return nil, fmt.Errorf("placeholder %%%s%% has no value (give it with --placeholder %s=VALUE, a --placeholders file or sigma_placeholders in the configuration)", name, name)
 		}
 		next := make([]string, 0, len(out)*len(vals))
 		for _, o := range out {
