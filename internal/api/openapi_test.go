@@ -442,6 +442,7 @@ func TestOpenAPISchemasMatchModels(t *testing.T) {
 		{"Note", reflect.TypeFor[correlate.Note](), false},
 		{"Entities", reflect.TypeFor[correlate.Entities](), false},
 		{"NIS2", reflect.TypeFor[correlate.NIS2](), false},
+		{"MemberCase", reflect.TypeFor[correlate.MemberCase](), false},
 		{"Clock", reflect.TypeFor[correlate.Clock](), false},
 		{"AuditEntry", reflect.TypeFor[correlate.AuditEntry](), false},
 		{"NIS2Draft", reflect.TypeFor[correlate.Draft](), false},

@@ -304,6 +304,15 @@ func TestMembersKeepTheirOwnCase(t *testing.T) {
 		if op.Status != correlate.StatusNew || op.NIS2 != nil || len(op.Comments) != 1 {
 			t.Errorf("operator's case of the campaign: status %s NIS2 %+v comments %d", op.Status, op.NIS2, len(op.Comments))
 		}
+		// Operators see every member's case; members none but their own.
+		if len(op.Cases) != 2 || op.Cases[0].Member != "de1" || op.Cases[0].Status != correlate.StatusClosed ||
+			op.Cases[1].Member != "fr1" || op.Cases[1].Status != correlate.StatusTriage || op.Cases[1].Assignee != "bob" ||
+			op.Cases[1].NIS2 == nil || op.Cases[1].NIS2.Clock(correlate.EarlyWarning).Submitted.IsZero() {
+			t.Errorf("operator sees the members' cases as %+v", op.Cases)
+		}
+		if len(mine.Cases)+len(theirs.Cases) != 0 {
+			t.Errorf("members see cases %+v and %+v", mine.Cases, theirs.Cases)
+		}
 		entries, err := e.c.Audit(e.ctx, de, id)
 		if err != nil {
 			t.Fatal(err)

@@ -132,6 +132,21 @@ type Incident struct {
 	// NIS2 is the reporting state once the incident is marked
 	// significant, nil before.
 	NIS2 *NIS2 `json:"nis2,omitempty"`
+	// Cases are the members' own cases of a shared incident, shown to
+	// operators only (a member sees its own case as the incident's
+	// state, and no one else's).
+	Cases []MemberCase `json:"cases,omitempty"`
+}
+
+// MemberCase is one member's own case of a shared incident.
+type MemberCase struct {
+	Member   string    `json:"member"`
+	Status   Status    `json:"status"`
+	Assignee string    `json:"assignee,omitempty"`
+	Updated  time.Time `json:"updated"`
+	// NIS2 is the member's reporting state once it marked the incident
+	// significant, nil before.
+	NIS2 *NIS2 `json:"nis2,omitempty"`
 }
 
 // AlertIDs returns the ids of the incident's (visible) alerts in timeline

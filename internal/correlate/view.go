@@ -263,6 +263,9 @@ func (c *Correlator) build(v alert.Viewer, r *row, f *facts) (Incident, bool) {
 	if !ok {
 		return in, true
 	}
+	if v.Operator {
+		in.Cases = memberCases(f.cases[r.id], c.opts.Now())
+	}
 	for _, n := range f.notes[r.id] {
 		if !v.Operator && n.caseOf != caseOf {
 			continue
@@ -300,6 +303,17 @@ func (in *Incident) visibleTimes(cs *row, hasCase bool) {
 	if u := store.Time(cs.updated); hasCase && u.After(in.Updated) {
 		in.Updated = u
 	}
+}
+
+// memberCases lists the members' cases, by member.
+func memberCases(cases map[string]row, now time.Time) []MemberCase {
+	out := make([]MemberCase, 0, len(cases))
+	for m, cs := range cases {
+		out = append(out, MemberCase{Member: m, Status: Status(cs.status), Assignee: cs.assignee,
+			Updated: store.Time(cs.updated), NIS2: nis2Of(&cs, now)})
+	}
+	slices.SortFunc(out, func(a, b MemberCase) int { return strings.Compare(a.Member, b.Member) })
+	return out
 }
 
 // shared reports whether incident r is shared by several members: a

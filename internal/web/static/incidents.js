@@ -80,7 +80,6 @@ export async function incidentPage(view, id) {
       kv("countries", (inc.countries || []).join(", ")), kv("members", (inc.members || []).join(", ")),
       kv("first seen → last seen", `${fmtTime(inc.first_seen)} → ${fmtTime(inc.last_seen)}`), kv("detected", fmtTime(inc.detected)),
       kv("tactics", (inc.tactics || []).join(" → ")), kv("ATT&CK", (inc.techniques || []).map(techLink)),
-      inc.withheld_alerts ? kv("withheld", `${inc.withheld_alerts} alerts of members who do not share them with you`) : null,
       inc.merged_into ? kv("merged into", h("a", { href: `#/incidents/${encodeURIComponent(inc.merged_into)}` }, inc.merged_into)) : null)),
     h("h2", {}, "Case"),
     h("div", { class: "actions" },
