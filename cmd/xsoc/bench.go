@@ -30,7 +30,9 @@ const benchUsage = `usage: xsoc bench ingest [flags]   events/s accepted end to 
        xsoc bench sigma --rules DIR [--events FILE]   Sigma engine events/s per core and allocations per event
        xsoc bench ioc [--indicators 1000000,10000000]  IOC index build time, bytes per indicator, lookups/s, detection path rate
        xsoc bench pipeline [--rate 20000]  ingest-to-alert latency percentiles and processed events/s
-       xsoc bench ml [--passes 5]         each ML detector's events/s per core and allocations per event on the demo scenario`
+       xsoc bench ml [--passes 5]         each ML detector's events/s per core and allocations per event on the demo scenario
+       xsoc bench federation [--detections 10000]  early warning: a hub and three member nodes as processes; delay from
+                                detection at one member node to the indicator active at the two others, indicators/s`
 
 func runBench(args []string, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
@@ -48,6 +50,8 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 		return benchPipeline(args[1:], stdout, stderr)
 	case "ml":
 		return benchML(args[1:], stdout, stderr)
+	case "federation":
+		return benchFederation(args[1:], stdout, stderr)
 	}
 	fmt.Fprintln(stderr, benchUsage)
 	return errUsage

@@ -169,6 +169,7 @@ type Correlator interface {
 type Hub struct {
 	cfg      HubConfig
 	fed      jetstream.JetStream
+	relayJS  jetstream.JetStream // the relay's, for its asynchronous forwards
 	alerts   *alert.Service
 	verify   *verifier
 	known    map[string]bool // remote members registered, by hub id
@@ -201,6 +202,10 @@ func NewHub(ctx context.Context, cfg HubConfig) (*Hub, error) {
 	if err := ensureWarningStream(ctx, fed); err != nil {
 		return nil, err
 	}
+	relayJS, err := jetstream.New(cfg.Bus.Federation(), jetstream.WithPublishAsyncTimeout(10*time.Second))
+	if err != nil {
+		return nil, err
+	}
 	// Remote alerts get their own alert service over the same store: the
 	// same tables and publication, with a deduplication window wide
 	// enough that every state of a remote alert updates one hub alert.
@@ -209,7 +214,7 @@ func NewHub(ctx context.Context, cfg HubConfig) (*Hub, error) {
 		return nil, err
 	}
 	h := &Hub{
-		cfg: cfg, fed: fed, alerts: alerts, verify: newVerifier(cfg.Identity), known: map[string]bool{},
+		cfg: cfg, fed: fed, relayJS: relayJS, alerts: alerts, verify: newVerifier(cfg.Identity), known: map[string]bool{},
 		received: prometheus.NewCounter(prometheus.CounterOpts{Name: "xsoc_federation_alerts_received_total",
 			Help: "Federated alert states taken in by the hub."}),
 		refused: prometheus.NewCounter(prometheus.CounterOpts{Name: "xsoc_federation_alerts_refused_total",

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"slices"
 	"sort"
@@ -32,6 +33,29 @@ type relay struct {
 
 	mu   sync.Mutex
 	dirs map[string]*Directory // by node
+
+	// recent are the warnings taken lately, in order, so that a replay is
+	// recognised before the forward of the original is recorded.
+	recent     map[string]bool
+	recentList []string
+}
+
+// maxRecent bounds relay.recent.
+const maxRecent = 1 << 16
+
+// remember records a warning taken; it reports false if it was taken
+// lately.
+func (r *relay) remember(id string) bool {
+	if r.recent[id] {
+		return false
+	}
+	if len(r.recentList) >= maxRecent {
+		delete(r.recent, r.recentList[0])
+		r.recentList = r.recentList[1:]
+	}
+	r.recent[id] = true
+	r.recentList = append(r.recentList, id)
+	return true
 }
 
 // target is one recipient node of a warning: the members it is for (all,
@@ -60,7 +84,7 @@ func ensureWarningStream(ctx context.Context, js jetstream.JetStream) error {
 }
 
 func newRelay(ctx context.Context, h *Hub) (*relay, error) {
-	r := &relay{h: h, verify: newVerifier(h.cfg.Identity), dirs: map[string]*Directory{}}
+	r := &relay{h: h, verify: newVerifier(h.cfg.Identity), dirs: map[string]*Directory{}, recent: map[string]bool{}}
 	rows, err := h.cfg.DB.Query(ctx, `SELECT directory FROM federation_nodes`)
 	if err != nil {
 		return nil, err
@@ -79,8 +103,20 @@ func newRelay(ctx context.Context, h *Hub) (*relay, error) {
 	return r, rows.Err()
 }
 
-// run forwards warnings until ctx ends.
+// run forwards warnings until ctx ends. Each batch is checked, then
+// forwarded with every publication in flight at once; the audit of a
+// batch is written while the next one is forwarded, and its messages
+// are acknowledged once it is written.
 func (r *relay) run(ctx context.Context) {
+	audits := make(chan auditBatch, 4)
+	written := make(chan struct{})
+	go func() {
+		defer close(written)
+		for b := range audits {
+			r.write(ctx, b)
+		}
+	}()
+	defer func() { close(audits); <-written }()
 	consume(ctx, r.h.fed, WarningStream, jetstream.ConsumerConfig{
 		Durable:       hubWarnConsumer,
 		Description:   "the hub's forwarding of early warnings",
@@ -89,35 +125,117 @@ func (r *relay) run(ctx context.Context) {
 		MaxAckPending: 8192,
 		DeliverPolicy: jetstream.DeliverAllPolicy,
 	}, 256, r.h.cfg.Log, func(msgs []jetstream.Msg) {
-		for _, m := range msgs {
-			r.take(ctx, m)
+		if b := r.takeBatch(ctx, msgs); len(b.done)+len(b.again) > 0 {
+			select {
+			case audits <- b:
+			case <-ctx.Done():
+			}
 		}
 	})
 }
 
-// take handles one message of the warning stream. Refused messages are
-// acknowledged (sending them again cannot help); a warning some recipient
-// could not be reached for comes again later, and goes only to the
-// recipients that did not get it yet.
-func (r *relay) take(ctx context.Context, m jetstream.Msg) {
-	var err error
-	if strings.HasPrefix(m.Subject(), DirectorySubject+".") {
-		err = r.takeDirectory(ctx, m)
-	} else {
-		err = r.forward(ctx, m)
+// pending is one warning of a batch on its way: its message, what it
+// says, and its forwards.
+type pending struct {
+	msg        jetstream.Msg
+	w          Warning
+	indicators int
+	targets    []target
+	sent       []target
+	sends      []jetstream.PubAckFuture
+	failed     error
+}
+
+// auditBatch is what a batch leaves to write: the forwards made, and the
+// messages to acknowledge (done) or to have come again (again) once
+// written.
+type auditBatch struct {
+	forwards []*pending
+	done     []jetstream.Msg
+	again    []jetstream.Msg
+}
+
+// takeBatch checks and forwards a batch. Directories are stored at once
+// (later warnings of the batch may need them); refused messages are
+// counted and acknowledged.
+func (r *relay) takeBatch(ctx context.Context, msgs []jetstream.Msg) auditBatch {
+	var b auditBatch
+	var inFlight []*pending
+	for _, m := range msgs {
+		var p *pending
+		var err error
+		if strings.HasPrefix(m.Subject(), DirectorySubject+".") {
+			err = r.takeDirectory(ctx, m)
+		} else {
+			p, err = r.prepare(ctx, m)
+		}
+		switch {
+		case err == nil && p != nil:
+			inFlight = append(inFlight, p)
+		case err == nil:
+			m.Ack()
+		case isRefusal(err):
+			r.h.metrics.refuse(reasonOf(err))
+			r.h.cfg.Log.Warn("federation: warning refused", "subject", m.Subject(), "reason", reasonOf(err), "err", err)
+			m.Ack()
+		default:
+			r.h.cfg.Log.Info("federation: warning not taken; it comes again", "subject", m.Subject(), "err", err)
+			b.again = append(b.again, m)
+		}
 	}
-	if err == nil {
+	for _, p := range inFlight {
+		r.send(p)
+	}
+	for _, p := range inFlight {
+		r.await(ctx, p)
+		b.forwards = append(b.forwards, p)
+		if p.failed != nil {
+			r.h.cfg.Log.Info("federation: warning not forwarded to every recipient yet; it comes again", "warning", p.w.ID, "err", p.failed)
+			b.again = append(b.again, p.msg)
+		} else {
+			b.done = append(b.done, p.msg)
+		}
+	}
+	return b
+}
+
+func isRefusal(err error) bool {
+	var r *refusal
+	return errors.As(err, &r)
+}
+
+// write records a batch's forwards, then acknowledges its messages (or
+// has them come again).
+func (r *relay) write(ctx context.Context, b auditBatch) {
+	now := store.Nanos(time.Now())
+	err := r.h.cfg.DB.InTx(ctx, func(tx *store.Tx) error {
+		for _, p := range b.forwards {
+			for _, t := range p.sent {
+				if err := r.audit(ctx, tx, p, t, now); err != nil {
+					return err
+				}
+			}
+			if p.failed == nil {
+				if _, err := tx.Exec(ctx, `INSERT INTO federation_relayed (warning, node, received, recipients) VALUES (?, ?, ?, ?)
+					ON CONFLICT (warning) DO NOTHING`, p.w.ID, p.w.Node, now, len(p.targets)); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		// Forwarded but not recorded: they come again, and each inbox
+		// stores a warning once (its id is the message id).
+		r.h.cfg.Log.Warn("federation: forwards not recorded; the warnings come again", "err", err)
+		b.again, b.done = append(b.again, b.done...), nil
+	}
+	for _, m := range b.done {
 		m.Ack()
-		return
 	}
-	if _, refused := err.(*refusal); refused {
-		r.h.metrics.refuse(reasonOf(err))
-		r.h.cfg.Log.Warn("federation: warning refused", "subject", m.Subject(), "reason", reasonOf(err), "err", err)
-		m.Ack()
-		return
+	for _, m := range b.again {
+		m.NakWithDelay(2 * time.Second)
 	}
-	r.h.cfg.Log.Info("federation: warning not forwarded to every recipient yet; it comes again", "subject", m.Subject(), "err", err)
-	m.NakWithDelay(2 * time.Second)
 }
 
 // takeDirectory stores a member node's directory, sent by that node.
@@ -162,50 +280,48 @@ func openWarning(v *verifier, hdr nats.Header, data []byte, now time.Time) (Warn
 	return w, items, nil
 }
 
-// forward checks one warning and forwards it to every recipient node
-// that did not get it yet.
-func (r *relay) forward(ctx context.Context, m jetstream.Msg) error {
+// prepare checks one warning and decides its recipients, leaving out
+// the nodes it was forwarded to before. It returns nil for a warning
+// delivered again after it was forwarded to all.
+func (r *relay) prepare(ctx context.Context, m jetstream.Msg) (*pending, error) {
 	w, items, err := openWarning(r.verify, m.Headers(), m.Data(), time.Now())
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if m.Subject() != w.Subject() {
-		return refuse(reasonOrigin, "warning of %s/%s on %s", w.Node, w.Sender, m.Subject())
+		return nil, refuse(reasonOrigin, "warning of %s/%s on %s", w.Node, w.Sender, m.Subject())
+	}
+	redelivered := false
+	if md, err := m.Metadata(); err == nil && md.NumDelivered > 1 {
+		redelivered = true
+	}
+	if !r.remember(w.ID) && !redelivered {
+		return nil, refuse(reasonReplay, "warning %s was taken before", w.ID)
 	}
 	done, finished, err := r.delivered(ctx, w.ID)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if finished {
-		if md, err := m.Metadata(); err == nil && md.NumDelivered > 1 {
-			return nil // forwarded before the hub stopped; not acknowledged then
+		if redelivered {
+			return nil, nil // forwarded before the hub stopped; not acknowledged then
 		}
-		return refuse(reasonReplay, "warning %s was forwarded before", w.ID)
+		return nil, refuse(reasonReplay, "warning %s was forwarded before", w.ID)
 	}
 	targets, err := r.targets(&w)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	var failed error
+	p := &pending{msg: m, w: w, indicators: len(items), targets: targets}
+	if len(w.Bundle) == 0 {
+		p.indicators = len(w.Revoke)
+	}
 	for _, t := range targets {
-		if done[t.node] {
-			continue
+		if !done[t.node] {
+			p.sent = append(p.sent, t)
 		}
-		if err := r.send(ctx, m, &w, t); err != nil {
-			failed = fmt.Errorf("to %s: %w", t.node, err)
-			continue
-		}
-		if err := r.audit(ctx, &w, len(items), t); err != nil {
-			return err
-		}
-		r.h.metrics.forwarded.Inc()
 	}
-	if failed != nil {
-		return failed
-	}
-	_, err = r.h.cfg.DB.Exec(ctx, `INSERT INTO federation_relayed (warning, node, received, recipients) VALUES (?, ?, ?, ?)
-		ON CONFLICT (warning) DO NOTHING`, w.ID, w.Node, store.Nanos(time.Now()), len(targets))
-	return err
+	return p, nil
 }
 
 // delivered returns the recipient nodes a warning was forwarded to so
@@ -314,27 +430,51 @@ func (r *relay) agreed(w *Warning) ([]Partner, string, error) {
 	return out, sender, nil
 }
 
-// send publishes a warning into a recipient node's inbox: the body and
-// the origin's signature as they came, the recipients, and the hub's
-// seal over all three and the subject.
-func (r *relay) send(ctx context.Context, m jetstream.Msg, w *Warning, t target) error {
-	out := &nats.Msg{Subject: InboxSubject + "." + t.node, Data: m.Data(), Header: nats.Header{}}
-	out.Header.Set(hdrCert, m.Headers().Get(hdrCert))
-	out.Header.Set(hdrSignature, m.Headers().Get(hdrSignature))
-	recipients := strings.Join(t.members, ",")
-	if recipients != "" {
-		out.Header.Set(hdrRecipients, recipients)
+// send publishes a warning into each recipient node's inbox, without
+// waiting: the body and the origin's signature as they came, the
+// recipients, and the hub's seal over all three and the subject.
+func (r *relay) send(p *pending) {
+	for _, t := range p.sent {
+		out := &nats.Msg{Subject: InboxSubject + "." + t.node, Data: p.msg.Data(), Header: nats.Header{}}
+		out.Header.Set(hdrCert, p.msg.Headers().Get(hdrCert))
+		out.Header.Set(hdrSignature, p.msg.Headers().Get(hdrSignature))
+		recipients := strings.Join(t.members, ",")
+		if recipients != "" {
+			out.Header.Set(hdrRecipients, recipients)
+		}
+		sig, err := r.h.cfg.Identity.sign(relayDigest(out.Subject, recipients, out.Data))
+		var f jetstream.PubAckFuture
+		if err == nil {
+			out.Header.Set(hdrRelayCert, r.h.cfg.Identity.certHeader)
+			out.Header.Set(hdrRelaySignature, base64.StdEncoding.EncodeToString(sig))
+			f, err = r.h.relayJS.PublishMsgAsync(out, jetstream.WithMsgID(p.w.ID))
+		}
+		if err != nil {
+			p.failed = fmt.Errorf("to %s: %w", t.node, err)
+		}
+		p.sends = append(p.sends, f)
 	}
-	sig, err := r.h.cfg.Identity.sign(relayDigest(out.Subject, recipients, out.Data))
-	if err != nil {
-		return err
+}
+
+// await waits for the inboxes to store a warning's forwards, keeping in
+// p.sent those that were.
+func (r *relay) await(ctx context.Context, p *pending) {
+	var ok []target
+	for i, f := range p.sends {
+		if f == nil {
+			continue
+		}
+		select {
+		case <-f.Ok():
+			ok = append(ok, p.sent[i])
+			r.h.metrics.forwarded.Inc()
+		case err := <-f.Err():
+			p.failed = fmt.Errorf("to %s: %w", p.sent[i].node, err)
+		case <-ctx.Done():
+			p.failed = ctx.Err()
+		}
 	}
-	out.Header.Set(hdrRelayCert, r.h.cfg.Identity.certHeader)
-	out.Header.Set(hdrRelaySignature, base64.StdEncoding.EncodeToString(sig))
-	pctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-	defer cancel()
-	_, err = r.h.fed.PublishMsg(pctx, out, jetstream.WithMsgID(w.ID))
-	return err
+	p.sent = ok
 }
 
 // relayDigest is what the hub's seal on a forwarded warning covers.
@@ -342,27 +482,27 @@ func relayDigest(subject, recipients string, data []byte) []byte {
 	return signedDigest(subject+"\x00"+recipients, data)
 }
 
-// audit records one forward: which warning, from whom, to which node and
-// members, when, and why.
-func (r *relay) audit(ctx context.Context, w *Warning, indicators int, t target) error {
-	sender := w.Sender
+// audit records one forward: which warning, from whom, to which node
+// and members, when, and why.
+func (r *relay) audit(ctx context.Context, tx *store.Tx, p *pending, t target, now int64) error {
+	sender := p.w.Sender
 	r.mu.Lock()
-	if d := r.dirs[w.Node]; d != nil {
+	if d := r.dirs[p.w.Node]; d != nil {
 		for _, m := range d.Members {
-			if m.Handle == w.Sender {
+			if m.Handle == p.w.Sender {
 				sender = m.ID
 			}
 		}
 	}
 	r.mu.Unlock()
 	kind := "indicators"
-	if len(w.Bundle) == 0 {
-		kind, indicators = "revocation", len(w.Revoke)
+	if len(p.w.Bundle) == 0 {
+		kind = "revocation"
 	}
-	_, err := r.h.cfg.DB.Exec(ctx, `INSERT INTO federation_forwards
+	_, err := tx.Exec(ctx, `INSERT INTO federation_forwards
 		(warning, recipient_node, origin_node, origin_member, tlp, kind, indicators, recipients, reason, forwarded)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (warning, recipient_node) DO NOTHING`,
-		w.ID, t.node, w.Node, sender, w.TLP.String(), kind, indicators, strings.Join(t.members, ","), t.reason, store.Nanos(time.Now()))
+		p.w.ID, t.node, p.w.Node, sender, p.w.TLP.String(), kind, p.indicators, strings.Join(t.members, ","), t.reason, now)
 	return err
 }
 

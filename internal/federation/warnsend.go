@@ -310,8 +310,12 @@ func (w *Warner) warnings(ctx context.Context, g *group) ([]outgoing, error) {
 	var out []outgoing
 	for start := 0; start < len(g.alerts); {
 		end, n := start, 0
-		for end < len(g.alerts) && n < maxWarningIndicators/4 {
-			n += len(g.alerts[end].Observables)
+		for end < len(g.alerts) {
+			k := externals(g.alerts[end])
+			if end > start && n+k > maxWarningIndicators {
+				break
+			}
+			n += k
 			end++
 		}
 		bundle, count, err := buildBundle(w.cfg.Identity.Name, mem.Country, mem.Sector, g.level, g.alerts[start:end])
@@ -333,6 +337,18 @@ func (w *Warner) warnings(ctx context.Context, g *group) ([]outgoing, error) {
 		start = end
 	}
 	return out, nil
+}
+
+// externals counts the external observables of an alert: at most the
+// indicators it gives.
+func externals(a *alert.Alert) int {
+	n := 0
+	for _, o := range a.Observables {
+		if External(o) {
+			n++
+		}
+	}
+	return n
 }
 
 // seal signs a warning end to end: the signature covers the body only,

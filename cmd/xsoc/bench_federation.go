@@ -1,0 +1,491 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"strings"
+	"syscall"
+	"text/tabwriter"
+	"time"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/xsoc/xsoc/internal/config"
+	"github.com/xsoc/xsoc/internal/federation"
+	"github.com/xsoc/xsoc/internal/intel"
+	"github.com/xsoc/xsoc/internal/intel/stix"
+	"github.com/xsoc/xsoc/internal/member"
+	"github.com/xsoc/xsoc/internal/node"
+	"github.com/xsoc/xsoc/internal/tlp"
+)
+
+// benchFedNode is one node process of "xsoc bench federation".
+type benchFedNode struct {
+	name   string
+	cfg    config.Config
+	member member.Member // a member node's one member
+	key    string        // the node's operator key
+	// memberKey is the member's API key.
+	memberKey string
+	url       string
+	cmd       *exec.Cmd
+	done      chan struct{}
+}
+
+// benchFederation measures the early warning path with a hub and three
+// member nodes as separate "xsoc serve" processes on 127.0.0.1: member
+// node A detects n distinct public addresses (IOC matches of indicators
+// imported at A), and the bench reads, from B's and C's received
+// warnings, when each became active in their IOC index.
+func benchFederation(args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("bench federation", flag.ContinueOnError)
+	n := fs.Int("detections", 10000, "distinct detections at member node A")
+	rate := fs.Int("rate", 250, "detections per second sent to A (A's alerting, not the early warning path, limits it)")
+	keep := fs.Bool("keep", false, "keep the nodes' directory (logs, stores) instead of removing it")
+	timeout := fs.Duration("timeout", 5*time.Minute, "give up after this long")
+	if err := parse(fs, args, stderr); err != nil {
+		return err
+	}
+	if *n < 1 || *rate < 1 {
+		return errors.New("--detections and --rate must be positive")
+	}
+	exe, err := os.Executable()
+	if err != nil {
+		return err
+	}
+	dir, err := os.MkdirTemp("", "xsoc-bench-federation-")
+	if err != nil {
+		return err
+	}
+	if *keep {
+		fmt.Fprintf(stderr, "nodes' directory: %s\n", dir)
+	} else {
+		defer os.RemoveAll(dir)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), *timeout)
+	defer cancel()
+	nodes, err := setupBenchFederation(ctx, dir, addrs(2**n))
+	if err != nil {
+		return err
+	}
+	defer stopBenchNodes(nodes)
+	for _, nd := range nodes {
+		if err := nd.start(exe); err != nil {
+			return err
+		}
+	}
+	for _, nd := range nodes {
+		if err := nd.waitReady(ctx); err != nil {
+			return err
+		}
+	}
+	hub, a, receivers := nodes[0], nodes[1], nodes[2:]
+	if err := waitDirectories(ctx, hub, len(nodes)-1); err != nil {
+		return err
+	}
+	// Live: the hub is up; each detection is pushed as it happens.
+	values := addrs(2 * *n)
+	if err := ingestDetections(ctx, a, values[:*n], *rate); err != nil {
+		return err
+	}
+	live := map[string][]federation.ReceivedIndicator{}
+	for _, r := range receivers {
+		if live[r.name], err = r.awaitWarnings(ctx, *n, time.Time{}); err != nil {
+			return err
+		}
+	}
+	fmt.Fprintf(stdout, "live: %d detections at a-node while the hub is up (delay: a-node's detection to the indicator active in the receiving node's IOC index)\n", *n)
+	reportBenchFederation(stdout, receivers, live)
+
+	// Backlog: the hub is down while A detects; once it is back, the
+	// warnings waiting at A cross as fast as the path takes them.
+	stopBenchNodes([]*benchFedNode{hub})
+	if err := ingestDetections(ctx, a, values[*n:], *rate); err != nil {
+		return err
+	}
+	if err := a.awaitLag(ctx, *n); err != nil {
+		return err
+	}
+	restarted := time.Now()
+	if err := hub.start(exe); err != nil {
+		return err
+	}
+	backlog := map[string][]federation.ReceivedIndicator{}
+	for _, r := range receivers {
+		if backlog[r.name], err = r.awaitWarnings(ctx, *n, restarted); err != nil {
+			return err
+		}
+	}
+	fmt.Fprintf(stdout, "\nbacklog: %d detections at a-node while the hub was down, sent when it is back (rate: first to last indicator active)\n", *n)
+	reportBenchFederation(stdout, receivers, backlog)
+	fmt.Fprintf(stdout, "\nhub and three member nodes as separate processes on this machine's %d cores\n", runtime.NumCPU())
+	return nil
+}
+
+// addrs returns n distinct public IPv4 addresses.
+func addrs(n int) []string {
+	out := make([]string, n)
+	for i := range out {
+		out[i] = fmt.Sprintf("45.%d.%d.%d", 10+i/62500, i/250%250, 1+i%250)
+	}
+	return out
+}
+
+// setupBenchFederation writes the PKI and each node's store: the hub's
+// and every node's operator key; members A (DE energy), B (FR) and C
+// (SE), sharing their alerts at TLP:GREEN; at A, TLP:GREEN indicators for
+// every address.
+func setupBenchFederation(ctx context.Context, dir string, values []string) ([]*benchFedNode, error) {
+	green := tlp.Green
+	nodes := []*benchFedNode{{name: "hub"},
+		{name: "a-node", member: member.Member{ID: "a-member", Name: "A", Country: "DE", Sector: "energy", AlertTLP: &green}},
+		{name: "b-node", member: member.Member{ID: "b-member", Name: "B", Country: "FR", Sector: "energy", AlertTLP: &green}},
+		{name: "c-node", member: member.Member{ID: "c-member", Name: "C", Country: "SE", Sector: "health", AlertTLP: &green}}}
+	ca, err := federation.NewCA("xsoc bench federation", time.Now())
+	if err != nil {
+		return nil, err
+	}
+	pki := filepath.Join(dir, "pki")
+	secret := filepath.Join(pki, "secret")
+	if err := os.MkdirAll(pki, 0o700); err != nil {
+		return nil, err
+	}
+	if err := federation.WriteSecret(secret); err != nil {
+		return nil, err
+	}
+	leaf, err := freeLoopback()
+	if err != nil {
+		return nil, err
+	}
+	for _, nd := range nodes {
+		nc, err := ca.Issue(nd.name, []string{"127.0.0.1"}, time.Now())
+		if err != nil {
+			return nil, err
+		}
+		certDir := filepath.Join(pki, nd.name)
+		if err := nc.Save(certDir); err != nil {
+			return nil, err
+		}
+		listen, err := freeLoopback()
+		if err != nil {
+			return nil, err
+		}
+		c := config.Default()
+		c.DataDir, c.Listen, c.LogLevel = filepath.Join(dir, nd.name, "data"), listen, "warn"
+		c.Federation = config.Federation{Role: "member", Node: nd.name, Hub: "tls://" + leaf, HubName: "hub", SecretFile: secret,
+			Cert: filepath.Join(certDir, federation.NodeCertFile(nd.name)), Key: filepath.Join(certDir, federation.NodeKeyFile(nd.name)),
+			CA: filepath.Join(certDir, federation.CACertFile)}
+		if nd.name == "hub" {
+			c.Federation.Role, c.Federation.Hub, c.Federation.HubName, c.Federation.SecretFile, c.Federation.LeafListen = "hub", "", "", "", leaf
+		}
+		nd.cfg, nd.url = c, "http://"+listen
+		if err := nd.setup(ctx, values); err != nil {
+			return nil, err
+		}
+	}
+	return nodes, nil
+}
+
+// setup prepares a node's store before it starts.
+func (nd *benchFedNode) setup(ctx context.Context, values []string) error {
+	db, err := node.OpenStore(ctx, nd.cfg)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	reg := member.NewRegistry(db)
+	if nd.key, err = reg.CreateOperatorKey(ctx); err != nil {
+		return err
+	}
+	if nd.member.ID == "" {
+		return nil
+	}
+	if _, nd.memberKey, err = reg.Add(ctx, nd.member); err != nil {
+		return err
+	}
+	if nd.name != "a-node" {
+		return nil
+	}
+	repo, err := node.IntelRepo(db, nd.cfg)
+	if err != nil {
+		return err
+	}
+	if err := node.EnsureSharedCollection(ctx, repo, reg); err != nil {
+		return err
+	}
+	from := time.Now().Add(-time.Hour)
+	raws := make([]json.RawMessage, 0, len(values))
+	for _, v := range values {
+		ind, err := stix.NewIndicator(stix.IndicatorSpec{ID: stix.NameID("indicator", "bench|"+v), Pattern: "[ipv4-addr:value = '" + v + "']",
+			ValidFrom: from, TLP: tlp.Green, IndicatorTypes: []string{"malicious-activity"}})
+		if err != nil {
+			return err
+		}
+		raw, err := json.Marshal(ind)
+		if err != nil {
+			return err
+		}
+		raws = append(raws, raw)
+	}
+	st, err := repo.AddObjects(ctx, intel.Viewer{Member: nd.member.ID}, node.SharedCollection, raws)
+	if err == nil && len(st.Failures) > 0 {
+		err = fmt.Errorf("indicator %s refused: %s", st.Failures[0].ID, st.Failures[0].Message)
+	}
+	return err
+}
+
+func freeLoopback() (string, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", err
+	}
+	defer l.Close()
+	return l.Addr().String(), nil
+}
+
+// start runs "xsoc serve" with the node's configuration, logging to its
+// directory.
+func (nd *benchFedNode) start(exe string) error {
+	data, err := yaml.Marshal(nd.cfg)
+	if err != nil {
+		return err
+	}
+	base := filepath.Dir(nd.cfg.DataDir)
+	cfgPath := filepath.Join(base, "xsoc.yaml")
+	if err := os.WriteFile(cfgPath, data, 0o600); err != nil {
+		return err
+	}
+	log, err := os.Create(filepath.Join(base, "xsoc.log"))
+	if err != nil {
+		return err
+	}
+	nd.cmd = exec.Command(exe, "serve", "--config", cfgPath)
+	nd.cmd.Stdout, nd.cmd.Stderr = log, log
+	if err := nd.cmd.Start(); err != nil {
+		log.Close()
+		return err
+	}
+	nd.done = make(chan struct{})
+	go func() {
+		nd.cmd.Wait()
+		log.Close()
+		close(nd.done)
+	}()
+	return nil
+}
+
+// waitReady waits until the node answers.
+func (nd *benchFedNode) waitReady(ctx context.Context) error {
+	for {
+		select {
+		case <-nd.done:
+			return fmt.Errorf("node %s exited; see %s", nd.name, filepath.Join(filepath.Dir(nd.cfg.DataDir), "xsoc.log"))
+		case <-ctx.Done():
+			return fmt.Errorf("node %s: %w", nd.name, ctx.Err())
+		case <-time.After(50 * time.Millisecond):
+		}
+		if resp, err := http.Get(nd.url + "/healthz"); err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return nil
+			}
+		}
+	}
+}
+
+// stopBenchNodes stops every node (SIGTERM, then SIGKILL after 15 s).
+func stopBenchNodes(nodes []*benchFedNode) {
+	for _, nd := range nodes {
+		if nd.cmd != nil && nd.cmd.Process != nil {
+			nd.cmd.Process.Signal(syscall.SIGTERM)
+		}
+	}
+	for _, nd := range nodes {
+		if nd.done == nil {
+			continue
+		}
+		select {
+		case <-nd.done:
+		case <-time.After(15 * time.Second):
+			nd.cmd.Process.Kill()
+			<-nd.done
+		}
+	}
+}
+
+// getJSON reads a resource of the node's API with its operator key.
+func (nd *benchFedNode) getJSON(ctx context.Context, path string, v any) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, nd.url+path, nil)
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Authorization", "Bearer "+nd.key)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("%s%s: %s", nd.url, path, resp.Status)
+	}
+	return json.NewDecoder(resp.Body).Decode(v)
+}
+
+// waitDirectories waits until the hub knows every member node.
+func waitDirectories(ctx context.Context, hub *benchFedNode, want int) error {
+	for {
+		var st federation.Status
+		if err := hub.getJSON(ctx, "/api/v1/federation/status", &st); err == nil && len(st.Nodes) == want {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("the hub did not hear from %d member nodes: %w", want, ctx.Err())
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}
+
+// ingestDetections sends A one event per address, each of which its IOC
+// index detects, at rate events per second in tenths of a second.
+func ingestDetections(ctx context.Context, a *benchFedNode, values []string, rate int) error {
+	per := max(rate/10, 1)
+	tick := time.NewTicker(100 * time.Millisecond)
+	defer tick.Stop()
+	for i := 0; i < len(values); i += per {
+		var b bytes.Buffer
+		now := time.Now().UTC().Format(time.RFC3339Nano)
+		for _, v := range values[i:min(i+per, len(values))] {
+			fmt.Fprintf(&b, `{"@timestamp":%q,"event":{"category":["network"]},"source":{"ip":"10.1.2.3"},"destination":{"ip":%q,"port":443},"host":{"name":"a-ws-1"}}`+"\n", now, v)
+		}
+		if err := postIngest(ctx, a.url, a.memberKey, b.Bytes()); err != nil {
+			return err
+		}
+		select {
+		case <-tick.C:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	return nil
+}
+
+// awaitLag waits until at least want alerts wait for the early warning
+// path at the node (its hub is down).
+func (nd *benchFedNode) awaitLag(ctx context.Context, want int) error {
+	for {
+		var st federation.Status
+		if err := nd.getJSON(ctx, "/api/v1/federation/status", &st); err == nil && st.Lag["xsoc-federation-warn"] >= uint64(want) {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("node %s did not detect everything: %w", nd.name, ctx.Err())
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
+}
+
+// postIngest sends one NDJSON body to a node's ingest endpoint.
+func postIngest(ctx context.Context, url, key string, body []byte) error {
+	for {
+		req, err := http.NewRequestWithContext(ctx, http.MethodPost, url+"/api/v1/ingest", bytes.NewReader(body))
+		if err != nil {
+			return err
+		}
+		req.Header.Set("Authorization", "Bearer "+key)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			return err
+		}
+		msg, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		switch resp.StatusCode {
+		case http.StatusOK:
+			return nil
+		case http.StatusTooManyRequests, http.StatusServiceUnavailable:
+			time.Sleep(50 * time.Millisecond) // back-pressure: try again
+		default:
+			return fmt.Errorf("ingest: %s: %s", resp.Status, strings.TrimSpace(string(msg)))
+		}
+	}
+}
+
+// awaitWarnings waits until the node has received want indicators, and
+// returns them.
+func (nd *benchFedNode) awaitWarnings(ctx context.Context, want int, since time.Time) ([]federation.ReceivedIndicator, error) {
+	for {
+		var page struct {
+			Warnings []federation.ReceivedIndicator `json:"warnings"`
+		}
+		q := fmt.Sprintf("/api/v1/federation/warnings?limit=%d", want+1)
+		if !since.IsZero() {
+			q += "&since=" + since.UTC().Format(time.RFC3339Nano)
+		}
+		err := nd.getJSON(ctx, q, &page)
+		if err == nil && len(page.Warnings) >= want {
+			return page.Warnings, nil
+		}
+		select {
+		case <-ctx.Done():
+			return nil, fmt.Errorf("node %s received %d of %d indicators: %w", nd.name, len(page.Warnings), want, ctx.Err())
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
+}
+
+// reportBenchFederation prints, per receiving node and for both, the
+// delay from A's detection to the indicator being active, and the rate
+// from the first indicator active to the last.
+func reportBenchFederation(w io.Writer, receivers []*benchFedNode, got map[string][]federation.ReceivedIndicator) {
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "node\tindicators\tp50\tp99\tmax\tfirst → last active\tindicators/s\t")
+	var all []time.Duration
+	var first, last time.Time
+	// count is how many distinct indicators became active (at every
+	// receiving node, for the last row).
+	row := func(name string, count int, lat []time.Duration, f, l time.Time) {
+		slices.Sort(lat)
+		span := l.Sub(f)
+		fmt.Fprintf(tw, "%s\t%d\t%v\t%v\t%v\t%v\t%.0f\t\n", name, count, pct(lat, 0.5), pct(lat, 0.99), pct(lat, 1),
+			span.Round(time.Millisecond), float64(count)/span.Seconds())
+	}
+	for _, r := range receivers {
+		var lat []time.Duration
+		var f, l time.Time
+		for _, it := range got[r.name] {
+			lat = append(lat, it.Applied.Sub(it.Detected))
+			if f.IsZero() || it.Applied.Before(f) {
+				f = it.Applied
+			}
+			l = later(l, it.Applied)
+		}
+		all = append(all, lat...)
+		if first.IsZero() || f.Before(first) {
+			first = f
+		}
+		last = later(last, l)
+		row(r.name, len(lat), lat, f, l)
+	}
+	row("both", len(all)/len(receivers), all, first, last)
+	tw.Flush()
+}
+
+func later(a, b time.Time) time.Time {
+	if a.After(b) {
+		return a
+	}
+	return b
+}
