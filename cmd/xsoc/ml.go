@@ -179,6 +179,7 @@ func mlEvalScenario(args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("eval scenario", flag.ContinueOnError)
 	seed := fs.Uint64("scenario", 1, "scenario seed")
 	profile := fs.String("profile", "day", "scenario profile: demo (2 h, one campaign) or day (24 h, two campaigns)")
+	jitter := fs.Float64("jitter", 0.3, "the implant's beacon jitter, uniform ± this share of the period (the scenario's own default is 0.2)")
 	asJSON := fs.Bool("json", false, "print JSON")
 	if err := parse(fs, args, stderr); err != nil {
 		return err
@@ -187,6 +188,7 @@ func mlEvalScenario(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	cfg.BeaconJitter = *jitter
 	type row struct {
 		Detector        string        `json:"detector"`
 		Technique       string        `json:"technique"`
@@ -245,7 +247,7 @@ func mlEvalScenario(args []string, stdout, stderr io.Writer) error {
 	if *asJSON {
 		return printJSON(stdout, rows)
 	}
-	fmt.Fprintf(stdout, "scenario %s, seed %d: %d records\n", *profile, *seed, records)
+	fmt.Fprintf(stdout, "scenario %s, seed %d, beacon jitter ±%.0f %%: %d records\n", *profile, *seed, 100*cfg.BeaconJitter, records)
 	fmt.Fprintln(stdout, "precision over alerted records; recall over victims (campaign × member) that ran the technique; delay from the victim's first malicious event to the detector's first alert")
 	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "DETECTOR\tTECHNIQUE\tALERTS\tPRECISION\tRECALL\tF1\tFP PER MILLION EVENTS\tMEDIAN DELAY\tSCORED\tSKIPPED")

@@ -222,7 +222,10 @@ func (a *attackRun) commandAndControl(t time.Time) {
 		f.tls.version, f.tls.cipher = "TLSv12", "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256"
 		f.tls.issuer = "C=US, O=Let's Encrypt, CN=R11"
 		e.send(h, a.payload, f, sysmon)
-		jitter := 0.8 + 0.4*e.r.Float64()
+		jitter := 0.8 + 0.4*e.r.Float64() // the default ±20 %, computed as it always was
+		if j := a.g.cfg.BeaconJitter; j != 0 {
+			jitter = 1 - j + 2*j*e.r.Float64()
+		}
 		t = t.Add(time.Duration(float64(interval) * jitter))
 	}
 }

@@ -38,8 +38,12 @@ type Config struct {
 	// exfiltration follows about 95 minutes later); zero means 1.
 	StepScale float64
 	// BeaconInterval is the implant's mean call-home period (jittered by
-	// ±20%); zero means one minute.
+	// ±BeaconJitter); zero means one minute.
 	BeaconInterval time.Duration
+	// BeaconJitter is the uniform relative jitter of each call-home
+	// interval: 0.3 draws intervals from 0.7 to 1.3 periods. Zero means
+	// 0.2.
+	BeaconJitter float64
 	// WorkingHoursOnly moves each phishing e-mail to the next weekday
 	// working hour (08:00–17:00 member time), when staff read mail.
 	WorkingHoursOnly bool
@@ -114,6 +118,8 @@ func (c *Config) normalize() error {
 		return fmt.Errorf("scenario: Campaigns %d out of range [0, 100]", c.Campaigns)
 	case c.StepScale < 0 || c.VictimGap < 0 || c.FirstAttack < 0:
 		return errors.New("scenario: negative StepScale, VictimGap or FirstAttack")
+	case c.BeaconJitter < 0 || c.BeaconJitter >= 1:
+		return fmt.Errorf("scenario: BeaconJitter %v out of range [0, 1)", c.BeaconJitter)
 	case c.BeaconInterval < time.Second:
 		return fmt.Errorf("scenario: BeaconInterval %v is below one second", c.BeaconInterval)
 	case len(c.Members) == 0:

@@ -93,7 +93,7 @@
 //	T1036.005  defense-evasion      implant runs as %APPDATA%\Microsoft\OneDriveUpdater\OneDriveUpdater.exe
 //	T1053.005  persistence          schtasks /create for the implant
 //	T1568.002  command-and-control  DGA: a burst of NXDOMAIN lookups until a registered name answers
-//	T1071.001  command-and-control  HTTPS beacons every BeaconInterval ±20% until the end
+//	T1071.001  command-and-control  HTTPS beacons every BeaconInterval ±BeaconJitter (20%) until the end
 //	T1059.003, T1033, T1069.002, T1482  discovery through cmd: whoami /all, net group, nltest /dclist:
 //	T1003.001  credential-access    rundll32 comsvcs.dll MiniDump of LSASS, or a renamed Mimikatz
 //	                                (sekurlsa::logonpasswords), with Sysmon 10 access to lsass.exe

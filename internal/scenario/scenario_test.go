@@ -499,6 +499,8 @@ func TestConfigErrors(t *testing.T) {
 		{"huge duration", func(c *Config) { c.Duration = 40 * 24 * time.Hour }, "31 days"},
 		{"negative campaigns", func(c *Config) { c.Campaigns = -1 }, "Campaigns"},
 		{"fast beacon", func(c *Config) { c.BeaconInterval = time.Millisecond }, "BeaconInterval"},
+		{"jitter of a whole period", func(c *Config) { c.BeaconJitter = 1 }, "BeaconJitter"},
+		{"negative jitter", func(c *Config) { c.BeaconJitter = -0.1 }, "BeaconJitter"},
 		{"one country", func(c *Config) { c.Members = oneCountry }, "two countries"},
 		{"overlapping networks", func(c *Config) { c.Members = overlap }, "overlaps"},
 		{"duplicate member", func(c *Config) { c.Members = dup }, "duplicate"},
