@@ -192,7 +192,21 @@ func loadEnv(v reflect.Value, prefix string, lookup func(string) (string, bool))
 			}
 			continue
 		}
+		if f.Type() == reflect.TypeFor[time.Duration]() {
+			d, err := time.ParseDuration(s)
+			if err != nil {
+				return fmt.Errorf("config: %s: want a duration such as 720h, got %q", name, s)
+			}
+			f.SetInt(int64(d))
+			continue
+		}
 		switch f.Kind() {
+		case reflect.Float64:
+			x, err := strconv.ParseFloat(s, 64)
+			if err != nil {
+				return fmt.Errorf("config: %s: want a number, got %q", name, s)
+			}
+			f.SetFloat(x)
 		case reflect.String:
 			f.SetString(s)
 		case reflect.Int, reflect.Int64:

@@ -5,6 +5,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestFederationValidation(t *testing.T) {
@@ -111,5 +112,24 @@ func TestParseSize(t *testing.T) {
 	}
 	if s := Size(64 << 20).String(); s != "64MiB" {
 		t.Errorf("String = %s", s)
+	}
+}
+
+func TestLimitsRatesAndRangeFromEnvironment(t *testing.T) {
+	c := Default()
+	env := map[string]string{"XSOC_LIMITS_API_RATE": "2.5", "XSOC_LIMITS_MAX_RANGE": "72h"}
+	if err := c.LoadEnv(func(k string) (string, bool) { v, ok := env[k]; return v, ok }); err != nil {
+		t.Fatal(err)
+	}
+	if c.Limits.APIRate != 2.5 || c.Limits.MaxRange != 72*time.Hour {
+		t.Errorf("limits %+v", c.Limits)
+	}
+	c.Limits.APIBurst = 0
+	if err := c.Validate(); err == nil || !strings.Contains(err.Error(), "api_burst") {
+		t.Errorf("burst 0 with a rate: %v", err)
+	}
+	env = map[string]string{"XSOC_LIMITS_MAX_RANGE": "a month"}
+	if err := c.LoadEnv(func(k string) (string, bool) { v, ok := env[k]; return v, ok }); err == nil {
+		t.Error("a range of \"a month\" accepted")
 	}
 }

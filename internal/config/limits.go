@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // Limits bound what one request, one API key and all requests together
@@ -21,6 +22,21 @@ type Limits struct {
 	KeyMemory Size `yaml:"key_memory"`
 	// IngestConcurrency bounds concurrent ingest requests (429 past it).
 	IngestConcurrency int `yaml:"ingest_concurrency"`
+	// IngestRate and IngestBurst are each API key's token bucket for bulk
+	// ingest requests: requests per second, and how many may come at once
+	// (429 with Retry-After past it). A rate of 0 turns the limit off.
+	IngestRate  float64 `yaml:"ingest_rate"`
+	IngestBurst int     `yaml:"ingest_burst"`
+	// APIRate and APIBurst are each API key's token bucket for all other
+	// requests.
+	APIRate  float64 `yaml:"api_rate"`
+	APIBurst int     `yaml:"api_burst"`
+	// APIMaxBody bounds the body of any request but bulk ingest (413).
+	APIMaxBody Size `yaml:"api_max_body"`
+	// MaxPage bounds the limit parameter of list and search requests (400).
+	MaxPage int `yaml:"max_page"`
+	// MaxRange bounds the from..to span of a hunting query (400).
+	MaxRange time.Duration `yaml:"max_range"`
 }
 
 // DefaultLimits are the limits of a node whose configuration names none.
@@ -30,6 +46,13 @@ func DefaultLimits() Limits {
 		MemoryBudget:      1 << 30,
 		KeyMemory:         256 << 20,
 		IngestConcurrency: 256,
+		IngestRate:        1000,
+		IngestBurst:       2000,
+		APIRate:           100,
+		APIBurst:          1000,
+		APIMaxBody:        16 << 20,
+		MaxPage:           1000,
+		MaxRange:          31 * 24 * time.Hour,
 	}
 }
 
@@ -43,6 +66,16 @@ func (l *Limits) validate() error {
 		return fmt.Errorf("config: limits.key_memory %s must lie between ingest_max_body %s and memory_budget %s", l.KeyMemory, l.IngestMaxBody, l.MemoryBudget)
 	case l.IngestConcurrency < 1:
 		return errors.New("config: limits.ingest_concurrency must be at least 1")
+	case l.IngestRate < 0 || l.APIRate < 0:
+		return errors.New("config: limits.ingest_rate and api_rate must not be negative (0 turns a limit off)")
+	case l.IngestRate > 0 && l.IngestBurst < 1 || l.APIRate > 0 && l.APIBurst < 1:
+		return errors.New("config: limits.ingest_burst and api_burst must be at least 1")
+	case l.APIMaxBody < 1<<20:
+		return fmt.Errorf("config: limits.api_max_body %s is under 1MiB", l.APIMaxBody)
+	case l.MaxPage < 1:
+		return errors.New("config: limits.max_page must be at least 1")
+	case l.MaxRange < time.Hour:
+		return fmt.Errorf("config: limits.max_range %s is under an hour", l.MaxRange)
 	}
 	return nil
 }

@@ -243,7 +243,11 @@ func (n *Node) routes() {
 // (its pages, and API calls made with its session cookie), all else
 // authenticated by API key.
 func (n *Node) Handler() http.Handler {
-	authed := api.Authenticate(n.Members, n.Log, n.guarded)
+	lim := n.Config.Limits
+	authed := api.Authenticate(n.Members, n.Log, api.Limit(api.Limits{
+		IngestRate: lim.IngestRate, IngestBurst: lim.IngestBurst, APIRate: lim.APIRate, APIBurst: lim.APIBurst,
+		MaxBody: int64(lim.APIMaxBody), MaxPage: lim.MaxPage, MaxRange: lim.MaxRange,
+	}, n.guarded))
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path == "/healthz" {
 			w.Write([]byte("ok\n"))
