@@ -1,0 +1,35 @@
+package ingest
+
+import (
+	"bytes"
+	"testing"
+
+	"github.com/nats-io/nats.go"
+)
+
+// FuzzDecodeBatch checks that any bus message is decoded into lines that
+// put back together give its body, or refused.
+func FuzzDecodeBatch(f *testing.F) {
+	f.Add("m1", "ecs", "1709633647000000000", []byte("{\"a\":1}\n{\"b\":2}\n"))
+	f.Add("m1", "windows", "0", []byte("no newline at the end"))
+	f.Add("", "ecs", "1", []byte("x\n"))
+	f.Add("m1", "bogus", "1", []byte("\n\n"))
+	f.Add("m1", "syslog", "-9223372036854775808", []byte{})
+	f.Fuzz(func(t *testing.T, member, format, received string, data []byte) {
+		hdr := nats.Header{}
+		hdr.Set(hdrMember, member)
+		hdr.Set(hdrFormat, format)
+		hdr.Set(hdrReceived, received)
+		b, err := DecodeBatch(hdr, data, 7)
+		if err != nil {
+			return
+		}
+		joined := bytes.Join(b.Lines, []byte{'\n'})
+		if !bytes.Equal(joined, data) && !bytes.Equal(append(joined, '\n'), data) {
+			t.Fatalf("lines %q do not give back the body %q", b.Lines, data)
+		}
+		if b.Member != member || b.Seq != 7 {
+			t.Fatalf("batch %+v of member %q", b, member)
+		}
+	})
+}
