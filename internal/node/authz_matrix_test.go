@@ -837,15 +837,18 @@ func checkCampaignAlerts(c *object) func(t *testing.T, fx *fixture, r role, body
 
 // incidentView is what the checks read of an incident.
 type incidentView struct {
-	ID        string   `json:"id"`
-	Countries []string `json:"countries"`
-	Members   []string `json:"members"`
-	Title     string   `json:"title"`
+	ID        string    `json:"id"`
+	Countries []string  `json:"countries"`
+	Members   []string  `json:"members"`
+	Title     string    `json:"title"`
+	Created   time.Time `json:"created"`
 	Timeline  []struct {
-		AlertID string `json:"alert_id"`
-		Member  string `json:"member"`
-		Country string `json:"country"`
+		AlertID  string    `json:"alert_id"`
+		Member   string    `json:"member"`
+		Country  string    `json:"country"`
+		Detected time.Time `json:"detected"`
 	} `json:"timeline"`
+	Cases []json.RawMessage `json:"cases"`
 }
 
 // consistent checks that an incident's members and countries are exactly
@@ -853,7 +856,11 @@ type incidentView struct {
 func (in *incidentView) consistent(t *testing.T, r role) {
 	t.Helper()
 	var members, countries []string
+	var first time.Time
 	for _, e := range in.Timeline {
+		if first.IsZero() || e.Detected.Before(first) {
+			first = e.Detected
+		}
 		if !slices.Contains(members, e.Member) {
 			members = append(members, e.Member)
 		}
@@ -870,6 +877,10 @@ func (in *incidentView) consistent(t *testing.T, r role) {
 	if in.Title != "" && len(countries) > 0 && strings.Contains(in.Title, " in ") &&
 		!strings.HasSuffix(in.Title, " in "+strings.Join(countries, ", ")) {
 		t.Errorf("incident %s as %s: title %q names other countries than %v", in.ID, r.name, in.Title, countries)
+	}
+	if !r.operator && (in.Created.Before(first) || len(in.Cases) > 0) {
+		t.Errorf("incident %s as %s: created %v before its first visible alert (%v), or other members' cases shown (%d)",
+			in.ID, r.name, in.Created, first, len(in.Cases))
 	}
 	if want := fmt.Sprintf("at %d member", len(members)); strings.Contains(in.Title, " member") && !strings.Contains(in.Title, want) {
 		t.Errorf("incident %s as %s: title %q counts members it does not show (%d)", in.ID, r.name, in.Title, len(members))
