@@ -54,7 +54,7 @@ func benchFederation(args []string, stdout, stderr io.Writer) error {
 	n := fs.Int("detections", 10000, "distinct detections at member node A")
 	rate := fs.Int("rate", 250, "detections per second sent to A (A's alerting, not the early warning path, limits it)")
 	keep := fs.Bool("keep", false, "keep the nodes' directory (logs, stores) instead of removing it")
-	timeout := fs.Duration("timeout", 5*time.Minute, "give up after this long")
+	timeout := fs.Duration("timeout", 20*time.Minute, "give up after this long")
 	if err := parse(fs, args, stderr); err != nil {
 		return err
 	}
@@ -367,8 +367,12 @@ func ingestDetections(ctx context.Context, a *benchFedNode, values []string, rat
 	for i := 0; i < len(values); i += per {
 		var b bytes.Buffer
 		now := time.Now().UTC().Format(time.RFC3339Nano)
-		for _, v := range values[i:min(i+per, len(values))] {
-			fmt.Fprintf(&b, `{"@timestamp":%q,"event":{"category":["network"]},"source":{"ip":"10.1.2.3"},"destination":{"ip":%q,"port":443},"host":{"name":"a-ws-1"}}`+"\n", now, v)
+		for j, v := range values[i:min(i+per, len(values))] {
+			// Many hosts, as a member's detections come: one host's
+			// alerts form one local incident.
+			host := (i + j) / 10
+			fmt.Fprintf(&b, `{"@timestamp":%q,"event":{"category":["network"]},"source":{"ip":"10.1.%d.%d"},"destination":{"ip":%q,"port":443},"host":{"name":"a-ws-%d"}}`+"\n",
+				now, host/250%250, 1+host%250, v, host)
 		}
 		if err := postIngest(ctx, a.url, a.memberKey, b.Bytes()); err != nil {
 			return err
