@@ -479,6 +479,18 @@ var matrixRules = map[string]rule{
 	"GET /web/stream":  one("/web/stream", "", console(200), nil),
 	"GET /web/summary": one("/web/summary", "", console(200), checkTally),
 	"GET /web/users":   one("/web/users", "", console(200), nil),
+	"GET /web/intel":   one("/web/intel", "", console(200), nil),
+	// An empty upload is refused as such (400); a platform admin has no
+	// member to own imported intelligence (403).
+	"POST /web/intel/import": one("/web/intel/import?collection="+SharedCollection, `{}`, func(r role) []int {
+		switch {
+		case !r.web():
+			return codes(http.StatusUnauthorized)
+		case r.operator:
+			return codes(http.StatusForbidden)
+		}
+		return codes(http.StatusBadRequest)
+	}, nil),
 	"POST /logout": func(fx *fixture) []target {
 		return []target{{path: "/logout", want: console(200), check: func(t *testing.T, fx *fixture, r role, _ []byte) {
 			for i := range fx.roles {

@@ -13,6 +13,6 @@ func (n *Node) openConsole() error {
 		return err
 	}
 	n.console = web.New(web.Config{Users: n.Users, Members: n.Members, API: n.guarded, Alerts: n.Alerts,
-		Metrics: n.Metrics, Secure: n.Config.TLSCert != "", Log: n.Log})
+		Intel: n.Intel, Metrics: n.Metrics, Secure: n.Config.TLSCert != "", Log: n.Log})
 	return nil
 }

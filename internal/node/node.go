@@ -182,15 +182,15 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger) (*Node, erro
 		n.Close()
 		return nil, err
 	}
-	if err := n.openConsole(); err != nil {
-		n.Close()
-		return nil, err
-	}
 	if err := n.openFederation(ctx); err != nil {
 		n.Close()
 		return nil, err
 	}
 	if err := n.openIntel(ctx); err != nil {
+		n.Close()
+		return nil, err
+	}
+	if err := n.openConsole(); err != nil {
 		n.Close()
 		return nil, err
 	}

@@ -12,6 +12,7 @@ import (
 	"github.com/xsoc/xsoc/internal/alert"
 	"github.com/xsoc/xsoc/internal/api"
 	"github.com/xsoc/xsoc/internal/correlate"
+	"github.com/xsoc/xsoc/internal/intel"
 	"github.com/xsoc/xsoc/internal/member"
 	"github.com/xsoc/xsoc/internal/store"
 	"github.com/xsoc/xsoc/internal/store/storetest"
@@ -54,7 +55,7 @@ func engines(t *testing.T, run func(t *testing.T, db *store.DB)) {
 }
 
 func schemas() []store.Schema {
-	return []store.Schema{member.Schema(), alert.Schema(), correlate.Schema(), user.Schema()}
+	return []store.Schema{member.Schema(), alert.Schema(), correlate.Schema(), intel.Schema(), user.Schema()}
 }
 
 func newFixture(t testing.TB, db *store.DB, opts user.Options) *fixture {

@@ -21,6 +21,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/xsoc/xsoc/internal/alert"
+	"github.com/xsoc/xsoc/internal/intel"
 	"github.com/xsoc/xsoc/internal/member"
 	"github.com/xsoc/xsoc/internal/user"
 )
@@ -40,6 +41,8 @@ type Config struct {
 	API http.Handler
 	// Alerts feeds the live stream and the dashboard's counts.
 	Alerts *alert.Service
+	// Intel is the intel repository the Intel page lists and imports into.
+	Intel *intel.Repo
 	// Metrics is the node's Prometheus registry: ingest counts and
 	// detection latency for the dashboard.
 	Metrics prometheus.Gatherer
@@ -86,6 +89,8 @@ func New(cfg Config) *Console {
 	c.mux.Handle("GET /web/stream", c.session(user.Viewer, c.stream))
 	c.mux.Handle("GET /web/summary", c.session(user.Viewer, c.summary))
 	c.mux.Handle("GET /web/users", c.session(user.Admin, c.listUsers))
+	c.mux.Handle("GET /web/intel", c.session(user.Viewer, c.intelList))
+	c.mux.Handle("POST /web/intel/import", c.session(user.Admin, c.intelImport))
 	c.mux.Handle("/api/", http.HandlerFunc(c.proxyAPI))
 	return c
 }

@@ -8,6 +8,7 @@ import { dashboard } from "./dashboard.js";
 import { alertsPage, alertPage } from "./alerts.js";
 import { incidentsPage, incidentPage } from "./incidents.js";
 import { mapPage } from "./map.js";
+import { intelPage } from "./intel.js";
 import { huntPage, rulesPage, membersPage } from "./tools.js";
 
 const routes = [
@@ -18,6 +19,7 @@ const routes = [
   [/^#\/incidents$/, incidentsPage],
   [/^#\/incidents\/([^/]+)$/, incidentPage],
   [/^#\/hunt$/, huntPage],
+  [/^#\/intel$/, intelPage],
   [/^#\/rules$/, rulesPage],
   [/^#\/members$/, membersPage],
 ];

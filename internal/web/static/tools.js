@@ -34,7 +34,7 @@ export async function huntPage(view) {
       h("div", { class: "panel scroll" }, sortableTable(cols.map(c => ({ key: c, label: c, wrap: true,
         render: e => e[c] === undefined ? "" : typeof e[c] === "object" ? JSON.stringify(e[c]) : pivot(String(e[c]), c) })), events, null, "hunt-table")));
     const value = p.get("value");
-    if (value) out.append(await related(value));
+    if (value) out.append(await related(value), await relatedIntel(value));
   };
   view.append(h("h1", {}, "Hunting"),
     h("div", { class: "filters" }, h("label", {}, "field filters", fields), h("label", {}, "text", text),
@@ -66,6 +66,19 @@ async function related(value) {
     { key: "rule_title", label: "rule", wrap: true },
     { key: "tlp", label: "TLP", render: a => tlpBadge(a.tlp) },
   ], hits, a => { location.hash = `#/alerts/${encodeURIComponent(a.id)}`; }, "pivot-alerts-table"));
+  return box;
+}
+
+// relatedIntel lists the indicators the viewer may read that hold value.
+async function relatedIntel(value) {
+  const box = h("div", { id: "pivot-intel" }, h("h2", {}, "Indicators holding ", h("code", {}, value)));
+  const res = await guard(() => api("GET", `/web/intel?q=${encodeURIComponent(value)}`));
+  box.append(sortableTable([
+    { key: "tlp", label: "TLP", render: i => tlpBadge(i.tlp) },
+    { key: "name", label: "name", wrap: true },
+    { key: "pattern", label: "pattern", wrap: true, render: i => h("code", {}, i.pattern) },
+    { key: "owner", label: "shared by" },
+  ], (res && res.indicators) || [], () => { location.hash = `#/intel?q=${encodeURIComponent(value)}`; }, "pivot-intel-table"));
   return box;
 }
 

@@ -1,0 +1,122 @@
+package web
+
+import (
+	"context"
+	"encoding/json"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+
+	"github.com/xsoc/xsoc/internal/intel"
+	"github.com/xsoc/xsoc/internal/intel/stix"
+	"github.com/xsoc/xsoc/internal/store"
+	"github.com/xsoc/xsoc/internal/tlp"
+	"github.com/xsoc/xsoc/internal/user"
+)
+
+const sharedColl = "4f7e1b2c-9a3d-4c5e-8f60-1a2b3c4d5e6f"
+
+// withIntel gives the fixture an intel repository with a community
+// collection every member reads and writes.
+func (f *fixture) withIntel(t testing.TB) {
+	t.Helper()
+	ctx := context.Background()
+	repo := intel.NewRepo(f.db, intel.Options{})
+	green := tlp.Green
+	if _, err := repo.CreateCollection(ctx, intel.Collection{ID: sharedColl, Title: "Shared indicators", DefaultTLP: &green, CommunityRead: true}); err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range []string{"fr-soc", "nl-bank", "de-energie"} {
+		if err := repo.SetRights(ctx, sharedColl, m, intel.Rights{Read: true, Write: true}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	f.console.cfg.Intel = repo
+}
+
+// bundle is a STIX bundle of two indicators: one GREEN, one AMBER+STRICT
+// whose name carries markup.
+func bundle(name string) string {
+	now := time.Now().UTC().Format("2006-01-02T15:04:05.000Z")
+	ind := func(id, n, value, marking string) map[string]any {
+		return map[string]any{"type": "indicator", "spec_version": "2.1", "id": id, "created": now, "modified": now,
+			"name": n, "pattern": "[ipv4-addr:value = '" + value + "']", "pattern_type": "stix", "valid_from": now,
+			"object_marking_refs": []string{marking}}
+	}
+	b := map[string]any{"type": "bundle", "id": "bundle--6a9f2f1e-3c53-4d59-8d4f-1f2a3b4c5d6e", "objects": []any{
+		ind("indicator--0b6e1c5e-1111-4a4a-8b8b-0c0c0c0c0c01", "C2 server", "198.51.100.7", stix.TLPGreenRef),
+		ind("indicator--0b6e1c5e-2222-4a4a-8b8b-0c0c0c0c0c02", name, "203.0.113.66", stix.TLPAmberStrictRef),
+	}}
+	data, _ := json.Marshal(b)
+	return string(data)
+}
+
+func TestIntelImportAndVisibility(t *testing.T) {
+	engines(t, func(t *testing.T, db *store.DB) {
+		f := newFixture(t, db, user.Options{})
+		f.withIntel(t)
+		body := bundle("Internal <script>x</script>")
+		for _, tc := range []struct {
+			login string
+			want  int
+		}{{"ana@fr-soc", 403}, {"ops", 403}, {"adm@fr-soc", 200}} {
+			b := newBrowser(t, f.srv.URL)
+			b.login(tc.login, testPassword)
+			code, out := b.call("POST", "/web/intel/import?collection="+sharedColl, body)
+			if code != tc.want {
+				t.Fatalf("%s imports: %d %s, want %d", tc.login, code, out, tc.want)
+			}
+			if code == 200 && !strings.Contains(out, `"stored": 2`) {
+				t.Fatalf("import: %s", out)
+			}
+		}
+		for _, tc := range []struct {
+			login  string
+			strict bool
+		}{{"vic@fr-soc", true}, {"ana@nl-bank", false}, {"ops", true}} {
+			b := newBrowser(t, f.srv.URL)
+			b.login(tc.login, testPassword)
+			code, out := b.call("GET", "/web/intel?q=198.51.100.7", "")
+			if code != 200 || !strings.Contains(out, "C2 server") || strings.Contains(out, "203.0.113.66") {
+				t.Fatalf("%s searches 198.51.100.7: %d %s", tc.login, code, out)
+			}
+			_, out = b.call("GET", "/web/intel", "")
+			if got := strings.Contains(out, "203.0.113.66"); got != tc.strict {
+				t.Errorf("%s sees fr-soc's AMBER+STRICT indicator: %v, want %v", tc.login, got, tc.strict)
+			}
+		}
+		b := newBrowser(t, f.srv.URL)
+		b.login("adm@fr-soc", testPassword)
+		if code, out := b.call("POST", "/web/intel/import?collection="+sharedColl, `{"type":"bundle","objects":[]}`); code != 400 {
+			t.Fatalf("empty bundle: %d %s", code, out)
+		}
+		if code, out := b.call("POST", "/web/intel/import?collection="+sharedColl, `not json`); code != 400 || !strings.Contains(out, "not JSON") {
+			t.Fatalf("not JSON: %d %s", code, out)
+		}
+	})
+}
+
+// TestBrowserIntel imports a bundle from the page and checks that an
+// indicator's markup is shown as text.
+func TestBrowserIntel(t *testing.T) {
+	ctx := chrome(t)
+	dir := shots(t)
+	f := newFixture(t, sqlite(t), user.Options{})
+	f.withIntel(t)
+	payload := `<img src=x onerror="window.__xss=5">`
+	loginAs(t, ctx, f.srv.URL, "adm@fr-soc")
+	run(t, ctx, "intel page", chromedp.Navigate(f.srv.URL+"/#/intel"), chromedp.WaitVisible(chromedp.CSS(`#import-go`)),
+		chromedp.SetValue(chromedp.CSS(`#import-text`), bundle(payload)),
+		chromedp.Click(chromedp.CSS(`#import-go`)),
+		waitText(`#flash`, "2 objects stored"),
+		waitText(`#indicators-table`, payload),
+		waitText(`#collections-table`, "Shared indicators"))
+	screenshot(t, ctx, dir, "intel")
+	run(t, ctx, "search by value", chromedp.SetValue(chromedp.CSS(`#intel-search`), "203.0.113.66"),
+		chromedp.Click(chromedp.CSS(`#intel-go`)), waitText(`#intel-results`, "1 indicators"))
+	if fired := value[bool](t, ctx, `window.__xss !== undefined`); fired || value[int](t, ctx, `document.querySelectorAll("#view img").length`) != 0 {
+		t.Fatal("an indicator's name was parsed as markup")
+	}
+}
