@@ -1,11 +1,12 @@
 package main
 
 import (
-	"errors"
+	"encoding/json"
 	"flag"
 	"fmt"
 	"io"
 	"net/url"
+	"slices"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -15,25 +16,28 @@ import (
 )
 
 const alertsUsage = `usage: xsoc alerts list [--severity S] [--status S] [--technique T] [--member M] [--from T] [--to T] [--limit N] [--json]
-       xsoc alerts show ID
+       xsoc alerts show ID [--json]
        xsoc alerts ack ID
        xsoc alerts close ID
-       xsoc alerts metrics [--from T] [--to T]
+       xsoc alerts metrics [--from T] [--to T] [--json]
 
 Talks to a running node (--url, --key or XSOC_URL, XSOC_API_KEY).`
 
 func runAlerts(args []string, stdout, stderr io.Writer) error {
-	if len(args) == 0 {
-		fmt.Fprintln(stderr, alertsUsage)
-		return errUsage
+	sub, args := splitSub(args, "json")
+	if !slices.Contains([]string{"list", "show", "ack", "close", "metrics"}, sub) {
+		return unknownSub(stderr, "alerts", sub, alertsUsage)
 	}
-	sub, args := args[0], args[1:]
 	fs := flag.NewFlagSet("alerts "+sub, flag.ContinueOnError)
 	client := clientFlags(fs)
 	q := url.Values{}
 	filters := map[string]*string{}
+	names := []string{"from", "to"}
+	if sub == "list" {
+		names = []string{"severity", "status", "technique", "member", "detector", "rule", "incident", "from", "to", "limit", "cursor"}
+	}
 	if sub == "list" || sub == "metrics" {
-		for _, name := range []string{"severity", "status", "technique", "member", "detector", "rule", "incident", "from", "to", "limit", "cursor"} {
+		for _, name := range names {
 			filters[name] = fs.String(name, "", "filter: "+name)
 		}
 	}
@@ -45,6 +49,10 @@ func runAlerts(args []string, stdout, stderr io.Writer) error {
 		if *v != "" {
 			q.Set(name, *v)
 		}
+	}
+	if sub != "list" && sub != "metrics" && fs.NArg() != 1 {
+		fmt.Fprintf(stderr, "xsoc alerts %s takes one alert id\n\n%s\n", sub, alertsUsage)
+		return errUsage
 	}
 	c, err := client()
 	if err != nil {
@@ -75,28 +83,144 @@ func runAlerts(args []string, stdout, stderr io.Writer) error {
 		if err := c.do("GET", "/api/v1/alerts/metrics", q, nil, &rep); err != nil {
 			return err
 		}
-		return printJSON(stdout, rep)
-	case "show", "ack", "close":
-		if fs.NArg() != 1 {
-			return errors.New(sub + " takes one alert id")
+		if *asJSON {
+			return printJSON(stdout, rep)
 		}
-		path := "/api/v1/alerts/" + url.PathEscape(fs.Arg(0))
-		method := "GET"
-		if sub != "show" {
-			method, path = "POST", path+"/"+sub
-		}
-		var a alert.Alert
-		if err := c.do(method, path, nil, nil, &a); err != nil {
-			return err
-		}
-		return printJSON(stdout, a)
+		return printMetrics(stdout, rep)
 	}
-	fmt.Fprintln(stderr, alertsUsage)
-	return errUsage
+	path := "/api/v1/alerts/" + url.PathEscape(fs.Arg(0))
+	method := "GET"
+	if sub != "show" {
+		method, path = "POST", path+"/"+sub
+	}
+	var a alert.Alert
+	if err := c.do(method, path, nil, nil, &a); err != nil {
+		return err
+	}
+	if *asJSON {
+		return printJSON(stdout, alertJSON(a))
+	}
+	return printAlert(stdout, a)
 }
 
-const incidentsUsage = `usage: xsoc incidents list [--status S] [--kind local|campaign] [--cross-border] [--severity S] [--member M] [--json]
-       xsoc incidents show ID
+// alertJSON is an alert with its evidence as JSON objects rather than
+// strings holding JSON.
+func alertJSON(a alert.Alert) any {
+	ev := make([]json.RawMessage, 0, len(a.Evidence))
+	for _, e := range a.Evidence {
+		if json.Valid([]byte(e)) {
+			ev = append(ev, json.RawMessage(e))
+		} else {
+			s, _ := json.Marshal(e)
+			ev = append(ev, s)
+		}
+	}
+	a.Evidence = nil
+	return struct {
+		alert.Alert
+		Evidence []json.RawMessage `json:"evidence,omitempty"`
+	}{a, ev}
+}
+
+// printAlert prints an alert for people: its facts, observables, and each
+// piece of evidence as the event's fields, one a line.
+func printAlert(w io.Writer, a alert.Alert) error {
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintf(tw, "alert\t%s\n", a.ID)
+	fmt.Fprintf(tw, "rule\t%s %s (%s)\n", a.Detector, a.RuleID, a.RuleTitle)
+	fmt.Fprintf(tw, "member\t%s\n", a.Member)
+	fmt.Fprintf(tw, "severity\t%s\n", a.Severity)
+	fmt.Fprintf(tw, "tlp\t%s\n", a.TLP)
+	fmt.Fprintf(tw, "status\t%s\n", a.Status)
+	fmt.Fprintf(tw, "event time\t%s\n", a.EventTime.Format(time.RFC3339))
+	fmt.Fprintf(tw, "detected\t%s (%s after the event)\n", a.Detected.Format(time.RFC3339), a.Detected.Sub(a.EventTime).Round(time.Millisecond))
+	fmt.Fprintf(tw, "count\t%d\n", a.Count)
+	if len(a.Techniques) > 0 {
+		fmt.Fprintf(tw, "techniques\t%s\n", strings.Join(a.Techniques, ", "))
+	}
+	if a.Incident != "" {
+		fmt.Fprintf(tw, "incident\t%s\n", a.Incident)
+	}
+	for _, o := range a.Observables {
+		fmt.Fprintf(tw, "observable\t%s %s (%s)\n", o.Type, o.Value, o.Role)
+	}
+	tw.Flush()
+	for i, e := range a.Evidence {
+		fmt.Fprintf(w, "\nevidence %d:\n", i+1)
+		printEvent(w, e)
+	}
+	return nil
+}
+
+// printEvent prints a flat JSON event as "field  value" lines in field
+// order; anything else as it is.
+func printEvent(w io.Writer, doc string) {
+	var fields map[string]any
+	if err := json.Unmarshal([]byte(doc), &fields); err != nil {
+		fmt.Fprintf(w, "  %s\n", doc)
+		return
+	}
+	names := make([]string, 0, len(fields))
+	for k := range fields {
+		names = append(names, k)
+	}
+	slices.Sort(names)
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	for _, k := range names {
+		v := fields[k]
+		if s, ok := v.(string); ok {
+			fmt.Fprintf(tw, "  %s\t%s\n", k, s)
+			continue
+		}
+		b, _ := json.Marshal(v)
+		fmt.Fprintf(tw, "  %s\t%s\n", k, b)
+	}
+	tw.Flush()
+}
+
+// printMetrics prints the response-time report as a table of durations.
+func printMetrics(w io.Writer, rep alert.Report) error {
+	fmt.Fprintf(w, "alerts detected %s to %s\n\n", rep.From.Format(time.RFC3339), rep.To.Format(time.RFC3339))
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "MEMBER\tSEVERITY\tALERTS\tTIME TO\tN\tMEAN\tP50\tP90\tP99\tMAX")
+	for _, g := range rep.Groups {
+		for _, m := range []struct {
+			name string
+			t    alert.Times
+		}{{"detect", g.Detect}, {"acknowledge", g.Acknowledge}, {"contain", g.Contain}, {"resolve", g.Resolve}} {
+			if m.t.Count == 0 {
+				continue
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%d\t%s\t%s\t%s\t%s\t%s\n", orAll(g.Member), orAll(g.Severity), g.Alerts, m.name, m.t.Count,
+				duration(m.t.Mean), duration(m.t.P50), duration(m.t.P90), duration(m.t.P99), duration(m.t.Max))
+		}
+	}
+	return tw.Flush()
+}
+
+func orAll(s string) string {
+	if s == "" {
+		return "all"
+	}
+	return s
+}
+
+// duration rounds d for reading: milliseconds under a minute, seconds
+// under a day, minutes beyond.
+func duration(d time.Duration) string {
+	switch {
+	case d < time.Second:
+		return d.Round(time.Microsecond).String()
+	case d < time.Minute:
+		return d.Round(time.Millisecond).String()
+	case d < 24*time.Hour:
+		return d.Round(time.Second).String()
+	}
+	return d.Round(time.Minute).String()
+}
+
+const incidentsUsage = `usage: xsoc incidents list [--status S] [--kind local|campaign] [--cross-border] [--severity S] [--member M] [--assignee A] [--json]
+       xsoc incidents show ID [--json]
        xsoc incidents update ID [--status S] [--assignee A] [--title T] [--comment C]
        xsoc incidents merge INTO FROM
        xsoc incidents split ID ALERT_ID...
@@ -106,25 +230,45 @@ const incidentsUsage = `usage: xsoc incidents list [--status S] [--kind local|ca
 
 Talks to a running node (--url, --key or XSOC_URL, XSOC_API_KEY).`
 
+// incidentArgs is how many arguments each incidents subcommand takes:
+// at least min, at most max (-1: any number).
+var incidentArgs = map[string][2]int{
+	"list": {0, 0}, "show": {1, 1}, "update": {1, 1}, "merge": {2, 2}, "split": {2, -1},
+	"audit": {1, 1}, "significant": {1, 1}, "submitted": {2, 2},
+}
+
 func runIncidents(args []string, stdout, stderr io.Writer) error {
-	if len(args) == 0 {
-		fmt.Fprintln(stderr, incidentsUsage)
-		return errUsage
+	sub, args := splitSub(args, "json", "cross-border")
+	nargs, ok := incidentArgs[sub]
+	if !ok {
+		return unknownSub(stderr, "incidents", sub, incidentsUsage)
 	}
-	sub, args := args[0], args[1:]
 	fs := flag.NewFlagSet("incidents "+sub, flag.ContinueOnError)
 	client := clientFlags(fs)
-	status := fs.String("status", "", "status")
-	kind := fs.String("kind", "", "local or campaign")
-	cross := fs.Bool("cross-border", false, "only cross-border incidents")
-	severity := fs.String("severity", "", "minimum severity")
-	memberID := fs.String("member", "", "member")
-	assignee := fs.String("assignee", "", "assignee")
-	title := fs.String("title", "", "new title")
-	comment := fs.String("comment", "", "comment to add")
+	str := func(name, usage string, subs ...string) *string {
+		if slices.Contains(subs, sub) {
+			return fs.String(name, "", usage)
+		}
+		return new(string)
+	}
+	status := str("status", "status: new, triage, contained, resolved, closed", "list", "update")
+	kind := str("kind", "local or campaign", "list")
+	severity := str("severity", "minimum severity", "list")
+	memberID := str("member", "member", "list")
+	assignee := str("assignee", "assignee", "list", "update")
+	title := str("title", "new title", "update")
+	comment := str("comment", "comment to add", "update")
+	cross := new(bool)
+	if sub == "list" {
+		cross = fs.Bool("cross-border", false, "only cross-border incidents")
+	}
 	asJSON := fs.Bool("json", false, "print JSON")
 	if err := parse(fs, args, stderr); err != nil {
 		return err
+	}
+	if fs.NArg() < nargs[0] || (nargs[1] >= 0 && fs.NArg() > nargs[1]) {
+		fmt.Fprintf(stderr, "xsoc incidents %s: wrong number of arguments\n\n%s\n", sub, incidentsUsage)
+		return errUsage
 	}
 	c, err := client()
 	if err != nil {
@@ -172,7 +316,7 @@ func runIncidents(args []string, stdout, stderr io.Writer) error {
 	case "merge":
 		err = c.do("POST", base+"/merge", nil, map[string]string{"from": fs.Arg(1)}, &inc)
 	case "split":
-		err = c.do("POST", base+"/split", nil, map[string][]string{"alerts": fs.Args()[min(1, fs.NArg()):]}, &inc)
+		err = c.do("POST", base+"/split", nil, map[string][]string{"alerts": fs.Args()[1:]}, &inc)
 	case "audit":
 		var out any
 		if err := c.do("GET", base+"/audit", nil, nil, &out); err != nil {
@@ -183,14 +327,88 @@ func runIncidents(args []string, stdout, stderr io.Writer) error {
 		err = c.do("POST", base+"/nis2/significant", nil, map[string]any{}, &inc)
 	case "submitted":
 		err = c.do("POST", base+"/nis2/reports", nil, map[string]string{"report": fs.Arg(1)}, &inc)
-	default:
-		fmt.Fprintln(stderr, incidentsUsage)
-		return errUsage
 	}
 	if err != nil {
 		return err
 	}
-	return printJSON(stdout, inc)
+	if *asJSON {
+		return printJSON(stdout, inc)
+	}
+	return printIncident(stdout, inc)
+}
+
+// printIncident prints an incident for people: its facts, NIS2 clocks and
+// timeline as tables.
+func printIncident(w io.Writer, inc correlate.Incident) error {
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintf(tw, "incident\t%s (%s)\n", inc.ID, inc.Kind)
+	fmt.Fprintf(tw, "title\t%s\n", inc.Title)
+	fmt.Fprintf(tw, "status\t%s\n", inc.Status)
+	if inc.Assignee != "" {
+		fmt.Fprintf(tw, "assignee\t%s\n", inc.Assignee)
+	}
+	fmt.Fprintf(tw, "severity\t%s\n", inc.Severity)
+	fmt.Fprintf(tw, "seen\t%s to %s\n", inc.FirstSeen.Format(time.RFC3339), inc.LastSeen.Format(time.RFC3339))
+	if inc.CrossBorder {
+		fmt.Fprintf(tw, "cross-border\tyes\n")
+	}
+	if len(inc.Countries) > 0 {
+		fmt.Fprintf(tw, "countries\t%s\n", strings.Join(inc.Countries, ", "))
+	}
+	if len(inc.Members) > 0 {
+		fmt.Fprintf(tw, "members\t%s\n", strings.Join(inc.Members, ", "))
+	}
+	if len(inc.Techniques) > 0 {
+		fmt.Fprintf(tw, "techniques\t%s\n", strings.Join(inc.Techniques, ", "))
+	}
+	if inc.MergedInto != "" {
+		fmt.Fprintf(tw, "merged into\t%s\n", inc.MergedInto)
+	}
+	if inc.WithheldAlerts > 0 {
+		fmt.Fprintf(tw, "alerts not shared with you\t%d\n", inc.WithheldAlerts)
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	if n := inc.NIS2; n != nil {
+		fmt.Fprintf(w, "\nNIS2 significant since %s (marked by %s):\n", n.AwareAt.Format(time.RFC3339), n.MarkedBy)
+		tw = tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "REPORT\tDUE\tSUBMITTED\tSTATE")
+		for _, c := range n.Clocks {
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", c.Report, c.Due.Format(time.RFC3339), orDash(c.Submitted), clockState(c))
+		}
+		tw.Flush()
+	}
+	if len(inc.Timeline) > 0 {
+		fmt.Fprintf(w, "\ntimeline (%d alerts):\n", len(inc.Timeline))
+		tw = tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "EVENT TIME\tMEMBER\tTACTIC\tRULE\tALERT")
+		for _, e := range inc.Timeline {
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", e.EventTime.Format(time.DateTime), e.Member, e.Tactic, clip(e.RuleTitle, 60), e.AlertID)
+		}
+		tw.Flush()
+	}
+	return nil
+}
+
+func orDash(t time.Time) string {
+	if t.IsZero() {
+		return "-"
+	}
+	return t.Format(time.RFC3339)
+}
+
+// clockState says where a NIS2 clock stands.
+func clockState(c correlate.Clock) string {
+	switch {
+	case !c.Submitted.IsZero() && c.Late:
+		return "submitted late"
+	case !c.Submitted.IsZero():
+		return "submitted"
+	case c.Overdue:
+		return "overdue by " + duration(-c.Left)
+	}
+	return duration(c.Left) + " left"
 }
 
 const reportUsage = `usage: xsoc report nis2 INCIDENT [--format markdown|json]

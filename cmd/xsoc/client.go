@@ -39,8 +39,22 @@ func clientFlags(fs *flag.FlagSet) func() (*apiClient, error) {
 		if key == "" {
 			return nil, errors.New("no API key: pass --key or set XSOC_API_KEY")
 		}
-		return &apiClient{base: strings.TrimRight(*u, "/"), key: key, http: &http.Client{Timeout: time.Minute}}, nil
+		base, err := nodeURL(*u)
+		if err != nil {
+			return nil, err
+		}
+		return &apiClient{base: base, key: key, http: &http.Client{Timeout: time.Minute}}, nil
 	}
+}
+
+// nodeURL checks a node URL given with --url or XSOC_URL: http or https,
+// with a host.
+func nodeURL(s string) (string, error) {
+	u, err := url.Parse(s)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return "", fmt.Errorf("--url %q: want the node's URL with its scheme, such as http://127.0.0.1:8080 or https://xsoc.example.eu", s)
+	}
+	return strings.TrimRight(s, "/"), nil
 }
 
 func envOr(name, def string) string {

@@ -9,9 +9,11 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
+	"github.com/xsoc/xsoc/internal/config"
 	"github.com/xsoc/xsoc/internal/intel"
 	"github.com/xsoc/xsoc/internal/intel/misp"
 	"github.com/xsoc/xsoc/internal/intel/stix"
@@ -35,32 +37,48 @@ indicators of known-benign values (warning lists) are refused with the
 reason.`
 
 func runIntel(args []string, stdout, stderr io.Writer) error {
-	if len(args) == 0 {
-		fmt.Fprintln(stderr, intelUsage)
-		return errUsage
+	sub, args := splitSub(args)
+	if !slices.Contains([]string{"pull", "push", "import", "export-misp", "collections"}, sub) {
+		return unknownSub(stderr, "intel", sub, intelUsage)
 	}
-	sub, args := args[0], args[1:]
 	fs := flag.NewFlagSet("intel "+sub, flag.ContinueOnError)
-	load := configFlags(fs)
-	taxiiURL := fs.String("taxii", "", "TAXII 2.1 API root URL of the remote server")
-	coll := fs.String("collection", "", "collection id (remote for pull/push; local for import, default the shared collection)")
-	memberID := fs.String("member", "", "member the objects belong to")
-	since := fs.String("since", "", "pull objects added after this RFC 3339 time")
-	token := secretFlag(fs, "token", "XSOC_TAXII_TOKEN", "bearer token for the remote server")
-	user := fs.String("user", "", "HTTP Basic user for the remote server")
-	password := secretFlag(fs, "password", "XSOC_TAXII_PASSWORD", "HTTP Basic password")
-	kind := fs.String("kind", "", "import format: stix, misp-feed, misp-event, freetext, csv (default: guessed)")
-	level := fs.String("tlp", "TLP:AMBER", "TLP of imported freetext/CSV indicators and unmarked MISP data")
-	if err := parse(fs, args, stderr); err != nil {
-		return err
+	load := func() (config.Config, error) { return config.Config{}, nil }
+	if sub != "push" {
+		load = storeFlags(fs, "warninglists")
 	}
-	cfg, err := load()
-	if err != nil {
+	str := func(name, def, usage string, subs ...string) *string {
+		if slices.Contains(subs, sub) {
+			return fs.String(name, def, usage)
+		}
+		return new(string)
+	}
+	taxiiURL := str("taxii", "", "TAXII 2.1 API root URL of the remote server", "pull", "push")
+	coll := str("collection", "", "collection id (remote for pull/push; local for import, default the shared collection)", "pull", "push", "import")
+	memberID := str("member", "", "member the objects belong to", "pull", "import", "export-misp")
+	since := str("since", "", "pull objects added after this RFC 3339 time", "pull")
+	user := str("user", "", "HTTP Basic user for the remote server", "pull", "push")
+	token, password := func() string { return "" }, func() string { return "" }
+	if sub == "pull" || sub == "push" {
+		token = secretFlag(fs, "token", "XSOC_TAXII_TOKEN", "bearer token for the remote server")
+		password = secretFlag(fs, "password", "XSOC_TAXII_PASSWORD", "HTTP Basic password")
+	}
+	kind := str("kind", "", "import format: stix, misp-feed, misp-event, freetext, csv (default: guessed)", "import")
+	level := str("tlp", "TLP:AMBER", "TLP of imported freetext/CSV indicators and unmarked MISP data", "import")
+	if err := parse(fs, args, stderr); err != nil {
 		return err
 	}
 	ctx := context.Background()
 	if sub == "push" {
 		return intelPush(ctx, *taxiiURL, *coll, token(), *user, password(), fs.Arg(0), stdout)
+	}
+	cfg, err := load()
+	if err != nil {
+		return err
+	}
+	if sub == "collections" || sub == "export-misp" {
+		if err := requireStore(cfg); err != nil {
+			return err
+		}
 	}
 	db, err := node.OpenStore(ctx, cfg)
 	if err != nil {
@@ -105,14 +123,12 @@ func runIntel(args []string, stdout, stderr io.Writer) error {
 			return err
 		}
 		return intelImport(ctx, repo, local, *memberID, *kind, lv, fs.Arg(0), stdout)
-	case "export-misp":
+	default: // export-misp
 		if *memberID == "" || fs.NArg() != 1 {
 			return errors.New("export-misp needs --member and an output directory")
 		}
 		return intelExport(ctx, repo, *memberID, fs.Arg(0), stdout)
 	}
-	fmt.Fprintln(stderr, intelUsage)
-	return errUsage
 }
 
 func taxiiClient(root, token, user, password string) (*taxii.Client, error) {

@@ -3,10 +3,19 @@
 package main
 
 import (
+	"errors"
+	"flag"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
+	"path/filepath"
+	"slices"
 	"sort"
+	"strings"
+
+	"github.com/xsoc/xsoc/internal/config"
+	"github.com/xsoc/xsoc/internal/store"
 )
 
 // command is one subcommand.
@@ -84,4 +93,91 @@ func usage(w io.Writer, cmds map[string]command) {
 func runVersion(args []string, stdout, _ io.Writer) error {
 	fmt.Fprintf(stdout, "xsoc %s\n", version)
 	return nil
+}
+
+// splitSub finds the subcommand of "xsoc CMD [flags] SUB [args]": the
+// first argument that is neither a flag nor the value of one (flags named
+// in boolFlags take no value). It returns it and the other arguments, so
+// "incidents --key K list" works like "incidents list --key K".
+func splitSub(args []string, boolFlags ...string) (sub string, rest []string) {
+	for i := 0; i < len(args); i++ {
+		a := args[i]
+		if a == "--" {
+			break
+		}
+		if !strings.HasPrefix(a, "-") || a == "-" {
+			rest = append(append(rest, args[:i]...), args[i+1:]...)
+			return a, rest
+		}
+		name := strings.TrimLeft(a, "-")
+		if !strings.Contains(name, "=") && !slices.Contains(boolFlags, name) && name != "h" && name != "help" {
+			i++ // the flag's value
+		}
+	}
+	return "", args
+}
+
+// unknownSub reports a subcommand cmd does not have, naming it, with the
+// command's usage.
+func unknownSub(stderr io.Writer, cmd, sub, usage string) error {
+	if sub != "" {
+		fmt.Fprintf(stderr, "xsoc %s: unknown subcommand %q\n\n", cmd, sub)
+	}
+	fmt.Fprintln(stderr, usage)
+	return errUsage
+}
+
+// wantsHelp reports whether args ask for help (-h, --help), which a
+// command answers before it touches any store.
+func wantsHelp(args []string) bool {
+	for _, a := range args {
+		if a == "--" {
+			return false
+		}
+		if a == "-h" || a == "-help" || a == "--help" {
+			return true
+		}
+	}
+	return false
+}
+
+// requireStore refuses to work on a node store that does not exist yet:
+// commands that only read or change what a node holds must not create an
+// empty database (or the data directory) as a side effect.
+func requireStore(cfg config.Config) error {
+	if cfg.PostgresURL != "" {
+		return nil
+	}
+	path := filepath.Join(cfg.DataDir, store.SQLiteFile)
+	if _, err := os.Stat(path); errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("no node data in %s (no %s): start a node with \"xsoc serve\" first, or pass the node's --data-dir or --postgres-url", cfg.DataDir, path)
+	} else if err != nil {
+		return err
+	}
+	return nil
+}
+
+// storeFlags registers, of the node flags, only those of commands that
+// work on a node's store directly — --config, --data-dir, --postgres-url
+// and the names in extra — so that their help lists what they use. The
+// loader applies them as configFlags' does.
+func storeFlags(fs *flag.FlagSet, extra ...string) func() (config.Config, error) {
+	all := flag.NewFlagSet(fs.Name(), flag.ContinueOnError)
+	load := configFlags(all)
+	for _, name := range append([]string{"config", "data-dir", "postgres-url"}, extra...) {
+		f := all.Lookup(name)
+		fs.String(name, f.DefValue, f.Usage)
+	}
+	return func() (config.Config, error) {
+		var err error
+		fs.Visit(func(f *flag.Flag) {
+			if all.Lookup(f.Name) != nil && err == nil {
+				err = all.Set(f.Name, f.Value.String())
+			}
+		})
+		if err != nil {
+			return config.Config{}, err
+		}
+		return load()
+	}
 }

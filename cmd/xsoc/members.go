@@ -7,6 +7,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"text/tabwriter"
 
@@ -25,16 +26,18 @@ as "xsoc serve"; safe while the node runs). Operators can do the same over
 REST: POST /api/v1/members, GET /api/v1/members, POST /api/v1/members/{id}/rotate-key.`
 
 func runMembers(args []string, stdout, stderr io.Writer) error {
-	if len(args) == 0 {
-		fmt.Fprintln(stderr, membersUsage)
-		return errUsage
+	sub, args := splitSub(args, "json", "public")
+	if !slices.Contains([]string{"add", "list", "rotate-key", "set-tlp"}, sub) {
+		return unknownSub(stderr, "members", sub, membersUsage)
 	}
-	sub, args := args[0], args[1:]
 	fs := flag.NewFlagSet("members "+sub, flag.ContinueOnError)
-	load := configFlags(fs)
+	load := storeFlags(fs)
 	var m member.Member
 	var clientOf string
-	asJSON := fs.Bool("json", false, "print JSON")
+	asJSON := new(bool)
+	if sub == "list" {
+		fs.BoolVar(asJSON, "json", false, "print JSON")
+	}
 	if sub == "add" {
 		fs.StringVar(&m.ID, "id", "", "member id: a short slug such as de-energie")
 		fs.StringVar(&m.Name, "name", "", "organisation name")
@@ -54,6 +57,11 @@ func runMembers(args []string, stdout, stderr io.Writer) error {
 	cfg, err := load()
 	if err != nil {
 		return err
+	}
+	if sub != "add" {
+		if err := requireStore(cfg); err != nil {
+			return err
+		}
 	}
 	ctx := context.Background()
 	db, err := node.OpenStore(ctx, cfg)

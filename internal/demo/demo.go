@@ -2,11 +2,13 @@ package demo
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	"maps"
 	"net/http"
@@ -14,16 +16,17 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"time"
 
+	"github.com/xsoc/xsoc/internal/bus"
 	"github.com/xsoc/xsoc/internal/config"
 	"github.com/xsoc/xsoc/internal/correlate"
 	"github.com/xsoc/xsoc/internal/intel"
 	"github.com/xsoc/xsoc/internal/intel/stix"
 	"github.com/xsoc/xsoc/internal/member"
 	"github.com/xsoc/xsoc/internal/node"
+	"github.com/xsoc/xsoc/internal/pipeline"
 	"github.com/xsoc/xsoc/internal/scenario"
 	"github.com/xsoc/xsoc/internal/tlp"
 )
@@ -67,11 +70,19 @@ func Run(ctx context.Context, opts Options) (Result, error) {
 	}
 	cfg := scenario.DemoConfig(opts.Seed)
 	cfg.Start = recentStart(cfg, time.Now())
+	if err := freshDataDir(opts.Config.DataDir, opts.Out); err != nil {
+		return Result{}, err
+	}
 	n, err := node.Open(ctx, opts.Config, opts.Log)
 	if err != nil {
 		return Result{}, err
 	}
 	keys, err := setupMembers(ctx, n, cfg)
+	if err != nil {
+		n.Close()
+		return Result{}, err
+	}
+	operatorKey, err := n.EnsureOperatorKey(ctx)
 	if err != nil {
 		n.Close()
 		return Result{}, err
@@ -89,11 +100,9 @@ func Run(ctx context.Context, opts Options) (Result, error) {
 	defer stopNode()
 	nodeDone := make(chan error, 1)
 	go func() { nodeDone <- n.Run(nodeCtx) }()
-	fmt.Fprintf(opts.Out, "\nxsoc demo: node at %s (data in %s)\n", n.URL(), opts.Config.DataDir)
-	fmt.Fprintf(opts.Out, "REST API at %s/api/v1, described at %s/api/v1/openapi.json; TAXII 2.1 at %s/taxii2/\n", n.URL(), n.URL(), n.URL())
+	printAccess(opts.Out, n.URL(), opts.Config.DataDir, operatorKey, keys[IntelOwner])
 	printLogins(opts.Out, n.URL(), logins, filepath.Join(opts.Config.DataDir, "demo-logins.json"))
-	fmt.Fprintf(opts.Out, "member API keys are in %s; try:\n", filepath.Join(opts.Config.DataDir, "demo-keys.json"))
-	fmt.Fprintf(opts.Out, "  xsoc incidents list --cross-border --url %s --key %s\n\n", n.URL(), keys["fr-soc"])
+	fmt.Fprintln(opts.Out)
 
 	var res Result
 	started := time.Now()
@@ -104,9 +113,9 @@ func Run(ctx context.Context, opts Options) (Result, error) {
 		w := watcher{from: local{n}, every: time.Second, progress: "[%5.1fs] %d events ingested, %d alerts\n"}
 		w.run(watchCtx, started, &res, opts.Out)
 	}()
-	err = replay(ctx, endpoints(n.URL(), keys), cfg, opts.Speed, &res)
+	err = replay(ctx, endpoints(n.URL(), keys), cfg, opts.Speed, &res, func() error { return drain(ctx, n, bus.DetectConsumer) })
 	if err == nil {
-		err = drain(ctx, n, keys, res.Sent)
+		err = drain(ctx, n, bus.IngestConsumers...)
 	}
 	stopWatch()
 	<-watched
@@ -145,37 +154,48 @@ func recentStart(cfg scenario.Config, now time.Time) time.Time {
 	return start
 }
 
-// drain waits until the archive has stored every event sent and
-// detection has handled them.
-func drain(ctx context.Context, n *node.Node, keys map[string]string, sent int64) error {
-	err := poll(ctx, 2*time.Minute, 200*time.Millisecond, func() (bool, error) {
-		var stored int64
-		for id := range keys {
-			c, err := n.Archive.Total(ctx, id)
+// drain waits until the pipeline has finished every batch sent by the
+// consumers named: detection has raised and correlated the batch's
+// alerts, the archive stored its events. Each acknowledges a batch only
+// after its work is done, so a consumer with nothing pending and nothing
+// awaiting acknowledgement has finished. It looks again after 100 µs,
+// then less and less often, up to every 50 ms.
+func drain(ctx context.Context, n *node.Node, consumers ...string) error {
+	wait := 100 * time.Microsecond
+	for deadline := time.Now().Add(2 * time.Minute); ; {
+		var pending uint64
+		for _, c := range consumers {
+			p, err := pipeline.Pending(ctx, n.Bus, c)
 			if err != nil {
-				return false, err
+				return err
 			}
-			stored += c
+			pending += p
 		}
-		if stored < sent {
-			return false, nil
+		if pending == 0 {
+			return nil
 		}
-		return n.CaughtUp(ctx)
-	})
-	if errors.Is(err, errPollTimeout) {
-		return errors.New("the pipeline did not catch up within two minutes")
+		if time.Now().After(deadline) {
+			return errors.New("the pipeline did not catch up within two minutes")
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(wait):
+		}
+		wait = min(2*wait, 50*time.Millisecond)
 	}
-	if err == nil {
-		time.Sleep(500 * time.Millisecond) // the last batch's alerts follow its events
-	}
-	return err
 }
 
 // setupMembers creates the scenario's members (or gives existing ones a
 // fresh key) and writes the keys to demo-keys.json.
 func setupMembers(ctx context.Context, n *node.Node, cfg scenario.Config) (map[string]string, error) {
 	keys := map[string]string{}
-	for _, m := range scenario.DefaultMembers() {
+	members := scenario.DefaultMembers()
+	// The others are clients of the intel owner: it must exist first.
+	slices.SortStableFunc(members, func(a, b scenario.Member) int {
+		return cmp.Compare(boolRank(a.ID != IntelOwner), boolRank(b.ID != IntelOwner))
+	})
+	for _, m := range members {
 		mem := demoMember(m)
 		if m.ID != IntelOwner {
 			mem.ClientOf = []string{IntelOwner}
@@ -264,60 +284,66 @@ func endpoints(url string, keys map[string]string) map[string]endpoint {
 	return out
 }
 
+// batchSpan is the scenario time one ingest request of a member covers.
+// Batches are cut by scenario time, never by wall-clock time, and sent one
+// at a time in a fixed order, so every run hands the pipeline the same
+// batches in the same order whatever the speed and the machine's load —
+// and the node forms the same alerts and incidents.
+const batchSpan = 30 * time.Second
+
+// maxBatchLines bounds one request.
+const maxBatchLines = 1000
+
 // replay streams the scenario to each member's ingest endpoint, paced to
 // speed.
-func replay(ctx context.Context, dests map[string]endpoint, cfg scenario.Config, speed float64, res *Result) error {
+//
+// settle, if set, runs after every request; the single-node
+// demonstration waits there until the pipeline finished the batch, so
+// that batches are processed one by one in the order sent.
+func replay(ctx context.Context, dests map[string]endpoint, cfg scenario.Config, speed float64, res *Result, settle func() error) error {
 	client := &http.Client{Timeout: time.Minute}
 	pending := map[batchKey]*bytes.Buffer{}
 	counts := map[batchKey]int{}
-	var sendErr atomic.Pointer[error]
-	var wg sync.WaitGroup
-	sem := make(chan struct{}, 4)
-	flush := func() {
-		for k, buf := range pending {
-			if buf.Len() == 0 {
-				continue
-			}
-			body := bytes.Clone(buf.Bytes())
-			lines := counts[k]
-			buf.Reset()
-			counts[k] = 0
-			sem <- struct{}{}
-			wg.Add(1)
-			go func() {
-				defer func() { <-sem; wg.Done() }()
-				dest := dests[k.member]
-				rej, err := post(ctx, client, dest.url, dest.key, k.format, body)
-				if err != nil {
-					sendErr.CompareAndSwap(nil, &err)
-					return
-				}
-				atomic.AddInt64(&res.Sent, int64(lines-rej))
-				atomic.AddInt64(&res.Rejected, int64(rej))
-			}()
+	send := func(k batchKey) error {
+		buf := pending[k]
+		if buf == nil || buf.Len() == 0 {
+			return nil
 		}
-		wg.Wait()
+		dest := dests[k.member]
+		rej, err := post(ctx, client, dest.url, dest.key, k.format, buf.Bytes())
+		if err != nil {
+			return err
+		}
+		res.addSent(int64(counts[k]-rej), int64(rej))
+		buf.Reset()
+		counts[k] = 0
+		if settle != nil {
+			return settle()
+		}
+		return nil
+	}
+	flush := func() error {
+		for _, k := range sortedKeys(pending) {
+			if err := send(k); err != nil {
+				return err
+			}
+		}
+		return nil
 	}
 	wallStart := time.Now()
-	lastFlush := wallStart
+	spanEnd := cfg.Start.Add(batchSpan)
 	err := scenario.Stream(cfg, func(rec scenario.Record) error {
-		if p := sendErr.Load(); p != nil {
-			return *p
-		}
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		if speed > 0 {
-			due := wallStart.Add(time.Duration(float64(rec.Time.Sub(cfg.Start)) / speed))
-			if wait := time.Until(due); wait > 0 {
-				flush()
-				lastFlush = time.Now()
-				select {
-				case <-time.After(wait):
-				case <-ctx.Done():
-					return ctx.Err()
-				}
+		for !rec.Time.Before(spanEnd) {
+			if err := flush(); err != nil {
+				return err
 			}
+			if err := pace(ctx, wallStart, spanEnd.Sub(cfg.Start), speed); err != nil {
+				return err
+			}
+			spanEnd = spanEnd.Add(batchSpan)
 		}
 		k := batchKey{rec.Member, rec.Format}
 		buf := pending[k]
@@ -328,17 +354,44 @@ func replay(ctx context.Context, dests map[string]endpoint, cfg scenario.Config,
 		buf.Write(rec.Line)
 		buf.WriteByte('\n')
 		counts[k]++
-		if counts[k] >= 1000 || time.Since(lastFlush) > 200*time.Millisecond {
-			flush()
-			lastFlush = time.Now()
+		if counts[k] >= maxBatchLines {
+			return send(k)
 		}
 		return nil
 	})
-	flush()
-	if p := sendErr.Load(); p != nil && err == nil {
-		err = *p
+	if err != nil {
+		return err
 	}
-	return err
+	return flush()
+}
+
+// pace waits until scenario time offset is due at speed (0: never waits).
+func pace(ctx context.Context, wallStart time.Time, offset time.Duration, speed float64) error {
+	if speed <= 0 {
+		return nil
+	}
+	wait := time.Until(wallStart.Add(time.Duration(float64(offset) / speed)))
+	if wait <= 0 {
+		return nil
+	}
+	select {
+	case <-time.After(wait):
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// sortedKeys returns the batch keys in a fixed order.
+func sortedKeys(m map[batchKey]*bytes.Buffer) []batchKey {
+	keys := make([]batchKey, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.SortFunc(keys, func(a, b batchKey) int {
+		return cmp.Or(cmp.Compare(a.member, b.member), cmp.Compare(a.format, b.format))
+	})
+	return keys
 }
 
 // post sends one NDJSON body, retrying while the node asks to, and
@@ -376,16 +429,23 @@ func post(ctx context.Context, client *http.Client, url, key, format string, bod
 // (" at the hub"), empty for the demonstration's only node.
 func announce(out io.Writer, inc correlate.Incident, after time.Duration, where string) {
 	fmt.Fprintf(out, "\n*** cross-border incident%s after %.1fs: %s\n", where, after.Seconds(), inc.Title)
+	fmt.Fprintln(out, incidentFacts(inc))
+	fmt.Fprintf(out, "    incident %s\n\n", inc.ID)
+}
+
+// incidentFacts is the indented line of an incident's countries, members,
+// severity and techniques.
+func incidentFacts(inc correlate.Incident) string {
 	line := fmt.Sprintf("    countries %s · members %s · severity %s",
 		strings.Join(inc.Countries, ", "), strings.Join(inc.Members, ", "), inc.Severity)
 	if len(inc.Techniques) > 0 {
 		line += " · techniques " + strings.Join(inc.Techniques, ", ")
 	}
-	fmt.Fprintln(out, line)
-	fmt.Fprintf(out, "    incident %s\n\n", inc.ID)
+	return line
 }
 
-// summarize prints what the node holds once the replay is done.
+// summarize prints what the node holds once the replay is done, and the
+// latest cross-border incident as it stands then.
 func summarize(ctx context.Context, n *node.Node, res *Result, out io.Writer) {
 	incidents, cross, err := tally(ctx, local{n}, res)
 	if err != nil {
@@ -393,4 +453,60 @@ func summarize(ctx context.Context, n *node.Node, res *Result, out io.Writer) {
 	}
 	fmt.Fprintf(out, "\nreplayed %d events (%d rejected): %d alerts, %d incidents, %d cross-border\n",
 		res.Sent, res.Rejected, res.Alerts, incidents, cross)
+	if inc, err := (local{n}).crossBorder(ctx); err == nil && inc != nil {
+		res.CrossBorder = inc
+		fmt.Fprintf(out, "cross-border incident %s: %s\n%s\n", inc.ID, inc.Title, incidentFacts(*inc))
+	}
+}
+
+// addSent counts lines ingest accepted and rejected; the watcher reads
+// Sent meanwhile.
+func (r *Result) addSent(sent, rejected int64) {
+	atomic.AddInt64(&r.Sent, sent)
+	atomic.AddInt64(&r.Rejected, rejected)
+}
+
+func boolRank(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// demoMarkers are files only a demonstration writes to its data
+// directory: a directory holding one is a demonstration's, safe to clear.
+var demoMarkers = []string{"demo-keys.json", filepath.Join("federation", "keys.json")}
+
+// freshDataDir makes sure the demonstration starts from nothing: it
+// removes an earlier demonstration's data directory, saying so, and
+// refuses to touch a non-empty directory that is not a demonstration's.
+func freshDataDir(dir string, out io.Writer) error {
+	entries, err := os.ReadDir(dir)
+	if errors.Is(err, fs.ErrNotExist) || (err == nil && len(entries) == 0) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	for _, m := range demoMarkers {
+		if _, err := os.Stat(filepath.Join(dir, m)); err == nil {
+			fmt.Fprintf(out, "starting fresh: removing the earlier demonstration's data in %s\n", dir)
+			return os.RemoveAll(dir)
+		}
+	}
+	return fmt.Errorf("%s is not empty and holds no earlier demonstration's data: choose another --data-dir", dir)
+}
+
+// printAccess tells how to reach the demonstration's node: as a member
+// and as the operator.
+func printAccess(out io.Writer, url, dataDir, operatorKeyFile, memberKey string) {
+	if operatorKeyFile == "" {
+		operatorKeyFile = filepath.Join(dataDir, "operator.key")
+	}
+	fmt.Fprintf(out, "\nxsoc demo: node at %s (data in %s); REST API %s/api/v1, TAXII 2.1 %s/taxii2/\n", url, dataDir, url, url)
+	fmt.Fprintf(out, "every call takes an API key; member keys are in %s, the operator key in %s. Try:\n",
+		filepath.Join(dataDir, "demo-keys.json"), operatorKeyFile)
+	fmt.Fprintf(out, "  xsoc incidents list --cross-border --url %s --key %s\n", url, memberKey)
+	fmt.Fprintf(out, "  xsoc alerts metrics --url %s --key @%s\n", url, operatorKeyFile)
+	fmt.Fprintf(out, "  curl -H \"Authorization: Bearer $(cat %s)\" %s/api/v1/openapi.json\n", operatorKeyFile, url)
 }

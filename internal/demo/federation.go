@@ -159,7 +159,7 @@ func RunFederation(ctx context.Context, opts FederationOptions) (res Result, err
 			stopReplay()
 		}
 	}()
-	err = replay(replayCtx, dests, cfg, opts.Speed, &res)
+	err = replay(replayCtx, dests, cfg, opts.Speed, &res, nil)
 	if err == nil {
 		err = drainMembers(replayCtx, nodes[1:], res.Sent)
 	}

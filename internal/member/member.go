@@ -82,6 +82,10 @@ func (m *Member) Validate() error {
 		return fmt.Errorf("member id %q: want 2-63 characters of a-z, 0-9 and '-', starting with a letter or digit", m.ID)
 	case strings.TrimSpace(m.Name) == "":
 		return fmt.Errorf("member %s: name is required", m.ID)
+	case m.Country == "":
+		return fmt.Errorf("member %s: country is required (ISO 3166-1 alpha-2 of an EU member state, e.g. DE, FR, SE)", m.ID)
+	case m.Sector == "":
+		return fmt.Errorf("member %s: sector is required (one of %s)", m.ID, strings.Join(Sectors, ", "))
 	case !slices.Contains(EUCountries, m.Country):
 		return fmt.Errorf("member %s: country %q is not an EU member state (ISO 3166-1 alpha-2, e.g. DE, FR, SE)", m.ID, m.Country)
 	case !slices.Contains(Sectors, m.Sector):

@@ -94,6 +94,17 @@ func (r *Registry) Add(ctx context.Context, m Member) (Member, string, error) {
 	clients, _ := json.Marshal(nonNil(m.ClientOf))
 	var key string
 	err := r.db.InTx(ctx, func(tx *store.Tx) error {
+		// A client-of relation decides who may read the member's AMBER
+		// data: it must name a member that exists.
+		for _, parent := range m.ClientOf {
+			var n int
+			if err := tx.QueryRow(ctx, `SELECT COUNT(*) FROM members WHERE id = ?`, parent).Scan(&n); err != nil {
+				return err
+			}
+			if n == 0 {
+				return fmt.Errorf("member %s: client of %q: %w", m.ID, parent, ErrNotFound)
+			}
+		}
 		res, err := tx.Exec(ctx, `INSERT INTO members (id, name, country, sector, public, client_of, created, alert_tlp)
 			VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING`,
 			m.ID, m.Name, m.Country, m.Sector, boolInt(m.Public), string(clients), store.Nanos(m.Created), m.AlertLevel().String())

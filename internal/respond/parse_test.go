@@ -216,6 +216,17 @@ func FuzzParsePlaybooks(f *testing.F) {
 	})
 }
 
+// TestExamplesLoadAsShipped: the examples load without any environment;
+// the one with a webhook starts in dry run until its secret is set.
+func TestExamplesLoadAsShipped(t *testing.T) {
+	t.Setenv("XSOC_HOOK_SECRET", "")
+	r := newResponder(t, storetest.SQLite(t, schemas...), Options{})
+	mustLoad(t, r, "examples")
+	if got := len(r.Playbooks()); got != 3 {
+		t.Fatalf("%d example playbooks loaded, want 3", got)
+	}
+}
+
 // TestExamplesLoad keeps the shipped example playbooks valid.
 func TestExamplesLoad(t *testing.T) {
 	t.Setenv("XSOC_HOOK_SECRET", "example")

@@ -129,13 +129,17 @@ func OpenPostgres(ctx context.Context, url string) (*DB, error) {
 	return &DB{sql: db, dialect: Postgres}, nil
 }
 
+// SQLiteFile is the name of the embedded database in a node's data
+// directory.
+const SQLiteFile = "xsoc.db"
+
 // Open opens PostgreSQL when postgresURL is set, otherwise the SQLite file
-// xsoc.db under dataDir with opts.
+// SQLiteFile under dataDir with opts.
 func Open(ctx context.Context, dataDir, postgresURL string, opts ...SQLiteOption) (*DB, error) {
 	if postgresURL != "" {
 		return OpenPostgres(ctx, postgresURL)
 	}
-	return OpenSQLite(filepath.Join(dataDir, "xsoc.db"), opts...)
+	return OpenSQLite(filepath.Join(dataDir, SQLiteFile), opts...)
 }
 
 // redact hides a password in a connection URL for error messages.
