@@ -77,7 +77,7 @@ func TestAttributePattern(t *testing.T) {
 		{"AS", "AS64496", "[autonomous-system:number = 64496]", nil},
 		{"AS", "ASX", "", nil},
 		{"mac-address", "00:AA:bb:cc:dd:ee", "[mac-addr:value = '00:aa:bb:cc:dd:ee']", nil},
-		{"x509-fingerprint-sha1", "AABB", "[x509-certificate:hashes.'SHA-1' = 'aabb']", nil},
+		{"x509-fingerprint-sha1", "AABBCCDDEEFF00112233445566778899AABBCCDD", "[x509-certificate:hashes.'SHA-1' = 'aabbccddeeff00112233445566778899aabbccdd']", nil},
 		{"link", "https://blog.example/post", "", nil},
 		{"text", "UPX packed", "", nil},
 		{"yara", "rule x {}", "", nil},

@@ -134,7 +134,7 @@ func TestMatchTimestampsAndLists(t *testing.T) {
 func TestMatcherAddErrors(t *testing.T) {
 	tests := []struct{ pattern, msg string }{
 		{"[x-custom:x_field = 'a']", "has no event field"},
-		{"[file:hashes.'SHA-256' = 'a'] FOLLOWEDBY [artifact:payload_bin = 'a']", "has no event field"},
+		{"[file:hashes.'SHA-256' = 'aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa'] FOLLOWEDBY [artifact:payload_bin = 'a']", "has no event field"},
 		{"[process:name MATCHES '(?<=a)b']", "MATCHES"},
 		{"[ipv4-addr:value ISSUBSET 'not-a-network']", "ISSUBSET needs an IP network"},
 	}

@@ -167,13 +167,24 @@ func (p *parser) observationExpression() (Expr, error) {
 	default:
 		return nil, p.unexpected("'[' or '('")
 	}
+	// Each kind of qualifier applies at most once to one expression:
+	// "WITHIN 5 SECONDS WITHIN 6 SECONDS" has no meaning (the OASIS
+	// pattern validator refuses it too); parentheses nest them.
+	var seen [3]bool
 	for {
+		pos := p.tok.pos
 		q, ok, err := p.qualifier()
 		if err != nil {
 			return nil, err
 		}
 		if !ok {
 			return e, nil
+		}
+		if int(q.Kind) < len(seen) {
+			if seen[q.Kind] {
+				return nil, errAt(pos, "%s qualifier repeated on one observation expression (parenthesise to nest them)", qualifierNames[q.Kind])
+			}
+			seen[q.Kind] = true
 		}
 		e = &Qualified{Expr: e, Qualifier: q}
 	}
@@ -326,6 +337,7 @@ func (p *parser) propTest() (Comparison, error) {
 		}
 		return &Exists{Path: path, Not: not}, nil
 	}
+	pathPos := p.tok.pos
 	path, err := p.objectPath()
 	if err != nil {
 		return nil, err
@@ -339,6 +351,9 @@ func (p *parser) propTest() (Comparison, error) {
 	}
 	if err := p.operator(t); err != nil {
 		return nil, err
+	}
+	if err := checkHashValue(t); err != nil {
+		return nil, errAt(pathPos, "%v", err)
 	}
 	return t, nil
 }

@@ -15,8 +15,8 @@ func TestParseCanonicalForm(t *testing.T) {
 	}{
 		{"[ipv4-addr:value = '198.51.100.1']", "[ipv4-addr:value = '198.51.100.1']"},
 		{"[ ipv4-addr:value == '10.0.0.0' ]", "[ipv4-addr:value = '10.0.0.0']"},
-		{"[file:hashes.'SHA-256' = 'aa']", "[file:hashes.'SHA-256' = 'aa']"},
-		{"[file:hashes.MD5 != 'aa']", "[file:hashes.MD5 != 'aa']"},
+		{"[file:hashes.'SHA-256' = 'aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa']", "[file:hashes.'SHA-256' = 'aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa']"},
+		{"[file:hashes.MD5 != 'bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb']", "[file:hashes.MD5 != 'bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb']"},
 		{"[file:name <> 'a']", "[file:name != 'a']"},
 		{"[file:size < 10]", "[file:size < 10]"},
 		{"[file:size <= +10]", "[file:size <= 10]"},
@@ -90,6 +90,19 @@ func TestParseErrors(t *testing.T) {
 		{"[ipv4-addr = '1']", 11, "expected ':'"},
 		{"[file:hashes.SHA-256 = 'a']", 13, "must be quoted"},
 		{"[file:name = 'a\\n']", 15, "invalid escape"},
+		// Qualifiers of one kind apply once to an expression (STIX 2.1
+		// section 9.5; the OASIS pattern validator refuses repeats).
+		{"[x:a = 1] WITHIN 5 SECONDS WITHIN 6 SECONDS", 27, "WITHIN qualifier repeated"},
+		{"[x:a = 1] REPEATS 2 TIMES REPEATS 3 TIMES", 26, "REPEATS qualifier repeated"},
+		{"[x:a = 1] START t'2020-01-01T00:00:00Z' STOP t'2020-01-02T00:00:00Z' START t'2020-01-01T00:00:00Z' STOP t'2020-01-03T00:00:00Z'", 69, "START ... STOP qualifier repeated"},
+		// Hash values fit their algorithm (hashing-algorithm-ov, section 10.11).
+		{"[file:hashes.'SHA-256' = 'f00']", 1, `"f00" is not a SHA-256 hash (64 hex digits)`},
+		{"[file:hashes.MD5 = 'zz" + strings.Repeat("0", 30) + "']", 1, "is not a MD5 hash (32 hex digits)"},
+		{"[file:hashes.'SHA-1' IN ('" + strings.Repeat("a", 40) + "', 'x')]", 1, `"x" is not a SHA-1 hash`},
+		{"[file:hashes.'SHA-512' != '" + strings.Repeat("a", 64) + "']", 1, "SHA-512 hash (128 hex digits)"},
+		{"[process:image_ref.hashes.'SHA-256' = 'abc']", 1, "not a SHA-256 hash"},
+		{"[file:hashes.SSDEEP = 'not ssdeep']", 1, "not a SSDEEP hash"},
+		{"[file:hashes.MD5 = 5]", 1, "MD5 value must be a string"},
 		{"[x:a = 01]", 7, "leading zero"},
 		{"[x:a < true]", 7, "cannot be ordered"},
 		{"[x:a LIKE 1]", 10, "LIKE needs a string"},
@@ -227,7 +240,7 @@ func TestParseExamplePatterns(t *testing.T) {
 func FuzzParse(f *testing.F) {
 	seeds := []string{
 		"[ipv4-addr:value = '198.51.100.1']",
-		"[file:hashes.'SHA-256' = 'ef53' OR file:name LIKE '%.exe']",
+		"[file:hashes.'SHA-256' = 'aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa' OR file:name LIKE '%.exe']",
 		"[x:a IN (1, 2.5, 'x', true, h'00', b'AA==', t'2020-01-01T00:00:00Z')]",
 		"([x:a = 1] AND [x:b = 2]) REPEATS 2 TIMES WITHIN 5 SECONDS FOLLOWEDBY [x:c = 3]",
 		"[NOT EXISTS x:a[*].b.'c d'] START t'2020-01-01T00:00:00Z' STOP t'2020-01-02T00:00:00Z'",
