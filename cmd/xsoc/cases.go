@@ -364,9 +364,6 @@ func printIncident(w io.Writer, inc correlate.Incident) error {
 	if inc.MergedInto != "" {
 		fmt.Fprintf(tw, "merged into\t%s\n", inc.MergedInto)
 	}
-	if inc.WithheldAlerts > 0 {
-		fmt.Fprintf(tw, "alerts not shared with you\t%d\n", inc.WithheldAlerts)
-	}
 	if err := tw.Flush(); err != nil {
 		return err
 	}
