@@ -118,12 +118,18 @@ func (r *Repo) AddObjects(ctx context.Context, v Viewer, collection string, obje
 func (r *Repo) check(raw json.RawMessage) (Envelope, error) {
 	env, err := ParseEnvelope(raw)
 	if err != nil {
-		// Name the object in the failure when its id at least is readable.
-		var id struct {
-			ID string `json:"id"`
+		// Name the object in the failure, with its version, as far as
+		// they are readable.
+		var named struct {
+			ID       string `json:"id"`
+			Created  string `json:"created"`
+			Modified string `json:"modified"`
 		}
-		json.Unmarshal(raw, &id)
-		return Envelope{ID: id.ID}, err
+		json.Unmarshal(raw, &named)
+		env := Envelope{ID: named.ID}
+		env.Created, _ = ParseTimestamp(named.Created)
+		env.Modified, _ = ParseTimestamp(named.Modified)
+		return env, err
 	}
 	if r.opts.Validate != nil {
 		if err := r.opts.Validate(raw); err != nil {

@@ -2,6 +2,8 @@ package intel
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"strconv"
@@ -120,6 +122,8 @@ type query struct {
 	limit  int
 	cursor int64
 	body   bool
+	// print is the filterPrint of the query, which its next tokens carry.
+	print string
 }
 
 func (r *Repo) read(ctx context.Context, v Viewer, collection string, f Filter, defVersion string, body bool) (Page, error) {
@@ -151,14 +155,36 @@ func (r *Repo) prepare(coll Collection, f Filter, defVersion string, body bool) 
 	if !f.AddedAfter.IsZero() {
 		q.cursor = store.Nanos(f.AddedAfter)
 	}
+	q.print = filterPrint(coll.ID, f, defVersion, body)
 	if f.Next != "" {
-		n, err := strconv.ParseInt(f.Next, 10, 64)
+		pos, print, _ := strings.Cut(f.Next, ".")
+		n, err := strconv.ParseInt(pos, 10, 64)
 		if err != nil || n < 0 {
 			return query{}, fmt.Errorf("intel: next %q is not a token this server gave: %w", f.Next, ErrInvalid)
+		}
+		if print != q.print {
+			return query{}, fmt.Errorf("intel: next %q belongs to a query with other filters (match[...], added_after) or another collection or endpoint: repeat them unchanged with next, or start over without it: %w", f.Next, ErrInvalid)
 		}
 		q.cursor = max(q.cursor, n)
 	}
 	return q, nil
+}
+
+// filterPrint condenses what a page's results depend on — collection,
+// endpoint, filters; not the page size — so that a next token is honoured
+// only with the query it continues: with other filters it would skip or
+// repeat objects silently.
+func filterPrint(coll string, f Filter, defVersion string, body bool) string {
+	h := sha256.New()
+	for _, part := range [][]string{{coll, defVersion, strconv.FormatBool(body), f.AddedAfter.UTC().Format(time.RFC3339Nano)},
+		f.IDs, f.Types, f.SpecVersions, f.Versions} {
+		for _, s := range part {
+			h.Write([]byte(s))
+			h.Write([]byte{0})
+		}
+		h.Write([]byte{1})
+	}
+	return hex.EncodeToString(h.Sum(nil)[:8])
 }
 
 // run scans versions in date_added order, keeping those v sees and the
@@ -199,7 +225,7 @@ func (r *Repo) run(ctx context.Context, v Viewer, q query) (Page, error) {
 	if len(kept) > q.limit {
 		kept = kept[:q.limit]
 		page.More = true
-		page.Next = strconv.FormatInt(store.Nanos(kept[len(kept)-1].DateAdded), 10)
+		page.Next = strconv.FormatInt(store.Nanos(kept[len(kept)-1].DateAdded), 10) + "." + q.print
 	}
 	page.Objects = kept
 	return page, nil

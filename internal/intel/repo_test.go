@@ -353,6 +353,31 @@ func TestPagingIsExact(t *testing.T) {
 		if _, err := f.repo.Objects(ctx, other, f.coll, Filter{Next: "garbage"}); !errors.Is(err, ErrInvalid) {
 			t.Errorf("bad next: %v", err)
 		}
+		// A next token continues its own query only: with other filters,
+		// or at another endpoint, it is refused rather than skipping or
+		// repeating objects. A different page size is fine.
+		first, err := f.repo.Objects(ctx, other, f.coll, Filter{Types: []string{"indicator"}, Limit: 2})
+		if err != nil || !first.More {
+			t.Fatalf("first page: %v, more %v", err, first.More)
+		}
+		if _, err := f.repo.Objects(ctx, other, f.coll, Filter{Types: []string{"indicator"}, Limit: 5, Next: first.Next}); err != nil {
+			t.Errorf("same filters, other limit: %v", err)
+		}
+		for name, changed := range map[string]Filter{
+			"other type":     {Types: []string{"malware"}, Next: first.Next},
+			"no type":        {Next: first.Next},
+			"added_after":    {Types: []string{"indicator"}, AddedAfter: time.Unix(1, 0), Next: first.Next},
+			"spec_version":   {Types: []string{"indicator"}, SpecVersions: []string{"2.1"}, Next: first.Next},
+			"forged print":   {Types: []string{"indicator"}, Next: strings.Split(first.Next, ".")[0] + ".0000000000000000"},
+			"print left out": {Types: []string{"indicator"}, Next: strings.Split(first.Next, ".")[0]},
+		} {
+			if _, err := f.repo.Objects(ctx, other, f.coll, changed); !errors.Is(err, ErrInvalid) {
+				t.Errorf("%s: next of another query accepted: %v", name, err)
+			}
+		}
+		if _, err := f.repo.Manifest(ctx, other, f.coll, Filter{Types: []string{"indicator"}, Next: first.Next}); !errors.Is(err, ErrInvalid) {
+			t.Errorf("objects' next accepted by the manifest: %v", err)
+		}
 	})
 }
 

@@ -388,7 +388,14 @@ func (s *Server) addObjects(w http.ResponseWriter, r *request) {
 		return
 	}
 	objects, err := parseEnvelopeBody(body)
-	if err != nil {
+	var bare errBareObject
+	switch {
+	case errors.As(err, &bare):
+		// Well-formed JSON the endpoint cannot process: TAXII 2.1
+		// section 5.4 answers 422.
+		s.fail(w, http.StatusUnprocessableEntity, "Not an envelope", err.Error())
+		return
+	case err != nil:
 		s.fail(w, http.StatusBadRequest, "Invalid envelope", err.Error())
 		return
 	}
@@ -424,12 +431,25 @@ func parseEnvelopeBody(body []byte) ([]json.RawMessage, error) {
 		return nil, errors.New("invalid JSON: data after the envelope")
 	}
 	if env.Objects == nil {
+		var obj struct{ Type, ID string }
+		json.Unmarshal(body, &obj)
+		if obj.Type != "" && obj.Type != "bundle" {
+			return nil, errBareObject{obj.Type, obj.ID}
+		}
 		return nil, errors.New("the envelope has no objects list")
 	}
 	if len(*env.Objects) == 0 {
 		return nil, errors.New("the objects list is empty")
 	}
 	return *env.Objects, nil
+}
+
+// errBareObject is a single STIX object posted where an envelope is
+// expected.
+type errBareObject struct{ typ, id string }
+
+func (e errBareObject) Error() string {
+	return fmt.Sprintf("the body is a bare STIX %s object (%s), not an envelope: send {\"objects\": [ ... ]}", e.typ, e.id)
 }
 
 func wireStatus(st intel.Status) Status {
@@ -439,11 +459,12 @@ func wireStatus(st intel.Status) Status {
 	}
 	out.Successes = wireDetails(st.Successes)
 	out.Failures = wireDetails(st.Failures)
+	out.Pendings = []StatusDetail{} // the repository adds synchronously
 	return out
 }
 
 func wireDetails(ds []intel.StatusDetail) []StatusDetail {
-	var out []StatusDetail
+	out := []StatusDetail{}
 	for _, d := range ds {
 		w := StatusDetail{ID: d.ID, Message: d.Message}
 		if !d.Version.IsZero() {

@@ -242,7 +242,9 @@ func TestErrors(t *testing.T) {
 		{"too large", "POST", objects, "cert-a", MediaTAXII, MediaTAXII, big, 413, "2048"},
 		{"invalid JSON", "POST", objects, "cert-a", MediaTAXII, MediaTAXII, `{"objects":[`, 400, "invalid JSON"},
 		{"not an envelope", "POST", objects, "cert-a", MediaTAXII, MediaTAXII, `[1]`, 400, "JSON object"},
-		{"no objects", "POST", objects, "cert-a", MediaTAXII, MediaTAXII, `{"type":"bundle"}`, 400, "no objects"},
+		{"no objects", "POST", objects, "cert-a", MediaTAXII, MediaTAXII, `{"id":"x"}`, 400, "no objects"},
+		{"bundle without objects", "POST", objects, "cert-a", MediaTAXII, MediaTAXII, `{"type":"bundle"}`, 400, "no objects"},
+		{"bare object", "POST", objects, "cert-a", MediaTAXII, MediaTAXII, `{"type":"indicator","id":"indicator--8e2e2d2b-17d4-4cbf-938f-98ee46b3cd3f","spec_version":"2.1"}`, 422, "bare STIX indicator object"},
 		{"trailing data", "POST", objects, "cert-a", MediaTAXII, MediaTAXII, good + `{}`, 400, "after the envelope"},
 		{"bad limit", "GET", objects + "?limit=-1", "cert-a", MediaTAXII, "", "", 400, "limit"},
 		{"bad added_after", "GET", objects + "?added_after=yesterday", "cert-a", MediaTAXII, "", "", 400, "added_after"},
@@ -308,13 +310,37 @@ func TestPartialFailureIsReported(t *testing.T) {
 		indicator(good, "2020-01-01T00:00:00.000Z"),
 		json.RawMessage(`{"type":"indicator","id":"indicator--` + intel.NewUUID() + `","spec_version":"2.0"}`),
 		json.RawMessage(`{"spec_version":"2.1"}`),
+		json.RawMessage(`{"type":"indicator","id":"indicator--` + intel.NewUUID() + `","spec_version":"2.0","created":"2020-01-01T00:00:00.000Z","modified":"2020-02-01T00:00:00.000Z"}`),
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if st.SuccessCount != 1 || st.FailureCount != 2 || st.Successes[0].ID != good ||
+	if st.SuccessCount != 1 || st.FailureCount != 3 || st.Successes[0].ID != good ||
 		!strings.Contains(st.Failures[0].Message, "spec_version") || !strings.Contains(st.Failures[1].Message, "type missing") {
 		t.Fatalf("status %+v", st)
+	}
+	// A refused object's entry carries its version when it has one.
+	if v := st.Failures[2].Version; v != "2020-02-01T00:00:00.000Z" {
+		t.Errorf("refused object's version %q", v)
+	}
+	// The status resource always carries its three lists, empty or not.
+	req, _ := http.NewRequest(http.MethodGet, e.srv.URL+"/taxii2/api/status/"+st.ID+"/", nil)
+	req.Header.Set("Accept", MediaTAXII)
+	req.SetBasicAuth("cert-a", testMembers["cert-a"].key)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var lists map[string]json.RawMessage
+	json.NewDecoder(resp.Body).Decode(&lists)
+	resp.Body.Close()
+	for _, name := range []string{"successes", "failures", "pendings"} {
+		if l, ok := lists[name]; !ok || l[0] != '[' {
+			t.Errorf("status %s: %s", name, l)
+		}
+	}
+	if string(lists["pendings"]) != "[]" {
+		t.Errorf("pendings %s, want []", lists["pendings"])
 	}
 	if st.Successes[0].Version != "2020-01-01T00:00:00.000Z" {
 		t.Errorf("success version %q", st.Successes[0].Version)

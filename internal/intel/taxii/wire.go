@@ -79,16 +79,19 @@ type versions struct {
 
 // Status is the status resource of an add request.
 type Status struct {
-	ID               string         `json:"id"`
-	Status           string         `json:"status"`
-	RequestTimestamp string         `json:"request_timestamp,omitempty"`
-	TotalCount       int            `json:"total_count"`
-	SuccessCount     int            `json:"success_count"`
-	Successes        []StatusDetail `json:"successes,omitempty"`
-	FailureCount     int            `json:"failure_count"`
-	Failures         []StatusDetail `json:"failures,omitempty"`
-	PendingCount     int            `json:"pending_count"`
-	Pendings         []StatusDetail `json:"pendings,omitempty"`
+	ID               string `json:"id"`
+	Status           string `json:"status"`
+	RequestTimestamp string `json:"request_timestamp,omitempty"`
+	TotalCount       int    `json:"total_count"`
+	SuccessCount     int    `json:"success_count"`
+	// Successes, Failures and Pendings are always present, empty lists
+	// included, so that clients need not tell a missing list from an
+	// empty one.
+	Successes    []StatusDetail `json:"successes"`
+	FailureCount int            `json:"failure_count"`
+	Failures     []StatusDetail `json:"failures"`
+	PendingCount int            `json:"pending_count"`
+	Pendings     []StatusDetail `json:"pendings"`
 }
 
 // Status values.
