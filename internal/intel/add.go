@@ -62,6 +62,14 @@ func (r *Repo) AddObjects(ctx context.Context, v Viewer, collection string, obje
 	if err != nil {
 		return Status{}, err
 	}
+	return r.add(ctx, v.Member, coll, objects)
+}
+
+// add stores objects in coll for owner, as AddObjects describes, without
+// checking rights.
+func (r *Repo) add(ctx context.Context, owner string, coll Collection, objects []json.RawMessage) (Status, error) {
+	v := Viewer{Member: owner}
+	collection := coll.ID
 	st := Status{ID: NewUUID(), Collection: collection, Member: v.Member, Requested: r.opts.Now().UTC()}
 	outcome := make([]StatusDetail, len(objects))
 	failed := make([]bool, len(objects))
@@ -75,7 +83,7 @@ func (r *Repo) AddObjects(ctx context.Context, v Viewer, collection string, obje
 		outcome[i] = StatusDetail{ID: env.ID, Version: env.Version()}
 		ok = append(ok, parsed{index: i, env: env, raw: compact(raw)})
 	}
-	err = r.db.InTx(ctx, func(tx *store.Tx) error {
+	err := r.db.InTx(ctx, func(tx *store.Tx) error {
 		clock, err := lockClock(ctx, tx)
 		if err != nil {
 			return err

@@ -67,5 +67,9 @@ func Schema() store.Schema {
 			body TEXT NOT NULL
 		);
 		CREATE INDEX IF NOT EXISTS intel_statuses_requested ON intel_statuses (requested)`,
+
+		// The secret the ids of the identities xsoc makes are derived
+		// from (see MemberIdentity); one row, made on first use.
+		`CREATE TABLE intel_secret (id INTEGER PRIMARY KEY, value TEXT NOT NULL)`,
 	}}
 }

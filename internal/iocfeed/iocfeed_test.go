@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"io"
 	"log/slog"
+	"strings"
 	"testing"
 	"time"
 
@@ -140,5 +141,68 @@ func TestSightingStoredForIOCAlerts(t *testing.T) {
 	other, _ := repo.Objects(ctx, intel.Viewer{Member: "fr-soc"}, coll, intel.Filter{Types: []string{"sighting"}})
 	if len(other.Objects) != 0 {
 		t.Errorf("another member sees an AMBER sighting")
+	}
+}
+
+// TestSightingIdentityLeaksNothing: the identity a member's sightings
+// name is made by xsoc once, marked, never versioned by activity, with an
+// id no member can predict, take or add versions to.
+func TestSightingIdentityLeaksNothing(t *testing.T) {
+	repo := setup(t)
+	ctx := context.Background()
+	s := Sightings{Repo: repo, Collection: coll, Log: quiet}
+	// fr-soc tries to take nl-bank's identity before nl-bank's first
+	// sighting, under the id a name-based scheme would give it.
+	guessed := stix.NameID("identity", "xsoc-member/nl-bank")
+	squat := json.RawMessage(`{"type":"identity","spec_version":"2.1","id":"` + guessed + `","created":"2020-01-01T00:00:00.000Z","modified":"2020-01-01T00:00:00.000Z","name":"nl-bank"}`)
+	if _, err := repo.AddObjects(ctx, intel.Viewer{Member: "fr-soc"}, coll, []json.RawMessage{squat}); err != nil {
+		t.Fatal(err)
+	}
+	a := alert.Alert{ID: "01a3", Member: "nl-bank", Detector: "ioc", RuleID: "indicator--8e2e2d2b-17d4-4cbf-938f-98ee46b3cd3f",
+		Count: 1, EventTime: time.Date(2026, 2, 1, 0, 0, 0, 0, time.UTC), Detected: time.Date(2026, 2, 1, 0, 0, 1, 0, time.UTC)}
+	for range 3 {
+		if err := s.Record(ctx, a); err != nil {
+			t.Fatal(err)
+		}
+		a.Count++
+	}
+	sightings, err := repo.Objects(ctx, intel.Viewer{Member: "nl-bank"}, coll, intel.Filter{Types: []string{"sighting"}})
+	if err != nil || len(sightings.Objects) != 1 {
+		t.Fatalf("sightings: %v %+v", err, sightings.Objects)
+	}
+	sg, err := stix.Decode(sightings.Objects[0].Raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	identID := sg.String("created_by_ref")
+	if identID == guessed || !strings.HasPrefix(identID, "identity--") {
+		t.Fatalf("sighting names identity %q (the guessable id is %s)", identID, guessed)
+	}
+	if refs := sg.Strings("where_sighted_refs"); len(refs) != 1 || refs[0] != identID {
+		t.Errorf("where_sighted_refs %v, want [%s]", refs, identID)
+	}
+	// Another member reads the identity: one version, whatever the
+	// activity, and a TLP marking of its own.
+	versions, err := repo.Versions(ctx, intel.Viewer{Member: "fr-soc"}, coll, identID, intel.Filter{})
+	if err != nil || len(versions.Objects) != 1 {
+		t.Fatalf("versions of the identity seen by another member: %v %+v", err, versions.Objects)
+	}
+	if versions.Objects[0].TLP != tlp.Green {
+		t.Errorf("identity TLP %v, want GREEN", versions.Objects[0].TLP)
+	}
+	body, err := repo.Objects(ctx, intel.Viewer{Member: "fr-soc"}, coll, intel.Filter{IDs: []string{identID}})
+	if err != nil || len(body.Objects) != 1 {
+		t.Fatalf("identity: %v %+v", err, body.Objects)
+	}
+	if ident, _ := stix.Decode(body.Objects[0].Raw); len(ident.Strings("object_marking_refs")) != 1 {
+		t.Errorf("identity unmarked: %s", body.Objects[0].Raw)
+	}
+	// Neither the member nor anyone else may add versions of it.
+	for _, m := range []string{"nl-bank", "fr-soc"} {
+		forged := json.RawMessage(`{"type":"identity","spec_version":"2.1","id":"` + identID + `","created":"2020-01-01T00:00:00.000Z","modified":"2026-01-01T00:00:00.000Z","name":"someone else"}`)
+		st, err := repo.AddObjects(ctx, intel.Viewer{Member: m}, coll, []json.RawMessage{forged})
+		if err != nil || len(st.Failures) != 1 {
+			t.Errorf("%s added a version of xsoc's identity: %v %+v", m, err, st)
+		}
 	}
 }

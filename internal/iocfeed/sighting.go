@@ -19,7 +19,8 @@ import (
 // Shared over TAXII, a sighting tells the indicator's producer and the
 // community that the infrastructure is active, and where. A sighting is
 // marked TLP:AMBER — it reveals that the member was targeted — and is
-// stored in the member's name.
+// stored in the member's name. The identity it names is xsoc's, made once
+// per member (intel.Repo.MemberIdentity): it carries no activity.
 type Sightings struct {
 	Repo       *intel.Repo
 	Collection string
@@ -32,12 +33,10 @@ func (s Sightings) Record(ctx context.Context, a alert.Alert) error {
 	if a.Detector != "ioc" || !strings.HasPrefix(a.RuleID, "indicator--") {
 		return nil
 	}
-	ident, err := stix.NewIdentity(a.Member, "organization")
+	identID, err := s.Repo.MemberIdentity(ctx, s.Collection, a.Member)
 	if err != nil {
 		return err
 	}
-	identID := stix.NameID("identity", "xsoc-member/"+a.Member)
-	ident.Set("id", identID)
 	last := a.LastSeen
 	if last.IsZero() {
 		last = a.EventTime
@@ -56,22 +55,15 @@ func (s Sightings) Record(ctx context.Context, a alert.Alert) error {
 	sg.Set("created", stix.FormatTime(created))
 	sg.Set("modified", stix.FormatTime(time.Now()))
 	sg.SetTLP(tlp.Amber)
-	var raws []json.RawMessage
-	for _, o := range []stix.Object{ident, sg} {
-		b, err := json.Marshal(o)
-		if err != nil {
-			return err
-		}
-		raws = append(raws, b)
+	raw, err := json.Marshal(sg)
+	if err != nil {
+		return err
 	}
-	st, err := s.Repo.AddObjects(ctx, intel.Viewer{Member: a.Member}, s.Collection, raws)
+	st, err := s.Repo.AddObjects(ctx, intel.Viewer{Member: a.Member}, s.Collection, []json.RawMessage{raw})
 	if err != nil {
 		return fmt.Errorf("sighting of %s: %w", a.RuleID, err)
 	}
 	for _, f := range st.Failures {
-		if f.ID == identID {
-			continue // the member's identity is already stored
-		}
 		s.Log.Warn("sighting not stored", "alert", a.ID, "reason", f.Message)
 	}
 	return nil
