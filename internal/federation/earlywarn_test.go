@@ -123,11 +123,30 @@ func TestEarlyWarningReachesEveryMember(t *testing.T) {
 		t.Errorf("the warning came back to its origin: %+v", got)
 	}
 
+	// FR's status counts what it applied, and the delay.
+	frKey, err := wf.fr.EnsureOperatorKey(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	opKey, _ := os.ReadFile(frKey)
+	req, _ := http.NewRequest(http.MethodGet, wf.fr.URL()+"/api/v1/federation/status", nil)
+	req.Header.Set("Authorization", "Bearer "+strings.TrimSpace(string(opKey)))
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil || resp.StatusCode != http.StatusOK {
+		t.Fatalf("status: %v %v", resp, err)
+	}
+	var st federation.Status
+	json.NewDecoder(resp.Body).Decode(&st)
+	resp.Body.Close()
+	if st.Role != "member" || st.Links != 1 || st.Warnings.Received != 2 || st.Warnings.Applied != 2 || st.LastApplied.IsZero() || st.LastDelay == "" {
+		t.Errorf("FR's status %+v", st)
+	}
+
 	// SE's first contact with the address alerts at once.
 	line := `{"@timestamp":"` + time.Now().UTC().Format(time.RFC3339) + `","source":{"ip":"172.20.4.9"},"destination":{"ip":"185.220.101.7","port":443},"host":{"name":"VHS-PC12"}}` + "\n"
-	req, _ := http.NewRequest(http.MethodPost, wf.se.URL()+"/api/v1/ingest", strings.NewReader(line))
+	req, _ = http.NewRequest(http.MethodPost, wf.se.URL()+"/api/v1/ingest", strings.NewReader(line))
 	req.Header.Set("Authorization", "Bearer "+wf.keys["se-hospital"])
-	resp, err := http.DefaultClient.Do(req)
+	resp, err = http.DefaultClient.Do(req)
 	if err != nil || resp.StatusCode != 200 {
 		t.Fatalf("ingest: %v %v", resp, err)
 	}
@@ -282,6 +301,21 @@ func refusals(t *testing.T, n *running) map[string]float64 {
 	return out
 }
 
+// counter reads a counter of a node's metrics.
+func counter(t *testing.T, n *running, name string) float64 {
+	t.Helper()
+	mfs, err := n.Metrics.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mf := range mfs {
+		if mf.GetName() == name {
+			return mf.GetMetric()[0].GetCounter().GetValue()
+		}
+	}
+	return 0
+}
+
 // TestBadWarningsAreRefused: forged, replayed, re-signed, over-TLP,
 // malformed and private-address warnings, and warnings that bypass the
 // hub, are refused with a reason and a counter at the hub or the
@@ -375,6 +409,12 @@ func TestBadWarningsAreRefused(t *testing.T) {
 	publish(stolen)
 	// AMBER without named recipients.
 	publish(federation.SealRelay(hubID, federation.SealWarning(deID, warning("w-amber-unnamed", "185.1.2.6", tlp.Amber)), "fr-node", ""))
+	// Detected eight days ago: its indicator (valid seven days) expired
+	// on the way — a node that was offline that long applies nothing.
+	expired := warning("w-expired", "185.1.2.7", tlp.Green)
+	expired.Bundle = federation.BundleAt("de-node", tlp.Green, time.Now().Add(-8*24*time.Hour),
+		alert.Observable{Type: "ipv4-addr", Value: "185.1.2.7", Role: "destination"})
+	publish(federation.SealRelay(hubID, federation.SealWarning(deID, expired), "fr-node", ""))
 
 	// The link is up: a real warning still arrives, after all of these.
 	raise(t, wf.de, "de-energie", "c2-rule", tlp.Green, alert.Observable{Type: "ipv4-addr", Value: "185.220.101.8", Role: "destination"})
@@ -388,12 +428,22 @@ func TestBadWarningsAreRefused(t *testing.T) {
 	wantFR := map[string]float64{"not-from-hub": 2, "forged-origin": 1, "over-tlp": 1, "replayed": 1}
 	eventually(t, "FR's refusals", func() bool { return maps.Equal(refusals(t, wf.fr), wantFR) })
 	eventually(t, "SE's refusals", func() bool { return maps.Equal(refusals(t, wf.se), map[string]float64{"not-from-hub": 1}) })
+	if got := counter(t, wf.fr, "xsoc_federation_warnings_expired_total"); got != 1 {
+		t.Errorf("FR counted %v expired indicators, want 1", got)
+	}
 	for _, n := range []*running{wf.fr, wf.se} {
 		for _, r := range received(t, n) {
 			if r.Value != "185.220.101.8" && r.Value != "185.1.1.9" && (r.Value != "185.1.2.4" || n != wf.fr) {
 				t.Errorf("%s applied %s from warning %s", n.Config.Federation.Node, r.Value, r.Warning)
 			}
 		}
+	}
+	st, err := (&federation.API{Role: "member", DB: wf.fr.DB, Bus: wf.fr.Bus}).Status(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Links != 1 {
+		t.Errorf("FR's links: %d", st.Links)
 	}
 	t.Logf("hub refused %v; FR refused %v", refusals(t, wf.hub), refusals(t, wf.fr))
 }

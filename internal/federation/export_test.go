@@ -49,7 +49,11 @@ func SealRelay(id *Identity, msg *nats.Msg, node, recipients string) *nats.Msg {
 
 // Bundle builds the STIX bundle a warning of node carries for obs.
 func Bundle(node string, level tlp.Level, obs ...alert.Observable) json.RawMessage {
-	now := time.Now()
+	return BundleAt(node, level, time.Now(), obs...)
+}
+
+// BundleAt is Bundle for a detection at the given time.
+func BundleAt(node string, level tlp.Level, now time.Time, obs ...alert.Observable) json.RawMessage {
 	a := &alert.Alert{ID: "a1", Count: 1, EventTime: now, Detected: now, LastSeen: now, Severity: alert.High, Observables: obs}
 	b, _, err := buildBundle(node, "DE", "energy", level, []*alert.Alert{a})
 	if err != nil {
