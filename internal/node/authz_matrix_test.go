@@ -480,6 +480,8 @@ var matrixRules = map[string]rule{
 	"GET /web/summary": one("/web/summary", "", console(200), checkTally),
 	"GET /web/users":   one("/web/users", "", console(200), nil),
 	"GET /web/intel":   one("/web/intel", "", console(200), nil),
+	// An empty rule is refused as such.
+	"POST /web/rules/test": one("/web/rules/test", `{}`, console(400), nil),
 	// An empty upload is refused as such (400); a platform admin has no
 	// member to own imported intelligence (403).
 	"POST /web/intel/import": one("/web/intel/import?collection="+SharedCollection, `{}`, func(r role) []int {

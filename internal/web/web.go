@@ -91,6 +91,7 @@ func New(cfg Config) *Console {
 	c.mux.Handle("GET /web/users", c.session(user.Admin, c.listUsers))
 	c.mux.Handle("GET /web/intel", c.session(user.Viewer, c.intelList))
 	c.mux.Handle("POST /web/intel/import", c.session(user.Admin, c.intelImport))
+	c.mux.Handle("POST /web/rules/test", c.session(user.Viewer, c.testRules))
 	c.mux.Handle("/api/", http.HandlerFunc(c.proxyAPI))
 	return c
 }

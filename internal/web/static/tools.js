@@ -1,6 +1,6 @@
 // Hunting, rules, and (for platform admins) members.
 
-import { h, api, guard, fmtTime, sevBadge, tlpBadge, techLink, pivot, sortableTable, hashParams, currentSession } from "./lib.js";
+import { h, api, guard, fmtTime, sevBadge, tlpBadge, techLink, pivot, sortableTable, select, hashParams, currentSession } from "./lib.js";
 
 // huntPage searches the member's stored events by field filters, text and
 // time range, and pivots a value to the events and alerts holding it.
@@ -109,7 +109,30 @@ export async function rulesPage(view) {
   view.append(h("h1", {}, "Rules"), h("div", { class: "filters" }, h("label", {}, "search", search)), out,
     ...(me.operator ? [h("div", {}, h("h2", {}, "Upload a rule"), upload, h("div", { class: "actions" }, name,
       h("button", { type: "button", class: "primary", onclick: () => guard(() => api("POST", `/api/v1/rules?name=${encodeURIComponent(name.value)}`, upload.value, { type: "application/yaml" }), "rule stored; the node reloads it within 5 s") }, "Upload")))] : []));
+  view.append(ruleTester());
   draw();
+}
+
+// ruleTester runs a pasted rule against pasted events on the node and
+// shows, per event, whether it matched and why.
+function ruleTester() {
+  const rule = h("textarea", { id: "test-rule", placeholder: "Sigma rule (YAML)" });
+  const events = h("textarea", { id: "test-events", placeholder: "events, one per line (ECS JSON, syslog, CEF, Suricata, Zeek, Windows)" });
+  const fmt = select("test-format", [["auto", "auto"], ["ecs", "ECS JSON"], ["syslog", "syslog"], ["cef", "CEF"], ["suricata", "Suricata EVE"], ["zeek", "Zeek"], ["windows", "Windows"]]);
+  const out = h("div", { id: "test-results" });
+  const go = async () => {
+    const res = await guard(() => api("POST", "/web/rules/test", { rule: rule.value, events: events.value, format: fmt.value }));
+    if (!res) return;
+    const matches = res.results.filter(v => v.matched).length;
+    out.replaceChildren(h("p", {}, `${res.results.length} verdicts, ${matches} matches`),
+      ...(res.rule_errors ? [h("p", { class: "error" }, res.rule_errors)] : []),
+      ...res.not_events.map(s => h("p", { class: "error" }, s)),
+      ...res.results.map(v => h("div", { class: "panel" },
+        h("strong", {}, `line ${v.line}: ${v.matched ? "MATCH" : "no match"} `), v.rule,
+        h("pre", {}, v.why.join("\n")))));
+  };
+  return h("div", {}, h("h2", {}, "Test a rule against events"), rule, events,
+    h("div", { class: "actions" }, h("label", {}, "format ", fmt), h("button", { type: "button", class: "primary", id: "test-go", onclick: go }, "Test")), out);
 }
 
 function ruleToggle(r) {
