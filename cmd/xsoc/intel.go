@@ -285,7 +285,14 @@ func guessKind(path string) string {
 		return "freetext"
 	}
 	data, err := os.ReadFile(path)
-	if err == nil && strings.Contains(string(data[:min(len(data), 4096)]), `"Event"`) {
+	head := strings.TrimSpace(string(data[:min(len(data), 4096)]))
+	switch {
+	case err != nil:
+		return "stix"
+	case strings.Contains(head, `"Event"`):
+		return "misp-event"
+	case !strings.Contains(head, `"type"`) && (strings.HasPrefix(head, "{") || strings.HasPrefix(head, "[")):
+		// JSON that is no STIX: the MISP reader names what it is.
 		return "misp-event"
 	}
 	return "stix"

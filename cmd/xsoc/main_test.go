@@ -51,6 +51,7 @@ func TestCommandErrors(t *testing.T) {
 		{[]string{"alerts", "ack", "--key", "k"}, 2, "takes one alert id"},
 		{[]string{"incidents", "--key", "k", "--url", "127.0.0.1:8080", "list"}, 1, "want the node's URL with its scheme"},
 		{[]string{"incidents", "list", "--help"}, 2, "-cross-border"},
+		{[]string{"intel", "import", "--data-dir", dir, "--member", "x1", "/work/shared/misp/events/sharing_groups.json"}, 1, "the file is a list of 2 MISP sharing groups"},
 	}
 	for _, tt := range tests {
 		var out bytes.Buffer

@@ -626,3 +626,34 @@ func BenchmarkImportEvent(b *testing.B) {
 		}
 	}
 }
+
+// TestNonEventFilesAreNamed: MISP files that are no event are refused
+// with what they are, not a decoding error or an empty import.
+func TestNonEventFilesAreNamed(t *testing.T) {
+	tests := []struct{ path, want string }{
+		{"/work/shared/misp/events/sharing_groups.json", "list of 2 MISP sharing groups"},
+		{"/work/shared/misp/events/mispevent_testfiles/test_object_template/definition.json", "MISP object template"},
+	}
+	for _, tt := range tests {
+		data, err := os.ReadFile(tt.path)
+		if err != nil {
+			t.Skipf("shared MISP files: %v", err)
+		}
+		if _, err := ImportEvent(data, Options{}); err == nil || !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("%s: %v, want an error saying %q", tt.path, err, tt.want)
+		}
+	}
+	for _, in := range []string{`{"colour":"red"}`, `[1, 2]`, `"x"`, `{}`} {
+		if _, err := ImportEvent([]byte(in), Options{}); err == nil || !strings.Contains(err.Error(), "not a MISP event") {
+			t.Errorf("%s: %v", in, err)
+		}
+	}
+	// Events, wrapped or not, still parse.
+	for _, path := range []string{"/work/shared/misp/events/misp_event.json", "/work/shared/misp/events/mispevent_testfiles/event.json"} {
+		if data, err := os.ReadFile(path); err == nil {
+			if _, err := ParseEvent(data); err != nil {
+				t.Errorf("%s: %v", path, err)
+			}
+		}
+	}
+}

@@ -3,7 +3,9 @@ package misp
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -111,21 +113,73 @@ func (v *Bool) UnmarshalJSON(b []byte) error {
 // ParseEvent reads one MISP event in either form MISP writes: wrapped
 // {"Event": {...}} or bare.
 func ParseEvent(data []byte) (Event, error) {
-	var wrapped struct {
-		Event *json.RawMessage `json:"Event"`
-	}
-	if err := json.Unmarshal(data, &wrapped); err != nil {
-		return Event{}, fmt.Errorf("misp: event: %w", err)
+	var top map[string]json.RawMessage
+	if err := json.Unmarshal(data, &top); err != nil {
+		return Event{}, notAnEvent(data, err)
 	}
 	body := data
-	if wrapped.Event != nil {
-		body = *wrapped.Event
+	if wrapped, ok := top["Event"]; ok {
+		body = wrapped
+	} else if err := eventKeys(top); err != nil {
+		return Event{}, err
 	}
 	var ev Event
 	if err := json.Unmarshal(body, &ev); err != nil {
 		return Event{}, fmt.Errorf("misp: event: %w", err)
 	}
 	return ev, nil
+}
+
+// notAnEvent explains why data, which is no JSON object, is not a MISP
+// event, naming what it is when it is a known MISP file.
+func notAnEvent(data []byte, err error) error {
+	var list []map[string]json.RawMessage
+	if json.Unmarshal(data, &list) != nil {
+		return fmt.Errorf("misp: not a MISP event: %w", err)
+	}
+	kind := "JSON objects"
+	if len(list) > 0 {
+		switch {
+		case has(list[0], "SharingGroup"):
+			kind = "MISP sharing groups (who may see events; they hold no indicators)"
+		case has(list[0], "Event"):
+			kind = "MISP events: import them as a feed directory (manifest.json and one file per event) or one file each"
+		case has(list[0], "Attribute"):
+			kind = "MISP attributes without their event"
+		}
+	}
+	return fmt.Errorf("misp: not a MISP event: the file is a list of %d %s", len(list), kind)
+}
+
+// eventKeys checks that an unwrapped object looks like an event, naming
+// what it is when it is another MISP file.
+func eventKeys(top map[string]json.RawMessage) error {
+	switch {
+	case has(top, "info") || has(top, "Attribute") || has(top, "Object") || has(top, "uuid") && has(top, "date"):
+		return nil
+	case has(top, "SharingGroup"):
+		return errors.New("misp: not a MISP event: the file is a MISP sharing group (who may see events; it holds no indicators)")
+	case has(top, "requiredOneOf") || has(top, "meta-category") || has(top, "attributes") && has(top, "required"):
+		return errors.New("misp: not a MISP event: the file is a MISP object template (it defines an object's attributes; it holds no indicators)")
+	case has(top, "Galaxy") || has(top, "GalaxyCluster"):
+		return errors.New("misp: not a MISP event: the file is a MISP galaxy (threat-actor or tool knowledge, no indicators)")
+	case has(top, "Tag") && len(top) == 1:
+		return errors.New("misp: not a MISP event: the file is a MISP tag list")
+	}
+	if len(top) == 0 {
+		return errors.New("misp: not a MISP event: the file is an empty JSON object")
+	}
+	keys := make([]string, 0, len(top))
+	for k := range top {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	return fmt.Errorf("misp: not a MISP event: no Event, info or Attribute; the file's keys are %s", strings.Join(keys, ", "))
+}
+
+func has(m map[string]json.RawMessage, key string) bool {
+	_, ok := m[key]
+	return ok
 }
 
 // MarshalJSON-ready wrapper for feed files.

@@ -215,6 +215,7 @@ func TestValidate(t *testing.T) {
 "created":"2016-04-06T20:06:37.000Z","modified":"2016-04-06T20:06:37.000Z","relationship_type":"indicates",
 "source_ref":"indicator--8e2e2d2b-17d4-4cbf-938f-98ee46b3cd3f","target_ref":"malware--31b940d4-6f7f-459a-80ea-9c1f17b5891b"}`
 	const sco = `{"type":"ipv4-addr","id":"ipv4-addr--ff26c055-6336-5bc5-b98d-13d6226742dd","value":"198.51.100.3"}`
+	const artifact = `{"type":"artifact","spec_version":"2.1","id":"artifact--6f437177-6e48-5cf8-9d9e-872a2bddd641","mime_type":"application/octet-stream","payload_bin":"VBORw0KGgoAAAANSUhEUgAAADI=="}`
 	const custom = `{"type":"x-acme-widget","id":"x-acme-widget--8e2e2d2b-17d4-4cbf-938f-98ee46b3cd3f","x_size":3}`
 	tests := []struct {
 		name  string
@@ -259,6 +260,12 @@ func TestValidate(t *testing.T) {
 		{"relationship bad target", relationship, map[string]any{"target_ref": "x"}, "target_ref"},
 		{"relationship without source", relationship, map[string]any{"source_ref": nil}, "source_ref"},
 		{"sco without value", sco, map[string]any{"value": nil}, "value"},
+		// An artifact holds its content or says where it is (OASIS schema).
+		{"artifact with payload", artifact, nil, ""},
+		{"artifact by url", artifact, map[string]any{"payload_bin": nil, "url": "https://example.com/a.bin", "hashes": map[string]any{"SHA-256": strings.Repeat("ab", 32)}}, ""},
+		{"artifact with neither", artifact, map[string]any{"payload_bin": nil}, "payload_bin"},
+		{"artifact with both", artifact, map[string]any{"url": "https://example.com/a.bin"}, "url"},
+		{"artifact by url without hashes", artifact, map[string]any{"payload_bin": nil, "url": "https://example.com/a.bin"}, "hashes"},
 		{"custom type bad created", custom, map[string]any{"created": "now"}, "created"},
 	}
 	for _, tt := range tests {

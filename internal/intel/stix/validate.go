@@ -324,6 +324,23 @@ func (v *validator) specific() {
 		v.nonEmptyList("object_refs")
 	case "identity":
 		v.nonEmptyString("name")
+	case "artifact":
+		v.artifact()
+	}
+}
+
+// artifact follows the OASIS schema's rule: an artifact carries its
+// content (payload_bin) or says where it is (url, then with hashes to
+// check it by), one of the two.
+func (v *validator) artifact() {
+	payload, url := v.o.Has("payload_bin"), v.o.Has("url")
+	switch {
+	case !payload && !url:
+		v.fail("payload_bin", "an artifact needs payload_bin or url")
+	case payload && url:
+		v.fail("url", "an artifact has payload_bin or url, not both")
+	case url && !v.o.Has("hashes"):
+		v.fail("hashes", "required for an artifact given by url")
 	}
 }
 
