@@ -111,4 +111,36 @@
 // "cross-border-incident", on its member, with the observables of its
 // alert, at TLP:AMBER, so that it joins the alert's local incident,
 // reaches the node's playbooks, and never goes back to the hub.
+//
+// # Early warning
+//
+// Besides the pseudonymised alerts, a member node pushes the external
+// observables of its alerts — public addresses, domains outside private
+// name spaces, URLs, file hashes, e-mail senders (External) — to the
+// other members as cross-border warnings (Warner): STIX 2.1 indicators,
+// each with a sighting by "a <sector> member in <country>", at the
+// alert's TLP level, signed over the body alone so that the origin's
+// signature survives forwarding. The sender is named by a handle only
+// its node can link to the member. TLP:CLEAR and GREEN go to every other
+// member node; TLP:AMBER only under the member's information-sharing
+// agreements (Agreements), which the node sends the hub in its
+// Directory with its members' countries and sectors; AMBER+STRICT and
+// RED never leave. Alerts raised by a received warning are not pushed
+// again.
+//
+// The hub checks each warning as a receiving node would, decides its
+// recipients — every node for the community, for AMBER the members that
+// both the warning and the hub's copy of the agreements name — and
+// publishes it into each recipient node's inbox stream (XSOC_FED_INBOX)
+// with its own seal over subject, recipients and body, recording every
+// forward (table federation_forwards). The Inbox takes only what the
+// configured hub sealed for its own inbox and the named origin signed,
+// refuses replays, stale, over-TLP, malformed and private-address
+// warnings with a counted reason, and makes the indicators active in
+// the node's IOC index in one commit per batch, owned by the remote
+// sender (so TLP decides which local members may use them) and marked
+// with the origin country, so that a match says where and how long ago
+// the threat was detected. Received indicators are kept in the store
+// (federation_warnings) and made active again after a restart; expired
+// ones are not applied; an origin may revoke what it pushed.
 package federation
