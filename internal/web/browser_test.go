@@ -291,3 +291,16 @@ func TestBrowserRendersInjectionInert(t *testing.T) {
 		t.Fatalf("injected markup ran or was parsed: fired=%v, elements=%d", fired, injected)
 	}
 }
+
+// TestBrowserPlatformAdmin: a platform admin sees every member with its
+// users and the federation's status.
+func TestBrowserPlatformAdmin(t *testing.T) {
+	ctx := chrome(t)
+	dir := shots(t)
+	f := newFixture(t, sqlite(t), user.Options{})
+	loginAs(t, ctx, f.srv.URL, "ops")
+	run(t, ctx, "members page", chromedp.Navigate(f.srv.URL+"/#/members"),
+		waitText(`#members-table`, "de-energie"), waitText(`#members-table`, "ana@fr-soc (analyst)"),
+		waitText(`#members-table`, "Bank <b>NL</b>"), chromedp.WaitVisible(chromedp.CSS(`#federation`)))
+	screenshot(t, ctx, dir, "members")
+}

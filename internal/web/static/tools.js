@@ -155,4 +155,9 @@ export async function membersPage(view) {
     { key: "client_of", label: "client of", render: m => (m.client_of || []).join(", ") },
     { key: "users", label: "users", render: m => users.users.filter(u => u.member === m.id).map(u => `${u.name} (${u.role})`).join(", ") },
   ], res.members || [], null, "members-table"));
+  const fed = h("pre", { id: "federation" }, "loading…");
+  view.append(h("h2", {}, "Federation"), h("p", { class: "muted" }, "This node's federation links, consumer lag and early-warning counters."), fed);
+  api("GET", "/api/v1/federation/status")
+    .then(s => { fed.textContent = JSON.stringify(s, null, 2); })
+    .catch(e => { fed.textContent = e.message; });
 }
