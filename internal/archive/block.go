@@ -115,6 +115,11 @@ func (w *blockWriter) add(ev *event.Event) {
 
 // encode appends the block's uncompressed form to dst.
 func (w *blockWriter) encode(dst []byte) []byte {
+	size := 32 + 2*binary.MaxVarintLen64*w.n + len(w.idLens) + len(w.ids) + len(w.origLens) + len(w.origs)
+	for _, c := range w.order {
+		size += 2*binary.MaxVarintLen64 + len(c.name) + len(c.buf)
+	}
+	dst = slices.Grow(dst, size)
 	dst = binary.AppendUvarint(dst, blockVersion)
 	dst = binary.AppendUvarint(dst, uint64(w.n))
 	dst = binary.AppendVarint(dst, w.tMin)
@@ -306,7 +311,7 @@ type codec struct {
 func newCodec() *codec {
 	// One goroutine per call: the archive runs beside detection on few
 	// cores, and EncodeAll/DecodeAll on whole blocks need no stream state.
-	enc, err := zstd.NewWriter(nil, zstd.WithEncoderConcurrency(1), zstd.WithEncoderLevel(zstd.SpeedDefault),
+	enc, err := zstd.NewWriter(nil, zstd.WithEncoderConcurrency(1), zstd.WithEncoderLevel(zstd.SpeedFastest),
 		zstd.WithWindowSize(8<<20))
 	if err != nil {
 		panic(err) // only on invalid options

@@ -68,25 +68,42 @@ func bloomMayHave(filter []byte, h uint64) bool {
 }
 
 // fieldHash hashes a field name and its value folded to ASCII lower case
-// (FNV-1a, then a final mix so the bits spread for the double hashing).
+// (64-bit FNV-1a over 8-byte words, then a final mix so the bits spread
+// for the double hashing). It must never change: filters are stored.
 func fieldHash(name, value string) uint64 {
 	const prime = 1099511628211
 	h := uint64(14695981039346656037)
-	for i := 0; i < len(name); i++ {
-		h = (h ^ uint64(name[i])) * prime
-	}
+	h = foldWords(h, name)
 	h = (h ^ 0xff) * prime
-	for i := 0; i < len(value); i++ {
-		c := value[i]
-		if 'A' <= c && c <= 'Z' {
-			c += 'a' - 'A'
-		}
-		h = (h ^ uint64(c)) * prime
-	}
+	h = foldWords(h, value)
 	h ^= h >> 33
 	h *= 0xff51afd7ed558ccd
 	h ^= h >> 33
 	return h
+}
+
+// foldWords mixes s into h eight bytes at a time, ASCII upper case folded
+// to lower case with word-wide bit tricks.
+func foldWords(h uint64, s string) uint64 {
+	const prime = 1099511628211
+	for len(s) >= 8 {
+		w := binary.LittleEndian.Uint64([]byte(s[:8]))
+		h = (h ^ lowerWord(w)) * prime
+		s = s[8:]
+	}
+	var tail [8]byte
+	copy(tail[:], s)
+	return (h ^ lowerWord(binary.LittleEndian.Uint64(tail[:])) ^ uint64(len(s))<<56) * prime
+}
+
+// lowerWord lower-cases the ASCII letters A-Z among the eight bytes of w.
+func lowerWord(w uint64) uint64 {
+	const ones, high = 0x0101010101010101, 0x8080808080808080
+	ascii := ^w & high                           // bytes below 0x80
+	ge := (w | high) - ones*'A'                  // high bit set where byte >= 'A'
+	le := (ones*('Z'|0x80) - (w &^ high)) & high // high bit set where byte <= 'Z'
+	upper := ge & le & ascii & high
+	return w | upper>>2 // 0x80 >> 2 = 0x20
 }
 
 // unsafeString views b as a string without copying; b must not change.

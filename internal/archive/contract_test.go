@@ -24,7 +24,7 @@ func engines(t *testing.T) map[string]func(t *testing.T) Engine {
 			t.Cleanup(func() { e.Close() })
 			return e
 		},
-		// "postgres": openTestPostgres,
+		"postgres": func(t *testing.T) Engine { return openTestPostgres(t) },
 	}
 }
 

@@ -32,10 +32,10 @@ type Embedded struct {
 	// MaxScan bounds the events one query may read after pruning.
 	MaxScan int64
 
-	mu    sync.Mutex
-	parts map[partKey]*partition
-	w     *blockWriter // used by Write only, one call at a time
-	buf   []byte
+	mu       sync.Mutex
+	parts    map[partKey]*partition
+	w        *blockWriter // used by Write only, one call at a time
+	raw, buf []byte
 }
 
 // maxSkew is how far an event's own time may be from its arrival before
@@ -287,7 +287,8 @@ func (e *Embedded) writePartition(ctx context.Context, p *partition, g *pending)
 			for _, ev := range evs[:n] {
 				e.w.add(ev)
 			}
-			e.buf = e.codec.compress(e.buf[:0], e.w.encode(nil))
+			e.raw = e.w.encode(e.raw[:0])
+			e.buf = e.codec.compress(e.buf[:0], e.raw)
 			if _, err := tx.Exec(ctx, `INSERT INTO blocks (t_min, t_max, n, bloom, data) VALUES (?, ?, ?, ?, ?)`,
 				e.w.tMin, e.w.tMax, n, e.w.bloom.build(n), e.buf); err != nil {
 				return fmt.Errorf("archive: %s: %w", p.path, err)

@@ -423,9 +423,17 @@ func (n *Node) Close() {
 	}
 }
 
-// openArchive opens the event archive: embedded under the data directory.
+// openArchive opens the event archive: in PostgreSQL (its own
+// day-partitioned tables) when the node uses PostgreSQL, else embedded
+// under the data directory.
 func openArchive(ctx context.Context, cfg config.Config) (*archive.Archive, error) {
-	e, err := archive.OpenEmbedded(ctx, filepath.Join(cfg.DataDir, "archive"), cfg.Sync == "always")
+	var e archive.Engine
+	var err error
+	if cfg.PostgresURL != "" {
+		e, err = archive.OpenPostgres(ctx, cfg.PostgresURL)
+	} else {
+		e, err = archive.OpenEmbedded(ctx, filepath.Join(cfg.DataDir, "archive"), cfg.Sync == "always")
+	}
 	if err != nil {
 		return nil, err
 	}
