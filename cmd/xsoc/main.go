@@ -31,6 +31,7 @@ func commands() map[string]command {
 		"members":    {"manage member organisations, their API keys and sharing level (add, list, rotate-key, set-tlp)", runMembers},
 		"bench":      {"measure throughput and latency (bench ingest, pipeline, sigma, ioc, ml)", runBench},
 		"version":    {"print the version", runVersion},
+		"events":     {"hunt through the member's archived events: search, count, top values of a field", runEvents},
 		"alerts":     {"list, show, acknowledge and close alerts; time metrics", runAlerts},
 		"incidents":  {"incidents and cross-border campaigns: list, show, update, merge, split, NIS2 clocks", runIncidents},
 		"demo":       {"run a node with four members in four countries and replay an attack campaign until a cross-border incident stands", runDemo},

@@ -53,7 +53,7 @@ func ParseHuntQuery(r *http.Request, member string) (archive.Query, error) {
 		if op == "field" {
 			op = string(archive.Eq)
 		}
-		if !ok || !validOp(op) {
+		if !ok || !archive.IsOp(op) {
 			return q, errors.New("unknown query parameter " + k + ": filters are <op>.<field>=<value> with op one of eq, prefix, contains, cidr, gte, gt, lte, lt")
 		}
 		for _, v := range vs {
@@ -61,15 +61,6 @@ func ParseHuntQuery(r *http.Request, member string) (archive.Query, error) {
 		}
 	}
 	return q, nil
-}
-
-func validOp(op string) bool {
-	for _, o := range archive.Ops {
-		if string(o) == op {
-			return true
-		}
-	}
-	return false
 }
 
 // run parses the request's query and runs fn under the time limit,

@@ -34,6 +34,16 @@ const (
 // Ops lists every operator, for help texts and parsers.
 var Ops = []Op{Eq, Prefix, Contains, CIDR, Gte, Gt, Lte, Lt}
 
+// IsOp reports whether s names an operator.
+func IsOp(s string) bool {
+	for _, o := range Ops {
+		if string(o) == s {
+			return true
+		}
+	}
+	return false
+}
+
 // Filter is one condition on a field.
 type Filter struct {
 	Field string

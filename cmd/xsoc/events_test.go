@@ -1,0 +1,112 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/xsoc/xsoc/internal/config"
+	"github.com/xsoc/xsoc/internal/member"
+	"github.com/xsoc/xsoc/internal/node"
+)
+
+// TestEventsSearchEndToEnd ingests over HTTP into a running node and hunts
+// with "xsoc events": filters, counts, top values, pages, a member seeing
+// only its own events, and bad input refused with the reason.
+func TestEventsSearchEndToEnd(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	cfg := config.Default()
+	cfg.DataDir, cfg.Listen = filepath.Join(t.TempDir(), "data"), "127.0.0.1:0"
+	n, err := node.Open(ctx, cfg, newLogger(io.Discard, "error"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	keys := map[string]string{}
+	for _, id := range []string{"de-energie", "fr-cert"} {
+		_, key, err := n.Members.Add(ctx, member.Member{ID: id, Name: id, Country: "DE", Sector: "energy"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		keys[id] = key
+	}
+	done := make(chan struct{})
+	go func() { n.Run(ctx); close(done) }()
+	defer func() { cancel(); <-done }()
+
+	now := time.Now().UTC()
+	var body bytes.Buffer
+	for i := range 300 {
+		fmt.Fprintf(&body, `{"@timestamp":"%s","event":{"id":"e%d"},"host":{"name":"WS-%d"},"source":{"ip":"10.0.%d.%d"},"process":{"pid":%d,"command_line":"cmd.exe /c task%d"}}`+"\n",
+			now.Add(-time.Duration(i)*time.Second).Format(time.RFC3339Nano), i, i%3, i%2, i%200, 100+i, i)
+	}
+	req, _ := http.NewRequest(http.MethodPost, n.URL()+"/api/v1/ingest", &body)
+	req.Header.Set("Authorization", "Bearer "+keys["de-energie"])
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil || resp.StatusCode != http.StatusOK {
+		t.Fatalf("ingest: %v %v", resp, err)
+	}
+	resp.Body.Close()
+	run := func(key string, args ...string) (string, string, int) {
+		var out, errOut bytes.Buffer
+		code := mainExit(append(append([]string{"events"}, args...), "--url", n.URL(), "--key", key), &out, &errOut)
+		return out.String(), errOut.String(), code
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		out, _, _ := run(keys["de-energie"], "count")
+		if strings.TrimSpace(out) == "300" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("archive holds %q events, want 300", out)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	counts := []struct {
+		args []string
+		want string
+	}{
+		{[]string{"count", "--last", "1h", "--where", "host.name=ws-1"}, "100"},
+		{[]string{"count", "--last", "1h", "--where", "cidr.source.ip=10.0.1.0/24", "--where", "gte.process.pid=300"}, "50"},
+		{[]string{"count", "--last", "1h", "--where", "contains.process.command_line=TASK29"}, "11"},
+		{[]string{"count", "--last", "1h", "--text", "task7"}, "11"},
+	}
+	for _, c := range counts {
+		if out, errOut, code := run(keys["de-energie"], c.args...); strings.TrimSpace(out) != c.want || code != 0 {
+			t.Errorf("events %v = %q (exit %d, %s), want %s", c.args, out, code, errOut, c.want)
+		}
+	}
+	out, _, _ := run(keys["de-energie"], "search", "--last", "1h", "--where", "host.name=WS-2", "--limit", "30", "--pages", "2")
+	if !strings.Contains(out, "(60 events)") || !strings.Contains(out, "cmd.exe /c task2") {
+		t.Errorf("search output:\n%s", out)
+	}
+	out, _, _ = run(keys["de-energie"], "top", "--last", "1h", "--field", "host.name", "--n", "2")
+	if !strings.Contains(out, "100    WS-0") || strings.Count(out, "\n") != 3 {
+		t.Errorf("top output:\n%s", out)
+	}
+	// Another member sees none of these events, nor their fields.
+	if out, _, _ := run(keys["fr-cert"], "count"); strings.TrimSpace(out) != "0" {
+		t.Errorf("fr-cert counts %q of de-energie's events", out)
+	}
+	bad := [][]string{
+		{"count", "--where", "host.nam=WS-1"},
+		{"count", "--where", "cidr.source.ip=10.0.0.0/40"},
+		{"count", "--from", "2026-01-01T00:00:00Z", "--to", "2026-03-01T00:00:00Z"},
+		{"count", "--where", "like.host.name=x"},
+	}
+	for _, args := range bad {
+		if _, errOut, code := run(keys["de-energie"], args...); code != 1 || !strings.Contains(errOut, "400 Bad Request") {
+			t.Errorf("events %v: exit %d, %q; want a 400 with the reason", args, code, errOut)
+		}
+	}
+	if _, errOut, _ := run(keys["fr-cert"], "count", "--where", "host.name=WS-1"); !strings.Contains(errOut, `unknown field "host.name"`) {
+		t.Errorf("fr-cert filtering on a field only de-energie has: %q", errOut)
+	}
+}
