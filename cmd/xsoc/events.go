@@ -19,6 +19,7 @@ import (
 const eventsUsage = `usage: xsoc events search [filters] [--limit N] [--pages N] [--json]   matching events, newest first
        xsoc events count [filters]                                      how many match
        xsoc events top --field F [--n 10] [filters]                     most frequent values of a field
+       xsoc events retention --member M [--days N] [--bytes N]          show, or set (operator key), how long M's events are kept
 
 filters: --from T --to T (RFC 3339) or --last 2h (default: the last day; at most 31 days)
          --where FIELD=VALUE (equal, ignoring case) or --where OP.FIELD=VALUE, op one of
@@ -36,6 +37,9 @@ func (w *whereFlags) String() string     { return strings.Join(*w, " ") }
 func (w *whereFlags) Set(v string) error { *w = append(*w, v); return nil }
 
 func runEvents(args []string, stdout, stderr io.Writer) error {
+	if len(args) > 0 && args[0] == "retention" {
+		return eventsRetention(args[1:], stdout, stderr)
+	}
 	if len(args) == 0 || (args[0] != "search" && args[0] != "count" && args[0] != "top") {
 		fmt.Fprintln(stderr, eventsUsage)
 		return errUsage
@@ -185,4 +189,55 @@ func printEventRow(w io.Writer, doc json.RawMessage) {
 		summary = string(ev.Original)
 	}
 	fmt.Fprintf(w, "%s\t%s\t%s\t%s\n", ev.Time.Format(time.RFC3339), ev.Key(event.HostName), ev.Key(event.EventDataset), clip(strings.ReplaceAll(summary, "\n", " "), 100))
+}
+
+// eventsRetention shows or sets a member's retention.
+func eventsRetention(args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("events retention", flag.ContinueOnError)
+	client := clientFlags(fs)
+	id := fs.String("member", "", "member id")
+	days := fs.Int("days", -1, "keep this many days, the current one included (0: no limit)")
+	size := fs.Int64("bytes", -1, "keep at most this many bytes, dropping the oldest days first (0: no limit)")
+	asJSON := fs.Bool("json", false, "print JSON")
+	if err := parse(fs, args, stderr); err != nil {
+		return err
+	}
+	if *id == "" {
+		return errors.New("retention needs --member")
+	}
+	c, err := client()
+	if err != nil {
+		return err
+	}
+	path := "/api/v1/members/" + url.PathEscape(*id) + "/retention"
+	var out struct {
+		Member string `json:"member"`
+		archive.Retention
+	}
+	if err := c.do("GET", path, nil, nil, &out); err != nil {
+		return err
+	}
+	if *days >= 0 || *size >= 0 {
+		set := out.Retention
+		if *days >= 0 {
+			set.Days = *days
+		}
+		if *size >= 0 {
+			set.Bytes = *size
+		}
+		if err := c.do("PUT", path, nil, set, &out); err != nil {
+			return err
+		}
+	}
+	if *asJSON {
+		return printJSON(stdout, out)
+	}
+	limit := func(n int64, unit string) string {
+		if n == 0 {
+			return "no limit"
+		}
+		return strconv.FormatInt(n, 10) + " " + unit
+	}
+	fmt.Fprintf(stdout, "%s keeps its events: %s, %s\n", out.Member, limit(int64(out.Days), "days"), limit(out.Bytes, "bytes"))
+	return nil
 }

@@ -109,4 +109,21 @@ func TestEventsSearchEndToEnd(t *testing.T) {
 	if _, errOut, _ := run(keys["fr-cert"], "count", "--where", "host.name=WS-1"); !strings.Contains(errOut, `unknown field "host.name"`) {
 		t.Errorf("fr-cert filtering on a field only de-energie has: %q", errOut)
 	}
+	// Retention: operators set it, members read their own.
+	op, err := n.Members.CreateOperatorKey(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if out, errOut, code := run(op, "retention", "--member", "fr-cert", "--days", "90"); code != 0 || out != "fr-cert keeps its events: 90 days, no limit\n" {
+		t.Errorf("set retention: %q %q", out, errOut)
+	}
+	if out, _, _ := run(keys["fr-cert"], "retention", "--member", "fr-cert"); !strings.Contains(out, "90 days") {
+		t.Errorf("fr-cert reads its retention: %q", out)
+	}
+	if _, errOut, code := run(keys["fr-cert"], "retention", "--member", "fr-cert", "--days", "1"); code != 1 || !strings.Contains(errOut, "403") {
+		t.Errorf("a member set its own retention: %q", errOut)
+	}
+	if _, errOut, code := run(keys["fr-cert"], "retention", "--member", "de-energie"); code != 1 || !strings.Contains(errOut, "403") {
+		t.Errorf("a member read another's retention: %q", errOut)
+	}
 }

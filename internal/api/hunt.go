@@ -14,6 +14,8 @@ import (
 // always over the calling member's own events.
 type Hunt struct {
 	Archive *archive.Archive
+	// Policies holds each member's retention.
+	Policies *archive.Policies
 	// Timeout is the server-side cost limit of one query in time
 	// (default 30s); the archive bounds the events it reads as well.
 	Timeout time.Duration
@@ -24,6 +26,43 @@ func (h *Hunt) Register(mux *http.ServeMux) {
 	mux.Handle("GET /api/v1/events", RequireMember(http.HandlerFunc(h.search)))
 	mux.Handle("GET /api/v1/events/count", RequireMember(http.HandlerFunc(h.count)))
 	mux.Handle("GET /api/v1/events/top", RequireMember(http.HandlerFunc(h.top)))
+	mux.HandleFunc("GET /api/v1/members/{id}/retention", h.getRetention)
+	mux.Handle("PUT /api/v1/members/{id}/retention", RequireOperator(http.HandlerFunc(h.setRetention)))
+}
+
+// getRetention shows a member's retention to operators and to the member.
+func (h *Hunt) getRetention(w http.ResponseWriter, r *http.Request) {
+	id := r.PathValue("id")
+	if p, _ := PrincipalFrom(r.Context()); !p.Operator() && p.Member.ID != id {
+		Error(w, http.StatusForbidden, "a member sees only its own retention")
+		return
+	}
+	ret, err := h.Policies.Get(r.Context(), id)
+	if err != nil {
+		Error(w, http.StatusInternalServerError, err.Error())
+		return
+	}
+	JSON(w, http.StatusOK, retentionView{Member: id, Retention: ret})
+}
+
+type retentionView struct {
+	Member string `json:"member"`
+	archive.Retention
+}
+
+// setRetention sets a member's retention: {"days": 90, "bytes": 0}.
+// Operators only: keeping evidence is the node's obligation.
+func (h *Hunt) setRetention(w http.ResponseWriter, r *http.Request) {
+	var ret archive.Retention
+	if !DecodeJSON(w, r, &ret) {
+		return
+	}
+	id := r.PathValue("id")
+	if err := h.Policies.Set(r.Context(), id, ret); err != nil {
+		Error(w, http.StatusBadRequest, err.Error())
+		return
+	}
+	JSON(w, http.StatusOK, retentionView{Member: id, Retention: ret})
 }
 
 // huntParams are the query parameters that are not filters.

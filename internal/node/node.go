@@ -103,7 +103,8 @@ type Node struct {
 // Schemas are the tables of every package a node uses, in dependency order.
 func Schemas() []store.Schema {
 	return []store.Schema{member.Schema(), eventlog.Schema(), alert.Schema(), correlate.Schema(),
-		intel.Schema(), taxii.Schema(), rulestore.Schema(), respond.Schema(), federation.Schema(), user.Schema(), audit.Schema()}
+		intel.Schema(), taxii.Schema(), rulestore.Schema(), respond.Schema(), federation.Schema(), archive.RetentionSchema(),
+		user.Schema(), audit.Schema()}
 }
 
 // OpenStore opens and migrates the configured store; the CLI's offline
@@ -227,7 +228,7 @@ func (n *Node) routes() {
 		return n.GrantSharedWrite(ctx)
 	}}
 	core.Register(n.mux)
-	(&api.Hunt{Archive: n.Archive}).Register(n.mux)
+	(&api.Hunt{Archive: n.Archive, Policies: archive.NewPolicies(n.DB)}).Register(n.mux)
 	lim := n.Config.Limits
 	n.mux.Handle("POST /api/v1/ingest", ingest.NewHandler(n.Acceptor, api.MemberOfRequest, n.Log, ingest.Limits{
 		MaxBody: int64(lim.IngestMaxBody), MaxInflight: lim.IngestConcurrency,
@@ -342,6 +343,11 @@ func (n *Node) Run(ctx context.Context) error {
 		func(ctx context.Context) { n.feeder.Run(ctx, 5*time.Second) },
 		func(ctx context.Context) { n.Patterns.Run(ctx, n.Intel, 5*time.Second) },
 		n.watchRules,
+		func(ctx context.Context) {
+			n.Archive.KeepWithin(ctx, archive.NewPolicies(n.DB), 10*time.Minute, func(err error) {
+				n.Log.Warn("archive: retention not applied; retried in ten minutes", "err", err)
+			})
+		},
 		func(ctx context.Context) { n.Respond.Start(ctx); <-ctx.Done(); n.Respond.Wait() },
 	}
 	background = append(background, n.federationWork()...)
