@@ -524,6 +524,14 @@ var matrixRules = map[string]rule{
 			}
 			return codes(http.StatusForbidden)
 		}, nil),
+	"GET /api/v1/members/{id}/retention": one("/api/v1/members/fr-own/retention", "",
+		func(r role) []int {
+			if r.operator || r.member == "fr-own" {
+				return codes(200)
+			}
+			return codes(http.StatusForbidden)
+		}, nil),
+	"PUT /api/v1/members/{id}/retention": one("/api/v1/members/fr-own/retention", `{"days":30}`, operatorOnly(200), nil),
 	"GET /api/v1/alerts": func(fx *fixture) []target {
 		out := []target{{path: "/api/v1/alerts?limit=1000", want: anyKey(200), check: checkAlertList}}
 		for _, c := range fx.of("campaign") {
