@@ -32,7 +32,9 @@ const benchUsage = `usage: xsoc bench ingest [flags]   events/s accepted end to 
        xsoc bench pipeline [--rate 20000]  ingest-to-alert latency percentiles and processed events/s
        xsoc bench ml [--passes 5]         each ML detector's events/s per core and allocations per event on the demo scenario
        xsoc bench federation [--detections 10000]  early warning: a hub and three member nodes as processes; delay from
-                                detection at one member node to the indicator active at the two others, indicators/s`
+                                detection at one member node to the indicator active at the two others, indicators/s
+       xsoc bench e2e [--rate 50000] [--duration 60s] [--mode embedded|external|both]
+                                events/s accepted, detected and archived, ingest→alert latency, archive lag, RSS, loss`
 
 func runBench(args []string, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
@@ -52,6 +54,8 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 		return benchML(args[1:], stdout, stderr)
 	case "federation":
 		return benchFederation(args[1:], stdout, stderr)
+	case "e2e":
+		return benchE2E(args[1:], stdout, stderr)
 	}
 	fmt.Fprintln(stderr, benchUsage)
 	return errUsage

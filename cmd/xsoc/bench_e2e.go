@@ -1,0 +1,325 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"text/tabwriter"
+	"time"
+
+	"github.com/xsoc/xsoc/internal/alert"
+	"github.com/xsoc/xsoc/internal/bus"
+	"github.com/xsoc/xsoc/internal/config"
+	"github.com/xsoc/xsoc/internal/detect/ioc"
+	"github.com/xsoc/xsoc/internal/member"
+	"github.com/xsoc/xsoc/internal/node"
+	"github.com/xsoc/xsoc/internal/pipeline"
+	"github.com/xsoc/xsoc/internal/tlp"
+)
+
+// benchE2E drives HTTP ingest at a fixed rate into a fresh node for a
+// bounded time and reports what came out the other end: events accepted,
+// detected and archived per second, ingest→alert latency, archive lag,
+// memory, and loss.
+func benchE2E(args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("bench e2e", flag.ContinueOnError)
+	rate := fs.Int("rate", 50000, "events per second offered")
+	duration := fs.Duration("duration", 60*time.Second, "how long to send (the run stops by itself)")
+	batch := fs.Int("batch", 500, "events per request (one of them malicious, on a host of its own)")
+	indicators := fs.Int("indicators", 1_000_000, "indicators loaded into the IOC index")
+	modes := fs.String("mode", "embedded", "embedded, external (NATS and PostgreSQL below), or both")
+	natsURL := fs.String("nats-url", "nats://127.0.0.1:4222", "external NATS JetStream for --mode external")
+	pgURL := fs.String("postgres-url", "postgres://postgres@127.0.0.1:5432/test?sslmode=disable", "PostgreSQL for --mode external")
+	workers := fs.Int("workers", 2, "detection workers")
+	asJSON := fs.Bool("json", false, "print JSON")
+	if err := parse(fs, args, stderr); err != nil {
+		return err
+	}
+	if *rate <= 0 || *batch < 2 || *duration <= 0 || *duration > 10*time.Minute {
+		return errors.New("want --rate > 0, --batch ≥ 2 and 0 < --duration ≤ 10m")
+	}
+	var results []e2eResult
+	for _, mode := range strings.Split(*modes, ",") {
+		if mode == "both" {
+			mode = "embedded,external"
+		}
+		for _, m := range strings.Split(mode, ",") {
+			cfg := config.Default()
+			cfg.Workers = *workers
+			switch m {
+			case "embedded":
+			case "external":
+				cfg.NATSURL, cfg.PostgresURL = *natsURL, *pgURL
+			default:
+				return fmt.Errorf("--mode %q: want embedded, external or both", m)
+			}
+			fmt.Fprintf(stderr, "bench e2e: %s, %d events/s for %v, %d indicators…\n", m, *rate, *duration, *indicators)
+			r, err := runE2E(m, cfg, *rate, *batch, *indicators, *duration)
+			if err != nil {
+				return fmt.Errorf("%s: %w", m, err)
+			}
+			results = append(results, r)
+		}
+	}
+	if *asJSON {
+		return printJSON(stdout, results)
+	}
+	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "mode\toffered/s\taccepted/s\tdetected/s\tarchived/s\talert p50\tp99\tp999\talerts\tarchive lag max\tdrain\tRSS peak\tlost\t")
+	for _, r := range results {
+		fmt.Fprintf(tw, "%s\t%d\t%.0f\t%.0f\t%.0f\t%v\t%v\t%v\t%d/%d\t%v\t%v\t%d MB\t%d\t\n", r.Mode, r.Offered,
+			r.AcceptedPerSec, r.DetectedPerSec, r.ArchivedPerSec, r.P50, r.P99, r.P999, r.Alerts, r.Victims,
+			r.ArchiveLagMax, r.Drain, r.RSSPeakMB, r.Lost)
+	}
+	tw.Flush()
+	fmt.Fprintf(stdout, "(client and node share %d cores; ingest→alert: request sent → alert committed; detected/archived per second over the send time plus the time each took to catch up; archive lag: accepted minus archived events, in seconds of offered load; lost: accepted events missing from the archive plus victims never alerted)\n", runtime.NumCPU())
+	return nil
+}
+
+// e2eResult is one mode's outcome.
+type e2eResult struct {
+	Mode           string        `json:"mode"`
+	Offered        int           `json:"offered_per_sec"`
+	Accepted       int64         `json:"accepted"`
+	AcceptedPerSec float64       `json:"accepted_per_sec"`
+	DetectedPerSec float64       `json:"detected_per_sec"`
+	ArchivedPerSec float64       `json:"archived_per_sec"`
+	P50            time.Duration `json:"alert_p50_ns"`
+	P99            time.Duration `json:"alert_p99_ns"`
+	P999           time.Duration `json:"alert_p999_ns"`
+	Alerts         int           `json:"victims_alerted"`
+	Victims        int           `json:"victims"`
+	ArchiveLagMax  time.Duration `json:"archive_lag_max_ns"`
+	Drain          time.Duration `json:"archive_drain_ns"`
+	RSSPeakMB      int64         `json:"rss_peak_mb"`
+	Lost           int64         `json:"lost"`
+	Rejected       int64         `json:"rejected_requests"`
+}
+
+func runE2E(mode string, cfg config.Config, rate, batch, indicators int, duration time.Duration) (e2eResult, error) {
+	res := e2eResult{Mode: mode, Offered: rate}
+	dir, err := os.MkdirTemp("", "xsoc-bench-e2e-")
+	if err != nil {
+		return res, err
+	}
+	defer os.RemoveAll(dir)
+	cfg.DataDir, cfg.Listen = filepath.Join(dir, "data"), "127.0.0.1:0"
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	n, err := node.Open(ctx, cfg, newLogger(io.Discard, "error"))
+	if err != nil {
+		return res, err
+	}
+	memberID := fmt.Sprintf("bench-%d", time.Now().UnixNano()) // unique: an external archive may hold earlier runs
+	_, key, err := n.Members.Add(ctx, member.Member{ID: memberID, Name: "Bench", Country: "DE", Sector: "energy"})
+	if err != nil {
+		n.Close()
+		return res, err
+	}
+	if err := loadIndicators(n.IOC, indicators); err != nil {
+		n.Close()
+		return res, err
+	}
+	var mu sync.Mutex
+	sent := map[string]time.Time{}
+	var lat []time.Duration
+	n.Alerts.OnAlert(func(a alert.Alert) {
+		now := time.Now()
+		mu.Lock()
+		defer mu.Unlock()
+		if t, ok := sent[a.Key]; ok { // the key is the victim's host name
+			lat = append(lat, now.Sub(t))
+			delete(sent, a.Key)
+		}
+	})
+	done := make(chan struct{})
+	go func() { n.Run(ctx); close(done) }()
+	defer func() { cancel(); <-done }()
+	runtime.GC()
+
+	bodies := e2eBodies(batch-1, 16)
+	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64,
+		DialContext: (&net.Dialer{Timeout: 5 * time.Second}).DialContext}, Timeout: time.Minute}
+	var accepted, rejected atomic.Int64
+	var victims int
+	var wg sync.WaitGroup
+	inflight := make(chan struct{}, 64)
+	interval := time.Duration(float64(time.Second) * float64(batch) / float64(rate))
+	start := time.Now()
+	stopSampling := make(chan struct{})
+	var lagMax time.Duration
+	var sampler sync.WaitGroup
+	sampler.Add(1)
+	go func() { // archive lag: what was accepted but is not archived yet
+		defer sampler.Done()
+		t := time.NewTicker(250 * time.Millisecond)
+		defer t.Stop()
+		for {
+			select {
+			case <-stopSampling:
+				return
+			case <-t.C:
+			}
+			archived, _ := n.Archive.Total(ctx, memberID)
+			backlog := accepted.Load() - archived
+			if d := time.Duration(float64(backlog) / float64(rate) * float64(time.Second)); d > lagMax {
+				lagMax = d
+			}
+		}
+	}()
+	for i := 0; time.Since(start) < duration; i++ {
+		if wait := time.Until(start.Add(time.Duration(i) * interval)); wait > 0 {
+			time.Sleep(wait)
+		}
+		host := fmt.Sprintf("VICTIM-%d-%d", start.UnixNano()%1e6, i)
+		common, bad := bodies[i%len(bodies)], maliciousLine(host)
+		inflight <- struct{}{}
+		mu.Lock()
+		sent[host] = time.Now()
+		mu.Unlock()
+		victims++
+		wg.Add(1)
+		go func() {
+			defer func() { <-inflight; wg.Done() }()
+			req, _ := http.NewRequest(http.MethodPost, n.URL()+"/api/v1/ingest", io.MultiReader(bytes.NewReader(common), bytes.NewReader(bad)))
+			req.ContentLength = int64(len(common) + len(bad))
+			req.Header.Set("Authorization", "Bearer "+key)
+			req.Header.Set("Content-Type", "application/x-ndjson")
+			resp, err := client.Do(req)
+			if err != nil {
+				rejected.Add(1)
+				return
+			}
+			io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode != http.StatusOK {
+				rejected.Add(1)
+				mu.Lock()
+				delete(sent, host) // not accepted: not expected
+				mu.Unlock()
+				return
+			}
+			accepted.Add(int64(batch))
+		}()
+	}
+	wg.Wait()
+	sendTime := time.Since(start)
+	// Catch up: detection and the archive each finish what was accepted.
+	var detectDone, archiveDone time.Duration
+	deadline := time.Now().Add(5 * time.Minute)
+	for time.Now().Before(deadline) && (detectDone == 0 || archiveDone == 0) {
+		if detectDone == 0 {
+			if p, err := pipeline.Pending(ctx, n.Bus, bus.DetectConsumer); err == nil && p == 0 {
+				detectDone = time.Since(start)
+			}
+		}
+		if archiveDone == 0 {
+			if a, _ := n.Archive.Total(ctx, memberID); a >= accepted.Load() {
+				archiveDone = time.Since(start)
+			}
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	close(stopSampling)
+	sampler.Wait()
+	time.Sleep(500 * time.Millisecond) // the last alerts' callbacks
+	archived, _ := n.Archive.Total(ctx, memberID)
+	mu.Lock()
+	defer mu.Unlock()
+	slices.Sort(lat)
+	res.Accepted, res.Rejected = accepted.Load(), rejected.Load()
+	res.AcceptedPerSec = float64(res.Accepted) / sendTime.Seconds()
+	if detectDone > 0 {
+		res.DetectedPerSec = float64(res.Accepted) / detectDone.Seconds()
+	}
+	if archiveDone > 0 {
+		res.ArchivedPerSec = float64(archived) / archiveDone.Seconds()
+		res.Drain = (archiveDone - sendTime).Round(time.Millisecond)
+	}
+	res.P50, res.P99, res.P999 = pct(lat, 0.5), pct(lat, 0.99), pct(lat, 0.999)
+	res.Victims = victims - int(res.Rejected)
+	res.Alerts = len(lat)
+	res.ArchiveLagMax = lagMax.Round(time.Millisecond)
+	res.RSSPeakMB = peakRSS() >> 20
+	res.Lost = max(0, res.Accepted-archived) + int64(len(sent))
+	return res, nil
+}
+
+// loadIndicators fills the IOC index with n indicators (hashes, domains
+// and addresses) that the benchmark's events never match.
+func loadIndicators(x *ioc.Index, n int) error {
+	b := x.NewBatch()
+	for i := range n {
+		ind := ioc.Indicator{ID: "indicator--bench-" + strconv.Itoa(i), Owner: "intel", Source: "bench", Confidence: 80, TLP: tlp.Green}
+		switch i % 3 {
+		case 0:
+			ind.Kind, ind.Value = ioc.KindSHA256, fmt.Sprintf("%064x", uint64(i)*0x9e3779b97f4a7c15|1<<63)
+		case 1:
+			ind.Kind, ind.Value = ioc.KindDomain, fmt.Sprintf("bad%d.example", i)
+		default:
+			ind.Kind, ind.Value = ioc.KindIP, fmt.Sprintf("198.%d.%d.%d", 18+i>>16&1, i>>8&255, i&255)
+		}
+		if err := b.Add(ind); err != nil {
+			return err
+		}
+	}
+	return b.Commit()
+}
+
+// e2eBodies builds k request bodies of n benign Sysmon process starts
+// (about 600 bytes each, no event ids: the pipeline names them by batch
+// and line, so every request's events are new).
+func e2eBodies(n, k int) [][]byte {
+	r := rand.New(rand.NewPCG(3, 4))
+	images := []string{`C:\Windows\System32\svchost.exe`, `C:\Program Files\Google\Chrome\Application\chrome.exe`,
+		`C:\Windows\explorer.exe`, `C:\Program Files\Microsoft Office\root\Office16\OUTLOOK.EXE`}
+	out := make([][]byte, k)
+	ts := time.Now().UTC().Format(time.RFC3339Nano)
+	for i := range out {
+		var b bytes.Buffer
+		for range n {
+			img := images[r.IntN(len(images))]
+			fmt.Fprintf(&b, `{"@timestamp":"%s","winlog":{"channel":"Microsoft-Windows-Sysmon/Operational","event_id":1,"provider_name":"Microsoft-Windows-Sysmon","computer_name":"WS-%04d.corp.example","event_data":{"Image":%q,"CommandLine":"%s --type=renderer --lang=en-US --field-trial-handle=%d","ParentImage":"C:\\Windows\\explorer.exe","User":"CORP\\user%03d","ProcessId":"%d","Hashes":"SHA256=%016x%016x%016x%016x","IntegrityLevel":"Medium","CurrentDirectory":"C:\\Users\\user%03d\\"}},"host":{"name":"WS-%04d"}}`+"\n",
+				ts, r.IntN(5000), img, strings.ReplaceAll(img, `\`, `\\`), r.Uint32(), r.IntN(900), r.IntN(60000),
+				r.Uint64(), r.Uint64(), r.Uint64(), r.Uint64(), r.IntN(900), r.IntN(5000))
+		}
+		out[i] = b.Bytes()
+	}
+	return out
+}
+
+// maliciousLine is an LSASS dump through comsvcs.dll on host: a starter
+// rule raises a critical alert keyed by the host.
+func maliciousLine(host string) []byte {
+	return fmt.Appendf(nil, `{"@timestamp":"%s","winlog":{"channel":"Microsoft-Windows-Sysmon/Operational","event_id":1,"provider_name":"Microsoft-Windows-Sysmon","computer_name":"%s","event_data":{"Image":"C:\\Windows\\System32\\rundll32.exe","CommandLine":"rundll32.exe C:\\Windows\\System32\\comsvcs.dll, MiniDump 624 C:\\temp\\l.dmp full","ParentImage":"C:\\Windows\\System32\\cmd.exe","User":"CORP\\admin"}}}`+"\n",
+		time.Now().UTC().Format(time.RFC3339Nano), host)
+}
+
+// peakRSS is the process's peak resident memory (VmHWM), 0 if unknown.
+func peakRSS() int64 {
+	data, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return 0
+	}
+	for _, line := range strings.Split(string(data), "\n") {
+		if v, ok := strings.CutPrefix(line, "VmHWM:"); ok {
+			kb, _ := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 10, 64)
+			return kb << 10
+		}
+	}
+	return 0
+}
