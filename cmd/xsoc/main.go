@@ -128,20 +128,6 @@ func unknownSub(stderr io.Writer, cmd, sub, usage string) error {
 	return errUsage
 }
 
-// wantsHelp reports whether args ask for help (-h, --help), which a
-// command answers before it touches any store.
-func wantsHelp(args []string) bool {
-	for _, a := range args {
-		if a == "--" {
-			return false
-		}
-		if a == "-h" || a == "-help" || a == "--help" {
-			return true
-		}
-	}
-	return false
-}
-
 // requireStore refuses to work on a node store that does not exist yet:
 // commands that only read or change what a node holds must not create an
 // empty database (or the data directory) as a side effect.
