@@ -68,8 +68,7 @@ func Run(ctx context.Context, opts Options) (Result, error) {
 	if opts.Log == nil {
 		opts.Log = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
-	cfg := scenario.DemoConfig(opts.Seed)
-	cfg.Start = recentStart(cfg, time.Now())
+	cfg := demoScenario(opts.Seed, time.Now())
 	if err := freshDataDir(opts.Config.DataDir, opts.Out); err != nil {
 		return Result{}, err
 	}
@@ -140,18 +139,28 @@ func Run(ctx context.Context, opts Options) (Result, error) {
 }
 
 // recentStart moves the scenario to the most recent day on which it lies
-// wholly in the past, keeping its time of day (and so its office-hours
-// rhythm): nothing arrives from the future, and the replay compresses
-// hours into seconds.
+// wholly in the past, keeping its weekday and time of day (and so its
+// office-hours rhythm and event counts): nothing arrives from the future,
+// and the replay compresses hours into seconds.
 func recentStart(cfg scenario.Config, now time.Time) time.Time {
 	loc := cfg.Start.Location()
 	h, m, s := cfg.Start.Clock()
 	y, mo, d := now.In(loc).Date()
 	start := time.Date(y, mo, d, h, m, s, 0, loc)
-	for start.Add(cfg.Duration).After(now) {
+	for start.Add(cfg.Duration).After(now) || start.Weekday() != cfg.Start.Weekday() {
 		start = start.AddDate(0, 0, -1)
 	}
 	return start
+}
+
+// demoScenario is the demonstration's scenario moved to a recent date by
+// recentStart; its DGA keeps the names of the configured week, so every
+// run replays the same events whatever the date.
+func demoScenario(seed uint64, now time.Time) scenario.Config {
+	cfg := scenario.DemoConfig(seed)
+	cfg.DGAWeek = cfg.Start
+	cfg.Start = recentStart(cfg, now)
+	return cfg
 }
 
 // drain waits until the pipeline has finished every batch sent by the

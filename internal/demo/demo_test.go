@@ -76,18 +76,54 @@ func summaryLines(text string) []string {
 
 var incidentID = regexp.MustCompile(`^cross-border incident [0-9a-z]+:`)
 
-func TestRecentStartKeepsTimeOfDayAndIsInThePast(t *testing.T) {
+func TestRecentStartKeepsWeekdayTimeOfDayAndIsInThePast(t *testing.T) {
 	cfg := scenario.DemoConfig(1)
 	for _, now := range []time.Time{
 		time.Date(2026, 11, 23, 8, 0, 0, 0, time.UTC),
 		time.Date(2026, 11, 23, 23, 0, 0, 0, time.UTC),
+		time.Date(2026, 12, 6, 12, 0, 0, 0, time.UTC), // a Sunday
+		time.Date(2026, 12, 8, 12, 0, 0, 0, time.UTC), // a Tuesday, after the scenario's hours
 	} {
 		s := recentStart(cfg, now)
-		if s.Add(cfg.Duration).After(now) || now.Sub(s) > 48*time.Hour {
+		if s.Add(cfg.Duration).After(now) || now.Sub(s) > 8*24*time.Hour {
 			t.Errorf("now %v: start %v", now, s)
+		}
+		if s.Weekday() != cfg.Start.Weekday() {
+			t.Errorf("now %v: start %v is a %v, the scenario's a %v", now, s, s.Weekday(), cfg.Start.Weekday())
 		}
 		if h1, m1, _ := s.Clock(); h1 != cfg.Start.Hour() || m1 != cfg.Start.Minute() {
 			t.Errorf("start %v lost the time of day of %v", s, cfg.Start)
+		}
+	}
+}
+
+// TestDemoScenarioIsTheSameOnEveryDate replays the demonstration's
+// scenario as of two dates weeks apart: apart from the times its lines
+// carry, every line must be the same (the DGA's names included).
+func TestDemoScenarioIsTheSameOnEveryDate(t *testing.T) {
+	if testing.Short() {
+		t.Skip("generates the scenario twice")
+	}
+	lines := func(now time.Time) []string {
+		var out []string
+		digits := regexp.MustCompile(`[0-9]+|\b(Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec|Mon|Tue|Wed|Thu|Fri|Sat|Sun)\b`)
+		err := scenario.Stream(demoScenario(1, now), func(r scenario.Record) error {
+			out = append(out, r.Member+" "+digits.ReplaceAllString(string(r.Line), "#"))
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return out
+	}
+	a := lines(time.Date(2026, 11, 23, 8, 0, 0, 0, time.UTC))
+	b := lines(time.Date(2027, 2, 14, 20, 0, 0, 0, time.UTC))
+	if len(a) != len(b) {
+		t.Fatalf("%d lines one date, %d the other", len(a), len(b))
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			t.Fatalf("line %d differs:\n%s\n%s", i, a[i], b[i])
 		}
 	}
 }

@@ -92,8 +92,7 @@ func RunFederation(ctx context.Context, opts FederationOptions) (res Result, err
 	if err := os.RemoveAll(dir); err != nil {
 		return Result{}, err
 	}
-	cfg := scenario.DemoConfig(opts.Seed)
-	cfg.Start = recentStart(cfg, time.Now())
+	cfg := demoScenario(opts.Seed, time.Now())
 	nodes, err := planFederation(dir)
 	if err != nil {
 		return Result{}, err

@@ -214,7 +214,11 @@ func (g *gen) planCampaigns() {
 		dgaSeed := r.Uint64()
 		g.dgaSeeds = append(g.dgaSeeds, dgaSeed)
 		first := g.firstAttack(k)
-		week := dga(dgaSeed, first)
+		seedWeek := first
+		if !g.cfg.DGAWeek.IsZero() {
+			seedWeek = g.cfg.DGAWeek
+		}
+		week := dga(dgaSeed, seedWeek)
 		c.DGADomains = week
 		// The actor registers two names of the week, late in the list so
 		// that infected hosts try many unregistered names first.

@@ -44,6 +44,11 @@ type Config struct {
 	// interval: 0.3 draws intervals from 0.7 to 1.3 periods. Zero means
 	// 0.2.
 	BeaconJitter float64
+	// DGAWeek, when set, is a date whose ISO week seeds the implant's
+	// domain generation instead of the week of the campaign's first
+	// attack (what the real algorithms do): a replay moved to another
+	// date then produces the same names.
+	DGAWeek time.Time
 	// WorkingHoursOnly moves each phishing e-mail to the next weekday
 	// working hour (08:00–17:00 member time), when staff read mail.
 	WorkingHoursOnly bool
