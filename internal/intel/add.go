@@ -49,7 +49,13 @@ type parsed struct {
 }
 
 // AddObjects adds objects to a collection on behalf of v, who becomes the
-// owner of the objects it adds. Each object is accepted or refused whole,
+// owner of the objects it adds. Objects are owned per member: v may add
+// versions of its own objects and of ids no object it may see carries,
+// and is refused versions of another member's object it sees. An id that
+// only other members' versions v may not see carry is answered exactly as
+// an unknown id — v adds its own object under it — so that adding never
+// tells whether another member holds an object (STIX cyber-observables
+// have ids derived from their values). Each object is accepted or refused whole,
 // with a reason in the returned Status; all accepted objects, and the
 // Status itself, are committed in one transaction. The error is non-nil
 // only when the request as a whole fails (unknown collection, no write
@@ -58,17 +64,20 @@ func (r *Repo) AddObjects(ctx context.Context, v Viewer, collection string, obje
 	if v.Member == "" {
 		return Status{}, fmt.Errorf("intel: adding objects needs a member to own them: %w", ErrForbidden)
 	}
-	coll, err := r.writable(ctx, v, collection)
+	a, err := r.Collection(ctx, v, collection)
 	if err != nil {
 		return Status{}, err
 	}
-	return r.add(ctx, v.Member, coll, objects)
+	if !a.CanWrite {
+		return Status{}, fmt.Errorf("intel: collection %s is not writable by %q: %w", collection, v.Member, ErrForbidden)
+	}
+	return r.add(ctx, v, a.CanRead, a.Collection, objects)
 }
 
-// add stores objects in coll for owner, as AddObjects describes, without
-// checking rights.
-func (r *Repo) add(ctx context.Context, owner string, coll Collection, objects []json.RawMessage) (Status, error) {
-	v := Viewer{Member: owner}
+// add stores objects in coll for v.Member, as AddObjects describes,
+// without checking the right to write; canRead says whether v may read
+// the collection (whether it sees any object in it).
+func (r *Repo) add(ctx context.Context, v Viewer, canRead bool, coll Collection, objects []json.RawMessage) (Status, error) {
 	collection := coll.ID
 	st := Status{ID: NewUUID(), Collection: collection, Member: v.Member, Requested: r.opts.Now().UTC()}
 	outcome := make([]StatusDetail, len(objects))
@@ -88,12 +97,12 @@ func (r *Repo) add(ctx context.Context, owner string, coll Collection, objects [
 		if err != nil {
 			return err
 		}
-		owners, err := ownersOf(ctx, tx, coll.ID, ok)
+		held, err := holdersOf(ctx, tx, coll.ID, ok)
 		if err != nil {
 			return err
 		}
 		for _, p := range ok {
-			msg, err := r.insert(ctx, tx, &clock, coll, v.Member, owners, p)
+			msg, err := r.insert(ctx, tx, &clock, coll, v, canRead, held, p)
 			if err != nil {
 				return err
 			}
@@ -153,11 +162,19 @@ const (
 	msgOtherOwner = "object belongs to another member: only its originator may add versions"
 )
 
-// ownersOf returns the owners of the objects of a request that the
-// collection holds already, reading them in few queries rather than one per
-// object.
-func ownersOf(ctx context.Context, tx *store.Tx, collection string, objs []parsed) (map[string]string, error) {
-	owners := map[string]string{}
+// holder is one member's hold on an object id: a stored version's owner,
+// level and named recipients.
+type holder struct {
+	owner string
+	level tlp.Level
+	named []string
+}
+
+// holdersOf returns, per object id of a request that the collection holds
+// already, who holds which versions (one entry per distinct owner, level
+// and recipients), reading them in few queries rather than one per object.
+func holdersOf(ctx context.Context, tx *store.Tx, collection string, objs []parsed) (map[string][]holder, error) {
+	held := map[string][]holder{}
 	const chunk = 500
 	for start := 0; start < len(objs); start += chunk {
 		var ids []string
@@ -165,38 +182,42 @@ func ownersOf(ctx context.Context, tx *store.Tx, collection string, objs []parse
 			ids = append(ids, p.env.ID)
 		}
 		var sb strings.Builder
-		sb.WriteString(`SELECT DISTINCT object_id, owner FROM intel_objects WHERE collection_id = ?`)
+		sb.WriteString(`SELECT DISTINCT object_id, owner, tlp, named FROM intel_objects WHERE collection_id = ?`)
 		args := inList(&sb, "object_id", ids, []any{collection})
 		rows, err := tx.Query(ctx, sb.String(), args...)
 		if err != nil {
 			return nil, err
 		}
 		for rows.Next() {
-			var id, owner string
-			if err := rows.Scan(&id, &owner); err != nil {
+			var id, owner, named string
+			var level int
+			if err := rows.Scan(&id, &owner, &level, &named); err != nil {
 				rows.Close()
 				return nil, err
 			}
-			owners[id] = owner
+			held[id] = append(held[id], holder{owner: owner, level: levelOf(level), named: decodeNamed(named)})
 		}
 		rows.Close()
 		if err := rows.Err(); err != nil {
 			return nil, err
 		}
 	}
-	return owners, nil
+	return held, nil
 }
 
-// insert stores one object version unless the version exists already or
-// the object belongs to another member; it returns the message for the
-// object's status ("" for a plain success). owners maps the collection's
-// object ids to their owners and learns the objects this request adds.
-func (r *Repo) insert(ctx context.Context, tx *store.Tx, clock *clock, coll Collection, owner string,
-	owners map[string]string, p parsed) (string, error) {
-	if existing, ok := owners[p.env.ID]; ok && existing != owner {
+// insert stores one object version of v's unless v has that version
+// already or the id is another member's object that v sees (or xsoc's
+// own); it returns the message for the object's status ("" for a plain
+// success). held maps the collection's object ids to their holders and
+// learns the objects this request adds. Versions v may not see never
+// decide the answer, so it does not tell whether they exist.
+func (r *Repo) insert(ctx context.Context, tx *store.Tx, clock *clock, coll Collection, v Viewer, canRead bool,
+	held map[string][]holder, p parsed) (string, error) {
+	owner := v.Member
+	if refused(held[p.env.ID], v, canRead) {
 		return msgOtherOwner, nil
 	}
-	owners[p.env.ID] = owner
+	held[p.env.ID] = append(held[p.env.ID], holder{owner: owner})
 	named, err := encodeNamed(p.env.Recipients)
 	if err != nil {
 		return "", err
@@ -205,7 +226,7 @@ func (r *Repo) insert(ctx context.Context, tx *store.Tx, clock *clock, coll Coll
 	res, err := tx.Exec(ctx, `INSERT INTO intel_objects
 		(collection_id, object_id, version, type, spec_version, date_added, owner, tlp, named, body)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-		ON CONFLICT (collection_id, object_id, version) DO NOTHING`,
+		ON CONFLICT (collection_id, object_id, owner, version) DO NOTHING`,
 		coll.ID, p.env.ID, store.Nanos(p.env.Version()), p.env.Type, p.env.SpecVersion, added,
 		owner, int(p.env.Level(coll.UnmarkedLevel())), named, string(p.raw))
 	if err != nil {
@@ -215,6 +236,25 @@ func (r *Repo) insert(ctx context.Context, tx *store.Tx, clock *clock, coll Coll
 		return msgDuplicate, nil
 	}
 	return "", nil
+}
+
+// refused reports whether v may not add a version to an object id with
+// these holders: v holds none of it, and another member's version is one v
+// sees (it may read the collection and the version's level and recipients
+// admit it) or the object is xsoc's own, whose ids are secret and visible
+// to every member by design.
+func refused(hs []holder, v Viewer, canRead bool) bool {
+	for _, h := range hs {
+		if h.owner == v.Member {
+			return false
+		}
+	}
+	for _, h := range hs {
+		if h.owner == SystemOwner || canRead && v.mayRead(h.owner, h.level, h.named) {
+			return true
+		}
+	}
+	return false
 }
 
 // clock is the repository-wide date_added clock, held for the length of a

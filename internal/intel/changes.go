@@ -13,7 +13,9 @@ import (
 // default; only f.Versions and f.SpecVersions apply) and returns how many
 // it deleted. v must be able to write the collection and must own the
 // object (an operator may delete any); ErrNotFound when v sees no matching
-// version.
+// version. Objects are owned per member (see AddObjects): a member that
+// holds the id deletes among its own versions only; an operator deletes
+// every owner's, first and last counted per owner.
 func (r *Repo) DeleteObject(ctx context.Context, v Viewer, collection, id string, f Filter) (int, error) {
 	coll, err := r.writable(ctx, v, collection)
 	if err != nil {
@@ -27,21 +29,25 @@ func (r *Repo) DeleteObject(ctx context.Context, v Viewer, collection, id string
 	if err != nil {
 		return 0, err
 	}
-	var sp span
-	var visible []Object
+	var visible, own []Object
 	for _, o := range all {
 		if v.mayRead(o.Owner, o.TLP, o.Named) {
 			visible = append(visible, o)
-			n := store.Nanos(o.Version)
-			if !sp.seen {
-				sp = span{first: n, last: n, seen: true}
+			if o.Owner == v.Member {
+				own = append(own, o)
 			}
-			sp.first, sp.last = min(sp.first, n), max(sp.last, n)
 		}
+	}
+	if !v.Operator && len(own) > 0 {
+		visible = own
+	}
+	spans := map[string]span{}
+	for _, o := range visible {
+		spans[o.Owner] = spans[o.Owner].with(store.Nanos(o.Version))
 	}
 	var doomed []Object
 	for _, o := range visible {
-		if sel.keeps(o, sp) {
+		if sel.keeps(o, spans[o.Owner]) {
 			if !v.Operator && o.Owner != v.Member {
 				return 0, fmt.Errorf("intel: object %s belongs to another member: %w", id, ErrForbidden)
 			}
@@ -57,12 +63,12 @@ func (r *Repo) DeleteObject(ctx context.Context, v Viewer, collection, id string
 			return err
 		}
 		for _, o := range doomed {
-			if _, err := tx.Exec(ctx, `DELETE FROM intel_objects WHERE collection_id = ? AND object_id = ? AND version = ?`,
-				coll.ID, o.ID, store.Nanos(o.Version)); err != nil {
+			if _, err := tx.Exec(ctx, `DELETE FROM intel_objects WHERE collection_id = ? AND object_id = ? AND owner = ? AND version = ?`,
+				coll.ID, o.ID, o.Owner, store.Nanos(o.Version)); err != nil {
 				return err
 			}
-			if _, err := tx.Exec(ctx, `INSERT INTO intel_deleted (seq, collection_id, object_id, version, type) VALUES (?, ?, ?, ?, ?)`,
-				clock.tick(r.opts.Now()), coll.ID, o.ID, store.Nanos(o.Version), o.Type); err != nil {
+			if _, err := tx.Exec(ctx, `INSERT INTO intel_deleted (seq, collection_id, object_id, owner, version, type) VALUES (?, ?, ?, ?, ?, ?)`,
+				clock.tick(r.opts.Now()), coll.ID, o.ID, o.Owner, store.Nanos(o.Version), o.Type); err != nil {
 				return err
 			}
 		}
@@ -80,7 +86,7 @@ type Change struct {
 	// Seq orders changes; pass the last one seen to Since to resume.
 	Seq int64
 	// Deleted is true when the version was removed; Object then carries
-	// only its collection, id, type and version.
+	// only its collection, id, owner, type and version.
 	Deleted bool
 	Object  Object
 }
@@ -148,7 +154,7 @@ func (r *Repo) addedSince(ctx context.Context, after int64, limit int, types []s
 func (r *Repo) deletedSince(ctx context.Context, after int64, limit int, types []string) ([]Change, error) {
 	var sb strings.Builder
 	args := []any{after}
-	sb.WriteString(`SELECT seq, collection_id, object_id, version, type FROM intel_deleted WHERE seq > ?`)
+	sb.WriteString(`SELECT seq, collection_id, object_id, owner, version, type FROM intel_deleted WHERE seq > ?`)
 	args = inList(&sb, "type", types, args)
 	sb.WriteString(` ORDER BY seq LIMIT ?`)
 	args = append(args, limit)
@@ -161,7 +167,7 @@ func (r *Repo) deletedSince(ctx context.Context, after int64, limit int, types [
 	for rows.Next() {
 		var c Change
 		var version int64
-		if err := rows.Scan(&c.Seq, &c.Object.Collection, &c.Object.ID, &version, &c.Object.Type); err != nil {
+		if err := rows.Scan(&c.Seq, &c.Object.Collection, &c.Object.ID, &c.Object.Owner, &version, &c.Object.Type); err != nil {
 			return nil, fmt.Errorf("intel: since: %w", err)
 		}
 		c.Deleted, c.Object.Version = true, store.Time(version)

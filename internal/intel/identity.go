@@ -45,7 +45,7 @@ func (r *Repo) MemberIdentity(ctx context.Context, collection, member string) (s
 		// TLP:GREEN's marking definition (STIX 2.1, section 7.2.1.4).
 		"object_marking_refs": []string{"marking-definition--34098fce-860f-48ae-8e50-ebd3cc5e41da"},
 	})
-	st, err := r.add(ctx, SystemOwner, coll, []json.RawMessage{ident})
+	st, err := r.add(ctx, Viewer{Member: SystemOwner}, true, coll, []json.RawMessage{ident})
 	if err != nil {
 		return "", err
 	}

@@ -209,7 +209,7 @@ func (r *Repo) run(ctx context.Context, v Viewer, q query) (Page, error) {
 			}
 		}
 		for _, o := range rows {
-			if v.mayRead(o.Owner, o.TLP, o.Named) && q.sel.keeps(o, picks[o.ID]) {
+			if v.mayRead(o.Owner, o.TLP, o.Named) && q.sel.keeps(o, picks[objectKey(o)]) {
 				kept = append(kept, o)
 				if len(kept) > q.limit {
 					break
@@ -355,14 +355,28 @@ type span struct {
 	seen        bool
 }
 
+// with returns s widened to version n.
+func (s span) with(n int64) span {
+	if !s.seen {
+		return span{first: n, last: n, seen: true}
+	}
+	return span{first: min(s.first, n), last: max(s.last, n), seen: true}
+}
+
+// objectKey names one member's object: objects are owned per member, so
+// first and last are counted per owner and id.
+func objectKey(o Object) string { return o.Owner + "\x00" + o.ID }
+
 // pickVersions fills picks for the objects in rows not yet in it: their
 // first and last versions among those v sees and the spec_version filter
-// keeps. Versions invisible to v never hide the ones v may see.
+// keeps, per owner (objectKey). Versions invisible to v never hide the
+// ones v may see.
 func (r *Repo) pickVersions(ctx context.Context, v Viewer, q query, rows []Object, picks map[string]span) error {
 	var ids []string
+	asked := map[string]bool{}
 	for _, o := range rows {
-		if _, done := picks[o.ID]; !done {
-			picks[o.ID] = span{}
+		if _, done := picks[objectKey(o)]; !done && !asked[o.ID] {
+			asked[o.ID] = true
 			ids = append(ids, o.ID)
 		}
 	}
@@ -377,12 +391,12 @@ func (r *Repo) pickVersions(ctx context.Context, v Viewer, q query, rows []Objec
 		if !v.mayRead(o.Owner, o.TLP, o.Named) {
 			continue
 		}
-		n, s := store.Nanos(o.Version), picks[o.ID]
-		if !s.seen {
-			s = span{first: n, last: n, seen: true}
+		picks[objectKey(o)] = picks[objectKey(o)].with(store.Nanos(o.Version))
+	}
+	for _, o := range rows {
+		if _, done := picks[objectKey(o)]; !done {
+			picks[objectKey(o)] = span{}
 		}
-		s.first, s.last = min(s.first, n), max(s.last, n)
-		picks[o.ID] = s
 	}
 	return nil
 }

@@ -154,8 +154,9 @@ func TestAddObjectsReportsEachObject(t *testing.T) {
 		f := newFixture(t, db, Options{Validate: rejectMalware})
 		good := newID("indicator")
 		owned := newID("indicator")
-		// cert-a owns this object; cert-b's version of it below is refused.
-		f.add(t, member, object("indicator", owned, "2020-01-01T00:00:00.000Z"))
+		// cert-a owns this object, which cert-b sees; cert-b's version of
+		// it below is refused.
+		f.add(t, member, object("indicator", owned, "2020-01-01T00:00:00.000Z", marked(tlpGreen2)))
 
 		batch := []json.RawMessage{
 			object("indicator", good, "2020-01-02T00:00:00.000Z"),
@@ -205,6 +206,111 @@ func TestAddObjectsReportsEachObject(t *testing.T) {
 			t.Fatalf("hijack attempt: %+v", st)
 		}
 	})
+}
+
+// TestAddingRevealsNoHiddenObject posts, as cert-b, ids that cert-a holds
+// in versions cert-b may not see, beside ids nobody holds: the answers must
+// be the same (cert-b adds its own object), cert-a's versions must stay
+// untouched and hidden, and only versions cert-b sees refuse its post.
+// STIX cyber-observables have ids derived from their values, so a refusal
+// would tell cert-b whether cert-a holds, say, an address.
+func TestAddingRevealsNoHiddenObject(t *testing.T) {
+	sco := func(id, value string, extra ...string) json.RawMessage {
+		s := fmt.Sprintf(`{"type":"ipv4-addr","spec_version":"2.1","id":%q,"value":%q`, id, value)
+		for _, e := range extra {
+			s += "," + e
+		}
+		return json.RawMessage(s + "}")
+	}
+	for _, tt := range []struct {
+		name string
+		// make builds cert-a's or cert-b's version of the object id.
+		make func(id string, extra ...string) json.RawMessage
+		// extra marks cert-a's version.
+		extra   []string
+		visible bool
+	}{
+		{"red indicator", sdo, []string{marked(tlpRed2)}, false},
+		{"amber+strict indicator", sdo, []string{marked("marking-definition--939a9414-2ddd-4d32-a0cd-375ea402b003")}, false},
+		{"amber indicator (cert-b no client)", sdo, []string{marked(tlpAmber1)}, false},
+		{"unmarked indicator (collection default amber)", sdo, nil, false},
+		{"red address", func(id string, extra ...string) json.RawMessage { return sco(id, "198.51.100.7", extra...) }, []string{marked(tlpRed2)}, false},
+		{"green indicator", sdo, []string{marked(tlpGreen2)}, true},
+		{"red indicator named to cert-b", sdo, []string{marked(tlpRed2), `"x_xsoc_recipients":["cert-b"]`}, true},
+		{"green address", func(id string, extra ...string) json.RawMessage { return sco(id, "198.51.100.8", extra...) }, []string{marked(tlpGreen2)}, true},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			storetest.Each(t, []store.Schema{Schema()}, func(t *testing.T, db *store.DB) {
+				ctx := context.Background()
+				f := newFixture(t, db, Options{})
+				f.repo.SetRights(ctx, f.coll, "cert-b", Rights{Read: true, Write: true})
+				typ := strings.SplitN(string(tt.make("x--x")), `"`, 5)[3]
+				held, fresh := newID(typ), newID(typ)
+				f.add(t, member, tt.make(held, tt.extra...))
+
+				mine := tt.make(held, marked(tlpAmber1), `"x_note":"cert-b's"`)
+				got := f.add(t, other, mine)
+				want := f.add(t, other, tt.make(fresh, marked(tlpAmber1), `"x_note":"cert-b's"`))
+				if tt.visible {
+					if len(got.Failures) != 1 || got.Failures[0].Message != msgOtherOwner {
+						t.Fatalf("version of an object cert-b sees: %+v, want refused", got)
+					}
+					return
+				}
+				strip := func(st Status) []StatusDetail {
+					var out []StatusDetail
+					for _, d := range append(st.Successes, st.Failures...) {
+						out = append(out, StatusDetail{Version: d.Version, Message: d.Message})
+					}
+					return out
+				}
+				if !slices.Equal(strip(got), strip(want)) || len(got.Failures) != 0 {
+					t.Fatalf("posting a hidden id answered %+v, an unknown id %+v", got, want)
+				}
+				// cert-b reads its own object under the id, and only it.
+				page, err := f.repo.Object(ctx, other, f.coll, held, Filter{Versions: []string{"all"}})
+				if err != nil || len(page.Objects) != 1 || page.Objects[0].Owner != "cert-b" || string(page.Objects[0].Raw) != string(mine) {
+					t.Fatalf("cert-b reads %+v, %v: want its own version only", page.Objects, err)
+				}
+				// Posting it again is its own duplicate, as for the fresh id.
+				again, againFresh := f.add(t, other, mine), f.add(t, other, tt.make(fresh, marked(tlpAmber1), `"x_note":"cert-b's"`))
+				if !slices.Equal(strip(again), strip(againFresh)) || again.Successes[0].Message != msgDuplicate {
+					t.Fatalf("repeated post: %+v, for an unknown id %+v", again, againFresh)
+				}
+				// cert-a's version is untouched and still its own.
+				page, err = f.repo.Object(ctx, member, f.coll, held, Filter{Versions: []string{"all"}})
+				if err != nil || len(page.Objects) != 1 || page.Objects[0].Owner != "cert-a" || strings.Contains(string(page.Objects[0].Raw), "cert-b's") {
+					t.Fatalf("cert-a reads %+v, %v: want its own version only", page.Objects, err)
+				}
+				// The operator sees both members' objects.
+				page, _ = f.repo.Object(ctx, op, f.coll, held, Filter{})
+				if len(page.Objects) != 2 {
+					t.Fatalf("operator reads %d versions, want both members' latest", len(page.Objects))
+				}
+				// cert-b deleting its object leaves cert-a's, and the feed says
+				// whose version went.
+				_, cursor, _ := f.repo.Since(ctx, 0, 0)
+				if n, err := f.repo.DeleteObject(ctx, other, f.coll, held, Filter{}); err != nil || n != 1 {
+					t.Fatalf("cert-b deletes its object: %d, %v", n, err)
+				}
+				changes, _, _ := f.repo.Since(ctx, cursor, 0)
+				if len(changes) != 1 || !changes[0].Deleted || changes[0].Object.Owner != "cert-b" {
+					t.Fatalf("feed after delete: %+v", changes)
+				}
+				if _, err := f.repo.Object(ctx, other, f.coll, held, Filter{}); !errors.Is(err, ErrNotFound) {
+					t.Errorf("cert-b reads the id after deleting its object: %v, want not found", err)
+				}
+				if page, err := f.repo.Object(ctx, member, f.coll, held, Filter{}); err != nil || len(page.Objects) != 1 {
+					t.Errorf("cert-a's version after cert-b's delete: %+v, %v", page.Objects, err)
+				}
+			})
+		})
+	}
+}
+
+// sdo is an indicator version of 2020-01-01 with id and extra properties.
+func sdo(id string, extra ...string) json.RawMessage {
+	return object("indicator", id, "2020-01-01T00:00:00.000Z", extra...)
 }
 
 func TestAddObjectsNeedsWriteRight(t *testing.T) {
@@ -622,6 +728,55 @@ func TestSharedExamples(t *testing.T) {
 		}
 		if got == 0 || got > total {
 			t.Fatalf("stored %d versions of %d accepted objects", got, total)
+		}
+	})
+}
+
+// TestOwnedObjectsMigration migrates a store made before objects were
+// owned per member, with an object and a deletion in it: both survive, and
+// the object's owner may add versions while another member holding no
+// version of it and seeing none adds its own.
+func TestOwnedObjectsMigration(t *testing.T) {
+	before := Schema()
+	before.Migrations = before.Migrations[:6]
+	storetest.Each(t, []store.Schema{before}, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		id := newID("indicator")
+		body := string(object("indicator", id, "2020-01-01T00:00:00.000Z", marked(tlpRed2)))
+		if _, err := db.Exec(ctx, `INSERT INTO intel_collections (id, title, created) VALUES ('c', 'old', 0)`); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := db.Exec(ctx, `INSERT INTO intel_objects (collection_id, object_id, version, type, spec_version, date_added, owner, tlp, named, body)
+			VALUES ('c', ?, ?, 'indicator', '2.1', 1000, 'cert-a', ?, '', ?)`, id, store.Nanos(time.Date(2020, 1, 1, 0, 0, 0, 0, time.UTC)), int(tlp.Red), body); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := db.Exec(ctx, `INSERT INTO intel_deleted (seq, collection_id, object_id, version, type) VALUES (500, 'c', 'indicator--gone', 0, 'indicator')`); err != nil {
+			t.Fatal(err)
+		}
+		if err := db.Migrate(ctx, Schema()); err != nil {
+			t.Fatal(err)
+		}
+		r := NewRepo(db, Options{})
+		for _, m := range []string{"cert-a", "cert-b"} {
+			r.SetRights(ctx, "c", m, Rights{Read: true, Write: true})
+		}
+		page, err := r.Object(ctx, member, "c", id, Filter{})
+		if err != nil || len(page.Objects) != 1 || string(page.Objects[0].Raw) != body {
+			t.Fatalf("migrated object: %+v, %v", page.Objects, err)
+		}
+		changes, _, err := r.Since(ctx, 0, 0)
+		if err != nil || len(changes) != 2 || !changes[0].Deleted || changes[0].Object.ID != "indicator--gone" {
+			t.Fatalf("migrated feed: %+v, %v", changes, err)
+		}
+		for _, v := range []Viewer{member, other} {
+			st, err := r.AddObjects(ctx, v, "c", []json.RawMessage{object("indicator", id, "2021-01-01T00:00:00.000Z", marked(tlpRed2))})
+			if err != nil || len(st.Failures) != 0 {
+				t.Fatalf("%s adds a version after the migration: %+v, %v", v.Member, st, err)
+			}
+		}
+		page, _ = r.Versions(ctx, member, "c", id, Filter{})
+		if len(page.Objects) != 2 {
+			t.Errorf("cert-a's versions after the migration: %d, want 2", len(page.Objects))
 		}
 	})
 }

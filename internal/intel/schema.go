@@ -29,19 +29,7 @@ func Schema() store.Schema {
 
 		// One row per object version. date_added comes from intel_clock and
 		// is unique across the repository.
-		`CREATE TABLE intel_objects (
-			collection_id TEXT NOT NULL,
-			object_id TEXT NOT NULL,
-			version BIGINT NOT NULL,
-			type TEXT NOT NULL,
-			spec_version TEXT NOT NULL,
-			date_added BIGINT NOT NULL UNIQUE,
-			owner TEXT NOT NULL,
-			tlp INTEGER NOT NULL,
-			named TEXT NOT NULL DEFAULT '',
-			body TEXT NOT NULL,
-			PRIMARY KEY (collection_id, object_id, version)
-		);
+		objectsTable("intel_objects", "collection_id, object_id, version") + `;
 		CREATE INDEX IF NOT EXISTS intel_objects_added ON intel_objects (collection_id, date_added);
 		CREATE INDEX IF NOT EXISTS intel_objects_type ON intel_objects (type, date_added)`,
 
@@ -71,5 +59,39 @@ func Schema() store.Schema {
 		// The secret the ids of the identities xsoc makes are derived
 		// from (see MemberIdentity); one row, made on first use.
 		`CREATE TABLE intel_secret (id INTEGER PRIMARY KEY, value TEXT NOT NULL)`,
+
+		// Objects are owned per member: a member that adds an object id
+		// another member holds, in versions it may not see, adds its own
+		// object rather than learning that the id is taken (STIX
+		// cyber-observables have ids derived from their values, so a
+		// refusal would tell whether another member holds, say, an
+		// address). The owner joins the key; deletions name theirs.
+		objectsTable("intel_objects_owned", "collection_id, object_id, owner, version") + `;
+		INSERT INTO intel_objects_owned (collection_id, object_id, version, type, spec_version, date_added, owner, tlp, named, body)
+			SELECT collection_id, object_id, version, type, spec_version, date_added, owner, tlp, named, body FROM intel_objects;
+		DROP TABLE intel_objects;
+		ALTER TABLE intel_objects_owned RENAME TO intel_objects;
+		CREATE INDEX IF NOT EXISTS intel_objects_added ON intel_objects (collection_id, date_added);
+		CREATE INDEX IF NOT EXISTS intel_objects_type ON intel_objects (type, date_added);
+		ALTER TABLE intel_deleted ADD COLUMN owner TEXT NOT NULL DEFAULT ''`,
 	}}
+}
+
+// objectsTable is the DDL of the object versions table under name with
+// the given primary key: one row per version, date_added from intel_clock
+// and unique across the repository.
+func objectsTable(name, key string) string {
+	return `CREATE TABLE ` + name + ` (
+			collection_id TEXT NOT NULL,
+			object_id TEXT NOT NULL,
+			version BIGINT NOT NULL,
+			type TEXT NOT NULL,
+			spec_version TEXT NOT NULL,
+			date_added BIGINT NOT NULL UNIQUE,
+			owner TEXT NOT NULL,
+			tlp INTEGER NOT NULL,
+			named TEXT NOT NULL DEFAULT '',
+			body TEXT NOT NULL,
+			PRIMARY KEY (` + key + `)
+		)`
 }

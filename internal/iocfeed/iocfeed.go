@@ -50,9 +50,10 @@ type Feeder struct {
 
 	mu     sync.Mutex
 	cursor int64
-	// entries remembers what each indicator id put in the index, so that a
-	// new version or a deletion removes exactly that.
-	entries map[string][]entry
+	// entries remembers what each indicator put in the index, so that a
+	// new version or a deletion removes exactly that. Indicators are owned
+	// per member, so the key is the owner and the id (see held).
+	entries map[held][]entry
 	stats   Stats
 }
 
@@ -61,9 +62,12 @@ type entry struct {
 	value string
 }
 
+// held names one member's indicator: two members may hold one id.
+type held struct{ owner, id string }
+
 // New returns a feeder; call Sync once to load, then Run to follow.
 func New(repo *intel.Repo, index *ioc.Index, log *slog.Logger) *Feeder {
-	return &Feeder{repo: repo, index: index, log: log, entries: map[string][]entry{}}
+	return &Feeder{repo: repo, index: index, log: log, entries: map[held][]entry{}}
 }
 
 // Stats returns the counts so far.
@@ -123,7 +127,8 @@ func (f *Feeder) Run(ctx context.Context, poll time.Duration) {
 
 func (f *Feeder) apply(b *ioc.Batch, c intel.Change) {
 	id := c.Object.ID
-	f.removeEntries(b, id)
+	key := held{c.Object.Owner, id}
+	f.removeEntries(b, key)
 	if c.Deleted {
 		f.stats.Removed++
 		return
@@ -162,15 +167,15 @@ func (f *Feeder) apply(b *ioc.Batch, c intel.Change) {
 		}
 		added = append(added, entry{k, o.Value})
 	}
-	f.entries[id] = added
+	f.entries[key] = added
 	f.stats.Indexed += len(added)
 }
 
-func (f *Feeder) removeEntries(b *ioc.Batch, id string) {
-	for _, e := range f.entries[id] {
-		b.Remove(e.kind, e.value, id)
+func (f *Feeder) removeEntries(b *ioc.Batch, key held) {
+	for _, e := range f.entries[key] {
+		b.RemoveOwned(e.kind, e.value, key.id, key.owner)
 	}
-	delete(f.entries, id)
+	delete(f.entries, key)
 }
 
 func (f *Feeder) reject(id string, err error) {

@@ -116,6 +116,48 @@ func TestFeederFollowsTheRepository(t *testing.T) {
 	}
 }
 
+// TestMembersHoldingOneIDEachMatch has two members hold the same
+// indicator id (ids derive from the pattern here, as in many feeds), each
+// at TLP:AMBER, hidden from the other: each one's events match its own
+// indicator, and one's deletion leaves the other's in the index.
+func TestMembersHoldingOneIDEachMatch(t *testing.T) {
+	repo := setup(t)
+	ctx := context.Background()
+	ind := indicator(t, "[domain-name:value = 'both.example']", tlp.Amber, false)
+	for _, m := range []string{"fr-soc", "nl-bank"} {
+		st, err := repo.AddObjects(ctx, intel.Viewer{Member: m}, coll, []json.RawMessage{ind})
+		if err != nil || len(st.Failures) != 0 {
+			t.Fatalf("%s adds the indicator: %+v, %v", m, st.Failures, err)
+		}
+	}
+	index := ioc.New(ioc.Options{})
+	f := New(repo, index, quiet)
+	if _, err := f.Sync(ctx); err != nil {
+		t.Fatal(err)
+	}
+	detect := func(member string) int {
+		ev := &event.Event{ID: "e", Member: member, Time: time.Date(2026, 2, 1, 0, 0, 0, 0, time.UTC)}
+		ev.Set("dns.question.name", "both.example")
+		return len(index.Detect(ev, nil))
+	}
+	for _, m := range []string{"fr-soc", "nl-bank"} {
+		if got := detect(m); got != 1 {
+			t.Errorf("%s's event: %d alerts, want 1 (its own indicator)", m, got)
+		}
+	}
+	var id struct{ ID string }
+	json.Unmarshal(ind, &id)
+	if _, err := repo.DeleteObject(ctx, intel.Viewer{Member: "nl-bank"}, coll, id.ID, intel.Filter{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.Sync(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := [2]int{detect("fr-soc"), detect("nl-bank")}, [2]int{1, 0}; got != want {
+		t.Errorf("after nl-bank deletes its indicator: fr-soc, nl-bank alerts %v, want %v", got, want)
+	}
+}
+
 func TestSightingStoredForIOCAlerts(t *testing.T) {
 	repo := setup(t)
 	ctx := context.Background()

@@ -47,7 +47,9 @@ type Options struct {
 type Indicator struct {
 	// ID identifies the indicator, usually its STIX id
 	// ("indicator--<uuid>"). Adding an indicator whose ID is already
-	// indexed on the same value replaces the old entry.
+	// indexed on the same value by the same Owner replaces the old entry;
+	// another owner's entry under the same ID stays (intelligence objects
+	// are owned per member, and two members may hold one id).
 	ID string
 	// Kind and Value say what to look for; Value is normalised (see
 	// Normalize).
@@ -170,6 +172,8 @@ type op struct {
 	sp  space
 	del bool
 	any bool // removal of every entry on the key
+	// owner limits a removal to that owner's entry ("": any owner's).
+	owner string
 }
 
 // NewBatch starts a batch of changes to x.
@@ -231,15 +235,21 @@ func (b *Batch) Add(ind Indicator) error {
 	return nil
 }
 
-// Remove queues the removal of the entry with the given id on value; an
-// empty id removes every entry on value. Removing what is not indexed is
-// not an error.
+// Remove queues the removal of the entries with the given id on value,
+// whoever owns them; an empty id removes every entry on value. Removing
+// what is not indexed is not an error.
 func (b *Batch) Remove(k Kind, value, id string) error {
+	return b.RemoveOwned(k, value, id, "")
+}
+
+// RemoveOwned is Remove limited to the entry owner added under id; an
+// empty owner removes every owner's.
+func (b *Batch) RemoveOwned(k Kind, value, id, owner string) error {
 	sp, key, err := keyOf(k, value)
 	if err != nil {
 		return err
 	}
-	o := op{key: key, sp: sp, del: true, any: id == ""}
+	o := op{key: key, sp: sp, del: true, any: id == "", owner: owner}
 	if id != "" {
 		b.setID(&o.m, id)
 	}
@@ -502,7 +512,7 @@ func (w *writer) rewrite(s *snapshot, head uint32, o *op, scratch *[]meta) (uint
 	for r := head; r != 0; {
 		e := w.log.at(r)
 		r = e.next
-		if o.any || w.sameID(e, &o.m) {
+		if o.any || w.sameID(e, &o.m) && w.sameOwner(e, o) {
 			removed++
 			continue
 		}
@@ -543,6 +553,16 @@ func (w *writer) sameID(a, b *meta) bool {
 		return a.id == b.id
 	}
 	return string(rawIDBytes(w.rawIDs, a)) == string(rawIDBytes(w.rawIDs, b))
+}
+
+// sameOwner reports whether entry e, which carries o's id, is the one o
+// replaces or removes: the same owner's (any owner's for a removal that
+// names none).
+func (w *writer) sameOwner(e *meta, o *op) bool {
+	if o.del {
+		return o.owner == "" || w.provs[e.prov].owner == o.owner
+	}
+	return w.provs[e.prov].owner == w.provs[o.m.prov].owner
 }
 
 // needsCompaction reports whether the delta layer, or the garbage of

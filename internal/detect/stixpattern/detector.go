@@ -51,7 +51,8 @@ type Detector struct {
 	// mu serialises Sync; it guards what follows.
 	mu     sync.Mutex
 	cursor int64
-	// inForce holds, per collection and indicator id ("collection/id"),
+	// inForce holds, per collection, owner and indicator id
+	// ("collection/owner/id": members may hold one id each),
 	// the version in force of the indicators with a complex pattern, and
 	// of those whose newer version replaced one.
 	inForce map[string]version

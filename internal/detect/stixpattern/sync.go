@@ -115,7 +115,7 @@ func (d *Detector) Run(ctx context.Context, repo *intel.Repo, poll time.Duration
 // apply records one change and reports whether it changed the rule in
 // force for its indicator.
 func (d *Detector) apply(ctx context.Context, repo *intel.Repo, c intel.Change) (bool, error) {
-	key := c.Object.Collection + "/" + c.Object.ID
+	key := c.Object.Collection + "/" + c.Object.Owner + "/" + c.Object.ID
 	cur, known := d.inForce[key]
 	if c.Deleted {
 		if !known || !c.Object.Version.Equal(cur.at) {
@@ -144,14 +144,17 @@ func (d *Detector) apply(ctx context.Context, repo *intel.Repo, c intel.Change) 
 func (d *Detector) fallBack(ctx context.Context, repo *intel.Repo, key string, deleted intel.Object, cur version) (bool, error) {
 	operator := intel.Viewer{Operator: true}
 	page, err := repo.Object(ctx, operator, deleted.Collection, deleted.ID, intel.Filter{Versions: []string{"last"}})
-	if errors.Is(err, intel.ErrNotFound) || (err == nil && len(page.Objects) == 0) {
+	if err != nil && !errors.Is(err, intel.ErrNotFound) {
+		return false, err
+	}
+	// Objects are owned per member: the last version per owner comes
+	// back, and only the deleted version's owner's may replace it.
+	i := slices.IndexFunc(page.Objects, func(o intel.Object) bool { return o.Owner == deleted.Owner })
+	if i < 0 {
 		delete(d.inForce, key)
 		return cur.rule != nil, nil
 	}
-	if err != nil {
-		return false, err
-	}
-	o := page.Objects[0]
+	o := page.Objects[i]
 	o.Collection = deleted.Collection
 	r, _ := d.read(o, false)
 	d.inForce[key] = version{at: o.Version, rule: r}
@@ -206,7 +209,10 @@ func (d *Detector) publish() {
 		if c := strings.Compare(a.collection, b.collection); c != 0 {
 			return c
 		}
-		return strings.Compare(a.id, b.id)
+		if c := strings.Compare(a.id, b.id); c != 0 {
+			return c
+		}
+		return strings.Compare(a.owner, b.owner)
 	})
 	s := &snapshot{}
 	for _, r := range rules {
