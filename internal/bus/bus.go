@@ -140,7 +140,8 @@ func Open(ctx context.Context, cfg Config) (*Bus, error) {
 	}
 	if creds != nil {
 		if b.fed, err = nats.Connect("", nats.Name("xsoc-federation"), nats.MaxReconnects(-1),
-			nats.InProcessServer(b.srv), nats.UserInfo(creds.fedUser, creds.fedPassword)); err != nil {
+			nats.InProcessServer(b.srv), nats.UserInfo(creds.fedUser, creds.fedPassword),
+			nats.CustomInboxPrefix(ReplyPrefix(cfg.Leaf.Domain))); err != nil {
 			b.Close()
 			return nil, fmt.Errorf("bus: federation account: %w", err)
 		}
@@ -179,6 +180,11 @@ func startEmbedded(cfg Config) (*server.Server, *leafCredentials, error) {
 	srv, err := server.NewServer(o)
 	if err != nil {
 		return nil, nil, fmt.Errorf("bus: embedded server: %w", err)
+	}
+	if creds != nil && creds.auth != nil {
+		creds.auth.mu.Lock()
+		creds.auth.srv = srv
+		creds.auth.mu.Unlock()
 	}
 	srv.Start()
 	if !srv.ReadyForConnections(30 * time.Second) {

@@ -3,6 +3,7 @@ package bus
 import (
 	"crypto/rand"
 	"crypto/tls"
+	"crypto/x509"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -21,9 +22,10 @@ const FederationAccount = "XSOC_FEDERATION"
 
 // Leaf is the embedded server's part in a federation.
 //
-// A hub sets Listen, ListenTLS and PeerURI: it accepts leaf node
-// connections over mutual TLS and binds those whose certificate carries
-// PeerURI to the federation account; every other connection is refused.
+// A hub sets Listen, ListenTLS and Authorize: it accepts leaf node
+// connections over mutual TLS and binds those whose certificate
+// Authorize admits to the federation account, each as its own user with
+// the permissions Authorize gives it; every other connection is refused.
 // A member node sets Hub and HubTLS: its server connects to the hub as a
 // leaf node, over mutual TLS, from its own federation account. Both set
 // Domain, so that JetStream does not merge across the link: each side's
@@ -38,8 +40,10 @@ type Leaf struct {
 	// ListenTLS secures the listener; it must require and verify client
 	// certificates.
 	ListenTLS *tls.Config
-	// PeerURI is the URI a connecting node's certificate must carry.
-	PeerURI string
+	// Authorize decides from a connecting node's certificate (already
+	// verified against ListenTLS's client CAs) whether it is admitted, as
+	// whom, and what it may publish and receive; an error refuses it.
+	Authorize func(*x509.Certificate) (LeafPeer, error)
 	// Hub is the URL of the hub's leaf node listener ("tls://hub:7422").
 	Hub string
 	// HubTLS secures the link to the hub (client certificate, trusted CA,
@@ -53,6 +57,8 @@ type Leaf struct {
 // federation account's user, which only this process knows.
 type leafCredentials struct {
 	fedUser, fedPassword string
+	// auth authenticates a hub's connections (nil on a member node).
+	auth *leafAuth
 }
 
 // configure adds the accounts, users and leaf node settings to o.
@@ -73,8 +79,8 @@ func (l *Leaf) configure(o *server.Options) (*leafCredentials, error) {
 	}
 	o.NoAuthUser = "xsoc"
 	if l.Listen != "" {
-		if l.ListenTLS == nil || l.ListenTLS.ClientAuth != tls.RequireAndVerifyClientCert || l.PeerURI == "" {
-			return nil, errors.New("bus: a leaf node listener needs TLS that requires client certificates, and a peer URI")
+		if l.ListenTLS == nil || l.ListenTLS.ClientAuth != tls.RequireAndVerifyClientCert || l.Authorize == nil {
+			return nil, errors.New("bus: a leaf node listener needs TLS that requires client certificates, and Authorize")
 		}
 		host, port, err := splitHostPort(l.Listen)
 		if err != nil {
@@ -83,10 +89,12 @@ func (l *Leaf) configure(o *server.Options) (*leafCredentials, error) {
 		o.LeafNode.Host, o.LeafNode.Port = host, port
 		o.LeafNode.TLSConfig = l.ListenTLS
 		o.LeafNode.TLSTimeout = 5
-		// The certificate, not a name and password, decides: TLSMap binds
-		// a connection to the user its certificate's URI names.
-		o.LeafNode.TLSMap = true
-		o.LeafNode.Users = []*server.User{{Username: l.PeerURI, Account: fed}}
+		// The certificate, not a name and password, decides: each node
+		// is its own user, with permissions of its own (leafAuth), which
+		// static users could not give nodes the hub has not heard of.
+		creds.auth = &leafAuth{creds: creds, authorize: l.Authorize}
+		o.CustomClientAuthentication = creds.auth
+		o.Users, o.NoAuthUser = nil, ""
 		// One member's subscriptions do not pull the other members'
 		// traffic through the hub.
 		o.LeafNode.IsolateLeafnodeInterest = true

@@ -15,6 +15,12 @@
 // and only a certificate naming the configured hub, whatever address it
 // dials.
 //
+// Each admitted node is a user of its own at the hub, with permissions
+// that confine it to subjects naming it (NodePermissions): it publishes
+// only as itself and receives only what is addressed to it. The hub's
+// server enforces them and sends them to the node's server, which holds
+// back what it may not send.
+//
 // On each node the federation lives in its own NATS account
 // (bus.FederationAccount); the node's ingest and alert streams stay in
 // the global account, which the link does not join. Each node's

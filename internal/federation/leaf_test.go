@@ -1,7 +1,6 @@
 package federation
 
 import (
-	"bufio"
 	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
@@ -31,7 +30,7 @@ func openHubBus(t *testing.T, id *Identity) (*bus.Bus, string) {
 	addr := l.Addr().String()
 	l.Close()
 	b, err := bus.Open(context.Background(), bus.Config{DataDir: filepath.Join(t.TempDir(), "hub"),
-		Leaf: &bus.Leaf{Domain: id.Name, Listen: addr, ListenTLS: id.ServerTLS(), PeerURI: NodeURI}})
+		Leaf: &bus.Leaf{Domain: id.Name, Listen: addr, ListenTLS: id.ServerTLS(), Authorize: id.LeafAuthorizer()}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -44,35 +43,7 @@ func openHubBus(t *testing.T, id *Identity) (*bus.Bus, string) {
 // return the server's first answer line (or the error that ended it).
 func leafConnect(t *testing.T, addr string, cert tls.Certificate, roots *x509.CertPool) string {
 	t.Helper()
-	conn, err := net.Dial("tcp", addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
-	conn.SetDeadline(time.Now().Add(20 * time.Second)) // a guard against a hung test, not a measurement
-	r := bufio.NewReader(conn)
-	if line, err := r.ReadString('\n'); err != nil || !strings.HasPrefix(line, "INFO ") {
-		t.Fatalf("no INFO: %q %v", line, err)
-	}
-	tc := tls.Client(conn, &tls.Config{Certificates: []tls.Certificate{cert}, RootCAs: roots, ServerName: "hub", MinVersion: tls.VersionTLS13})
-	if err := tc.Handshake(); err != nil {
-		return "tls: " + err.Error()
-	}
-	if _, err := tc.Write([]byte("CONNECT {\"verbose\":false,\"pedantic\":false,\"tls_required\":true,\"name\":\"probe\"}\r\nPING\r\n")); err != nil {
-		return "tls: " + err.Error()
-	}
-	tr := bufio.NewReader(tc)
-	for {
-		line, err := tr.ReadString('\n')
-		if err != nil {
-			return "tls: " + err.Error()
-		}
-		// Until the answer to PING (or an error), an admitted leaf node
-		// receives the server's INFO, PINGs and subscription interest.
-		if strings.HasPrefix(line, "PONG") || strings.HasPrefix(line, "-ERR") {
-			return strings.TrimSpace(line)
-		}
-	}
+	return leafSession(t, addr, cert, roots)[0]
 }
 
 // certWithoutNodeURI is issued by the federation CA but lacks NodeURI,
@@ -116,19 +87,25 @@ func TestLeafListenerAdmitsOnlyFederationNodes(t *testing.T) {
 	}
 }
 
-// TestHubLinksEveryMember: member nodes stay linked side by side (each
-// embedded server has its own name), and the hub reaches each one's
-// stream and each reaches the hub's.
-func TestHubLinksEveryMember(t *testing.T) {
-	p := newTestPKI(t)
+// openHubWithStreams opens a hub's bus with the hub's alert stream.
+func openHubWithStreams(t *testing.T, p *testPKI) (*bus.Bus, string, jetstream.JetStream) {
+	t.Helper()
 	hub, addr := openHubBus(t, p.identity(t, "hub"))
-	ctx := context.Background()
 	hubJS, _ := jetstream.New(hub.Federation())
-	if err := ensureHubStreams(ctx, hubJS); err != nil {
+	if err := ensureHubStreams(context.Background(), hubJS); err != nil {
 		t.Fatal(err)
 	}
-	members := map[string]jetstream.JetStream{}
-	for _, name := range []string{"de-node", "fr-node", "se-node"} {
+	return hub, addr, hubJS
+}
+
+// linkMembers opens the buses of member nodes named names, linked to the
+// hub at addr, each with a stream of its own subject under prefix, and
+// waits until the hub counts every link.
+func linkMembers(t *testing.T, p *testPKI, hub *bus.Bus, addr, stream, prefix string, names ...string) map[string]*bus.Bus {
+	t.Helper()
+	ctx := context.Background()
+	out := map[string]*bus.Bus{}
+	for _, name := range names {
 		id := p.identity(t, name)
 		m, err := bus.Open(ctx, bus.Config{DataDir: filepath.Join(t.TempDir(), name),
 			Leaf: &bus.Leaf{Domain: name, Hub: "tls://" + addr, HubTLS: id.ClientTLS("hub")}})
@@ -137,15 +114,29 @@ func TestHubLinksEveryMember(t *testing.T) {
 		}
 		t.Cleanup(m.Close)
 		js, _ := jetstream.New(m.Federation())
-		if _, err := js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{Name: NoticeStream, Subjects: []string{NoticeSubject + "." + name}}); err != nil {
+		if _, err := js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{Name: stream, Subjects: []string{prefix + "." + name}}); err != nil {
 			t.Fatal(err)
 		}
-		members[name] = js
+		out[name] = m
 	}
-	for deadline := time.Now().Add(30 * time.Second); hub.LeafLinks() < len(members); time.Sleep(20 * time.Millisecond) {
+	for deadline := time.Now().Add(30 * time.Second); hub.LeafLinks() < len(out); time.Sleep(20 * time.Millisecond) {
 		if time.Now().After(deadline) {
-			t.Fatalf("%d of %d member nodes linked", hub.LeafLinks(), len(members))
+			t.Fatalf("%d of %d member nodes linked", hub.LeafLinks(), len(out))
 		}
+	}
+	return out
+}
+
+// TestHubLinksEveryMember: member nodes stay linked side by side (each
+// embedded server has its own name), and the hub reaches each one's
+// stream and each reaches the hub's.
+func TestHubLinksEveryMember(t *testing.T) {
+	p := newTestPKI(t)
+	hub, addr, hubJS := openHubWithStreams(t, p)
+	ctx := context.Background()
+	members := map[string]jetstream.JetStream{}
+	for name, b := range linkMembers(t, p, hub, addr, NoticeStream, NoticeSubject, "de-node", "fr-node", "se-node") {
+		members[name], _ = jetstream.New(b.Federation())
 	}
 	// Stream interest crosses the link just after it stands.
 	for name := range members {

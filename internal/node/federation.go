@@ -44,7 +44,7 @@ func (n *Node) federationLeaf() (*bus.Leaf, error) {
 	leaf := &bus.Leaf{Domain: f.Node}
 	switch f.Role {
 	case "hub":
-		leaf.Listen, leaf.ListenTLS, leaf.PeerURI = f.LeafListen, id.ServerTLS(), federation.NodeURI
+		leaf.Listen, leaf.ListenTLS, leaf.Authorize = f.LeafListen, id.ServerTLS(), id.LeafAuthorizer()
 	case "member":
 		if err := federation.ValidNodeName(f.HubName); err != nil {
 			return nil, fmt.Errorf("federation: hub_name: %w", err)
