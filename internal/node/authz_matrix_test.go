@@ -462,6 +462,38 @@ func console(ok ...int) func(role) []int {
 	}
 }
 
+// manageUser is the rule for managing nl-other's console account:
+// platform admins may (200), nl-other's own admin gets self, other
+// members' admins 404.
+func manageUser(self int) func(role) []int {
+	return func(r role) []int {
+		switch {
+		case !r.web():
+			return codes(http.StatusUnauthorized)
+		case r.operator:
+			return codes(http.StatusOK)
+		case r.member == "nl-other":
+			return codes(self)
+		}
+		return codes(http.StatusNotFound)
+	}
+}
+
+// reenable enables the account again after a disable succeeded and gives
+// its role a new session, so the matrix goes on.
+func reenable(name string) func(t *testing.T, fx *fixture, r role, body []byte) {
+	return func(t *testing.T, fx *fixture, _ role, _ []byte) {
+		if err := fx.n.Users.SetDisabled(context.Background(), name, false); err != nil {
+			t.Fatal(err)
+		}
+		for i := range fx.roles {
+			if fx.roles[i].user == name {
+				fx.login(t, i)
+			}
+		}
+	}
+}
+
 var incidentKinds = []string{"incident", "campaign"}
 
 const taxiiShared = "/taxii2/api/collections/" + SharedCollection
@@ -497,6 +529,16 @@ var matrixRules = map[string]rule{
 		}
 		return codes(http.StatusBadRequest)
 	}, nil),
+	// An empty request names no role (400). Platform admins manage every
+	// account; a member's admin only its member's, and another member's
+	// accounts answer as unknown (404); nobody disables themselves (400).
+	"POST /web/users": one("/web/users", `{}`, console(400), nil),
+	"POST /web/users/{name}/disable": one("/web/users/web-other-member/disable", "",
+		manageUser(http.StatusBadRequest), reenable("web-other-member")),
+	"POST /web/users/{name}/enable": one("/web/users/web-other-member/enable", "", manageUser(http.StatusOK), nil),
+	// (A reset ends the account's sessions: a name that is no account's
+	// shows the route's authorisation without doing so.)
+	"POST /web/users/{name}/password": one("/web/users/nobody-here/password", "", console(http.StatusNotFound), nil),
 	"POST /logout": func(fx *fixture) []target {
 		return []target{{path: "/logout", want: console(200), check: func(t *testing.T, fx *fixture, r role, _ []byte) {
 			for i := range fx.roles {

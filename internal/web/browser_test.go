@@ -156,6 +156,26 @@ func waitText(sel, want string) chromedp.Action[chromedp.Void] {
 	})
 }
 
+// waitTrue polls until the JavaScript expression is true.
+func waitTrue(expr string) chromedp.Action[chromedp.Void] {
+	return chromedp.Func(func(ctx context.Context, tgt *chromedp.Target) error {
+		for {
+			ok, err := chromedp.Evaluate[bool](expr)(ctx, tgt)
+			if err != nil {
+				return err
+			}
+			if ok {
+				return nil
+			}
+			select {
+			case <-ctx.Done():
+				return fmt.Errorf("%s never held", expr)
+			case <-time.After(100 * time.Millisecond):
+			}
+		}
+	})
+}
+
 // TestBrowserAnalystWorksTheCrossBorderIncident logs in, sees the
 // dashboard, opens the cross-border incident, changes its status, and
 // watches a new alert arrive live.

@@ -11,9 +11,11 @@ import (
 
 	"github.com/xsoc/xsoc/internal/alert"
 	"github.com/xsoc/xsoc/internal/api"
+	"github.com/xsoc/xsoc/internal/archive"
 	"github.com/xsoc/xsoc/internal/correlate"
 	"github.com/xsoc/xsoc/internal/intel"
 	"github.com/xsoc/xsoc/internal/member"
+	"github.com/xsoc/xsoc/internal/rulestore"
 	"github.com/xsoc/xsoc/internal/store"
 	"github.com/xsoc/xsoc/internal/store/storetest"
 	"github.com/xsoc/xsoc/internal/tlp"
@@ -31,6 +33,8 @@ type fixture struct {
 	correlator *correlate.Correlator
 	console    *Console
 	srv        *httptest.Server
+	// mux is the API behind the console; tests register more of it.
+	mux *http.ServeMux
 }
 
 // testPassword is every fixture login's password.
@@ -55,7 +59,8 @@ func engines(t *testing.T, run func(t *testing.T, db *store.DB)) {
 }
 
 func schemas() []store.Schema {
-	return []store.Schema{member.Schema(), alert.Schema(), correlate.Schema(), intel.Schema(), user.Schema()}
+	return []store.Schema{member.Schema(), alert.Schema(), correlate.Schema(), intel.Schema(), user.Schema(),
+		rulestore.Schema(), archive.RetentionSchema()}
 }
 
 func newFixture(t testing.TB, db *store.DB, opts user.Options) *fixture {
@@ -96,6 +101,7 @@ func newFixture(t testing.TB, db *store.DB, opts user.Options) *fixture {
 		t.Fatal(err)
 	}
 	mux := http.NewServeMux()
+	f.mux = mux
 	(&api.Core{Members: f.members}).Register(mux)
 	(&api.Cases{Alerts: f.alerts, Incidents: f.correlator}).Register(mux)
 	f.console = New(Config{Users: f.users, Members: f.members, API: mux, Alerts: f.alerts, Metrics: reg})

@@ -35,6 +35,9 @@ type indicatorRow struct {
 	Owner      string    `json:"owner"`
 	Collection string    `json:"collection"`
 	Added      time.Time `json:"added"`
+	// Sightings counts the indicator's sightings the viewer may read, by
+	// the country of the member that saw it.
+	Sightings map[string]int `json:"sightings,omitempty"`
 }
 
 // maxIndicatorScan bounds how many indicators one search reads per
@@ -69,7 +72,75 @@ func (c *Console) intelList(w http.ResponseWriter, r *http.Request) {
 	if len(rows) > 1000 {
 		rows, truncated = rows[:1000], true
 	}
-	api.JSON(w, http.StatusOK, map[string]any{"collections": colls, "indicators": rows, "truncated": truncated})
+	byCountry, err := c.sightings(r, v, colls, rows)
+	if err != nil {
+		api.Error(w, http.StatusInternalServerError, err.Error())
+		return
+	}
+	api.JSON(w, http.StatusOK, map[string]any{"collections": colls, "indicators": rows, "truncated": truncated,
+		"sightings_by_country": byCountry})
+}
+
+// sightings fills in each row's sightings per country from the STIX
+// sightings the viewer may read (the node records one for every IOC
+// alert, in the member's name, at TLP:AMBER; partners' arrive over TAXII)
+// and returns the totals per country over the rows. A sighting counts as
+// its count property says (1 when absent); its country is its owner's.
+func (c *Console) sightings(r *http.Request, v intel.Viewer, colls []intel.Access, rows []indicatorRow) (map[string]int, error) {
+	total := map[string]int{}
+	if len(rows) == 0 {
+		return total, nil
+	}
+	index := make(map[string][]int, len(rows))
+	for i, row := range rows {
+		index[row.ID] = append(index[row.ID], i)
+	}
+	countries := map[string]string{}
+	if err := c.countries(r, countries); err != nil {
+		return nil, err
+	}
+	for _, a := range colls {
+		if !a.CanRead {
+			continue
+		}
+		f := intel.Filter{Types: []string{"sighting"}}
+		for scanned := 0; scanned < maxIndicatorScan; {
+			page, err := c.cfg.Intel.Objects(r.Context(), v, a.Collection.ID, f)
+			if err != nil {
+				return nil, err
+			}
+			for _, o := range page.Objects {
+				var sg struct {
+					Of    string `json:"sighting_of_ref"`
+					Count *int   `json:"count"`
+				}
+				if json.Unmarshal(o.Raw, &sg) != nil || len(index[sg.Of]) == 0 {
+					continue
+				}
+				n := 1
+				if sg.Count != nil {
+					n = max(*sg.Count, 0)
+				}
+				country := countries[o.Owner]
+				if country == "" {
+					country = "?"
+				}
+				for _, i := range index[sg.Of] {
+					if rows[i].Sightings == nil {
+						rows[i].Sightings = map[string]int{}
+					}
+					rows[i].Sightings[country] += n
+				}
+				total[country] += n
+			}
+			scanned += len(page.Objects)
+			if !page.More {
+				break
+			}
+			f.Next = page.Next
+		}
+	}
+	return total, nil
 }
 
 func (c *Console) indicators(r *http.Request, v intel.Viewer, coll intel.Collection, q string) ([]indicatorRow, bool, error) {

@@ -3,14 +3,17 @@ package web
 import (
 	"context"
 	"encoding/json"
+	"maps"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/chromedp/chromedp"
 
+	"github.com/xsoc/xsoc/internal/alert"
 	"github.com/xsoc/xsoc/internal/intel"
 	"github.com/xsoc/xsoc/internal/intel/stix"
+	"github.com/xsoc/xsoc/internal/iocfeed"
 	"github.com/xsoc/xsoc/internal/store"
 	"github.com/xsoc/xsoc/internal/tlp"
 	"github.com/xsoc/xsoc/internal/user"
@@ -98,6 +101,60 @@ func TestIntelImportAndVisibility(t *testing.T) {
 	})
 }
 
+// TestIntelSightingsPerCountry: the Intel page counts an indicator's
+// sightings by the country of the member that saw it, from the sightings
+// the viewer may read — a member's own (TLP:AMBER) stay its own.
+func TestIntelSightingsPerCountry(t *testing.T) {
+	engines(t, func(t *testing.T, db *store.DB) {
+		f := newFixture(t, db, user.Options{})
+		f.withIntel(t)
+		adm := newBrowser(t, f.srv.URL)
+		adm.login("adm@fr-soc", testPassword)
+		if code, out := adm.call("POST", "/web/intel/import?collection="+sharedColl, bundle("x")); code != 200 {
+			t.Fatalf("import: %d %s", code, out)
+		}
+		const ind = "indicator--0b6e1c5e-1111-4a4a-8b8b-0c0c0c0c0c01"
+		sg := iocfeed.Sightings{Repo: f.console.cfg.Intel, Collection: sharedColl, Log: f.console.cfg.Log}
+		at := time.Now().Add(-time.Hour)
+		for _, a := range []alert.Alert{
+			{ID: alert.NewID(at), Member: "fr-soc", Detector: "ioc", RuleID: ind, Count: 3, EventTime: at, Detected: at},
+			{ID: alert.NewID(at), Member: "nl-bank", Detector: "ioc", RuleID: ind, Count: 2, EventTime: at, Detected: at},
+			{ID: alert.NewID(at), Member: "nl-bank", Detector: "ioc", RuleID: ind, EventTime: at, Detected: at},
+		} {
+			if err := sg.Record(t.Context(), a); err != nil {
+				t.Fatal(err)
+			}
+		}
+		for _, tc := range []struct {
+			login string
+			want  map[string]int
+		}{
+			{"vic@fr-soc", map[string]int{"FR": 3}},
+			{"ana@nl-bank", map[string]int{"NL": 3}},
+			{"vic@de-energie", map[string]int{}},
+			{"ops", map[string]int{"FR": 3, "NL": 3}},
+		} {
+			b := newBrowser(t, f.srv.URL)
+			b.login(tc.login, testPassword)
+			code, out := b.call("GET", "/web/intel?q=198.51.100.7", "")
+			var res struct {
+				Indicators []indicatorRow `json:"indicators"`
+				Total      map[string]int `json:"sightings_by_country"`
+			}
+			if err := json.Unmarshal([]byte(out), &res); code != 200 || err != nil || len(res.Indicators) != 1 {
+				t.Fatalf("%s: %d %v %s", tc.login, code, err, out)
+			}
+			got := res.Indicators[0].Sightings
+			if got == nil {
+				got = map[string]int{}
+			}
+			if !maps.Equal(got, tc.want) || !maps.Equal(res.Total, tc.want) {
+				t.Errorf("%s: sightings %v, total %v, want %v", tc.login, got, res.Total, tc.want)
+			}
+		}
+	})
+}
+
 // TestBrowserIntel imports a bundle from the page and checks that an
 // indicator's markup is shown as text.
 func TestBrowserIntel(t *testing.T) {
@@ -114,8 +171,18 @@ func TestBrowserIntel(t *testing.T) {
 		waitText(`#indicators-table`, payload),
 		waitText(`#collections-table`, "Shared indicators"))
 	screenshot(t, ctx, dir, "intel")
-	run(t, ctx, "search by value", chromedp.SetValue(chromedp.CSS(`#intel-search`), "203.0.113.66"),
-		chromedp.Click(chromedp.CSS(`#intel-go`)), waitText(`#intel-results`, "1 indicators"))
+	at := time.Now().Add(-time.Hour)
+	sg := iocfeed.Sightings{Repo: f.console.cfg.Intel, Collection: sharedColl, Log: f.console.cfg.Log}
+	if err := sg.Record(t.Context(), alert.Alert{ID: alert.NewID(at), Member: "fr-soc", Detector: "ioc",
+		RuleID: "indicator--0b6e1c5e-1111-4a4a-8b8b-0c0c0c0c0c01", Count: 4, EventTime: at, Detected: at}); err != nil {
+		t.Fatal(err)
+	}
+	run(t, ctx, "search by value, with the sightings per country", chromedp.SetValue(chromedp.CSS(`#intel-search`), "198.51.100.7"),
+		chromedp.Click(chromedp.CSS(`#intel-go`)), waitText(`#intel-results`, "1 indicators"),
+		waitText(`#indicators-table`, "FR 4"), waitText(`#sightings-by-country`, "FR 4"))
+	screenshot(t, ctx, dir, "intel-search")
+	run(t, ctx, "search by another value", chromedp.SetValue(chromedp.CSS(`#intel-search`), "203.0.113.66"),
+		chromedp.Click(chromedp.CSS(`#intel-go`)), waitText(`#intel-results`, "1 indicators"), waitText(`#sightings-by-country`, "none"))
 	if fired := value[bool](t, ctx, `window.__xss !== undefined`); fired || value[int](t, ctx, `document.querySelectorAll("#view img").length`) != 0 {
 		t.Fatal("an indicator's name was parsed as markup")
 	}

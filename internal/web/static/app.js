@@ -3,13 +3,14 @@
 // innerHTML), so event fields, rule titles and indicator values cannot
 // inject markup or script.
 
-import { clear, api, session, flash } from "./lib.js";
+import { clear, api, session, flash, takeFlash } from "./lib.js";
 import { dashboard } from "./dashboard.js";
 import { alertsPage, alertPage } from "./alerts.js";
 import { incidentsPage, incidentPage } from "./incidents.js";
 import { mapPage } from "./map.js";
 import { intelPage } from "./intel.js";
-import { huntPage, rulesPage, membersPage } from "./tools.js";
+import { huntPage, rulesPage } from "./tools.js";
+import { membersPage, usersPage } from "./admin.js";
 
 const routes = [
   [/^#\/dashboard$/, dashboard],
@@ -22,6 +23,7 @@ const routes = [
   [/^#\/intel$/, intelPage],
   [/^#\/rules$/, rulesPage],
   [/^#\/members$/, membersPage],
+  [/^#\/users$/, usersPage],
 ];
 
 // cleanup is the current page's teardown (closing its live stream).
@@ -30,7 +32,7 @@ let cleanup = null;
 async function route() {
   const hash = location.hash.split("?")[0] || "#/dashboard";
   if (cleanup) { cleanup(); cleanup = null; }
-  flash("");
+  flash(...takeFlash());
   for (const a of document.querySelectorAll("nav a")) {
     a.classList.toggle("active", hash.startsWith(a.getAttribute("href")));
   }
@@ -54,6 +56,7 @@ async function start() {
   const s = await session();
   if (!s) return;
   document.body.classList.toggle("operator", !!s.operator);
+  document.body.classList.toggle("admin", s.role === "admin" || s.role === "platform-admin");
   const who = s.operator ? `${s.user} · platform admin` : `${s.user} · ${s.member.name} (${s.member.country}) · ${s.role}`;
   document.getElementById("who").textContent = who;
   document.getElementById("logout").addEventListener("click", async () => {

@@ -1,7 +1,7 @@
 // Incidents: the list, and the case page with its timeline, actions and
 // NIS2 clocks.
 
-import { h, api, guard, flash, fmtTime, ago, duration, sevBadge, techLink, pivot, pager, sortableTable, select, severities, hashParams, currentSession } from "./lib.js";
+import { h, api, guard, flash, flashNext, fmtTime, ago, duration, sevBadge, techLink, pivot, pager, sortableTable, select, severities, hashParams, currentSession } from "./lib.js";
 import { kv } from "./alerts.js";
 
 const statuses = ["new", "triage", "contained", "resolved", "closed"];
@@ -95,8 +95,9 @@ export async function incidentPage(view, id) {
       h("button", { type: "button", id: "merge", disabled: !canWork, onclick: () => act(() => api("POST", `${path}/merge`, { from: mergeFrom.value.trim() }), "merged") }, "Merge into this"),
       h("button", { type: "button", id: "split", disabled: !canWork, onclick: () => guard(async () => {
         const n = await api("POST", `${path}/split`, { alerts: [...picked] });
+        flashNext(`${picked.size} alert(s) split off from ${id} into this new incident`, true);
         location.hash = `#/incidents/${encodeURIComponent(n.id)}`;
-      }, "split off into a new incident") }, "Split selected alerts off")),
+      }) }, "Split selected alerts off")),
     nis2(inc, path, canWork, act),
     h("h2", {}, "Timeline"), timeline,
     h("h2", {}, "Entities"),

@@ -12,12 +12,17 @@ export async function intelPage(view) {
   const load = async () => {
     const res = await guard(() => api("GET", `/web/intel?q=${encodeURIComponent(search.value)}`));
     if (!res) return;
+    const byCountry = Object.entries(res.sightings_by_country || {}).sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0]));
     out.replaceChildren(h("p", { class: "muted" }, `${res.indicators.length} indicators${res.truncated ? " (more exist: refine the search)" : ""}`),
+      h("div", { id: "sightings-by-country" }, h("h3", {}, "Sightings of these indicators by country"),
+        byCountry.length ? h("div", { class: "actions" }, byCountry.map(([c, n]) => h("span", { class: "badge", "data-country": c }, `${c} ${n}`)))
+          : h("p", { class: "muted" }, "none you may see")),
       sortableTable([
         { key: "tlp", label: "TLP", render: i => tlpBadge(i.tlp) },
         { key: "name", label: "name", wrap: true, render: i => i.name || "" },
         { key: "pattern", label: "pattern", wrap: true, render: i => patternValues(i.pattern) },
         { key: "indicator_types", label: "types", render: i => (i.indicator_types || []).join(", ") },
+        { key: "sightings", label: "sightings", render: i => sightingsOf(i.sightings), sort: i => Object.values(i.sightings || {}).reduce((a, b) => a + b, 0) },
         { key: "owner", label: "shared by" },
         { key: "collection", label: "collection" },
         { key: "valid_from", label: "valid from", render: i => i.valid_from ? fmtTime(i.valid_from) : "" },
@@ -39,6 +44,12 @@ export async function intelPage(view) {
       h("button", { type: "button", class: "primary", id: "intel-go", onclick: load }, "Search")),
     out, colls, imp);
   await load();
+}
+
+// sightingsOf shows sightings per country, most first: "FR 3 · NL 1".
+function sightingsOf(m) {
+  const e = Object.entries(m || {}).sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0]));
+  return e.length ? e.map(([c, n]) => `${c} ${n}`).join(" · ") : "—";
 }
 
 // patternValues shows a STIX pattern with its quoted values as pivots.

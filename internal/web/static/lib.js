@@ -36,6 +36,14 @@ export function flash(msg, ok) {
   f.classList.toggle("ok", !!ok);
 }
 
+// flashNext keeps a message for the page the browser goes to next: a
+// change of page clears the message shown.
+let pending = null;
+export function flashNext(msg, ok) { pending = [msg, ok]; }
+
+// takeFlash returns and forgets the message kept by flashNext.
+export function takeFlash() { const p = pending; pending = null; return p || ["", false]; }
+
 // session returns who is logged in, or sends the browser to the login page.
 export async function session() {
   if (me) return me;

@@ -86,14 +86,14 @@ async function relatedIntel(value) {
 // disable and upload rules.
 export async function rulesPage(view) {
   const me = currentSession();
-  const search = h("input", { id: "rule-search", size: 30, placeholder: "title, id, tag or technique" });
+  const search = h("input", { id: "rule-search", size: 30, placeholder: "title, id, tag or technique", value: hashParams().get("q") || "" });
   const out = h("div");
-  const res = await api("GET", "/api/v1/rules");
-  const rules = res.rules || [];
+  let rules = [];
+  const load = async () => { rules = (await api("GET", "/api/v1/rules")).rules || []; };
   const draw = () => {
     const s = search.value.toLowerCase();
     const shown = rules.filter(r => !s || JSON.stringify(r).toLowerCase().includes(s));
-    out.replaceChildren(h("p", { class: "muted" }, `${shown.length} of ${rules.length} rules`), sortableTable([
+    out.replaceChildren(h("p", { class: "muted", id: "rules-count" }, `${shown.length} of ${rules.length} rules${shown.length > 500 ? " (the first 500 shown: refine the search)" : ""}`), sortableTable([
       { key: "title", label: "title", wrap: true },
       { key: "id", label: "id", render: r => h("span", { class: "mono" }, r.id) },
       { key: "level", label: "level", render: r => r.level ? sevBadge(r.level) : "" },
@@ -103,12 +103,24 @@ export async function rulesPage(view) {
       { key: "enabled", label: "state", render: r => me.operator ? ruleToggle(r) : (r.enabled ? "enabled" : "disabled"), sort: r => !!r.enabled },
     ], shown.slice(0, 500), null, "rules-table"));
   };
+  await load();
   search.addEventListener("input", draw);
-  const upload = h("textarea", { id: "rule-upload", placeholder: "Sigma rule YAML" });
+  const upload = h("textarea", { id: "rule-upload", placeholder: "Sigma rule YAML (one or more documents)" });
+  const file = h("input", { type: "file", id: "rule-file", accept: ".yml,.yaml" });
   const name = h("input", { id: "rule-name", placeholder: "file name, e.g. my-rule.yml", size: 24 });
+  const send = () => guard(async () => {
+    const f = file.files.length ? file.files[0] : null;
+    const body = f ? await f.text() : upload.value;
+    const n = name.value.trim() || (f && f.name) || `console-${Date.now()}.yml`;
+    const res = await api("POST", `/api/v1/rules?name=${encodeURIComponent(n)}`, body, { type: "application/yaml" });
+    await load();
+    draw();
+    return res;
+  }, "rule file stored and loaded");
   view.append(h("h1", {}, "Rules"), h("div", { class: "filters" }, h("label", {}, "search", search)), out,
-    ...(me.operator ? [h("div", {}, h("h2", {}, "Upload a rule"), upload, h("div", { class: "actions" }, name,
-      h("button", { type: "button", class: "primary", onclick: () => guard(() => api("POST", `/api/v1/rules?name=${encodeURIComponent(name.value)}`, upload.value, { type: "application/yaml" }), "rule stored; the node reloads it within 5 s") }, "Upload")))] : []));
+    ...(me.operator ? [h("div", {}, h("h2", {}, "Upload rules"), upload, h("div", { class: "actions" },
+      h("label", {}, "or a file ", file), name,
+      h("button", { type: "button", class: "primary", id: "rule-upload-go", onclick: send }, "Upload")))] : []));
   view.append(ruleTester());
   draw();
 }
@@ -135,29 +147,14 @@ function ruleTester() {
     h("div", { class: "actions" }, h("label", {}, "format ", fmt), h("button", { type: "button", class: "primary", id: "test-go", onclick: go }, "Test")), out);
 }
 
+// ruleToggle shows a rule's state with the button that changes it.
 function ruleToggle(r) {
   const off = !r.enabled;
-  return h("button", { type: "button", onclick: (e) => guard(async () => {
+  const box = h("span", { class: "rule-state", id: `state-${r.id}` }, off ? "disabled " : "enabled ");
+  box.append(h("button", { type: "button", id: `toggle-${r.id}`, onclick: () => guard(async () => {
     await api("POST", `/api/v1/rules/${encodeURIComponent(r.id)}/${off ? "enable" : "disable"}`);
     r.enabled = off;
-    e.target.replaceWith(ruleToggle(r));
-  }, `rule ${off ? "enabled" : "disabled"}`) }, off ? "enable" : "disable");
-}
-
-// membersPage lists the member organisations (platform admins).
-export async function membersPage(view) {
-  const res = await api("GET", "/api/v1/members");
-  const users = await api("GET", "/web/users").catch(() => ({ users: [] }));
-  view.append(h("h1", {}, "Members"), sortableTable([
-    { key: "id", label: "id" }, { key: "name", label: "name" }, { key: "country", label: "country" },
-    { key: "sector", label: "sector" }, { key: "public", label: "public", render: m => m.public ? "public" : "private" },
-    { key: "alert_tlp", label: "shares alerts at", render: m => tlpBadge(m.alert_tlp) },
-    { key: "client_of", label: "client of", render: m => (m.client_of || []).join(", ") },
-    { key: "users", label: "users", render: m => users.users.filter(u => u.member === m.id).map(u => `${u.name} (${u.role})`).join(", ") },
-  ], res.members || [], null, "members-table"));
-  const fed = h("pre", { id: "federation" }, "loading…");
-  view.append(h("h2", {}, "Federation"), h("p", { class: "muted" }, "This node's federation links, consumer lag and early-warning counters."), fed);
-  api("GET", "/api/v1/federation/status")
-    .then(s => { fed.textContent = JSON.stringify(s, null, 2); })
-    .catch(e => { fed.textContent = e.message; });
+    box.replaceWith(ruleToggle(r));
+  }, `rule ${r.id} ${off ? "enabled" : "disabled"}`) }, off ? "enable" : "disable"));
+  return box;
 }
