@@ -19,6 +19,7 @@ func runScenario(args []string, stdout, stderr io.Writer) error {
 	seed := fs.Uint64("seed", 1, "scenario seed: the same seed writes the same files")
 	profile := fs.String("profile", "demo", "demo (2 h, one campaign) or day (24 h, two campaigns)")
 	out := fs.String("out", "", "output directory (required)")
+	extras := fs.Bool("extras", false, "add port scans, DGA and exfiltration bursts and impossible-travel sign-ins to every intrusion (and benign sign-ins to the background)")
 	if err := parse(fs, args, stderr); err != nil {
 		return err
 	}
@@ -28,6 +29,9 @@ func runScenario(args []string, stdout, stderr io.Writer) error {
 	cfg, err := scenarioProfile(*profile, *seed)
 	if err != nil {
 		return err
+	}
+	if *extras {
+		cfg.Extras = scenario.AllExtras()
 	}
 	if err := scenario.WriteDir(cfg, *out); err != nil {
 		return err

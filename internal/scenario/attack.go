@@ -33,7 +33,7 @@ func (g *gen) attack(c *Campaign, ci, vi int) []Record {
 		}
 	}
 	a.run()
-	return e.out
+	return append(e.out, a.extras(ci, vi)...)
 }
 
 // attackRun is the state of one victim's intrusion.

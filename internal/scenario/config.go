@@ -52,6 +52,10 @@ type Config struct {
 	// WorkingHoursOnly moves each phishing e-mail to the next weekday
 	// working hour (08:00–17:00 member time), when staff read mail.
 	WorkingHoursOnly bool
+	// Extras adds port scans, DGA and exfiltration bursts and impossible
+	// travel to every intrusion, and the sign-ins impossible travel needs
+	// to the background; off by default.
+	Extras Extras
 	// BenignDomains extends the built-in list of popular domains with a
 	// long tail, for example from LoadWarninglist. Optional.
 	BenignDomains []string

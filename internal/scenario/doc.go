@@ -109,6 +109,30 @@
 // MiniDump, Mimikatz, PsExec, rclone, nltest, schtasks), and the network
 // side triggers Suricata signatures in the style of ET Open.
 //
+// # Extras
+//
+// Config.Extras (off by default; AllExtras switches every part on) adds
+// to each victim's intrusion, from the random stream "extras" of the
+// campaign and victim (newRand(Seed, "extras", campaign, victim)), at
+// nominal delays after the lure is opened (scaled by StepScale):
+//
+//	T1046      discovery            25 min: TCP scan of ~1,050 ports on the DC and the file
+//	                                server, then 445 and 3389 over the workstations (Zeek conn,
+//	                                Suricata flow; S0, REJ or SF per port)
+//	T1078.004  initial-access       50 min: the user signs in to Entra ID at home, then the
+//	                                stolen password signs in three times from a hosting network
+//	                                on another continent (impossible travel)
+//	T1568.002  command-and-control  60 min: a fallback DGA burst of 150 NXDOMAIN names
+//	T1041      exfiltration         100 min: 40 HTTPS uploads of ~25 MB each to the C2 server
+//
+// Impossible travel also adds benign Entra ID sign-ins (Elastic Agent's
+// azure.signinlogs documents in FormatECS, with source.geo and source.as)
+// for every user of every member, from the stream "signin" of the member
+// and hour: from the office egress, from home networks of the member's
+// country outside office hours, one in 300 from a trip to another EU
+// country, one in 40 failing. With Extras zero no extra stream is drawn
+// and the output is unchanged.
+//
 // # Labels and output
 //
 // Every record an attack step produces carries a Label: stream index, file

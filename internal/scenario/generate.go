@@ -135,6 +135,11 @@ func (g *gen) stream(fn func(Record) error) error {
 			e := g.newEmitter(s, newRand(g.cfg.Seed, strHash("background"), uint64(i), uint64(hour)))
 			g.background(e, from, to)
 			pending = append(pending, e.out...)
+			if g.cfg.Extras.ImpossibleTravel {
+				e := g.newEmitter(s, newRand(g.cfg.Seed, strHash("signin"), uint64(i), uint64(hour)))
+				g.signIns(e, from, to)
+				pending = append(pending, e.out...)
+			}
 		}
 		for len(attacks) > 0 && attacks[0].Time.Before(to) {
 			pending = append(pending, attacks[0])

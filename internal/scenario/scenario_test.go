@@ -684,3 +684,98 @@ func TestProfilesFitTheirWindow(t *testing.T) {
 		}
 	}
 }
+
+// TestExtras checks that each part of Extras adds labelled records of its
+// technique and changes nothing else: the scenario without extras is a
+// subsequence of the one with them, record for record.
+func TestExtras(t *testing.T) {
+	base := generate(t, smallDemo(7))
+	tests := []struct {
+		name      string
+		extras    Extras
+		technique string
+		min       int
+	}{
+		{"port scan", Extras{PortScan: true}, "T1046", 2000},
+		{"DGA burst", Extras{DGABurst: true}, "T1568.002", 150},
+		{"exfiltration burst", Extras{ExfilBurst: true}, "T1041", 40},
+		{"impossible travel", Extras{ImpossibleTravel: true}, "T1078.004", 3},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg := smallDemo(7)
+			cfg.Extras = tt.extras
+			sc := generate(t, cfg)
+			j := 0
+			for _, r := range sc.Records {
+				if j < len(base.Records) && r.Member == base.Records[j].Member && bytes.Equal(r.Line, base.Records[j].Line) {
+					j++
+				}
+			}
+			if j != len(base.Records) {
+				t.Fatalf("only %d of %d records of the scenario without extras kept their order", j, len(base.Records))
+			}
+			victims := map[string]int{}
+			for _, l := range sc.Labels {
+				if l.Technique == tt.technique {
+					victims[l.Campaign+"/"+l.Member]++
+				}
+			}
+			if len(victims) < 3 {
+				t.Fatalf("%s labelled at %d victims, want every victim: %v", tt.technique, len(victims), victims)
+			}
+			for v, n := range victims {
+				if n < tt.min {
+					t.Errorf("%s: %d records of %s, want at least %d", v, n, tt.technique, tt.min)
+				}
+			}
+			if again := digestOfScenario(generate(t, cfg)); again != digestOfScenario(sc) {
+				t.Error("not deterministic")
+			}
+		})
+	}
+}
+
+// TestSignIns checks the Entra ID sign-ins of impossible travel: ECS
+// documents with the geo and AS fields, at every member, mostly from home.
+func TestSignIns(t *testing.T) {
+	cfg := smallDemo(2)
+	cfg.Extras = Extras{ImpossibleTravel: true}
+	sc := generate(t, cfg)
+	countries := map[string]map[string]int{}
+	for _, r := range sc.Records {
+		if r.Format != FormatECS || !bytes.Contains(r.Line, []byte(`"azure.signinlogs"`)) {
+			continue
+		}
+		var doc struct {
+			User   struct{ Name string }
+			Source struct {
+				IP  string
+				Geo struct {
+					Country string `json:"country_iso_code"`
+				}
+				AS struct{ Number int }
+			}
+		}
+		if err := json.Unmarshal(r.Line, &doc); err != nil {
+			t.Fatal(err)
+		}
+		if doc.User.Name == "" || doc.Source.IP == "" || doc.Source.Geo.Country == "" || doc.Source.AS.Number == 0 {
+			t.Fatalf("sign-in lacks user, address, country or AS: %s", r.Line)
+		}
+		if countries[r.Member] == nil {
+			countries[r.Member] = map[string]int{}
+		}
+		countries[r.Member][doc.Source.Geo.Country]++
+	}
+	for _, m := range sc.Config.Members {
+		c := countries[m.ID]
+		total := 0
+		for _, n := range c {
+			total += n
+		}
+		if total < 50 || c[m.Country]*10 < total*9 {
+			t.Errorf("%s: sign-ins by country %v, want most from %s", m.ID, c, m.Country)
+		}
+	}
+}
