@@ -13,19 +13,24 @@ import (
 
 	"github.com/xsoc/xsoc/internal/federation"
 	"github.com/xsoc/xsoc/internal/member"
-	"github.com/xsoc/xsoc/internal/node"
 )
 
 const federationUsage = `usage: xsoc federation ca --dir DIR [--name NAME]
        xsoc federation cert --ca DIR --name NODE --out DIR [--host HOST,...]
-       xsoc federation secret --out FILE
+       xsoc federation secret --out FILE [--rotate-every 720h [--overlap 24h] [--since TIME]]
+       xsoc federation secret schedule --file FILE --rotate-every 720h [--overlap 24h] [--since TIME]
+       xsoc federation secret status --file FILE [--json]
 
 ca      creates the federation's certificate authority: DIR/ca.crt and
         DIR/ca.key (keep the key offline; every node trusts this CA)
 cert    issues node NODE's certificate: OUT/NODE.crt, OUT/NODE.key and
         OUT/ca.crt; --host adds the names and addresses a hub is reached at
 secret  writes the pseudonymisation secret member nodes share (never give
-        it to the hub)
+        it to the hub); with --rotate-every its key rotates on that
+        schedule, and for --overlap after each rotation the previous key's
+        pseudonyms are given too. "schedule" gives a secret without one a
+        schedule from --since on (its pseudonyms stay until then);
+        "status" shows the current epoch
 
 Files are PEM (the secret hex), readable by their owner only.`
 
@@ -84,17 +89,7 @@ func runFederation(args []string, stdout, stderr io.Writer) error {
 		fmt.Fprintf(stdout, "certificate of node %s (valid until %s) written to %s\n", *name,
 			nc.Cert.NotAfter.Format("2006-01-02"), filepath.Join(*out, federation.NodeCertFile(*name)))
 	case "secret":
-		out := fs.String("out", "", "file to write")
-		if err := parse(fs, args, stderr); err != nil {
-			return err
-		}
-		if *out == "" {
-			return errors.New("--out FILE is required")
-		}
-		if err := federation.WriteSecret(*out); err != nil {
-			return err
-		}
-		fmt.Fprintf(stdout, "pseudonymisation secret written to %s; give it to every member node, never to the hub\n", *out)
+		return runSecret(args, stdout, stderr)
 	default:
 		fmt.Fprintln(stderr, federationUsage)
 		return errUsage
@@ -114,29 +109,18 @@ sector:SECTOR. Works on the node's store directly (the same --data-dir or
 within seconds). REST: GET, POST, DELETE /api/v1/federation/agreements.`
 
 func runAgreements(args []string, stdout, stderr io.Writer) error {
-	if len(args) == 0 {
-		fmt.Fprintln(stderr, agreementsUsage)
-		return errUsage
-	}
-	sub, args := args[0], args[1:]
-	fs := flag.NewFlagSet("agreements "+sub, flag.ContinueOnError)
-	load := configFlags(fs)
-	memberID := fs.String("member", "", "the member whose TLP:AMBER warnings are shared")
-	partner := fs.String("partner", "", "member:NODE--MEMBER, country:CC or sector:SECTOR")
-	asJSON := fs.Bool("json", false, "print JSON")
-	if err := parse(fs, args, stderr); err != nil {
-		return err
-	}
-	cfg, err := load()
-	if err != nil {
-		return err
-	}
-	ctx := context.Background()
-	db, err := node.OpenStore(ctx, cfg)
+	var memberID, partner *string
+	var asJSON *bool
+	sub, db, err := offlineCommand("agreements", agreementsUsage, args, stderr, func(fs *flag.FlagSet) {
+		memberID = fs.String("member", "", "the member whose TLP:AMBER warnings are shared")
+		partner = fs.String("partner", "", "member:NODE--MEMBER, country:CC or sector:SECTOR")
+		asJSON = fs.Bool("json", false, "print JSON")
+	})
 	if err != nil {
 		return err
 	}
 	defer db.Close()
+	ctx := context.Background()
 	ags := &federation.Agreements{DB: db, Members: member.NewRegistry(db)}
 	switch sub {
 	case "add", "remove":

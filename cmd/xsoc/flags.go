@@ -53,6 +53,8 @@ func configFlags(fs *flag.FlagSet) func() (config.Config, error) {
 		fs.StringVar(f.field(&given), f.name, f.def, f.usage)
 	}
 	fs.IntVar(&given.Workers, "workers", def.Workers, "pipeline workers")
+	fs.IntVar(&given.Federation.CorroborationMembers, "federation-corroboration-members", 0,
+		"hub: members (in at least two countries) that must report a pseudonym before its value is released (0: 2)")
 	placeholders := placeholderFlag{}
 	fs.Var(placeholders, "placeholder", "a Sigma placeholder's value, `name=value` (repeat for more values or names)")
 	return func() (config.Config, error) {
@@ -73,6 +75,9 @@ func configFlags(fs *flag.FlagSet) func() (config.Config, error) {
 			}
 			if fl.Name == "workers" {
 				cfg.Workers = given.Workers
+			}
+			if fl.Name == "federation-corroboration-members" {
+				cfg.Federation.CorroborationMembers = given.Federation.CorroborationMembers
 			}
 		})
 		placeholders.apply(&cfg.SigmaPlaceholders)

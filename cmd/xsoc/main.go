@@ -45,6 +45,7 @@ func commands() map[string]command {
 		"federation": {"federation PKI and secret: ca, cert (mutual TLS between hub and member nodes), secret (pseudonyms)", runFederation},
 		"audit":      {"the audit log: administrative actions and reads of other members' data (audit list; operator key)", runAudit},
 		"agreements": {"information-sharing agreements: who receives a member's TLP:AMBER early warnings (add, list, remove)", runAgreements},
+		"sharing":    {"how members share early warnings: immediate or corroborated (set, list)", runSharing},
 	}
 }
 

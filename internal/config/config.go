@@ -116,6 +116,11 @@ type Federation struct {
 	// with ("xsoc federation secret"). Member nodes share it; the hub must
 	// not have it.
 	SecretFile string `yaml:"secret_file"`
+	// CorroborationMembers is, at a hub, how many members (in at least
+	// two countries) must report the same pseudonym before the hub asks
+	// the nodes withholding its value (members in corroborated mode) to
+	// release it. 0 means 2.
+	CorroborationMembers int `yaml:"corroboration_members"`
 }
 
 // TAXIIFeed is a remote TAXII 2.1 collection pulled into the shared
@@ -298,6 +303,9 @@ func (f *Federation) validate() error {
 	}
 	if f.Role == "hub" && f.SecretFile != "" {
 		return errors.New("config: a federation hub must not hold the pseudonymisation secret; drop federation.secret_file")
+	}
+	if f.CorroborationMembers != 0 && f.CorroborationMembers < 2 {
+		return fmt.Errorf("config: federation.corroboration_members is %d; want 2 or more (members in two countries), or 0 for 2", f.CorroborationMembers)
 	}
 	return nil
 }

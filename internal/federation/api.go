@@ -29,6 +29,11 @@ type API struct {
 	// Agreements and Warner are a member node's.
 	Agreements *Agreements
 	Warner     *Warner
+	// Sharing (members' sharing modes) and Pseudonyms (the key's epochs)
+	// are a member node's; CorroborationMembers the hub's threshold.
+	Sharing              *Sharing
+	Pseudonyms           *Pseudonymiser
+	CorroborationMembers int
 }
 
 // Register adds the routes to mux.
@@ -43,6 +48,8 @@ func (a *API) Register(mux *http.ServeMux) {
 		mux.Handle("DELETE /api/v1/federation/agreements", api.RequireOperator(http.HandlerFunc(a.removeAgreement)))
 		mux.Handle("GET /api/v1/federation/warnings", http.HandlerFunc(a.warnings))
 		mux.Handle("POST /api/v1/federation/revoke", api.RequireOperator(http.HandlerFunc(a.revoke)))
+		mux.Handle("GET /api/v1/federation/sharing", api.RequireOperator(http.HandlerFunc(a.listSharing)))
+		mux.Handle("PUT /api/v1/federation/sharing", api.RequireOperator(http.HandlerFunc(a.setSharing)))
 	}
 }
 
@@ -68,6 +75,9 @@ type Status struct {
 	// here, and LastDelay how long after their detection.
 	LastApplied time.Time `json:"last_applied,omitzero"`
 	LastDelay   string    `json:"last_delay,omitempty"`
+	// Corroboration is the corroborated release and the pseudonym key's
+	// epoch.
+	Corroboration *CorroborationStatus `json:"corroboration,omitempty"`
 }
 
 // WarningCounts are the early warning counters of a node.
@@ -98,6 +108,9 @@ func (a *API) Status(ctx context.Context) (Status, error) {
 	}
 	if a.Bus != nil {
 		a.lag(ctx, &st)
+	}
+	if err := a.corroboration(ctx, &st); err != nil {
+		return st, err
 	}
 	if a.Role == "hub" {
 		rows, err := a.DB.Query(ctx, `SELECT node, received FROM federation_nodes ORDER BY node`)

@@ -67,6 +67,11 @@
 // pseudonyms they receive, which is why only alerts they may receive
 // under TLP (CLEAR, GREEN) are sent at all.
 //
+// The key may rotate on a Schedule kept in the secret file: epoch n's key
+// is an HMAC of n under the secret, so all member nodes switch at once;
+// during the overlap after a switch each observable leaves with the
+// previous epoch's pseudonym too, so the hub links alerts across it.
+//
 // Each message is signed with the sending node's key and carries its
 // certificate; the hub checks the signature, that the federation CA
 // issued the certificate, and that the certificate, the subject
@@ -149,4 +154,15 @@
 // the threat was detected. Received indicators are kept in the store
 // (federation_warnings) and made active again after a restart; expired
 // ones are not applied; an origin may revoke what it pushed.
+//
+// # Corroborated release
+//
+// A member may share in corroborated mode (Sharing): its node then sends
+// the hub only the pseudonyms of its external observables and keeps the
+// values. The hub (corroborator) counts the members that reported each
+// pseudonym — immediate warnings carry their values' pseudonyms too —
+// and once at least k members in at least two countries did, sends each
+// node withholding it a ReleaseRequest, sealed like a forward, in its
+// inbox; the node releases the value as an ordinary warning if the
+// member's TLP level and agreements still let it leave.
 package federation

@@ -153,6 +153,10 @@ type HubConfig struct {
 	// Metrics counts the early warnings the hub forwards and refuses;
 	// nil: counters of its own, registered with Registry.
 	Metrics *Metrics
+	// CorroborationMembers is how many members (in at least two
+	// countries) must report a pseudonym before the hub asks for its
+	// value; below DefaultCorroborationMembers means the default.
+	CorroborationMembers int
 }
 
 // Correlator is what the hub needs of the node's correlator (a

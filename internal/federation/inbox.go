@@ -40,6 +40,9 @@ type InboxConfig struct {
 	Metrics  *Metrics
 	// Clock tells the time; nil means time.Now.
 	Clock func() time.Time
+	// Release releases the values behind corroborated pseudonyms when the
+	// hub asks (Warner.Release); nil leaves the requests unanswered.
+	Release func(ctx context.Context, pseudonyms []string) error
 }
 
 // Inbox takes in the warnings the hub forwards to a member node and makes
@@ -202,8 +205,19 @@ type accepted struct {
 func (in *Inbox) take(ctx context.Context, msgs []jetstream.Msg) error {
 	now := in.cfg.Clock()
 	var ok []accepted
+	var releases []ReleaseRequest
 	seen := map[string]bool{}
 	for _, m := range msgs {
+		if m.Headers().Get(hdrKind) == kindRelease {
+			req, err := in.checkRelease(m, now)
+			if err != nil {
+				in.cfg.Metrics.refuse(reasonOf(err))
+				in.cfg.Log.Warn("federation: release request refused", "reason", reasonOf(err), "err", err)
+				continue
+			}
+			releases = append(releases, req)
+			continue
+		}
 		a, err := in.check(ctx, m, now)
 		if err == nil && seen[a.w.ID] {
 			err = refuse(reasonReplay, "warning %s twice in a batch", a.w.ID)
@@ -223,10 +237,12 @@ func (in *Inbox) take(ctx context.Context, msgs []jetstream.Msg) error {
 		seen[a.w.ID] = true
 		ok = append(ok, a)
 	}
-	if len(ok) == 0 {
-		return nil
+	if len(ok) > 0 {
+		if err := in.apply(ctx, ok, now); err != nil {
+			return err
+		}
 	}
-	return in.apply(ctx, ok, now)
+	return in.release(ctx, releases)
 }
 
 // errTaken: a warning delivered again after this node took it but before

@@ -22,6 +22,7 @@ type Metrics struct {
 	revoked   prometheus.Counter
 	refused   *prometheus.CounterVec
 	delay     prometheus.Histogram
+	corr      *corrMetrics
 
 	mu        sync.Mutex
 	refusals  map[string]int64
@@ -49,9 +50,10 @@ func NewMetrics(reg *prometheus.Registry) (*Metrics, error) {
 			Help:    "From detection at the origin node to the indicator being active in this node's IOC index.",
 			Buckets: []float64{0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300}}),
 		refusals: map[string]int64{},
+		corr:     newCorrMetrics(),
 	}
 	if reg != nil {
-		for _, col := range []prometheus.Collector{m.sent, m.withheld, m.forwarded, m.received, m.applied, m.expired, m.revoked, m.refused, m.delay} {
+		for _, col := range append([]prometheus.Collector{m.sent, m.withheld, m.forwarded, m.received, m.applied, m.expired, m.revoked, m.refused, m.delay}, m.corr.collectors()...) {
 			if err := reg.Register(col); err != nil {
 				return nil, err
 			}

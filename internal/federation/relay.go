@@ -30,6 +30,7 @@ const hubWarnConsumer = "xsoc-hub-warnings"
 type relay struct {
 	h      *Hub
 	verify *verifier
+	corr   *corroborator
 
 	mu   sync.Mutex
 	dirs map[string]*Directory // by node
@@ -85,6 +86,8 @@ func ensureWarningStream(ctx context.Context, js jetstream.JetStream) error {
 
 func newRelay(ctx context.Context, h *Hub) (*relay, error) {
 	r := &relay{h: h, verify: newVerifier(h.cfg.Identity), dirs: map[string]*Directory{}, recent: map[string]bool{}}
+	r.corr = &corroborator{r: r, k: max(h.cfg.CorroborationMembers, DefaultCorroborationMembers)}
+	r.corr.countPending(ctx)
 	rows, err := h.cfg.DB.Query(ctx, `SELECT directory FROM federation_nodes`)
 	if err != nil {
 		return nil, err
@@ -297,6 +300,14 @@ func (r *relay) prepare(ctx context.Context, m jetstream.Msg) (*pending, error) 
 	}
 	if !r.remember(w.ID) && !redelivered {
 		return nil, refuse(reasonReplay, "warning %s was taken before", w.ID)
+	}
+	if len(w.Pseudonyms) > 0 {
+		if err := r.corr.sighted(ctx, &w); err != nil {
+			return nil, err
+		}
+		if w.report() {
+			return nil, nil // for the hub alone
+		}
 	}
 	done, finished, err := r.delivered(ctx, w.ID)
 	if err != nil {

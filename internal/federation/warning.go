@@ -97,6 +97,11 @@ type Warning struct {
 	// Revoke lists indicators of earlier warnings the sender withdraws
 	// (false positives).
 	Revoke []string `json:"revoke,omitempty"`
+	// Pseudonyms are the pseudonyms of the observables, for the hub's
+	// corroboration: alone (no bundle) from a member in corroborated
+	// mode, whose values stay home until the hub asks for them; next to
+	// the bundle in an immediate warning, so that its sighting counts.
+	Pseudonyms []Sighted `json:"pseudonyms,omitempty"`
 }
 
 // Subject is the subject a warning is published on.
@@ -397,8 +402,8 @@ func parseWarning(data []byte, now time.Time) (Warning, []Item, error) {
 		return w, nil, refuse(reasonStale, "created %s", w.Created.Format(time.RFC3339))
 	case w.Created.Sub(now) > maxClockSkew:
 		return w, nil, refuse(reasonStale, "created %s, in the future", w.Created.Format(time.RFC3339))
-	case len(w.Bundle) == 0 && len(w.Revoke) == 0:
-		return w, nil, refuse(reasonMalformed, "neither indicators nor revocations")
+	case len(w.Bundle) == 0 && len(w.Revoke) == 0 && len(w.Pseudonyms) == 0:
+		return w, nil, refuse(reasonMalformed, "neither indicators, revocations nor pseudonyms")
 	case len(w.Revoke) > maxWarningIndicators:
 		return w, nil, refuse(reasonMalformed, "%d revocations", len(w.Revoke))
 	}
@@ -406,6 +411,9 @@ func parseWarning(data []byte, now time.Time) (Warning, []Item, error) {
 		if typ, _, ok := stix.SplitID(id); !ok || typ != "indicator" {
 			return w, nil, refuse(reasonMalformed, "revocation of %q", id)
 		}
+	}
+	if err := checkSighted(w.Pseudonyms); err != nil {
+		return w, nil, err
 	}
 	if len(w.Bundle) == 0 {
 		return w, nil, nil

@@ -24,6 +24,7 @@ import (
 	"github.com/xsoc/xsoc/internal/bus"
 	"github.com/xsoc/xsoc/internal/intel/stix"
 	"github.com/xsoc/xsoc/internal/member"
+	"github.com/xsoc/xsoc/internal/store"
 	"github.com/xsoc/xsoc/internal/tlp"
 )
 
@@ -44,6 +45,12 @@ type WarnerConfig struct {
 	Member  func(id string) member.Member
 	// Agreements are the node's information-sharing agreements.
 	Agreements *Agreements
+	// Pseudonyms computes the pseudonyms warnings carry for the hub's
+	// corroboration; Sharing holds each member's sharing mode; DB keeps
+	// the values members in corroborated mode withhold.
+	Pseudonyms *Pseudonymiser
+	Sharing    *Sharing
+	DB         *store.DB
 	// Received reports whether an indicator id came in a warning from
 	// another node: alerts it raised are not pushed again.
 	Received func(indicatorID string) bool
@@ -68,8 +75,8 @@ type Warner struct {
 // NewWarner returns a warner; Run starts it.
 func NewWarner(cfg WarnerConfig) (*Warner, error) {
 	if cfg.Bus == nil || cfg.Bus.Federation() == nil || cfg.Identity == nil || cfg.Members == nil || cfg.Member == nil ||
-		cfg.Agreements == nil || cfg.Received == nil || cfg.Metrics == nil {
-		return nil, errors.New("federation: warner needs a federation bus, an identity, members, agreements, the received warnings and metrics")
+		cfg.Agreements == nil || cfg.Received == nil || cfg.Metrics == nil || cfg.Pseudonyms == nil || cfg.Sharing == nil || cfg.DB == nil {
+		return nil, errors.New("federation: warner needs a federation bus, an identity, members, agreements, the received warnings, metrics, pseudonyms, sharing modes and a store")
 	}
 	if cfg.Log == nil {
 		cfg.Log = slog.New(slog.DiscardHandler)
@@ -137,6 +144,7 @@ func (w *Warner) Run(ctx context.Context) error {
 // start, and every two seconds if members or agreements changed.
 func (w *Warner) announce(ctx context.Context) {
 	for ctx.Err() == nil {
+		w.tick(ctx)
 		if err := w.syncDirectory(ctx); err != nil && ctx.Err() == nil {
 			w.cfg.Log.Info("federation: directory not sent; trying again", "err", err)
 		}
@@ -236,9 +244,18 @@ func (w *Warner) send(ctx context.Context, msgs []jetstream.Msg) error {
 		g.states = append(g.states, a.ID+"."+strconv.Itoa(a.Count))
 	}
 	var futures []jetstream.PubAckFuture
-	counts := []int{}
+	counts, reported := []int{}, []int{}
 	for _, k := range order {
-		out, err := w.warnings(ctx, groups[k])
+		mode, err := w.cfg.Sharing.Mode(ctx, groups[k].member)
+		if err != nil {
+			return err
+		}
+		var out []outgoing
+		if mode == ShareCorroborated {
+			out, err = w.corroborated(ctx, groups[k])
+		} else {
+			out, err = w.warnings(ctx, groups[k])
+		}
 		if err != nil {
 			return err
 		}
@@ -249,12 +266,14 @@ func (w *Warner) send(ctx context.Context, msgs []jetstream.Msg) error {
 			}
 			futures = append(futures, f)
 			counts = append(counts, o.indicators)
+			reported = append(reported, o.reported)
 		}
 	}
 	for i, f := range futures {
 		select {
 		case <-f.Ok():
 			w.cfg.Metrics.sent.Add(float64(counts[i]))
+			w.cfg.Metrics.corr.reported.Add(float64(reported[i]))
 		case err := <-f.Err():
 			return err
 		case <-ctx.Done():
@@ -277,35 +296,22 @@ func (w *Warner) mayWarn(a *alert.Alert) bool {
 	return slices.ContainsFunc(a.Observables, External)
 }
 
-// outgoing is one signed warning message and how many indicators it
-// holds.
+// outgoing is one signed warning message and how many indicators (or
+// pseudonymised observables, reported) it holds.
 type outgoing struct {
 	msg        *nats.Msg
 	id         string
 	indicators int
+	reported   int
 }
 
 // warnings builds the signed warning messages of one group, in chunks of
 // at most maxWarningIndicators indicators. TLP:AMBER goes only under the
 // member's agreements; without one, nothing is built.
 func (w *Warner) warnings(ctx context.Context, g *group) ([]outgoing, error) {
-	mem := w.cfg.Member(g.member)
-	if mem.Country == "" {
-		return nil, fmt.Errorf("federation: member %s unknown on this node", g.member)
-	}
-	var partners []Partner
-	if g.level == tlp.Amber {
-		ags, err := w.cfg.Agreements.List(ctx, g.member)
-		if err != nil {
-			return nil, err
-		}
-		if len(ags) == 0 {
-			w.cfg.Metrics.withheld.Add(float64(len(g.alerts)))
-			return nil, nil
-		}
-		for _, a := range ags {
-			partners = append(partners, a.Partner)
-		}
+	mem, partners, ok, err := w.sender(ctx, g)
+	if !ok || err != nil {
+		return nil, err
 	}
 	var out []outgoing
 	for start := 0; start < len(g.alerts); {
@@ -327,6 +333,7 @@ func (w *Warner) warnings(ctx context.Context, g *group) ([]outgoing, error) {
 				ID: warningID(w.cfg.Identity.Name, g.states[start:end]), Node: w.cfg.Identity.Name,
 				Sender: w.memberHandle(g.member), Country: mem.Country, Sector: mem.Sector, TLP: g.level,
 				Created: time.Now().UTC(), Partners: partners, Bundle: bundle,
+				Pseudonyms: sightedOf(w.cfg.Pseudonyms, g.alerts[start:end]),
 			})
 			if err != nil {
 				return nil, err
@@ -337,6 +344,31 @@ func (w *Warner) warnings(ctx context.Context, g *group) ([]outgoing, error) {
 		start = end
 	}
 	return out, nil
+}
+
+// sender returns the member of a group and, for TLP:AMBER, the partners
+// of its agreements; without one the group stays home (ok false, counted
+// as withheld). Other levels need none.
+func (w *Warner) sender(ctx context.Context, g *group) (member.Member, []Partner, bool, error) {
+	mem := w.cfg.Member(g.member)
+	if mem.Country == "" {
+		return mem, nil, false, fmt.Errorf("federation: member %s unknown on this node", g.member)
+	}
+	if g.level != tlp.Amber {
+		return mem, nil, true, nil
+	}
+	ags, err := w.cfg.Agreements.List(ctx, g.member)
+	if err != nil || len(ags) == 0 {
+		if err == nil {
+			w.cfg.Metrics.withheld.Add(float64(len(g.alerts)))
+		}
+		return mem, nil, false, err
+	}
+	var out []Partner
+	for _, a := range ags {
+		out = append(out, a.Partner)
+	}
+	return mem, out, true, nil
 }
 
 // externals counts the external observables of an alert: at most the

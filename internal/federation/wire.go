@@ -116,14 +116,20 @@ func Describe(node string, a *alert.Alert, country, sector string, p *Pseudonymi
 		// Decided here: a pseudonymised address can no longer be
 		// inspected.
 		global := correlate.Global(alert.Observable{Type: typ, Role: role, Value: value})
-		ps, typ := p.Pseudonym(typ, value)
-		o := Observable{Type: typ, Role: role, Pseudonym: ps, Global: global}
-		for _, have := range out.Observables {
-			if have.Type == o.Type && have.Pseudonym == o.Pseudonym {
-				return
+		// During the overlap after a rotation of the pseudonym key the
+		// previous epoch's pseudonym goes too, so that the hub links the
+		// alert with those of before the switch.
+		ps, typ := p.PseudonymsAt(pseudonymTime(a), typ, value)
+	next:
+		for _, eps := range ps {
+			o := Observable{Type: typ, Role: role, Pseudonym: eps.Value, Global: global}
+			for _, have := range out.Observables {
+				if have.Type == o.Type && have.Pseudonym == o.Pseudonym {
+					continue next
+				}
 			}
+			out.Observables = append(out.Observables, o)
 		}
-		out.Observables = append(out.Observables, o)
 	}
 	for _, o := range a.Observables {
 		add(o.Type, o.Role, o.Value)

@@ -650,6 +650,8 @@ var matrixRules = map[string]rule{
 	"DELETE /api/v1/federation/agreements":       one("/api/v1/federation/agreements", `{}`, anyKey(404), nil),
 	"GET /api/v1/federation/warnings":            one("/api/v1/federation/warnings", "", anyKey(404), nil),
 	"POST /api/v1/federation/revoke":             one("/api/v1/federation/revoke", `{}`, anyKey(404), nil),
+	"GET /api/v1/federation/sharing":             one("/api/v1/federation/sharing", "", anyKey(404), nil),
+	"PUT /api/v1/federation/sharing":             one("/api/v1/federation/sharing", `{}`, anyKey(404), nil),
 	"GET /api/v1/blocklists/{format}":            one("/api/v1/blocklists/stix", "", memberOnly(200), nil),
 	"GET /taxii2/":                               one("/taxii2/", "", anyKey(200), nil),
 	"GET /taxii2/api/":                           one("/taxii2/api/", "", anyKey(200), nil),

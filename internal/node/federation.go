@@ -19,6 +19,7 @@ type federationParts struct {
 	notices    *federation.Notices
 	metrics    *federation.Metrics
 	agreements *federation.Agreements // member nodes
+	sharing    *federation.Sharing    // member nodes
 	warner     *federation.Warner
 	inbox      *federation.Inbox
 }
@@ -72,6 +73,7 @@ func (n *Node) openFederation(ctx context.Context) error {
 		n.fed.hub, err = federation.NewHub(ctx, federation.HubConfig{
 			Bus: n.Bus, Identity: n.fed.identity, DB: n.DB, Correlator: n.Correlator, Members: n.Members,
 			OnMember: n.dir.put, Log: n.Log, Registry: n.Metrics, Metrics: n.fed.metrics,
+			CorroborationMembers: n.Config.Federation.CorroborationMembers,
 		})
 	case "member":
 		n.fed.exporter, err = federation.NewExporter(federation.ExporterConfig{
@@ -91,6 +93,7 @@ func (n *Node) openFederation(ctx context.Context) error {
 			Log:   n.Log,
 		})
 		n.fed.agreements = &federation.Agreements{DB: n.DB, Members: n.Members}
+		n.fed.sharing = &federation.Sharing{DB: n.DB, Members: n.Members}
 	}
 	return err
 }
@@ -105,6 +108,8 @@ func (n *Node) openEarlyWarning(ctx context.Context) error {
 		n.fed.inbox, err = federation.NewInbox(ctx, federation.InboxConfig{
 			Bus: n.Bus, Identity: n.fed.identity, Hub: n.Config.Federation.HubName, DB: n.DB, Index: n.IOC,
 			IsMember: func(id string) bool { return n.dir.get(id).ID != "" }, Log: n.Log, Metrics: n.fed.metrics,
+			// The warner, built next, answers the hub's release requests.
+			Release: func(ctx context.Context, pseudonyms []string) error { return n.fed.warner.Release(ctx, pseudonyms) },
 		})
 		if err != nil {
 			return err
@@ -112,6 +117,7 @@ func (n *Node) openEarlyWarning(ctx context.Context) error {
 		n.fed.warner, err = federation.NewWarner(federation.WarnerConfig{
 			Bus: n.Bus, Identity: n.fed.identity, Members: n.Members, Member: n.dir.get,
 			Agreements: n.fed.agreements, Received: n.fed.inbox.Received, Log: n.Log, Metrics: n.fed.metrics,
+			Pseudonyms: n.fed.pseudonyms, Sharing: n.fed.sharing, DB: n.DB,
 		})
 		if err != nil {
 			return err
@@ -120,6 +126,7 @@ func (n *Node) openEarlyWarning(ctx context.Context) error {
 	(&federation.API{
 		Role: n.Config.Federation.Role, Node: n.Config.Federation.Node, Hub: n.Config.Federation.HubName,
 		DB: n.DB, Bus: n.Bus, Metrics: n.fed.metrics, Agreements: n.fed.agreements, Warner: n.fed.warner,
+		Sharing: n.fed.sharing, Pseudonyms: n.fed.pseudonyms, CorroborationMembers: n.Config.Federation.CorroborationMembers,
 	}).Register(n.mux)
 	return nil
 }
