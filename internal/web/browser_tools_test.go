@@ -108,7 +108,8 @@ func TestBrowserHunting(t *testing.T) {
 	f.withArchive(t, "fr-soc",
 		ev(1, "ws-fr-1", "198.51.100.77", "curl http://198.51.100.77/a"),
 		ev(2, "ws-fr-2", "198.51.100.77", "curl http://198.51.100.77/b"),
-		ev(3, "ws-fr-3", "10.0.0.9", "backup.exe"))
+		ev(3, "ws-fr-3", "10.0.0.9", "backup.exe"),
+		ev(4, "ws-fr-4", "10.0.0.10", `<img src=x onerror="window.__xss=8">`))
 	f.campaign(t, "C2 beacon", now.Add(-5*time.Minute))
 	adm := newBrowser(t, f.srv.URL)
 	adm.login("adm@fr-soc", testPassword)
@@ -140,4 +141,15 @@ func TestBrowserHunting(t *testing.T) {
 		clickJS(`#alerts-table tbody tr`), waitText(`#observables`, "198.51.100.77"),
 		clickJS(`#observables a`), waitText(`#pivot-alerts`, "198.51.100.77"), waitText(`#hunt-results h2`, "2 events"))
 	screenshot(t, ctx, dir, "hunt-pivot")
+	run(t, ctx, "markup in an event field", chromedp.Navigate(f.srv.URL+"/#/hunt?value=ws-fr-4&field=host.name"),
+		waitText(`#hunt-table`, `<img src=x onerror="window.__xss=8">`))
+	if fired := value[bool](t, ctx, `window.__xss !== undefined`); fired || value[int](t, ctx, `document.querySelectorAll("#view img").length`) != 0 {
+		t.Fatal("an event field was parsed as markup")
+	}
+
+	run(t, ctx, "log out", clickJS(`#logout`), chromedp.WaitVisible(chromedp.CSS(`#login-form`)))
+	loginAs(t, ctx, f.srv.URL, "ops")
+	run(t, ctx, "a platform admin pivots to alerts and indicators",
+		chromedp.Navigate(f.srv.URL+"/#/hunt?value=198.51.100.77"),
+		waitText(`#hunt-operator`, "kept per member"), waitText(`#pivot-alerts-table`, "de-energie"))
 }

@@ -155,8 +155,16 @@ func TestIntelSightingsPerCountry(t *testing.T) {
 	})
 }
 
-// TestBrowserIntel imports a bundle from the page and checks that an
-// indicator's markup is shown as text.
+// mispEvent is a MISP event marked TLP:AMBER whose URL attribute carries
+// markup.
+const mispEvent = `{"Event":{"uuid":"5758ebf5-c898-48e6-9fe9-5665c0a83866","info":"Phishing wave","distribution":"1",
+"Tag":[{"name":"tlp:amber"}],
+"Attribute":[{"uuid":"6a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d","type":"url","category":"Network activity","to_ids":true,
+"value":"http://evil.example/x?<img src=x onerror=\"window.__xss=6\">"}]}}`
+
+// TestBrowserIntel imports a STIX bundle and a MISP event from the page,
+// searches by value with sightings per country, and checks that markup in
+// an indicator's name and value is shown as text.
 func TestBrowserIntel(t *testing.T) {
 	ctx := chrome(t)
 	dir := shots(t)
@@ -183,7 +191,17 @@ func TestBrowserIntel(t *testing.T) {
 	screenshot(t, ctx, dir, "intel-search")
 	run(t, ctx, "search by another value", chromedp.SetValue(chromedp.CSS(`#intel-search`), "203.0.113.66"),
 		chromedp.Click(chromedp.CSS(`#intel-go`)), waitText(`#intel-results`, "1 indicators"), waitText(`#sightings-by-country`, "none"))
+	run(t, ctx, "import a MISP event whose attribute value carries markup",
+		chromedp.SetValue(chromedp.CSS(`#f-import-kind`), "misp"),
+		chromedp.SetValue(chromedp.CSS(`#import-text`), mispEvent),
+		chromedp.Click(chromedp.CSS(`#import-go`)),
+		waitText(`#flash`, "objects stored"),
+		chromedp.SetValue(chromedp.CSS(`#intel-search`), "evil.example"),
+		chromedp.Click(chromedp.CSS(`#intel-go`)),
+		waitText(`#indicators-table`, `/x?<img src=x onerror="window.__xss=6">`),
+		waitText(`#indicators-table`, "TLP:AMBER"))
+	screenshot(t, ctx, dir, "intel-misp")
 	if fired := value[bool](t, ctx, `window.__xss !== undefined`); fired || value[int](t, ctx, `document.querySelectorAll("#view img").length`) != 0 {
-		t.Fatal("an indicator's name was parsed as markup")
+		t.Fatal("an indicator's name or value was parsed as markup")
 	}
 }

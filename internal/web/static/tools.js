@@ -25,14 +25,18 @@ export async function huntPage(view) {
     q.set("limit", limit.value || 100);
     out.replaceChildren(h("p", { class: "muted" }, "searching…"));
     const me = currentSession();
-    const res = me && me.operator ? { events: [] } : await guard(() => api("GET", `/api/v1/events?${q}`));
+    const res = me && me.operator ? null : await guard(() => api("GET", `/api/v1/events?${q}`));
     out.replaceChildren();
-    if (!res) return;
-    const events = (res.events || []).map(e => typeof e === "string" ? JSON.parse(e) : e);
-    const cols = columnsOf(events);
-    out.append(h("h2", {}, `${events.length} events`),
-      h("div", { class: "panel scroll" }, sortableTable(cols.map(c => ({ key: c, label: c, wrap: true,
-        render: e => e[c] === undefined ? "" : typeof e[c] === "object" ? JSON.stringify(e[c]) : pivot(String(e[c]), c) })), events, null, "hunt-table")));
+    if (me && me.operator) {
+      out.append(h("p", { class: "muted", id: "hunt-operator" }, "Events are kept per member and searched by the member's own people: a platform admin sees the alerts and indicators holding a value, below."));
+    } else if (!res) return;
+    if (res) {
+      const events = (res.events || []).map(e => typeof e === "string" ? JSON.parse(e) : e);
+      const cols = columnsOf(events);
+      out.append(h("h2", {}, `${events.length} events`, res.next ? " (more exist: narrow the search or raise the limit)" : ""),
+        h("div", { class: "panel scroll" }, sortableTable(cols.map(c => ({ key: c, label: c, wrap: true,
+          render: e => e[c] === undefined ? "" : typeof e[c] === "object" ? JSON.stringify(e[c]) : pivot(String(e[c]), c) })), events, null, "hunt-table")));
+    }
     const value = p.get("value");
     if (value) out.append(await related(value), await relatedIntel(value));
   };
@@ -56,7 +60,8 @@ function columnsOf(events) {
 // related lists the visible alerts whose observables hold value (from the
 // most recent thousand alerts).
 async function related(value) {
-  const box = h("div", { id: "pivot-alerts" }, h("h2", {}, "Alerts holding ", h("code", {}, value)));
+  const box = h("div", { id: "pivot-alerts" }, h("h2", {}, "Alerts holding ", h("code", {}, value)),
+    h("p", { class: "muted" }, "in an observable or the evidence, among the 1,000 most recent alerts you may see"));
   const page = await guard(() => api("GET", "/api/v1/alerts?limit=1000"));
   const hits = ((page && page.alerts) || []).filter(a => (a.observables || []).some(o => o.value === value) || (a.evidence || []).some(d => d.includes(value)));
   box.append(sortableTable([
