@@ -20,12 +20,13 @@ import (
 	"github.com/xsoc/xsoc/internal/intel/taxii"
 	"github.com/xsoc/xsoc/internal/member"
 	"github.com/xsoc/xsoc/internal/node"
+	"github.com/xsoc/xsoc/internal/store"
 	"github.com/xsoc/xsoc/internal/tlp"
 )
 
 const intelUsage = `usage: xsoc intel pull --taxii API_ROOT_URL --collection ID --member M [--since T] [--token K | --user U --password P]
        xsoc intel push --taxii API_ROOT_URL --collection ID [--token K | --user U --password P] BUNDLE.json
-       xsoc intel import --member M [--kind stix|misp-feed|misp-event|freetext|csv] [--tlp LEVEL] PATH
+       xsoc intel import --member M [--kind stix|misp-feed|misp-event|freetext|csv] [--tlp LEVEL] [--override-warninglists] PATH
        xsoc intel export-misp --member M DIR
        xsoc intel collections
 
@@ -34,7 +35,8 @@ or --postgres-url as serve); a running node indexes new indicators within
 seconds. Imported objects belong to --member, go to the shared collection
 (--collection to choose another) and are checked: invalid STIX and
 indicators of known-benign values (warning lists) are refused with the
-reason.`
+reason. --override-warninglists stores indicators a warning list would
+refuse, naming each one and its list.`
 
 func runIntel(args []string, stdout, stderr io.Writer) error {
 	sub, args := splitSub(args)
@@ -64,6 +66,10 @@ func runIntel(args []string, stdout, stderr io.Writer) error {
 	}
 	kind := str("kind", "", "import format: stix, misp-feed, misp-event, freetext, csv (default: guessed)", "import")
 	level := str("tlp", "TLP:AMBER", "TLP of imported freetext/CSV indicators and unmarked MISP data", "import")
+	override := new(bool)
+	if sub == "import" {
+		override = fs.Bool("override-warninglists", false, "store indicators of values on a warning list (each is named with its list)")
+	}
 	if err := parse(fs, args, stderr); err != nil {
 		return err
 	}
@@ -86,6 +92,12 @@ func runIntel(args []string, stdout, stderr io.Writer) error {
 	}
 	defer db.Close()
 	repo, err := node.IntelRepo(db, cfg)
+	var overridden []string
+	if *override {
+		repo, err = node.IntelRepoOverridingLists(db, cfg, func(id, msg string) {
+			overridden = append(overridden, fmt.Sprintf("stored %s despite the warning list: %s", id, strings.TrimSuffix(msg, ": indicator dropped")))
+		})
+	}
 	if err != nil {
 		return err
 	}
@@ -119,10 +131,14 @@ func runIntel(args []string, stdout, stderr io.Writer) error {
 		if err != nil {
 			return err
 		}
-		if err := recordCLI(ctx, db, "intel import", fs.Arg(0), "member "+*memberID+", "+lv.String()); err != nil {
+		detail := "member " + *memberID + ", " + lv.String()
+		if *override {
+			detail += ", warning lists overridden"
+		}
+		if err := recordCLI(ctx, db, "intel import", fs.Arg(0), detail); err != nil {
 			return err
 		}
-		return intelImport(ctx, repo, local, *memberID, *kind, lv, fs.Arg(0), stdout)
+		return intelImport(ctx, db, repo, local, *memberID, *kind, lv, fs.Arg(0), &overridden, stdout)
 	default: // export-misp
 		if *memberID == "" || fs.NArg() != 1 {
 			return errors.New("export-misp needs --member and an output directory")
@@ -207,7 +223,9 @@ func intelPush(ctx context.Context, root, coll, token, user, password, file stri
 
 // intelImport converts a file (or MISP feed directory) to STIX and stores
 // it, reporting every skipped or refused item with its reason.
-func intelImport(ctx context.Context, repo *intel.Repo, coll, memberID, kind string, level tlp.Level, path string, stdout io.Writer) error {
+// overridden collects, while the objects are stored, the indicators kept
+// despite a warning list (--override-warninglists).
+func intelImport(ctx context.Context, db *store.DB, repo *intel.Repo, coll, memberID, kind string, level tlp.Level, path string, overridden *[]string, stdout io.Writer) error {
 	if kind == "" {
 		kind = guessKind(path)
 	}
@@ -251,12 +269,14 @@ func intelImport(ctx context.Context, repo *intel.Repo, coll, memberID, kind str
 		return err
 	}
 	for _, it := range res.Items {
-		if it.Outcome == misp.Skipped {
+		switch it.Outcome {
+		case misp.Skipped:
 			fmt.Fprintf(stdout, "skipped %s %s: %s\n", it.Type, it.Value, it.Reason)
+		case misp.Context:
+			fmt.Fprintf(stdout, "context %s %s: %s (%s)\n", it.Type, oneLine(it.Value), it.Reason, it.Object)
 		}
 	}
-	objs = append(objs, res.Identities...)
-	objs = append(objs, res.Indicators...)
+	objs = append(objs, res.Objects()...)
 	raws := make([]json.RawMessage, 0, len(objs))
 	for _, o := range objs {
 		raw, err := json.Marshal(o)
@@ -265,13 +285,41 @@ func intelImport(ctx context.Context, repo *intel.Repo, coll, memberID, kind str
 		}
 		raws = append(raws, raw)
 	}
+	if _, err := member.NewRegistry(db).Get(ctx, memberID); err != nil {
+		return fmt.Errorf("--member %s: %w", memberID, err)
+	}
 	st, err := repo.AddObjects(ctx, intel.Viewer{Member: memberID}, coll, raws)
 	if err != nil {
 		return err
 	}
 	reportFailures(stdout, st)
+	for _, line := range *overridden {
+		fmt.Fprintln(stdout, line)
+	}
+	if n := res.Count(misp.Context); n > 0 {
+		fmt.Fprintf(stdout, "%d MISP attributes kept as context (observed data or notes, not indicators)\n", n)
+	}
 	fmt.Fprintf(stdout, "%d objects stored, %d refused, %d input items skipped\n", len(st.Successes), len(st.Failures), res.Count(misp.Skipped))
+	for _, f := range st.Failures {
+		if strings.Contains(f.Message, "is on warning list") {
+			fmt.Fprintln(stdout, "indicators on a warning list are refused; --override-warninglists stores them")
+			break
+		}
+	}
 	return nil
+}
+
+// oneLine shortens a value for a report line: its first line, at most 80
+// characters.
+func oneLine(s string) string {
+	s, _, cut := strings.Cut(s, "\n")
+	if len(s) > 80 {
+		s, cut = s[:77], true
+	}
+	if cut {
+		s += "..."
+	}
+	return s
 }
 
 func guessKind(path string) string {
@@ -298,19 +346,21 @@ func guessKind(path string) string {
 	return "stix"
 }
 
-// intelExport writes the indicators a member may see as a MISP feed.
+// intelExport writes what a member may see as a MISP feed: reports as the
+// events they came from, other indicators grouped by creator and TLP,
+// naming what has no MISP form and why.
 func intelExport(ctx context.Context, repo *intel.Repo, memberID, dir string, stdout io.Writer) error {
 	v := intel.Viewer{Member: memberID}
 	colls, err := repo.Collections(ctx, v)
 	if err != nil {
 		return err
 	}
-	var inds []stix.Object
+	var objs []stix.Object
 	for _, c := range colls {
 		if !c.CanRead {
 			continue
 		}
-		f := intel.Filter{Types: []string{"indicator"}, Versions: []string{"last"}, Limit: repo.MaxPageSize()}
+		f := intel.Filter{Versions: []string{"last"}, Limit: repo.MaxPageSize()}
 		for {
 			page, err := repo.Objects(ctx, v, c.ID, f)
 			if err != nil {
@@ -318,7 +368,7 @@ func intelExport(ctx context.Context, repo *intel.Repo, memberID, dir string, st
 			}
 			for _, o := range page.Objects {
 				if obj, err := stix.Decode(o.Raw); err == nil {
-					inds = append(inds, obj)
+					objs = append(objs, obj)
 				}
 			}
 			if !page.More {
@@ -327,10 +377,26 @@ func intelExport(ctx context.Context, repo *intel.Repo, memberID, dir string, st
 			f.Next = page.Next
 		}
 	}
-	res, err := misp.ExportFeed(dir, inds, misp.ExportOptions{Org: misp.Org{Name: memberID}, Info: "xsoc indicators shared with " + memberID})
+	res, err := misp.ExportFeed(dir, objs, misp.ExportOptions{Org: misp.Org{Name: memberID}, Info: "xsoc indicators shared with " + memberID})
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "%d indicators exported to %s (%d skipped)\n", res.Count(misp.Exported), dir, res.Count(misp.Skipped))
+	events, indicators := 0, 0
+	for _, it := range res.Items {
+		switch {
+		case it.Outcome == misp.Skipped:
+			what := it.Indicator
+			if what == "" {
+				what = it.Object
+			}
+			fmt.Fprintf(stdout, "not exported %s: %s\n", what, it.Reason)
+		case it.Indicator != "":
+			indicators++
+		default:
+			events++
+		}
+	}
+	fmt.Fprintf(stdout, "%d MISP events (from reports) and %d other indicators exported to %s; %d objects have no MISP form\n",
+		events, indicators, dir, res.Count(misp.Skipped))
 	return nil
 }

@@ -133,14 +133,38 @@ func (n *Node) openIntel(ctx context.Context) error {
 // STIX 2.1, and no indicator of a known-benign value (MISP warning lists
 // from the configured folder, else the built-in special-purpose ranges).
 func IntelRepo(db *store.DB, cfg config.Config) (*intel.Repo, error) {
-	lists := warninglist.Default()
-	if cfg.WarninglistsDir != "" {
-		var err error
-		if lists, err = warninglist.Load(cfg.WarninglistsDir); err != nil {
-			return nil, fmt.Errorf("warning lists: %w", err)
-		}
+	lists, err := WarningLists(cfg)
+	if err != nil {
+		return nil, err
 	}
 	return intel.NewRepo(db, intel.Options{Validate: iocfeed.Validator(lists)}), nil
+}
+
+// IntelRepoOverridingLists opens the intel repository as IntelRepo does,
+// except that indicators of values on a warning list are stored: note
+// receives each one's id and the message that would have refused it. It
+// serves an operator's explicit import (xsoc intel import
+// --override-warninglists).
+func IntelRepoOverridingLists(db *store.DB, cfg config.Config, note func(id, msg string)) (*intel.Repo, error) {
+	lists, err := WarningLists(cfg)
+	if err != nil {
+		return nil, err
+	}
+	return intel.NewRepo(db, intel.Options{Validate: iocfeed.Overriding(lists, note)}), nil
+}
+
+// WarningLists returns the lists indicators are checked against: the
+// MISP warning lists of the configured folder, else the built-in
+// special-purpose ranges.
+func WarningLists(cfg config.Config) (*warninglist.Set, error) {
+	if cfg.WarninglistsDir == "" {
+		return warninglist.Default(), nil
+	}
+	lists, err := warninglist.Load(cfg.WarninglistsDir)
+	if err != nil {
+		return nil, fmt.Errorf("warning lists: %w", err)
+	}
+	return lists, nil
 }
 
 // EnsureSharedCollection creates the shared collection if it is missing

@@ -258,7 +258,7 @@ func toSTIX(data []byte, kind string, level tlp.Level) ([]json.RawMessage, []str
 				skipped = append(skipped, fmt.Sprintf("%s %s: %s", it.Type, it.Value, it.Reason))
 			}
 		}
-		objs = append(append(objs, res.Identities...), res.Indicators...)
+		objs = append(objs, res.Objects()...)
 	default:
 		return nil, nil, fmt.Errorf("import: kind %q: want stix or misp", kind)
 	}

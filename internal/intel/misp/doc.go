@@ -7,9 +7,14 @@
 // ImportFeed reads a MISP feed directory (manifest.json plus one
 // <uuid>.json per event). Each attribute, at event level or inside a MISP
 // object, becomes one STIX indicator when it is meant for detection
-// (to_ids, unless Options.IncludeNonIDS) and its type has a pattern
-// (AttributePattern lists the mapping). Indicator ids derive from the
-// attribute uuid, so a re-import updates rather than duplicates.
+// (to_ids, or Options.IncludeNonIDS) and its type has a pattern
+// (AttributePattern lists the mapping). The others are kept as context,
+// never matched: observed data referring to the observables the value
+// describes, or a note for types that describe none (text, links). Each
+// event becomes a report (its uuid, info, creator, tags, TLP) referring to
+// all of them, and every object keeps its MISP attribute in
+// AttributeProperty. Ids derive from the event and attribute uuids, so a
+// re-import updates rather than duplicates.
 //
 // Validity: valid_from is the attribute's (or its object's) first_seen,
 // else its last change; last_seen becomes valid_until, and an attribute
@@ -28,10 +33,10 @@
 // and all communities are GREEN (only an explicit tlp:clear makes data
 // public). Options.DefaultTLP covers data with neither.
 //
-// Every input item is reported in Result.Items as imported or skipped with
-// the reason (to_ids off, deleted, no pattern mapping for the type,
-// malformed value, expired, decayed, unreadable event file), so the
-// caller can tell a member why something was dropped.
+// Every input item is reported in Result.Items as imported, kept as
+// context (to_ids off, no pattern mapping for the type) or skipped with
+// the reason (deleted, malformed value, expired, decayed, unreadable
+// event file), so the caller can tell a member what became of it.
 //
 // ImportFreetext and ImportCSV read plain feeds, one value per line or
 // row, sniffing the type (SniffType) unless the CSV spec names it, and
@@ -39,8 +44,12 @@
 //
 // # Export
 //
-// ExportFeed writes indicators as a MISP feed (manifest.json, event files,
-// hashes.csv) that MISP instances, and ImportFeed, can read. Simple
-// indicators (one or more exact IPs, networks, domains, URLs, hashes or
-// e-mail addresses) export; others are reported as skipped.
+// ExportFeed writes STIX objects as a MISP feed (manifest.json, event
+// files, hashes.csv) that MISP instances, and ImportFeed, can read. A
+// report becomes the event it came from, with the attributes kept on its
+// objects, so import then export gives MISP users their events back;
+// other indicators become attributes through PatternAttributes, the
+// reverse of AttributePattern. What has no MISP form (several
+// observations, qualifiers, operators other than equality, properties no
+// attribute type holds) is reported as skipped with the reason.
 package misp

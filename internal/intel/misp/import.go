@@ -2,6 +2,7 @@ package misp
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"io/fs"
@@ -28,8 +29,9 @@ type Options struct {
 	// change (attribute timestamp) is older than Now-MaxAge: stale IOCs
 	// cause false positives.
 	MaxAge time.Duration
-	// IncludeNonIDS imports attributes whose to_ids flag is off. MISP uses
-	// the flag to say "do not alert on this", so the default honours it.
+	// IncludeNonIDS makes indicators of attributes whose to_ids flag is
+	// off. MISP uses the flag to say "do not alert on this", so by default
+	// they are kept as context (observed data or notes), not indicators.
 	IncludeNonIDS bool
 	// MaxFileBytes bounds each file read from a feed; default 64 MiB.
 	MaxFileBytes int64
@@ -62,10 +64,14 @@ const (
 	Imported Outcome = iota
 	Skipped
 	Exported
+	// Context is an attribute kept as context of its event (observed data
+	// or a note), not as an indicator: its to_ids flag is off, or its type
+	// has no STIX pattern.
+	Context
 )
 
 func (o Outcome) String() string {
-	return [...]string{"imported", "skipped", "exported"}[o]
+	return [...]string{"imported", "skipped", "exported", "kept as context"}[o]
 }
 
 // Item reports one input item: a MISP attribute, a feed line, an event
@@ -85,6 +91,10 @@ type Item struct {
 	// Indicator is the id of the STIX indicator made from (or exported
 	// for) the item.
 	Indicator string
+	// Object is the id of the STIX object an item kept as context became
+	// (observed-data or note), or on export the report an event came
+	// from.
+	Object string
 }
 
 // Result is the outcome of an import or export.
@@ -94,8 +104,25 @@ type Result struct {
 	// Identities are the producers (MISP creator organisations) the
 	// indicators' created_by_ref point to.
 	Identities []stix.Object
+	// Context holds the attributes kept as context (Outcome Context):
+	// observed-data with the observables it refers to, and notes.
+	Context []stix.Object
+	// Reports holds one report per imported event (its uuid, info,
+	// creator, tags and TLP), referring to the event's indicators and
+	// context.
+	Reports []stix.Object
 	// Items reports every input item, imported or skipped.
 	Items []Item
+}
+
+// Objects returns every STIX object of the result, producers first and
+// reports last, in the order to store them.
+func (r *Result) Objects() []stix.Object {
+	out := make([]stix.Object, 0, len(r.Identities)+len(r.Indicators)+len(r.Context)+len(r.Reports))
+	out = append(out, r.Identities...)
+	out = append(out, r.Indicators...)
+	out = append(out, r.Context...)
+	return append(out, r.Reports...)
 }
 
 // Count returns how many items had outcome o.
@@ -202,10 +229,18 @@ type eventContext struct {
 	identity string
 	opts     Options
 	now      time.Time
+	// report is the id of the event's report; refs lists the objects
+	// made from the event, which it refers to.
+	report string
+	refs   []string
 }
 
 func importEvent(r *Result, ev Event, opts Options) {
 	c := eventContext{ev: ev, opts: opts, now: opts.now()}
+	c.report = "report--" + strings.ToLower(ev.UUID)
+	if !validUUID(ev.UUID) {
+		c.report = stix.NameID("report", "misp-event:"+ev.UUID+"|"+ev.Info)
+	}
 	c.tagTLP, c.hasTag = tagsTLP(ev.Tags)
 	if ev.Distribution != nil {
 		c.distTLP, c.hasDist = DistributionTLP(int(*ev.Distribution))
@@ -223,6 +258,7 @@ func importEvent(r *Result, ev Event, opts Options) {
 			c.attribute(r, a, o)
 		}
 	}
+	c.addReport(r)
 }
 
 // identity returns the identity id for a MISP creator organisation,
@@ -270,10 +306,14 @@ func (c *eventContext) attribute(r *Result, a Attribute, o Object) {
 		c.skipAttr(r, a, "deleted")
 		return
 	case !bool(a.ToIDS) && !c.opts.IncludeNonIDS:
-		c.skipAttr(r, a, "to_ids is off")
+		c.context(r, a, o, "to_ids is off")
 		return
 	}
 	pat, err := AttributePattern(a.Type, a.Value)
+	if errors.Is(err, errNoPattern) {
+		c.context(r, a, o, err.Error())
+		return
+	}
 	if err != nil {
 		c.skipAttr(r, a, "%v", err)
 		return
@@ -312,7 +352,9 @@ func (c *eventContext) attribute(r *Result, a Attribute, o Object) {
 		return
 	}
 	_ = ind.Set("x_misp_event_uuid", c.ev.UUID)
+	_ = ind.Set(AttributeProperty, attributeRecord(a, o))
 	r.Indicators = append(r.Indicators, ind)
+	c.refs = append(c.refs, id)
 	r.Items = append(r.Items, Item{Event: c.ev.UUID, Attribute: a.UUID, Type: a.Type, Value: a.Value, Outcome: Imported, Indicator: id})
 }
 
@@ -362,23 +404,10 @@ func (c *eventContext) window(a Attribute, o Object) (from, until time.Time, err
 	if err != nil {
 		return from, until, fmt.Errorf("last_seen: %w", err)
 	}
-	changed := time.Time{}
-	switch {
-	case a.Timestamp > 0:
-		changed = time.Unix(int64(a.Timestamp), 0).UTC()
-	case c.ev.Timestamp > 0:
-		changed = time.Unix(int64(c.ev.Timestamp), 0).UTC()
-	default:
-		if d, err := time.Parse("2006-01-02", c.ev.Date); err == nil {
-			changed = d
-		}
-	}
+	changed := c.changed(a)
 	from = first
 	if from.IsZero() {
 		from = changed
-	}
-	if from.IsZero() {
-		from = c.now
 	}
 	if !last.IsZero() {
 		if !last.After(from) {
@@ -389,7 +418,7 @@ func (c *eventContext) window(a Attribute, o Object) (from, until time.Time, err
 		}
 		return from, last, nil
 	}
-	if c.opts.MaxAge > 0 && !changed.IsZero() && changed.Before(c.now.Add(-c.opts.MaxAge)) {
+	if c.opts.MaxAge > 0 && changed.Before(c.now.Add(-c.opts.MaxAge)) {
 		return from, until, fmt.Errorf("decayed: last changed %s, older than %s", stix.FormatTime(changed), c.opts.MaxAge)
 	}
 	return from, time.Time{}, nil

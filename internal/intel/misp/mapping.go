@@ -1,6 +1,7 @@
 package misp
 
 import (
+	"errors"
 	"fmt"
 	"net/netip"
 	"strconv"
@@ -105,10 +106,14 @@ func AttributePattern(typ, value string) (string, error) {
 		algo := pattern.HashName(strings.TrimPrefix(typ, "x509-fingerprint-"))
 		return fmt.Sprintf("[x509-certificate:hashes.%s = %s]", q(algo), q(strings.ToLower(value))), nil
 	case "link":
-		return "", fmt.Errorf("type link is a reference to a report, not an indicator")
+		return "", fmt.Errorf("type link is a reference to a report, not an indicator: %w", errNoPattern)
 	}
-	return "", fmt.Errorf("type %s has no STIX pattern mapping", typ)
+	return "", fmt.Errorf("type %s: %w", typ, errNoPattern)
 }
+
+// errNoPattern says an attribute type has no STIX pattern: the importer
+// keeps such attributes as context.
+var errNoPattern = errors.New("no STIX pattern mapping")
 
 func ipPattern(value string) (string, error) {
 	addr := value

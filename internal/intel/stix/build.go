@@ -126,6 +126,19 @@ func NewSCO(typ string, props map[string]any) (Object, error) {
 	return o, Validate(o)
 }
 
+// NewSDO builds and validates a domain object of type typ (report, note,
+// observed-data, ...) with the common properties and props. An empty id
+// means a fresh random one; zero times mean now.
+func NewSDO(typ, id string, created, modified time.Time, createdBy string, level tlp.Level, props map[string]any) (Object, error) {
+	o := newSDO(typ, id, created, modified, createdBy, level)
+	for k, v := range props {
+		if err := o.Set(k, v); err != nil {
+			return Object{}, err
+		}
+	}
+	return o, Validate(o)
+}
+
 // newSDO starts an SDO or SRO with the common properties.
 func newSDO(typ, id string, created, modified time.Time, createdBy string, level tlp.Level) Object {
 	now := time.Now()

@@ -1,0 +1,100 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// runCLI runs xsoc with args and returns its exit code and output.
+func runCLI(args ...string) (int, string) {
+	var out bytes.Buffer
+	code := mainExit(args, &out, &out)
+	return code, out.String()
+}
+
+// TestIntelImportOverrideAndMISPRoundTrip drives xsoc intel as an
+// operator would: an indicator of a private range is refused naming its
+// warning list, and stored with --override-warninglists, naming it again;
+// a MISP event's to_ids-off attribute is reported as context; export-misp
+// gives the event back under its uuid with its info, creator and
+// filename|md5 attribute; an unknown member is named.
+func TestIntelImportOverrideAndMISPRoundTrip(t *testing.T) {
+	tmp := t.TempDir()
+	dir := filepath.Join(tmp, "data")
+	if code, out := runCLI("members", "add", "--data-dir", dir, "--id", "fr-cert", "--name", "FR", "--country", "FR", "--sector", "energy"); code != 0 {
+		t.Fatal(out)
+	}
+	bundle := filepath.Join(tmp, "private.json")
+	write(t, bundle, `{"type":"bundle","id":"bundle--44af6c39-c09b-49c5-9de2-394224b04982","objects":[
+{"type":"indicator","spec_version":"2.1","id":"indicator--33fe3b22-0201-47cf-85d0-97c02164528d","created":"2014-06-29T13:49:37.079Z","modified":"2014-06-29T13:49:37.079Z",
+"pattern":"[ipv4-addr:value = '10.0.0.0']","pattern_type":"stix","valid_from":"2014-06-29T13:49:37.079Z"}]}`)
+	code, out := runCLI("intel", "import", "--data-dir", dir, "--member", "fr-cert", bundle)
+	if code != 0 || !strings.Contains(out, `is on warning list "Built-in: private networks`) || !strings.Contains(out, "0 objects stored, 1 refused") ||
+		!strings.Contains(out, "--override-warninglists stores them") {
+		t.Errorf("import of a private range: exit %d\n%s", code, out)
+	}
+	code, out = runCLI("intel", "import", "--data-dir", dir, "--member", "fr-cert", "--override-warninglists", bundle)
+	if code != 0 || !strings.Contains(out, "stored indicator--33fe3b22-0201-47cf-85d0-97c02164528d despite the warning list: ipv4-addr 10.0.0.0 is on warning list \"Built-in: private networks") ||
+		!strings.Contains(out, "1 objects stored, 0 refused") {
+		t.Errorf("import with --override-warninglists: exit %d\n%s", code, out)
+	}
+
+	event := filepath.Join(tmp, "event.json")
+	write(t, event, `{"Event":{"uuid":"5758ebf5-c898-48e6-9fe9-5665c0a83866","info":"Phishing wave","date":"2026-03-01","timestamp":"1772323200",
+"Orgc":{"uuid":"55f6ea5e-2c60-40e5-964f-47a8950d210f","name":"CIRCL"},"Tag":[{"name":"tlp:green"}],
+"Attribute":[
+{"uuid":"5758ebf5-0001-48e6-9fe9-5665c0a83866","type":"filename|md5","category":"Payload delivery","value":"invoice.exe|0749bae92ca336a02c83d126e04ec628","to_ids":true},
+{"uuid":"5758ebf5-0002-48e6-9fe9-5665c0a83866","type":"ip-dst","category":"Network activity","value":"198.51.100.7","to_ids":false,"comment":"sinkhole"}]}}`)
+	code, out = runCLI("intel", "import", "--data-dir", dir, "--member", "fr-cert", event)
+	if code != 0 || !strings.Contains(out, "context ip-dst 198.51.100.7: to_ids is off: kept as observed data, not for detection (observed-data--5758ebf5-0002-48e6-9fe9-5665c0a83866)") ||
+		!strings.Contains(out, "1 MISP attributes kept as context") {
+		t.Errorf("import of a MISP event: exit %d\n%s", code, out)
+	}
+	feed := filepath.Join(tmp, "feed")
+	code, out = runCLI("intel", "export-misp", "--data-dir", dir, "--member", "fr-cert", feed)
+	if code != 0 || !strings.Contains(out, "1 MISP events (from reports) and 1 other indicators exported") {
+		t.Errorf("export-misp: exit %d\n%s", code, out)
+	}
+	data, err := os.ReadFile(filepath.Join(feed, "5758ebf5-c898-48e6-9fe9-5665c0a83866.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got struct {
+		Event struct {
+			Info      string `json:"info"`
+			Orgc      struct{ Name string }
+			Attribute []struct {
+				UUID, Type, Value string
+				ToIDS             bool `json:"to_ids"`
+			}
+		}
+	}
+	if err := json.Unmarshal(data, &got); err != nil {
+		t.Fatal(err)
+	}
+	attrs := map[string]string{}
+	for _, a := range got.Event.Attribute {
+		attrs[a.UUID] = a.Type + " " + a.Value + " " + map[bool]string{true: "ids", false: "context"}[a.ToIDS]
+	}
+	if got.Event.Info != "Phishing wave" || got.Event.Orgc.Name != "CIRCL" ||
+		attrs["5758ebf5-0001-48e6-9fe9-5665c0a83866"] != "filename|md5 invoice.exe|0749bae92ca336a02c83d126e04ec628 ids" ||
+		attrs["5758ebf5-0002-48e6-9fe9-5665c0a83866"] != "ip-dst 198.51.100.7 context" {
+		t.Errorf("exported event %+v", got.Event)
+	}
+
+	code, out = runCLI("intel", "import", "--data-dir", dir, "--member", "nobody", event)
+	if code != 1 || !strings.Contains(out, "--member nobody: member nobody: no such member") {
+		t.Errorf("import for an unknown member: exit %d\n%s", code, out)
+	}
+}
+
+func write(t *testing.T, path, data string) {
+	t.Helper()
+	if err := os.WriteFile(path, []byte(data), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
