@@ -93,6 +93,9 @@ func (x *Index) screen(s *snapshot, evs []*event.Event) [markWords]uint64 {
 					}
 				}
 				m.check(fields[j].kind, uint8(j), v)
+				if fields[j].key == event.UrlFull {
+					m.checkURLHost(ev, uint8(j), v)
+				}
 			}
 			m.tag++
 		}

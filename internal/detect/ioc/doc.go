@@ -8,7 +8,8 @@
 // Detect looks at source.ip, destination.ip, host.ip, dns.answers.data,
 // dns.question.name, url.domain, destination.domain, tls.server.sni,
 // url.full, file.hash.*, process.hash.*, email.from.address and
-// email.to.address. A domain indicator matches the name and every name
+// email.to.address; when an event has url.full but no url.domain, the
+// URL's host is matched as a domain (or an address) too. A domain indicator matches the name and every name
 // below it (evil.example matches a.b.evil.example, never badevil.example)
 // unless it is exact-only; an address matches exact entries and every range
 // containing it. Each usable entry raises one alert whose rule id is the

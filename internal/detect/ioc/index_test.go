@@ -539,3 +539,43 @@ func noMatchEvent() *event.Event {
 		"email.from.address", "Alice@Example.Org", "email.to.address", "bob@example.org",
 	)
 }
+
+// TestURLHostMatching: a URL whose event has no url.domain (proxy and web
+// logs that write only the full URL) matches domain and address
+// indicators on its host, in Detect and DetectBatch alike; an event that
+// names its url.domain is matched on that field only.
+func TestURLHostMatching(t *testing.T) {
+	inds := []Indicator{
+		ind("dom", KindDomain, "evil.example"),
+		ind("ip", KindIP, "198.51.100.7"),
+		ind("v6", KindIP, "2001:db8::7"),
+		ind("url", KindURL, "http://evil.example/x"),
+	}
+	tests := []struct {
+		fields []string
+		want   []string
+	}{
+		{[]string{"url.full", "https://a.evil.example/login?u=1"}, []string{"dom"}},
+		{[]string{"url.full", "http://user:pw@EVIL.example.:8080/"}, []string{"dom"}},
+		{[]string{"url.full", "http://evil.example/x"}, []string{"dom", "url"}},
+		{[]string{"url.full", "http://198.51.100.7:8443/gate.php"}, []string{"ip"}},
+		{[]string{"url.full", "http://[2001:db8::7]/a"}, []string{"v6"}},
+		{[]string{"url.full", "https://badevil.example/"}, nil},
+		{[]string{"url.full", "evil.example/no-scheme"}, nil},
+		{[]string{"url.full", "https://a.evil.example/", "url.domain", "cdn.example"}, nil},
+		{[]string{"url.full", "https://cdn.example/", "url.domain", "a.evil.example"}, []string{"dom"}},
+	}
+	for _, l := range layouts {
+		x := newIndex(t, l.compact, Options{}, inds...)
+		for _, tt := range tests {
+			got := ruleIDs(x.Detect(newEvent(tt.fields...), nil))
+			if !slices.Equal(got, tt.want) {
+				t.Errorf("%s: Detect %v matched %v, want %v", l.name, tt.fields, got, tt.want)
+			}
+			batch := []*event.Event{newEvent("source.ip", "203.0.113.250"), newEvent(tt.fields...)}
+			if got := ruleIDs(x.DetectBatch(batch, nil)); !slices.Equal(got, tt.want) {
+				t.Errorf("%s: DetectBatch %v matched %v, want %v", l.name, tt.fields, got, tt.want)
+			}
+		}
+	}
+}

@@ -106,10 +106,31 @@ func (x *Index) detectIn(s *snapshot, ev *event.Event, out []alert.Alert) []aler
 		f := &fields[i]
 		if v := ev.Key(f.key); v != "" {
 			m.check(f.kind, uint8(i), v)
+			if f.key == event.UrlFull {
+				m.checkURLHost(ev, uint8(i), v)
+			}
 		}
 	}
 	m.flush()
 	return m.out
+}
+
+// checkURLHost queues the host of the URL v when the event carries no
+// url.domain: a proxy or web log that only writes the full URL still
+// matches domain and address indicators on its host.
+func (m *matcher) checkURLHost(ev *event.Event, fi uint8, v string) {
+	if ev.Key(event.UrlDomain) != "" {
+		return
+	}
+	host := urlHost(v)
+	if host == "" {
+		return
+	}
+	if _, ok := parseAddr(host); ok {
+		m.check(KindIP, fi, host)
+		return
+	}
+	m.check(KindDomain, fi, host)
 }
 
 // Lookup returns every entry that matches value of kind k now (valid, not

@@ -282,6 +282,25 @@ func normURL(dst []byte, s string) ([]byte, string) {
 
 // splitHostPort splits "host:port" and "[v6]:port"; the port is empty when
 // absent. Unlike net.SplitHostPort it accepts a missing port.
+// urlHost returns the host of a URL (a name, or an address without its
+// brackets), or "" when s has none. It allocates nothing.
+func urlHost(s string) string {
+	s = strings.TrimSpace(s)
+	sep := strings.Index(s, "://")
+	if sep <= 0 {
+		return ""
+	}
+	rest := s[sep+3:]
+	if end := strings.IndexAny(rest, "/?#"); end >= 0 {
+		rest = rest[:end]
+	}
+	if at := strings.LastIndexByte(rest, '@'); at >= 0 {
+		rest = rest[at+1:]
+	}
+	host, _ := splitHostPort(rest)
+	return strings.TrimSuffix(strings.TrimSuffix(strings.TrimPrefix(host, "["), "]"), ".")
+}
+
 func splitHostPort(hp string) (host, port string) {
 	if strings.HasPrefix(hp, "[") {
 		if i := strings.IndexByte(hp, ']'); i >= 0 {
