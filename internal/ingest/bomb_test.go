@@ -165,8 +165,11 @@ func TestConcurrentGzipBombsStayWithinTheBudget(t *testing.T) {
 func splitBody(h *Handler, body []byte, f format.Format, res *Result) ([]run, error) {
 	hd := &hold{b: h.budget, key: "m1"}
 	defer hd.done()
-	sp := splitter{c: new(checker), f: f, res: res, n: 1}
+	sp := splitter{c: new(checker), f: f, res: res, n: 1, hd: hd}
 	err := h.read(bytes.NewReader(body), int64(len(body)), hd, &sp)
+	if err == nil {
+		err = sp.err
+	}
 	return sp.runs, err
 }
 

@@ -226,8 +226,11 @@ func (h *Handler) take(w http.ResponseWriter, r *http.Request, hd *hold, f forma
 	}
 	c := h.pool.Get().(*checker)
 	defer h.pool.Put(c)
-	sp := splitter{c: c, f: f, res: res, n: 1}
+	sp := splitter{c: c, f: f, res: res, n: 1, hd: hd}
 	err := h.read(rd, hint, hd, &sp)
+	if err == nil {
+		err = sp.err
+	}
 	var maxErr *http.MaxBytesError
 	switch {
 	case errors.Is(err, errTooLarge), errors.Is(err, errBudget):
@@ -317,6 +320,18 @@ type splitter struct {
 	n    int // the number of the next line, from 1
 	over int // bytes so far of a line too long for a block; 0 if none
 	runs []run
+
+	// Zeek TSV logs (see zeekTSV) are converted to JSON lines, which do
+	// not fit in place: they go to side blocks reserved from hd, each
+	// cut into runs like the body's blocks. err is the reservation that
+	// failed.
+	hd        *hold
+	tsv       *zeekTSV
+	side      []byte
+	sideStart int
+	sideLines int
+	scratch   []byte
+	err       error
 }
 
 // full takes a full block: it checks the complete lines and returns the
@@ -383,7 +398,7 @@ func (s *splitter) lines(data []byte, truncated bool) {
 			start, lines = len(out), 0
 		}
 	}
-	for ; len(data) > 0; s.n++ {
+	for ; len(data) > 0 && s.err == nil; s.n++ {
 		line, rest, complete := bytes.Cut(data, []byte{'\n'})
 		data = rest
 		line = bytes.TrimSuffix(line, []byte{'\r'})
@@ -394,10 +409,26 @@ func (s *splitter) lines(data []byte, truncated bool) {
 			s.res.reject(s.n, "line cut off by the truncated gzip stream")
 			continue
 		}
+		if s.tsv == nil && zeekHeader(line, s.f) {
+			s.tsv = new(zeekTSV)
+			s.tsv.reset()
+		}
+		if s.tsv != nil && line[0] == '#' {
+			if reason := s.tsv.header(line); reason != "" {
+				s.res.reject(s.n, reason)
+			}
+			continue
+		}
+		if s.tsv != nil && s.tsv.open {
+			closeRun()
+			s.zeekLine(line)
+			continue
+		}
 		if reason := s.c.check(line, s.f); reason != "" {
 			s.res.reject(s.n, reason)
 			continue
 		}
+		s.closeSide()
 		if lines > 0 && (len(out)-start+len(line)+1 > maxBatchBytes || lines >= maxBatchLines) {
 			closeRun()
 		}
@@ -409,6 +440,44 @@ func (s *splitter) lines(data []byte, truncated bool) {
 		s.res.Accepted++
 	}
 	closeRun()
+	s.closeSide()
+}
+
+// zeekLine converts a data line of a Zeek TSV log to JSON and adds it to
+// the side block.
+func (s *splitter) zeekLine(line []byte) {
+	js, err := s.tsv.convert(s.scratch[:0], line)
+	s.scratch = js[:0]
+	if err != nil {
+		s.res.reject(s.n, err.Error())
+		return
+	}
+	if reason := s.c.check(js, format.Zeek); reason != "" {
+		s.res.reject(s.n, "as Zeek JSON: "+reason)
+		return
+	}
+	if s.sideLines >= maxBatchLines || len(s.side)+len(js)+1 > cap(s.side) {
+		s.closeSide()
+	}
+	if len(s.side)+len(js)+1 > cap(s.side) {
+		side, err := alloc(s.hd, max(blockSize, int64(len(js)+1)))
+		if err != nil {
+			s.err = err
+			return
+		}
+		s.side, s.sideStart = side, 0
+	}
+	s.side = append(append(s.side, js...), '\n')
+	s.sideLines++
+	s.res.Accepted++
+}
+
+// closeSide ends the run of converted lines being filled, if any.
+func (s *splitter) closeSide() {
+	if s.sideLines > 0 {
+		s.runs = append(s.runs, run{data: s.side[s.sideStart:len(s.side):len(s.side)], lines: s.sideLines})
+		s.sideStart, s.sideLines = len(s.side), 0
+	}
 }
 
 // checker validates lines; it keeps a parser and an event to reuse.

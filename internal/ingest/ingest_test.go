@@ -269,6 +269,7 @@ func FuzzHTTPSplit(f *testing.F) {
 	f.Add([]byte("{\"a\":1}\n\n{bad\n<34>1 - - - - - - x\n"), "auto")
 	f.Add([]byte("\r\n\x00\n"), "ecs")
 	f.Add([]byte("CEF:0|a|b|c|d|e|5|k=v\n"), "cef")
+	f.Add([]byte(zeekDNSLog+"#close\t-\n{\"a\":1}\n"), "auto")
 	h := NewHandler(nil, nil, slog.Default(), Limits{})
 	f.Fuzz(func(t *testing.T, body []byte, fs string) {
 		fm, err := format.ParseFormat(fs)

@@ -185,6 +185,9 @@
 //
 // # Zeek JSON logs
 //
+// (Zeek's default tab-separated logs are converted to these JSON lines by
+// the ingest endpoint, which sees their #fields header.)
+//
 // The log is the record's _path, or, without one, the log whose fields it
 // has (query+qtype: dns; method or host with uri: http; server_name or
 // cipher: ssl; proto+conn_state: conn; note+msg: notice; fuid with
