@@ -243,6 +243,9 @@ func intelImport(ctx context.Context, db *store.DB, repo *intel.Repo, coll, memb
 		for _, e := range errs {
 			fmt.Fprintf(stdout, "skipped object %d %s: %v\n", e.Index, e.ID, e.Err)
 		}
+		if n := len(b.Converted); n > 0 {
+			fmt.Fprintf(stdout, "%d STIX 2.0 objects converted to STIX 2.1\n", n)
+		}
 		objs = b.Objects
 	case "misp-feed":
 		res, err = misp.ImportFeed(os.DirFS(path), opts)

@@ -98,3 +98,21 @@ func write(t *testing.T, path, data string) {
 		t.Fatal(err)
 	}
 }
+
+// TestIntelImportSTIX20: a STIX 2.0 bundle (the STIX 2.0 specification's
+// identity and indicator) imports, converted to 2.1, and says so.
+func TestIntelImportSTIX20(t *testing.T) {
+	tmp := t.TempDir()
+	dir := filepath.Join(tmp, "data")
+	if code, out := runCLI("members", "add", "--data-dir", dir, "--id", "fr-cert", "--name", "FR", "--country", "FR", "--sector", "energy"); code != 0 {
+		t.Fatal(out)
+	}
+	bundle := filepath.Join(tmp, "stix20.json")
+	write(t, bundle, `{"type":"bundle","id":"bundle--5d0092c5-5f74-4287-9642-33f4c354e56d","spec_version":"2.0","objects":[
+{"type":"identity","id":"identity--f431f809-377b-45e0-aa1c-6a4751cae5ff","created":"2016-04-06T20:03:00.000Z","modified":"2016-04-06T20:03:00.000Z","name":"ACME Corp, Inc.","identity_class":"organization"},
+{"type":"indicator","id":"indicator--8e2e2d2b-17d4-4cbf-938f-98ee46b3cd3f","created_by_ref":"identity--f431f809-377b-45e0-aa1c-6a4751cae5ff","created":"2016-04-06T20:03:48Z","modified":"2016-04-06T20:03:48Z","labels":["malicious-activity"],"name":"Poison Ivy Malware","pattern":"[ file:hashes.'SHA-256' = '4bac27393bdd9777ce02453256c5577cd02275510b2227f473d03f533924f877' ]","valid_from":"2016-01-01T00:00:00Z"}]}`)
+	code, out := runCLI("intel", "import", "--data-dir", dir, "--member", "fr-cert", bundle)
+	if code != 0 || !strings.Contains(out, "2 STIX 2.0 objects converted to STIX 2.1") || !strings.Contains(out, "2 objects stored, 0 refused") {
+		t.Errorf("import of a STIX 2.0 bundle: exit %d\n%s", code, out)
+	}
+}

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/xsoc/xsoc/internal/intel/stix"
 	"github.com/xsoc/xsoc/internal/store"
 	"github.com/xsoc/xsoc/internal/tlp"
 )
@@ -84,12 +85,22 @@ func (r *Repo) add(ctx context.Context, v Viewer, canRead bool, coll Collection,
 	failed := make([]bool, len(objects))
 	var ok []parsed
 	for i, raw := range objects {
+		// STIX 2.0 objects (older feeds and servers still send them) are
+		// stored as their STIX 2.1 form.
+		raw, converted, err := stix.Upgrade20(raw)
+		if err != nil {
+			outcome[i], failed[i] = StatusDetail{Message: err.Error()}, true
+			continue
+		}
 		env, err := r.check(raw)
 		if err != nil {
 			outcome[i], failed[i] = StatusDetail{ID: env.ID, Version: env.Version(), Message: err.Error()}, true
 			continue
 		}
 		outcome[i] = StatusDetail{ID: env.ID, Version: env.Version()}
+		if converted {
+			outcome[i].Message = MsgConverted
+		}
 		ok = append(ok, parsed{index: i, env: env, raw: compact(raw)})
 	}
 	err := r.db.InTx(ctx, func(tx *store.Tx) error {
@@ -106,7 +117,9 @@ func (r *Repo) add(ctx context.Context, v Viewer, canRead bool, coll Collection,
 			if err != nil {
 				return err
 			}
-			outcome[p.index].Message = msg
+			if msg != "" {
+				outcome[p.index].Message = msg
+			}
 			failed[p.index] = msg != "" && msg != msgDuplicate
 		}
 		if err := clock.save(ctx, tx); err != nil {
@@ -155,6 +168,9 @@ func (r *Repo) check(raw json.RawMessage) (Envelope, error) {
 	}
 	return env, nil
 }
+
+// MsgConverted notes a stored object that was sent as STIX 2.0.
+const MsgConverted = "converted from STIX 2.0 to 2.1"
 
 // Messages for objects that were not inserted.
 const (

@@ -11,7 +11,8 @@ import (
 	"github.com/xsoc/xsoc/internal/tlp"
 )
 
-// SpecVersion is the only STIX version the repository accepts.
+// SpecVersion is the only STIX version the repository stores (STIX 2.0
+// objects are converted to it as they are added).
 const SpecVersion = "2.1"
 
 // MediaType is the media type of the objects the repository stores.

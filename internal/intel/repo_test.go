@@ -164,7 +164,7 @@ func TestAddObjectsReportsEachObject(t *testing.T) {
 			json.RawMessage(`{"type":"indicator","spec_version":"2.1"}`),                     // no id
 			object("malware", newID("malware"), "2020-01-02T00:00:00.000Z"),                  // validator
 			object("indicator", good, "2020-01-02T00:00:00.000Z"),                            // duplicate in request
-			json.RawMessage(`{"type":"indicator","spec_version":"2.0","id":"` + good + `"}`), // wrong spec
+			json.RawMessage(`{"type":"indicator","spec_version":"3.0","id":"` + good + `"}`), // wrong spec
 		}
 		st := f.add(t, member, batch...)
 		if st.Total() != len(batch) || len(st.Successes) != 2 || len(st.Failures) != 4 {
@@ -204,6 +204,39 @@ func TestAddObjectsReportsEachObject(t *testing.T) {
 		st = f.add(t, other, object("indicator", owned, "2021-01-01T00:00:00.000Z"))
 		if len(st.Failures) != 1 || st.Failures[0].Message != msgOtherOwner {
 			t.Fatalf("hijack attempt: %+v", st)
+		}
+	})
+}
+
+// TestSTIX20ObjectsAreStoredAs21: STIX 2.0 objects (no spec_version, as
+// the STIX 2.0 specification's own examples) are stored in their 2.1 form
+// with a note in the status; a match[spec_version] of 2.0 finds nothing
+// (nothing is kept as 2.0), one of 2.1 finds them.
+func TestSTIX20ObjectsAreStoredAs21(t *testing.T) {
+	storetest.Each(t, []store.Schema{Schema()}, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		f := newFixture(t, db, Options{})
+		indicator := `{"type":"indicator","id":"indicator--8e2e2d2b-17d4-4cbf-938f-98ee46b3cd3f","created":"2016-04-06T20:03:48Z","modified":"2016-04-06T20:03:48Z","labels":["malicious-activity"],"name":"Poison Ivy Malware","pattern":"[ file:hashes.'SHA-256' = '4bac27393bdd9777ce02453256c5577cd02275510b2227f473d03f533924f877' ]","valid_from":"2016-01-01T00:00:00Z"}`
+		malware := `{"type":"malware","spec_version":"2.0","id":"malware--31b940d4-6f7f-459a-80ea-9c1f17b5891b","created":"2016-04-06T20:07:09.000Z","modified":"2016-04-06T20:07:09.000Z","name":"Poison Ivy","labels":["remote-access-trojan"]}`
+		st := f.add(t, member, json.RawMessage(indicator), json.RawMessage(malware))
+		if len(st.Successes) != 2 || st.Successes[0].Message != MsgConverted || st.Successes[1].Message != MsgConverted {
+			t.Fatalf("status %+v", st)
+		}
+		for _, tt := range []struct {
+			spec string
+			want int
+		}{{"2.0", 0}, {"2.1", 2}} {
+			page, err := f.repo.Objects(ctx, member, f.coll, Filter{SpecVersions: []string{tt.spec}})
+			if err != nil || len(page.Objects) != tt.want {
+				t.Fatalf("spec_version %s: %d objects, %v", tt.spec, len(page.Objects), err)
+			}
+			for _, o := range page.Objects {
+				var body map[string]any
+				json.Unmarshal(o.Raw, &body)
+				if body["spec_version"] != "2.1" || body["labels"] != nil || (o.Type == "indicator") != (body["indicator_types"] != nil) {
+					t.Errorf("stored %s", o.Raw)
+				}
+			}
 		}
 	})
 }

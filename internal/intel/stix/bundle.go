@@ -13,6 +13,9 @@ import (
 type Bundle struct {
 	ID      string
 	Objects []Object
+	// Converted lists the ids of the objects DecodeBundle converted from
+	// STIX 2.0 to 2.1 (see Upgrade20).
+	Converted []string
 	// extra holds properties other than type, id and objects.
 	extra map[string]any
 }
@@ -188,6 +191,15 @@ func bundleFromRaw(m map[string]json.RawMessage, l Limits, validate bool) (decod
 			out.errs = append(out.errs, ObjectError{Index: i, Err: fmt.Errorf("%d bytes exceeds the per-object limit of %d", len(raw), l.MaxObjectBytes)})
 			continue
 		}
+		converted := false
+		if validate {
+			up, ok, err := Upgrade20(raw)
+			if err != nil {
+				out.errs = append(out.errs, ObjectError{Index: i, Err: err})
+				continue
+			}
+			raw, converted = up, ok
+		}
 		var o Object
 		if err := o.UnmarshalJSON(raw); err != nil {
 			if !validate {
@@ -203,6 +215,13 @@ func bundleFromRaw(m map[string]json.RawMessage, l Limits, validate bool) (decod
 			}
 		}
 		b.Objects = append(b.Objects, o)
+		if converted {
+			b.Converted = append(b.Converted, o.ID())
+		}
+	}
+	if validate && b.extra["spec_version"] == "2.0" {
+		// A STIX 2.0 bundle; 2.1 bundles carry no spec_version.
+		delete(b.extra, "spec_version")
 	}
 	return out, nil
 }

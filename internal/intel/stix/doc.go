@@ -26,6 +26,14 @@
 // own: invalid objects are dropped and reported (ObjectError), the rest
 // are kept. Limits bounds the size of what is accepted.
 //
+// # STIX 2.0
+//
+// Older feeds and servers still send STIX 2.0. DecodeBundle converts
+// every 2.0 object to its 2.1 form first (Upgrade20, which Is20 decides
+// on: spec_version "2.0", or created without spec_version) and lists the
+// converted ids in Bundle.Converted; the intel repository does the same
+// for objects added over TAXII.
+//
 // # TLP
 //
 // TLPOf reads an object's sharing level from object_marking_refs,
