@@ -28,7 +28,9 @@ const intelUsage = `usage: xsoc intel pull --taxii API_ROOT_URL --collection ID 
        xsoc intel push --taxii API_ROOT_URL --collection ID [--token K | --user U --password P] BUNDLE.json
        xsoc intel import --member M [--kind stix|misp-feed|misp-event|freetext|csv] [--tlp LEVEL] [--override-warninglists] PATH
        xsoc intel export-misp --member M DIR
-       xsoc intel collections
+       xsoc intel collections [--json]
+       xsoc intel collection-add --title T [--description D] [--alias A] [--tlp LEVEL] [--community-read] [--id UUID]
+       xsoc intel collection-rights --collection ID --member M [--read] [--write]
 
 pull, import and export work on the node's store directly (same --data-dir
 or --postgres-url as serve); a running node indexes new indicators within
@@ -36,11 +38,14 @@ seconds. Imported objects belong to --member, go to the shared collection
 (--collection to choose another) and are checked: invalid STIX and
 indicators of known-benign values (warning lists) are refused with the
 reason. --override-warninglists stores indicators a warning list would
-refuse, naming each one and its list.`
+refuse, naming each one and its list. Collections are what TAXII serves:
+collection-add creates one, collection-rights gives a member read and/or
+write rights on it (neither removes them), --community-read lets every
+member read it (each object's TLP still decides).`
 
 func runIntel(args []string, stdout, stderr io.Writer) error {
-	sub, args := splitSub(args)
-	if !slices.Contains([]string{"pull", "push", "import", "export-misp", "collections"}, sub) {
+	sub, args := splitSub(args, "json", "community-read", "read", "write", "override-warninglists")
+	if !slices.Contains([]string{"pull", "push", "import", "export-misp", "collections", "collection-add", "collection-rights"}, sub) {
 		return unknownSub(stderr, "intel", sub, intelUsage)
 	}
 	fs := flag.NewFlagSet("intel "+sub, flag.ContinueOnError)
@@ -55,8 +60,8 @@ func runIntel(args []string, stdout, stderr io.Writer) error {
 		return new(string)
 	}
 	taxiiURL := str("taxii", "", "TAXII 2.1 API root URL of the remote server", "pull", "push")
-	coll := str("collection", "", "collection id (remote for pull/push; local for import, default the shared collection)", "pull", "push", "import")
-	memberID := str("member", "", "member the objects belong to", "pull", "import", "export-misp")
+	coll := str("collection", "", "collection id (remote for pull/push; local for import, default the shared collection)", "pull", "push", "import", "collection-rights")
+	memberID := str("member", "", "member the objects belong to (collection-rights: the member given rights)", "pull", "import", "export-misp", "collection-rights")
 	since := str("since", "", "pull objects added after this RFC 3339 time", "pull")
 	user := str("user", "", "HTTP Basic user for the remote server", "pull", "push")
 	token, password := func() string { return "" }, func() string { return "" }
@@ -70,6 +75,7 @@ func runIntel(args []string, stdout, stderr io.Writer) error {
 	if sub == "import" {
 		override = fs.Bool("override-warninglists", false, "store indicators of values on a warning list (each is named with its list)")
 	}
+	cf := collectionFlags(fs, sub)
 	if err := parse(fs, args, stderr); err != nil {
 		return err
 	}
@@ -81,7 +87,7 @@ func runIntel(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	if sub == "collections" || sub == "export-misp" {
+	if sub == "collections" || sub == "export-misp" || sub == "collection-rights" {
 		if err := requireStore(cfg); err != nil {
 			return err
 		}
@@ -110,11 +116,11 @@ func runIntel(args []string, stdout, stderr io.Writer) error {
 	}
 	switch sub {
 	case "collections":
-		cs, err := repo.Collections(ctx, intel.Viewer{Operator: true})
-		if err != nil {
-			return err
-		}
-		return printJSON(stdout, cs)
+		return listCollections(ctx, repo, cf.json, stdout)
+	case "collection-add":
+		return addCollection(ctx, db, repo, cf, stdout)
+	case "collection-rights":
+		return setCollectionRights(ctx, db, repo, *coll, *memberID, cf, stdout)
 	case "pull":
 		if *taxiiURL == "" || *coll == "" || *memberID == "" {
 			return errors.New("pull needs --taxii, --collection and --member")

@@ -116,3 +116,37 @@ func TestIntelImportSTIX20(t *testing.T) {
 		t.Errorf("import of a STIX 2.0 bundle: exit %d\n%s", code, out)
 	}
 }
+
+// TestIntelCollections: an operator creates a collection from the command
+// line, gives members rights and lists them; unknown collections and
+// members are named.
+func TestIntelCollections(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "data")
+	for _, m := range []string{"fr-cert", "de-bank"} {
+		if code, out := runCLI("members", "add", "--data-dir", dir, "--id", m, "--name", m, "--country", strings.ToUpper(m[:2]), "--sector", "energy"); code != 0 {
+			t.Fatal(out)
+		}
+	}
+	const id = "9c1d6a8e-4f0b-4c2a-9d3e-5b7f1a2c3d4e"
+	steps := []struct {
+		args []string
+		code int
+		want string
+	}{
+		{[]string{"intel", "collection-add", "--data-dir", dir, "--title", "Ransomware IOCs", "--tlp", "amber", "--id", id}, 0, "collection " + id + " (Ransomware IOCs) created, unmarked objects TLP:AMBER"},
+		{[]string{"intel", "collection-add", "--data-dir", dir}, 1, "needs --title"},
+		{[]string{"intel", "collection-rights", "--data-dir", dir, "--collection", id, "--member", "fr-cert", "--read", "--write"}, 0, "fr-cert may now read and write collection " + id},
+		{[]string{"intel", "collection-rights", "--data-dir", dir, "--collection", id, "--member", "de-bank", "--read"}, 0, "de-bank may now read collection " + id},
+		{[]string{"intel", "collections", "--data-dir", dir}, 0, id + "  Ransomware IOCs    TLP:AMBER    no              de-bank read, fr-cert read+write"},
+		{[]string{"intel", "collection-rights", "--data-dir", dir, "--collection", id, "--member", "de-bank"}, 0, "de-bank has no rights on collection " + id},
+		{[]string{"intel", "collections", "--data-dir", dir, "--json"}, 0, `"fr-cert": {`},
+		{[]string{"intel", "collection-rights", "--data-dir", dir, "--collection", "nope", "--member", "fr-cert", "--read"}, 1, "no collection nope"},
+		{[]string{"intel", "collection-rights", "--data-dir", dir, "--collection", id, "--member", "nobody", "--read"}, 1, "no such member"},
+	}
+	for _, s := range steps {
+		code, out := runCLI(s.args...)
+		if code != s.code || !strings.Contains(out, s.want) {
+			t.Errorf("xsoc %v: exit %d\n%s\nwant exit %d and %q", s.args, code, out, s.code, s.want)
+		}
+	}
+}

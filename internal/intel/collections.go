@@ -109,6 +109,31 @@ func (r *Repo) SetRights(ctx context.Context, collection, member string, rights 
 	return nil
 }
 
+// MemberRights returns the members given rights on a collection, by
+// member id. Members that read a collection only because it is open to
+// the community (CommunityRead) are not listed.
+func (r *Repo) MemberRights(ctx context.Context, collection string) (map[string]Rights, error) {
+	if _, err := r.collection(ctx, collection); err != nil {
+		return nil, err
+	}
+	rows, err := r.db.Query(ctx, `SELECT member, can_read, can_write FROM intel_collection_rights
+		WHERE collection_id = ? ORDER BY member`, collection)
+	if err != nil {
+		return nil, fmt.Errorf("intel: rights: %w", err)
+	}
+	defer rows.Close()
+	out := map[string]Rights{}
+	for rows.Next() {
+		var m string
+		var rd, w int
+		if err := rows.Scan(&m, &rd, &w); err != nil {
+			return nil, fmt.Errorf("intel: rights: %w", err)
+		}
+		out[m] = Rights{Read: rd != 0, Write: w != 0}
+	}
+	return out, rows.Err()
+}
+
 const collectionColumns = `c.id, c.title, c.description, c.alias, c.media_types, c.default_tlp, c.community_read`
 
 // Collections lists the collections v may read or write, in creation

@@ -577,6 +577,12 @@ var matrixRules = map[string]rule{
 			}
 			return codes(http.StatusForbidden)
 		}, nil),
+	// Members list the collections they may use with their own rights
+	// only; operators every collection with every member's rights.
+	"GET /api/v1/collections":  one("/api/v1/collections", "", anyKey(200), checkCollections),
+	"POST /api/v1/collections": one("/api/v1/collections", `{}`, operatorOnly(400), nil),
+	"PUT /api/v1/collections/{id}/rights/{member}": one("/api/v1/collections/"+SharedCollection+"/rights/fr-own",
+		`{"read":true,"write":true}`, operatorOnly(200), nil),
 	"PUT /api/v1/members/{id}/retention": one("/api/v1/members/fr-own/retention", `{"days":30}`, operatorOnly(200), nil),
 	"GET /api/v1/alerts": func(fx *fixture) []target {
 		out := []target{{path: "/api/v1/alerts?limit=1000", want: anyKey(200), check: checkAlertList}}
@@ -883,6 +889,26 @@ func (fx *fixture) checkNoOracle(t *testing.T, r role, method string, tg target,
 }
 
 // checkMemberProfile: another member's profile hides whose client it is.
+func checkCollections(t *testing.T, fx *fixture, r role, body []byte) {
+	var out struct {
+		Collections []map[string]json.RawMessage `json:"collections"`
+	}
+	if err := json.Unmarshal(body, &out); err != nil {
+		t.Fatal(err)
+	}
+	shared := false
+	for _, c := range out.Collections {
+		_, rights := c["rights"]
+		if rights != r.operator {
+			t.Errorf("%s: collection %s lists members' rights: %v", r.name, c["id"], rights)
+		}
+		shared = shared || string(c["id"]) == `"`+SharedCollection+`"`
+	}
+	if !shared {
+		t.Errorf("%s does not see the shared collection", r.name)
+	}
+}
+
 func checkMemberProfile(t *testing.T, fx *fixture, r role, body []byte) {
 	var m member.Member
 	if err := json.Unmarshal(body, &m); err != nil {

@@ -119,6 +119,7 @@ func (n *Node) openIntel(ctx context.Context) error {
 	if err := EnsureSharedCollection(ctx, n.Intel, n.Members); err != nil {
 		return err
 	}
+	(&api.Collections{Repo: n.Intel, Members: n.Members}).Register(n.mux)
 	srv, err := taxii.NewServer(taxii.Config{
 		Repo: n.Intel, Authenticate: n.taxiiAuth, Title: "xsoc TAXII 2.1", Log: n.Log,
 	})
