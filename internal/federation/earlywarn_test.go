@@ -49,11 +49,16 @@ func startWarningFederation(t *testing.T) *warningFederation {
 	wf.de = add("de-node", deEnergie)
 	wf.fr = add("fr-node", frSOC)
 	wf.se = add("se-node", seHospital)
-	// The hub forwards to the nodes whose directories it holds.
-	eventually(t, "three directories at the hub", func() bool {
-		st, err := (&federation.API{Role: "hub", DB: wf.hub.DB}).Status(context.Background())
-		return err == nil && len(st.Nodes) == 3
-	})
+	// The hub forwards to the members the nodes' directories list; a node
+	// sends its directory at start and again when its members change, so
+	// wait for the directories that list the members added above.
+	for node, m := range map[string]string{"de-node": deEnergie.ID, "fr-node": frSOC.ID, "se-node": seHospital.ID} {
+		eventually(t, node+"'s directory listing "+m+" at the hub", func() bool {
+			var dir string
+			err := wf.hub.DB.QueryRow(context.Background(), `SELECT directory FROM federation_nodes WHERE node = ?`, node).Scan(&dir)
+			return err == nil && strings.Contains(dir, `"id":"`+m+`"`)
+		})
+	}
 	return wf
 }
 
