@@ -14,8 +14,8 @@ import (
 
 // TestBrowserAlertEvidenceAndCaseWork opens an alert's readable evidence
 // (fields as a table, the raw event pretty-printed, ATT&CK links), then
-// works the incident from its page: splits an alert off into a new
-// incident and merges that back.
+// works the incident from its page: assigns it, comments on it, splits an
+// alert off into a new incident and merges that back.
 func TestBrowserAlertEvidenceAndCaseWork(t *testing.T) {
 	ctx := chrome(t)
 	dir := shots(t)
@@ -56,6 +56,22 @@ func TestBrowserAlertEvidenceAndCaseWork(t *testing.T) {
 	}
 	screenshot(t, ctx, dir, "alert")
 
+	run(t, ctx, "assign the incident and comment on it",
+		chromedp.Navigate(f.srv.URL+"/#/incidents/"+a.Incident),
+		waitText(`#timeline`, "Service installed"),
+		chromedp.SetValue(chromedp.CSS(`#assignee`), "ana@fr-soc"),
+		chromedp.Click(chromedp.CSS(`#assign`)),
+		waitText(`#flash`, "assigned"),
+		chromedp.SetValue(chromedp.CSS(`#comment`), "Isolated ws-fr-1 <b>now</b>"),
+		chromedp.Click(chromedp.CSS(`#add-comment`)),
+		waitText(`#flash`, "comment added"),
+		waitText(`#comments`, "Isolated ws-fr-1 <b>now</b>"),
+		waitText(`#view`, "ana@fr-soc"),
+		waitText(`#audit`, "assign"))
+	if n := value[int](t, ctx, `document.querySelectorAll("#comments b").length`); n != 0 {
+		t.Fatal("a comment was parsed as markup")
+	}
+	screenshot(t, ctx, dir, "incident-assigned")
 	run(t, ctx, "split the second alert off",
 		chromedp.Navigate(f.srv.URL+"/#/incidents/"+a.Incident),
 		waitText(`#timeline`, "Service installed"),
@@ -73,6 +89,7 @@ func TestBrowserAlertEvidenceAndCaseWork(t *testing.T) {
 	run(t, ctx, "merge it back",
 		chromedp.Navigate(f.srv.URL+"/#/incidents/"+a.Incident),
 		waitText(`#timeline`, "Encoded PowerShell"),
+		waitTrue(`!!document.querySelector("#merge-candidates option[value='`+split+`']")`),
 		chromedp.SetValue(chromedp.CSS(`#merge-from`), split),
 		chromedp.Click(chromedp.CSS(`#merge`)),
 		waitText(`#flash`, "merged"),

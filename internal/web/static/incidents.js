@@ -58,7 +58,11 @@ export async function incidentPage(view, id) {
   const statusSel = select("new-status", (moves[inc.status] || []).map(s => [s, s]));
   const assignee = h("input", { id: "assignee", value: inc.assignee || "", size: 16 });
   const comment = h("textarea", { id: "comment", placeholder: "comment" });
-  const mergeFrom = h("input", { id: "merge-from", placeholder: "incident id to merge in", size: 30 });
+  // The merge field offers the viewer's other recent incidents.
+  const candidates = h("datalist", { id: "merge-candidates" });
+  api("GET", "/api/v1/incidents?limit=50").then(p => candidates.replaceChildren(...(p.incidents || [])
+    .filter(o => o.id !== inc.id).map(o => h("option", { value: o.id }, `${o.title} (${o.status})`)))).catch(() => {});
+  const mergeFrom = h("input", { id: "merge-from", placeholder: "incident id to merge in", size: 30, list: "merge-candidates" });
   const picked = new Set();
 
   const timeline = h("table", { id: "timeline" },
@@ -91,7 +95,7 @@ export async function incidentPage(view, id) {
     h("div", { class: "actions" }, comment),
     h("div", { class: "actions" },
       h("button", { type: "button", id: "add-comment", disabled: !canWork, onclick: () => act(() => api("PATCH", path, { comment: comment.value }), "comment added") }, "Comment"),
-      mergeFrom,
+      mergeFrom, candidates,
       h("button", { type: "button", id: "merge", disabled: !canWork, onclick: () => act(() => api("POST", `${path}/merge`, { from: mergeFrom.value.trim() }), "merged") }, "Merge into this"),
       h("button", { type: "button", id: "split", disabled: !canWork, onclick: () => guard(async () => {
         const n = await api("POST", `${path}/split`, { alerts: [...picked] });
