@@ -22,7 +22,6 @@ import (
 	"time"
 
 	"github.com/xsoc/xsoc/internal/alert"
-	"github.com/xsoc/xsoc/internal/bus"
 	"github.com/xsoc/xsoc/internal/config"
 	"github.com/xsoc/xsoc/internal/detect/ioc"
 	"github.com/xsoc/xsoc/internal/member"
@@ -223,7 +222,7 @@ func runE2E(mode string, cfg config.Config, rate, batch, indicators int, duratio
 	deadline := time.Now().Add(5 * time.Minute)
 	for time.Now().Before(deadline) && (detectDone == 0 || archiveDone == 0) {
 		if detectDone == 0 {
-			if p, err := pipeline.Pending(ctx, n.Bus, bus.DetectConsumer); err == nil && p == 0 {
+			if p, err := pipeline.PendingDetection(ctx, n.Bus); err == nil && p == 0 {
 				detectDone = time.Since(start)
 			}
 		}

@@ -30,6 +30,8 @@ func configFlags(fs *flag.FlagSet) func() (config.Config, error) {
 		{"listen", def.Listen, "API listen address", func(c *config.Config) *string { return &c.Listen }},
 		{"nats-url", "", "external NATS JetStream URL(s); empty runs the embedded server", func(c *config.Config) *string { return &c.NATSURL }},
 		{"postgres-url", "", "PostgreSQL URL; empty uses embedded SQLite", func(c *config.Config) *string { return &c.PostgresURL }},
+		{"nats-namespace", "", "prefix of this deployment's streams and subjects on an external NATS shared with others", func(c *config.Config) *string { return &c.NATSNamespace }},
+		{"archive", "", `event archive: empty follows the store, "embedded", or a postgres:// URL apart from the store`, func(c *config.Config) *string { return &c.Archive }},
 		{"sync", def.Sync, `durability: "interval" (survives kill -9) or "always" (fsync per ack, survives power loss)`, func(c *config.Config) *string { return &c.Sync }},
 		{"rules", "", "directory of Sigma rules to load at start", func(c *config.Config) *string { return &c.RulesDir }},
 		{"playbooks", "", "directory of response playbooks (YAML)", func(c *config.Config) *string { return &c.PlaybooksDir }},
@@ -55,6 +57,7 @@ func configFlags(fs *flag.FlagSet) func() (config.Config, error) {
 	fs.IntVar(&given.Workers, "workers", def.Workers, "pipeline workers")
 	fs.IntVar(&given.Federation.CorroborationMembers, "federation-corroboration-members", 0,
 		"hub: members (in at least two countries) that must report a pseudonym before its value is released (0: 2)")
+	fs.IntVar(&given.NATSReplicas, "nats-replicas", 1, "replicas of xsoc's streams on an external NATS cluster (1, 3 or 5)")
 	placeholders := placeholderFlag{}
 	fs.Var(placeholders, "placeholder", "a Sigma placeholder's value, `name=value` (repeat for more values or names)")
 	return func() (config.Config, error) {
@@ -78,6 +81,9 @@ func configFlags(fs *flag.FlagSet) func() (config.Config, error) {
 			}
 			if fl.Name == "federation-corroboration-members" {
 				cfg.Federation.CorroborationMembers = given.Federation.CorroborationMembers
+			}
+			if fl.Name == "nats-replicas" {
+				cfg.NATSReplicas = given.NATSReplicas
 			}
 		})
 		placeholders.apply(&cfg.SigmaPlaceholders)

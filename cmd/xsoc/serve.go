@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"syscall"
 
+	"github.com/xsoc/xsoc/internal/config"
 	"github.com/xsoc/xsoc/internal/member"
 	"github.com/xsoc/xsoc/internal/node"
 )
@@ -18,12 +19,19 @@ func runServe(args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
 	load := configFlags(fs)
 	demoMember := fs.Bool("demo-member", false, "create a demo member on first start and print its API key")
+	role := fs.String("role", "", "what this process does: all (default), or one part of a scaled-out node: api, detect or archive (needs --nats-url and --postgres-url)")
 	if err := parse(fs, args, stderr); err != nil {
 		return err
 	}
 	cfg, err := load()
 	if err != nil {
 		return err
+	}
+	if *role != "" { // a flag wins over the file and the environment
+		cfg.Role = *role
+		if err := cfg.Validate(); err != nil {
+			return err
+		}
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -36,13 +44,16 @@ func runServe(args []string, stdout, stderr io.Writer) error {
 		n.Close()
 		return err
 	}
-	if path, err := n.EnsureOperatorKey(ctx); err != nil {
+	worker := cfg.Role == config.RoleDetect || cfg.Role == config.RoleArchive
+	if worker {
+		// Keys and members are the API process's business.
+	} else if path, err := n.EnsureOperatorKey(ctx); err != nil {
 		n.Close()
 		return err
 	} else if path != "" {
 		fmt.Fprintf(stdout, "operator API key written to %s (shown nowhere else)\n", path)
 	}
-	if *demoMember {
+	if *demoMember && !worker {
 		if err := ensureDemoMember(ctx, n, stdout); err != nil {
 			n.Close()
 			return err
@@ -52,7 +63,16 @@ func runServe(args []string, stdout, stderr io.Writer) error {
 	if cfg.NATSURL != "" || cfg.PostgresURL != "" {
 		backend = fmt.Sprintf("NATS %q, PostgreSQL %v", cfg.NATSURL, cfg.PostgresURL != "")
 	}
-	fmt.Fprintf(stdout, "xsoc %s serving %s (%s)\n", version, n.URL(), backend)
+	switch cfg.Role {
+	case config.RoleDetect:
+		fmt.Fprintf(stdout, "xsoc %s detection worker (health and metrics on %s; %s)\n", version, n.URL(), backend)
+	case config.RoleArchive:
+		fmt.Fprintf(stdout, "xsoc %s archive worker (health and metrics on %s; %s)\n", version, n.URL(), backend)
+	case config.RoleAPI:
+		fmt.Fprintf(stdout, "xsoc %s API serving %s (%s; detection and archive run in their own workers)\n", version, n.URL(), backend)
+	default:
+		fmt.Fprintf(stdout, "xsoc %s serving %s (%s)\n", version, n.URL(), backend)
+	}
 	if f := cfg.Federation; f.Role == "hub" {
 		fmt.Fprintf(stdout, "federation hub %s: member nodes connect to %s (mutual TLS)\n", f.Node, f.LeafListen)
 	} else if f.Role == "member" {

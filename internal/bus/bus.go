@@ -44,11 +44,6 @@ const (
 	ArchiveConsumer = "archive"
 )
 
-// IngestConsumers are the durable consumers the ingest stream is created
-// with. They exist before the first publish: with interest retention a
-// batch nobody is registered for would be dropped at once.
-var IngestConsumers = []string{DetectConsumer, ArchiveConsumer}
-
 // Config selects and tunes the bus.
 type Config struct {
 	// URL of an external NATS server or cluster ("nats://a:4222,nats://b:4222").
@@ -66,6 +61,9 @@ type Config struct {
 	// Replicas is the stream replication factor on an external cluster.
 	// 0 means 1.
 	Replicas int
+	// Namespace, on an external server, prefixes the stream, bucket and
+	// subject names, so that several deployments share one server.
+	Namespace string
 	// MaxPending bounds un-acknowledged asynchronous publishes; beyond it
 	// Publish fails with ErrBusy. 0 means 4096.
 	MaxPending int
@@ -92,6 +90,8 @@ type Bus struct {
 	cfg Config
 	// fed is the connection into the federation account, when Leaf is set.
 	fed *nats.Conn
+	// names are the stream, subject and bucket names of this deployment.
+	names names
 }
 
 // Open starts the embedded server (if cfg.URL is empty) or connects to the
@@ -106,8 +106,11 @@ func Open(ctx context.Context, cfg Config) (*Bus, error) {
 	if cfg.MaxPending == 0 {
 		cfg.MaxPending = 4096
 	}
-	b := &Bus{cfg: cfg}
-	opts := []nats.Option{nats.Name("xsoc"), nats.MaxReconnects(-1)}
+	if cfg.Namespace != "" && cfg.URL == "" {
+		return nil, errors.New("bus: a namespace applies to an external NATS server")
+	}
+	b := &Bus{cfg: cfg, names: newNames(cfg.Namespace, cfg.URL != "")}
+	opts := []nats.Option{nats.Name("xsoc"), nats.MaxReconnects(-1), nats.ReconnectWait(500 * time.Millisecond)}
 	url := cfg.URL
 	var creds *leafCredentials
 	if url == "" {
@@ -202,9 +205,9 @@ func startEmbedded(cfg Config) (*server.Server, *leafCredentials, error) {
 
 func (b *Bus) ensureStreams(ctx context.Context) error {
 	streams := []jetstream.StreamConfig{{
-		Name:        IngestStream,
+		Name:        b.names.ingestStream,
 		Description: "accepted raw input batches awaiting the detection pipeline",
-		Subjects:    []string{IngestSubject + ".>"},
+		Subjects:    []string{b.names.prefix + IngestSubject + ".>"},
 		Retention:   jetstream.InterestPolicy,
 		Discard:     jetstream.DiscardNew,
 		MaxBytes:    b.cfg.IngestMaxBytes,
@@ -212,9 +215,9 @@ func (b *Bus) ensureStreams(ctx context.Context) error {
 		Replicas:    b.cfg.Replicas,
 		Duplicates:  2 * time.Minute,
 	}, {
-		Name:        AlertStream,
+		Name:        b.names.alertStream,
 		Description: "raised alerts",
-		Subjects:    []string{AlertSubject + ".>"},
+		Subjects:    []string{b.names.prefix + AlertSubject + ".>"},
 		Retention:   jetstream.LimitsPolicy,
 		MaxAge:      7 * 24 * time.Hour,
 		MaxBytes:    1 << 30,
@@ -230,10 +233,11 @@ func (b *Bus) ensureStreams(ctx context.Context) error {
 			return fmt.Errorf("bus: stream %s: %w", sc.Name, err)
 		}
 	}
-	for _, name := range IngestConsumers {
-		_, err := b.js.CreateConsumer(ctx, IngestStream, jetstream.ConsumerConfig{
-			Durable: name, AckPolicy: jetstream.AckExplicitPolicy, AckWait: 30 * time.Second, MaxDeliver: -1,
-		})
+	if err := b.retireUnpartitioned(ctx); err != nil {
+		return err
+	}
+	for _, name := range b.IngestConsumers() {
+		_, err := b.js.CreateConsumer(ctx, b.names.ingestStream, b.ConsumerConfig(name))
 		if err != nil && !errors.Is(err, jetstream.ErrConsumerExists) {
 			return fmt.Errorf("bus: consumer %s: %w", name, err)
 		}
@@ -246,12 +250,12 @@ func (b *Bus) ensureStreams(ctx context.Context) error {
 // retention in place; a stream still holding batches is left for the
 // earlier version to finish, with a message saying so.
 func (b *Bus) retireWorkQueue(ctx context.Context) error {
-	s, err := b.js.Stream(ctx, IngestStream)
+	s, err := b.js.Stream(ctx, b.names.ingestStream)
 	if errors.Is(err, jetstream.ErrStreamNotFound) {
 		return nil
 	}
 	if err != nil {
-		return fmt.Errorf("bus: stream %s: %w", IngestStream, err)
+		return fmt.Errorf("bus: stream %s: %w", b.names.ingestStream, err)
 	}
 	info := s.CachedInfo()
 	if info.Config.Retention != jetstream.WorkQueuePolicy {
@@ -259,10 +263,10 @@ func (b *Bus) retireWorkQueue(ctx context.Context) error {
 	}
 	if info.State.Msgs > 0 {
 		return fmt.Errorf("bus: stream %s holds %d batches in the earlier single-reader layout; run the earlier xsoc version until its pipeline has drained them, then start this one",
-			IngestStream, info.State.Msgs)
+			b.names.ingestStream, info.State.Msgs)
 	}
-	if err := b.js.DeleteStream(ctx, IngestStream); err != nil {
-		return fmt.Errorf("bus: replace stream %s: %w", IngestStream, err)
+	if err := b.js.DeleteStream(ctx, b.names.ingestStream); err != nil {
+		return fmt.Errorf("bus: replace stream %s: %w", b.names.ingestStream, err)
 	}
 	return nil
 }
@@ -271,8 +275,12 @@ func (b *Bus) retireWorkQueue(ctx context.Context) error {
 // JetStream has acknowledged it. A non-empty msgID makes the publish
 // idempotent within the stream's two-minute duplicate window. Many
 // goroutines may publish at once; their acks are awaited concurrently.
+//
+// Subjects are given in their plain form (xsoc.ingest.<member>,
+// xsoc.alert.<member>); the bus adds the namespace and, on a partitioned
+// ingest stream, the member's partition.
 func (b *Bus) Publish(ctx context.Context, subject string, hdr nats.Header, data []byte, msgID string) (uint64, error) {
-	msg := &nats.Msg{Subject: subject, Header: hdr, Data: data}
+	msg := &nats.Msg{Subject: b.names.wire(subject), Header: hdr, Data: data}
 	var opts []jetstream.PublishOpt
 	if msgID != "" {
 		opts = append(opts, jetstream.WithMsgID(msgID))

@@ -35,15 +35,28 @@ func openBoth(t *testing.T, cfg Config) map[string]*Bus {
 	if os.Getenv("XSOC_TEST_NATS") == "skip" {
 		return out
 	}
-	ext := cfg
-	ext.URL = externalURL()
-	b, err = Open(context.Background(), ext)
-	if err != nil {
-		t.Fatalf("external NATS at %s not reachable (start it, or set XSOC_TEST_NATS=skip): %v", ext.URL, err)
-	}
-	t.Cleanup(b.Close)
-	out["external"] = b
+	out["external"] = openExternal(t, cfg, testNamespace())
 	return out
+}
+
+// testNamespace returns a namespace of the test's own on the shared
+// server.
+func testNamespace() string { return fmt.Sprintf("bustest%d", time.Now().UnixNano()) }
+
+// openExternal opens a bus on the external server in namespace, whose
+// streams are deleted when the test ends.
+func openExternal(t *testing.T, cfg Config, namespace string) *Bus {
+	t.Helper()
+	cfg.URL, cfg.Namespace = externalURL(), namespace
+	b, err := Open(context.Background(), cfg)
+	if err != nil {
+		t.Fatalf("external NATS at %s not reachable (start it, or set XSOC_TEST_NATS=skip): %v", cfg.URL, err)
+	}
+	t.Cleanup(func() {
+		b.DeleteNamespace(context.Background())
+		b.Close()
+	})
+	return b
 }
 
 func TestPublishIsDurableAndIdempotent(t *testing.T) {
@@ -64,7 +77,7 @@ func TestPublishIsDurableAndIdempotent(t *testing.T) {
 			if seq1 != seq2 {
 				t.Fatalf("duplicate publish stored twice: seq %d and %d", seq1, seq2)
 			}
-			s, err := b.JetStream().Stream(ctx, IngestStream)
+			s, err := b.JetStream().Stream(ctx, b.IngestStream())
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -34,8 +34,25 @@ type Config struct {
 	NATSURL string `yaml:"nats_url"`
 	// NATSListen makes the embedded NATS server accept clients too.
 	NATSListen string `yaml:"nats_listen"`
+	// NATSNamespace prefixes this deployment's streams, subjects and
+	// consumers on an external NATS server, so that several deployments
+	// (or test runs) share one server without seeing each other.
+	NATSNamespace string `yaml:"nats_namespace"`
+	// NATSReplicas is the replication factor of xsoc's streams on an
+	// external NATS cluster (1, 3 or 5; default 1).
+	NATSReplicas int `yaml:"nats_replicas"`
 	// PostgresURL selects PostgreSQL; empty uses embedded SQLite.
 	PostgresURL string `yaml:"postgres_url"`
+	// Archive selects the event archive: empty follows the store
+	// (PostgreSQL with PostgresURL, else embedded), "embedded" keeps it
+	// under DataDir/archive whatever the store, and a postgres:// URL puts
+	// it in that PostgreSQL, apart from the state store.
+	Archive string `yaml:"archive"`
+	// Role is what this process does: "all" (the default: everything),
+	// or one part of a scaled-out node, "api" (REST API, ingest, console),
+	// "detect" (detection workers) or "archive" (archive workers). Parts
+	// need an external NATS and PostgreSQL.
+	Role string `yaml:"role"`
 	// Sync is the embedded bus's durability: "interval" (default: an ack
 	// means the OS has the data; survives kill -9, not a power cut) or
 	// "always" (fsync before every ack; survives a power cut).
@@ -148,6 +165,7 @@ func Default() Config {
 		Sync:           "interval",
 		IngestMaxBytes: 8 << 30,
 		Workers:        2,
+		Role:           RoleAll,
 		LogLevel:       "info",
 		Limits:         DefaultLimits(),
 		ML:             ML{DGA: "on", Beacon: "on"},
@@ -246,6 +264,9 @@ func (c *Config) Validate() error {
 	if c.Workers < 1 {
 		c.Workers = 1
 	}
+	if err := c.validateScale(); err != nil {
+		return err
+	}
 	for _, f := range c.TAXIIFeeds {
 		if f.Name == "" || f.URL == "" || f.Collection == "" || f.Member == "" {
 			return fmt.Errorf("config: taxii feed %q needs name, url, collection and member", f.Name)
@@ -268,6 +289,53 @@ func (c *Config) Validate() error {
 		return errors.New("config: federation links the embedded NATS server; drop nats_url or federation.role")
 	}
 	return c.Federation.validate()
+}
+
+// The roles of a process (Config.Role).
+const (
+	RoleAll     = "all"
+	RoleAPI     = "api"
+	RoleDetect  = "detect"
+	RoleArchive = "archive"
+)
+
+// validateScale checks the scale-out settings: roles, namespace,
+// replicas and the archive's place.
+func (c *Config) validateScale() error {
+	switch c.Role {
+	case "":
+		c.Role = RoleAll
+	case RoleAll, RoleAPI, RoleDetect, RoleArchive:
+	default:
+		return fmt.Errorf("config: role must be all, api, detect or archive, not %q", c.Role)
+	}
+	if c.Role != RoleAll {
+		if c.NATSURL == "" || c.PostgresURL == "" {
+			return fmt.Errorf("config: role %s is one part of a scaled-out node: it needs an external NATS (nats_url) and PostgreSQL (postgres_url) shared with the other parts", c.Role)
+		}
+		if c.Federation.Role != "" {
+			return errors.New("config: federation needs the embedded NATS server of a single-process node (role all)")
+		}
+	}
+	if c.NATSNamespace != "" {
+		if c.NATSURL == "" {
+			return errors.New("config: nats_namespace applies to an external NATS server (nats_url)")
+		}
+		for _, r := range c.NATSNamespace {
+			if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '_' || r == '-') {
+				return fmt.Errorf("config: nats_namespace %q: use letters, digits, _ and - only", c.NATSNamespace)
+			}
+		}
+	}
+	switch c.NATSReplicas {
+	case 0, 1, 3, 5:
+	default:
+		return fmt.Errorf("config: nats_replicas must be 1, 3 or 5, not %d", c.NATSReplicas)
+	}
+	if a := c.Archive; a != "" && a != "embedded" && !strings.HasPrefix(a, "postgres://") && !strings.HasPrefix(a, "postgresql://") {
+		return fmt.Errorf("config: archive must be empty (follow the store), \"embedded\" or a postgres:// URL, not %q", a)
+	}
+	return nil
 }
 
 // validate checks the federation block: each role's required settings,

@@ -114,7 +114,7 @@ func Run(ctx context.Context, opts Options) (Result, error) {
 	}()
 	err = replay(ctx, endpoints(n.URL(), keys), cfg, opts.Speed, &res, func() error { return drain(ctx, n, bus.DetectConsumer) })
 	if err == nil {
-		err = drain(ctx, n, bus.IngestConsumers...)
+		err = drain(ctx, n, n.Bus.IngestConsumers()...)
 	}
 	stopWatch()
 	<-watched

@@ -64,10 +64,18 @@ func (d *directory) sector(id string) string     { return d.get(id).Sector }
 // (dedup, storage, bus), then the correlator (incidents, campaigns).
 // Both are idempotent per event id, as the pipeline requires.
 type alertSink struct {
+	db         *store.DB
 	alerts     *alert.Service
 	correlator *correlate.Correlator
 	dir        *directory
 }
+
+// raiseLock names the store-wide lock under which alerts are raised and
+// correlated. Detection workers of a scaled-out node prepare batches in
+// parallel, but deduplication and correlation read and then write shared
+// rows (open alerts, incidents, campaigns spanning members), so their
+// commits take turns, as one process's commits do.
+const raiseLock = 0x78736f6301 // "xsoc" 1
 
 // Raise applies each member's sharing level to its alerts — an alert is
 // never shared more widely than its member allows, nor than the intel that
@@ -76,11 +84,13 @@ func (s alertSink) Raise(ctx context.Context, batch []alert.Alert) error {
 	for i := range batch {
 		batch[i].TLP = max(batch[i].TLP, s.dir.get(batch[i].Member).AlertLevel())
 	}
-	raised, err := s.alerts.Raise(ctx, batch)
-	if err != nil && !errors.Is(err, alert.ErrInvalid) {
-		return err
-	}
-	return s.correlator.Process(ctx, raised)
+	return s.db.Exclusive(ctx, raiseLock, func() error {
+		raised, err := s.alerts.Raise(ctx, batch)
+		if err != nil && !errors.Is(err, alert.ErrInvalid) {
+			return err
+		}
+		return s.correlator.Process(ctx, raised)
+	})
 }
 
 // openCases builds the alert service and the correlator and mounts their
@@ -101,7 +111,7 @@ func (n *Node) openCases(ctx context.Context) error {
 	if _, err := n.Alerts.Republish(ctx); err != nil {
 		n.Log.Warn("republishing alerts", "err", err)
 	}
-	n.sink = alertSink{alerts: n.Alerts, correlator: n.Correlator, dir: dir}
+	n.sink = alertSink{db: n.DB, alerts: n.Alerts, correlator: n.Correlator, dir: dir}
 	(&api.Cases{Alerts: n.Alerts, Incidents: n.Correlator}).Register(n.mux)
 	return nil
 }

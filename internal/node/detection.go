@@ -13,6 +13,7 @@ import (
 
 	"github.com/xsoc/xsoc/internal/alert"
 	"github.com/xsoc/xsoc/internal/api"
+	"github.com/xsoc/xsoc/internal/config"
 	"github.com/xsoc/xsoc/internal/detect/ioc"
 	"github.com/xsoc/xsoc/internal/detect/ml"
 	"github.com/xsoc/xsoc/internal/detect/sigma"
@@ -50,12 +51,14 @@ func (n *Node) openDetection(ctx context.Context) error {
 	dir := n.dir
 	n.IOC = ioc.New(ioc.Options{Relations: dir.clientOf})
 	n.feeder = iocfeed.New(n.Intel, n.IOC, n.Log)
-	if _, err := n.feeder.Sync(ctx); err != nil {
-		return fmt.Errorf("loading indicators: %w", err)
-	}
 	n.Patterns = stixpattern.New(stixpattern.Options{Relations: dir.clientOf, Log: n.Log})
-	if _, err := n.Patterns.Sync(ctx, n.Intel); err != nil {
-		n.Log.Warn("stix patterns: first load incomplete; the next sync resumes", "err", err)
+	if n.serves(config.RoleDetect) { // the other parts of a scaled-out node do not detect
+		if _, err := n.feeder.Sync(ctx); err != nil {
+			return fmt.Errorf("loading indicators: %w", err)
+		}
+		if _, err := n.Patterns.Sync(ctx, n.Intel); err != nil {
+			n.Log.Warn("stix patterns: first load incomplete; the next sync resumes", "err", err)
+		}
 	}
 	n.AddDetector(n.Sigma)
 	n.AddDetector(n.IOC)

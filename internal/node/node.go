@@ -146,12 +146,13 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger) (*Node, erro
 	if err != nil {
 		return nil, err
 	}
-	if n.DB, err = OpenStore(ctx, cfg); err != nil {
+	if n.DB, err = openRoleStore(ctx, cfg); err != nil {
 		return nil, err
 	}
 	n.Bus, err = bus.Open(ctx, bus.Config{
 		URL: cfg.NATSURL, DataDir: cfg.DataDir, SyncAlways: cfg.Sync == "always",
 		IngestMaxBytes: cfg.IngestMaxBytes, Listen: cfg.NATSListen, Leaf: leaf,
+		Namespace: cfg.NATSNamespace, Replicas: cfg.NATSReplicas,
 	})
 	if err != nil {
 		n.DB.Close()
@@ -167,6 +168,9 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger) (*Node, erro
 	}
 	n.Acceptor = ingest.NewAcceptor(n.Bus)
 	for _, sc := range cfg.Syslog {
+		if !n.serves(config.RoleAPI) {
+			break // input comes in through the API's process
+		}
 		s, err := ingest.ListenSyslog(sc, n.Acceptor, log)
 		if err != nil {
 			n.Close()
@@ -302,8 +306,12 @@ func (n *Node) EnsureOperatorKey(ctx context.Context) (string, error) {
 // close the bus and store.
 func (n *Node) Run(ctx context.Context) error {
 	defer n.Close()
+	handler := n.Handler()
+	if !n.serves(config.RoleAPI) {
+		handler = n.workerHandler()
+	}
 	srv := &http.Server{
-		Handler:           n.Handler(),
+		Handler:           handler,
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       2 * time.Minute,
 		ErrorLog:          slog.NewLogLogger(n.Log.Handler(), slog.LevelWarn),
@@ -315,9 +323,11 @@ func (n *Node) Run(ctx context.Context) error {
 	errs := make(chan error, 3)
 	pctx, stopPipeline := context.WithCancel(context.Background())
 	defer stopPipeline()
+	host, _ := os.Hostname()
 	p := pipeline.New(pipeline.Config{
 		Bus: n.Bus, DB: n.DB, Events: n.Events, Detectors: n.detectors, Sink: n.sink,
 		Log: n.Log, Workers: n.Config.Workers, Registry: n.Metrics, Exclusive: n.Bus.Embedded(),
+		Worker: fmt.Sprintf("%s-%d-%s", host, os.Getpid(), n.Addr()),
 	})
 	a := pipeline.NewArchiver(pipeline.ArchiverConfig{
 		Bus: n.Bus, Archive: n.Archive, Log: n.Log, Registry: n.Metrics, Exclusive: n.Bus.Embedded(),
@@ -325,7 +335,7 @@ func (n *Node) Run(ctx context.Context) error {
 	for _, path := range []struct {
 		off bool
 		run func(context.Context) error
-	}{{n.NoPipeline, p.Run}, {n.NoPipeline || n.NoArchive, a.Run}} {
+	}{{n.NoPipeline || !n.serves(config.RoleDetect), p.Run}, {n.NoPipeline || n.NoArchive || !n.serves(config.RoleArchive), a.Run}} {
 		if path.off {
 			continue
 		}
@@ -339,19 +349,25 @@ func (n *Node) Run(ctx context.Context) error {
 	}
 	bctx, stopBackground := context.WithCancel(context.Background())
 	defer stopBackground()
-	background := []func(context.Context){
-		func(ctx context.Context) { n.feeder.Run(ctx, 5*time.Second) },
-		func(ctx context.Context) { n.Patterns.Run(ctx, n.Intel, 5*time.Second) },
-		n.watchRules,
-		func(ctx context.Context) {
+	var background []func(context.Context)
+	if n.serves(config.RoleDetect) { // keeps the detectors' indicators and rules current
+		background = append(background,
+			func(ctx context.Context) { n.feeder.Run(ctx, 5*time.Second) },
+			func(ctx context.Context) { n.Patterns.Run(ctx, n.Intel, 5*time.Second) })
+	}
+	if !n.serves(config.RoleArchive) || n.serves(config.RoleAPI) {
+		background = append(background, n.watchRules,
+			func(ctx context.Context) { n.Respond.Start(ctx); <-ctx.Done(); n.Respond.Wait() })
+	}
+	if n.serves(config.RoleArchive) {
+		background = append(background, func(ctx context.Context) {
 			n.Archive.KeepWithin(ctx, archive.NewPolicies(n.DB), 10*time.Minute, func(err error) {
 				n.Log.Warn("archive: retention not applied; retried in ten minutes", "err", err)
 			})
-		},
-		func(ctx context.Context) { n.Respond.Start(ctx); <-ctx.Done(); n.Respond.Wait() },
+		})
 	}
 	background = append(background, n.federationWork()...)
-	if d := n.Config.PlaybooksDir; d != "" {
+	if d := n.Config.PlaybooksDir; d != "" && n.serves(config.RoleDetect) {
 		background = append(background, func(ctx context.Context) {
 			n.Respond.Watch(ctx, d, 5*time.Second, func(errs []respond.LoadError) {
 				for _, e := range errs {
@@ -361,6 +377,9 @@ func (n *Node) Run(ctx context.Context) error {
 		})
 	}
 	for _, f := range n.feeds {
+		if !n.serves(config.RoleAPI) {
+			break
+		}
 		background = append(background, func(ctx context.Context) {
 			f.Run(ctx, func(err error) { n.Log.Warn("taxii feed poll failed", "err", err) })
 		})
@@ -430,13 +449,17 @@ func (n *Node) Close() {
 }
 
 // openArchive opens the event archive: in PostgreSQL (its own
-// day-partitioned tables) when the node uses PostgreSQL, else embedded
-// under the data directory.
+// day-partitioned tables) when the node uses PostgreSQL or the archive
+// setting names one, else embedded under the data directory.
 func openArchive(ctx context.Context, cfg config.Config) (*archive.Archive, error) {
 	var e archive.Engine
 	var err error
-	if cfg.PostgresURL != "" {
-		e, err = archive.OpenPostgres(ctx, cfg.PostgresURL)
+	url := cfg.Archive
+	if url == "" {
+		url = cfg.PostgresURL
+	}
+	if url != "" && url != "embedded" {
+		e, err = archive.OpenPostgres(ctx, url)
 	} else {
 		e, err = archive.OpenEmbedded(ctx, filepath.Join(cfg.DataDir, "archive"), cfg.Sync == "always")
 	}
@@ -454,11 +477,51 @@ func openArchive(ctx context.Context, cfg config.Config) (*archive.Archive, erro
 // CaughtUp reports whether detection and the archive have both handled
 // every batch accepted so far.
 func (n *Node) CaughtUp(ctx context.Context) (bool, error) {
-	for _, name := range bus.IngestConsumers {
+	for _, name := range n.Bus.IngestConsumers() {
 		p, err := pipeline.Pending(ctx, n.Bus, name)
 		if err != nil || p > 0 {
 			return false, err
 		}
 	}
 	return true, nil
+}
+
+// serves reports whether this process plays role: its own, or every role
+// when it runs them all.
+func (n *Node) serves(role string) bool {
+	return n.Config.Role == config.RoleAll || n.Config.Role == "" || n.Config.Role == role
+}
+
+// openRoleStore opens the store. The API process (and a single-process
+// node) migrates it; detection and archive workers only check that its
+// schema is the one they were built for, and refuse to start otherwise.
+func openRoleStore(ctx context.Context, cfg config.Config) (*store.DB, error) {
+	if cfg.Role != config.RoleDetect && cfg.Role != config.RoleArchive {
+		return OpenStore(ctx, cfg)
+	}
+	db, err := store.Open(ctx, cfg.DataDir, cfg.PostgresURL)
+	if err != nil {
+		return nil, err
+	}
+	if err := db.CheckSchema(ctx, Schemas()...); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("%s worker: %w", cfg.Role, err)
+	}
+	return db, nil
+}
+
+// workerHandler is the HTTP handler of a detection or archive worker:
+// /healthz, and /metrics for operators. The REST API is the API
+// process's.
+func (n *Node) workerHandler() http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", api.RequireOperator(promhttp.HandlerFor(n.Metrics, promhttp.HandlerOpts{})))
+	authed := api.Authenticate(n.Members, n.Log, mux)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/healthz" {
+			w.Write([]byte("ok " + n.Config.Role + "\n"))
+			return
+		}
+		authed.ServeHTTP(w, r)
+	})
 }

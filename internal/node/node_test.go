@@ -3,8 +3,6 @@ package node
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
 	"io"
 	"log/slog"
@@ -23,7 +21,6 @@ import (
 	"github.com/xsoc/xsoc/internal/intel/stix"
 	"github.com/xsoc/xsoc/internal/intel/taxii"
 	"github.com/xsoc/xsoc/internal/member"
-	"github.com/xsoc/xsoc/internal/store"
 	"github.com/xsoc/xsoc/internal/store/storetest"
 	"github.com/xsoc/xsoc/internal/tlp"
 )
@@ -34,29 +31,7 @@ var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
 // PostgreSQL server, dropped when the test ends.
 func postgresURL(t *testing.T) string {
 	t.Helper()
-	if os.Getenv("XSOC_TEST_POSTGRES") == "skip" {
-		t.Skip("XSOC_TEST_POSTGRES=skip")
-	}
-	ctx := context.Background()
-	admin, err := store.OpenPostgres(ctx, storetest.PostgresURL())
-	if err != nil {
-		t.Fatalf("PostgreSQL not reachable: %v", err)
-	}
-	var b [6]byte
-	rand.Read(b[:])
-	schema := "xsoc_node_" + hex.EncodeToString(b[:])
-	if _, err := admin.Exec(ctx, "CREATE SCHEMA "+schema); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		admin.Exec(context.Background(), "DROP SCHEMA "+schema+" CASCADE")
-		admin.Close()
-	})
-	sep := "?"
-	if strings.Contains(storetest.PostgresURL(), "?") {
-		sep = "&"
-	}
-	return storetest.PostgresURL() + sep + "search_path=" + schema
+	return storetest.SchemaURL(t, "xsoc_node_")
 }
 
 func startNode(t *testing.T, cfg config.Config) *Node {

@@ -78,7 +78,7 @@ type archived struct {
 
 // Run consumes until ctx ends.
 func (a *Archiver) Run(ctx context.Context) error {
-	stream, err := a.cfg.Bus.JetStream().Stream(ctx, bus.IngestStream)
+	stream, err := a.cfg.Bus.JetStream().Stream(ctx, a.cfg.Bus.IngestStream())
 	if err != nil {
 		return stopped(ctx, fmt.Errorf("archiver: %w", err))
 	}

@@ -17,6 +17,8 @@ type metrics struct {
 	alerts   *prometheus.CounterVec
 	toDetect prometheus.Histogram
 	batches  prometheus.Histogram
+	// leased is the number of detection partitions this worker reads.
+	leased prometheus.Gauge
 }
 
 func newMetrics(reg *prometheus.Registry) *metrics {
@@ -43,8 +45,11 @@ func newMetrics(reg *prometheus.Registry) *metrics {
 			Help:    "Events per processed batch.",
 			Buckets: prometheus.ExponentialBuckets(1, 4, 7),
 		}),
+		leased: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "xsoc_pipeline_partitions", Help: "Detection partitions of the ingest stream this worker reads (external NATS).",
+		}),
 	}
-	reg.MustRegister(m.events, m.rejects, m.alerts, m.toDetect, m.batches)
+	reg.MustRegister(m.events, m.rejects, m.alerts, m.toDetect, m.batches, m.leased)
 	return m
 }
 
@@ -62,4 +67,11 @@ func (m *metrics) observe(b ingest.Batch, events, rejects int, alerts []alert.Al
 		m.alerts.WithLabelValues(a.Detector).Inc()
 		m.toDetect.Observe(now.Sub(b.Received).Seconds())
 	}
+}
+
+func (m *metrics) partitions(n int) {
+	if m == nil {
+		return
+	}
+	m.leased.Set(float64(n))
 }

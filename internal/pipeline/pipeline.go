@@ -62,6 +62,10 @@ type Config struct {
 	// taken but not acknowledged are then redelivered at once instead of
 	// after AckWait.
 	Exclusive bool
+	// Worker names this process among the detection workers sharing a
+	// partitioned ingest stream (external NATS): the partitions it leases
+	// are recorded under this name.
+	Worker string
 }
 
 // ackWait is how long a taken batch stays reserved for a worker before
@@ -77,18 +81,14 @@ const ackWait = 30 * time.Second
 // harmless).
 func consumer(ctx context.Context, b *bus.Bus, name string, maxPending int, exclusive bool) (jetstream.Consumer, error) {
 	js := b.JetStream()
-	cons, err := js.CreateOrUpdateConsumer(ctx, bus.IngestStream, jetstream.ConsumerConfig{
-		Durable:       name,
-		AckPolicy:     jetstream.AckExplicitPolicy,
-		AckWait:       ackWait,
-		MaxAckPending: maxPending,
-		MaxDeliver:    -1,
-	})
+	cc := b.ConsumerConfig(name)
+	cc.AckWait, cc.MaxAckPending = ackWait, maxPending
+	cons, err := js.CreateOrUpdateConsumer(ctx, b.IngestStream(), cc)
 	if err != nil {
 		return nil, fmt.Errorf("consumer %s: %w", name, err)
 	}
 	if exclusive && cons.CachedInfo().NumAckPending > 0 {
-		if _, err := js.ResetConsumer(ctx, bus.IngestStream, name); err != nil {
+		if _, err := js.ResetConsumer(ctx, b.IngestStream(), name); err != nil {
 			return nil, fmt.Errorf("reset consumer %s: %w", name, err)
 		}
 	}
@@ -128,12 +128,10 @@ func New(cfg Config) *Pipeline {
 	}
 }
 
-// Run consumes until ctx ends.
+// Run consumes until ctx ends. On a partitioned ingest stream it reads
+// the partitions this worker leases (see bus.Assign), following the
+// leases as workers come and go; otherwise the single detection consumer.
 func (p *Pipeline) Run(ctx context.Context) error {
-	cons, err := consumer(ctx, p.cfg.Bus, bus.DetectConsumer, 4*p.cfg.Workers, p.cfg.Exclusive)
-	if err != nil {
-		return stopped(ctx, fmt.Errorf("pipeline: %w", err))
-	}
 	prepared := make(chan *work, 4*p.cfg.Workers)
 	var committer sync.WaitGroup
 	committer.Add(1)
@@ -145,17 +143,99 @@ func (p *Pipeline) Run(ctx context.Context) error {
 		close(prepared)
 		committer.Wait()
 	}()
-	return consume(ctx, cons, 4*p.cfg.Workers, p.cfg.Workers, p.cfg.Log, func(m jetstream.Msg) {
+	take := func(m jetstream.Msg) {
 		if w := p.take(m); w != nil {
 			prepared <- w
 		}
+	}
+	if p.cfg.Bus.Partitioned() {
+		return p.runPartitioned(ctx, take)
+	}
+	cons, err := consumer(ctx, p.cfg.Bus, bus.DetectConsumer, 4*p.cfg.Workers, p.cfg.Exclusive)
+	if err != nil {
+		return stopped(ctx, fmt.Errorf("pipeline: %w", err))
+	}
+	return consume(ctx, cons, 4*p.cfg.Workers, p.cfg.Workers, p.cfg.Log, take)
+}
+
+// runPartitioned reads the partitions this worker leases, each on its own
+// consumer, into one pool of workers.
+func (p *Pipeline) runPartitioned(ctx context.Context, take func(jetstream.Msg)) error {
+	msgs, stopPool := startPool(p.cfg.Workers, take)
+	defer stopPool()
+	var mu sync.Mutex
+	running := map[int]context.CancelFunc{}
+	var readers sync.WaitGroup
+	changed := func(owned []int) {
+		mu.Lock()
+		defer mu.Unlock()
+		keep := map[int]bool{}
+		for _, part := range owned {
+			keep[part] = true
+			if running[part] != nil {
+				continue
+			}
+			pctx, cancel := context.WithCancel(ctx)
+			running[part] = cancel
+			readers.Add(1)
+			go func() {
+				defer readers.Done()
+				p.readPartition(pctx, part, msgs)
+			}()
+		}
+		for part, cancel := range running {
+			if !keep[part] {
+				cancel()
+				delete(running, part)
+			}
+		}
+		p.cfg.Log.Info("pipeline: detection partitions", "worker", p.cfg.Worker, "partitions", owned)
+		p.metrics.partitions(len(owned))
+	}
+	err := p.cfg.Bus.Assign(ctx, p.cfg.Worker, changed, func(err error) {
+		p.cfg.Log.Warn("pipeline: partition leases not renewed; retrying", "worker", p.cfg.Worker, "err", err)
 	})
+	mu.Lock()
+	for _, cancel := range running {
+		cancel()
+	}
+	mu.Unlock()
+	readers.Wait()
+	return stopped(ctx, err)
+}
+
+// readPartition pulls partition part's batches into msgs until ctx ends,
+// retrying while the bus is unreachable.
+func (p *Pipeline) readPartition(ctx context.Context, part int, msgs chan<- jetstream.Msg) {
+	name := bus.PartitionConsumer(part)
+	for ctx.Err() == nil {
+		cons, err := consumer(ctx, p.cfg.Bus, name, 4*p.cfg.Workers, false)
+		if err == nil {
+			err = pull(ctx, cons, 4*p.cfg.Workers, p.cfg.Log, msgs)
+		}
+		if err == nil || ctx.Err() != nil {
+			return
+		}
+		p.cfg.Log.Warn("pipeline: partition reader; retrying", "consumer", name, "err", err)
+		select {
+		case <-time.After(time.Second):
+		case <-ctx.Done():
+		}
+	}
 }
 
 // consume pulls messages from cons, up to pull at a time, and hands each
 // to one of workers goroutines running take. It returns once ctx has ended
 // and every worker has finished its message.
-func consume(ctx context.Context, cons jetstream.Consumer, pull, workers int, log *slog.Logger, take func(jetstream.Msg)) error {
+func consume(ctx context.Context, cons jetstream.Consumer, pullMax, workers int, log *slog.Logger, take func(jetstream.Msg)) error {
+	msgs, stop := startPool(workers, take)
+	defer stop()
+	return pull(ctx, cons, pullMax, log, msgs)
+}
+
+// startPool starts workers goroutines running take on what is sent to the
+// returned channel; stop closes it and waits for them.
+func startPool(workers int, take func(jetstream.Msg)) (chan<- jetstream.Msg, func()) {
 	msgs := make(chan jetstream.Msg)
 	var wg sync.WaitGroup
 	for range workers {
@@ -167,11 +247,16 @@ func consume(ctx context.Context, cons jetstream.Consumer, pull, workers int, lo
 			}
 		}()
 	}
-	defer func() {
+	return msgs, func() {
 		close(msgs)
 		wg.Wait()
-	}()
-	it, err := cons.Messages(jetstream.PullMaxMessages(pull))
+	}
+}
+
+// pull sends cons's messages, fetched up to pullMax at a time, to msgs
+// until ctx ends.
+func pull(ctx context.Context, cons jetstream.Consumer, pullMax int, log *slog.Logger, msgs chan<- jetstream.Msg) error {
+	it, err := cons.Messages(jetstream.PullMaxMessages(pullMax))
 	if err != nil {
 		return fmt.Errorf("subscribe: %w", err)
 	}
@@ -413,7 +498,7 @@ func sample(line []byte) string {
 // ingest stream has not acknowledged yet (waiting or in hand): 0 means
 // that path has caught up.
 func Pending(ctx context.Context, b *bus.Bus, consumer string) (uint64, error) {
-	c, err := b.JetStream().Consumer(ctx, bus.IngestStream, consumer)
+	c, err := b.JetStream().Consumer(ctx, b.IngestStream(), consumer)
 	if err != nil {
 		return 0, fmt.Errorf("pipeline: consumer %s: %w", consumer, err)
 	}
@@ -422,4 +507,19 @@ func Pending(ctx context.Context, b *bus.Bus, consumer string) (uint64, error) {
 		return 0, fmt.Errorf("pipeline: consumer %s: %w", consumer, err)
 	}
 	return info.NumPending + uint64(info.NumAckPending), nil
+}
+
+// PendingDetection returns how many accepted batches detection has not
+// acknowledged yet, over all its consumers (one per partition on an
+// external NATS).
+func PendingDetection(ctx context.Context, b *bus.Bus) (uint64, error) {
+	var sum uint64
+	for _, name := range b.DetectConsumers() {
+		n, err := Pending(ctx, b, name)
+		if err != nil {
+			return 0, err
+		}
+		sum += n
+	}
+	return sum, nil
 }

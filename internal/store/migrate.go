@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 )
@@ -28,6 +29,9 @@ func (db *DB) Migrate(ctx context.Context, schemas ...Schema) error {
 	if _, err := db.Exec(ctx, `CREATE TABLE IF NOT EXISTS xsoc_migrations (
 		owner TEXT NOT NULL, version INTEGER NOT NULL, PRIMARY KEY (owner, version))`); err != nil {
 		return fmt.Errorf("store: migrations table: %w", err)
+	}
+	if err := db.refuseNewer(ctx, schemas); err != nil {
+		return err
 	}
 	for _, s := range schemas {
 		for i, stmt := range s.Migrations {
@@ -81,4 +85,64 @@ func splitStatements(s string) []string {
 		}
 	}
 	return out
+}
+
+// ErrSchemaMismatch is returned (wrapped) when the store's schema is not
+// the one this build of xsoc knows.
+var ErrSchemaMismatch = errors.New("store: schema version mismatch")
+
+// versions returns the highest applied migration per owner.
+func (db *DB) versions(ctx context.Context) (map[string]int, error) {
+	rows, err := db.Query(ctx, `SELECT owner, MAX(version) FROM xsoc_migrations GROUP BY owner`)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := map[string]int{}
+	for rows.Next() {
+		var owner string
+		var v int
+		if err := rows.Scan(&owner, &v); err != nil {
+			return nil, err
+		}
+		out[owner] = v
+	}
+	return out, rows.Err()
+}
+
+// CheckSchema reports whether the store's schema is exactly the one
+// schemas describe, without changing it: scaled-out workers check, and
+// leave migrating to the API process of their own version. A store ahead
+// of this build (migrated by a newer xsoc) or behind it is refused with
+// what to do.
+func (db *DB) CheckSchema(ctx context.Context, schemas ...Schema) error {
+	have, err := db.versions(ctx)
+	if err != nil {
+		return fmt.Errorf("%w: the store has no xsoc schema (%v); start the API process (xsoc serve --role api) first, it creates the schema", ErrSchemaMismatch, err)
+	}
+	for _, s := range schemas {
+		switch v := have[s.Owner]; {
+		case v > len(s.Migrations):
+			return fmt.Errorf("%w: the store's %s tables are at version %d, this xsoc knows up to %d: the store was upgraded by a newer xsoc; upgrade this worker", ErrSchemaMismatch, s.Owner, v, len(s.Migrations))
+		case v < len(s.Migrations):
+			return fmt.Errorf("%w: the store's %s tables are at version %d, this xsoc needs %d: start the API process of this version (xsoc serve --role api) to upgrade the store, then this worker", ErrSchemaMismatch, s.Owner, v, len(s.Migrations))
+		}
+	}
+	return nil
+}
+
+// refuseNewer fails when the store holds migrations of schemas beyond
+// what this build knows: running older code on a newer schema corrupts
+// data quietly.
+func (db *DB) refuseNewer(ctx context.Context, schemas []Schema) error {
+	have, err := db.versions(ctx)
+	if err != nil {
+		return err
+	}
+	for _, s := range schemas {
+		if v := have[s.Owner]; v > len(s.Migrations) {
+			return fmt.Errorf("%w: the store's %s tables are at version %d, this xsoc knows up to %d: the store was upgraded by a newer xsoc; run that version", ErrSchemaMismatch, s.Owner, v, len(s.Migrations))
+		}
+	}
+	return nil
 }

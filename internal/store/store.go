@@ -275,3 +275,23 @@ func Time(n int64) time.Time {
 	}
 	return time.Unix(0, n).UTC()
 }
+
+// Exclusive runs fn while holding the store-wide lock named key: on
+// PostgreSQL a session advisory lock, which serialises fn across every
+// process sharing the store (and is released if this process dies); on
+// SQLite, whose store belongs to one process, fn simply runs.
+func (db *DB) Exclusive(ctx context.Context, key int64, fn func() error) error {
+	if db.dialect != Postgres {
+		return fn()
+	}
+	conn, err := db.sql.Conn(ctx)
+	if err != nil {
+		return fmt.Errorf("store: lock: %w", err)
+	}
+	defer conn.Close()
+	if _, err := conn.ExecContext(ctx, `SELECT pg_advisory_lock($1)`, key); err != nil {
+		return fmt.Errorf("store: lock: %w", err)
+	}
+	defer conn.ExecContext(context.WithoutCancel(ctx), `SELECT pg_advisory_unlock($1)`, key)
+	return fn()
+}

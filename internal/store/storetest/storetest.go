@@ -54,38 +54,17 @@ func Postgres(t testing.TB, schemas ...store.Schema) *store.DB {
 // postgresHandles opens n handles on one new, private schema.
 func postgresHandles(t testing.TB, n int, schemas ...store.Schema) []*store.DB {
 	t.Helper()
-	if os.Getenv("XSOC_TEST_POSTGRES") == "skip" {
-		t.Skip("XSOC_TEST_POSTGRES=skip")
-	}
-	ctx := context.Background()
-	admin, err := store.OpenPostgres(ctx, PostgresURL())
-	if err != nil {
-		t.Fatalf("PostgreSQL not reachable (start it, or set XSOC_TEST_POSTGRES=skip): %v", err)
-	}
-	var b [6]byte
-	rand.Read(b[:])
-	schema := "xsoc_test_" + hex.EncodeToString(b[:])
-	if _, err := admin.Exec(ctx, "CREATE SCHEMA "+schema); err != nil {
-		t.Fatal(err)
-	}
-	sep := "?"
-	if strings.Contains(PostgresURL(), "?") {
-		sep = "&"
-	}
-	t.Cleanup(func() {
-		admin.Exec(context.Background(), "DROP SCHEMA "+schema+" CASCADE")
-		admin.Close()
-	})
+	url := SchemaURL(t, "xsoc_test_")
 	var dbs []*store.DB
 	for range n {
-		db, err := store.OpenPostgres(ctx, PostgresURL()+sep+"search_path="+schema)
+		db, err := store.OpenPostgres(context.Background(), url)
 		if err != nil {
 			t.Fatal(err)
 		}
 		t.Cleanup(func() { db.Close() }) // before the schema is dropped: cleanups run last first
 		dbs = append(dbs, db)
 	}
-	if err := dbs[0].Migrate(ctx, schemas...); err != nil {
+	if err := dbs[0].Migrate(context.Background(), schemas...); err != nil {
 		t.Fatal(err)
 	}
 	return dbs
@@ -113,4 +92,35 @@ func EachTwice(t *testing.T, schemas []store.Schema, fn func(t *testing.T, a, b 
 		dbs := postgresHandles(t, 2, schemas...)
 		fn(t, dbs[0], dbs[1])
 	})
+}
+
+// SchemaURL creates a new, private schema named prefix plus a random
+// suffix on the test PostgreSQL server and returns a URL whose search path
+// is that schema, for processes of their own; the schema is dropped when
+// the test ends.
+func SchemaURL(t testing.TB, prefix string) string {
+	t.Helper()
+	if os.Getenv("XSOC_TEST_POSTGRES") == "skip" {
+		t.Skip("XSOC_TEST_POSTGRES=skip")
+	}
+	ctx := context.Background()
+	admin, err := store.OpenPostgres(ctx, PostgresURL())
+	if err != nil {
+		t.Fatalf("PostgreSQL not reachable (start it, or set XSOC_TEST_POSTGRES=skip): %v", err)
+	}
+	var b [6]byte
+	rand.Read(b[:])
+	schema := prefix + hex.EncodeToString(b[:])
+	if _, err := admin.Exec(ctx, "CREATE SCHEMA "+schema); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		admin.Exec(context.Background(), "DROP SCHEMA "+schema+" CASCADE")
+		admin.Close()
+	})
+	sep := "?"
+	if strings.Contains(PostgresURL(), "?") {
+		sep = "&"
+	}
+	return PostgresURL() + sep + "search_path=" + schema
 }
