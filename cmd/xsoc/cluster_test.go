@@ -13,6 +13,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -36,6 +37,7 @@ type cluster struct {
 	pgURL     string // the state store, search_path on the cluster's schema
 	archive   string // --archive, "" to follow the store
 	env       []string
+	wrap      []string // runs the binary through this command (a shell setting limits)
 	opKey     string
 	mu        sync.Mutex
 	procs     map[string]*proc
@@ -116,7 +118,8 @@ func (c *cluster) start(name, role string, extra ...string) *proc {
 	if c.archive != "" {
 		args = append(args, "--archive", c.archive)
 	}
-	p.cmd = exec.Command(c.bin, args...)
+	argv := append(append(slices.Clone(c.wrap), c.bin), args...)
+	p.cmd = exec.Command(argv[0], argv[1:]...)
 	p.cmd.Env = append(os.Environ(), c.env...)
 	p.cmd.Stdout, p.cmd.Stderr = p.log, p.log
 	if err := p.cmd.Start(); err != nil {
@@ -153,7 +156,7 @@ func (c *cluster) readOperatorKey(p *proc) {
 	}
 	args := p.cmd.Args
 	for i, a := range args {
-		if a == "--data-dir" {
+		if a == "--data-dir" && i+1 < len(args) {
 			key, err := os.ReadFile(filepath.Join(args[i+1], "operator.key"))
 			if err != nil {
 				c.t.Fatal(err)
@@ -414,4 +417,22 @@ func (c *cluster) checkExactlyOnce(s *sender, batches int) {
 	if len(byHost) != batches {
 		c.t.Fatalf("%s: %d victims alerted, %d were sent", s.member, len(byHost), batches)
 	}
+}
+
+func (s *sender) acceptedBatches() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.accepted
+}
+
+func (s *sender) refusals() []int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return slices.Clone(s.refused)
+}
+
+func (s *sender) retryAfterOK() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.retryOK
 }

@@ -43,19 +43,25 @@ func membersAcross(prefix string, n int) []string {
 	return append(low, high...)
 }
 
-// startScaled starts an API process, two detection workers (waiting until
-// they split the partitions) and one archive worker.
-func startScaled(c *cluster) (api, d1, d2 *proc) {
+// startScaled starts an API process, detectors detection workers (one
+// after the other, waiting until they share the partitions evenly) and
+// one archive worker.
+func startScaled(c *cluster, detectors int) (api *proc, detect []*proc, arch *proc) {
 	c.t.Helper()
 	api = c.start("api", "api")
-	d1 = c.start("detect-1", "detect")
-	waitFor(c.t, func() bool { return c.metric(d1, "xsoc_pipeline_partitions") == bus.Partitions }, "the first detection worker to lease every partition")
-	d2 = c.start("detect-2", "detect")
-	waitFor(c.t, func() bool {
-		return c.metric(d1, "xsoc_pipeline_partitions") == bus.Partitions/2 && c.metric(d2, "xsoc_pipeline_partitions") == bus.Partitions/2
-	}, "the two detection workers to hold half the partitions each")
-	c.start("archive-1", "archive")
-	return api, d1, d2
+	for i := range detectors {
+		detect = append(detect, c.start(fmt.Sprintf("detect-%d", i+1), "detect"))
+		waitFor(c.t, func() bool {
+			for _, d := range detect {
+				if c.metric(d, "xsoc_pipeline_partitions") != float64(bus.Partitions/len(detect)) {
+					return false
+				}
+			}
+			return true
+		}, fmt.Sprintf("%d detection workers to share the partitions", len(detect)))
+	}
+	arch = c.start("archive-1", "archive")
+	return api, detect, arch
 }
 
 // TestScaleOutExactlyOnce runs a scaled-out node as four processes on the
@@ -67,7 +73,8 @@ func startScaled(c *cluster) (api, d1, d2 *proc) {
 // refuses to start.
 func TestScaleOutExactlyOnce(t *testing.T) {
 	c := newCluster(t, natsURL())
-	api, d1, d2 := startScaled(c)
+	api, detect, _ := startScaled(c, 2)
+	d1, d2 := detect[0], detect[1]
 	const batches, perBatch = 20, 200
 	var senders []*sender
 	for i, id := range membersAcross("scale", 6) {
