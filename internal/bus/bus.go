@@ -280,6 +280,12 @@ func (b *Bus) retireWorkQueue(ctx context.Context) error {
 // xsoc.alert.<member>); the bus adds the namespace and, on a partitioned
 // ingest stream, the member's partition.
 func (b *Bus) Publish(ctx context.Context, subject string, hdr nats.Header, data []byte, msgID string) (uint64, error) {
+	if b.nc.Status() != nats.CONNECTED {
+		// Publishes would wait in the reconnect buffer for an ack that
+		// may take as long as the server is away: say so at once, so that
+		// senders retry later instead of holding requests open.
+		return 0, fmt.Errorf("%w: connection to NATS lost, reconnecting", ErrBusy)
+	}
 	msg := &nats.Msg{Subject: b.names.wire(subject), Header: hdr, Data: data}
 	var opts []jetstream.PublishOpt
 	if msgID != "" {
