@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -103,6 +104,12 @@ func (r *Repo) add(ctx context.Context, v Viewer, canRead bool, coll Collection,
 		}
 		ok = append(ok, parsed{index: i, env: env, raw: compact(raw)})
 	}
+	if v.Member != SystemOwner {
+		var err error
+		if ok, err = r.speakingForSelf(ctx, v.Member, ok, outcome, failed); err != nil {
+			return Status{}, fmt.Errorf("intel: add objects: %w", err)
+		}
+	}
 	err := r.db.InTx(ctx, func(tx *store.Tx) error {
 		clock, err := lockClock(ctx, tx)
 		if err != nil {
@@ -176,7 +183,89 @@ const MsgConverted = "converted from STIX 2.0 to 2.1"
 const (
 	msgDuplicate  = "version already present"
 	msgOtherOwner = "object belongs to another member: only its originator may add versions"
+	msgImpostor   = "names as its creator or where it was sighted the identity xsoc keeps for another member: a member speaks only for itself"
 )
+
+// speakingForSelf drops, with msgImpostor as their outcome, the objects
+// that name as their creator (created_by_ref) or as where they were
+// sighted (where_sighted_refs) an identity xsoc made for a member other
+// than member: those identities are xsoc's word for who saw what, and a
+// member's object pointing at another's would put words in its mouth.
+// It drops with msgOtherOwner objects under the id of an identity xsoc
+// made, in any collection: those ids are xsoc's alone. It returns the
+// objects that remain.
+func (r *Repo) speakingForSelf(ctx context.Context, member string, objs []parsed, outcome []StatusDetail, failed []bool) ([]parsed, error) {
+	refs := map[int][]string{}
+	var all []string
+	for _, p := range objs {
+		if p.env.Type == "identity" {
+			all = append(all, p.env.ID)
+		}
+	}
+	for _, p := range objs {
+		var named struct {
+			CreatedBy string   `json:"created_by_ref"`
+			Where     []string `json:"where_sighted_refs"`
+		}
+		json.Unmarshal(p.raw, &named)
+		for _, id := range append(named.Where, named.CreatedBy) {
+			if strings.HasPrefix(id, "identity--") {
+				refs[p.index] = append(refs[p.index], id)
+				all = append(all, id)
+			}
+		}
+	}
+	if len(all) == 0 {
+		return objs, nil
+	}
+	xsocs := map[string]bool{}
+	for start := 0; start < len(all); start += 500 {
+		var sb strings.Builder
+		sb.WriteString(`SELECT DISTINCT object_id FROM intel_objects WHERE owner = ?`)
+		args := inList(&sb, "object_id", all[start:min(start+500, len(all))], []any{SystemOwner})
+		rows, err := r.db.Query(ctx, sb.String(), args...)
+		if err != nil {
+			return nil, err
+		}
+		for rows.Next() {
+			var id string
+			if err := rows.Scan(&id); err != nil {
+				rows.Close()
+				return nil, err
+			}
+			xsocs[id] = true
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return nil, err
+		}
+	}
+	if len(xsocs) == 0 {
+		return objs, nil
+	}
+	var kept []parsed
+	for _, p := range objs {
+		if xsocs[p.env.ID] {
+			outcome[p.index].Message, failed[p.index] = msgOtherOwner, true
+			continue
+		}
+		kept = append(kept, p)
+	}
+	secret, err := r.secret(ctx)
+	if err != nil {
+		return nil, err
+	}
+	own := keyedID("identity", secret, "member/"+member)
+	var out []parsed
+	for _, p := range kept {
+		if slices.ContainsFunc(refs[p.index], func(id string) bool { return xsocs[id] && id != own }) {
+			outcome[p.index].Message, failed[p.index] = msgImpostor, true
+			continue
+		}
+		out = append(out, p)
+	}
+	return out, nil
+}
 
 // holder is one member's hold on an object id: a stored version's owner,
 // level and named recipients.

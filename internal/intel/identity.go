@@ -25,7 +25,9 @@ const identityEpoch = "2020-01-01T00:00:00.000Z"
 // member in what xsoc produces on its behalf (sightings), storing the
 // identity in collection the first time. The identity is xsoc's own
 // (SystemOwner), marked TLP:GREEN, and has one version forever, so that
-// nobody learns a member's activity from it. Its id is a UUIDv5-style
+// nobody learns a member's activity from it; no member may add versions
+// of it, nor add objects that name it as their creator or as where
+// something was sighted unless it is that member's (AddObjects). Its id is a UUIDv5-style
 // digest keyed by a secret of the store, so that no member can predict
 // another member's identity id and take it before xsoc makes it.
 func (r *Repo) MemberIdentity(ctx context.Context, collection, member string) (string, error) {

@@ -813,3 +813,78 @@ func TestOwnedObjectsMigration(t *testing.T) {
 		}
 	})
 }
+
+// TestMembersSpeakOnlyForThemselves: the identities xsoc makes for members
+// can be neither versioned, nor taken, nor named by another member as the
+// creator of its objects or as where something was sighted.
+func TestMembersSpeakOnlyForThemselves(t *testing.T) {
+	storetest.Each(t, []store.Schema{Schema()}, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		f := newFixture(t, db, Options{})
+		f.repo.SetRights(ctx, f.coll, "cert-b", Rights{Read: true, Write: true})
+		// A collection cert-w may write but not read: it sees no identity.
+		blind, err := f.repo.CreateCollection(ctx, Collection{Title: "drop box"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		f.repo.SetRights(ctx, blind.ID, "cert-w", Rights{Write: true})
+		identA, err := f.repo.MemberIdentity(ctx, f.coll, "cert-a")
+		if err != nil {
+			t.Fatal(err)
+		}
+		identB, err := f.repo.MemberIdentity(ctx, f.coll, "cert-b")
+		if err != nil {
+			t.Fatal(err)
+		}
+		ind := newID("indicator")
+		sighting := func(createdBy string, where ...string) json.RawMessage {
+			w, _ := json.Marshal(where)
+			return object("sighting", newID("sighting"), "2026-01-01T00:00:00.000Z",
+				`"created_by_ref":"`+createdBy+`"`, `"sighting_of_ref":"`+ind+`"`, `"where_sighted_refs":`+string(w))
+		}
+		for _, tt := range []struct {
+			name string
+			v    Viewer
+			coll string
+			obj  json.RawMessage
+			want string // "" accepted
+		}{
+			{"a sighting in its own name", other, f.coll, sighting(identB, identB), ""},
+			{"a sighting created by another member's identity", other, f.coll, sighting(identA, identB), msgImpostor},
+			{"a sighting where another member sighted it", other, f.coll, sighting(identB, identB, identA), msgImpostor},
+			{"an indicator created by another member's identity", other, f.coll,
+				object("indicator", ind, "2026-01-01T00:00:00.000Z", `"created_by_ref":"`+identA+`"`), msgImpostor},
+			{"a version of another member's identity", other, f.coll,
+				object("identity", identA, "2026-01-01T00:00:00.000Z", `"name":"cert-b","identity_class":"organization"`), msgOtherOwner},
+			{"a version of its own identity", other, f.coll,
+				object("identity", identB, "2026-01-01T00:00:00.000Z", `"name":"cert-b","identity_class":"organization"`), msgOtherOwner},
+			{"another member's identity id, unseen", Viewer{Member: "cert-w"}, blind.ID,
+				object("identity", identA, "2026-01-01T00:00:00.000Z", `"name":"cert-a","identity_class":"organization"`), msgOtherOwner},
+			{"an identity of its own named after another member", other, f.coll,
+				object("identity", newID("identity"), "2026-01-01T00:00:00.000Z", `"name":"cert-a","identity_class":"organization"`), ""},
+		} {
+			t.Run(tt.name, func(t *testing.T) {
+				st, err := f.repo.AddObjects(ctx, tt.v, tt.coll, []json.RawMessage{tt.obj})
+				if err != nil {
+					t.Fatal(err)
+				}
+				got := ""
+				if len(st.Failures) > 0 {
+					got = st.Failures[0].Message
+				}
+				if got != tt.want {
+					t.Errorf("answer %q, want %q", got, tt.want)
+				}
+			})
+		}
+		// xsoc's identity of cert-a is unchanged: one version, its own.
+		again, err := f.repo.MemberIdentity(ctx, f.coll, "cert-a")
+		if err != nil || again != identA {
+			t.Fatalf("cert-a's identity is now %q, %v; was %s", again, err, identA)
+		}
+		vers, err := f.repo.Versions(ctx, op, f.coll, identA, Filter{})
+		if err != nil || len(vers.Objects) != 1 || vers.Objects[0].Owner != SystemOwner {
+			t.Errorf("versions of cert-a's identity: %+v, %v", vers.Objects, err)
+		}
+	})
+}
