@@ -3,6 +3,7 @@ package api
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"slices"
@@ -10,6 +11,7 @@ import (
 	"time"
 
 	"github.com/xsoc/xsoc/internal/audit"
+	"github.com/xsoc/xsoc/internal/member"
 )
 
 // Audited wraps the authenticated routes so that the audit log records
@@ -32,33 +34,79 @@ func Audited(l *audit.Log, log *slog.Logger, next http.Handler) http.Handler {
 		}
 		rec := &recorder{ResponseWriter: w, status: http.StatusOK, keep: crossRead}
 		next.ServeHTTP(rec, r)
-		e := audit.Entry{
-			At: time.Now(), Actor: p.Member.ID, Role: string(p.Role), KeyID: p.KeyID, Via: "api",
-			Remote: r.RemoteAddr, Action: actionOf(r), Target: r.PathValue("id"), Status: rec.status,
-		}
-		if p.Operator() {
-			e.Actor = "operator"
-		}
-		var entries []audit.Entry
+		e := ReadEntry(r, p, rec.status)
 		if admin {
-			entries = append(entries, e)
+			record(l, log, r, e)
 		}
 		if crossRead && rec.status == http.StatusOK {
-			for _, o := range othersData(rec.body.Bytes(), p.Member.ID) {
-				x := e
-				x.Owner, x.Target = o.owner, strings.Join(o.ids, ",")
-				x.Detail = "read data of another member"
-				entries = append(entries, x)
-			}
-		}
-		for _, x := range entries {
-			// The answer is sent: a failed write cannot refuse it, so it is
-			// logged loudly instead.
-			if err := l.Record(r.Context(), x); err != nil {
-				log.Error("audit: entry lost", "err", err, "actor", x.Actor, "action", x.Action, "target", x.Target)
-			}
+			RecordReads(l, log, r, e, othersData(rec.body.Bytes(), p.Member.ID))
 		}
 	})
+}
+
+// ReadsAudited wraps a route that answers JSON (the console's own pages)
+// so that a member's read of other members' data is recorded as Audited
+// records the API's: one entry per owner, naming the objects (those with
+// an "id" and a "member", "members" or "owner").
+func ReadsAudited(l *audit.Log, log *slog.Logger, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		p, _ := PrincipalFrom(r.Context())
+		if p.Operator() || p.Member.ID == "" {
+			next.ServeHTTP(w, r)
+			return
+		}
+		rec := &recorder{ResponseWriter: w, status: http.StatusOK, keep: true}
+		next.ServeHTTP(rec, r)
+		if rec.status == http.StatusOK {
+			RecordReads(l, log, r, ReadEntry(r, p, rec.status), othersData(rec.body.Bytes(), p.Member.ID))
+		}
+	})
+}
+
+// ReadEntry is the audit entry of request r by p answered with status:
+// who, from where, what (the route), when.
+func ReadEntry(r *http.Request, p member.Principal, status int) audit.Entry {
+	e := audit.Entry{
+		At: time.Now(), Actor: p.Member.ID, Role: string(p.Role), KeyID: p.KeyID, Via: "api",
+		Remote: r.RemoteAddr, Action: actionOf(r), Target: r.PathValue("id"), Status: status,
+	}
+	if p.Operator() {
+		e.Actor = "operator"
+	}
+	return e
+}
+
+// Owned is the ids of the objects of one owner that an answer carried.
+type Owned struct {
+	Owner string
+	IDs   []string
+}
+
+// RecordReads records, from entry e, one entry per owner in read — the
+// member whose data the request read and the ids of those objects, at
+// most maxAuditedIDs (the volume is one entry per owner per request,
+// however large the answer).
+func RecordReads(l *audit.Log, log *slog.Logger, r *http.Request, e audit.Entry, read []Owned) {
+	for _, o := range read {
+		x := e
+		ids := o.IDs
+		if len(ids) > maxAuditedIDs {
+			x.Detail = fmt.Sprintf("read data of another member (%d objects, the first %d named)", len(ids), maxAuditedIDs)
+			ids = ids[:maxAuditedIDs]
+		} else {
+			x.Detail = "read data of another member"
+		}
+		x.Owner, x.Target = o.Owner, strings.Join(ids, ",")
+		record(l, log, r, x)
+	}
+}
+
+// record writes e. The answer is sent: a failed write cannot refuse it,
+// so it is logged loudly instead.
+func record(l *audit.Log, log *slog.Logger, r *http.Request, e audit.Entry) {
+	if err := l.Record(r.Context(), e); err != nil {
+		log.Error("audit: entry lost", "err", err, "actor", e.Actor, "action", e.Action, "target", e.Target)
+	}
 }
 
 // readsCases reports whether path reads alerts or incidents, the data a
@@ -67,13 +115,14 @@ func readsCases(path string) bool {
 	return strings.HasPrefix(path, "/api/v1/alerts") || strings.HasPrefix(path, "/api/v1/incidents")
 }
 
-// actionOf names a request after its route: "POST members/{id}/rotate-key".
+// actionOf names a request after its route: "POST members/{id}/rotate-key",
+// "GET web/intel".
 func actionOf(r *http.Request) string {
+	path := r.URL.Path
 	if r.Pattern != "" {
-		method, path, _ := strings.Cut(r.Pattern, " ")
-		return method + " " + strings.TrimPrefix(path, "/api/v1/")
+		_, path, _ = strings.Cut(r.Pattern, " ")
 	}
-	return r.Method + " " + strings.TrimPrefix(r.URL.Path, "/api/v1/")
+	return r.Method + " " + strings.TrimPrefix(strings.TrimPrefix(path, "/api/v1/"), "/")
 }
 
 // maxAuditedBody bounds the part of an answer kept to find whose data it
@@ -115,16 +164,10 @@ func (r *recorder) Flush() {
 	}
 }
 
-// owned is the ids of the objects of one owner in an answer.
-type owned struct {
-	owner string
-	ids   []string
-}
-
 // othersData finds, in a JSON answer, the objects owned by members other
 // than viewer: every object with an "id" and a "member" (alerts, timeline
-// entries) or "members" (incidents), at any depth.
-func othersData(body []byte, viewer string) []owned {
+// entries), "members" (incidents) or "owner" (indicators), at any depth.
+func othersData(body []byte, viewer string) []Owned {
 	var v any
 	if json.Unmarshal(body, &v) != nil {
 		return nil
@@ -143,6 +186,9 @@ func othersData(body []byte, viewer string) []owned {
 			if m, ok := v["member"].(string); ok {
 				owners = append(owners, m)
 			}
+			if m, ok := v["owner"].(string); ok {
+				owners = append(owners, m)
+			}
 			if ms, ok := v["members"].([]any); ok {
 				for _, m := range ms {
 					if s, ok := m.(string); ok {
@@ -151,7 +197,7 @@ func othersData(body []byte, viewer string) []owned {
 				}
 			}
 			for _, o := range owners {
-				if id != "" && o != "" && o != viewer && !slices.Contains(byOwner[o], id) && len(byOwner[o]) < maxAuditedIDs {
+				if id != "" && o != "" && o != viewer && !slices.Contains(byOwner[o], id) && len(byOwner[o]) <= maxAuditedIDs {
 					byOwner[o] = append(byOwner[o], id)
 				}
 			}
@@ -161,11 +207,16 @@ func othersData(body []byte, viewer string) []owned {
 		}
 	}
 	walk(v)
-	out := make([]owned, 0, len(byOwner))
+	return Group(byOwner)
+}
+
+// Group orders ids by owner as RecordReads takes them.
+func Group(byOwner map[string][]string) []Owned {
+	out := make([]Owned, 0, len(byOwner))
 	for o, ids := range byOwner {
-		out = append(out, owned{owner: o, ids: ids})
+		out = append(out, Owned{Owner: o, IDs: ids})
 	}
-	slices.SortFunc(out, func(a, b owned) int { return strings.Compare(a.owner, b.owner) })
+	slices.SortFunc(out, func(a, b Owned) int { return strings.Compare(a.Owner, b.Owner) })
 	return out
 }
 

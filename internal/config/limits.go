@@ -28,7 +28,8 @@ type Limits struct {
 	IngestRate  float64 `yaml:"ingest_rate"`
 	IngestBurst int     `yaml:"ingest_burst"`
 	// APIRate and APIBurst are each API key's token bucket for all other
-	// requests.
+	// requests, REST and TAXII alike, and each console user's for its
+	// pages and REST calls.
 	APIRate  float64 `yaml:"api_rate"`
 	APIBurst int     `yaml:"api_burst"`
 	// APIMaxBody bounds the body of any request but bulk ingest (413).

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -131,7 +133,7 @@ func (n *Node) openIntel(ctx context.Context) error {
 	}
 	(&api.Collections{Repo: n.Intel, Members: n.Members}).Register(n.mux)
 	srv, err := taxii.NewServer(taxii.Config{
-		Repo: n.Intel, Authenticate: n.taxiiAuth, Title: "xsoc TAXII 2.1", Log: n.Log,
+		Repo: n.Intel, Authenticate: n.taxiiAuth, Title: "xsoc TAXII 2.1", Log: n.Log, Read: n.auditTAXIIRead,
 	})
 	if err != nil {
 		return err
@@ -210,19 +212,65 @@ func (n *Node) GrantSharedWrite(ctx context.Context) error {
 	return EnsureSharedCollection(ctx, n.Intel, n.Members)
 }
 
+// serveTAXII serves a TAXII request under the key's token bucket (the
+// one its REST calls spend): a valid key's principal goes into the
+// request for taxiiAuth and the audit log; an empty bucket answers 429
+// with Retry-After, as a TAXII error. Requests without a valid key go on
+// to the server, which answers 401.
+func (n *Node) serveTAXII(w http.ResponseWriter, r *http.Request) {
+	if key := api.KeyOf(r); key != "" {
+		if p, err := n.Members.Authenticate(r.Context(), key); err == nil {
+			if wait, ok := n.limiter.Take(p.KeyID, false); !ok {
+				w.Header().Set("Retry-After", api.RetryAfter(wait))
+				taxii.WriteError(w, http.StatusTooManyRequests, "Too many requests", n.limiter.Refusal(false, wait))
+				return
+			}
+			r = r.WithContext(api.WithPrincipal(r.Context(), p))
+		}
+	}
+	n.taxii.ServeHTTP(w, r)
+}
+
 // taxiiAuth maps TAXII credentials (Bearer key, or Basic with the key as
-// password) to an intel viewer.
+// password) to an intel viewer: the principal serveTAXII found, else the
+// key's (which then fails).
 func (n *Node) taxiiAuth(r *http.Request) (intel.Viewer, error) {
-	key := api.KeyOf(r)
-	if key == "" {
-		return intel.Viewer{}, taxii.ErrUnauthenticated
-	}
-	p, err := n.Members.Authenticate(r.Context(), key)
-	if errors.Is(err, member.ErrUnauthenticated) {
-		return intel.Viewer{}, fmt.Errorf("%w: %v", taxii.ErrUnauthenticated, err)
-	}
-	if err != nil {
-		return intel.Viewer{}, err
+	p, ok := api.PrincipalFrom(r.Context())
+	if !ok {
+		key := api.KeyOf(r)
+		if key == "" {
+			return intel.Viewer{}, taxii.ErrUnauthenticated
+		}
+		var err error
+		p, err = n.Members.Authenticate(r.Context(), key)
+		if errors.Is(err, member.ErrUnauthenticated) {
+			return intel.Viewer{}, fmt.Errorf("%w: %v", taxii.ErrUnauthenticated, err)
+		}
+		if err != nil {
+			return intel.Viewer{}, err
+		}
 	}
 	return intel.Viewer{Member: p.Member.ID, ClientOf: p.Member.ClientOf, Operator: p.Operator()}, nil
+}
+
+// auditTAXIIRead records a TAXII read in the audit log: an operator's as
+// an administrative request, a member's as one entry per other member
+// whose objects it read (xsoc's own identities are nobody's data).
+func (n *Node) auditTAXIIRead(r *http.Request, v intel.Viewer, read []intel.Object) {
+	p, _ := api.PrincipalFrom(r.Context())
+	e := api.ReadEntry(r, p, http.StatusOK)
+	e.Action = r.Method + " " + strings.TrimPrefix(r.URL.Path, "/")
+	if v.Operator {
+		if err := n.Audit.Record(r.Context(), e); err != nil {
+			n.Log.Error("audit: entry lost", "err", err, "actor", e.Actor, "action", e.Action)
+		}
+		return
+	}
+	byOwner := map[string][]string{}
+	for _, o := range read {
+		if o.Owner != v.Member && o.Owner != intel.SystemOwner && !slices.Contains(byOwner[o.Owner], o.ID) {
+			byOwner[o.Owner] = append(byOwner[o.Owner], o.ID)
+		}
+	}
+	api.RecordReads(n.Audit, n.Log, r, e, api.Group(byOwner))
 }

@@ -98,6 +98,9 @@ type Node struct {
 	// guarded is the route multiplexer behind the audit log, for requests
 	// already authenticated (API keys, console sessions).
 	guarded http.Handler
+	// limiter is the token buckets of every key and console user, shared
+	// by the API, TAXII and the console.
+	limiter *api.Limiter
 }
 
 // Schemas are the tables of every package a node uses, in dependency order.
@@ -242,17 +245,17 @@ func (n *Node) routes() {
 	n.mux.Handle("GET /api/v1/openapi.json", api.OpenAPIHandler())
 	n.mux.Handle("GET /api/v1/audit", api.AuditHandler(n.Audit))
 	n.guarded = api.Audited(n.Audit, n.Log, n.mux)
+	n.limiter = api.NewLimiter(api.Limits{
+		IngestRate: lim.IngestRate, IngestBurst: lim.IngestBurst, APIRate: lim.APIRate, APIBurst: lim.APIBurst,
+		MaxBody: int64(lim.APIMaxBody), MaxPage: lim.MaxPage, MaxRange: lim.MaxRange,
+	})
 }
 
 // Handler returns the node's HTTP handler: /healthz open, the web console
 // (its pages, and API calls made with its session cookie), all else
 // authenticated by API key.
 func (n *Node) Handler() http.Handler {
-	lim := n.Config.Limits
-	authed := api.Authenticate(n.Members, n.Log, api.Limit(api.Limits{
-		IngestRate: lim.IngestRate, IngestBurst: lim.IngestBurst, APIRate: lim.APIRate, APIBurst: lim.APIBurst,
-		MaxBody: int64(lim.APIMaxBody), MaxPage: lim.MaxPage, MaxRange: lim.MaxRange,
-	}, n.guarded))
+	authed := api.Authenticate(n.Members, n.Log, n.limiter.Handler(n.guarded))
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path == "/healthz" {
 			w.Write([]byte("ok\n"))
@@ -263,7 +266,7 @@ func (n *Node) Handler() http.Handler {
 			return
 		}
 		if strings.HasPrefix(r.URL.Path, "/taxii2/") && n.taxii != nil {
-			n.taxii.ServeHTTP(w, r) // TAXII authenticates itself, with TAXII error bodies
+			n.serveTAXII(w, r) // TAXII authenticates itself, with TAXII error bodies
 			return
 		}
 		authed.ServeHTTP(w, r)

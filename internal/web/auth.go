@@ -90,6 +90,11 @@ func (c *Console) session(min user.Role, next http.HandlerFunc) http.Handler {
 		if !ok {
 			return
 		}
+		// The console's own routes spend the user's tokens here; its
+		// REST calls spend them in Config.API.
+		if c.cfg.Throttle != nil && !c.cfg.Throttle(w, r, p.KeyID) {
+			return
+		}
 		if !s.User.Role.AtLeast(min) {
 			api.Error(w, http.StatusForbidden, fmt.Sprintf("your role (%s) may not do this: it needs %s", s.User.Role, min))
 			return

@@ -37,7 +37,8 @@ type Config struct {
 	Members *member.Registry
 	// API serves the node's REST routes without authenticating: the
 	// console authenticates the session and puts its principal in the
-	// request context, as api.Authenticate does for keys.
+	// request context, as api.Authenticate does for keys. It applies the
+	// rate limits and bounds (the principal's key id is "user:<name>").
 	API http.Handler
 	// Alerts feeds the live stream and the dashboard's counts.
 	Alerts *alert.Service
@@ -49,6 +50,15 @@ type Config struct {
 	// Secure marks cookies Secure; set it when the node serves HTTPS.
 	Secure bool
 	Log    *slog.Logger
+	// Throttle, when set, spends a token of the logged-in user's rate
+	// limit (who is the session principal's key id) for each request
+	// to the console's own routes (/web/...) made in a session; it
+	// answers the request itself (429) and reports false when the user's
+	// bucket is empty.
+	Throttle func(w http.ResponseWriter, r *http.Request, who string) bool
+	// Audited, when set, wraps the console's own pages that show other
+	// members' data (the Intel page), for the audit log.
+	Audited func(http.Handler) http.Handler
 }
 
 // Console is the web console's HTTP handler.
@@ -93,7 +103,7 @@ func New(cfg Config) *Console {
 	c.mux.Handle("POST /web/users/{name}/disable", c.session(user.Admin, c.setUserDisabled(true)))
 	c.mux.Handle("POST /web/users/{name}/enable", c.session(user.Admin, c.setUserDisabled(false)))
 	c.mux.Handle("POST /web/users/{name}/password", c.session(user.Admin, c.resetPassword))
-	c.mux.Handle("GET /web/intel", c.session(user.Viewer, c.intelList))
+	c.mux.Handle("GET /web/intel", c.session(user.Viewer, c.audited(c.intelList)))
 	c.mux.Handle("POST /web/intel/import", c.session(user.Admin, c.intelImport))
 	c.mux.Handle("POST /web/rules/test", c.session(user.Viewer, c.testRules))
 	c.mux.Handle("/api/", http.HandlerFunc(c.proxyAPI))
@@ -133,6 +143,14 @@ func (c *Console) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.Set("Strict-Transport-Security", "max-age=31536000")
 	}
 	c.mux.ServeHTTP(w, r)
+}
+
+// audited wraps h with Config.Audited, if set.
+func (c *Console) audited(h http.HandlerFunc) http.HandlerFunc {
+	if c.cfg.Audited == nil {
+		return h
+	}
+	return c.cfg.Audited(h).ServeHTTP
 }
 
 // app serves the single page; it asks /web/session who is logged in and

@@ -44,6 +44,10 @@ type Config struct {
 	MaxContentLength int64
 	// Log receives server-side failures (default slog.Default()).
 	Log *slog.Logger
+	// Read, when set, is told of every successful read of objects,
+	// manifests and versions: who read (the viewer) which object
+	// versions, for the audit log.
+	Read func(r *http.Request, v intel.Viewer, read []intel.Object)
 }
 
 // Server serves the repository as a TAXII 2.1 server. Mount it at
@@ -250,7 +254,7 @@ func (s *Server) objects(w http.ResponseWriter, r *request) {
 		return
 	}
 	page, err := s.cfg.Repo.Objects(r.Context(), r.viewer, r.collection, f)
-	s.replyEnvelope(w, page, err)
+	s.replyEnvelope(w, r, page, err)
 }
 
 func (s *Server) object(w http.ResponseWriter, r *request) {
@@ -263,14 +267,22 @@ func (s *Server) object(w http.ResponseWriter, r *request) {
 		return
 	}
 	page, err := s.cfg.Repo.Object(r.Context(), r.viewer, r.collection, r.object, f)
-	s.replyEnvelope(w, page, err)
+	s.replyEnvelope(w, r, page, err)
 }
 
-func (s *Server) replyEnvelope(w http.ResponseWriter, page intel.Page, err error) {
+// read tells Config.Read of a successful read.
+func (s *Server) read(r *request, page intel.Page) {
+	if s.cfg.Read != nil && len(page.Objects) > 0 {
+		s.cfg.Read(r.Request, r.viewer, page.Objects)
+	}
+}
+
+func (s *Server) replyEnvelope(w http.ResponseWriter, r *request, page intel.Page, err error) {
 	if err != nil {
 		s.repoError(w, err)
 		return
 	}
+	s.read(r, page)
 	var env envelope
 	for _, o := range page.Objects {
 		env.Objects = append(env.Objects, o.Raw)
@@ -290,6 +302,7 @@ func (s *Server) manifest(w http.ResponseWriter, r *request) {
 		s.repoError(w, err)
 		return
 	}
+	s.read(r, page)
 	var m manifest
 	for _, o := range page.Objects {
 		m.Objects = append(m.Objects, ManifestRecord{
@@ -312,6 +325,7 @@ func (s *Server) versions(w http.ResponseWriter, r *request) {
 		s.repoError(w, err)
 		return
 	}
+	s.read(r, page)
 	var v versions
 	for _, o := range page.Objects {
 		v.Versions = append(v.Versions, o.VersionString())
@@ -503,6 +517,12 @@ func (s *Server) repoError(w http.ResponseWriter, err error) {
 // fail writes a TAXII error message.
 func (s *Server) fail(w http.ResponseWriter, code int, title, description string) {
 	s.reply(w, code, Error{Title: title, Description: description, HTTPStatus: strconv.Itoa(code)})
+}
+
+// WriteError answers a TAXII request with an error message, for what
+// stands in front of the server (rate limits).
+func WriteError(w http.ResponseWriter, code int, title, description string) {
+	(&Server{cfg: Config{Log: slog.Default()}}).fail(w, code, title, description)
 }
 
 // reply writes a TAXII resource.
