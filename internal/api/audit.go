@@ -44,21 +44,30 @@ func Audited(l *audit.Log, log *slog.Logger, next http.Handler) http.Handler {
 	})
 }
 
-// ReadsAudited wraps a route that answers JSON (the console's own pages)
-// so that a member's read of other members' data is recorded as Audited
-// records the API's: one entry per owner, naming the objects (those with
-// an "id" and a "member", "members" or "owner").
-func ReadsAudited(l *audit.Log, log *slog.Logger, next http.Handler) http.Handler {
+// ConsoleAudited wraps the web console's own routes (which do not go
+// through Audited): every change made there (any method but GET and
+// HEAD: users added, disabled, given passwords; intelligence imported) is
+// recorded with who made it, and a member's read of other members' data
+// as Audited records the API's: one entry per owner, naming the objects
+// (those with an "id" and a "member", "members" or "owner").
+func ConsoleAudited(l *audit.Log, log *slog.Logger, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		p, _ := PrincipalFrom(r.Context())
-		if p.Operator() || p.Member.ID == "" {
+		read := r.Method == http.MethodGet || r.Method == http.MethodHead
+		crossRead := read && !p.Operator() && p.Member.ID != ""
+		if read && !crossRead {
 			next.ServeHTTP(w, r)
 			return
 		}
-		rec := &recorder{ResponseWriter: w, status: http.StatusOK, keep: true}
+		rec := &recorder{ResponseWriter: w, status: http.StatusOK, keep: crossRead}
 		next.ServeHTTP(rec, r)
-		if rec.status == http.StatusOK {
-			RecordReads(l, log, r, ReadEntry(r, p, rec.status), othersData(rec.body.Bytes(), p.Member.ID))
+		e := ReadEntry(r, p, rec.status)
+		e.Via = "console"
+		if !read {
+			record(l, log, r, e)
+		}
+		if crossRead && rec.status == http.StatusOK {
+			RecordReads(l, log, r, e, othersData(rec.body.Bytes(), p.Member.ID))
 		}
 	})
 }
@@ -69,6 +78,9 @@ func ReadEntry(r *http.Request, p member.Principal, status int) audit.Entry {
 	e := audit.Entry{
 		At: time.Now(), Actor: p.Member.ID, Role: string(p.Role), KeyID: p.KeyID, Via: "api",
 		Remote: r.RemoteAddr, Action: actionOf(r), Target: r.PathValue("id"), Status: status,
+	}
+	if e.Target == "" {
+		e.Target = r.PathValue("name") // the console's users
 	}
 	if p.Operator() {
 		e.Actor = "operator"

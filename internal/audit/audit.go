@@ -47,7 +47,7 @@ type Entry struct {
 	// Role is "member", "operator" or "cli".
 	Role  string `json:"role"`
 	KeyID string `json:"key_id,omitempty"`
-	// Via is "api" or "cli".
+	// Via is "api", "console" (the web console's own routes) or "cli".
 	Via string `json:"via"`
 	// Remote is the client's address (API) or user@host (command line).
 	Remote string `json:"remote"`

@@ -165,15 +165,30 @@ func TestSplitDoesNotQuoteWithheldAlerts(t *testing.T) {
 		if len(ins) != 1 || len(ins[0].Timeline) != 4 {
 			t.Fatalf("setup: %d campaigns", len(ins))
 		}
-		// de1, a client of fr1, sees fr1's AMBER alert and splits it off
-		// with its own.
+		// de1, a client of fr1, sees fr1's AMBER alert but may not split
+		// it off: it is fr1's. Nothing moves.
 		client := alert.Viewer{Member: "de1", ClientOf: []string{"fr1"}}
-		split, err := e.c.Split(e.ctx, client, ins[0].ID, []string{raised[0].ID, raised[1].ID}, "de1:k1")
+		if _, err := e.c.Split(e.ctx, client, ins[0].ID, []string{raised[0].ID, raised[1].ID}, "de1:k1"); !errors.Is(err, correlate.ErrForbidden) {
+			t.Fatalf("a member splits off another member's alert: %v, want ErrForbidden", err)
+		}
+		if in, err := e.c.Incident(e.ctx, alert.Viewer{Operator: true}, ins[0].ID); err != nil || len(in.Timeline) != 4 {
+			t.Fatalf("after the refused split: %d alerts, %v; want 4", len(in.Timeline), err)
+		}
+		// An operator splits them off together; the new incident quotes
+		// fr1's AMBER alert to nobody who may not see it.
+		split, err := e.c.Split(e.ctx, alert.Viewer{Operator: true}, ins[0].ID, []string{raised[0].ID, raised[1].ID}, "operator")
 		if err != nil {
 			t.Fatal(err)
 		}
 		if len(split.Timeline) != 2 {
 			t.Fatalf("split incident shows %d alerts to its maker, want 2", len(split.Timeline))
+		}
+		for _, v := range viewerKinds {
+			e.checkNoLeak(v, raised)
+		}
+		// de1 splits off its own alert.
+		if _, err := e.c.Split(e.ctx, client, split.ID, []string{raised[1].ID}, "de1:k1"); err != nil {
+			t.Errorf("a member splits off its own alert: %v", err)
 		}
 		for _, v := range viewerKinds {
 			e.checkNoLeak(v, raised)

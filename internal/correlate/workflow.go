@@ -508,7 +508,11 @@ func (c *Correlator) splitKind(kind Kind, ids []string, f *facts) Kind {
 
 // Split moves the given alerts of incident id into a new incident and
 // returns the new incident as v sees it. v must see each alert, and at
-// least one alert must stay behind. The new incident is a campaign if the
+// least one alert must stay behind. A member splits off only its own
+// alerts (ErrForbidden for another member's, even one it sees): moving
+// an alert out of a shared incident reshapes the owner's case, and a
+// member acts only on what it owns (alert.Viewer.Owns); an operator may
+// split off any. The new incident is a campaign if the
 // source was one and the alerts moved still span two countries, local
 // otherwise; its title is derived per viewer like any other's.
 func (c *Correlator) Split(ctx context.Context, v alert.Viewer, id string, alertIDs []string, who string) (Incident, error) {
@@ -530,6 +534,11 @@ func (c *Correlator) Split(ctx context.Context, v alert.Viewer, id string, alert
 		for _, aid := range ids {
 			if !inIncident[aid] {
 				return nil, fmt.Errorf("%w: alert %s is not (visibly) in incident %s", ErrInvalid, aid, id)
+			}
+		}
+		for _, aid := range ids {
+			if a := e.f.alerts[aid]; !v.Owns(a.Member) {
+				return nil, fmt.Errorf("%w: alert %s belongs to another member: a member splits off only its own alerts", ErrForbidden, aid)
 			}
 		}
 		if len(ids) >= len(e.f.members[id]) {

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/xsoc/xsoc/internal/alert"
@@ -228,25 +229,32 @@ func TestHubLinksByPublicAddress(t *testing.T) {
 	}
 }
 
-// TestNoticesOnlyNews: a notice goes out for each remote alert that
-// joins a cross-border incident, once; when the incident reaches another
-// country, for each of its alerts again (the notice names the countries).
-func TestNoticesOnlyNews(t *testing.T) {
+// noticeHub starts a test hub with the member nodes' notice streams, all
+// in one, and a tap that sees every notice the hub publishes (the streams
+// absorb repeats).
+func noticeHub(t *testing.T) (*testHub, *nats.Subscription) {
+	t.Helper()
 	p := newTestPKI(t)
 	hubID := p.identity(t, "hub")
 	hubBus, _ := openHubBus(t, hubID)
 	h := newTestHub(t, hubBus, hubID, storetest.SQLite(t, hubSchemas()...))
-	ctx := context.Background()
-	// The member nodes' notice streams, all in one, and a tap that sees
-	// every notice the hub publishes (the streams absorb repeats).
 	js, _ := jetstream.New(hubBus.Federation())
-	if _, err := js.CreateStream(ctx, jetstream.StreamConfig{Name: "TEST_NOTICES", Subjects: []string{NoticeSubject + ".>"}}); err != nil {
+	if _, err := js.CreateStream(context.Background(), jetstream.StreamConfig{Name: "TEST_NOTICES", Subjects: []string{NoticeSubject + ".>"}}); err != nil {
 		t.Fatal(err)
 	}
 	tap, err := hubBus.Federation().SubscribeSync(NoticeSubject + ".>")
 	if err != nil {
 		t.Fatal(err)
 	}
+	return h, tap
+}
+
+// TestNoticesOnlyNews: a notice goes out for each remote alert that
+// joins a cross-border incident, once; when the incident reaches another
+// country, for each of its alerts again (the notice names the countries).
+func TestNoticesOnlyNews(t *testing.T) {
+	h, tap := noticeHub(t)
+	ctx := context.Background()
 	at := time.Now().Add(-time.Hour).Truncate(time.Second).UTC()
 	addr := Observable{Type: "ipv4-addr", Role: "destination", Pseudonym: "5e1f0c2a9b7d4e3f8a6b1c0d2e4f6a8b", Global: true}
 	raise := func(node, memberID, country string) {
@@ -291,5 +299,76 @@ func TestNoticesOnlyNews(t *testing.T) {
 	raise("pl-node", "pl-energa", "PL")
 	if got := notices(); len(got) != 4 {
 		t.Errorf("another country: notices %q, want one for each of 4 alerts", got)
+	}
+}
+
+// TestNoticesTellOnlyWhatEachMemberMaySee: a cross-border incident holds
+// alerts of members sharing at GREEN (DE, FR), AMBER+STRICT (SE) and RED
+// (PL). Each member's notice names the countries and counts the members
+// it may see at the hub: its own and the GREEN ones, never SE's or PL's
+// (unless it is SE or PL, which sees itself).
+func TestNoticesTellOnlyWhatEachMemberMaySee(t *testing.T) {
+	h, tap := noticeHub(t)
+	ctx := context.Background()
+	at := time.Now().Add(-time.Hour).Truncate(time.Second).UTC()
+	addr := Observable{Type: "ipv4-addr", Role: "destination", Pseudonym: "5e1f0c2a9b7d4e3f8a6b1c0d2e4f6a8b", Global: true}
+	latest := map[string]Alert{}
+	var order []string
+	for _, m := range []struct {
+		node, member, country, technique string
+		level                            tlp.Level
+	}{
+		{"de-node", "de-energie", "DE", "T1071.001", tlp.Green},
+		{"fr-node", "fr-soc", "FR", "T1566.001", tlp.Green},
+		{"se-node", "se-kraft", "SE", "T1190", tlp.AmberStrict},
+		{"pl-node", "pl-energa", "PL", "T1486", tlp.Red},
+	} {
+		a := Alert{Node: m.node, ID: alert.NewID(time.Now()), Count: 1, Member: m.member, Country: m.country, Sector: "energy",
+			EventTime: at, LastSeen: at, Detector: "sigma", RuleID: "r-" + m.country, RuleTitle: "secret rule of " + m.country,
+			Severity: alert.High, Techniques: []string{m.technique}, TLP: m.level, Observables: []Observable{addr}}
+		k := a.Node + "/" + a.ID
+		latest[k] = a
+		order = append(order, k)
+	}
+	if err := h.take(ctx, latest, order); err != nil {
+		t.Fatal(err)
+	}
+	if err := h.notices.pass(ctx); err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]Notice{}
+	for {
+		m, err := tap.NextMsg(200 * time.Millisecond)
+		if err != nil {
+			break
+		}
+		var n Notice
+		json.Unmarshal(m.Data, &n)
+		got[n.Node] = n
+	}
+	want := map[string]struct {
+		countries string
+		members   int
+	}{
+		"de-node": {"DE,FR", 2}, "fr-node": {"DE,FR", 2}, "se-node": {"DE,FR,SE", 3}, "pl-node": {"DE,FR,PL", 3},
+	}
+	if len(got) != len(want) {
+		t.Errorf("notices to %d nodes, want %d", len(got), len(want))
+	}
+	for node, w := range want {
+		n, ok := got[node]
+		if !ok {
+			t.Errorf("no notice to %s", node)
+			continue
+		}
+		if c := strings.Join(n.Countries, ","); c != w.countries || n.Members != w.members {
+			t.Errorf("notice to %s names %s, %d members; want %s, %d", node, c, n.Members, w.countries, w.members)
+		}
+		text, _ := json.Marshal(n)
+		for hidden, technique := range map[string]string{"SE": "T1190", "PL": "T1486"} {
+			if !strings.Contains(w.countries, hidden) && (strings.Contains(string(text), technique) || strings.Contains(string(text), "of "+hidden)) {
+				t.Errorf("notice to %s tells of %s: %s", node, hidden, text)
+			}
+		}
 	}
 }

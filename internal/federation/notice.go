@@ -27,6 +27,9 @@ const NoticeRule = "cross-border-incident"
 // joins a cross-border incident (or the incident reaches more countries):
 // the incident's id, title, countries, severity, span and techniques, and
 // which of the node's alerts it holds. Other members are only counted.
+// Everything in it is the incident as the alert's member may see it at
+// the hub: members sharing at TLP:RED or AMBER+STRICT add no country, no
+// count, no technique and no word of the title.
 type Notice struct {
 	Hub        string         `json:"hub"`
 	Incident   string         `json:"incident"`
@@ -112,6 +115,7 @@ func (nt *notifier) pass(ctx context.Context) error {
 	}
 	var failed error
 	seen := make(map[string]bool, len(page.Incidents))
+	views := map[string]map[string]*correlate.Incident{}
 	for i := range page.Incidents {
 		in := &page.Incidents[i]
 		seen[in.ID] = true
@@ -122,7 +126,7 @@ func (nt *notifier) pass(ctx context.Context) error {
 			told = &noticed{countries: countries, alerts: map[string]bool{}}
 			nt.sent[in.ID] = told
 		}
-		if err := nt.send(ctx, in, told.alerts); err != nil {
+		if err := nt.send(ctx, in, told.alerts, views); err != nil {
 			failed = err
 		}
 	}
@@ -135,8 +139,12 @@ func (nt *notifier) pass(ctx context.Context) error {
 }
 
 // send publishes a notice for each remote alert of incident in not in
-// done, and adds to done the alerts it noticed.
-func (nt *notifier) send(ctx context.Context, in *correlate.Incident, done map[string]bool) error {
+// done, and adds to done the alerts it noticed. Each notice tells the
+// incident as the alert's member sees it (views caches those views for
+// the pass); a member that sees no other country in it gets none, which
+// would tell it only that members it may not see were hit.
+func (nt *notifier) send(ctx context.Context, in *correlate.Incident, done map[string]bool,
+	views map[string]map[string]*correlate.Incident) error {
 	for _, id := range in.AlertIDs() {
 		if done[id] {
 			continue
@@ -151,9 +159,17 @@ func (nt *notifier) send(ctx context.Context, in *correlate.Incident, done map[s
 		if err != nil {
 			return err
 		}
-		n := Notice{Hub: nt.h.cfg.Identity.Name, Incident: in.ID, Title: in.Title, Countries: in.Countries,
-			Members: len(in.Members), Severity: in.Severity, Techniques: in.Techniques,
-			FirstSeen: in.FirstSeen, LastSeen: in.LastSeen, Node: node, Member: memberID, Alert: origin}
+		view, err := nt.viewOf(ctx, views, RemoteMemberID(node, memberID), in.ID)
+		if err != nil {
+			return err
+		}
+		if view == nil || !view.CrossBorder {
+			done[id] = true
+			continue
+		}
+		n := Notice{Hub: nt.h.cfg.Identity.Name, Incident: in.ID, Title: view.Title, Countries: view.Countries,
+			Members: len(view.Members), Severity: view.Severity, Techniques: view.Techniques,
+			FirstSeen: view.FirstSeen, LastSeen: view.LastSeen, Node: node, Member: memberID, Alert: origin}
 		data, err := json.Marshal(&n)
 		if err != nil {
 			return err
@@ -168,6 +184,25 @@ func (nt *notifier) send(ctx context.Context, in *correlate.Incident, done map[s
 		done[id] = true
 	}
 	return nil
+}
+
+// viewOf returns cross-border incident id as the hub member memberID
+// (a remote member's "<node>--<member>") may see it, nil if it sees it
+// as none; views caches each member's listing for one pass.
+func (nt *notifier) viewOf(ctx context.Context, views map[string]map[string]*correlate.Incident, memberID, id string) (*correlate.Incident, error) {
+	seen, ok := views[memberID]
+	if !ok {
+		page, err := nt.h.cfg.Correlator.Incidents(ctx, alert.Viewer{Member: memberID}, correlate.Filter{CrossBorder: true, Limit: 500})
+		if err != nil {
+			return nil, err
+		}
+		seen = make(map[string]*correlate.Incident, len(page.Incidents))
+		for i := range page.Incidents {
+			seen[page.Incidents[i].ID] = &page.Incidents[i]
+		}
+		views[memberID] = seen
+	}
+	return seen[id], nil
 }
 
 // NoticesConfig configures a member node's reader of hub notices.

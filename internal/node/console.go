@@ -18,7 +18,7 @@ func (n *Node) openConsole() error {
 	n.console = web.New(web.Config{Users: n.Users, Members: n.Members, API: n.limiter.Handler(n.guarded), Alerts: n.Alerts,
 		Intel: n.Intel, Metrics: n.Metrics, Secure: n.Config.TLSCert != "", Log: n.Log,
 		Throttle: n.throttleSession,
-		Audited:  func(h http.Handler) http.Handler { return api.ReadsAudited(n.Audit, n.Log, h) }})
+		Audited:  func(h http.Handler) http.Handler { return api.ConsoleAudited(n.Audit, n.Log, h) }})
 	return nil
 }
 

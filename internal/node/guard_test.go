@@ -27,9 +27,18 @@ type guardClient struct {
 
 func (c guardClient) get(path string) (*http.Response, []byte) {
 	c.t.Helper()
-	req, err := http.NewRequest(http.MethodGet, c.n.URL()+path, nil)
+	return c.do(http.MethodGet, path, "")
+}
+
+func (c guardClient) do(method, path, body string) (*http.Response, []byte) {
+	c.t.Helper()
+	req, err := http.NewRequest(method, c.n.URL()+path, strings.NewReader(body))
 	if err != nil {
 		c.t.Fatal(err)
+	}
+	if body != "" {
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("Origin", c.n.URL())
 	}
 	if c.key != "" {
 		req.Header.Set("Authorization", "Bearer "+c.key)
@@ -46,8 +55,8 @@ func (c guardClient) get(path string) (*http.Response, []byte) {
 		c.t.Fatal(err)
 	}
 	defer resp.Body.Close()
-	body, _ := io.ReadAll(resp.Body)
-	return resp, body
+	answer, _ := io.ReadAll(resp.Body)
+	return resp, answer
 }
 
 // consoleUser adds a console user of m (a platform admin for an empty m)
@@ -210,6 +219,14 @@ func TestCrossMemberReadsAreAudited(t *testing.T) {
 	if len(es) != 1 || es[0].Actor != "nl-read" || es[0].KeyID != "user:nl-analyst" || es[0].Owner != "fr-own" ||
 		!strings.Contains(es[0].Target, ids["fr-green"]) || strings.Contains(es[0].Target, ids["fr-amber"]) {
 		t.Errorf("audit entries of the console's Intel page: %+v", es)
+	}
+	// A change made on the console is recorded with who made it.
+	if resp, body := web.do(http.MethodPost, "/web/users", `{"name":"nl-second","member":"nl-read","role":"viewer"}`); resp.StatusCode/100 != 2 {
+		t.Fatalf("console adds a user: %s %s", resp.Status, body)
+	}
+	es = entries(audit.Filter{Action: "POST web/users"})
+	if len(es) != 1 || es[0].Actor != "nl-read" || es[0].KeyID != "user:nl-analyst" || es[0].Via != "console" || es[0].Status/100 != 2 {
+		t.Errorf("audit entries of a user added on the console: %+v", es)
 	}
 	// The operator finds them by owner.
 	byOwner := entries(audit.Filter{Owner: "fr-own"})

@@ -56,8 +56,9 @@ type Config struct {
 	// answers the request itself (429) and reports false when the user's
 	// bucket is empty.
 	Throttle func(w http.ResponseWriter, r *http.Request, who string) bool
-	// Audited, when set, wraps the console's own pages that show other
-	// members' data (the Intel page), for the audit log.
+	// Audited, when set, wraps the console's own routes that change
+	// something (users, imports) or show other members' data (the Intel
+	// page), for the audit log.
 	Audited func(http.Handler) http.Handler
 }
 
@@ -99,12 +100,12 @@ func New(cfg Config) *Console {
 	c.mux.Handle("GET /web/stream", c.session(user.Viewer, c.stream))
 	c.mux.Handle("GET /web/summary", c.session(user.Viewer, c.summary))
 	c.mux.Handle("GET /web/users", c.session(user.Admin, c.listUsers))
-	c.mux.Handle("POST /web/users", c.session(user.Admin, c.addUser))
-	c.mux.Handle("POST /web/users/{name}/disable", c.session(user.Admin, c.setUserDisabled(true)))
-	c.mux.Handle("POST /web/users/{name}/enable", c.session(user.Admin, c.setUserDisabled(false)))
-	c.mux.Handle("POST /web/users/{name}/password", c.session(user.Admin, c.resetPassword))
+	c.mux.Handle("POST /web/users", c.session(user.Admin, c.audited(c.addUser)))
+	c.mux.Handle("POST /web/users/{name}/disable", c.session(user.Admin, c.audited(c.setUserDisabled(true))))
+	c.mux.Handle("POST /web/users/{name}/enable", c.session(user.Admin, c.audited(c.setUserDisabled(false))))
+	c.mux.Handle("POST /web/users/{name}/password", c.session(user.Admin, c.audited(c.resetPassword)))
 	c.mux.Handle("GET /web/intel", c.session(user.Viewer, c.audited(c.intelList)))
-	c.mux.Handle("POST /web/intel/import", c.session(user.Admin, c.intelImport))
+	c.mux.Handle("POST /web/intel/import", c.session(user.Admin, c.audited(c.intelImport)))
 	c.mux.Handle("POST /web/rules/test", c.session(user.Viewer, c.testRules))
 	c.mux.Handle("/api/", http.HandlerFunc(c.proxyAPI))
 	return c
