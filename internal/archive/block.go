@@ -240,7 +240,7 @@ func (b *block) events(idx []int, member string) []*event.Event {
 	for _, name := range names {
 		b.each(name, func(i int, v string) {
 			if ev := slot[i]; ev != nil {
-				ev.Set(name, strings.Clone(v))
+				ev.Add(name, strings.Clone(v)) // several values in a row: a list
 			}
 		})
 	}

@@ -44,6 +44,9 @@ func testEvents(member string, from, n int) []*event.Event {
 		if i%100 == 0 {
 			ev.Set("tags", "rare")
 			ev.Set("tags", "second")
+			// A list in a slotted field: every value is kept and found.
+			ev.Add("dns.answers.data", "198.51.100.7")
+			ev.Add("dns.answers.data", "203.0.113.9")
 		}
 		ev.Original = fmt.Appendf(nil, `{"n":%d,"marker":"Needle-%d"}`, i, i)
 		evs = append(evs, ev)
@@ -88,6 +91,8 @@ func TestQueryContract(t *testing.T) {
 				{"cidr single address", with(Filter{Field: "source.ip", Op: CIDR, Value: "10.0.2.10"}), 8},
 				{"range", with(Filter{Field: "process.pid", Op: Gte, Value: "1100"}, Filter{Field: "process.pid", Op: Lt, Value: "1200"}), 100},
 				{"list value", with(Filter{Field: "tags", Op: Eq, Value: "second"}), 40},
+				{"slotted list, first value", with(Filter{Field: "dns.answers.data", Op: Eq, Value: "198.51.100.7"}), 40},
+				{"slotted list, second value", with(Filter{Field: "dns.answers.data", Op: CIDR, Value: "203.0.113.0/24"}), 40},
 				{"two filters", with(Filter{Field: "host.name", Op: Eq, Value: "WS-3"}, Filter{Field: "source.ip", Op: CIDR, Value: "10.0.3.0/24"}), 200},
 				{"no match", with(Filter{Field: "host.name", Op: Eq, Value: "WS-99"}), 0},
 				{"text in the original", func() Query { q := all; q.Text = "needle-123"; return q }(), 11},
@@ -96,6 +101,16 @@ func TestQueryContract(t *testing.T) {
 				if n, err := a.Count(ctx, c.q); err != nil || n != c.want {
 					t.Errorf("%s: Count = %d, %v; want %d", c.name, n, err, c.want)
 				}
+			}
+			// The list comes back whole.
+			p, err := a.Search(ctx, with(Filter{Field: "event.id", Op: Eq, Value: "m1-00100"}))
+			if err != nil || len(p.Events) != 1 {
+				t.Fatalf("search m1-00100: %v %d", err, len(p.Events))
+			}
+			var doc map[string]any
+			json.Unmarshal(p.Events[0], &doc)
+			if fmt.Sprint(doc["dns.answers.data"]) != "[198.51.100.7 203.0.113.9]" {
+				t.Errorf("stored list: %v", doc["dns.answers.data"])
 			}
 			// Pages: newest first, each event once, cursor continues.
 			q := with(Filter{Field: "host.name", Op: Eq, Value: "WS-7"})

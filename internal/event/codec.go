@@ -35,7 +35,21 @@ func (e *Event) AppendJSON(b []byte) []byte {
 		b = appendTimeMember(b, FieldIngested, e.Ingested)
 	}
 	for k := Key(0); k < numKeys; k++ {
-		if v := e.slots[k]; v != "" {
+		v := e.slots[k]
+		switch {
+		case v == "":
+		case e.slotLists && e.hasMore(k):
+			b = strconv.AppendQuote(b, keyNames[k])
+			b = append(b, ':', '[')
+			b = AppendJSONString(b, v)
+			for _, f := range e.extras {
+				if f.Key == keyNames[k] {
+					b = append(b, ',')
+					b = AppendJSONString(b, f.Value)
+				}
+			}
+			b = append(b, ']', ',')
+		default:
 			b = appendStringMember(b, keyNames[k], v)
 		}
 	}
@@ -53,6 +67,9 @@ func (e *Event) appendExtras(b []byte) []byte {
 	for i, f := range e.extras {
 		if seenBefore(e.extras[:i], f.Key) {
 			continue
+		}
+		if _, slotted := keyByName[f.Key]; slotted && e.slotLists {
+			continue // written with its slot
 		}
 		n := 0
 		for _, g := range e.extras[i:] {
@@ -76,6 +93,16 @@ func (e *Event) appendExtras(b []byte) []byte {
 		b = append(b, ',')
 	}
 	return b
+}
+
+// hasMore reports whether slotted field k has values past its slot.
+func (e *Event) hasMore(k Key) bool {
+	for i, t := range e.tags {
+		if t == keyHashes[k] && e.extras[i].Key == keyNames[k] {
+			return true
+		}
+	}
+	return false
 }
 
 func seenBefore(fs []Field, key string) bool {
@@ -249,7 +276,7 @@ func (e *Event) setReserved(name, v string) error {
 	case FieldOriginal:
 		e.Original = append(e.Original[:0], v...)
 	default:
-		e.Set(name, v)
+		e.Add(name, v) // a JSON array is a list, in slots too
 	}
 	return nil
 }

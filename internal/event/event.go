@@ -58,6 +58,10 @@ type Event struct {
 	names     uint8 // names in index
 	unindexed bool
 	lists     bool
+	// slotLists says some slotted field has further values (Add, AddKey):
+	// they are extras under the slot's name, not indexed, which Each and
+	// EachMore find by walking the extras.
+	slotLists bool
 }
 
 // indexSize is the extras index's slot count, a power of two; at most
@@ -90,6 +94,49 @@ func (e *Event) Set(name, value string) {
 	}
 	e.extras = append(e.extras, Field{Key: ni.name, Value: value})
 	e.tags = append(e.tags, ni.hash)
+}
+
+// Add stores value as one more value of the dotted field name: a list.
+// The first value of a slotted field takes the slot, and the others
+// follow it in order (Lookup and Get give the first, Each every one); for
+// other fields Add is Set. Empty values are ignored.
+func (e *Event) Add(name, value string) {
+	if k, ok := keyByName[name]; ok {
+		e.AddKey(k, value)
+		return
+	}
+	e.Set(name, value)
+}
+
+// AddKey stores value as one more value of a slotted field; see Add.
+func (e *Event) AddKey(k Key, value string) {
+	switch {
+	case value == "":
+	case e.slots[k] == "":
+		e.slots[k] = value
+	default:
+		e.extras = append(e.extras, Field{Key: keyNames[k], Value: value})
+		e.tags = append(e.tags, keyHashes[k])
+		e.slotLists = true
+	}
+}
+
+// SlotLists reports whether a slotted field of the event holds several
+// values (see Add).
+func (e *Event) SlotLists() bool { return e.slotLists }
+
+// EachMore calls fn with the values of slotted fields past their first
+// (those Add made lists of), in order, and stops when fn returns false.
+// Detectors that read slots directly use it to see every value of a list.
+func (e *Event) EachMore(fn func(k Key, value string) bool) {
+	if !e.slotLists {
+		return
+	}
+	for _, f := range e.extras {
+		if k, ok := keyByName[f.Key]; ok && !fn(k, f.Value) {
+			return
+		}
+	}
 }
 
 // indexExtra files the extra field about to be appended under its name,
@@ -175,8 +222,15 @@ func (e *Event) Lookup(ref Ref) (string, bool) {
 // stops early when fn returns false.
 func (e *Event) Each(ref Ref, fn func(string) bool) {
 	if ref.key != noKey {
-		if v := e.slots[ref.key]; v != "" {
-			fn(v)
+		v := e.slots[ref.key]
+		if v == "" || !fn(v) || !e.slotLists {
+			return
+		}
+		h, name := keyHashes[ref.key], keyNames[ref.key]
+		for i := range e.tags {
+			if e.tags[i] == h && e.extras[i].Key == name && !fn(e.extras[i].Value) {
+				return
+			}
 		}
 		return
 	}

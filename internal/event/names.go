@@ -127,6 +127,16 @@ var byName = func() map[string]nameInfo {
 	return m
 }()
 
+// keyHashes holds nameHash of every slotted field's name: the tag of its
+// further values among the extras (see Event.Add). It is computed once and
+// never modified.
+var keyHashes = func() (h [numKeys]uint32) {
+	for k, n := range keyNames {
+		h[k] = nameHash(n)
+	}
+	return h
+}()
+
 // resolve returns what name stands for: a known name's entry, or for any
 // other name an extra field under name itself.
 func resolve(name string) nameInfo {

@@ -97,6 +97,7 @@ func (x *Index) screen(s *snapshot, evs []*event.Event) [markWords]uint64 {
 					m.checkURLHost(ev, uint8(j), v)
 				}
 			}
+			m.checkMore(ev)
 			m.tag++
 		}
 	}

@@ -579,3 +579,43 @@ func TestURLHostMatching(t *testing.T) {
 		}
 	}
 }
+
+// TestListValuesMatch: every value of a field holding a list (DNS
+// answers, several hashes) is matched, not only the first, by Detect and
+// DetectBatch alike.
+func TestListValuesMatch(t *testing.T) {
+	inds := []Indicator{
+		ind("ip", KindIP, "198.51.100.7"),
+		ind("hash", KindSHA256, "4bac27393bdd9777ce02453256c5577cd02275510b2227f473d03f533924f877"),
+		ind("dom", KindDomain, "evil.example"),
+	}
+	listEvent := func(kv ...string) *event.Event {
+		ev := newEvent()
+		for i := 0; i+1 < len(kv); i += 2 {
+			ev.Add(kv[i], kv[i+1])
+		}
+		return ev
+	}
+	tests := []struct {
+		fields []string
+		want   []string
+	}{
+		{[]string{"dns.answers.data", "203.0.113.1", "dns.answers.data", "198.51.100.7"}, []string{"ip"}},
+		{[]string{"file.hash.sha256", "b3c4ae251f8094fa15b510051835c657eaef2a6cea46075d3aec964b14a99f68", "file.hash.sha256", "4bac27393bdd9777ce02453256c5577cd02275510b2227f473d03f533924f877"}, []string{"hash"}},
+		{[]string{"dns.question.name", "cdn.example", "dns.question.name", "a.evil.example", "dns.answers.data", "198.51.100.7"}, []string{"dom", "ip"}},
+		{[]string{"dns.answers.data", "203.0.113.1", "dns.answers.data", "203.0.113.2"}, nil},
+	}
+	for _, l := range layouts {
+		x := newIndex(t, l.compact, Options{}, inds...)
+		for _, tt := range tests {
+			got := ruleIDs(x.Detect(listEvent(tt.fields...), nil))
+			if !slices.Equal(got, tt.want) {
+				t.Errorf("%s: Detect %v matched %v, want %v", l.name, tt.fields, got, tt.want)
+			}
+			batch := []*event.Event{newEvent("source.ip", "203.0.113.250"), listEvent(tt.fields...)}
+			if got := ruleIDs(x.DetectBatch(batch, nil)); !slices.Equal(got, tt.want) {
+				t.Errorf("%s: DetectBatch %v matched %v, want %v", l.name, tt.fields, got, tt.want)
+			}
+		}
+	}
+}

@@ -111,8 +111,27 @@ func (x *Index) detectIn(s *snapshot, ev *event.Event, out []alert.Alert) []aler
 			}
 		}
 	}
+	m.checkMore(ev)
 	m.flush()
 	return m.out
+}
+
+// checkMore queues the further values of inspected fields that hold a
+// list (DNS answers, several addresses or hashes): every value is
+// matched, not only the first.
+func (m *matcher) checkMore(ev *event.Event) {
+	ev.EachMore(func(k event.Key, v string) bool {
+		for i := range fields {
+			if fields[i].key == k {
+				m.check(fields[i].kind, uint8(i), v)
+				if k == event.UrlFull {
+					m.checkURLHost(ev, uint8(i), v)
+				}
+				break
+			}
+		}
+		return true
+	})
 }
 
 // checkURLHost queues the host of the URL v when the event carries no

@@ -161,10 +161,12 @@ func (rs *RuleSet) values(x *scratch, s int32) []string {
 			}
 		} else {
 			for i := range sl.refs {
-				if sl.extra[i] {
+				if sl.extra[i] || ev.SlotLists() {
+					// Every value of a list (a slotted field holds
+					// more than one only when the event has lists).
 					x.appendExtra(sl.refs[i])
 				} else if v, ok := ev.Lookup(sl.refs[i]); ok {
-					x.vals = append(x.vals, v) // a slotted field holds one value
+					x.vals = append(x.vals, v)
 				}
 				if len(x.vals) > first {
 					x.slotRef[s] = int8(i)

@@ -24,6 +24,7 @@ type pending struct {
 	dyn  span
 	lit  string
 	val  span
+	add  bool // a further value of slot key (keyOnce)
 }
 
 // builder collects the fields of one record before they are stored in an
@@ -78,11 +79,16 @@ func (b *builder) key(k event.Key, v span) {
 	b.sets = append(b.sets, pending{key: k, val: v})
 }
 
-// keyOnce sets slot k to the value at v unless an earlier value was set:
-// slots hold one value, and for lists the first one is the most useful.
+// keyOnce sets slot k to the value at v, or, once it is set, adds v as
+// a further value of the field (event.Event.AddKey): the elements of a
+// list, the first in the slot.
 func (b *builder) keyOnce(k event.Key, v span) {
 	if !b.has[k] {
 		b.key(k, v)
+		return
+	}
+	if !v.empty() {
+		b.sets = append(b.sets, pending{key: k, val: v, add: true})
 	}
 }
 
@@ -155,12 +161,16 @@ func (b *builder) flush(ev *event.Event) {
 			v = s[f.val.lo:f.val.hi]
 		}
 		switch {
+		case f.key != noSlot && f.add:
+			ev.AddKey(f.key, v)
 		case f.key != noSlot:
 			ev.SetKey(f.key, v)
 		case f.name != "":
 			ev.Set(f.name, v)
 		default:
-			ev.Set(s[f.dyn.lo:f.dyn.hi], v)
+			// A record's own names: repeated (an array), they are a
+			// list, in slotted fields too.
+			ev.Add(s[f.dyn.lo:f.dyn.hi], v)
 		}
 	}
 	if !b.time.IsZero() {

@@ -50,11 +50,12 @@
 // PARAM-NAMEs have at most 32 characters, as the RFC says. Records past a
 // limit are rejected with an error that names it.
 //
-// Slotted ECS fields (event.Key) hold one value. Where a record has a list
-// for one (DNS answers, Suricata's email.to), the slot gets the first
-// element and the format-specific field (zeek.dns.answers,
-// suricata.eve.dns.answers.rdata) keeps them all; event.category likewise
-// holds the one most specific category.
+// A list keeps every element, in order. Where a record has a list for a
+// slotted ECS field (DNS answers, Suricata's email.to, an ECS array such
+// as host.ip or related.ip), the first element takes the slot and the
+// others follow it (event.Event.AddKey): detectors see them all through
+// Each, and the event's JSON writes them as an array. event.category
+// still holds the one most specific category.
 //
 // All field values are strings.
 //
@@ -152,11 +153,11 @@
 //	alert.signature_id            rule.id
 //	alert.category                rule.category
 //	alert.severity                event.severity
-//	alert.metadata.mitre_technique_id   threat.technique.id (first)
+//	alert.metadata.mitre_technique_id   threat.technique.id (all, in order)
 //	dns.rrname, dns.queries.rrname      dns.question.name
 //	dns.rrtype, dns.queries.rrtype      dns.question.type
 //	dns.rcode, dns.id, dns.type         dns.response_code, dns.id, dns.type
-//	dns.answers.rdata, dns.rdata        dns.answers.data (first)
+//	dns.answers.rdata, dns.rdata        dns.answers.data (all, in order)
 //	http.hostname                 url.domain
 //	http.url                      url.original, url.path, url.query; url.full = http://hostname[:http_port]url
 //	http.http_method, http.status       http.request.method, http.response.status_code
@@ -173,7 +174,7 @@
 //	flow.bytes_toserver/toclient  source.bytes, destination.bytes
 //	flow.pkts_toserver/toclient   source.packets, destination.packets
 //	flow.start, flow.end          event.start, event.end
-//	email.from, email.to, email.subject  email.from.address, email.to.address (first), email.subject
+//	email.from, email.to, email.subject  email.from.address, email.to.address (all), email.subject
 //
 //	event_type   event.kind  event.category        event.type
 //	alert        alert       intrusion_detection   allowed / denied (alert.action) / info
@@ -206,7 +207,7 @@
 //	        orig_pkts, resp_pkts    source.packets, destination.packets
 //	        duration                event.duration (nanoseconds)
 //	dns:    query, qtype_name, rcode_name  dns.question.name, dns.question.type, dns.response_code
-//	        answers (first), trans_id      dns.answers.data, dns.id
+//	        answers (all), trans_id        dns.answers.data, dns.id
 //	http:   method, host, uri      http.request.method, url.domain, url.original/url.path/url.query
 //	        url.full               http://host[:id.resp_p]uri
 //	        user_agent, status_code, referrer, version  user_agent.original, http.response.status_code,

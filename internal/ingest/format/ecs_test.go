@@ -18,7 +18,7 @@ func TestParseECS(t *testing.T) {
 				"event.kind": "event", "event.category": "network", "event.action": "connection_attempted",
 				"source.ip": "10.42.7.19", "source.port": "51544", "destination.domain": "cdn.example.net",
 				"network.transport": "tcp", "host.name": "fw-edge-01", "observer.vendor": "Example",
-				"user.name": "alice", "labels.site": "lux-1", "tags": "egress", "event.type": "start",
+				"user.name": "alice", "labels.site": "lux-1", "tags": "perimeter", "event.type": "connection",
 				"message": "allowed outbound tls to cdn.example.net", "event.dataset": "firewall.log",
 			},
 			// The sender may not choose the member, nor the ingest time.
