@@ -1,9 +1,11 @@
 package api
 
 import (
+	"bytes"
 	"encoding"
 	"encoding/json"
 	"fmt"
+	"io"
 	"io/fs"
 	"net/http"
 	"net/http/httptest"
@@ -18,6 +20,7 @@ import (
 	"testing"
 
 	"github.com/xsoc/xsoc/internal/alert"
+	"github.com/xsoc/xsoc/internal/audit"
 	"github.com/xsoc/xsoc/internal/correlate"
 	"github.com/xsoc/xsoc/internal/detect/sigma"
 	"github.com/xsoc/xsoc/internal/eventlog"
@@ -445,6 +448,7 @@ func TestOpenAPISchemasMatchModels(t *testing.T) {
 		{"MemberCase", reflect.TypeFor[correlate.MemberCase](), false},
 		{"Clock", reflect.TypeFor[correlate.Clock](), false},
 		{"AuditEntry", reflect.TypeFor[correlate.AuditEntry](), false},
+		{"AuditLogEntry", reflect.TypeFor[audit.Entry](), false},
 		{"NIS2Draft", reflect.TypeFor[correlate.Draft](), false},
 		{"DraftEntity", reflect.TypeFor[correlate.DraftEntity](), false},
 		{"Tag", reflect.TypeFor[correlate.Tag](), false},
@@ -701,5 +705,54 @@ func TestOpenAPIReturnsCopy(t *testing.T) {
 	a[0] = 'X'
 	if b := OpenAPI(); b[0] == 'X' {
 		t.Error("changing OpenAPI's result changed the embedded document")
+	}
+}
+
+// TestOpenAPIHasNoDuplicateKeys reads the OpenAPI document token by
+// token: an object naming a key twice (two schemas under one name) is
+// accepted by most decoders, which silently keep the last.
+func TestOpenAPIHasNoDuplicateKeys(t *testing.T) {
+	type object struct {
+		keys    map[string]bool
+		wantKey bool
+		last    string
+	}
+	dec := json.NewDecoder(bytes.NewReader(OpenAPI()))
+	var stack []*object // nil entries are arrays
+	valueDone := func() {
+		if n := len(stack); n > 0 && stack[n-1] != nil {
+			stack[n-1].wantKey = true
+		}
+	}
+	for {
+		tok, err := dec.Token()
+		if err == io.EOF {
+			return
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		switch tok {
+		case json.Delim('{'):
+			stack = append(stack, &object{keys: map[string]bool{}, wantKey: true})
+			continue
+		case json.Delim('['):
+			stack = append(stack, nil)
+			continue
+		case json.Delim('}'), json.Delim(']'):
+			stack = stack[:len(stack)-1]
+			valueDone()
+			continue
+		}
+		if n := len(stack); n > 0 && stack[n-1] != nil && stack[n-1].wantKey {
+			o := stack[n-1]
+			key := tok.(string)
+			if o.keys[key] {
+				t.Errorf("key %q appears twice in one object (after %q)", key, o.last)
+			}
+			o.keys[key], o.wantKey, o.last = true, false, key
+			continue
+		}
+		valueDone()
 	}
 }
