@@ -1,6 +1,7 @@
 package format
 
 import (
+	"strings"
 	"testing"
 	"time"
 )
@@ -50,8 +51,9 @@ func TestParseTimestamp(t *testing.T) {
 }
 
 // FuzzParseTimestamp checks the fast timestamp parser against the standard
-// library: whatever time.Parse reads as RFC 3339, parseTimestamp reads as
-// the same instant; and it never panics on anything else.
+// library: whatever time.Parse reads as RFC 3339 within the range of event
+// times, parseTimestamp reads as the same instant, and outside it refuses
+// with the range; it never panics on anything else.
 func FuzzParseTimestamp(f *testing.F) {
 	for _, s := range []string{"2024-03-14T09:26:53Z", "2009-11-24T21:27:09.534255+01:00", "1591367999.43", "/Date(1)/", "2024-03-14 09:26:53", "9999-12-31T23:59:60Z"} {
 		f.Add(s)
@@ -59,6 +61,12 @@ func FuzzParseTimestamp(f *testing.F) {
 	f.Fuzz(func(t *testing.T, s string) {
 		got, err := parseTimestamp([]byte(s))
 		want, stdErr := time.Parse(time.RFC3339Nano, s)
+		if stdErr == nil && checkTime(want, nil) != nil {
+			if err == nil || !strings.Contains(err.Error(), "outside the range of event times") {
+				t.Fatalf("%q: time.Parse reads %v, out of range, parseTimestamp: %v, %v", s, want, got, err)
+			}
+			return
+		}
 		if stdErr == nil {
 			if err != nil {
 				t.Fatalf("%q: time.Parse reads %v, parseTimestamp fails: %v", s, want, err)
