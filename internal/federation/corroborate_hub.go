@@ -103,7 +103,11 @@ func (c *corroborator) sighted(ctx context.Context, w *Warning) error {
 	}
 	asks := map[string][]string{} // node → pseudonyms to release
 	cutoff := store.Nanos(now.Add(-maxWarningAge))
-	for _, p := range touched {
+	waiting, err := c.waiting(ctx, touched)
+	if err != nil {
+		return err
+	}
+	for _, p := range waiting {
 		var members, countries int
 		if err := c.r.h.cfg.DB.QueryRow(ctx, `SELECT COUNT(*), COUNT(DISTINCT country) FROM federation_sightings
 			WHERE pseudonym = ? AND seen >= ?`, p, cutoff).Scan(&members, &countries); err != nil {
@@ -145,8 +149,39 @@ func (c *corroborator) sighted(ctx context.Context, w *Warning) error {
 			return fmt.Errorf("release request to %s: %w", node, err)
 		}
 	}
-	c.countPending(ctx)
+	if withheld == 1 || len(asks) > 0 {
+		c.countPending(ctx)
+	}
 	return nil
+}
+
+// waiting returns those of pseudonyms that some node withholds and was not
+// asked for yet: only they can lead to a release request. Most sightings
+// come in immediate warnings of values nobody withholds; they are
+// recorded, and need no counting.
+func (c *corroborator) waiting(ctx context.Context, pseudonyms []string) ([]string, error) {
+	if len(pseudonyms) == 0 {
+		return nil, nil
+	}
+	args := make([]any, len(pseudonyms))
+	for i, p := range pseudonyms {
+		args[i] = p
+	}
+	rows, err := c.r.h.cfg.DB.Query(ctx, `SELECT DISTINCT pseudonym FROM federation_sightings WHERE withheld = 1 AND asked = 0
+		AND pseudonym IN (?`+strings.Repeat(", ?", len(pseudonyms)-1)+`) ORDER BY pseudonym`, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var p string
+		if err := rows.Scan(&p); err != nil {
+			return nil, err
+		}
+		out = append(out, p)
+	}
+	return out, rows.Err()
 }
 
 // ask sends node a release request for pseudonyms and, once its inbox
