@@ -306,7 +306,7 @@ func refusals(t *testing.T, n *running) map[string]float64 {
 	return out
 }
 
-// counter reads a counter of a node's metrics.
+// counter reads a counter (or gauge) of a node's metrics.
 func counter(t *testing.T, n *running, name string) float64 {
 	t.Helper()
 	mfs, err := n.Metrics.Gather()
@@ -315,6 +315,9 @@ func counter(t *testing.T, n *running, name string) float64 {
 	}
 	for _, mf := range mfs {
 		if mf.GetName() == name {
+			if g := mf.GetMetric()[0].GetGauge(); g != nil {
+				return g.GetValue()
+			}
 			return mf.GetMetric()[0].GetCounter().GetValue()
 		}
 	}
