@@ -15,7 +15,8 @@ import (
 	"github.com/xsoc/xsoc/internal/correlate"
 )
 
-const alertsUsage = `usage: xsoc alerts list [--severity S] [--status S] [--technique T] [--member M] [--from T] [--to T] [--limit N] [--json]
+const alertsUsage = `usage: xsoc alerts list [--severity S] [--status S] [--technique T] [--member M] [--from T] [--to T] [--limit N]
+                        [--sort detected|last_seen|severity|count|status] [--order asc|desc] [--json]
        xsoc alerts show ID [--json]
        xsoc alerts ack ID
        xsoc alerts close ID
@@ -34,7 +35,7 @@ func runAlerts(args []string, stdout, stderr io.Writer) error {
 	filters := map[string]*string{}
 	names := []string{"from", "to"}
 	if sub == "list" {
-		names = []string{"severity", "status", "technique", "member", "detector", "rule", "incident", "from", "to", "limit", "cursor"}
+		names = []string{"severity", "status", "technique", "member", "detector", "rule", "incident", "from", "to", "limit", "cursor", "sort", "order"}
 	}
 	if sub == "list" || sub == "metrics" {
 		for _, name := range names {
@@ -75,7 +76,7 @@ func runAlerts(args []string, stdout, stderr io.Writer) error {
 		}
 		tw.Flush()
 		if page.Next != "" {
-			fmt.Fprintf(stdout, "more: --cursor %s\n", page.Next)
+			fmt.Fprintf(stdout, "more: %s--cursor %s\n", sortFlags(q), page.Next)
 		}
 		return nil
 	case "metrics":
@@ -101,6 +102,18 @@ func runAlerts(args []string, stdout, stderr io.Writer) error {
 		return printJSON(stdout, alertJSON(a))
 	}
 	return printAlert(stdout, a)
+}
+
+// sortFlags repeats the --sort and --order of a list, which its next
+// page's cursor must be used with.
+func sortFlags(q url.Values) string {
+	var out string
+	for _, name := range []string{"sort", "order"} {
+		if v := q.Get(name); v != "" {
+			out += "--" + name + " " + v + " "
+		}
+	}
+	return out
 }
 
 // alertJSON is an alert with its evidence as JSON objects rather than

@@ -2,43 +2,18 @@ package main
 
 import (
 	"bytes"
-	"context"
 	"fmt"
-	"io"
 	"net/http"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/xsoc/xsoc/internal/config"
-	"github.com/xsoc/xsoc/internal/member"
-	"github.com/xsoc/xsoc/internal/node"
 )
 
 // TestEventsSearchEndToEnd ingests over HTTP into a running node and hunts
 // with "xsoc events": filters, counts, top values, pages, a member seeing
 // only its own events, and bad input refused with the reason.
 func TestEventsSearchEndToEnd(t *testing.T) {
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	cfg := config.Default()
-	cfg.DataDir, cfg.Listen = filepath.Join(t.TempDir(), "data"), "127.0.0.1:0"
-	n, err := node.Open(ctx, cfg, newLogger(io.Discard, "error"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	keys := map[string]string{}
-	for _, id := range []string{"de-energie", "fr-cert"} {
-		_, key, err := n.Members.Add(ctx, member.Member{ID: id, Name: id, Country: "DE", Sector: "energy"})
-		if err != nil {
-			t.Fatal(err)
-		}
-		keys[id] = key
-	}
-	done := make(chan struct{})
-	go func() { n.Run(ctx); close(done) }()
-	defer func() { cancel(); <-done }()
+	n, keys := startNode(t, "de-energie", "fr-cert")
 
 	now := time.Now().UTC()
 	var body bytes.Buffer
@@ -110,7 +85,7 @@ func TestEventsSearchEndToEnd(t *testing.T) {
 		t.Errorf("fr-cert filtering on a field only de-energie has: %q", errOut)
 	}
 	// Retention: operators set it, members read their own.
-	op, err := n.Members.CreateOperatorKey(ctx)
+	op, err := n.Members.CreateOperatorKey(t.Context())
 	if err != nil {
 		t.Fatal(err)
 	}

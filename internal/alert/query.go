@@ -103,11 +103,13 @@ type Filter struct {
 	IDs []string
 	// Limit is the page size: 0 means 100, at most 1000.
 	Limit int
-	// Cursor is a Page.Next from the previous page.
+	// Sort orders the list; the zero Sort is newest detected first.
+	Sort Sort
+	// Cursor is a Page.Next from the previous page of the same Sort.
 	Cursor string
 }
 
-// Page is one page of alerts, newest first. Next is the cursor of the
+// Page is one page of alerts in the filter's order. Next is the cursor of the
 // following page, empty on the last.
 type Page struct {
 	Alerts []Alert `json:"alerts"`
@@ -174,21 +176,24 @@ func (f *Filter) where() ([]string, []any, error) {
 	return conds, args, nil
 }
 
-// List returns the alerts v may see that match f, newest first, a page at
-// a time (keyset pagination on the time-ordered id, so pages stay stable
-// while new alerts arrive).
+// List returns the alerts v may see that match f in f.Sort's order, a
+// page at a time: keyset pagination on the sort column and the
+// time-ordered id, so pages stay stable while new alerts arrive. (An
+// alert whose sort column changes between pages, a status or count, may
+// be listed twice or not at all, as in any keyset walk.)
 func (s *Service) List(ctx context.Context, v Viewer, f Filter) (Page, error) {
 	conds, args, err := f.where()
 	if err != nil {
 		return Page{}, err
 	}
-	cursor, err := ParseCursor(f.Cursor)
+	cur, err := parseCursor(f.Sort, f.Cursor)
 	if err != nil {
 		return Page{}, err
 	}
-	if cursor != "" {
-		conds = append(conds, "id < ?")
-		args = append(args, cursor)
+	if cur.id != "" {
+		cond, cargs := cur.after(f.Sort)
+		conds = append(conds, cond)
+		args = append(args, cargs...)
 	}
 	vis, vargs := v.Where("member", "tlp")
 	conds = append(conds, vis)
@@ -199,14 +204,14 @@ func (s *Service) List(ctx context.Context, v Viewer, f Filter) (Page, error) {
 	}
 	limit = min(limit, 1000)
 	alerts, err := s.selectAlerts(ctx, s.db, strings.Join(conds, " AND ")+
-		fmt.Sprintf(" ORDER BY id DESC LIMIT %d", limit+1), args)
+		fmt.Sprintf(" ORDER BY %s LIMIT %d", f.Sort.orderBy(), limit+1), args)
 	if err != nil {
 		return Page{}, err
 	}
 	var p Page
 	if len(alerts) > limit {
 		alerts = alerts[:limit]
-		p.Next = alerts[limit-1].ID
+		p.Next = cursorOf(f.Sort, &alerts[limit-1])
 	}
 	// The SQL condition is derived from MaySee; checking again costs
 	// little and keeps a mistake there from leaking anything.

@@ -147,6 +147,12 @@ func Schema() store.Schema {
 			alert_id TEXT NOT NULL,
 			PRIMARY KEY (fingerprint, event_id)
 		)`,
+		// The orders List sorts by (see SortKey), each with the id as
+		// tiebreaker so keyset pages read the index in order.
+		`CREATE INDEX IF NOT EXISTS alerts_sort_last_seen ON alerts (last_seen, id);
+		CREATE INDEX IF NOT EXISTS alerts_sort_severity ON alerts (severity, id);
+		CREATE INDEX IF NOT EXISTS alerts_sort_hits ON alerts (hits, id);
+		CREATE INDEX IF NOT EXISTS alerts_sort_status ON alerts (status, id)`,
 	}}
 }
 

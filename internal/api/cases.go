@@ -98,6 +98,10 @@ func (c *Cases) listAlerts(w http.ResponseWriter, r *http.Request) {
 	if m := q.Get("member"); m != "" {
 		f.Members = strings.Split(m, ",")
 	}
+	if f.Sort, err = alert.ParseSort(q.Get("sort"), q.Get("order")); err != nil {
+		Error(w, http.StatusBadRequest, err.Error())
+		return
+	}
 	v := Viewer(principal(r))
 	if f.Incident != "" {
 		// An incident's alerts are the ones it groups as the caller sees

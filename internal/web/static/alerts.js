@@ -17,9 +17,18 @@ export async function alertsPage(view) {
   const out = h("div");
   view.append(h("h1", {}, "Alerts"), form, out);
   const cursors = [""];
-  const load = async () => {
+  // The order is the server's, across pages: sort and order ride in the
+  // page's address with the filters.
+  const order = { key: p.get("sort") || "detected", asc: p.get("order") === "asc" };
+  const query = () => {
     const q = new URLSearchParams();
     for (const [k, v] of new FormData(form)) if (v) q.set(k, v);
+    if (order.key !== "detected") q.set("sort", order.key);
+    if (order.asc) q.set("order", "asc");
+    return q;
+  };
+  const load = async () => {
+    const q = query();
     const c = cursors[cursors.length - 1];
     if (c) q.set("cursor", c);
     const page = await guard(() => api("GET", `/api/v1/alerts?${q}`));
@@ -27,28 +36,29 @@ export async function alertsPage(view) {
     if (!page) return;
     const rows = page.alerts || [];
     out.append(sortableTable([
-      { key: "detected", label: "detected", render: a => h("span", { class: "mono", title: fmtTime(a.detected) }, ago(a.detected)) },
-      { key: "severity", label: "severity", render: a => sevBadge(a.severity), sort: a => severities.indexOf(a.severity) },
+      { key: "detected", label: "detected", server: "detected", render: a => h("span", { class: "mono", title: fmtTime(a.detected) }, ago(a.detected)) },
+      { key: "severity", label: "severity", server: "severity", render: a => sevBadge(a.severity) },
       { key: "member", label: "member" },
       { key: "detector", label: "detector" },
       { key: "rule_title", label: "rule", wrap: true },
       { key: "techniques", label: "ATT&CK", render: a => (a.techniques || []).map(techLink), sort: a => (a.techniques || []).join() },
       { key: "tlp", label: "TLP", render: a => tlpBadge(a.tlp) },
-      { key: "count", label: "count" },
-      { key: "status", label: "status" },
-    ], rows, a => { location.hash = `#/alerts/${encodeURIComponent(a.id)}`; }, "alerts-table"),
+      { key: "last_seen", label: "last seen", server: "last_seen", render: a => h("span", { class: "mono", title: fmtTime(a.last_seen) }, ago(a.last_seen)) },
+      { key: "count", label: "count", server: "count" },
+      { key: "status", label: "status", server: "status" },
+    ], rows, a => { location.hash = `#/alerts/${encodeURIComponent(a.id)}`; }, "alerts-table",
+    { key: order.key, asc: order.asc, onSort: (key, asc) => { order.key = key; order.asc = asc; restart(); } }),
     pager(cursors.length, cursors.length > 1, page.next,
       () => { cursors.pop(); load(); },
       () => { cursors.push(page.next); load(); }));
   };
-  form.addEventListener("submit", (e) => {
-    e.preventDefault();
+  // restart shows the first page of the current filters and order.
+  const restart = () => {
     cursors.length = 1;
-    const q = new URLSearchParams();
-    for (const [k, v] of new FormData(form)) if (v) q.set(k, v);
-    history.replaceState(null, "", `#/alerts?${q}`);
+    history.replaceState(null, "", `#/alerts?${query()}`);
     load();
-  });
+  };
+  form.addEventListener("submit", (e) => { e.preventDefault(); restart(); });
   await load();
 }
 

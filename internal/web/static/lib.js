@@ -154,9 +154,13 @@ export function pager(page, hasPrev, next, onPrev, onNext) {
     h("button", { type: "button", disabled: !next, onclick: onNext, id: "next-page" }, "next →"));
 }
 
-// sortableTable renders rows with clickable headers that sort the shown
-// page. cols: [{key, label, render(row) -> node|string, sort(row) -> value}]
-export function sortableTable(cols, rows, onRow, id) {
+// sortableTable renders rows with clickable headers. Without server, a
+// click sorts the shown page. With server = {key, asc, onSort(key, asc)},
+// the columns that name a server sort key (col.server) sort the whole list
+// on the server: a click asks onSort for the first page in that order (a
+// second click reverses it) and the others are not sortable.
+// cols: [{key, label, render(row) -> node|string, sort(row) -> value, server}]
+export function sortableTable(cols, rows, onRow, id, server) {
   let key = null, dir = 1;
   const tbody = h("tbody");
   const draw = () => {
@@ -174,6 +178,14 @@ export function sortableTable(cols, rows, onRow, id) {
     if (!rows.length) tbody.append(h("tr", {}, h("td", { colspan: cols.length, class: "muted" }, "nothing to show")));
   };
   const head = h("tr", {}, cols.map(c => {
+    if (server) {
+      if (!c.server) return h("th", {}, c.label);
+      const on = server.key === c.server;
+      const th = h("th", { class: "sortable" + (on ? " sorted" : ""), id: `sort-${c.server}`, title: "sort the whole list",
+        "aria-sort": on ? (server.asc ? "ascending" : "descending") : "none" }, c.label, on ? (server.asc ? " ▲" : " ▼") : "");
+      th.addEventListener("click", () => server.onSort(c.server, on ? !server.asc : false));
+      return th;
+    }
     const th = h("th", { class: "sortable", title: "sort this page" }, c.label);
     th.addEventListener("click", () => { dir = key === c.key ? -dir : 1; key = c.key; draw(); });
     return th;

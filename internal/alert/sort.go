@@ -1,0 +1,209 @@
+package alert
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+)
+
+// SortKey names an order List can return alerts in.
+type SortKey string
+
+// The orders List knows. Each sorts on one column of the alerts table
+// with the alert id as tiebreaker, and each has an index on (column, id)
+// so that a page costs the same at any depth.
+const (
+	// SortDetected orders by detection time, which the time-ordered id
+	// records: the default, newest first.
+	SortDetected SortKey = "detected"
+	// SortLastSeen orders by the time the alert last folded in an event.
+	SortLastSeen SortKey = "last_seen"
+	// SortSeverity orders by severity.
+	SortSeverity SortKey = "severity"
+	// SortCount orders by the number of events folded into the alert.
+	SortCount SortKey = "count"
+	// SortStatus orders by triage status, alphabetically (acknowledged,
+	// closed, new), so descending puts new alerts first.
+	SortStatus SortKey = "status"
+)
+
+// SortKeys lists the sort keys List accepts.
+func SortKeys() []SortKey {
+	return []SortKey{SortDetected, SortLastSeen, SortSeverity, SortCount, SortStatus}
+}
+
+// column is the alerts column k sorts on; "id" for SortDetected.
+func (k SortKey) column() string {
+	switch k {
+	case SortLastSeen:
+		return "last_seen"
+	case SortSeverity:
+		return "severity"
+	case SortCount:
+		return "hits"
+	case SortStatus:
+		return "status"
+	}
+	return "id"
+}
+
+// Sort is the order of a List: a key and a direction. The zero Sort is
+// the default, newest detected first.
+type Sort struct {
+	Key SortKey
+	Asc bool
+}
+
+// ParseSort reads a sort key and an order ("asc" or "desc") from a
+// client; empty strings mean detected and desc.
+func ParseSort(key, order string) (Sort, error) {
+	var s Sort
+	switch order {
+	case "", "desc":
+	case "asc":
+		s.Asc = true
+	default:
+		return Sort{}, fmt.Errorf("%w: order %q is not asc or desc", ErrInvalid, order)
+	}
+	if key == "" {
+		key = string(SortDetected)
+	}
+	for _, k := range SortKeys() {
+		if string(k) == key {
+			s.Key = k
+			return s, nil
+		}
+	}
+	names := make([]string, 0, len(SortKeys()))
+	for _, k := range SortKeys() {
+		names = append(names, string(k))
+	}
+	return Sort{}, fmt.Errorf("%w: sort %q is not one of %s", ErrInvalid, key, strings.Join(names, ", "))
+}
+
+// norm fills in the default key.
+func (s Sort) norm() Sort {
+	if s.Key == "" {
+		s.Key = SortDetected
+	}
+	return s
+}
+
+// String is the sort as a client writes it: "severity desc".
+func (s Sort) String() string {
+	s = s.norm()
+	if s.Asc {
+		return string(s.Key) + " asc"
+	}
+	return string(s.Key) + " desc"
+}
+
+// isDefault reports whether s is newest detected first, whose cursors are
+// bare alert ids (as before sorting existed, so saved cursors still work).
+func (s Sort) isDefault() bool { s = s.norm(); return s.Key == SortDetected && !s.Asc }
+
+// orderBy is the ORDER BY clause of s.
+func (s Sort) orderBy() string {
+	dir := " DESC"
+	if s.Asc {
+		dir = " ASC"
+	}
+	if c := s.norm().Key.column(); c != "id" {
+		return c + dir + ", id" + dir
+	}
+	return "id" + dir
+}
+
+// cursor is the position after the last alert of a page: the value of
+// the sort column (empty for detected) and the id.
+type cursor struct {
+	value string
+	id    string
+}
+
+// cursorOf encodes the position after a for sort s. A cursor names its
+// sort so that one used with another sort is refused rather than skipping
+// or repeating alerts: "severity.desc.3.<id>", "detected.asc..<id>"; the
+// default sort's cursor is the bare id.
+func cursorOf(s Sort, a *Alert) string {
+	s = s.norm()
+	if s.isDefault() {
+		return a.ID
+	}
+	dir := "desc"
+	if s.Asc {
+		dir = "asc"
+	}
+	var v string
+	switch s.Key {
+	case SortLastSeen:
+		v = strconv.FormatInt(a.LastSeen.UnixNano(), 10)
+	case SortSeverity:
+		v = strconv.Itoa(int(a.Severity))
+	case SortCount:
+		v = strconv.Itoa(a.Count)
+	case SortStatus:
+		v = string(a.Status)
+	}
+	return string(s.Key) + "." + dir + "." + v + "." + a.ID
+}
+
+// parseCursor checks a client's cursor against sort s.
+func parseCursor(s Sort, c string) (cursor, error) {
+	if c == "" {
+		return cursor{}, nil
+	}
+	if ValidID(c) {
+		if !s.isDefault() {
+			return cursor{}, fmt.Errorf("%w: cursor belongs to sort detected desc, not %s: start again without the cursor", ErrInvalid, s)
+		}
+		return cursor{id: c}, nil
+	}
+	parts := strings.Split(c, ".")
+	if len(parts) != 4 || !ValidID(parts[3]) {
+		return cursor{}, fmt.Errorf("%w: cursor %q is not a page cursor", ErrInvalid, c)
+	}
+	got, err := ParseSort(parts[0], parts[1])
+	if err != nil || got.isDefault() {
+		return cursor{}, fmt.Errorf("%w: cursor %q is not a page cursor", ErrInvalid, c)
+	}
+	if got != s.norm() {
+		return cursor{}, fmt.Errorf("%w: cursor belongs to sort %s, not %s: start again without the cursor", ErrInvalid, got, s)
+	}
+	v := parts[2]
+	switch got.Key {
+	case SortStatus:
+		if v != string(StatusNew) && v != string(StatusAcknowledged) && v != string(StatusClosed) {
+			return cursor{}, fmt.Errorf("%w: cursor %q holds an unknown status", ErrInvalid, c)
+		}
+	case SortDetected:
+		if v != "" {
+			return cursor{}, fmt.Errorf("%w: cursor %q is not a page cursor", ErrInvalid, c)
+		}
+	default:
+		if _, err := strconv.ParseInt(v, 10, 64); err != nil {
+			return cursor{}, fmt.Errorf("%w: cursor %q holds no number", ErrInvalid, c)
+		}
+	}
+	return cursor{value: v, id: parts[3]}, nil
+}
+
+// after is the SQL condition selecting the alerts after c in sort s, as
+// a row comparison both SQLite and PostgreSQL answer from the (column,
+// id) index.
+func (c cursor) after(s Sort) (string, []any) {
+	op := " < "
+	if s.Asc {
+		op = " > "
+	}
+	col := s.norm().Key.column()
+	if col == "id" {
+		return "id" + op + "?", []any{c.id}
+	}
+	var v any = c.value
+	if col != "status" {
+		n, _ := strconv.ParseInt(c.value, 10, 64) // checked by parseCursor
+		v = n
+	}
+	return "(" + col + ", id)" + op + "(?, ?)", []any{v, c.id}
+}
