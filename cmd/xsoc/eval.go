@@ -12,14 +12,13 @@ import (
 
 func runEval(args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("eval", flag.ContinueOnError)
-	seed := fs.Uint64("scenario", 1, "scenario seed")
-	profile := fs.String("profile", "demo", "scenario profile: demo (2 h, one campaign) or day (24 h, two campaigns)")
+	choice := scenarioFlags(fs, "demo")
 	rules := fs.String("rules", "", "extra Sigma rules directory to score with the starter pack")
 	asJSON := fs.Bool("json", false, "print JSON")
 	if err := parse(fs, args, stderr); err != nil {
 		return err
 	}
-	cfg, err := scenarioProfile(*profile, *seed)
+	cfg, err := choice.config()
 	if err != nil {
 		return err
 	}

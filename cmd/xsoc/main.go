@@ -41,7 +41,7 @@ func commands() map[string]command {
 		"rules":      {"Sigma rules: validate, test against events, import, list, enable, disable", runRules},
 		"report":     {"render reports (report nis2 INCIDENT: draft NIS2 notification)", runReport},
 		"users":      {"people who log in to the web console: add, list, passwd, disable, enable", runUsers},
-		"ml":         {"machine-learning detectors: train dga; eval dga, beacon or scenario; score NAME (explained)", runML},
+		"ml":         {"machine-learning detectors: train dga; eval dga, beacon, scenario, anomaly or firstseen; score NAME (explained)", runML},
 		"federation": {"federation PKI and secret: ca, cert (mutual TLS between hub and member nodes), secret (pseudonyms)", runFederation},
 		"audit":      {"the audit log: administrative actions and reads of other members' data (audit list; operator key)", runAudit},
 		"agreements": {"information-sharing agreements: who receives a member's TLP:AMBER early warnings (add, list, remove)", runAgreements},

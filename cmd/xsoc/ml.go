@@ -6,12 +6,14 @@ import (
 	"io"
 	"os"
 	"slices"
+	"strings"
 	"text/tabwriter"
 	"time"
 
 	"github.com/xsoc/xsoc/internal/detect"
 	"github.com/xsoc/xsoc/internal/detect/ml"
 	"github.com/xsoc/xsoc/internal/eval"
+	"github.com/xsoc/xsoc/internal/scenario"
 )
 
 // defaultWarninglists is where the MISP warning lists sit beside an xsoc
@@ -20,7 +22,7 @@ const defaultWarninglists = "../shared/misp/warninglists"
 
 func runML(args []string, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
-		fmt.Fprintln(stderr, "usage: xsoc ml train dga | eval dga|beacon|scenario | score NAME...")
+		fmt.Fprintln(stderr, "usage: xsoc ml train dga | eval dga|beacon|scenario|anomaly|firstseen | score NAME...")
 		return errUsage
 	}
 	switch args[0] {
@@ -29,6 +31,12 @@ func runML(args []string, stdout, stderr io.Writer) error {
 	case "eval":
 		if len(args) > 1 && args[1] == "beacon" {
 			return mlEvalBeacon(args[2:], stdout, stderr)
+		}
+		if len(args) > 1 && args[1] == "firstseen" {
+			return mlEvalFirstSeen(args[2:], stdout, stderr)
+		}
+		if len(args) > 1 && args[1] == "anomaly" {
+			return mlEvalAnomaly(args[2:], stdout, stderr)
 		}
 		if len(args) > 1 && args[1] == "scenario" {
 			return mlEvalScenario(args[2:], stdout, stderr)
@@ -177,14 +185,14 @@ var mlTechniques = map[string]string{ml.DGADetectorName: "T1568.002", ml.BeaconD
 
 func mlEvalScenario(args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("eval scenario", flag.ContinueOnError)
-	seed := fs.Uint64("scenario", 1, "scenario seed")
-	profile := fs.String("profile", "day", "scenario profile: demo (2 h, one campaign) or day (24 h, two campaigns)")
+	choice := scenarioFlags(fs, "day")
+	seed, profile := choice.seed, choice.profile
 	jitter := fs.Float64("jitter", 0.3, "the implant's beacon jitter, uniform ± this share of the period (the scenario's own default is 0.2)")
 	asJSON := fs.Bool("json", false, "print JSON")
 	if err := parse(fs, args, stderr); err != nil {
 		return err
 	}
-	cfg, err := scenarioProfile(*profile, *seed)
+	cfg, err := choice.config()
 	if err != nil {
 		return err
 	}
@@ -257,3 +265,231 @@ func mlEvalScenario(args []string, stdout, stderr io.Writer) error {
 	}
 	return tw.Flush()
 }
+
+// anomalyTechniques are the scripted intrusions the anomaly detector is
+// meant to catch: the port scan and the exfiltration burst of
+// scenario.Extras.
+var anomalyTechniques = []string{"T1046", "T1041"}
+
+// mlTechniqueRow is one technique's outcome in an ML evaluation.
+type mlTechniqueRow struct {
+	Technique       string        `json:"technique"`
+	Victims         int           `json:"victims"`
+	VictimsDetected int           `json:"victims_detected"`
+	MedianDelay     time.Duration `json:"median_detection_delay"`
+}
+
+// mlDetectorEval is a detector's outcome on the labelled scenario with
+// extras.
+type mlDetectorEval struct {
+	Detector     string           `json:"detector"`
+	Records      int              `json:"records"`
+	Alerts       int              `json:"alerts"`
+	TruePos      int              `json:"true_positive_records"`
+	FalsePos     int              `json:"false_positive_records"`
+	Precision    float64          `json:"precision"`
+	Recall       float64          `json:"recall"`
+	F1           float64          `json:"f1"`
+	FPPerMillion float64          `json:"false_positives_per_million_events"`
+	Techniques   []mlTechniqueRow `json:"techniques"`
+	// Noisy are the alert titles on benign records, most frequent first;
+	// Caught those on malicious records.
+	Noisy  []string `json:"benign_alerts"`
+	Caught []string `json:"malicious_alerts"`
+	// ByKind counts alerted benign records per kind of finding, for
+	// detectors that say (first-seen).
+	ByKind          map[string]int `json:"false_positives_by_kind,omitempty"`
+	Scored, Skipped uint64
+	Seconds         float64 `json:"seconds"`
+}
+
+// evalMLDetector replays the scenario of cfg through det and scores it
+// against the labelled techniques it is meant to catch: recall over
+// (technique, victim) pairs, delay from a technique's first record at a
+// victim to the first alert on one of its records.
+func evalMLDetector(cfg scenario.Config, det detect.Detector, stats *ml.Stats, techniques []string) (mlDetectorEval, error) {
+	started := time.Now()
+	rep, err := eval.Run(cfg, []detect.Detector{det})
+	if err != nil {
+		return mlDetectorEval{}, err
+	}
+	r := mlDetectorEval{Detector: det.Name(), Records: rep.Records, Scored: stats.Scored.Load(), Skipped: stats.Skipped.Load(),
+		Seconds: time.Since(started).Seconds()}
+	for _, d := range rep.Detectors {
+		if d.Detector != det.Name() {
+			continue
+		}
+		r.Alerts, r.TruePos, r.FalsePos, r.Precision = d.Alerts, d.TruePositives, d.FalsePositives, d.Precision()
+		r.FPPerMillion = 1e6 * float64(d.FalsePositives) / float64(rep.Records)
+		type kv struct {
+			title string
+			n     int
+		}
+		var noisy []kv
+		for t, n := range d.NoisyRules {
+			noisy = append(noisy, kv{t, n})
+			if det.Name() == ml.FirstSeenDetectorName {
+				if r.ByKind == nil {
+					r.ByKind = map[string]int{}
+				}
+				for _, k := range ml.SeenKinds() {
+					if strings.HasPrefix(t, "First-seen "+k) {
+						r.ByKind[k] += n
+					}
+				}
+			}
+		}
+		slices.SortFunc(noisy, func(a, b kv) int {
+			if a.n != b.n {
+				return b.n - a.n
+			}
+			return strings.Compare(a.title, b.title)
+		})
+		for _, e := range noisy {
+			r.Noisy = append(r.Noisy, e.title)
+		}
+		for t := range d.CaughtRules {
+			r.Caught = append(r.Caught, t)
+		}
+		slices.Sort(r.Caught)
+	}
+	victims, caught := 0, 0
+	for _, tech := range techniques {
+		row := mlTechniqueRow{Technique: tech}
+		var delays []time.Duration
+		for _, tv := range rep.TechniqueVictims {
+			if tv.Technique != tech {
+				continue
+			}
+			row.Victims++
+			if tv.TimeToDetect >= 0 {
+				row.VictimsDetected++
+				delays = append(delays, tv.TimeToDetect)
+			}
+		}
+		if len(delays) > 0 {
+			slices.Sort(delays)
+			row.MedianDelay = delays[len(delays)/2]
+		}
+		victims += row.Victims
+		caught += row.VictimsDetected
+		r.Techniques = append(r.Techniques, row)
+	}
+	if victims > 0 {
+		r.Recall = float64(caught) / float64(victims)
+	}
+	if r.Precision+r.Recall > 0 {
+		r.F1 = 2 * r.Precision * r.Recall / (r.Precision + r.Recall)
+	}
+	return r, nil
+}
+
+// printMLDetectorEval prints an evaluation for people.
+func printMLDetectorEval(w io.Writer, r mlDetectorEval, noisy int) {
+	fmt.Fprintf(w, "%d records, %d scored, %d skipped (replay %.1fs)\n\n", r.Records, r.Scored, r.Skipped, r.Seconds)
+	fmt.Fprintf(w, "alerts                       %d (%d records: %d malicious, %d benign)\n", r.Alerts, r.TruePos+r.FalsePos, r.TruePos, r.FalsePos)
+	fmt.Fprintf(w, "precision                    %.3f (over alerted records)\n", r.Precision)
+	fmt.Fprintf(w, "recall                       %.3f (over technique × victim)\n", r.Recall)
+	fmt.Fprintf(w, "F1                           %.3f\n", r.F1)
+	fmt.Fprintf(w, "false positives              %.1f per million events\n", r.FPPerMillion)
+	if len(r.ByKind) > 0 {
+		fmt.Fprint(w, "  by kind                   ")
+		for _, k := range ml.SeenKinds() {
+			fmt.Fprintf(w, " %s %d;", k, r.ByKind[k])
+		}
+		fmt.Fprintln(w)
+	}
+	fmt.Fprintln(w)
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "TECHNIQUE\tVICTIMS\tDETECTED\tMEDIAN DELAY (first record → alert)")
+	for _, t := range r.Techniques {
+		fmt.Fprintf(tw, "%s\t%d\t%d\t%s\n", t.Technique, t.Victims, t.VictimsDetected, t.MedianDelay.Round(time.Second))
+	}
+	tw.Flush()
+	if len(r.Caught) > 0 && noisy > 0 {
+		fmt.Fprintf(w, "\nalerts on malicious records (%d distinct; the first %d):\n", len(r.Caught), min(noisy, len(r.Caught)))
+		for _, t := range r.Caught[:min(noisy, len(r.Caught))] {
+			fmt.Fprintf(w, "  %s\n", t)
+		}
+	}
+	if len(r.Noisy) > 0 && noisy > 0 {
+		fmt.Fprintf(w, "\nalerts on benign records (%d distinct; the first %d):\n", len(r.Noisy), min(noisy, len(r.Noisy)))
+		for _, t := range r.Noisy[:min(noisy, len(r.Noisy))] {
+			fmt.Fprintf(w, "  %s\n", t)
+		}
+	}
+}
+
+// scenarioChoice is the --scenario and --profile flags of a command.
+type scenarioChoice struct {
+	seed    *uint64
+	profile *string
+}
+
+// scenarioFlags adds --scenario and --profile (default profile) to fs.
+func scenarioFlags(fs *flag.FlagSet, profile string) scenarioChoice {
+	return scenarioChoice{
+		seed:    fs.Uint64("scenario", 1, "scenario seed"),
+		profile: fs.String("profile", profile, "scenario profile: demo (2 h, one campaign) or day (24 h, two campaigns)"),
+	}
+}
+
+// config is the scenario the flags name.
+func (c scenarioChoice) config() (scenario.Config, error) {
+	return scenarioProfile(*c.profile, *c.seed)
+}
+
+// mlEvalExtras evaluates one detector on the scenario with every extra:
+// flags adds the detector's own flags and returns what builds it after
+// parsing, with a line that describes it.
+func mlEvalExtras(name string, techniques []string, args []string, stdout, stderr io.Writer,
+	flags func(fs *flag.FlagSet) func() (detect.Detector, *ml.Stats, string)) error {
+	fs := flag.NewFlagSet("eval "+name, flag.ContinueOnError)
+	choice := scenarioFlags(fs, "day")
+	noisy := fs.Int("show", 5, "alerts on malicious and on benign records to show")
+	asJSON := fs.Bool("json", false, "print JSON")
+	build := flags(fs)
+	if err := parse(fs, args, stderr); err != nil {
+		return err
+	}
+	cfg, err := choice.config()
+	if err != nil {
+		return err
+	}
+	cfg.Extras = scenario.AllExtras()
+	det, stats, about := build()
+	r, err := evalMLDetector(cfg, det, stats, techniques)
+	if err != nil {
+		return err
+	}
+	if *asJSON {
+		return printJSON(stdout, r)
+	}
+	fmt.Fprintf(stdout, "%s on scenario %s, seed %d, with extras (%s)%s\n", name, *choice.profile, *choice.seed, cfg.Extras, about)
+	printMLDetectorEval(stdout, r, *noisy)
+	return nil
+}
+
+func mlEvalAnomaly(args []string, stdout, stderr io.Writer) error {
+	return mlEvalExtras("anomaly detector", anomalyTechniques, args, stdout, stderr, func(*flag.FlagSet) func() (detect.Detector, *ml.Stats, string) {
+		return func() (detect.Detector, *ml.Stats, string) {
+			d := ml.NewAnomaly(ml.AnomalyOptions{})
+			return d, d.Stats(), ""
+		}
+	})
+}
+
+func mlEvalFirstSeen(args []string, stdout, stderr io.Writer) error {
+	return mlEvalExtras("first-seen detector", firstSeenTechniques, args, stdout, stderr, func(fs *flag.FlagSet) func() (detect.Detector, *ml.Stats, string) {
+		learn := fs.Duration("learn", 8*time.Hour, "learning period from each member's first event (the node's default is 168h)")
+		return func() (detect.Detector, *ml.Stats, string) {
+			d := ml.NewFirstSeen(ml.FirstSeenOptions{Learn: *learn})
+			return d, d.Stats(), ", learning " + learn.String()
+		}
+	})
+}
+
+// firstSeenTechniques are the scripted steps the first-seen detector is
+// meant to catch: the stolen password used from another continent, Word
+// spawning PowerShell, the implant's new hash and the DGA's new domains.
+var firstSeenTechniques = []string{"T1078.004", "T1059.001", "T1036.005", "T1568.002"}

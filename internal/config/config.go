@@ -103,6 +103,19 @@ type ML struct {
 	// Beacon flags regular call-home traffic per source→destination
 	// pair. Default "on".
 	Beacon string `yaml:"beacon"`
+	// Anomaly flags hosts, users and source addresses whose activity in
+	// a five-minute window departs from their own baseline (Half-Space
+	// Trees). Default "on"; what it learnt is kept in
+	// <data_dir>/ml/anomaly.state.
+	Anomaly string `yaml:"anomaly"`
+	// FirstSeen flags the first process hash, parent→child pair,
+	// sign-in country or network of a user and domain of a host that a
+	// member sees, after FirstSeenLearn. Default "on"; kept in
+	// <data_dir>/ml/firstseen.state.
+	FirstSeen string `yaml:"firstseen"`
+	// FirstSeenLearn is how long the first-seen detector only learns
+	// after a member's first event (default 168h).
+	FirstSeenLearn time.Duration `yaml:"firstseen_learn"`
 }
 
 // On reports whether a detector switch is on; v is "on" or "off".
@@ -168,7 +181,7 @@ func Default() Config {
 		Role:           RoleAll,
 		LogLevel:       "info",
 		Limits:         DefaultLimits(),
-		ML:             ML{DGA: "on", Beacon: "on"},
+		ML:             ML{DGA: "on", Beacon: "on", Anomaly: "on", FirstSeen: "on", FirstSeenLearn: 7 * 24 * time.Hour},
 	}
 }
 
@@ -280,7 +293,7 @@ func (c *Config) Validate() error {
 	if err := c.Limits.validate(); err != nil {
 		return err
 	}
-	for name, v := range map[string]string{"ml.dga": c.ML.DGA, "ml.beacon": c.ML.Beacon} {
+	for name, v := range map[string]string{"ml.dga": c.ML.DGA, "ml.beacon": c.ML.Beacon, "ml.anomaly": c.ML.Anomaly, "ml.firstseen": c.ML.FirstSeen} {
 		if v != "on" && v != "off" {
 			return fmt.Errorf("config: %s must be \"on\" or \"off\", not %q", name, v)
 		}

@@ -38,6 +38,8 @@ type DetectorScore struct {
 	// Rules lists the rules that fired on benign records, with counts:
 	// where to tune.
 	NoisyRules map[string]int `json:"noisy_rules,omitempty"`
+	// CaughtRules are the alert titles on labelled records, with counts.
+	CaughtRules map[string]int `json:"caught_rules,omitempty"`
 }
 
 // Precision is TP / (TP + FP) over records.
@@ -74,6 +76,18 @@ type VictimScore struct {
 	FirstBy      string        `json:"first_by,omitempty"`
 }
 
+// TechniqueVictim is one technique at one victim: when its first record
+// came and how long until one of its records was alerted.
+type TechniqueVictim struct {
+	Technique string    `json:"technique"`
+	Campaign  string    `json:"campaign"`
+	Member    string    `json:"member"`
+	Start     time.Time `json:"start"`
+	// TimeToDetect is the event time from Start to the first alerted
+	// record of the technique; negative means never detected.
+	TimeToDetect time.Duration `json:"time_to_detect"`
+}
+
 // Report is the outcome of a replay.
 type Report struct {
 	Seed       uint64           `json:"seed"`
@@ -83,6 +97,9 @@ type Report struct {
 	Detectors  []DetectorScore  `json:"detectors"`
 	Techniques []TechniqueScore `json:"techniques"`
 	Victims    []VictimScore    `json:"victims"`
+	// TechniqueVictims are the techniques per victim, in order of
+	// technique, then start.
+	TechniqueVictims []TechniqueVictim `json:"technique_victims"`
 	// EventsPerSecond is parse + detect throughput of the replay.
 	EventsPerSecond float64 `json:"events_per_second"`
 }
@@ -154,6 +171,9 @@ type run struct {
 	// techVictims records (technique, victim) pairs seen and detected.
 	techVictims map[[2]string]bool
 	techCaught  map[[2]string]bool
+	// techTimes holds each (technique, victim)'s first record time and
+	// its time to detect.
+	techTimes map[[2]string]*TechniqueVictim
 }
 
 func victimKey(l *scenario.Label) string { return l.Campaign + "/" + l.Member }
@@ -166,7 +186,14 @@ func (r *run) label(l *scenario.Label) {
 	if r.techVictims == nil {
 		r.techVictims, r.techCaught = map[[2]string]bool{}, map[[2]string]bool{}
 	}
-	r.techVictims[[2]string{l.Technique, victimKey(l)}] = true
+	tv := [2]string{l.Technique, victimKey(l)}
+	r.techVictims[tv] = true
+	if r.techTimes == nil {
+		r.techTimes = map[[2]string]*TechniqueVictim{}
+	}
+	if r.techTimes[tv] == nil {
+		r.techTimes[tv] = &TechniqueVictim{Technique: l.Technique, Campaign: l.Campaign, Member: l.Member, Start: l.Time, TimeToDetect: -1}
+	}
 	if _, ok := r.victims[victimKey(l)]; !ok {
 		r.victims[victimKey(l)] = &VictimScore{Campaign: l.Campaign, Member: l.Member, Country: l.Country,
 			Start: l.Time, TimeToDetect: -1}
@@ -215,6 +242,10 @@ func (r *run) score(a alert.Alert) {
 		}
 		if first {
 			d.TruePositives++
+			if d.CaughtRules == nil {
+				d.CaughtRules = map[string]int{}
+			}
+			d.CaughtRules[a.RuleTitle]++
 			t := r.tech(l.Technique, l.Phase)
 			if len(seen) == 1 {
 				t.Detected++
@@ -223,6 +254,9 @@ func (r *run) score(a alert.Alert) {
 				t.By = append(t.By, a.Detector)
 			}
 			r.techCaught[[2]string{l.Technique, victimKey(l)}] = true
+		}
+		if tv := r.techTimes[[2]string{l.Technique, victimKey(l)}]; tv != nil && tv.TimeToDetect < 0 {
+			tv.TimeToDetect = l.Time.Sub(tv.Start)
 		}
 		v := r.victims[victimKey(l)]
 		if v.TimeToDetect < 0 {
@@ -254,6 +288,13 @@ func (r *run) finish() Report {
 		rep.Victims = append(rep.Victims, *v)
 	}
 	sort.Slice(rep.Victims, func(i, j int) bool { return rep.Victims[i].Start.Before(rep.Victims[j].Start) })
+	for _, tv := range r.techTimes {
+		rep.TechniqueVictims = append(rep.TechniqueVictims, *tv)
+	}
+	sort.Slice(rep.TechniqueVictims, func(i, j int) bool {
+		a, b := rep.TechniqueVictims[i], rep.TechniqueVictims[j]
+		return a.Technique < b.Technique || a.Technique == b.Technique && a.Start.Before(b.Start)
+	})
 	return rep
 }
 

@@ -2,7 +2,9 @@ package node
 
 import (
 	"context"
+	"encoding"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io/fs"
 	"os"
@@ -252,5 +254,62 @@ func (n *Node) openML() {
 		d := ml.NewDGA(model)
 		ml.RegisterStats(n.Metrics, d.Name(), d.Stats())
 		n.AddDetector(d)
+	}
+	if c.On(c.Anomaly) {
+		d := ml.NewAnomaly(ml.AnomalyOptions{})
+		n.restoreML(d, "anomaly.state")
+		ml.RegisterStats(n.Metrics, d.Name(), d.Stats())
+		n.AddDetector(d)
+	}
+	if c.On(c.FirstSeen) {
+		d := ml.NewFirstSeen(ml.FirstSeenOptions{Learn: c.FirstSeenLearn})
+		n.restoreML(d, "firstseen.state")
+		ml.RegisterStats(n.Metrics, d.Name(), d.Stats())
+		n.AddDetector(d)
+	}
+}
+
+// stateful is a detector that can save and restore what it learnt.
+type stateful interface {
+	encoding.BinaryMarshaler
+	encoding.BinaryUnmarshaler
+}
+
+// mlState is a detector whose learnt state is saved in a file.
+type mlState struct {
+	path string
+	d    stateful
+}
+
+// restoreML loads what detector d learnt before the node last stopped,
+// from file under <data dir>/ml. A file that cannot be used (damaged,
+// another version, other options) is named in a warning and the detector
+// starts fresh; the file is replaced at the next save.
+func (n *Node) restoreML(d stateful, file string) {
+	path := filepath.Join(n.Config.DataDir, "ml", file)
+	if err := ml.LoadState(path, d); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		n.Log.Warn("ml: saved detector state unusable; the detector starts fresh", "err", err)
+	}
+	n.mlStates = append(n.mlStates, mlState{path: path, d: d})
+}
+
+// keepMLStates saves the detectors' learnt state every five minutes and
+// once more when ctx ends.
+func (n *Node) keepMLStates(ctx context.Context) {
+	t := time.NewTicker(5 * time.Minute)
+	defer t.Stop()
+	for {
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+		}
+		for _, s := range n.mlStates {
+			if err := ml.SaveState(s.path, s.d); err != nil {
+				n.Log.Warn("ml: detector state not saved", "err", err)
+			}
+		}
+		if ctx.Err() != nil {
+			return
+		}
 	}
 }

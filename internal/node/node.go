@@ -85,6 +85,7 @@ type Node struct {
 	NoArchive bool
 
 	detectors []detect.Detector
+	mlStates  []mlState // learnt detector state, saved under the data directory
 	sink      pipeline.AlertSink
 	mux       *http.ServeMux
 	taxii     http.Handler
@@ -370,6 +371,9 @@ func (n *Node) Run(ctx context.Context) error {
 		})
 	}
 	background = append(background, n.federationWork()...)
+	if len(n.mlStates) > 0 && n.serves(config.RoleDetect) {
+		background = append(background, n.keepMLStates)
+	}
 	if d := n.Config.PlaybooksDir; d != "" && n.serves(config.RoleDetect) {
 		background = append(background, func(ctx context.Context) {
 			n.Respond.Watch(ctx, d, 5*time.Second, func(errs []respond.LoadError) {

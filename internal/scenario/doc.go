@@ -123,7 +123,7 @@
 //	                                stolen password signs in three times from a hosting network
 //	                                on another continent (impossible travel)
 //	T1568.002  command-and-control  60 min: a fallback DGA burst of 150 NXDOMAIN names
-//	T1041      exfiltration         100 min: 40 HTTPS uploads of ~25 MB each to the C2 server
+//	T1041      exfiltration         100 min: 40 HTTPS uploads of ~60 MB each to the C2 server
 //
 // Impossible travel also adds benign Entra ID sign-ins (Elastic Agent's
 // azure.signinlogs documents in FormatECS, with source.geo and source.as)

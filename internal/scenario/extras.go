@@ -21,8 +21,8 @@ type Extras struct {
 	// DGABurst: the implant loses its C2 and walks a fallback DGA of 150
 	// names within a minute or two, all NXDOMAIN but the last (T1568.002).
 	DGABurst bool
-	// ExfilBurst: patient zero uploads about a gigabyte to the C2 server
-	// in 40 HTTPS posts over a few minutes (T1041).
+	// ExfilBurst: patient zero uploads about 2.4 GB to the C2 server in
+	// 40 HTTPS posts over a few minutes (T1041).
 	ExfilBurst bool
 	// ImpossibleTravel: every member's staff sign in to Entra ID (Elastic
 	// Agent's Azure sign-in documents, FormatECS, with source.geo and
@@ -165,14 +165,14 @@ func (a *attackRun) dgaBurst(t time.Time) {
 	}
 }
 
-// exfilBurst uploads about a gigabyte from patient zero to the C2 server
-// over HTTPS in 40 posts.
+// exfilBurst uploads about 2.4 GB from patient zero to the C2 server over
+// HTTPS in 40 posts of about 60 MB.
 func (a *attackRun) exfilBurst(t time.Time) {
 	e, h := a.e, a.h
 	a.step("T1041", PhaseExfiltration, "bulk upload over the C2 channel")
 	name, ip := a.c2()
 	for i := 0; i < 40; i++ {
-		size := int64(logNormal(e.r, 25e6, 0.4))
+		size := int64(logNormal(e.r, 60e6, 0.4))
 		f := e.newHTTPS(t, h, name, ip, goTLS, size, int64(300+e.r.IntN(400)), false)
 		f.tls.version, f.tls.cipher = "TLSv12", "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256"
 		f.tls.issuer = "C=US, O=Let's Encrypt, CN=R11"

@@ -75,15 +75,10 @@ type Beacon struct {
 	stats  Stats
 }
 
-// beaconShard is one lock's worth of pairs: a slab that grows to its
-// share of MaxPairs and is then reused, and an index from the pair's hash
-// to its slot.
+// beaconShard is one lock's worth of pairs: its share of MaxPairs.
 type beaconShard struct {
-	mu    sync.Mutex
-	index map[uint64]int32
-	slab  []pair
-	limit int
-	hand  int // where eviction sampling resumes
+	mu sync.Mutex
+	slots[pair, *pair]
 }
 
 // pair is one source→destination pair's recent contacts, a ring of beat
@@ -201,42 +196,10 @@ func pairHash(member, src, dst, dataset, module string) uint64 {
 	return h
 }
 
-// lookup returns the pair of hash h, taking a free, expired or the least
-// recently seen of a few sampled slots when it is new.
-func (s *beaconShard) lookup(h uint64, now, expire int64) *pair {
-	if i, ok := s.index[h]; ok {
-		p := &s.slab[i]
-		if now-p.last <= expire {
-			return p
-		}
-		*p = pair{key: h, used: true} // idle too long: start over
-		return p
-	}
-	if len(s.slab) < s.limit {
-		s.slab = append(s.slab, pair{key: h, used: true})
-		s.index[h] = int32(len(s.slab) - 1)
-		return &s.slab[len(s.slab)-1]
-	}
-	victim := -1
-	for probe := 0; probe < 8; probe++ {
-		i := s.hand
-		s.hand = (s.hand + 1) % len(s.slab)
-		p := &s.slab[i]
-		if !p.used || now-p.last > expire {
-			victim = i
-			break
-		}
-		if victim < 0 || p.last < s.slab[victim].last {
-			victim = i
-		}
-	}
-	if old := &s.slab[victim]; old.used {
-		delete(s.index, old.key)
-	}
-	s.slab[victim] = pair{key: h, used: true}
-	s.index[h] = int32(victim)
-	return &s.slab[victim]
-}
+func (p *pair) inUse() bool      { return p.used }
+func (p *pair) slotKey() uint64  { return p.key }
+func (p *pair) lastSeen() int64  { return p.last }
+func (p *pair) reset(key uint64) { *p = pair{key: key, used: true} }
 
 // add records a contact at now (ms). It returns whether the contact
 // began a new beat; contacts within mergeGap of the last beat, and late
