@@ -22,11 +22,13 @@ import (
 	"time"
 
 	"github.com/xsoc/xsoc/internal/alert"
+	"github.com/xsoc/xsoc/internal/bus"
 	"github.com/xsoc/xsoc/internal/config"
 	"github.com/xsoc/xsoc/internal/detect/ioc"
 	"github.com/xsoc/xsoc/internal/member"
 	"github.com/xsoc/xsoc/internal/node"
 	"github.com/xsoc/xsoc/internal/pipeline"
+	"github.com/xsoc/xsoc/internal/store"
 	"github.com/xsoc/xsoc/internal/tlp"
 )
 
@@ -43,7 +45,7 @@ func benchE2E(args []string, stdout, stderr io.Writer) error {
 	modes := fs.String("mode", "embedded", "embedded, external (NATS and PostgreSQL below), or both")
 	natsURL := fs.String("nats-url", "nats://127.0.0.1:4222", "external NATS JetStream for --mode external")
 	pgURL := fs.String("postgres-url", "postgres://postgres@127.0.0.1:5432/test?sslmode=disable", "PostgreSQL for --mode external")
-	workers := fs.Int("workers", 2, "detection workers")
+	workers := fs.Int("workers", 2, "detection: pipeline workers per node (embedded), or detection worker nodes (external)")
 	asJSON := fs.Bool("json", false, "print JSON")
 	if err := parse(fs, args, stderr); err != nil {
 		return err
@@ -63,11 +65,12 @@ func benchE2E(args []string, stdout, stderr io.Writer) error {
 			case "embedded":
 			case "external":
 				cfg.NATSURL, cfg.PostgresURL = *natsURL, *pgURL
+				cfg.Workers = 2
 			default:
 				return fmt.Errorf("--mode %q: want embedded, external or both", m)
 			}
 			fmt.Fprintf(stderr, "bench e2e: %s, %d events/s for %v, %d indicators…\n", m, *rate, *duration, *indicators)
-			r, err := runE2E(m, cfg, *rate, *batch, *indicators, *duration)
+			r, err := runE2E(m, cfg, *workers, *rate, *batch, *indicators, *duration)
 			if err != nil {
 				return fmt.Errorf("%s: %w", m, err)
 			}
@@ -109,7 +112,7 @@ type e2eResult struct {
 	Rejected       int64         `json:"rejected_requests"`
 }
 
-func runE2E(mode string, cfg config.Config, rate, batch, indicators int, duration time.Duration) (e2eResult, error) {
+func runE2E(mode string, cfg config.Config, workers, rate, batch, indicators int, duration time.Duration) (e2eResult, error) {
 	res := e2eResult{Mode: mode, Offered: rate}
 	dir, err := os.MkdirTemp("", "xsoc-bench-e2e-")
 	if err != nil {
@@ -117,37 +120,56 @@ func runE2E(mode string, cfg config.Config, rate, batch, indicators int, duratio
 	}
 	defer os.RemoveAll(dir)
 	cfg.DataDir, cfg.Listen = filepath.Join(dir, "data"), "127.0.0.1:0"
+	// Each mode's peak memory is its own: reset the process's peak
+	// resident size (Linux; elsewhere the peak spans the runs).
+	os.WriteFile("/proc/self/clear_refs", []byte("5"), 0)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	n, err := node.Open(ctx, cfg, newLogger(io.Discard, "error"))
-	if err != nil {
-		return res, err
+	var n *node.Node
+	var detectors []*node.Node
+	var parts []*node.Node
+	if mode == "external" {
+		res.Mode = fmt.Sprintf("external, %d detection workers", workers)
+		done, err := benchSchema(ctx, &cfg)
+		if err != nil {
+			return res, err
+		}
+		defer done()
+		if parts, err = openScaled(ctx, cfg, workers); err != nil {
+			return res, err
+		}
+		defer deleteNamespace(cfg)
+		n, detectors = parts[0], parts[1:1+workers]
+	} else {
+		if n, err = node.Open(ctx, cfg, newLogger(io.Discard, "error")); err != nil {
+			return res, err
+		}
+		parts, detectors = []*node.Node{n}, []*node.Node{n}
 	}
 	memberID := fmt.Sprintf("bench-%d", time.Now().UnixNano()) // unique: an external archive may hold earlier runs
 	_, key, err := n.Members.Add(ctx, member.Member{ID: memberID, Name: "Bench", Country: "DE", Sector: "energy"})
 	if err != nil {
-		n.Close()
+		closeAll(parts)
 		return res, err
 	}
-	if err := loadIndicators(n.IOC, indicators); err != nil {
-		n.Close()
-		return res, err
+	for _, d := range detectors {
+		if err := loadIndicators(d.IOC, indicators); err != nil {
+			closeAll(parts)
+			return res, err
+		}
 	}
 	var mu sync.Mutex
 	sent := map[string]time.Time{}
 	var lat []time.Duration
-	n.Alerts.OnAlert(func(a alert.Alert) {
-		now := time.Now()
-		mu.Lock()
-		defer mu.Unlock()
-		if t, ok := sent[a.Key]; ok { // the key is the victim's host name
-			lat = append(lat, now.Sub(t))
-			delete(sent, a.Key)
-		}
-	})
-	done := make(chan struct{})
-	go func() { n.Run(ctx); close(done) }()
-	defer func() { cancel(); <-done }()
+	for _, d := range detectors {
+		d.Alerts.OnAlert(alertLatency(&mu, sent, &lat))
+	}
+	var running sync.WaitGroup
+	for _, p := range parts {
+		running.Add(1)
+		go func() { defer running.Done(); p.Run(ctx) }()
+	}
+	defer func() { cancel(); running.Wait() }()
 	runtime.GC()
 
 	bodies := e2eBodies(batch-1, 16)
@@ -256,6 +278,86 @@ func runE2E(mode string, cfg config.Config, rate, batch, indicators int, duratio
 	res.RSSPeakMB = peakRSS() >> 20
 	res.Lost = max(0, res.Accepted-archived) + int64(len(sent))
 	return res, nil
+}
+
+// alertLatency returns an alert hook that records, for each victim sent
+// (by host name, at its sending time), how long its first alert took.
+func alertLatency(mu *sync.Mutex, sent map[string]time.Time, lat *[]time.Duration) func(alert.Alert) {
+	return func(a alert.Alert) {
+		now := time.Now()
+		mu.Lock()
+		defer mu.Unlock()
+		if t, ok := sent[a.Key]; ok { // the key is the victim's host name
+			*lat = append(*lat, now.Sub(t))
+			delete(sent, a.Key)
+		}
+	}
+}
+
+// openScaled opens the parts of a scaled-out node in this process, as
+// "xsoc serve --role" would in separate ones: the API (which migrates the
+// store), workers detection workers, and an archive worker. It returns
+// them in that order.
+func openScaled(ctx context.Context, cfg config.Config, workers int) ([]*node.Node, error) {
+	var parts []*node.Node
+	roles := []string{config.RoleAPI}
+	for range workers {
+		roles = append(roles, config.RoleDetect)
+	}
+	roles = append(roles, config.RoleArchive)
+	for i, role := range roles {
+		c := cfg
+		c.Role, c.DataDir = role, filepath.Join(cfg.DataDir, fmt.Sprintf("%d-%s", i, role))
+		n, err := node.Open(ctx, c, newLogger(io.Discard, "error"))
+		if err != nil {
+			closeAll(parts)
+			return nil, fmt.Errorf("%s: %w", role, err)
+		}
+		parts = append(parts, n)
+	}
+	return parts, nil
+}
+
+func closeAll(nodes []*node.Node) {
+	for _, n := range nodes {
+		n.Close()
+	}
+}
+
+// benchSchema gives an external run a NATS namespace and a PostgreSQL
+// schema of its own, so that it neither meets earlier runs nor other users
+// of the servers; done drops the schema.
+func benchSchema(ctx context.Context, cfg *config.Config) (done func(), err error) {
+	id := strconv.FormatInt(time.Now().UnixNano(), 36)
+	cfg.NATSNamespace = "bench-" + id
+	admin, err := store.OpenPostgres(ctx, cfg.PostgresURL)
+	if err != nil {
+		return nil, err
+	}
+	schema := "xsoc_bench_" + id
+	if _, err := admin.Exec(ctx, "CREATE SCHEMA "+schema); err != nil {
+		admin.Close()
+		return nil, err
+	}
+	sep := "?"
+	if strings.Contains(cfg.PostgresURL, "?") {
+		sep = "&"
+	}
+	cfg.PostgresURL += sep + "search_path=" + schema
+	return func() {
+		admin.Exec(context.Background(), "DROP SCHEMA "+schema+" CASCADE")
+		admin.Close()
+	}, nil
+}
+
+// deleteNamespace removes an external run's streams.
+func deleteNamespace(cfg config.Config) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if b, err := bus.Open(ctx, bus.Config{URL: cfg.NATSURL, Namespace: cfg.NATSNamespace}); err == nil {
+		b.DeleteNamespace(ctx)
+		b.Close()
+	}
 }
 
 // loadIndicators fills the IOC index with n indicators (hashes, domains

@@ -15,7 +15,6 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/xsoc/xsoc/internal/alert"
 	"github.com/xsoc/xsoc/internal/config"
 	"github.com/xsoc/xsoc/internal/member"
 	"github.com/xsoc/xsoc/internal/node"
@@ -54,15 +53,7 @@ func benchPipeline(args []string, stdout, stderr io.Writer) error {
 	var mu sync.Mutex
 	sent := map[string]time.Time{}
 	var lat []time.Duration
-	n.Alerts.OnAlert(func(a alert.Alert) {
-		now := time.Now()
-		mu.Lock()
-		defer mu.Unlock()
-		if t, ok := sent[a.Key]; ok { // the key is the victim's host name
-			lat = append(lat, now.Sub(t))
-			delete(sent, a.Key)
-		}
-	})
+	n.Alerts.OnAlert(alertLatency(&mu, sent, &lat))
 	done := make(chan struct{})
 	go func() { n.Run(ctx); close(done) }()
 	defer func() { cancel(); <-done }()
