@@ -10,6 +10,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -40,8 +41,10 @@ type benchFedNode struct {
 	// memberKey is the member's API key.
 	memberKey string
 	url       string
-	cmd       *exec.Cmd
-	done      chan struct{}
+	// profile, if set, is where the process writes its CPU profile.
+	profile string
+	cmd     *exec.Cmd
+	done    chan struct{}
 }
 
 // benchFederation measures the early warning path with a hub and three
@@ -55,6 +58,7 @@ func benchFederation(args []string, stdout, stderr io.Writer) error {
 	rate := fs.Int("rate", 250, "detections per second sent to A (A's alerting, not the early warning path, limits it)")
 	keep := fs.Bool("keep", false, "keep the nodes' directory (logs, stores) instead of removing it")
 	timeout := fs.Duration("timeout", 20*time.Minute, "give up after this long")
+	profiles := fs.String("cpuprofile-dir", "", "write each node's CPU profile (<node>.pprof, go tool pprof) to this directory")
 	if err := parse(fs, args, stderr); err != nil {
 		return err
 	}
@@ -82,6 +86,9 @@ func benchFederation(args []string, stdout, stderr io.Writer) error {
 	}
 	defer stopBenchNodes(nodes)
 	for _, nd := range nodes {
+		if *profiles != "" {
+			nd.profile = filepath.Join(*profiles, nd.name+".pprof")
+		}
 		if err := nd.start(exe); err != nil {
 			return err
 		}
@@ -271,7 +278,11 @@ func (nd *benchFedNode) start(exe string) error {
 	if err != nil {
 		return err
 	}
-	nd.cmd = exec.Command(exe, "serve", "--config", cfgPath)
+	args := []string{"serve", "--config", cfgPath}
+	if nd.profile != "" {
+		args = append(args, "--cpuprofile", nd.profile)
+	}
+	nd.cmd = exec.Command(exe, args...)
 	nd.cmd.Stdout, nd.cmd.Stderr = log, log
 	if err := nd.cmd.Start(); err != nil {
 		log.Close()
@@ -427,24 +438,41 @@ func postIngest(ctx context.Context, url, key string, body []byte) error {
 	}
 }
 
-// awaitWarnings waits until the node has received want indicators, and
-// returns them.
+// awaitWarnings waits until the node has received want indicators
+// applied from since, and returns them. It reads each page once,
+// following the listing's cursor, so that polling does not load the node
+// it measures.
 func (nd *benchFedNode) awaitWarnings(ctx context.Context, want int, since time.Time) ([]federation.ReceivedIndicator, error) {
+	var got []federation.ReceivedIndicator
+	cursor := ""
 	for {
 		var page struct {
 			Warnings []federation.ReceivedIndicator `json:"warnings"`
+			Next     string                         `json:"next"`
 		}
-		q := fmt.Sprintf("/api/v1/federation/warnings?limit=%d", want+1)
+		q := "/api/v1/federation/warnings?limit=1000"
 		if !since.IsZero() {
-			q += "&since=" + since.UTC().Format(time.RFC3339Nano)
+			q += "&since=" + url.QueryEscape(since.UTC().Format(time.RFC3339Nano))
+		}
+		if cursor != "" {
+			q += "&cursor=" + url.QueryEscape(cursor)
 		}
 		err := nd.getJSON(ctx, q, &page)
-		if err == nil && len(page.Warnings) >= want {
-			return page.Warnings, nil
+		if err == nil {
+			got = append(got, page.Warnings...)
+			if page.Next != "" {
+				cursor = page.Next
+			}
+			if len(got) >= want {
+				return got, nil
+			}
+			if len(page.Warnings) == 1000 {
+				continue // more are waiting
+			}
 		}
 		select {
 		case <-ctx.Done():
-			return nil, fmt.Errorf("node %s received %d of %d indicators: %w", nd.name, len(page.Warnings), want, ctx.Err())
+			return nil, fmt.Errorf("node %s received %d of %d indicators (%v): %w", nd.name, len(got), want, err, ctx.Err())
 		case <-time.After(200 * time.Millisecond):
 		}
 	}

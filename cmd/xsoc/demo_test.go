@@ -16,7 +16,8 @@ import (
 // TestDemoFederation runs "xsoc demo --federation --exit" as a user
 // would: a hub and four member nodes as separate processes, the scenario
 // replayed as fast as they take it. It requires a cross-border incident
-// at the hub, and no node left running afterwards.
+// at the hub, a member node alerted by the early warning from the first
+// victim's country, and no node left running afterwards.
 func TestDemoFederation(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs five nodes and replays a whole scenario")
@@ -30,6 +31,13 @@ func TestDemoFederation(t *testing.T) {
 	}
 	if !regexp.MustCompile(`\*\*\* cross-border incident at the hub eu-hub after [0-9.]+s`).Match(out) {
 		t.Errorf("no cross-border incident announced at the hub:\n%s", out)
+	}
+	// The national SOC's indicators are on its node only: the other
+	// victims' nodes learn the campaign's infrastructure from its early
+	// warning, which raises their alerts on it.
+	if !regexp.MustCompile(`fr-node +fr-soc +\S+ \S+: detected with its own intel, pushed to the other member nodes`).Match(out) ||
+		!regexp.MustCompile(`alerted at once, known from the cross-border warning from FR \(active here \S+ after FR detected it`).Match(out) {
+		t.Errorf("the early warning's summary does not show the campaign detected at FR and another node alerted by its warning:\n%s", out)
 	}
 	m := regexp.MustCompile(`the hub holds (\d+) alerts, \d+ incidents, (\d+) cross-border`).FindSubmatch(out)
 	if m == nil || string(m[1]) == "0" || string(m[2]) == "0" {

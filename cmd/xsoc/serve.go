@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"runtime/pprof"
 	"syscall"
 
 	"github.com/xsoc/xsoc/internal/config"
@@ -20,8 +21,20 @@ func runServe(args []string, stdout, stderr io.Writer) error {
 	load := configFlags(fs)
 	demoMember := fs.Bool("demo-member", false, "create a demo member on first start and print its API key")
 	role := fs.String("role", "", "what this process does: all (default), or one part of a scaled-out node: api, detect or archive (needs --nats-url and --postgres-url)")
+	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile (go tool pprof) of the whole run to this file")
 	if err := parse(fs, args, stderr); err != nil {
 		return err
+	}
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+		defer pprof.StopCPUProfile()
 	}
 	cfg, err := load()
 	if err != nil {

@@ -286,6 +286,46 @@ func TestPublishAndRepublish(t *testing.T) {
 	})
 }
 
+// TestBatchSubscribersAndManyPublications: a batch of many alerts is
+// published whole (each state once, all marked published), the batch
+// subscribers get its new and changed alerts in one call, and a replay
+// calls them with nothing.
+func TestBatchSubscribersAndManyPublications(t *testing.T) {
+	storetest.Each(t, schemas(), func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		pub := &recorder{}
+		s := newService(t, db, pub, &clock{now: t0.Add(time.Minute)}, nil)
+		var calls [][]alert.Alert
+		s.OnAlerts(func(as []alert.Alert) { calls = append(calls, slices.Clone(as)) })
+		var batch []alert.Alert
+		for i := range 300 {
+			batch = append(batch, detection("m1", "r1", fmt.Sprintf("h%d", i), fmt.Sprintf("e%d", i), t0))
+		}
+		batch = append(batch, detection("m1", "r1", "h0", "e-again", t0)) // folds into h0's alert
+		out, err := s.Raise(ctx, batch)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(out) != 300 || len(calls) != 1 || len(calls[0]) != 300 {
+			t.Fatalf("raised %d alerts, batch subscriber called %d times (%v alerts); want 300 alerts in one call", len(out), len(calls), len(calls))
+		}
+		ids := pub.ids()
+		slices.Sort(ids)
+		if len(ids) != 300 || len(slices.Compact(ids)) != 300 {
+			t.Fatalf("published %d states (%d distinct), want 300", len(ids), len(slices.Compact(ids)))
+		}
+		if n, err := s.Republish(ctx); err != nil || n != 0 {
+			t.Fatalf("Republish = %d, %v; want every alert marked published", n, err)
+		}
+		if _, err := s.Raise(ctx, batch); err != nil {
+			t.Fatal(err)
+		}
+		if len(calls) != 1 || len(pub.ids()) != 300 {
+			t.Fatalf("a replay called the batch subscriber (%d calls) or published again (%d)", len(calls), len(pub.ids()))
+		}
+	})
+}
+
 func TestVisibility(t *testing.T) {
 	storetest.Each(t, schemas(), func(t *testing.T, db *store.DB) {
 		ctx := context.Background()

@@ -56,6 +56,9 @@ type Result struct {
 	CrossBorder *correlate.Incident
 	After       time.Duration
 	Alerts      int
+	// Shields is, in the federated demonstration, what the cross-border
+	// early warning did for each member node.
+	Shields []Shield
 }
 
 // Run starts a node, sets up the demo members and intel, replays the

@@ -70,10 +70,11 @@ type fedNode struct {
 // scenario member, each a separate "xsoc serve" process linked to the hub
 // over NATS leaf nodes with mutual TLS. It generates a throwaway
 // federation CA, node certificates and pseudonymisation secret, sets up
-// each member on its own node with the national SOC's TLP:GREEN
-// indicators (every node imports the same STIX bundle, as it would from a
-// community feed), replays the scenario to each member's own node over
-// HTTP ingest, and narrates until the hub holds a cross-border incident.
+// each member on its own node (the national SOC's TLP:GREEN indicators on
+// its node only: the others learn the campaign from the early warning),
+// replays the scenario to each member's own node over HTTP ingest,
+// narrates until the hub holds a cross-border incident, and then tells
+// what the early warning did for each member node.
 // The node processes are stopped when it returns, whatever the outcome;
 // they also stop if this process dies (Linux).
 func RunFederation(ctx context.Context, opts FederationOptions) (res Result, err error) {
@@ -107,7 +108,7 @@ func RunFederation(ctx context.Context, opts FederationOptions) (res Result, err
 	out := opts.Out
 	fmt.Fprintf(out, "xsoc demo --federation: a hub and %d member nodes, each its own process, linked over NATS leaf nodes with mutual TLS\n", len(nodes)-1)
 	fmt.Fprintf(out, "federation CA, certificates and the members' pseudonymisation secret in %s\n", filepath.Join(dir, "pki"))
-	fmt.Fprintf(out, "%s shared %d indicators at TLP:GREEN; every node imports the bundle (%s)\n",
+	fmt.Fprintf(out, "%s shared %d indicators at TLP:GREEN on its own node (%s); the other nodes learn what it detects from the cross-border early warning\n",
 		IntelOwner, shared, filepath.Join(dir, "intel", bundleFile))
 
 	defer func() {
@@ -177,6 +178,12 @@ func RunFederation(ctx context.Context, opts FederationOptions) (res Result, err
 		return res, err
 	}
 	summarizeHub(ctx, hub, len(nodes)-1, &res, out)
+	if list, err := shields(ctx, nodes[1:], cfg); err != nil {
+		fmt.Fprintf(out, "early warning: not read: %v\n", err)
+	} else {
+		res.Shields = list
+		printShields(out, list)
+	}
 	if res.CrossBorder == nil {
 		return res, errors.New("the hub formed no cross-border incident")
 	}
@@ -282,8 +289,10 @@ const bundleFile = "fr-soc-campaign.json"
 
 // setupNodes writes the national SOC's bundle, then prepares each node's
 // store before the node starts: the hub's operator key; a member node's
-// member (sharing its alerts at TLP:GREEN) and the bundle imported on
-// that member's behalf. It returns how many indicators the bundle holds.
+// member (sharing its alerts at TLP:GREEN), and on the national SOC's
+// own node the bundle, imported on its behalf. The other member nodes
+// start without it: what they learn of the campaign comes from the
+// early warning. It returns how many indicators the bundle holds.
 func setupNodes(ctx context.Context, dir string, nodes []*fedNode, cfg scenario.Config) (int, error) {
 	objs, raws, err := scenarioIntel(cfg)
 	if err != nil {
@@ -337,8 +346,8 @@ func (n *fedNode) setupHub(ctx context.Context) error {
 	return err
 }
 
-// setup creates the node's member and imports the bundle's objects, raws,
-// for it.
+// setup creates the node's member and, on the national SOC's node,
+// imports the bundle's objects, raws, for it.
 func (n *fedNode) setup(ctx context.Context, raws []json.RawMessage) error {
 	db, err := n.openStore(ctx)
 	if err != nil {
@@ -348,6 +357,9 @@ func (n *fedNode) setup(ctx context.Context, raws []json.RawMessage) error {
 	reg := member.NewRegistry(db)
 	if _, n.key, err = reg.Add(ctx, n.member); err != nil {
 		return fmt.Errorf("node %s: member %s: %w", n.name, n.member.ID, err)
+	}
+	if n.member.ID != IntelOwner {
+		return nil
 	}
 	repo, err := node.IntelRepo(db, n.cfg)
 	if err != nil {

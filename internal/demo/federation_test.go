@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -156,5 +157,29 @@ func TestFederationCountsEveryAlertPage(t *testing.T) {
 	}
 	if got, err := shareableAlerts(ctx, []*fedNode{n, n}); err != nil || got != 3000 {
 		t.Errorf("shareableAlerts of two nodes = %d, %v; want 3000", got, err)
+	}
+}
+
+// TestPrintShieldsOrdersByContact: the early warning's summary lists the
+// member nodes by first alerted contact, nodes without one last, and says
+// for each whether its own intel or a warning (from where, how fast)
+// raised it.
+func TestPrintShieldsOrdersByContact(t *testing.T) {
+	t0 := time.Date(2026, 3, 11, 8, 40, 54, 0, time.UTC)
+	var out strings.Builder
+	printShields(&out, []Shield{
+		{Node: "de-node", Member: "de-energie"},
+		{Node: "se-node", Member: "se-sjukhus", Contact: t0.Add(20 * time.Minute), Value: "evil.example", WarnedFrom: "FR",
+			Delay: 571 * time.Millisecond, Ahead: 12877 * time.Millisecond},
+		{Node: "fr-node", Member: "fr-soc", Contact: t0, Value: "evil.example"},
+	})
+	want := []string{
+		"early warning: each member node's first alert on the campaign's infrastructure",
+		"  fr-node  fr-soc      08:40:54 evil.example: detected with its own intel, pushed to the other member nodes",
+		"  se-node  se-sjukhus  09:00:54 evil.example: alerted at once, known from the cross-border warning from FR (active here 571ms after FR detected it, 12.877s before this contact came in)",
+		"  de-node  de-energie  none",
+	}
+	if got := strings.Split(strings.TrimSpace(out.String()), "\n"); !slices.Equal(got, want) {
+		t.Errorf("printed\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
 }

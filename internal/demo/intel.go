@@ -104,6 +104,35 @@ func StarterRules() ([]*sigma.Rule, error) {
 // the starter rules plus extra, and an IOC index holding the shared intel
 // (owned by IntelOwner, TLP:GREEN, so every member may use it).
 func Detectors(cfg scenario.Config, extra []*sigma.Rule) ([]detect.Detector, error) {
+	engine, err := sigmaEngine(extra)
+	if err != nil {
+		return nil, err
+	}
+	index, err := intelIndex(cfg, true)
+	if err != nil {
+		return nil, err
+	}
+	return []detect.Detector{engine, index}, nil
+}
+
+// NodeDetectors builds the detectors of one member's own node, as in the
+// federated demonstration: the Sigma engine with the starter rules plus
+// extra, and the node's IOC index, which holds the national SOC's shared
+// intel only on IntelOwner's node.
+func NodeDetectors(cfg scenario.Config, member string, extra []*sigma.Rule) ([]detect.Detector, *ioc.Index, error) {
+	engine, err := sigmaEngine(extra)
+	if err != nil {
+		return nil, nil, err
+	}
+	index, err := intelIndex(cfg, member == IntelOwner)
+	if err != nil {
+		return nil, nil, err
+	}
+	return []detect.Detector{engine, index}, index, nil
+}
+
+// sigmaEngine loads the starter rules plus extra.
+func sigmaEngine(extra []*sigma.Rule) (*sigma.Engine, error) {
 	rules, err := StarterRules()
 	if err != nil {
 		return nil, err
@@ -114,11 +143,19 @@ func Detectors(cfg scenario.Config, extra []*sigma.Rule) ([]detect.Detector, err
 			return nil, e
 		}
 	}
+	return engine, nil
+}
+
+// intelIndex returns an IOC index, holding the shared intel if withIntel.
+func intelIndex(cfg scenario.Config, withIntel bool) (*ioc.Index, error) {
+	index := ioc.New(ioc.Options{})
+	if !withIntel {
+		return index, nil
+	}
 	objs, err := campaignIntel(cfg)
 	if err != nil {
 		return nil, err
 	}
-	index := ioc.New(ioc.Options{})
 	batch := index.NewBatch()
 	for _, obj := range objs {
 		ind, obs, _, err := iocfeed.ReadObject(obj) // SharedIntel's objects are valid
@@ -136,8 +173,5 @@ func Detectors(cfg scenario.Config, extra []*sigma.Rule) ([]detect.Detector, err
 			}
 		}
 	}
-	if err := batch.Commit(); err != nil {
-		return nil, err
-	}
-	return []detect.Detector{engine, index}, nil
+	return index, batch.Commit()
 }

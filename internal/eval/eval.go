@@ -106,16 +106,32 @@ type Report struct {
 
 // Run generates the scenario of cfg and replays it through detectors.
 func Run(cfg scenario.Config, detectors []detect.Detector) (Report, error) {
+	r := newRun(cfg, detectors)
+	if err := r.replay(cfg, func(string) []detect.Detector { return detectors }, nil); err != nil {
+		return Report{}, err
+	}
+	return r.finish(), nil
+}
+
+func newRun(cfg scenario.Config, detectors []detect.Detector) *run {
 	r := &run{
-		report:  Report{Seed: cfg.Seed},
-		byDet:   map[string]*DetectorScore{},
-		byTech:  map[string]*TechniqueScore{},
-		victims: map[string]*VictimScore{},
-		labels:  map[int]*scenario.Label{},
+		report:   Report{Seed: cfg.Seed},
+		byDet:    map[string]*DetectorScore{},
+		byTech:   map[string]*TechniqueScore{},
+		victims:  map[string]*VictimScore{},
+		labels:   map[int]*scenario.Label{},
+		firstIOC: map[string]time.Duration{},
 	}
 	for _, d := range detectors {
 		r.byDet[d.Name()] = &DetectorScore{Detector: d.Name(), NoisyRules: map[string]int{}}
 	}
+	return r
+}
+
+// replay streams the scenario in event-time order through the detectors
+// of each record's member, scoring every alert. before, if set, runs
+// before an event is detected; after with its alerts.
+func (r *run) replay(cfg scenario.Config, detectorsOf func(member string) []detect.Detector, hooks *replayHooks) error {
 	var parser format.Parser
 	ev := new(event.Event)
 	var alerts []alert.Alert
@@ -141,22 +157,36 @@ func Run(cfg scenario.Config, detectors []detect.Detector) (Report, error) {
 		if ev.Time.IsZero() {
 			ev.Time = rec.Time
 		}
+		if hooks != nil {
+			if err := hooks.before(ev); err != nil {
+				return err
+			}
+		}
 		alerts = alerts[:0]
-		for _, d := range detectors {
+		for _, d := range detectorsOf(rec.Member) {
 			alerts = d.Detect(ev, alerts)
 		}
 		for _, a := range alerts {
 			r.score(a)
 		}
+		if hooks != nil {
+			hooks.after(ev, alerts)
+		}
 		return nil
 	})
 	if err != nil {
-		return Report{}, err
+		return err
 	}
 	if secs := time.Since(started).Seconds(); secs > 0 {
 		r.report.EventsPerSecond = float64(r.report.Records) / secs
 	}
-	return r.finish(), nil
+	return nil
+}
+
+// replayHooks let a replay act around each event's detection.
+type replayHooks struct {
+	before func(ev *event.Event) error
+	after  func(ev *event.Event, alerts []alert.Alert)
 }
 
 type run struct {
@@ -174,6 +204,10 @@ type run struct {
 	// techTimes holds each (technique, victim)'s first record time and
 	// its time to detect.
 	techTimes map[[2]string]*TechniqueVictim
+	// firstIOC is, per victim, the time from its first malicious record
+	// to the first one an IOC alert named: when its contact with the
+	// campaign's infrastructure was first seen.
+	firstIOC map[string]time.Duration
 }
 
 func victimKey(l *scenario.Label) string { return l.Campaign + "/" + l.Member }
@@ -262,6 +296,9 @@ func (r *run) score(a alert.Alert) {
 		if v.TimeToDetect < 0 {
 			v.TimeToDetect = l.Time.Sub(v.Start)
 			v.FirstBy = a.Detector + ": " + a.RuleTitle
+		}
+		if _, ok := r.firstIOC[victimKey(l)]; !ok && a.Detector == "ioc" {
+			r.firstIOC[victimKey(l)] = l.Time.Sub(v.Start)
 		}
 	}
 }

@@ -291,12 +291,21 @@ func (a *API) warnings(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	out, err := ListReceived(r.Context(), a.DB, f)
+	f.Cursor = q.Get("cursor")
+	out, next, err := ListReceivedPage(r.Context(), a.DB, f)
+	if errors.Is(err, ErrBadCursor) {
+		api.Error(w, http.StatusBadRequest, err.Error())
+		return
+	}
 	if err != nil {
 		api.Error(w, http.StatusInternalServerError, err.Error())
 		return
 	}
-	api.JSON(w, http.StatusOK, map[string]any{"warnings": out})
+	page := map[string]any{"warnings": out}
+	if next != "" {
+		page["next"] = next
+	}
+	api.JSON(w, http.StatusOK, page)
 }
 
 // revokeBody is the body of POST /api/v1/federation/revoke.

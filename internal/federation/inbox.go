@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -441,23 +442,45 @@ type ReceivedFilter struct {
 	// Member, if set, limits the list to what that member may see.
 	Member string
 	Since  time.Time
+	// Cursor continues a listing after the page that returned it.
+	Cursor string
 	Limit  int
 }
 
 // ListReceived lists the indicators a node received, oldest applied
 // first from Since.
 func ListReceived(ctx context.Context, db *store.DB, f ReceivedFilter) ([]ReceivedIndicator, error) {
+	out, _, err := ListReceivedPage(ctx, db, f)
+	return out, err
+}
+
+// ListReceivedPage is ListReceived one page at a time: next, empty only
+// when the page is, is the Cursor after its last indicator (the following
+// page, or what arrives later). A whole batch of warnings is applied at
+// one instant, so a page cannot end at a time: the cursor names the last
+// indicator read.
+func ListReceivedPage(ctx context.Context, db *store.DB, f ReceivedFilter) (out []ReceivedIndicator, next string, err error) {
 	if f.Limit <= 0 || f.Limit > 50000 {
 		f.Limit = 1000
 	}
+	cond, args := `applied >= ?`, []any{store.Nanos(f.Since)}
+	if f.Cursor != "" {
+		at, id, ok := strings.Cut(f.Cursor, "~")
+		n, perr := strconv.ParseInt(at, 10, 64)
+		if !ok || perr != nil || id == "" {
+			return nil, "", fmt.Errorf("%w: cursor %q", ErrBadCursor, f.Cursor)
+		}
+		cond += ` AND (applied > ? OR applied = ? AND indicator_id > ?)`
+		args = append(args, n, n, id)
+	}
 	rows, err := db.Query(ctx, `SELECT indicator_id, kind, value, origin_node, country, sector, tlp, named, confidence, sightings,
-		detected, applied, valid_until, revoked, warning FROM federation_warnings WHERE applied >= ? ORDER BY applied, indicator_id LIMIT ?`,
-		store.Nanos(f.Since), f.Limit)
+		detected, applied, valid_until, revoked, warning FROM federation_warnings WHERE `+cond+` ORDER BY applied, indicator_id LIMIT ?`,
+		append(args, f.Limit)...)
 	if err != nil {
-		return nil, err
+		return nil, "", err
 	}
 	defer rows.Close()
-	out := []ReceivedIndicator{}
+	out = []ReceivedIndicator{}
 	for rows.Next() {
 		var r ReceivedIndicator
 		var kind, level int
@@ -465,8 +488,9 @@ func ListReceived(ctx context.Context, db *store.DB, f ReceivedFilter) ([]Receiv
 		var detected, applied, until, revoked int64
 		if err := rows.Scan(&r.ID, &kind, &r.Value, &r.OriginNode, &r.Country, &r.Sector, &level, &named, &r.Confidence,
 			&r.Sightings, &detected, &applied, &until, &revoked, &r.Warning); err != nil {
-			return nil, err
+			return nil, "", err
 		}
+		next = strconv.FormatInt(applied, 10) + "~" + r.ID
 		r.Type, r.TLP = ioc.Kind(kind).String(), tlp.Level(level)
 		if named != "" {
 			r.Named = strings.Split(named, ",")
@@ -477,5 +501,8 @@ func ListReceived(ctx context.Context, db *store.DB, f ReceivedFilter) ([]Receiv
 		}
 		out = append(out, r)
 	}
-	return out, rows.Err()
+	return out, next, rows.Err()
 }
+
+// ErrBadCursor: a listing's cursor is not one it returned.
+var ErrBadCursor = errors.New("federation: bad cursor")

@@ -319,6 +319,13 @@ func warningObjects(id, sighter string, level tlp.Level, a *alert.Alert, o alert
 	return ind, sig, nil
 }
 
+// ObservableKind is the IOC index kind of the indicator a warning gives
+// for an alert observable of type typ.
+func ObservableKind(typ string) (ioc.Kind, bool) {
+	k, _, ok := kindOfObservable(typ)
+	return k, ok
+}
+
 // kindOfObservable maps an alert observable type to an index kind.
 func kindOfObservable(typ string) (ioc.Kind, string, bool) {
 	switch typ {

@@ -125,8 +125,11 @@ func (w *Warner) Run(ctx context.Context) error {
 	}, 1024, w.cfg.Log, func(msgs []jetstream.Msg) {
 		if err := w.send(ctx, msgs); err != nil {
 			w.cfg.Log.Info("federation: hub not reached; warnings wait", "err", err, "retry", retry)
+			// Handed back at once, they come first again after the pause,
+			// in order: delayed, each batch would wait out its own delay
+			// once the hub is back.
 			for _, m := range msgs {
-				m.NakWithDelay(retry)
+				m.Nak()
 			}
 			sleep(ctx, retry)
 			retry = min(2*retry, maxRetry)

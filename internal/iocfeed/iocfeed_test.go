@@ -186,6 +186,32 @@ func TestSightingStoredForIOCAlerts(t *testing.T) {
 	}
 }
 
+// TestSightingsOfABatch: a batch's IOC alerts become one sighting each,
+// stored in each alert's member's name (one write per member); other
+// detectors' alerts are skipped.
+func TestSightingsOfABatch(t *testing.T) {
+	repo := setup(t)
+	ctx := context.Background()
+	s := Sightings{Repo: repo, Collection: coll, Log: quiet}
+	at := time.Date(2026, 2, 1, 0, 0, 0, 0, time.UTC)
+	ind := "indicator--8e2e2d2b-17d4-4cbf-938f-98ee46b3cd3f"
+	batch := []alert.Alert{
+		{ID: "01b1", Member: "nl-bank", Detector: "ioc", RuleID: ind, Count: 1, EventTime: at, Detected: at},
+		{ID: "01b2", Member: "fr-soc", Detector: "ioc", RuleID: ind, Count: 2, EventTime: at, Detected: at},
+		{ID: "01b3", Member: "nl-bank", Detector: "ioc", RuleID: ind, Count: 1, EventTime: at, Detected: at},
+		{ID: "01b4", Member: "nl-bank", Detector: "sigma", RuleID: "r", EventTime: at},
+	}
+	if err := s.RecordAll(ctx, batch); err != nil {
+		t.Fatal(err)
+	}
+	for member, want := range map[string]int{"nl-bank": 2, "fr-soc": 1} {
+		page, err := repo.Objects(ctx, intel.Viewer{Member: member}, coll, intel.Filter{Types: []string{"sighting"}})
+		if err != nil || len(page.Objects) != want {
+			t.Errorf("%s sees %d sightings (%v), want %d", member, len(page.Objects), err, want)
+		}
+	}
+}
+
 // TestSightingIdentityLeaksNothing: the identity a member's sightings
 // name is made by xsoc once, marked, never versioned by activity, with an
 // id no member can predict, take or add versions to.

@@ -184,8 +184,10 @@ func (n *Node) openRespond(ctx context.Context) error {
 		if err := n.Respond.HandleAlert(context.Background(), a); err != nil {
 			n.Log.Warn("respond: alert not handled", "alert", a.ID, "err", err)
 		}
-		if err := sightings.Record(context.Background(), a); err != nil {
-			n.Log.Warn("intel: sighting not recorded", "alert", a.ID, "err", err)
+	})
+	n.Alerts.OnAlerts(func(as []alert.Alert) {
+		if err := sightings.RecordAll(context.Background(), as); err != nil {
+			n.Log.Warn("intel: sightings not recorded", "alerts", len(as), "err", err)
 		}
 	})
 	n.mux.Handle("GET /api/v1/blocklists/{format}", api.RequireMember(n.Respond.FeedHandler(api.MemberFrom)))

@@ -18,6 +18,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	_ "github.com/jackc/pgx/v5/stdlib" // registers the "pgx" driver
@@ -209,10 +210,50 @@ func (db *DB) QueryRow(ctx context.Context, q string, args ...any) *sql.Row {
 type Tx struct {
 	tx *sql.Tx
 	db *DB
+
+	mu    sync.Mutex
+	stmts map[string]*sql.Stmt // SQLite: statements prepared in this transaction
+}
+
+// maxTxStmts bounds the statements a transaction keeps prepared (queries
+// built with a varying number of placeholders are each one).
+const maxTxStmts = 128
+
+// prepared returns q prepared on the transaction, once per transaction,
+// or nil to run it unprepared. SQLite parses an unprepared statement
+// every time it runs, and batch writers (the alert service, the
+// correlator) run the same few statements once or more per item: parsing
+// was a good part of their cost. PostgreSQL's driver keeps its own cache
+// of prepared statements. Only statements that leave no rows open are
+// prepared (Exec, QueryRow): a prepared statement runs once at a time.
+func (t *Tx) prepared(ctx context.Context, q string) *sql.Stmt {
+	if t.db.dialect != SQLite {
+		return nil
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if st, ok := t.stmts[q]; ok {
+		return st
+	}
+	if len(t.stmts) >= maxTxStmts {
+		return nil
+	}
+	st, err := t.tx.PrepareContext(ctx, q)
+	if err != nil {
+		return nil // run unprepared: the error shows there
+	}
+	if t.stmts == nil {
+		t.stmts = map[string]*sql.Stmt{}
+	}
+	t.stmts[q] = st
+	return st
 }
 
 // Exec runs a statement inside the transaction.
 func (t *Tx) Exec(ctx context.Context, q string, args ...any) (sql.Result, error) {
+	if st := t.prepared(ctx, q); st != nil {
+		return st.ExecContext(ctx, args...)
+	}
 	return t.tx.ExecContext(ctx, t.db.rebind(q), args...)
 }
 
@@ -223,6 +264,9 @@ func (t *Tx) Query(ctx context.Context, q string, args ...any) (*sql.Rows, error
 
 // QueryRow runs a single-row query inside the transaction.
 func (t *Tx) QueryRow(ctx context.Context, q string, args ...any) *sql.Row {
+	if st := t.prepared(ctx, q); st != nil {
+		return st.QueryRowContext(ctx, args...)
+	}
 	return t.tx.QueryRowContext(ctx, t.db.rebind(q), args...)
 }
 

@@ -2,8 +2,10 @@ package store_test
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -93,4 +95,79 @@ func TestSQLiteFilesAreOwnerOnly(t *testing.T) {
 	if fi, _ := os.Stat(path); fi.Mode().Perm() != 0o600 {
 		t.Errorf("reopened database has mode %v, want 0600", fi.Mode().Perm())
 	}
+}
+
+// TestTxRepeatsStatements: a transaction running the same statements many
+// times (SQLite keeps them prepared for the transaction), interleaved
+// with multi-row queries and with more distinct statements than it keeps
+// prepared, gives the same results on every engine, and the next
+// transaction starts afresh.
+func TestTxRepeatsStatements(t *testing.T) {
+	storetest.Each(t, []store.Schema{testSchema}, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		for round := range 2 {
+			err := db.InTx(ctx, func(tx *store.Tx) error {
+				for i := range 300 {
+					name := fmt.Sprintf("r%d-%d", round, i)
+					if _, err := tx.Exec(ctx, `INSERT INTO things (name, at) VALUES (?, ?)`, name, int64(i)); err != nil {
+						return err
+					}
+					var at int64
+					if err := tx.QueryRow(ctx, `SELECT at FROM things WHERE name = ?`, name).Scan(&at); err != nil || at != int64(i) {
+						return fmt.Errorf("read back %s: %d, %v", name, at, err)
+					}
+					// A varying number of placeholders: a new statement each time.
+					args := []any{}
+					for j := 0; j <= i%150; j++ {
+						args = append(args, fmt.Sprintf("r%d-%d", round, j))
+					}
+					var n int
+					if err := tx.QueryRow(ctx, `SELECT COUNT(*) FROM things WHERE name IN (?`+strings.Repeat(", ?", len(args)-1)+`)`, args...).Scan(&n); err != nil || n != len(args) {
+						return fmt.Errorf("count of %d names: %d, %v", len(args), n, err)
+					}
+				}
+				rows, err := tx.Query(ctx, `SELECT name FROM things WHERE name LIKE ? ORDER BY at`, fmt.Sprintf("r%d-%%", round))
+				if err != nil {
+					return err
+				}
+				defer rows.Close()
+				var names []string
+				for rows.Next() {
+					var name string
+					if err := rows.Scan(&name); err != nil {
+						return err
+					}
+					// SQLite runs statements between the rows of an open
+					// query (PostgreSQL's connection is busy until the
+					// rows are read).
+					if tx.Dialect() == store.SQLite {
+						if _, err := tx.Exec(ctx, `UPDATE things SET note = ? WHERE name = ?`, "seen", name); err != nil {
+							return err
+						}
+					}
+					names = append(names, name)
+				}
+				if err := rows.Err(); err != nil {
+					return err
+				}
+				rows.Close()
+				for _, name := range names {
+					if _, err := tx.Exec(ctx, `UPDATE things SET note = ? WHERE name = ?`, "seen", name); err != nil {
+						return err
+					}
+				}
+				if len(names) != 300 {
+					return fmt.Errorf("listed %d of 300", len(names))
+				}
+				return nil
+			})
+			if err != nil {
+				t.Fatalf("round %d: %v", round, err)
+			}
+		}
+		var n int
+		if err := db.QueryRow(ctx, `SELECT COUNT(*) FROM things WHERE note = 'seen'`).Scan(&n); err != nil || n != 600 {
+			t.Fatalf("%d rows updated, %v; want 600", n, err)
+		}
+	})
 }
