@@ -88,6 +88,9 @@ func runServe(args []string, stdout, stderr io.Writer) error {
 	}
 	if f := cfg.Federation; f.Role == "hub" {
 		fmt.Fprintf(stdout, "federation hub %s: member nodes connect to %s (mutual TLS)\n", f.Node, f.LeafListen)
+		if f.HubName != "" {
+			fmt.Fprintf(stdout, "federation hub %s is a member of the hub %s at %s (mutual TLS); early warnings relay up and down\n", f.Node, f.HubName, f.Hub)
+		}
 	} else if f.Role == "member" {
 		fmt.Fprintf(stdout, "federation member node %s of hub %s at %s (mutual TLS); TLP:CLEAR and GREEN alerts are shared, pseudonymised\n",
 			f.Node, f.HubName, f.Hub)

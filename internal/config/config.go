@@ -130,10 +130,11 @@ type Federation struct {
 	// name.
 	Node string `yaml:"node"`
 	// Hub is the URL of the hub's leaf node listener (member nodes):
-	// tls://hub.example.eu:7422.
+	// tls://hub.example.eu:7422. A hub that is itself a member of a
+	// higher hub (its upstream) names that one here.
 	Hub string `yaml:"hub"`
-	// HubName is the hub's node name (member nodes): its certificate must
-	// carry it, and it names the hub's JetStream domain.
+	// HubName is the hub's node name (member nodes; a hub's upstream): its
+	// certificate must carry it, and it names the hub's JetStream domain.
 	HubName string `yaml:"hub_name"`
 	// LeafListen is the hub's leaf node listener, host:port.
 	LeafListen string `yaml:"leaf_listen"`
@@ -373,6 +374,11 @@ func (f *Federation) validate() error {
 	need(f.CA, "ca")
 	if f.Role == "hub" {
 		need(f.LeafListen, "leaf_listen")
+		if f.Hub != "" || f.HubName != "" {
+			// A member of a higher hub (its upstream).
+			need(f.Hub, "hub")
+			need(f.HubName, "hub_name")
+		}
 	} else {
 		need(f.Hub, "hub")
 		need(f.HubName, "hub_name")

@@ -34,6 +34,10 @@ func TestFederationValidation(t *testing.T) {
 		{"member without hub", with(func(f *Federation) { f.Role = "member"; f.SecretFile = "s" }), "", "needs hub, hub_name"},
 		{"member without secret", with(func(f *Federation) { f.Role = "member"; f.Hub = "tls://hub:7422"; f.HubName = "hub" }), "", "needs secret_file"},
 		{"hub without listener", with(func(f *Federation) { f.Role = "hub" }), "", "needs leaf_listen"},
+		{"hub under a hub", with(func(f *Federation) {
+			f.Role, f.LeafListen, f.Hub, f.HubName = "hub", ":7422", "tls://eu-hub:7422", "eu-hub"
+		}), "", ""},
+		{"hub with half an upstream", with(func(f *Federation) { f.Role, f.LeafListen, f.Hub = "hub", ":7422", "tls://eu-hub:7422" }), "", "needs hub_name"},
 		{"hub with the secret", with(func(f *Federation) { f.Role = "hub"; f.LeafListen = ":7422"; f.SecretFile = "s" }), "", "must not hold"},
 		{"external NATS", with(func(f *Federation) { f.Role = "hub"; f.LeafListen = ":7422" }), "nats://x:4222", "embedded NATS"},
 	}

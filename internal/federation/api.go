@@ -64,6 +64,9 @@ type Status struct {
 	// Nodes are, at a hub, the member nodes whose directories it holds,
 	// with when it last heard from each.
 	Nodes map[string]time.Time `json:"nodes,omitempty"`
+	// Below are, at a hub, the nodes below its member hubs, each with the
+	// member hub it is reached through.
+	Below map[string]string `json:"below,omitempty"`
 	// Lag is, per durable consumer of the federation, the messages
 	// waiting for it.
 	Lag map[string]uint64 `json:"lag"`
@@ -127,7 +130,11 @@ func (a *API) Status(ctx context.Context) (Status, error) {
 			}
 			st.Nodes[node] = store.Time(at)
 		}
-		return st, rows.Err()
+		if err := rows.Err(); err != nil {
+			return st, err
+		}
+		st.Below, err = farNodes(ctx, a.DB)
+		return st, err
 	}
 	return st, nil
 }
@@ -144,7 +151,9 @@ func (a *API) lag(ctx context.Context, st *Status) {
 		if err == nil {
 			switch a.Role {
 			case "hub":
-				list = append(list, cons{js, AlertStream, hubConsumer}, cons{js, WarningStream, hubWarnConsumer})
+				list = append(list, cons{js, AlertStream, hubConsumer}, cons{js, WarningStream, hubWarnConsumer},
+					cons{js, RelayStream, hubRelayConsumer}, cons{js, InboxStream, hubDownConsumer},
+					cons{js, WarningStream, hubUpConsumer}, cons{js, RelayStream, hubRelayUpConsumer})
 			case "member":
 				list = append(list, cons{js, InboxStream, inboxConsumer}, cons{js, NoticeStream, noticeConsumer})
 			}

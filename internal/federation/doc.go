@@ -165,4 +165,23 @@
 // node withholding it a ReleaseRequest, sealed like a forward, in its
 // inbox; the node releases the value as an ordinary warning if the
 // member's TLP level and agreements still let it leave.
+//
+// # Hub hierarchy
+//
+// A hub may be a member of a higher hub, its upstream (HubConfig.Upstream):
+// national hubs under a cross-border hub under a European one. It
+// announces itself to the upstream with a directory of its own and
+// relays up (xsoc.fed.relay.<hub>.<upstream>, the upstream's stream
+// XSOC_FED_RELAYS) its member nodes' directories, and of their warnings
+// those that may go beyond it: TLP:CLEAR, GREEN and revocations, and
+// TLP:AMBER whose agreed partners may lie beyond it. The upstream keeps
+// the directories of the nodes below its member hubs, each with the
+// member hub it is reached through, decides recipients over all of them
+// and forwards down into the inbox of each member node or member hub
+// concerned; a hub forwards what its upstream sent it to its own nodes,
+// TLP:AMBER to the members the upstream's seal names. Every hop keeps
+// the origin's signature and seals subject, recipients, relay path and
+// kind; a message whose path holds the hub already, or is maxRelayHops
+// long, is refused as a loop. Up and down are read by separate durable
+// consumers, so an unreachable upstream holds up nothing below.
 package federation

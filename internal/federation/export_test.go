@@ -38,12 +38,9 @@ func SealRelay(id *Identity, msg *nats.Msg, node, recipients string) *nats.Msg {
 	if recipients != "" {
 		out.Header.Set(hdrRecipients, recipients)
 	}
-	sig, err := id.sign(relayDigest(out.Subject, recipients, out.Data))
-	if err != nil {
+	if err := sealHop(id, out); err != nil {
 		panic(err)
 	}
-	out.Header.Set(hdrRelayCert, id.certHeader)
-	out.Header.Set(hdrRelaySignature, base64.StdEncoding.EncodeToString(sig))
 	return out
 }
 
@@ -60,4 +57,22 @@ func BundleAt(node string, level tlp.Level, now time.Time, obs ...alert.Observab
 		panic(err)
 	}
 	return b
+}
+
+// OpenForward checks a warning as it sits in a node's inbox: the last
+// hub's seal over it, and its origin's signature. It returns the origin
+// node and the relay path.
+func OpenForward(id *Identity, subject string, hdr nats.Header, data []byte) (string, string, error) {
+	v := newVerifier(id)
+	der, _ := base64.StdEncoding.DecodeString(hdr.Get(hdrRelayCert))
+	sig, _ := base64.StdEncoding.DecodeString(hdr.Get(hdrRelaySignature))
+	vc, err := v.cert(der)
+	if err != nil {
+		return "", "", err
+	}
+	if err := verifySignature(vc.cert, relayDigest(subject, hdr, data), sig); err != nil {
+		return "", "", err
+	}
+	w, _, err := openWarning(v, hdr, data, time.Now())
+	return w.Node, hdr.Get(hdrRelayPath), err
 }

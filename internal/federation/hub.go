@@ -157,6 +157,9 @@ type HubConfig struct {
 	// countries) must report a pseudonym before the hub asks for its
 	// value; below DefaultCorroborationMembers means the default.
 	CorroborationMembers int
+	// Upstream names the hub this hub is a member of (a national hub's
+	// cross-border hub), or is empty: see hierarchy.go.
+	Upstream string
 }
 
 // Correlator is what the hub needs of the node's correlator (a
@@ -204,6 +207,9 @@ func NewHub(ctx context.Context, cfg HubConfig) (*Hub, error) {
 		return nil, err
 	}
 	if err := ensureWarningStream(ctx, fed); err != nil {
+		return nil, err
+	}
+	if err := ensureHierarchyStreams(ctx, fed, cfg.Identity.Name, cfg.Upstream); err != nil {
 		return nil, err
 	}
 	relayJS, err := jetstream.New(cfg.Bus.Federation(), jetstream.WithPublishAsyncTimeout(10*time.Second))

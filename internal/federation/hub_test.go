@@ -33,7 +33,7 @@ type testHub struct {
 }
 
 func hubSchemas() []store.Schema {
-	return []store.Schema{member.Schema(), alert.Schema(), correlate.Schema(), Schema()}
+	return []store.Schema{member.Schema(), alert.Schema(), correlate.Schema(), Schema(), HierarchySchema()}
 }
 
 // newTestHub builds a hub on b over db (migrated with hubSchemas); it is

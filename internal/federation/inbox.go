@@ -269,7 +269,7 @@ func (in *Inbox) check(ctx context.Context, m jetstream.Msg, now time.Time) (acc
 	if vc.node != in.cfg.Hub || m.Subject() != InboxSubject+"."+in.cfg.Identity.Name {
 		return accepted{}, refuse(reasonRelay, "forwarded by node %s on %s", vc.node, m.Subject())
 	}
-	if err := verifySignature(vc.cert, relayDigest(m.Subject(), recipients, m.Data()), relaySig); err != nil {
+	if err := verifySignature(vc.cert, relayDigest(m.Subject(), hdr, m.Data()), relaySig); err != nil {
 		return accepted{}, refuse(reasonRelay, "hub seal: %v", err)
 	}
 	w, items, err := openWarning(in.verify, hdr, m.Data(), now)

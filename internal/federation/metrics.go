@@ -45,7 +45,7 @@ func NewMetrics(reg *prometheus.Registry) (*Metrics, error) {
 		expired:   c("xsoc_federation_warnings_expired_total", "Indicators from warnings not applied because they had expired on arrival."),
 		revoked:   c("xsoc_federation_warnings_revoked_total", "Indicators from warnings removed because their origin revoked them."),
 		refused: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "xsoc_federation_warnings_refused_total",
-			Help: "Warning messages refused, by reason: signature, forged-origin, not-from-hub, replayed, stale, over-tlp, malformed, private-address, no-agreement."}, []string{"reason"}),
+			Help: "Warning messages refused, by reason: signature, forged-origin, not-from-hub, replayed, stale, over-tlp, malformed, private-address, no-agreement, loop."}, []string{"reason"}),
 		delay: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "xsoc_federation_warning_delay_seconds",
 			Help:    "From detection at the origin node to the indicator being active in this node's IOC index.",
 			Buckets: []float64{0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300}}),

@@ -2,7 +2,6 @@ package federation
 
 import (
 	"context"
-	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -32,8 +31,12 @@ type relay struct {
 	verify *verifier
 	corr   *corroborator
 
-	mu   sync.Mutex
+	mu   sync.Mutex            // guards dirs, far and recent
 	dirs map[string]*Directory // by node
+	// far are the directories of nodes below member hubs (hierarchy.go);
+	// upstream names this hub's upstream hub, if it has one.
+	far      map[string]*farDir
+	upstream string
 
 	// recent are the warnings taken lately, in order, so that a replay is
 	// recognised before the forward of the original is recorded.
@@ -47,6 +50,8 @@ const maxRecent = 1 << 16
 // remember records a warning taken; it reports false if it was taken
 // lately.
 func (r *relay) remember(id string) bool {
+	r.mu.Lock() // the hub's streams are read side by side
+	defer r.mu.Unlock()
 	if r.recent[id] {
 		return false
 	}
@@ -85,7 +90,11 @@ func ensureWarningStream(ctx context.Context, js jetstream.JetStream) error {
 }
 
 func newRelay(ctx context.Context, h *Hub) (*relay, error) {
-	r := &relay{h: h, verify: newVerifier(h.cfg.Identity), dirs: map[string]*Directory{}, recent: map[string]bool{}}
+	r := &relay{h: h, verify: newVerifier(h.cfg.Identity), dirs: map[string]*Directory{}, recent: map[string]bool{},
+		far: map[string]*farDir{}, upstream: h.cfg.Upstream}
+	if err := r.loadFar(ctx); err != nil {
+		return nil, err
+	}
 	r.corr = &corroborator{r: r, k: max(h.cfg.CorroborationMembers, DefaultCorroborationMembers)}
 	r.corr.countPending(ctx)
 	rows, err := h.cfg.DB.Query(ctx, `SELECT directory FROM federation_nodes`)
@@ -106,10 +115,13 @@ func newRelay(ctx context.Context, h *Hub) (*relay, error) {
 	return r, rows.Err()
 }
 
-// run forwards warnings until ctx ends. Each batch is checked, then
-// forwarded with every publication in flight at once; the audit of a
-// batch is written while the next one is forwarded, and its messages
-// are acknowledged once it is written.
+// run forwards warnings until ctx ends: its member nodes' (the warning
+// stream), its member hubs' and its upstream's (hopStreams), each read
+// by a consumer of its own; and with an upstream, what goes up
+// (runUplink). Each batch is checked, then forwarded with every
+// publication in flight at once; the audit of a batch is written while
+// the next one is forwarded, and its messages are acknowledged once it
+// is written.
 func (r *relay) run(ctx context.Context) {
 	audits := make(chan auditBatch, 4)
 	written := make(chan struct{})
@@ -120,27 +132,42 @@ func (r *relay) run(ctx context.Context) {
 		}
 	}()
 	defer func() { close(audits); <-written }()
-	consume(ctx, r.h.fed, WarningStream, jetstream.ConsumerConfig{
-		Durable:       hubWarnConsumer,
-		Description:   "the hub's forwarding of early warnings",
-		AckPolicy:     jetstream.AckExplicitPolicy,
-		AckWait:       time.Minute,
-		MaxAckPending: 8192,
-		DeliverPolicy: jetstream.DeliverAllPolicy,
-	}, 256, r.h.cfg.Log, func(msgs []jetstream.Msg) {
-		if b := r.takeBatch(ctx, msgs); len(b.done)+len(b.again) > 0 {
-			select {
-			case audits <- b:
-			case <-ctx.Done():
-			}
-		}
-	})
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	streams := append([]jetstream.ConsumerConfig{{Durable: hubWarnConsumer, Description: WarningStream}}, r.hopStreams()...)
+	for _, s := range streams {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			consume(ctx, r.h.fed, s.Description, jetstream.ConsumerConfig{
+				Durable:       s.Durable,
+				Description:   "the hub's forwarding of early warnings",
+				AckPolicy:     jetstream.AckExplicitPolicy,
+				AckWait:       time.Minute,
+				MaxAckPending: 8192,
+				DeliverPolicy: jetstream.DeliverAllPolicy,
+			}, 256, r.h.cfg.Log, func(msgs []jetstream.Msg) {
+				if b := r.takeBatch(ctx, msgs); len(b.done)+len(b.again) > 0 {
+					select {
+					case audits <- b:
+					case <-ctx.Done():
+					}
+				}
+			})
+		}()
+	}
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		r.runUplink(ctx)
+	}()
 }
 
 // pending is one warning of a batch on its way: its message, what it
 // says, and its forwards.
 type pending struct {
 	msg        jetstream.Msg
+	path       []string // the hubs it passed before this one
 	w          Warning
 	indicators int
 	targets    []target
@@ -169,6 +196,8 @@ func (r *relay) takeBatch(ctx context.Context, msgs []jetstream.Msg) auditBatch 
 		var err error
 		if strings.HasPrefix(m.Subject(), DirectorySubject+".") {
 			err = r.takeDirectory(ctx, m)
+		} else if r.isHop(m.Subject()) {
+			p, err = r.prepareHop(ctx, m)
 		} else {
 			p, err = r.prepare(ctx, m)
 		}
@@ -254,13 +283,19 @@ func (r *relay) takeDirectory(ctx context.Context, m jetstream.Msg) error {
 	if d.Node != node || m.Subject() != d.Subject() {
 		return refuse(reasonOrigin, "node %s sent a directory of node %s on %s", node, d.Node, m.Subject())
 	}
+	return r.storeDirectory(ctx, &d, m.Data())
+}
+
+// storeDirectory keeps the directory of a member node (or member hub).
+func (r *relay) storeDirectory(ctx context.Context, d *Directory, raw []byte) error {
 	if _, err := r.h.cfg.DB.Exec(ctx, `INSERT INTO federation_nodes (node, directory, received) VALUES (?, ?, ?)
 		ON CONFLICT (node) DO UPDATE SET directory = excluded.directory, received = excluded.received`,
-		d.Node, string(m.Data()), store.Nanos(time.Now())); err != nil {
+		d.Node, string(raw), store.Nanos(time.Now())); err != nil {
 		return err
 	}
 	r.mu.Lock()
-	r.dirs[d.Node] = &d
+	r.dirs[d.Node] = d
+	delete(r.far, d.Node)
 	r.mu.Unlock()
 	return nil
 }
@@ -294,6 +329,13 @@ func (r *relay) prepare(ctx context.Context, m jetstream.Msg) (*pending, error) 
 	if m.Subject() != w.Subject() {
 		return nil, refuse(reasonOrigin, "warning of %s/%s on %s", w.Node, w.Sender, m.Subject())
 	}
+	return r.plan(ctx, m, w, items, hop{node: w.Node})
+}
+
+// plan decides the recipients of a checked warning that came from a
+// member node, a member hub or the upstream (routes), leaving out those
+// it was forwarded to before.
+func (r *relay) plan(ctx context.Context, m jetstream.Msg, w Warning, items []Item, from hop) (*pending, error) {
 	redelivered := false
 	if md, err := m.Metadata(); err == nil && md.NumDelivered > 1 {
 		redelivered = true
@@ -319,11 +361,11 @@ func (r *relay) prepare(ctx context.Context, m jetstream.Msg) (*pending, error) 
 		}
 		return nil, refuse(reasonReplay, "warning %s was forwarded before", w.ID)
 	}
-	targets, err := r.targets(&w)
+	targets, err := r.routes(&w, from)
 	if err != nil {
 		return nil, err
 	}
-	p := &pending{msg: m, w: w, indicators: len(items), targets: targets}
+	p := &pending{msg: m, path: from.path, w: w, indicators: len(items), targets: targets}
 	if len(w.Bundle) == 0 {
 		p.indicators = len(w.Revoke)
 	}
@@ -416,7 +458,7 @@ func (r *relay) targets(w *Warning) ([]target, error) {
 // warning and the hub's copy of the sender's agreements name, and the
 // sender's member id.
 func (r *relay) agreed(w *Warning) ([]Partner, string, error) {
-	d := r.dirs[w.Node]
+	d := r.directoryOf(w.Node)
 	if d == nil {
 		return nil, "", refuse(reasonAgreement, "no directory of node %s", w.Node)
 	}
@@ -443,21 +485,13 @@ func (r *relay) agreed(w *Warning) ([]Partner, string, error) {
 
 // send publishes a warning into each recipient node's inbox, without
 // waiting: the body and the origin's signature as they came, the
-// recipients, and the hub's seal over all three and the subject.
+// recipients, the relay path, and the hub's seal over them and the
+// subject (hopMessage).
 func (r *relay) send(p *pending) {
 	for _, t := range p.sent {
-		out := &nats.Msg{Subject: InboxSubject + "." + t.node, Data: p.msg.Data(), Header: nats.Header{}}
-		out.Header.Set(hdrCert, p.msg.Headers().Get(hdrCert))
-		out.Header.Set(hdrSignature, p.msg.Headers().Get(hdrSignature))
-		recipients := strings.Join(t.members, ",")
-		if recipients != "" {
-			out.Header.Set(hdrRecipients, recipients)
-		}
-		sig, err := r.h.cfg.Identity.sign(relayDigest(out.Subject, recipients, out.Data))
+		out, err := r.hopMessage(p.msg, InboxSubject+"."+t.node, p.path, t.members, "")
 		var f jetstream.PubAckFuture
 		if err == nil {
-			out.Header.Set(hdrRelayCert, r.h.cfg.Identity.certHeader)
-			out.Header.Set(hdrRelaySignature, base64.StdEncoding.EncodeToString(sig))
 			f, err = r.h.relayJS.PublishMsgAsync(out, jetstream.WithMsgID(p.w.ID))
 		}
 		if err != nil {
@@ -488,17 +522,12 @@ func (r *relay) await(ctx context.Context, p *pending) {
 	p.sent = ok
 }
 
-// relayDigest is what the hub's seal on a forwarded warning covers.
-func relayDigest(subject, recipients string, data []byte) []byte {
-	return signedDigest(subject+"\x00"+recipients, data)
-}
-
 // audit records one forward: which warning, from whom, to which node
 // and members, when, and why.
 func (r *relay) audit(ctx context.Context, tx *store.Tx, p *pending, t target, now int64) error {
 	sender := p.w.Sender
 	r.mu.Lock()
-	if d := r.dirs[p.w.Node]; d != nil {
+	if d := r.directoryOf(p.w.Node); d != nil {
 		for _, m := range d.Members {
 			if m.Handle == p.w.Sender {
 				sender = m.ID

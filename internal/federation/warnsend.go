@@ -113,7 +113,6 @@ func (w *Warner) Run(ctx context.Context) error {
 		w.announce(ctx)
 	}()
 	defer func() { <-done }()
-	retry := minRetry
 	consume(ctx, w.cfg.Bus.JetStream(), bus.AlertStream, jetstream.ConsumerConfig{
 		Durable:       warnConsumer,
 		Description:   "external observables of alerts on their way to the other members as early warnings",
@@ -122,24 +121,8 @@ func (w *Warner) Run(ctx context.Context) error {
 		AckWait:       time.Minute,
 		MaxAckPending: 8192,
 		DeliverPolicy: jetstream.DeliverNewPolicy,
-	}, 1024, w.cfg.Log, func(msgs []jetstream.Msg) {
-		if err := w.send(ctx, msgs); err != nil {
-			w.cfg.Log.Info("federation: hub not reached; warnings wait", "err", err, "retry", retry)
-			// Handed back at once, they come first again after the pause,
-			// in order: delayed, each batch would wait out its own delay
-			// once the hub is back.
-			for _, m := range msgs {
-				m.Nak()
-			}
-			sleep(ctx, retry)
-			retry = min(2*retry, maxRetry)
-			return
-		}
-		for _, m := range msgs {
-			m.Ack()
-		}
-		retry = minRetry
-	})
+	}, 1024, w.cfg.Log, retrying(ctx, w.cfg.Log, "federation: hub not reached; warnings wait",
+		func(msgs []jetstream.Msg) error { return w.send(ctx, msgs) }))
 	return nil
 }
 

@@ -45,7 +45,17 @@ func (n *Node) federationLeaf() (*bus.Leaf, error) {
 	leaf := &bus.Leaf{Domain: f.Node}
 	switch f.Role {
 	case "hub":
-		leaf.Listen, leaf.ListenTLS, leaf.Authorize = f.LeafListen, id.ServerTLS(), id.LeafAuthorizer()
+		leaf.Listen, leaf.ListenTLS = f.LeafListen, id.ServerTLS()
+		if f.HubName != "" {
+			// A member of a higher hub: no node below may take its name.
+			if err := federation.ValidNodeName(f.HubName); err != nil {
+				return nil, fmt.Errorf("federation: hub_name: %w", err)
+			}
+			leaf.Hub, leaf.HubTLS = f.Hub, id.ClientTLS(f.HubName)
+			leaf.Authorize = id.LeafAuthorizer(f.HubName)
+		} else {
+			leaf.Authorize = id.LeafAuthorizer()
+		}
 	case "member":
 		if err := federation.ValidNodeName(f.HubName); err != nil {
 			return nil, fmt.Errorf("federation: hub_name: %w", err)
@@ -72,7 +82,7 @@ func (n *Node) openFederation(ctx context.Context) error {
 	case "hub":
 		n.fed.hub, err = federation.NewHub(ctx, federation.HubConfig{
 			Bus: n.Bus, Identity: n.fed.identity, DB: n.DB, Correlator: n.Correlator, Members: n.Members,
-			OnMember: n.dir.put, Log: n.Log, Registry: n.Metrics, Metrics: n.fed.metrics,
+			OnMember: n.dir.put, Log: n.Log, Registry: n.Metrics, Metrics: n.fed.metrics, Upstream: n.Config.Federation.HubName,
 			CorroborationMembers: n.Config.Federation.CorroborationMembers,
 		})
 	case "member":

@@ -107,7 +107,7 @@ type Node struct {
 // Schemas are the tables of every package a node uses, in dependency order.
 func Schemas() []store.Schema {
 	return []store.Schema{member.Schema(), eventlog.Schema(), alert.Schema(), correlate.Schema(),
-		intel.Schema(), taxii.Schema(), rulestore.Schema(), respond.Schema(), federation.Schema(), federation.CorroborationSchema(), archive.RetentionSchema(),
+		intel.Schema(), taxii.Schema(), rulestore.Schema(), respond.Schema(), federation.Schema(), federation.CorroborationSchema(), federation.HierarchySchema(), archive.RetentionSchema(),
 		user.Schema(), audit.Schema()}
 }
 
