@@ -102,7 +102,9 @@ func TestEarlyWarningReachesEveryMember(t *testing.T) {
 		alert.Observable{Type: "domain-name", Value: "fileserver.corp", Role: "query"})
 	for _, n := range []*running{wf.fr, wf.se} {
 		eventually(t, "the warning at "+n.Config.Federation.Node, func() bool {
-			return len(warned(n, ioc.KindIP, "185.220.101.7")) == 1 && len(warned(n, ioc.KindDomain, "update-check.example.net")) == 1
+			// The index takes the indicators before the store records them.
+			return len(warned(n, ioc.KindIP, "185.220.101.7")) == 1 && len(warned(n, ioc.KindDomain, "update-check.example.net")) == 1 &&
+				len(received(t, n)) >= 2
 		})
 		h := warned(n, ioc.KindIP, "185.220.101.7")[0]
 		if h.Indicator.WarnedFrom != "DE" || h.Indicator.TLP != tlp.Green || h.Indicator.Confidence != 80 ||
