@@ -79,7 +79,7 @@ type FederatedReport struct {
 
 // RunFederated replays the scenario twice, each member on its own node
 // built by opts.Node: once as it is, once with the early warning — every
-// alert's external observables (federation.External: public addresses,
+// alert's pushable observables (federation.Pushable: public addresses,
 // domains, URLs, hashes, senders), except those of alerts a warning
 // raised, become indicators in every other node's IOC index opts.Delay
 // after the record that raised the alert (in event time, as the replay
@@ -233,7 +233,7 @@ func (w *warner) observe(ev *event.Event, alerts []alert.Alert, country string) 
 		}
 		for _, o := range a.Observables {
 			kind, ok := federation.ObservableKind(o.Type)
-			if !ok || !federation.External(o) {
+			if !ok || !federation.Pushable(a, o) {
 				continue
 			}
 			value := strings.TrimSpace(o.Value)

@@ -212,7 +212,7 @@ func sightedOf(p *Pseudonymiser, alerts []*alert.Alert) []Sighted {
 	seen := map[string]bool{}
 	for _, a := range alerts {
 		for _, o := range a.Observables {
-			if !External(o) {
+			if !Pushable(a, o) {
 				continue
 			}
 			ps, typ := p.PseudonymsAt(pseudonymTime(a), o.Type, o.Value)
@@ -249,7 +249,7 @@ func (w *Warner) corroborated(ctx context.Context, g *group) ([]outgoing, error)
 	seen := map[string]bool{}
 	for _, a := range g.alerts {
 		for _, o := range a.Observables {
-			if !External(o) {
+			if !Pushable(a, o) {
 				continue
 			}
 			typ, value := canonical(o.Type, o.Value)

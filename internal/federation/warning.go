@@ -13,6 +13,7 @@ import (
 
 	"github.com/xsoc/xsoc/internal/alert"
 	"github.com/xsoc/xsoc/internal/detect/ioc"
+	"github.com/xsoc/xsoc/internal/detect/stixpattern"
 	"github.com/xsoc/xsoc/internal/intel/stix"
 	"github.com/xsoc/xsoc/internal/intel/stix/pattern"
 	"github.com/xsoc/xsoc/internal/iocfeed"
@@ -154,6 +155,23 @@ func External(o alert.Observable) bool {
 	return false
 }
 
+// Pushable reports whether an observable of an alert leaves as an early
+// warning: it must be External, and a hash of the running process only
+// leaves when intelligence raised the alert (an IOC or STIX pattern
+// match). A behavioural rule fires on what a process does, and that
+// process is most often a system binary (powershell.exe, cmd.exe,
+// wmic.exe): its hash names no threat, and pushed it would alert every
+// member that runs the same binary.
+func Pushable(a *alert.Alert, o alert.Observable) bool {
+	if !External(o) {
+		return false
+	}
+	if o.Role == "process" && strings.HasPrefix(o.Type, "file:hashes.") {
+		return a.Detector == ioc.DetectorName || a.Detector == stixpattern.Name
+	}
+	return true
+}
+
 // specialPrefixes are the IANA special-purpose ranges that are not
 // globally reachable (RFC 6890 and its updates) beyond what netip
 // classifies: shared address space, documentation, benchmarking,
@@ -264,7 +282,7 @@ func buildBundle(node, country, sector string, level tlp.Level, alerts []*alert.
 	seen := map[string]bool{}
 	for _, a := range alerts {
 		for _, o := range a.Observables {
-			if !External(o) {
+			if !Pushable(a, o) {
 				continue
 			}
 			id := indicatorID(node, o)

@@ -362,7 +362,7 @@ func (w *Warner) sender(ctx context.Context, g *group) (member.Member, []Partner
 func externals(a *alert.Alert) int {
 	n := 0
 	for _, o := range a.Observables {
-		if External(o) {
+		if Pushable(a, o) {
 			n++
 		}
 	}

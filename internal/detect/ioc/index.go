@@ -133,8 +133,11 @@ func New(opts Options) *Index {
 	return x
 }
 
-// Name returns "ioc".
-func (x *Index) Name() string { return "ioc" }
+// DetectorName is the detector name of the index's alerts.
+const DetectorName = "ioc"
+
+// Name returns DetectorName.
+func (x *Index) Name() string { return DetectorName }
 
 // Len returns the number of entries (indicator, value) indexed.
 func (x *Index) Len() int { return x.cur.Load().live }

@@ -624,7 +624,7 @@ func (m *matcher) alert(e *meta, p *provenance, conf int, sp space, key []byte, 
 	a := alert.Alert{
 		Member:      m.ev.Member,
 		EventTime:   m.ev.Time,
-		Detector:    "ioc",
+		Detector:    DetectorName,
 		RuleID:      id,
 		RuleTitle:   "IOC match: " + kind.String() + " " + keyString(sp, key) + m.provenanceNote(e, p, source),
 		Severity:    SeverityOf(conf),
