@@ -130,8 +130,11 @@
 // name spaces, URLs, file hashes, e-mail senders (External) — to the
 // other members as cross-border warnings (Warner): STIX 2.1 indicators,
 // each with a sighting by "a <sector> member in <country>", at the
-// alert's TLP level, signed over the body alone so that the origin's
-// signature survives forwarding. The sender is named by a handle only
+// alert's TLP level. A warning is a batch of up to 200 indicators, so
+// that signatures, routing and store commits are paid once per batch;
+// the origin signs the warning's fields and the SHA-256 of each object
+// of its bundle, not the subject, so that its signature survives
+// forwarding. The sender is named by a handle only
 // its node can link to the member. TLP:CLEAR and GREEN go to every other
 // member node; TLP:AMBER only under the member's information-sharing
 // agreements (Agreements), which the node sends the hub in its
@@ -144,10 +147,15 @@
 // both the warning and the hub's copy of the agreements name — and
 // publishes it into each recipient node's inbox stream (XSOC_FED_INBOX)
 // with its own seal over subject, recipients and body, recording every
-// forward (table federation_forwards). The Inbox takes only what the
-// configured hub sealed for its own inbox and the named origin signed,
-// refuses replays, stale, over-TLP, malformed and private-address
-// warnings with a counted reason, and makes the indicators active in
+// forward (table federation_forwards). Each indicator is checked on its
+// own: the hub refuses a bad one (and its sighting), counts it, and
+// forwards the rest, naming in the warning's withheld list the place and
+// digest of what it left out, so that the origin's signature still
+// verifies and the refused object travels no further. The Inbox takes
+// only what the configured hub sealed for its own inbox and the named
+// origin signed, refuses replays, stale, over-TLP, malformed and
+// private-address warnings with a counted reason, and makes the
+// indicators active in
 // the node's IOC index in one commit per batch, owned by the remote
 // sender (so TLP decides which local members may use them) and marked
 // with the origin country, so that a match says where and how long ago

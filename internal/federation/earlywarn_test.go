@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -392,6 +393,13 @@ func TestBadWarningsAreRefused(t *testing.T) {
 	private := warning("w-private", "185.1.1.5", tlp.Green)
 	private.Bundle = json.RawMessage(strings.ReplaceAll(string(private.Bundle), "185.1.1.5", "10.1.2.3"))
 	publish(federation.SealWarning(deID, private))
+	// A batch of three indicators, one of them for a private address:
+	// that one is refused and counted, the two others reach FR and SE.
+	batch := warning("w-batch", "185.1.3.1", tlp.Green)
+	batch.Bundle = federation.Bundle("de-node", tlp.Green, alert.Observable{Type: "ipv4-addr", Value: "185.1.3.1", Role: "destination"},
+		alert.Observable{Type: "ipv4-addr", Value: "185.1.3.2", Role: "destination"}, alert.Observable{Type: "domain-name", Value: "c2.example.org", Role: "destination"})
+	batch.Bundle = json.RawMessage(strings.ReplaceAll(string(batch.Bundle), "185.1.3.2", "192.168.3.2"))
+	publish(federation.SealWarning(deID, batch))
 	badPattern := warning("w-pattern", "185.1.1.6", tlp.Green)
 	badPattern.Bundle = json.RawMessage(strings.ReplaceAll(string(badPattern.Bundle), "[ipv4-addr:value = '185.1.1.6']", "[ipv4-addr:value = "))
 	publish(federation.SealWarning(deID, badPattern))
@@ -435,10 +443,11 @@ func TestBadWarningsAreRefused(t *testing.T) {
 	raise(t, wf.de, "de-energie", "c2-rule", tlp.Green, alert.Observable{Type: "ipv4-addr", Value: "185.220.101.8", Role: "destination"})
 	for _, n := range []*running{wf.fr, wf.se} {
 		eventually(t, "the good warnings at "+n.Config.Federation.Node, func() bool {
-			return len(warned(n, ioc.KindIP, "185.220.101.8")) == 1 && len(warned(n, ioc.KindIP, "185.1.1.9")) == 1
+			return len(warned(n, ioc.KindIP, "185.220.101.8")) == 1 && len(warned(n, ioc.KindIP, "185.1.1.9")) == 1 &&
+				len(warned(n, ioc.KindIP, "185.1.3.1")) == 1 && len(warned(n, ioc.KindDomain, "c2.example.org")) == 1
 		})
 	}
-	wantHub := map[string]float64{"signature": 1, "forged-origin": 1, "over-tlp": 4, "private-address": 1, "malformed": 2, "replayed": 1}
+	wantHub := map[string]float64{"signature": 1, "forged-origin": 1, "over-tlp": 4, "private-address": 2, "malformed": 2, "replayed": 1}
 	eventually(t, "the hub's refusals", func() bool { return maps.Equal(refusals(t, wf.hub), wantHub) })
 	wantFR := map[string]float64{"not-from-hub": 2, "forged-origin": 1, "over-tlp": 1, "replayed": 1}
 	eventually(t, "FR's refusals", func() bool { return maps.Equal(refusals(t, wf.fr), wantFR) })
@@ -448,7 +457,7 @@ func TestBadWarningsAreRefused(t *testing.T) {
 	}
 	for _, n := range []*running{wf.fr, wf.se} {
 		for _, r := range received(t, n) {
-			if r.Value != "185.220.101.8" && r.Value != "185.1.1.9" && (r.Value != "185.1.2.4" || n != wf.fr) {
+			if !slices.Contains([]string{"185.220.101.8", "185.1.1.9", "185.1.3.1", "c2.example.org"}, r.Value) && (r.Value != "185.1.2.4" || n != wf.fr) {
 				t.Errorf("%s applied %s from warning %s", n.Config.Federation.Node, r.Value, r.Warning)
 			}
 		}

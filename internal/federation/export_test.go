@@ -13,13 +13,26 @@ import (
 
 // SealWarning signs w as its origin would, on w's subject.
 func SealWarning(id *Identity, w Warning) *nats.Msg {
-	data, _ := json.Marshal(&w)
-	return SealWarningBody(id, w.Subject(), data)
+	msg, err := sealWarning(id, w)
+	if err != nil {
+		panic(err)
+	}
+	return msg
 }
 
-// SealWarningBody signs a raw warning body as an origin would.
+// SealWarningBody signs a raw warning body as an origin would: the
+// digests of the warning it decodes to, or, if it decodes to none, of
+// the body.
 func SealWarningBody(id *Identity, subject string, data []byte) *nats.Msg {
-	sig, err := id.sign(signedDigest(warningContext, data))
+	digest := signedDigest(warningContextV2, data)
+	var w Warning
+	var b wireBundle
+	if json.Unmarshal(data, &w) == nil && (len(w.Bundle) == 0 || json.Unmarshal(w.Bundle, &b) == nil) {
+		if hashes, err := objectDigests(b.Objects, w.Withheld); err == nil {
+			digest, _ = originDigest(&w, hashes)
+		}
+	}
+	sig, err := id.sign(digest)
 	if err != nil {
 		panic(err)
 	}
@@ -73,6 +86,6 @@ func OpenForward(id *Identity, subject string, hdr nats.Header, data []byte) (st
 	if err := verifySignature(vc.cert, relayDigest(subject, hdr, data), sig); err != nil {
 		return "", "", err
 	}
-	w, _, err := openWarning(v, hdr, data, time.Now())
-	return w.Node, hdr.Get(hdrRelayPath), err
+	o, err := openWarning(v, hdr, data, time.Now())
+	return o.w.Node, hdr.Get(hdrRelayPath), err
 }

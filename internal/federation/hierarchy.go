@@ -104,11 +104,15 @@ func sealHop(id *Identity, msg *nats.Msg) error {
 	return nil
 }
 
-// hopMessage builds a forward of a received message (its body and the
-// origin's signature as they came) to subject, with path extended by
+// hopMessage builds a forward of a received message (its body — or data,
+// a warning without the indicators refused — and the origin's signature
+// as they came) to subject, with path extended by
 // this hub, sealed by it.
-func (r *relay) hopMessage(in jetstream.Msg, subject string, path []string, recipients []string, kind string) (*nats.Msg, error) {
-	out := &nats.Msg{Subject: subject, Data: in.Data(), Header: nats.Header{}}
+func (r *relay) hopMessage(in jetstream.Msg, data []byte, subject string, path []string, recipients []string, kind string) (*nats.Msg, error) {
+	if data == nil {
+		data = in.Data()
+	}
+	out := &nats.Msg{Subject: subject, Data: data, Header: nats.Header{}}
 	out.Header.Set(hdrCert, in.Headers().Get(hdrCert))
 	out.Header.Set(hdrSignature, in.Headers().Get(hdrSignature))
 	if len(recipients) > 0 {
@@ -192,11 +196,11 @@ func (r *relay) prepareHop(ctx context.Context, m jetstream.Msg) (*pending, erro
 		}
 		return nil, r.takeFarDirectory(ctx, m, from)
 	}
-	w, items, err := openWarning(r.verify, m.Headers(), m.Data(), time.Now())
+	o, err := r.open(m)
 	if err != nil {
 		return nil, err
 	}
-	return r.plan(ctx, m, w, items, from)
+	return r.plan(ctx, m, o, from)
 }
 
 // openDirectory verifies a directory sent by its node (the signature

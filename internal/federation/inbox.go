@@ -246,6 +246,14 @@ func (in *Inbox) take(ctx context.Context, msgs []jetstream.Msg) error {
 	return in.release(ctx, releases)
 }
 
+// countRefused counts and logs the indicators refused in a warning.
+func (in *Inbox) countRefused(warning string, refused []error) {
+	for _, e := range refused {
+		in.cfg.Metrics.refuse(reasonOf(e))
+		in.cfg.Log.Warn("federation: indicator refused", "warning", warning, "reason", reasonOf(e), "err", e)
+	}
+}
+
 // errTaken: a warning delivered again after this node took it but before
 // it acknowledged it.
 var errTaken = errors.New("federation: warning taken before")
@@ -272,7 +280,11 @@ func (in *Inbox) check(ctx context.Context, m jetstream.Msg, now time.Time) (acc
 	if err := verifySignature(vc.cert, relayDigest(m.Subject(), hdr, m.Data()), relaySig); err != nil {
 		return accepted{}, refuse(reasonRelay, "hub seal: %v", err)
 	}
-	w, items, err := openWarning(in.verify, hdr, m.Data(), now)
+	o, err := openWarning(in.verify, hdr, m.Data(), now)
+	w, items := o.w, o.items
+	// Indicators refused in a warning the hub sealed: only a hub that
+	// failed to check it forwards them.
+	in.countRefused(o.w.ID, o.refused)
 	if err != nil {
 		return accepted{}, err
 	}

@@ -23,7 +23,7 @@ type testPKI struct {
 	ca  *CA
 }
 
-func newTestPKI(t *testing.T) *testPKI {
+func newTestPKI(t testing.TB) *testPKI {
 	t.Helper()
 	dir := t.TempDir()
 	ca, err := NewCA("test federation", time.Now())
@@ -37,7 +37,7 @@ func newTestPKI(t *testing.T) *testPKI {
 }
 
 // identity issues and loads the identity of node name.
-func (p *testPKI) identity(t *testing.T, name string) *Identity {
+func (p *testPKI) identity(t testing.TB, name string) *Identity {
 	t.Helper()
 	nc, err := p.ca.Issue(name, []string{"127.0.0.1", "localhost"}, time.Now())
 	if err != nil {

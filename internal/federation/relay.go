@@ -11,7 +11,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/xsoc/xsoc/internal/store"
@@ -166,7 +165,10 @@ func (r *relay) run(ctx context.Context) {
 // pending is one warning of a batch on its way: its message, what it
 // says, and its forwards.
 type pending struct {
-	msg        jetstream.Msg
+	msg jetstream.Msg
+	// body is what is forwarded: the message's, or, if indicators were
+	// refused, one without them (openWarning).
+	body       []byte
 	path       []string // the hubs it passed before this one
 	w          Warning
 	indicators int
@@ -300,42 +302,36 @@ func (r *relay) storeDirectory(ctx context.Context, d *Directory, raw []byte) er
 	return nil
 }
 
-// openWarning verifies a warning's origin: the signature over the body
-// verifies under a node certificate of the federation, and that node is
-// the one the body names.
-func openWarning(v *verifier, hdr nats.Header, data []byte, now time.Time) (Warning, []Item, error) {
-	node, err := v.open(warningContext, hdr, data)
-	if err != nil {
-		return Warning{}, nil, refuse(reasonSignature, "%v", err)
+// open verifies and checks a warning that came to the hub, counting and
+// logging each indicator refused in it.
+func (r *relay) open(m jetstream.Msg) (opened, error) {
+	o, err := openWarning(r.verify, m.Headers(), m.Data(), time.Now())
+	for _, e := range o.refused {
+		r.h.metrics.refuse(reasonOf(e))
+		r.h.cfg.Log.Warn("federation: indicator refused", "subject", m.Subject(), "warning", o.w.ID, "reason", reasonOf(e), "err", e)
 	}
-	w, items, err := parseWarning(data, now)
-	if err != nil {
-		return w, nil, err
-	}
-	if w.Node != node {
-		return w, nil, refuse(reasonOrigin, "node %s signed a warning of node %s", node, w.Node)
-	}
-	return w, items, nil
+	return o, err
 }
 
 // prepare checks one warning and decides its recipients, leaving out
 // the nodes it was forwarded to before. It returns nil for a warning
 // delivered again after it was forwarded to all.
 func (r *relay) prepare(ctx context.Context, m jetstream.Msg) (*pending, error) {
-	w, items, err := openWarning(r.verify, m.Headers(), m.Data(), time.Now())
+	o, err := r.open(m)
 	if err != nil {
 		return nil, err
 	}
-	if m.Subject() != w.Subject() {
-		return nil, refuse(reasonOrigin, "warning of %s/%s on %s", w.Node, w.Sender, m.Subject())
+	if m.Subject() != o.w.Subject() {
+		return nil, refuse(reasonOrigin, "warning of %s/%s on %s", o.w.Node, o.w.Sender, m.Subject())
 	}
-	return r.plan(ctx, m, w, items, hop{node: w.Node})
+	return r.plan(ctx, m, o, hop{node: o.w.Node})
 }
 
 // plan decides the recipients of a checked warning that came from a
 // member node, a member hub or the upstream (routes), leaving out those
 // it was forwarded to before.
-func (r *relay) plan(ctx context.Context, m jetstream.Msg, w Warning, items []Item, from hop) (*pending, error) {
+func (r *relay) plan(ctx context.Context, m jetstream.Msg, o opened, from hop) (*pending, error) {
+	w := o.w
 	redelivered := false
 	if md, err := m.Metadata(); err == nil && md.NumDelivered > 1 {
 		redelivered = true
@@ -365,7 +361,7 @@ func (r *relay) plan(ctx context.Context, m jetstream.Msg, w Warning, items []It
 	if err != nil {
 		return nil, err
 	}
-	p := &pending{msg: m, path: from.path, w: w, indicators: len(items), targets: targets}
+	p := &pending{msg: m, body: o.body, path: from.path, w: w, indicators: len(o.items), targets: targets}
 	if len(w.Bundle) == 0 {
 		p.indicators = len(w.Revoke)
 	}
@@ -489,7 +485,7 @@ func (r *relay) agreed(w *Warning) ([]Partner, string, error) {
 // subject (hopMessage).
 func (r *relay) send(p *pending) {
 	for _, t := range p.sent {
-		out, err := r.hopMessage(p.msg, InboxSubject+"."+t.node, p.path, t.members, "")
+		out, err := r.hopMessage(p.msg, p.body, InboxSubject+"."+t.node, p.path, t.members, "")
 		var f jetstream.PubAckFuture
 		if err == nil {
 			f, err = r.h.relayJS.PublishMsgAsync(out, jetstream.WithMsgID(p.w.ID))

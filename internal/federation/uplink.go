@@ -205,7 +205,9 @@ func (r *relay) upMessage(ctx context.Context, m jetstream.Msg) (upward, bool, e
 	case !strings.HasPrefix(m.Subject(), WarningSubject+"."):
 		return upward{}, false, nil
 	}
-	w, items, err := openWarning(r.verify, m.Headers(), m.Data(), time.Now())
+	// The relay's own consumer of the same message counts its refusals.
+	o, err := openWarning(r.verify, m.Headers(), m.Data(), time.Now())
+	w := o.w
 	if err != nil || (path == nil && m.Subject() != w.Subject()) {
 		return upward{}, false, nil
 	}
@@ -213,11 +215,11 @@ func (r *relay) upMessage(ctx context.Context, m jetstream.Msg) (upward, bool, e
 	if !up {
 		return upward{}, false, nil
 	}
-	msg, err := r.hopMessage(m, subject, path, nil, "")
+	msg, err := r.hopMessage(m, o.body, subject, path, nil, "")
 	if err != nil {
 		return upward{}, false, err
 	}
-	p := &pending{w: w, indicators: len(items)}
+	p := &pending{w: w, indicators: len(o.items)}
 	if len(w.Bundle) == 0 {
 		p.indicators = len(w.Revoke)
 	}
@@ -230,7 +232,7 @@ func (r *relay) upDirectory(m jetstream.Msg, subject string, path []string) (upw
 	if err != nil {
 		return upward{}, false, nil
 	}
-	msg, err := r.hopMessage(m, subject, path, nil, kindDirectory)
+	msg, err := r.hopMessage(m, nil, subject, path, nil, kindDirectory)
 	return upward{msg: msg, id: "dir." + d.Node + "." + strconv.FormatInt(d.Sent.UnixNano(), 10)}, err == nil, err
 }
 

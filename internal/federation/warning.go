@@ -16,7 +16,6 @@ import (
 	"github.com/xsoc/xsoc/internal/detect/stixpattern"
 	"github.com/xsoc/xsoc/internal/intel/stix"
 	"github.com/xsoc/xsoc/internal/intel/stix/pattern"
-	"github.com/xsoc/xsoc/internal/iocfeed"
 	"github.com/xsoc/xsoc/internal/tlp"
 )
 
@@ -44,11 +43,6 @@ const (
 	hdrRelaySignature = "Xsoc-Relay-Signature"
 	hdrRecipients     = "Xsoc-Recipients"
 )
-
-// warningContext is what an origin's signature of a warning covers besides
-// the body. It is not the subject, which changes when the hub forwards
-// the warning: the origin's signature travels with the body end to end.
-const warningContext = "xsoc-early-warning-v1"
 
 // Limits of what a warning may carry and how old it may be.
 const (
@@ -103,6 +97,10 @@ type Warning struct {
 	// mode, whose values stay home until the hub asks for them; next to
 	// the bundle in an immediate warning, so that its sighting counts.
 	Pseudonyms []Sighted `json:"pseudonyms,omitempty"`
+	// Withheld are the objects of the bundle a hub refused and left out
+	// of its forward (see warnwire.go); the origin's signature covers
+	// their digests.
+	Withheld []Withheld `json:"withheld,omitempty"`
 }
 
 // Subject is the subject a warning is published on.
@@ -273,13 +271,16 @@ func sighterID(country, sector string) string {
 // of the member's country and sector. It returns the bundle and how many
 // indicators it holds.
 func buildBundle(node, country, sector string, level tlp.Level, alerts []*alert.Alert) (json.RawMessage, int, error) {
-	who, err := stix.NewIdentity(strings.TrimSpace(sector+" member in "+country), "organization")
+	now := stix.FormatTime(time.Now().UTC().Truncate(time.Millisecond))
+	who := sighterID(country, sector)
+	ident, err := json.Marshal(&wireObject{Type: "identity", SpecVersion: "2.1", ID: who, Created: now, Modified: now,
+		Name: strings.TrimSpace(sector + " member in " + country), IdentityClass: "organization"})
 	if err != nil {
 		return nil, 0, err
 	}
-	who.Set("id", sighterID(country, sector))
-	objs := []stix.Object{who}
+	objs := [][]byte{ident}
 	seen := map[string]bool{}
+	marking := []string{stix.MarkingRef(level)}
 	for _, a := range alerts {
 		for _, o := range a.Observables {
 			if !Pushable(a, o) {
@@ -290,7 +291,7 @@ func buildBundle(node, country, sector string, level tlp.Level, alerts []*alert.
 				continue
 			}
 			seen[id] = true
-			ind, sig, err := warningObjects(id, who.ID(), level, a, o)
+			ind, sig, err := warningObjects(id, who, now, marking, a, o)
 			if err != nil {
 				return nil, 0, err
 			}
@@ -300,16 +301,15 @@ func buildBundle(node, country, sector string, level tlp.Level, alerts []*alert.
 	if len(seen) == 0 {
 		return nil, 0, nil
 	}
-	data, err := json.Marshal(stix.NewBundle(objs...))
-	return data, len(seen), err
+	return encodeBundle(objs), len(seen), nil
 }
 
-// warningObjects builds the indicator and sighting for one observable of
-// alert a.
-func warningObjects(id, sighter string, level tlp.Level, a *alert.Alert, o alert.Observable) (stix.Object, stix.Object, error) {
+// warningObjects writes the indicator and sighting for one observable of
+// alert a, marked with marking (the warning's TLP level).
+func warningObjects(id, sighter, now string, marking []string, a *alert.Alert, o alert.Observable) ([]byte, []byte, error) {
 	k, _, ok := kindOfObservable(o.Type)
 	if !ok {
-		return stix.Object{}, stix.Object{}, fmt.Errorf("no indicator for %s", o.Type)
+		return nil, nil, fmt.Errorf("no indicator for %s", o.Type)
 	}
 	detected := a.Detected.UTC()
 	if detected.IsZero() {
@@ -320,21 +320,27 @@ func warningObjects(id, sighter string, level tlp.Level, a *alert.Alert, o alert
 	for _, t := range a.Techniques {
 		labels = append(labels, "attack."+strings.ToLower(t))
 	}
-	ind, err := stix.NewIndicator(stix.IndicatorSpec{
-		ID: id, Name: "Early warning: " + o.Type + " seen by a member", Pattern: patternOf(o),
-		ValidFrom: detected, ValidUntil: detected.Add(warningTTL[k]), IndicatorTypes: []string{"malicious-activity"},
-		Labels: labels, Confidence: &conf, TLP: level, Created: detected, Modified: later(a.LastSeen, detected),
-	})
+	created := stix.FormatTime(detected.Truncate(time.Millisecond))
+	modified := stix.FormatTime(later(a.LastSeen, detected).UTC().Truncate(time.Millisecond))
+	ind, err := json.Marshal(&wireObject{Type: "indicator", SpecVersion: "2.1", ID: id, Created: created, Modified: modified,
+		Name: "Early warning: " + o.Type + " seen by a member", IndicatorTypes: []string{"malicious-activity"},
+		Pattern: patternOf(o), PatternType: "stix", ValidFrom: stix.FormatTime(detected),
+		ValidUntil: stix.FormatTime(detected.Add(warningTTL[k])), Labels: labels, Confidence: &conf, ObjectMarkingRefs: marking})
 	if err != nil {
-		return stix.Object{}, stix.Object{}, err
+		return nil, nil, err
 	}
 	first, last := a.EventTime, later(a.LastSeen, a.EventTime)
-	sig, err := stix.NewSighting(id, "", max(a.Count, 1), first, last, []string{sighter})
-	if err != nil {
-		return stix.Object{}, stix.Object{}, err
+	count := max(a.Count, 1)
+	s := wireObject{Type: "sighting", SpecVersion: "2.1", ID: stix.NewID("sighting"), Created: now, Modified: now,
+		SightingOfRef: id, Count: &count, WhereSightedRefs: []string{sighter}, ObjectMarkingRefs: marking}
+	if !first.IsZero() {
+		s.FirstSeen = stix.FormatTime(first)
 	}
-	sig.SetTLP(level)
-	return ind, sig, nil
+	if !last.IsZero() {
+		s.LastSeen = stix.FormatTime(last)
+	}
+	sig, err := json.Marshal(&s)
+	return ind, sig, err
 }
 
 // ObservableKind is the IOC index kind of the indicator a warning gives
@@ -398,143 +404,6 @@ func reasonOf(err error) string {
 		return r.reason
 	}
 	return reasonMalformed
-}
-
-// parseWarning decodes and checks a warning body: its fields, its age,
-// and every object of its bundle — each indicator a single external
-// observable at the warning's TLP level, each sighting of one of them.
-// It returns the warning and its indicators.
-func parseWarning(data []byte, now time.Time) (Warning, []Item, error) {
-	var w Warning
-	if err := json.Unmarshal(data, &w); err != nil {
-		if strings.Contains(err.Error(), "tlp: unknown level") {
-			return Warning{}, nil, refuse(reasonTLP, "%v", err)
-		}
-		return Warning{}, nil, refuse(reasonMalformed, "decode: %v", err)
-	}
-	switch {
-	case ValidNodeName(w.Node) != nil:
-		return w, nil, refuse(reasonMalformed, "bad node %q", w.Node)
-	case w.ID == "" || len(w.ID) > 128 || strings.ContainsAny(w.ID, " \t\r\n*>"):
-		return w, nil, refuse(reasonMalformed, "bad warning id %q", w.ID)
-	case w.Sender == "" || strings.ContainsAny(w.Sender, ". \t\r\n*>"):
-		return w, nil, refuse(reasonMalformed, "bad sender %q", w.Sender)
-	case w.TLP > tlp.Red:
-		return w, nil, refuse(reasonTLP, "unknown TLP level %d", w.TLP)
-	case w.TLP > tlp.Amber:
-		return w, nil, refuse(reasonTLP, "%v never leaves its node", w.TLP)
-	case w.Created.IsZero() || now.Sub(w.Created) > maxWarningAge:
-		return w, nil, refuse(reasonStale, "created %s", w.Created.Format(time.RFC3339))
-	case w.Created.Sub(now) > maxClockSkew:
-		return w, nil, refuse(reasonStale, "created %s, in the future", w.Created.Format(time.RFC3339))
-	case len(w.Bundle) == 0 && len(w.Revoke) == 0 && len(w.Pseudonyms) == 0:
-		return w, nil, refuse(reasonMalformed, "neither indicators, revocations nor pseudonyms")
-	case len(w.Revoke) > maxWarningIndicators:
-		return w, nil, refuse(reasonMalformed, "%d revocations", len(w.Revoke))
-	}
-	for _, id := range w.Revoke {
-		if typ, _, ok := stix.SplitID(id); !ok || typ != "indicator" {
-			return w, nil, refuse(reasonMalformed, "revocation of %q", id)
-		}
-	}
-	if err := checkSighted(w.Pseudonyms); err != nil {
-		return w, nil, err
-	}
-	if len(w.Bundle) == 0 {
-		return w, nil, nil
-	}
-	items, err := readBundle(w.Bundle, w.TLP)
-	return w, items, err
-}
-
-// warningLimits bound a warning's bundle.
-var warningLimits = stix.Limits{MaxBytes: 1 << 20, MaxObjects: 2*maxWarningIndicators + 1, MaxObjectBytes: 64 << 10}
-
-// readBundle reads the indicators of a warning's bundle, refusing the
-// whole bundle for any object that is not valid STIX, an indicator that
-// is not one external observable, or a marking above level.
-func readBundle(raw json.RawMessage, level tlp.Level) ([]Item, error) {
-	b, errs := warningLimits.DecodeBundle(raw)
-	if len(errs) > 0 {
-		return nil, refuse(reasonMalformed, "bundle: %v", errs[0])
-	}
-	var items []Item
-	byID := map[string]int{}
-	var sightings []stix.Sighting
-	for _, obj := range b.Objects {
-		if l, ok := stix.TLPOf(obj); ok && l > level {
-			return nil, refuse(reasonTLP, "%s is marked %v in a %v warning", obj.ID(), l, level)
-		}
-		switch obj.Type() {
-		case "identity":
-			continue
-		case "sighting":
-			s, err := obj.Sighting()
-			if err != nil {
-				return nil, refuse(reasonMalformed, "%s: %v", obj.ID(), err)
-			}
-			sightings = append(sightings, s)
-			continue
-		case "indicator":
-		default:
-			return nil, refuse(reasonMalformed, "%s: a warning carries no %s", obj.ID(), obj.Type())
-		}
-		it, err := readIndicator(obj)
-		if err != nil {
-			return nil, err
-		}
-		if _, dup := byID[it.ID]; dup {
-			return nil, refuse(reasonMalformed, "%s twice", it.ID)
-		}
-		byID[it.ID] = len(items)
-		items = append(items, it)
-	}
-	if len(items) == 0 || len(items) > maxWarningIndicators {
-		return nil, refuse(reasonMalformed, "%d indicators", len(items))
-	}
-	for _, s := range sightings {
-		i, ok := byID[s.SightingOfRef]
-		if !ok {
-			return nil, refuse(reasonMalformed, "%s sights %s, not in the warning", s.ID, s.SightingOfRef)
-		}
-		items[i].Count, items[i].FirstSeen, items[i].LastSeen = s.Count, s.FirstSeen.Time, s.LastSeen.Time
-	}
-	return items, nil
-}
-
-// readIndicator reads one indicator of a warning.
-func readIndicator(obj stix.Object) (Item, error) {
-	ind, obs, shape, err := iocfeed.ReadObject(obj)
-	if err != nil {
-		return Item{}, refuse(reasonMalformed, "%s: %v", obj.ID(), err)
-	}
-	if shape != iocfeed.Simple || len(obs) != 1 {
-		return Item{}, refuse(reasonMalformed, "%s: not a test of one observable", obj.ID())
-	}
-	k, ok := iocfeed.KindOf(obs[0].Type)
-	if !ok {
-		return Item{}, refuse(reasonMalformed, "%s: observable type %s", obj.ID(), obs[0].Type)
-	}
-	typ := obs[0].Type
-	if strings.HasPrefix(typ, "file-") {
-		typ = map[ioc.Kind]string{ioc.KindMD5: "file:hashes.MD5", ioc.KindSHA1: "file:hashes.'SHA-1'", ioc.KindSHA256: "file:hashes.'SHA-256'"}[k]
-	}
-	if !External(alert.Observable{Type: typ, Value: obs[0].Value, Role: "destination"}) {
-		reason := reasonMalformed
-		if k == ioc.KindIP {
-			reason = reasonPrivate
-		}
-		return Item{}, refuse(reason, "%s: %s %s is not an external observable", obj.ID(), typ, obs[0].Value)
-	}
-	if ind.ValidFrom.IsZero() || ind.ValidUntil.IsZero() {
-		return Item{}, refuse(reasonMalformed, "%s: no validity", obj.ID())
-	}
-	conf := 50
-	if ind.Confidence != nil {
-		conf = *ind.Confidence
-	}
-	return Item{ID: ind.ID, Kind: k, Value: obs[0].Value, Confidence: conf,
-		Detected: ind.ValidFrom.Time, ValidUntil: ind.ValidUntil.Time}, nil
 }
 
 // warningID names a warning message after the alert states it carries:

@@ -369,22 +369,48 @@ func externals(a *alert.Alert) int {
 	return n
 }
 
-// seal signs a warning end to end: the signature covers the body only,
-// so that it still verifies after the hub forwarded it on another
-// subject.
+// seal signs a warning end to end: the signature covers the warning's
+// fields and the digest of each object of its bundle (originDigest), not
+// the subject, so that it still verifies after a hub forwarded it on
+// another subject, and after a hub left refused objects out.
 func (w *Warner) seal(wn Warning) (outgoing, error) {
+	msg, err := sealWarning(w.cfg.Identity, wn)
+	if err != nil {
+		return outgoing{}, err
+	}
+	return outgoing{msg: msg, id: wn.ID}, nil
+}
+
+// sealWarning encodes a warning and signs it as its origin.
+func sealWarning(id *Identity, wn Warning) (*nats.Msg, error) {
 	data, err := json.Marshal(&wn)
 	if err != nil {
-		return outgoing{}, err
+		return nil, err
+	}
+	var objs []json.RawMessage
+	if len(wn.Bundle) > 0 {
+		var b wireBundle
+		if err := json.Unmarshal(wn.Bundle, &b); err != nil {
+			return nil, err
+		}
+		objs = b.Objects
+	}
+	hashes, err := objectDigests(objs, nil)
+	if err != nil {
+		return nil, err
+	}
+	digest, err := originDigest(&wn, hashes)
+	if err != nil {
+		return nil, err
+	}
+	sig, err := id.sign(digest)
+	if err != nil {
+		return nil, err
 	}
 	msg := &nats.Msg{Subject: wn.Subject(), Data: data, Header: nats.Header{}}
-	sig, err := w.cfg.Identity.sign(signedDigest(warningContext, data))
-	if err != nil {
-		return outgoing{}, err
-	}
-	msg.Header.Set(hdrCert, w.cfg.Identity.certHeader)
+	msg.Header.Set(hdrCert, id.certHeader)
 	msg.Header.Set(hdrSignature, base64.StdEncoding.EncodeToString(sig))
-	return outgoing{msg: msg, id: wn.ID}, nil
+	return msg, nil
 }
 
 // Revoke withdraws indicators this node shared (false positives): a

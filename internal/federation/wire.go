@@ -223,6 +223,12 @@ func newVerifier(id *Identity) *verifier {
 
 // open verifies a sealed message and returns the node that sent it.
 func (v *verifier) open(subject string, hdr nats.Header, data []byte) (string, error) {
+	return v.openDigest(hdr, signedDigest(subject, data))
+}
+
+// openDigest verifies the signature of a message over digest and
+// returns the node that signed it.
+func (v *verifier) openDigest(hdr nats.Header, digest []byte) (string, error) {
 	der, err := base64.StdEncoding.DecodeString(hdr.Get(hdrCert))
 	if err != nil || len(der) == 0 {
 		return "", errors.New("no node certificate")
@@ -235,7 +241,7 @@ func (v *verifier) open(subject string, hdr nats.Header, data []byte) (string, e
 	if err != nil {
 		return "", err
 	}
-	if err := verifySignature(vc.cert, signedDigest(subject, data), sig); err != nil {
+	if err := verifySignature(vc.cert, digest, sig); err != nil {
 		return "", err
 	}
 	return vc.node, nil
