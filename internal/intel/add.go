@@ -48,6 +48,8 @@ type parsed struct {
 	index int
 	env   Envelope
 	raw   json.RawMessage
+	// raw20 is the STIX 2.0 form the object came in (nil for 2.1).
+	raw20 json.RawMessage
 }
 
 // AddObjects adds objects to a collection on behalf of v, who becomes the
@@ -87,7 +89,9 @@ func (r *Repo) add(ctx context.Context, v Viewer, canRead bool, coll Collection,
 	var ok []parsed
 	for i, raw := range objects {
 		// STIX 2.0 objects (older feeds and servers still send them) are
-		// stored as their STIX 2.1 form.
+		// stored as their STIX 2.1 form, and the form they came in is
+		// kept beside it for clients that ask for STIX 2.0.
+		orig := raw
 		raw, converted, err := stix.Upgrade20(raw)
 		if err != nil {
 			outcome[i], failed[i] = StatusDetail{Message: err.Error()}, true
@@ -102,7 +106,11 @@ func (r *Repo) add(ctx context.Context, v Viewer, canRead bool, coll Collection,
 		if converted {
 			outcome[i].Message = MsgConverted
 		}
-		ok = append(ok, parsed{index: i, env: env, raw: compact(raw)})
+		p := parsed{index: i, env: env, raw: compact(raw)}
+		if converted {
+			p.raw20 = compact(orig)
+		}
+		ok = append(ok, p)
 	}
 	if v.Member != SystemOwner {
 		var err error
@@ -329,11 +337,11 @@ func (r *Repo) insert(ctx context.Context, tx *store.Tx, clock *clock, coll Coll
 	}
 	added := clock.tick(r.opts.Now())
 	res, err := tx.Exec(ctx, `INSERT INTO intel_objects
-		(collection_id, object_id, version, type, spec_version, date_added, owner, tlp, named, body)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+		(collection_id, object_id, version, type, spec_version, date_added, owner, tlp, named, body, body20)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 		ON CONFLICT (collection_id, object_id, owner, version) DO NOTHING`,
 		coll.ID, p.env.ID, store.Nanos(p.env.Version()), p.env.Type, p.env.SpecVersion, added,
-		owner, int(p.env.Level(coll.UnmarkedLevel())), named, string(p.raw))
+		owner, int(p.env.Level(coll.UnmarkedLevel())), named, string(p.raw), string(p.raw20))
 	if err != nil {
 		return "", err
 	}

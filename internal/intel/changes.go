@@ -11,7 +11,8 @@ import (
 
 // DeleteObject deletes the versions of an object that f selects (all by
 // default; only f.Versions and f.SpecVersions apply) and returns how many
-// it deleted. v must be able to write the collection and must own the
+// it deleted. A version goes whole unless f.SpecVersions asks for its
+// STIX 2.0 form alone: then only that form goes. v must be able to write the collection and must own the
 // object (an operator may delete any); ErrNotFound when v sees no matching
 // version. Objects are owned per member (see AddObjects): a member that
 // holds the id deletes among its own versions only; an operator deletes
@@ -25,7 +26,15 @@ func (r *Repo) DeleteObject(ctx context.Context, v Viewer, collection, id string
 	if err != nil {
 		return 0, err
 	}
-	all, err := r.versionsOf(ctx, coll.ID, []string{id}, f.SpecVersions)
+	spec, err := parseSpecVersions(f.SpecVersions)
+	if err != nil {
+		return 0, err
+	}
+	if len(f.SpecVersions) == 0 {
+		// Deleting deletes every form unless told otherwise.
+		spec.v20 = true
+	}
+	all, err := r.versionsOf(ctx, coll.ID, []string{id}, spec)
 	if err != nil {
 		return 0, err
 	}
@@ -63,6 +72,15 @@ func (r *Repo) DeleteObject(ctx context.Context, v Viewer, collection, id string
 			return err
 		}
 		for _, o := range doomed {
+			if !spec.v21 {
+				// Only the STIX 2.0 forms go: the versions themselves,
+				// and what detection reads of them, stay.
+				if _, err := tx.Exec(ctx, `UPDATE intel_objects SET body20 = '' WHERE collection_id = ? AND object_id = ? AND owner = ? AND version = ?`,
+					coll.ID, o.ID, o.Owner, store.Nanos(o.Version)); err != nil {
+					return err
+				}
+				continue
+			}
 			if _, err := tx.Exec(ctx, `DELETE FROM intel_objects WHERE collection_id = ? AND object_id = ? AND owner = ? AND version = ?`,
 				coll.ID, o.ID, o.Owner, store.Nanos(o.Version)); err != nil {
 				return err

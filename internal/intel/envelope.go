@@ -11,8 +11,9 @@ import (
 	"github.com/xsoc/xsoc/internal/tlp"
 )
 
-// SpecVersion is the only STIX version the repository stores (STIX 2.0
-// objects are converted to it as they are added).
+// SpecVersion is the STIX version the repository stores, validates and
+// detects on (STIX 2.0 objects are converted to it as they are added;
+// their 2.0 form is kept beside for clients that ask for it).
 const SpecVersion = "2.1"
 
 // MediaType is the media type of the objects the repository stores.

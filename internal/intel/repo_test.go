@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"reflect"
 	"slices"
 	"strings"
 	"sync"
@@ -209,9 +210,10 @@ func TestAddObjectsReportsEachObject(t *testing.T) {
 }
 
 // TestSTIX20ObjectsAreStoredAs21: STIX 2.0 objects (no spec_version, as
-// the STIX 2.0 specification's own examples) are stored in their 2.1 form
-// with a note in the status; a match[spec_version] of 2.0 finds nothing
-// (nothing is kept as 2.0), one of 2.1 finds them.
+// the STIX 2.0 specification's own examples, or spec_version 2.0) are
+// stored in their 2.1 form with a note in the status, and their 2.0 form
+// is kept as sent: match[spec_version] 2.1 (the default) finds the 2.1
+// forms, 2.0 the forms as sent, both each in both.
 func TestSTIX20ObjectsAreStoredAs21(t *testing.T) {
 	storetest.Each(t, []store.Schema{Schema()}, func(t *testing.T, db *store.DB) {
 		ctx := context.Background()
@@ -222,21 +224,44 @@ func TestSTIX20ObjectsAreStoredAs21(t *testing.T) {
 		if len(st.Successes) != 2 || st.Successes[0].Message != MsgConverted || st.Successes[1].Message != MsgConverted {
 			t.Fatalf("status %+v", st)
 		}
+		sent := []string{indicator, malware}
 		for _, tt := range []struct {
-			spec string
-			want int
-		}{{"2.0", 0}, {"2.1", 2}} {
-			page, err := f.repo.Objects(ctx, member, f.coll, Filter{SpecVersions: []string{tt.spec}})
-			if err != nil || len(page.Objects) != tt.want {
-				t.Fatalf("spec_version %s: %d objects, %v", tt.spec, len(page.Objects), err)
+			spec []string
+			want []string // spec version of each entry
+		}{
+			{nil, []string{"2.1", "2.1"}},
+			{[]string{"2.1"}, []string{"2.1", "2.1"}},
+			{[]string{"2.0"}, []string{"2.0", "2.0"}},
+			{[]string{"2.0", "2.1"}, []string{"2.0", "2.1", "2.0", "2.1"}},
+			{[]string{"1.0"}, nil},
+		} {
+			page, err := f.repo.Objects(ctx, member, f.coll, Filter{SpecVersions: tt.spec})
+			if err != nil || len(page.Objects) != len(tt.want) {
+				t.Fatalf("spec_version %v: %d objects, %v", tt.spec, len(page.Objects), err)
 			}
-			for _, o := range page.Objects {
+			n := 0
+			for i, o := range page.Objects {
+				if o.SpecVersion != tt.want[i] {
+					t.Errorf("spec_version %v: entry %d in %s", tt.spec, i, o.SpecVersion)
+				}
 				var body map[string]any
 				json.Unmarshal(o.Raw, &body)
+				if o.SpecVersion == "2.0" {
+					var want map[string]any
+					json.Unmarshal([]byte(sent[n]), &want)
+					n++
+					if !reflect.DeepEqual(body, want) {
+						t.Errorf("2.0 form %s, sent %s", o.Raw, sent[n-1])
+					}
+					continue
+				}
 				if body["spec_version"] != "2.1" || body["labels"] != nil || (o.Type == "indicator") != (body["indicator_types"] != nil) {
 					t.Errorf("stored %s", o.Raw)
 				}
 			}
+		}
+		if _, err := f.repo.Objects(ctx, member, f.coll, Filter{SpecVersions: []string{"2.0beta"}}); !errors.Is(err, ErrInvalid) {
+			t.Errorf("spec_version 2.0beta: %v", err)
 		}
 	})
 }

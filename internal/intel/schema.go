@@ -74,6 +74,11 @@ func Schema() store.Schema {
 		CREATE INDEX IF NOT EXISTS intel_objects_added ON intel_objects (collection_id, date_added);
 		CREATE INDEX IF NOT EXISTS intel_objects_type ON intel_objects (type, date_added);
 		ALTER TABLE intel_deleted ADD COLUMN owner TEXT NOT NULL DEFAULT ''`,
+
+		// The STIX 2.0 form a member gave a version in, kept beside the
+		// STIX 2.1 form it was converted to ('' when it came as 2.1), so
+		// that TAXII match[spec_version]=2.0 returns what the member sent.
+		`ALTER TABLE intel_objects ADD COLUMN body20 TEXT NOT NULL DEFAULT ''`,
 	}}
 }
 

@@ -26,6 +26,20 @@
 // either with next or with added_after. next is the date_added of the
 // page's last entry: it stays valid however long the client waits.
 //
+// STIX versions: every object version is held in STIX 2.1, and a version
+// a member gave in STIX 2.0 (converted on the way in) also in the form it
+// was given. match[spec_version] lists the STIX versions to return, one
+// entry per object version and STIX version held (2.0 before 2.1; the
+// manifest names each entry's media type, application/stix+json with
+// version=2.0 or 2.1, both of which collections list); without it every
+// entry is in 2.1, the latest each object has. match[version] picks among
+// the versions the spec_version filter keeps. A version that reads
+// major.minor but that nothing is held in ("2.2") selects nothing;
+// anything else is a 400. A page ends between the 2.0 and 2.1 forms of
+// one version only when limit is 1 (next then says so), so that resuming
+// with added_after from X-TAXII-Date-Added-Last misses nothing. Deleting
+// with match[spec_version]=2.0 deletes only the 2.0 forms.
+//
 // Authentication is the node's business: Config.Authenticate maps a
 // request (HTTP Basic member:apikey, or a Bearer API key) to an
 // intel.Viewer. Every resource, discovery included, needs it; a request
@@ -38,7 +52,7 @@
 // (and for objects the caller may not see, so that their existence does
 // not leak), 405, 406 when the Accept header admits no TAXII 2.1 JSON, 413
 // for bodies above max_content_length, 415 for a POST that is neither
-// application/taxii+json;version=2.1 nor a STIX 2.1 bundle.
+// application/taxii+json;version=2.1 nor a STIX 2.1 or 2.0 bundle.
 //
 // Adding objects is synchronous: the 202 answer already carries the
 // complete status resource, which stays readable at the status endpoint.

@@ -154,6 +154,13 @@ func TestParseFilter(t *testing.T) {
 		{"added_after=2016-02-01", objectsParams, intel.Filter{}, "added_after"},
 		{"match[type]=a,,b", objectsParams, intel.Filter{}, "empty value"},
 		{"next=", objectsParams, intel.Filter{}, "empty"},
+		{"match[spec_version]=2.0,2.1&match[spec_version]=3.0", objectsParams,
+			intel.Filter{SpecVersions: []string{"2.0", "2.1", "3.0"}}, ""},
+		{"match[spec_version]=2", objectsParams, intel.Filter{}, "not a STIX version"},
+		{"match[spec_version]=2.1.0", objectsParams, intel.Filter{}, "not a STIX version"},
+		{"match[spec_version]=v2.1", objectsParams, intel.Filter{}, "not a STIX version"},
+		{"match[spec_version]=2.x", objectsParams, intel.Filter{}, "not a STIX version"},
+		{"match[spec_version]=2.1,", objectsParams, intel.Filter{}, "empty value"},
 	}
 	for _, tt := range tests {
 		q, _ := url.ParseQuery(tt.query)
@@ -193,7 +200,8 @@ func TestAcceptAndContentType(t *testing.T) {
 		"application/taxii+json;version=2.1": true,
 		"application/taxii+json":             true,
 		"application/stix+json;version=2.1":  true,
-		"application/stix+json;version=2.0":  false,
+		"application/stix+json;version=2.0":  true,
+		"application/stix+json;version=3.0":  false,
 		"application/json":                   false,
 		"":                                   false,
 	}
@@ -211,6 +219,7 @@ func FuzzParseFilter(f *testing.F) {
 	f.Add("match[type]=indicator,sighting&match[version]=first,2016-02-01T00:00:01Z")
 	f.Add("match[id]=%2C&limit=-1")
 	f.Add("match[spec_version]=2.1&next=a%20b")
+	f.Add("match[spec_version]=2.0,2.1&next=17~.abc")
 	f.Add("%zz")
 	f.Fuzz(func(t *testing.T, query string) {
 		q, err := url.ParseQuery(query)

@@ -93,6 +93,14 @@ func setParam(f *intel.Filter, name string, vals []string) error {
 		f.Versions, err = list(name, vals)
 	case paramSpecVersion:
 		f.SpecVersions, err = list(name, vals)
+		for _, v := range f.SpecVersions {
+			if err == nil && !intel.SpecVersionSyntax(v) {
+				// A version that reads right but that nothing is held in
+				// ("2.2") selects nothing; one that cannot be a version
+				// is the client's error.
+				err = fmt.Errorf("%s %q is not a STIX version such as 2.1", name, v)
+			}
+		}
 	}
 	return err
 }
@@ -165,7 +173,8 @@ func refused(params map[string]string) bool {
 }
 
 // postable reports whether a Content-Type names a body the server reads:
-// a TAXII 2.1 envelope, or a STIX 2.1 bundle.
+// a TAXII 2.1 envelope, or a STIX 2.1 or 2.0 bundle (2.0 objects are
+// converted as they are added).
 func postable(header string) bool {
 	mt, params, err := mime.ParseMediaType(header)
 	if err != nil {
@@ -176,7 +185,7 @@ func postable(header string) bool {
 	case "application/taxii+json":
 		return !hasVersion || v == "2.1"
 	case "application/stix+json":
-		return !hasVersion || v == "2.1"
+		return !hasVersion || v == "2.1" || v == "2.0"
 	}
 	return false
 }

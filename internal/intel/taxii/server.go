@@ -8,6 +8,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -240,8 +241,27 @@ func (s *Server) collection(w http.ResponseWriter, r *request) {
 func wireCollection(a intel.Access) Collection {
 	return Collection{
 		ID: a.ID, Title: a.Title, Description: a.Description, Alias: a.Alias,
-		CanRead: a.CanRead, CanWrite: a.CanWrite, MediaTypes: a.MediaTypes,
+		CanRead: a.CanRead, CanWrite: a.CanWrite, MediaTypes: mediaTypes(a.MediaTypes),
 	}
+}
+
+// mediaTypes is a collection's media types as TAXII shows them: a
+// collection of STIX 2.1 objects also serves STIX 2.0, the form of the
+// versions members gave in it (match[spec_version]=2.0), and a manifest
+// entry's media type must be one the collection lists.
+func mediaTypes(list []string) []string {
+	if slices.Contains(list, MediaSTIX) && !slices.Contains(list, MediaSTIX20) {
+		return append(slices.Clip(list), MediaSTIX20)
+	}
+	return list
+}
+
+// mediaSTIX is the media type of STIX objects of a version.
+func mediaSTIX(specVersion string) string {
+	if specVersion == "2.0" {
+		return MediaSTIX20
+	}
+	return MediaSTIX
 }
 
 func (s *Server) objects(w http.ResponseWriter, r *request) {
@@ -307,7 +327,7 @@ func (s *Server) manifest(w http.ResponseWriter, r *request) {
 	for _, o := range page.Objects {
 		m.Objects = append(m.Objects, ManifestRecord{
 			ID: o.ID, DateAdded: intel.FormatDateAdded(o.DateAdded),
-			Version: o.VersionString(), MediaType: MediaSTIX,
+			Version: o.VersionString(), MediaType: mediaSTIX(o.SpecVersion),
 		})
 	}
 	m.More, m.Next = pagination(page)

@@ -347,51 +347,6 @@ func TestPartialFailureIsReported(t *testing.T) {
 	}
 }
 
-// TestSTIX20Content: STIX 2.0 objects posted to a TAXII 2.1 collection
-// (the STIX 2.0 specification's indicator, without spec_version) are
-// stored in their 2.1 form and the status says so; match[spec_version]=2.0
-// answers an empty page (nothing is kept as 2.0), 2.1 finds the object.
-func TestSTIX20Content(t *testing.T) {
-	db := storetest.SQLite(t, intel.Schema(), Schema())
-	e := newEnv(t, db, 0, 100)
-	ctx := context.Background()
-	id := "indicator--8e2e2d2b-17d4-4cbf-938f-98ee46b3cd3f"
-	st, err := e.client(t, "cert-a").AddObjects(ctx, e.coll, []json.RawMessage{json.RawMessage(`{"type":"indicator","id":"` + id + `",` +
-		`"created":"2016-04-06T20:03:48.000Z","modified":"2016-04-06T20:03:48.000Z","labels":["malicious-activity"],"name":"Poison Ivy Malware",` +
-		`"pattern":"[ file:hashes.'SHA-256' = '4bac27393bdd9777ce02453256c5577cd02275510b2227f473d03f533924f877' ]","valid_from":"2016-01-01T00:00:00Z"}`)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if st.SuccessCount != 1 || st.Successes[0].Message != intel.MsgConverted {
-		t.Fatalf("status %+v", st)
-	}
-	for _, tt := range []struct {
-		spec string
-		want int
-	}{{"2.0", 0}, {"2.1", 1}, {"2.0,2.1", 1}} {
-		req, _ := http.NewRequest(http.MethodGet, e.srv.URL+"/taxii2/api/collections/"+e.coll+"/objects/?match[spec_version]="+tt.spec, nil)
-		req.Header.Set("Accept", MediaTAXII)
-		req.SetBasicAuth("cert-a", testMembers["cert-a"].key)
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		var env struct {
-			Objects []map[string]any `json:"objects"`
-		}
-		json.NewDecoder(resp.Body).Decode(&env)
-		resp.Body.Close()
-		if resp.StatusCode != 200 || len(env.Objects) != tt.want {
-			t.Errorf("spec_version %s: %d, %d objects", tt.spec, resp.StatusCode, len(env.Objects))
-		}
-		for _, o := range env.Objects {
-			if o["spec_version"] != "2.1" || o["pattern_type"] != "stix" {
-				t.Errorf("served %v", o)
-			}
-		}
-	}
-}
-
 func TestNewServerAndClientRefuseBadConfig(t *testing.T) {
 	repo := intel.NewRepo(nil, intel.Options{})
 	for _, cfg := range []Config{

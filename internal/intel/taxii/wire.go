@@ -2,10 +2,12 @@ package taxii
 
 import "encoding/json"
 
-// Media types of TAXII 2.1 resources and of the STIX objects they carry.
+// Media types of TAXII 2.1 resources and of the STIX objects they carry
+// (STIX 2.1, and STIX 2.0 for what members gave in 2.0).
 const (
-	MediaTAXII = "application/taxii+json;version=2.1"
-	MediaSTIX  = "application/stix+json;version=2.1"
+	MediaTAXII  = "application/taxii+json;version=2.1"
+	MediaSTIX   = "application/stix+json;version=2.1"
+	MediaSTIX20 = "application/stix+json;version=2.0"
 )
 
 // Headers that carry the date_added of the first and last object of a
