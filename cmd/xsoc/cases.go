@@ -16,10 +16,10 @@ import (
 )
 
 const alertsUsage = `usage: xsoc alerts list [--severity S] [--status S] [--technique T] [--member M] [--from T] [--to T] [--limit N]
-                        [--sort detected|last_seen|severity|count|status] [--order asc|desc] [--json]
+                        [--sort detected|last_seen|severity|count|status|triage] [--order asc|desc] [--json]
        xsoc alerts show ID [--json]
        xsoc alerts ack ID
-       xsoc alerts close ID
+       xsoc alerts close ID [--verdict true-positive|false-positive]
        xsoc alerts metrics [--from T] [--to T] [--json]
 
 Talks to a running node (--url, --key or XSOC_URL, XSOC_API_KEY).`
@@ -43,8 +43,21 @@ func runAlerts(args []string, stdout, stderr io.Writer) error {
 		}
 	}
 	asJSON := fs.Bool("json", false, "print JSON")
+	var verdict *string
+	if sub == "close" {
+		verdict = fs.String("verdict", "", "true-positive or false-positive (tp, fp): the analyst's verdict, which trains the member's triage model")
+	}
 	if err := parse(fs, args, stderr); err != nil {
 		return err
+	}
+	var body any
+	if verdict != nil && *verdict != "" {
+		v, err := alert.ParseVerdict(*verdict)
+		if err != nil {
+			fmt.Fprintf(stderr, "xsoc alerts close: %v\n", err)
+			return errUsage
+		}
+		body = map[string]string{"verdict": string(v)}
 	}
 	for name, v := range filters {
 		if *v != "" {
@@ -69,10 +82,10 @@ func runAlerts(args []string, stdout, stderr io.Writer) error {
 			return printJSON(stdout, page)
 		}
 		tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
-		fmt.Fprintln(tw, "ID\tDETECTED\tMEMBER\tSEVERITY\tDETECTOR\tRULE\tTECHNIQUES\tCOUNT\tSTATUS\tINCIDENT")
+		fmt.Fprintln(tw, "ID\tDETECTED\tMEMBER\tSEVERITY\tDETECTOR\tRULE\tTECHNIQUES\tCOUNT\tTRIAGE\tSTATUS\tINCIDENT")
 		for _, a := range page.Alerts {
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%d\t%s\t%s\n", a.ID, a.Detected.Format(time.DateTime), a.Member,
-				a.Severity, a.Detector, clip(a.RuleTitle, 48), strings.Join(a.Techniques, ","), a.Count, a.Status, a.Incident)
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%d\t%s\t%s\t%s\n", a.ID, a.Detected.Format(time.DateTime), a.Member,
+				a.Severity, a.Detector, clip(a.RuleTitle, 48), strings.Join(a.Techniques, ","), a.Count, triageCell(a), statusCell(a), a.Incident)
 		}
 		tw.Flush()
 		if page.Next != "" {
@@ -95,13 +108,30 @@ func runAlerts(args []string, stdout, stderr io.Writer) error {
 		method, path = "POST", path+"/"+sub
 	}
 	var a alert.Alert
-	if err := c.do(method, path, nil, nil, &a); err != nil {
+	if err := c.do(method, path, nil, body, &a); err != nil {
 		return err
 	}
 	if *asJSON {
 		return printJSON(stdout, alertJSON(a))
 	}
 	return printAlert(stdout, a)
+}
+
+// triageCell is an alert's triage score for a table ("-" when it has
+// none, or it is another member's).
+func triageCell(a alert.Alert) string {
+	if a.Triage == nil {
+		return "-"
+	}
+	return fmt.Sprintf("%.3f", a.Triage.Score)
+}
+
+// statusCell is an alert's status, with its verdict once closed with one.
+func statusCell(a alert.Alert) string {
+	if a.Verdict != "" {
+		return string(a.Status) + " (" + string(a.Verdict) + ")"
+	}
+	return string(a.Status)
 }
 
 // sortFlags repeats the --sort and --order of a list, which its next
@@ -144,7 +174,13 @@ func printAlert(w io.Writer, a alert.Alert) error {
 	fmt.Fprintf(tw, "member\t%s\n", a.Member)
 	fmt.Fprintf(tw, "severity\t%s\n", a.Severity)
 	fmt.Fprintf(tw, "tlp\t%s\n", a.TLP)
-	fmt.Fprintf(tw, "status\t%s\n", a.Status)
+	fmt.Fprintf(tw, "status\t%s\n", statusCell(a))
+	if a.Triage != nil {
+		fmt.Fprintf(tw, "triage\t%.3f\n", a.Triage.Score)
+		for _, f := range a.Triage.Factors {
+			fmt.Fprintf(tw, "\t%+.2f  %s\n", f.Weight, f.Feature)
+		}
+	}
 	fmt.Fprintf(tw, "event time\t%s\n", a.EventTime.Format(time.RFC3339))
 	fmt.Fprintf(tw, "detected\t%s (%s after the event)\n", a.Detected.Format(time.RFC3339), a.Detected.Sub(a.EventTime).Round(time.Millisecond))
 	fmt.Fprintf(tw, "count\t%d\n", a.Count)

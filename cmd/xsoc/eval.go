@@ -3,13 +3,11 @@ package main
 import (
 	"errors"
 	"flag"
-	"fmt"
 	"io"
 	"time"
 
 	"github.com/xsoc/xsoc/internal/demo"
 	"github.com/xsoc/xsoc/internal/detect"
-	"github.com/xsoc/xsoc/internal/detect/sigma"
 	"github.com/xsoc/xsoc/internal/eval"
 )
 
@@ -20,19 +18,11 @@ func runEval(args []string, stdout, stderr io.Writer) error {
 	asJSON := fs.Bool("json", false, "print JSON")
 	federated := fs.Bool("federated", false, "every member on its own node: each victim's time to detect without and with the cross-border early warning")
 	delay := fs.Duration("warning-delay", time.Second, "with --federated: from a detection to its warning active at the other nodes")
-	if err := parse(fs, args, stderr); err != nil {
-		return err
-	}
-	cfg, err := choice.config()
+	cfg, err := choice.parse(fs, args, stderr)
 	if err != nil {
 		return err
 	}
-	var extra []*sigma.Rule
-	if *rules != "" {
-		var errs []sigma.LoadError
-		extra, errs = sigma.LoadDir(*rules, sigma.Options{})
-		fmt.Fprintf(stderr, "%d extra rules loaded, %d not loaded\n", len(extra), len(errs))
-	}
+	extra := loadExtraRules(*rules, stderr)
 	var rep interface{ Print(io.Writer) }
 	if *federated {
 		if *delay < 0 {

@@ -10,8 +10,10 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/xsoc/xsoc/internal/demo"
 	"github.com/xsoc/xsoc/internal/detect"
 	"github.com/xsoc/xsoc/internal/detect/ml"
+	"github.com/xsoc/xsoc/internal/detect/sigma"
 	"github.com/xsoc/xsoc/internal/eval"
 	"github.com/xsoc/xsoc/internal/scenario"
 )
@@ -22,7 +24,7 @@ const defaultWarninglists = "../shared/misp/warninglists"
 
 func runML(args []string, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
-		fmt.Fprintln(stderr, "usage: xsoc ml train dga | eval dga|beacon|scenario|anomaly|firstseen | score NAME...")
+		fmt.Fprintln(stderr, "usage: xsoc ml train dga | eval dga|beacon|scenario|anomaly|firstseen|triage | score NAME...")
 		return errUsage
 	}
 	switch args[0] {
@@ -40,6 +42,9 @@ func runML(args []string, stdout, stderr io.Writer) error {
 		}
 		if len(args) > 1 && args[1] == "scenario" {
 			return mlEvalScenario(args[2:], stdout, stderr)
+		}
+		if len(args) > 1 && args[1] == "triage" {
+			return mlEvalTriage(args[2:], stdout, stderr)
 		}
 		return mlEval(args[1:], stdout, stderr)
 	case "score":
@@ -189,10 +194,7 @@ func mlEvalScenario(args []string, stdout, stderr io.Writer) error {
 	seed, profile := choice.seed, choice.profile
 	jitter := fs.Float64("jitter", 0.3, "the implant's beacon jitter, uniform ± this share of the period (the scenario's own default is 0.2)")
 	asJSON := fs.Bool("json", false, "print JSON")
-	if err := parse(fs, args, stderr); err != nil {
-		return err
-	}
-	cfg, err := choice.config()
+	cfg, err := choice.parse(fs, args, stderr)
 	if err != nil {
 		return err
 	}
@@ -434,6 +436,26 @@ func scenarioFlags(fs *flag.FlagSet, profile string) scenarioChoice {
 	}
 }
 
+// parse parses args into fs, whose flags include c's, and returns the
+// scenario they name.
+func (c scenarioChoice) parse(fs *flag.FlagSet, args []string, stderr io.Writer) (scenario.Config, error) {
+	if err := parse(fs, args, stderr); err != nil {
+		return scenario.Config{}, err
+	}
+	return c.config()
+}
+
+// loadExtraRules loads the Sigma rules under dir (none when dir is empty)
+// to score with the starter pack, and says how many on stderr.
+func loadExtraRules(dir string, stderr io.Writer) []*sigma.Rule {
+	if dir == "" {
+		return nil
+	}
+	extra, errs := sigma.LoadDir(dir, sigma.Options{})
+	fmt.Fprintf(stderr, "%d extra rules loaded, %d not loaded\n", len(extra), len(errs))
+	return extra
+}
+
 // config is the scenario the flags name.
 func (c scenarioChoice) config() (scenario.Config, error) {
 	return scenarioProfile(*c.profile, *c.seed)
@@ -493,3 +515,77 @@ func mlEvalFirstSeen(args []string, stdout, stderr io.Writer) error {
 // meant to catch: the stolen password used from another continent, Word
 // spawning PowerShell, the implant's new hash and the DGA's new domains.
 var firstSeenTechniques = []string{"T1078.004", "T1059.001", "T1036.005", "T1568.002"}
+
+// defaultTriageRules are the Sigma rules xsoc ml eval triage loads beside
+// the starter pack: SigmaHQ's Windows rules, beside an xsoc checkout.
+const defaultTriageRules = "../shared/sigma/rules/windows"
+
+func mlEvalTriage(args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("eval triage", flag.ContinueOnError)
+	choice := scenarioFlags(fs, "day")
+	rules := fs.String("rules", defaultTriageRules, "Sigma rules loaded with the starter pack (empty: the starter pack alone)")
+	detector := fs.String("detector", "sigma", "the detector whose alerts are ranked (context comes from all); empty for all")
+	top := fs.Float64("top", 0.1, "share of the second half's alerts whose precision is reported")
+	window := fs.Duration("window", time.Hour, "co-occurrence window of the model")
+	dedup := fs.Duration("dedup", 15*time.Minute, "fold detections of the same member, rule and key within this window into one alert, as the alert service does (0: every detection is an alert)")
+	asJSON := fs.Bool("json", false, "print JSON")
+	cfg, err := choice.parse(fs, args, stderr)
+	if err != nil {
+		return err
+	}
+	extra := loadExtraRules(*rules, stderr)
+	if *rules != "" && len(extra) == 0 {
+		return fmt.Errorf("no Sigma rules loaded from %s", *rules)
+	}
+	dets, err := demo.Detectors(cfg, extra)
+	if err != nil {
+		return err
+	}
+	started := time.Now()
+	fold := *dedup
+	if fold <= 0 {
+		fold = -1
+	}
+	ev := ml.NewTriageEvaluator(ml.TriageEvalOptions{Detector: *detector, Top: *top, DedupWindow: fold, Triage: ml.TriageOptions{Window: *window}})
+	rep, err := eval.Alerts(cfg, dets, ev.Add)
+	if err != nil {
+		return err
+	}
+	res := ev.Evaluate()
+	if *asJSON {
+		return printJSON(stdout, res)
+	}
+	ranked := *detector
+	if ranked == "" {
+		ranked = "all"
+	}
+	fmt.Fprintf(stdout, "triage model on scenario %s, seed %d: %d records, starter rules + %d from %s (replay and model %.1fs)\n",
+		*choice.profile, *choice.seed, rep.Records, len(extra), *rules, time.Since(started).Seconds())
+	fmt.Fprintf(stdout, "%d detections folded into %d alerts (deduplication window %s); ranking %s alerts, in the order raised:\n", res.Detections, res.Alerts, *dedup, ranked)
+	fmt.Fprintf(stdout, "verdicts for the first half (%d alerts, %d confirmed), none for the second (%d alerts, %d confirmed)\n\n",
+		res.Train, res.TrainConfirmed, res.Test, res.TestConfirmed)
+	fmt.Fprintf(stdout, "precision@%.0f%%                %.3f (top %d of the second half by triage score)\n", 100**top, res.PrecisionAtTop, res.TopN)
+	fmt.Fprintf(stdout, "  best possible             %.3f (%d confirmed alerts in the second half)\n", res.BestAtTop, res.TestConfirmed)
+	fmt.Fprintf(stdout, "  recall@%.0f%%                %.3f (share of the confirmed alerts in the top)\n", 100**top, res.RecallAtTop)
+	fmt.Fprintf(stdout, "baseline precision          %.3f (all of the second half)\n", res.Baseline)
+	fmt.Fprintf(stdout, "precision@%.0f%% by severity    %.3f (most severe first, then newest)\n", 100**top, res.SeverityAtTop)
+	if res.TestConfirmed == 0 || res.TestConfirmed == res.Test {
+		fmt.Fprintf(stdout, "ROC AUC                     n/a (the second half holds one class only)\n")
+	} else {
+		fmt.Fprintf(stdout, "ROC AUC                     %.3f\n", res.AUC)
+	}
+	if len(res.Examples) > 0 {
+		fmt.Fprintf(stdout, "\nbest-scored alerts of the second half:\n")
+		for _, x := range res.Examples {
+			truth := "benign"
+			if x.Malicious {
+				truth = "malicious"
+			}
+			fmt.Fprintf(stdout, "  %.3f  %s (%s, %s)\n", x.Score, x.Rule, x.Severity, truth)
+			for _, f := range x.Factors {
+				fmt.Fprintf(stdout, "         %+.2f  %s\n", f.Weight, f.Feature)
+			}
+		}
+	}
+	return nil
+}

@@ -127,4 +127,10 @@ type Alert struct {
 	Resolved       time.Time `json:"resolved,omitzero"`
 	Closed         time.Time `json:"closed,omitzero"`
 	ClosedBy       string    `json:"closed_by,omitempty"`
+	// Verdict is the analyst's word on a closed alert (true or false
+	// positive), and Triage the score the member's triage model gave the
+	// alert when it was raised. Only the alert's owner (and operators)
+	// see them.
+	Verdict Verdict `json:"verdict,omitempty"`
+	Triage  *Triage `json:"triage,omitempty"`
 }

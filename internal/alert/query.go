@@ -28,7 +28,7 @@ func (s *Service) on(tx *store.Tx) querier {
 }
 
 const alertColumns = `id, status, incident, hits, event_time, last_seen, detected, acknowledged,
-	acknowledged_by, contained, resolved, closed, closed_by, doc`
+	acknowledged_by, contained, resolved, closed, closed_by, verdict, doc`
 
 // selectAlerts runs "SELECT alertColumns FROM alerts WHERE cond".
 func (s *Service) selectAlerts(ctx context.Context, q querier, cond string, args []any) ([]Alert, error) {
@@ -61,12 +61,12 @@ func scanAlerts(rows *sql.Rows) ([]Alert, error) {
 func scanAlert(rows *sql.Rows) (Alert, error) {
 	var (
 		a                                                                        Alert
-		id, status, incident, ackBy, closedBy, doc                               string
+		id, status, incident, ackBy, closedBy, verdict, doc                      string
 		hits                                                                     int
 		eventTime, lastSeen, detected, acknowledged, contained, resolved, closed int64
 	)
 	if err := rows.Scan(&id, &status, &incident, &hits, &eventTime, &lastSeen, &detected, &acknowledged,
-		&ackBy, &contained, &resolved, &closed, &closedBy, &doc); err != nil {
+		&ackBy, &contained, &resolved, &closed, &closedBy, &verdict, &doc); err != nil {
 		return a, fmt.Errorf("alert: scan: %w", err)
 	}
 	if err := json.Unmarshal([]byte(doc), &a); err != nil {
@@ -76,7 +76,7 @@ func scanAlert(rows *sql.Rows) (Alert, error) {
 	a.EventTime, a.LastSeen, a.Detected = store.Time(eventTime), store.Time(lastSeen), store.Time(detected)
 	a.Acknowledged, a.AcknowledgedBy = store.Time(acknowledged), ackBy
 	a.Contained, a.Resolved = store.Time(contained), store.Time(resolved)
-	a.Closed, a.ClosedBy = store.Time(closed), closedBy
+	a.Closed, a.ClosedBy, a.Verdict = store.Time(closed), closedBy, Verdict(verdict)
 	return a, nil
 }
 
@@ -198,6 +198,12 @@ func (s *Service) List(ctx context.Context, v Viewer, f Filter) (Page, error) {
 	vis, vargs := v.Where("member", "tlp")
 	conds = append(conds, vis)
 	args = append(args, vargs...)
+	if f.Sort.Key == SortTriage && !v.Operator {
+		// Scores are their owners': ordering others' alerts by theirs
+		// would reveal them.
+		conds = append(conds, "member = ?")
+		args = append(args, v.Member)
+	}
 	limit := f.Limit
 	if limit <= 0 {
 		limit = 100
@@ -217,6 +223,7 @@ func (s *Service) List(ctx context.Context, v Viewer, f Filter) (Page, error) {
 	// little and keeps a mistake there from leaking anything.
 	for _, a := range alerts {
 		if v.MaySee(&a) {
+			v.hideTriage(&a)
 			p.Alerts = append(p.Alerts, a)
 		}
 	}
@@ -233,6 +240,7 @@ func (s *Service) Get(ctx context.Context, v Viewer, id string) (Alert, error) {
 	if !v.MaySee(&a) {
 		return Alert{}, fmt.Errorf("alert %s: %w", id, store.ErrNotFound)
 	}
+	v.hideTriage(&a)
 	return a, nil
 }
 
@@ -281,15 +289,15 @@ func (s *Service) SetIncident(ctx context.Context, tx *store.Tx, incident string
 // Acknowledging twice keeps the first time; a closed alert cannot be
 // acknowledged.
 func (s *Service) Ack(ctx context.Context, v Viewer, id, who string) (Alert, error) {
-	return s.transition(ctx, v, id, func(a *Alert, now time.Time) ([]measure, error) {
+	return s.transition(ctx, v, id, func(a *Alert, now time.Time) ([]measure, bool, error) {
 		switch a.Status {
 		case StatusClosed:
-			return nil, fmt.Errorf("%w: alert %s is closed", ErrInvalid, id)
+			return nil, false, fmt.Errorf("%w: alert %s is closed", ErrInvalid, id)
 		case StatusAcknowledged:
-			return nil, nil
+			return nil, false, nil
 		}
 		a.Status, a.Acknowledged, a.AcknowledgedBy = StatusAcknowledged, now, who
-		return []measure{timeToAcknowledge}, nil
+		return []measure{timeToAcknowledge}, true, nil
 	})
 }
 
@@ -297,27 +305,35 @@ func (s *Service) Ack(ctx context.Context, v Viewer, id, who string) (Alert, err
 // alert closed before it was acknowledged or resolved counts as both at
 // the closing time: closing is the analyst's final word on it.
 func (s *Service) Close(ctx context.Context, v Viewer, id, who string) (Alert, error) {
-	return s.transition(ctx, v, id, func(a *Alert, now time.Time) ([]measure, error) {
-		if a.Status == StatusClosed {
-			return nil, nil
-		}
-		var ms []measure
-		if a.Acknowledged.IsZero() {
-			a.Acknowledged, a.AcknowledgedBy = now, who
-			ms = append(ms, timeToAcknowledge)
-		}
-		if a.Resolved.IsZero() {
-			a.Resolved = now
-			ms = append(ms, timeToResolve)
-		}
-		a.Status, a.Closed, a.ClosedBy = StatusClosed, now, who
-		return ms, nil
+	return s.transition(ctx, v, id, func(a *Alert, now time.Time) ([]measure, bool, error) {
+		ms, closed := closing(a, who, now)
+		return ms, closed, nil
 	})
 }
 
+// closing closes a at now on behalf of who, unless it is closed already,
+// and returns the response times it reached and whether it closed it.
+func closing(a *Alert, who string, now time.Time) ([]measure, bool) {
+	if a.Status == StatusClosed {
+		return nil, false
+	}
+	var ms []measure
+	if a.Acknowledged.IsZero() {
+		a.Acknowledged, a.AcknowledgedBy = now, who
+		ms = append(ms, timeToAcknowledge)
+	}
+	if a.Resolved.IsZero() {
+		a.Resolved = now
+		ms = append(ms, timeToResolve)
+	}
+	a.Status, a.Closed, a.ClosedBy = StatusClosed, now, who
+	return ms, true
+}
+
 // transition loads, checks, changes (via fn) and stores one alert, then
-// observes the response times fn reached.
-func (s *Service) transition(ctx context.Context, v Viewer, id string, fn func(*Alert, time.Time) ([]measure, error)) (Alert, error) {
+// observes the response times fn reached. fn says whether it changed the
+// alert; an unchanged alert is not written.
+func (s *Service) transition(ctx context.Context, v Viewer, id string, fn func(*Alert, time.Time) ([]measure, bool, error)) (Alert, error) {
 	now := s.opts.Now().UTC()
 	var a Alert
 	var reached []measure
@@ -332,7 +348,8 @@ func (s *Service) transition(ctx context.Context, v Viewer, id string, fn func(*
 		if !v.Owns(a.Member) {
 			return fmt.Errorf("%w: alert %s belongs to %s", ErrForbidden, id, a.Member)
 		}
-		if reached, err = fn(&a, now); err != nil || len(reached) == 0 {
+		var changed bool
+		if reached, changed, err = fn(&a, now); err != nil || !changed {
 			return err
 		}
 		return s.writeWorkflow(ctx, tx, &a)
@@ -349,9 +366,9 @@ func (s *Service) transition(ctx context.Context, v Viewer, id string, fn func(*
 // writeWorkflow stores the workflow columns of a.
 func (s *Service) writeWorkflow(ctx context.Context, q querier, a *Alert) error {
 	_, err := q.Exec(ctx, `UPDATE alerts SET status = ?, acknowledged = ?, acknowledged_by = ?, contained = ?,
-		resolved = ?, closed = ?, closed_by = ? WHERE id = ?`,
+		resolved = ?, closed = ?, closed_by = ?, verdict = ? WHERE id = ?`,
 		string(a.Status), store.Nanos(a.Acknowledged), a.AcknowledgedBy, store.Nanos(a.Contained),
-		store.Nanos(a.Resolved), store.Nanos(a.Closed), a.ClosedBy, a.ID)
+		store.Nanos(a.Resolved), store.Nanos(a.Closed), a.ClosedBy, string(a.Verdict), a.ID)
 	if err != nil {
 		return fmt.Errorf("alert: update %s: %w", a.ID, err)
 	}

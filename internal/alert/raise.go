@@ -34,8 +34,8 @@ const (
 	queryOpen   = `SELECT ` + alertColumns + ` FROM alerts WHERE fingerprint = ? AND status <> 'closed'
 		AND last_seen >= ? AND event_time <= ? ORDER BY last_seen DESC LIMIT 4`
 	upsertAlert = `INSERT INTO alerts (id, fingerprint, member, detector, rule_id, severity, tlp,
-			techniques, status, hits, event_time, last_seen, detected, doc)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+			techniques, status, hits, event_time, last_seen, detected, doc, triage)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 		ON CONFLICT (id) DO UPDATE SET severity = excluded.severity, tlp = excluded.tlp,
 			techniques = excluded.techniques, hits = excluded.hits, event_time = excluded.event_time,
 			last_seen = excluded.last_seen, doc = excluded.doc`
@@ -245,6 +245,10 @@ func (r *raising) open(in Alert, fp string) *working {
 	if len(a.Evidence) > r.s.opts.MaxEvidence {
 		a.Evidence = a.Evidence[:r.s.opts.MaxEvidence]
 	}
+	a.Verdict, a.Triage = "", nil
+	if r.s.opts.Triage != nil {
+		r.s.opts.Triage.Score(&a)
+	}
 	w := &working{a: a, fp: fp}
 	r.created[a.ID] = true
 	r.add(w)
@@ -304,7 +308,7 @@ func (r *raising) write(ctx context.Context, tx *store.Tx) error {
 		}
 		_, err = upsert.ExecContext(ctx, a.ID, w.fp, a.Member, a.Detector, a.RuleID, int64(a.Severity), int64(a.TLP),
 			techniqueColumn(a.Techniques), string(a.Status), a.Count, store.Nanos(a.EventTime),
-			store.Nanos(a.LastSeen), store.Nanos(a.Detected), string(doc))
+			store.Nanos(a.LastSeen), store.Nanos(a.Detected), string(doc), triageScore(a))
 		if err != nil {
 			return fmt.Errorf("store alert %s: %w", a.ID, err)
 		}

@@ -48,6 +48,9 @@ type Options struct {
 	Registry *prometheus.Registry
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
+	// Triage, if set, scores every new alert and learns from the
+	// verdicts given in CloseWithVerdict.
+	Triage Triager
 }
 
 func (o *Options) setDefaults() {
@@ -155,6 +158,7 @@ func Schema() store.Schema {
 		CREATE INDEX IF NOT EXISTS alerts_sort_severity ON alerts (severity, id);
 		CREATE INDEX IF NOT EXISTS alerts_sort_hits ON alerts (hits, id);
 		CREATE INDEX IF NOT EXISTS alerts_sort_status ON alerts (status, id)`,
+		triageMigration,
 	}}
 }
 

@@ -2,6 +2,7 @@ package alert
 
 import (
 	"fmt"
+	"math"
 	"strconv"
 	"strings"
 )
@@ -25,11 +26,16 @@ const (
 	// SortStatus orders by triage status, alphabetically (acknowledged,
 	// closed, new), so descending puts new alerts first.
 	SortStatus SortKey = "status"
+	// SortTriage orders by triage score (see Triage), so descending puts
+	// the alerts an analyst is likeliest to confirm first. A score is its
+	// owner's: this order lists only the viewer's own alerts (operators:
+	// all).
+	SortTriage SortKey = "triage"
 )
 
 // SortKeys lists the sort keys List accepts.
 func SortKeys() []SortKey {
-	return []SortKey{SortDetected, SortLastSeen, SortSeverity, SortCount, SortStatus}
+	return []SortKey{SortDetected, SortLastSeen, SortSeverity, SortCount, SortStatus, SortTriage}
 }
 
 // column is the alerts column k sorts on; "id" for SortDetected.
@@ -43,6 +49,8 @@ func (k SortKey) column() string {
 		return "hits"
 	case SortStatus:
 		return "status"
+	case SortTriage:
+		return "triage"
 	}
 	return "id"
 }
@@ -144,6 +152,10 @@ func cursorOf(s Sort, a *Alert) string {
 		v = strconv.Itoa(a.Count)
 	case SortStatus:
 		v = string(a.Status)
+	case SortTriage:
+		// The score's bits, so that the cursor holds it exactly and
+		// without a dot (which separates the cursor's parts).
+		v = strconv.FormatUint(math.Float64bits(triageScore(a)), 10)
 	}
 	return string(s.Key) + "." + dir + "." + v + "." + a.ID
 }
@@ -180,6 +192,10 @@ func parseCursor(s Sort, c string) (cursor, error) {
 		if v != "" {
 			return cursor{}, fmt.Errorf("%w: cursor %q is not a page cursor", ErrInvalid, c)
 		}
+	case SortTriage:
+		if n, err := strconv.ParseUint(v, 10, 64); err != nil || math.IsNaN(math.Float64frombits(n)) {
+			return cursor{}, fmt.Errorf("%w: cursor %q holds no score", ErrInvalid, c)
+		}
 	default:
 		if _, err := strconv.ParseInt(v, 10, 64); err != nil {
 			return cursor{}, fmt.Errorf("%w: cursor %q holds no number", ErrInvalid, c)
@@ -201,7 +217,12 @@ func (c cursor) after(s Sort) (string, []any) {
 		return "id" + op + "?", []any{c.id}
 	}
 	var v any = c.value
-	if col != "status" {
+	switch col {
+	case "status":
+	case "triage":
+		n, _ := strconv.ParseUint(c.value, 10, 64) // checked by parseCursor
+		v = math.Float64frombits(n)
+	default:
 		n, _ := strconv.ParseInt(c.value, 10, 64) // checked by parseCursor
 		v = n
 	}

@@ -140,9 +140,23 @@ func (c *Cases) ackAlert(w http.ResponseWriter, r *http.Request) {
 	reply(w, http.StatusOK, a, err)
 }
 
+// closeAlert closes an alert; a body {"verdict": "true-positive"} or
+// "false-positive" records the analyst's verdict, which trains the triage
+// model of the alert's member.
 func (c *Cases) closeAlert(w http.ResponseWriter, r *http.Request) {
+	var req struct {
+		Verdict string `json:"verdict"`
+	}
+	if r.ContentLength != 0 && !DecodeJSON(w, r, &req) {
+		return
+	}
+	verdict, err := alert.ParseVerdict(req.Verdict)
+	if err != nil {
+		caseError(w, err)
+		return
+	}
 	p := principal(r)
-	a, err := c.Alerts.Close(r.Context(), Viewer(p), r.PathValue("id"), who(p))
+	a, err := c.Alerts.CloseWithVerdict(r.Context(), Viewer(p), r.PathValue("id"), who(p), verdict)
 	reply(w, http.StatusOK, a, err)
 }
 

@@ -434,6 +434,8 @@ func TestOpenAPISchemasMatchModels(t *testing.T) {
 		{"Alert", reflect.TypeFor[alert.Alert](), false},
 		{"AlertInput", reflect.TypeFor[alert.Alert](), true},
 		{"Observable", reflect.TypeFor[alert.Observable](), false},
+		{"Triage", reflect.TypeFor[alert.Triage](), false},
+		{"TriageFactor", reflect.TypeFor[alert.TriageFactor](), false},
 		{"AlertPage", reflect.TypeFor[alert.Page](), false},
 		{"AlertReport", reflect.TypeFor[alert.Report](), false},
 		{"GroupTimes", reflect.TypeFor[alert.GroupTimes](), false},

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -14,6 +15,7 @@ import (
 	"github.com/xsoc/xsoc/internal/api"
 	"github.com/xsoc/xsoc/internal/config"
 	"github.com/xsoc/xsoc/internal/correlate"
+	"github.com/xsoc/xsoc/internal/detect/ml"
 	"github.com/xsoc/xsoc/internal/intel"
 	"github.com/xsoc/xsoc/internal/intel/taxii"
 	"github.com/xsoc/xsoc/internal/intel/warninglist"
@@ -99,7 +101,7 @@ func (s alertSink) Raise(ctx context.Context, batch []alert.Alert) error {
 // API.
 func (n *Node) openCases(ctx context.Context) error {
 	var err error
-	n.Alerts, err = alert.NewService(n.DB, n.Bus, alert.Options{Registry: n.Metrics})
+	n.Alerts, err = alert.NewService(n.DB, n.Bus, alert.Options{Registry: n.Metrics, Triage: n.newTriage(ctx)})
 	if err != nil {
 		return err
 	}
@@ -116,6 +118,31 @@ func (n *Node) openCases(ctx context.Context) error {
 	n.sink = alertSink{db: n.DB, alerts: n.Alerts, correlator: n.Correlator, dir: dir}
 	(&api.Cases{Alerts: n.Alerts, Incidents: n.Correlator}).Register(n.mux)
 	return nil
+}
+
+// newTriage builds the alert triage model, each member's saved under
+// <data dir>/ml/triage. A model file that cannot be used is named in a
+// warning and the member's model is retrained from the verdicts stored
+// with its alerts.
+func (n *Node) newTriage(ctx context.Context) *ml.Triage {
+	var opts ml.TriageOptions
+	if n.Config.DataDir != "" {
+		opts.Dir = filepath.Join(n.Config.DataDir, "ml", "triage")
+	}
+	opts.OnLoadError = func(e *ml.TriageLoadError) {
+		n.Log.Warn("triage model unusable; retraining it from the stored verdicts", "file", e.Path, "member", e.Member, "err", e.Err)
+		verdicts, err := n.Alerts.Verdicts(context.WithoutCancel(ctx), e.Member)
+		if err == nil {
+			var learnt int
+			if learnt, err = n.triage.Retrain(e.Member, verdicts); err == nil {
+				n.Log.Info("triage model retrained", "member", e.Member, "verdicts", learnt)
+				return
+			}
+		}
+		n.Log.Warn("triage model not retrained: it starts without verdicts", "member", e.Member, "err", err)
+	}
+	n.triage = ml.NewTriage(opts)
+	return n.triage
 }
 
 // SharedCollection is the TAXII collection every member reads and writes:

@@ -30,6 +30,7 @@ import (
 	"github.com/xsoc/xsoc/internal/correlate"
 	"github.com/xsoc/xsoc/internal/detect"
 	"github.com/xsoc/xsoc/internal/detect/ioc"
+	"github.com/xsoc/xsoc/internal/detect/ml"
 	"github.com/xsoc/xsoc/internal/detect/sigma"
 	"github.com/xsoc/xsoc/internal/detect/stixpattern"
 	"github.com/xsoc/xsoc/internal/eventlog"
@@ -87,15 +88,17 @@ type Node struct {
 	detectors []detect.Detector
 	mlStates  []mlState // learnt detector state, saved under the data directory
 	sink      pipeline.AlertSink
-	mux       *http.ServeMux
-	taxii     http.Handler
-	feeder    *iocfeed.Feeder
-	feeds     []*taxii.Feed
-	dir       *directory // members' countries, sectors and relations, cached
-	listener  net.Listener
-	syslog    []*ingest.SyslogServer
-	fed       federationParts
-	console   *web.Console
+	// triage is the alert triage model the alert service scores with.
+	triage   *ml.Triage
+	mux      *http.ServeMux
+	taxii    http.Handler
+	feeder   *iocfeed.Feeder
+	feeds    []*taxii.Feed
+	dir      *directory // members' countries, sectors and relations, cached
+	listener net.Listener
+	syslog   []*ingest.SyslogServer
+	fed      federationParts
+	console  *web.Console
 	// guarded is the route multiplexer behind the audit log, for requests
 	// already authenticated (API keys, console sessions).
 	guarded http.Handler
