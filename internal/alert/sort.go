@@ -4,7 +4,8 @@ import (
 	"fmt"
 	"math"
 	"strconv"
-	"strings"
+
+	"github.com/xsoc/xsoc/internal/store"
 )
 
 // SortKey names an order List can return alerts in.
@@ -65,29 +66,15 @@ type Sort struct {
 // ParseSort reads a sort key and an order ("asc" or "desc") from a
 // client; empty strings mean detected and desc.
 func ParseSort(key, order string) (Sort, error) {
-	var s Sort
-	switch order {
-	case "", "desc":
-	case "asc":
-		s.Asc = true
-	default:
-		return Sort{}, fmt.Errorf("%w: order %q is not asc or desc", ErrInvalid, order)
+	o, err := store.ParseOrder(store.Names(SortKeys()), key, order)
+	if err != nil {
+		return Sort{}, fmt.Errorf("%w: %v", ErrInvalid, err)
 	}
-	if key == "" {
-		key = string(SortDetected)
-	}
-	for _, k := range SortKeys() {
-		if string(k) == key {
-			s.Key = k
-			return s, nil
-		}
-	}
-	names := make([]string, 0, len(SortKeys()))
-	for _, k := range SortKeys() {
-		names = append(names, string(k))
-	}
-	return Sort{}, fmt.Errorf("%w: sort %q is not one of %s", ErrInvalid, key, strings.Join(names, ", "))
+	return Sort{Key: SortKey(o.Key), Asc: o.Asc}, nil
 }
+
+// order is s as the store's keyset helpers take it.
+func (s Sort) order() store.Order { s = s.norm(); return store.Order{Key: string(s.Key), Asc: s.Asc} }
 
 // norm fills in the default key.
 func (s Sort) norm() Sort {
@@ -98,17 +85,7 @@ func (s Sort) norm() Sort {
 }
 
 // String is the sort as a client writes it: "severity desc".
-func (s Sort) String() string {
-	s = s.norm()
-	if s.Asc {
-		return string(s.Key) + " asc"
-	}
-	return string(s.Key) + " desc"
-}
-
-// isDefault reports whether s is newest detected first, whose cursors are
-// bare alert ids (as before sorting existed, so saved cursors still work).
-func (s Sort) isDefault() bool { s = s.norm(); return s.Key == SortDetected && !s.Asc }
+func (s Sort) String() string { return s.order().String() }
 
 // orderBy is the ORDER BY clause of s.
 func (s Sort) orderBy() string {
@@ -129,21 +106,12 @@ type cursor struct {
 	id    string
 }
 
-// cursorOf encodes the position after a for sort s. A cursor names its
-// sort so that one used with another sort is refused rather than skipping
-// or repeating alerts: "severity.desc.3.<id>", "detected.asc..<id>"; the
-// default sort's cursor is the bare id.
+// cursorOf encodes the position after a for sort s (store.Order.Cursor):
+// "severity.desc.3.<id>", "detected.asc..<id>", the bare id in the default
+// sort.
 func cursorOf(s Sort, a *Alert) string {
-	s = s.norm()
-	if s.isDefault() {
-		return a.ID
-	}
-	dir := "desc"
-	if s.Asc {
-		dir = "asc"
-	}
 	var v string
-	switch s.Key {
+	switch s.norm().Key {
 	case SortLastSeen:
 		v = strconv.FormatInt(a.LastSeen.UnixNano(), 10)
 	case SortSeverity:
@@ -157,33 +125,19 @@ func cursorOf(s Sort, a *Alert) string {
 		// without a dot (which separates the cursor's parts).
 		v = strconv.FormatUint(math.Float64bits(triageScore(a)), 10)
 	}
-	return string(s.Key) + "." + dir + "." + v + "." + a.ID
+	return s.order().Cursor(string(SortDetected), v, a.ID)
 }
 
 // parseCursor checks a client's cursor against sort s.
 func parseCursor(s Sort, c string) (cursor, error) {
-	if c == "" {
+	v, id, err := s.order().ReadCursor(store.Names(SortKeys()), ValidID, c)
+	if err != nil {
+		return cursor{}, fmt.Errorf("%w: %v", ErrInvalid, err)
+	}
+	if id == "" {
 		return cursor{}, nil
 	}
-	if ValidID(c) {
-		if !s.isDefault() {
-			return cursor{}, fmt.Errorf("%w: cursor belongs to sort detected desc, not %s: start again without the cursor", ErrInvalid, s)
-		}
-		return cursor{id: c}, nil
-	}
-	parts := strings.Split(c, ".")
-	if len(parts) != 4 || !ValidID(parts[3]) {
-		return cursor{}, fmt.Errorf("%w: cursor %q is not a page cursor", ErrInvalid, c)
-	}
-	got, err := ParseSort(parts[0], parts[1])
-	if err != nil || got.isDefault() {
-		return cursor{}, fmt.Errorf("%w: cursor %q is not a page cursor", ErrInvalid, c)
-	}
-	if got != s.norm() {
-		return cursor{}, fmt.Errorf("%w: cursor belongs to sort %s, not %s: start again without the cursor", ErrInvalid, got, s)
-	}
-	v := parts[2]
-	switch got.Key {
+	switch s.norm().Key {
 	case SortStatus:
 		if v != string(StatusNew) && v != string(StatusAcknowledged) && v != string(StatusClosed) {
 			return cursor{}, fmt.Errorf("%w: cursor %q holds an unknown status", ErrInvalid, c)
@@ -201,7 +155,7 @@ func parseCursor(s Sort, c string) (cursor, error) {
 			return cursor{}, fmt.Errorf("%w: cursor %q holds no number", ErrInvalid, c)
 		}
 	}
-	return cursor{value: v, id: parts[3]}, nil
+	return cursor{value: v, id: id}, nil
 }
 
 // after is the SQL condition selecting the alerts after c in sort s, as

@@ -193,6 +193,10 @@ func (c *Cases) listIncidents(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
+	if f.Sort, err = correlate.ParseSort(q.Get("sort"), q.Get("order")); err != nil {
+		Error(w, http.StatusBadRequest, err.Error())
+		return
+	}
 	page, err := c.Incidents.Incidents(r.Context(), Viewer(principal(r)), f)
 	reply(w, http.StatusOK, page, err)
 }

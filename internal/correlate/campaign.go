@@ -658,6 +658,7 @@ func (p *placing) absorb(ctx context.Context, into, from string) error {
 		}
 	}
 	p.touched[into], p.touched[from] = true, true
+	p.cells.restate(into, from)
 	return p.c.recompute(ctx, p.tx, into, p.now)
 }
 

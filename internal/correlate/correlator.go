@@ -201,6 +201,10 @@ func Schema() store.Schema {
 			updated BIGINT NOT NULL,
 			PRIMARY KEY (incident_id, member)
 		)`,
+		// Each member's alerts in an incident, by TLP level: what lists
+		// sort and page by for each viewer (see cells.go); filled in for
+		// the incidents already stored.
+		cellsMigration,
 	}}
 }
 
@@ -259,7 +263,7 @@ func (c *Correlator) Process(ctx context.Context, alerts []alert.Alert) error {
 	defer c.mu.Unlock()
 	var touched []string
 	err := c.db.InTx(ctx, func(tx *store.Tx) error {
-		p := &placing{c: c, tx: tx, now: c.opts.Now().UTC(), touched: map[string]bool{}}
+		p := &placing{c: c, tx: tx, now: c.opts.Now().UTC(), touched: map[string]bool{}, cells: &cellTally{}}
 		for i := range batch {
 			if err := p.local(ctx, &batch[i]); err != nil {
 				return err
@@ -269,7 +273,7 @@ func (c *Correlator) Process(ctx context.Context, alerts []alert.Alert) error {
 			}
 		}
 		touched = sortedKeys(p.touched)
-		return nil
+		return p.cells.flush(ctx, tx)
 	})
 	if err != nil {
 		return errors.Join(append([]error{fmt.Errorf("correlate: process: %w", err)}, bad...)...)
@@ -283,6 +287,9 @@ type placing struct {
 	tx      *store.Tx
 	now     time.Time
 	touched map[string]bool
+	// cells gathers the batch's changes to the incidents' per-member
+	// values, written once per incident at the end.
+	cells *cellTally
 }
 
 // local puts a into its local incident.
@@ -379,6 +386,7 @@ func (p *placing) join(ctx context.Context, id string, a *alert.Alert, home bool
 	n, _ := res.RowsAffected()
 	if n > 0 {
 		p.touched[id] = true
+		p.cells.grow(id, a, true)
 		if err := audit(ctx, p.tx, id, p.now, system, "alert added", "", a.ID); err != nil {
 			return false, err
 		}
@@ -395,9 +403,19 @@ func (p *placing) join(ctx context.Context, id string, a *alert.Alert, home bool
 // refresh widens incident id to a's times and severity and records a's
 // current TLP level (folding may have raised it).
 func (p *placing) refresh(ctx context.Context, id string, a *alert.Alert) error {
-	if _, err := p.tx.Exec(ctx, `UPDATE incident_alerts SET tlp = ? WHERE alert_id = ?`, int64(a.TLP), a.ID); err != nil {
+	moved, err := p.tx.Exec(ctx, `UPDATE incident_alerts SET tlp = ? WHERE alert_id = ? AND tlp <> ?`,
+		int64(a.TLP), a.ID, int64(a.TLP))
+	if err != nil {
 		return err
 	}
+	if n, _ := moved.RowsAffected(); n > 0 {
+		// The alert changed TLP level: the viewers its values count
+		// for changed in every incident holding it.
+		if err := p.cells.retier(ctx, p.tx, a.ID); err != nil {
+			return err
+		}
+	}
+	p.cells.grow(id, a, false)
 	res, err := p.tx.Exec(ctx, `UPDATE incidents SET
 			severity = CASE WHEN severity < ? THEN ? ELSE severity END,
 			first_seen = CASE WHEN first_seen > ? THEN ? ELSE first_seen END,

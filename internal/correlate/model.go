@@ -201,11 +201,14 @@ type Filter struct {
 	// otherwise: the incident they went into stands for them.
 	Merged bool
 	// Limit is the page size: 0 means 50, at most 500.
-	Limit  int
+	Limit int
+	// Sort orders the list; the zero Sort is the newest incident first.
+	Sort Sort
+	// Cursor is a Page.Next from the previous page of the same Sort.
 	Cursor string
 }
 
-// Page is one page of incidents, newest first.
+// Page is one page of incidents in the filter's order.
 type Page struct {
 	Incidents []Incident `json:"incidents"`
 	Next      string     `json:"next,omitempty"`

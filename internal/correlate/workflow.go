@@ -363,8 +363,10 @@ func take(ctx context.Context, tx *store.Tx, id string, ids []string) ([]members
 	if err := rows.Err(); err != nil {
 		return nil, err
 	}
-	_, err = tx.Exec(ctx, `DELETE FROM incident_alerts WHERE `+cond, args...)
-	return out, err
+	if _, err = tx.Exec(ctx, `DELETE FROM incident_alerts WHERE `+cond, args...); err != nil {
+		return nil, err
+	}
+	return out, recountCells(ctx, tx, id)
 }
 
 // put adds memberships to incident id; an alert already there becomes
@@ -423,6 +425,9 @@ func (c *Correlator) recompute(ctx context.Context, tx *store.Tx, id string, now
 	}
 	if _, err := tx.Exec(ctx, `UPDATE incidents SET severity = ?, first_seen = ?, last_seen = ?, updated = ? WHERE id = ?`,
 		int64(sev), store.Nanos(first), store.Nanos(last), store.Nanos(now), id); err != nil {
+		return err
+	}
+	if err := recountCells(ctx, tx, id); err != nil {
 		return err
 	}
 	return c.recountCountries(ctx, tx, id, now, nil)
