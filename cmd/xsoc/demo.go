@@ -48,6 +48,12 @@ func runDemo(args []string, stdout, stderr io.Writer) error {
 		_, err = demo.RunFederation(ctx, demo.FederationOptions{DataDir: cfg.DataDir, Executable: exe,
 			Seed: *seed, Speed: *speed, Exit: *exit, Out: stdout})
 	} else {
+		// The demo's node starts from nothing: lists installed in an
+		// earlier demo's data are gone, so only a folder or the built-in
+		// ranges apply.
+		status := cfg
+		status.DataDir = ""
+		fmt.Fprintln(stdout, warninglistsStatus(status))
 		_, err = demo.Run(ctx, demo.Options{Config: cfg, Seed: *seed, Speed: *speed, Exit: *exit,
 			Out: stdout, Log: newLogger(stderr, "warn")})
 	}

@@ -31,13 +31,15 @@ const intelUsage = `usage: xsoc intel pull --taxii API_ROOT_URL --collection ID 
        xsoc intel collections [--json]
        xsoc intel collection-add --title T [--description D] [--alias A] [--tlp LEVEL] [--community-read] [--id UUID]
        xsoc intel collection-rights --collection ID --member M [--read] [--write]
+       xsoc intel warninglists install|update|list ...
 
 pull, import and export work on the node's store directly (same --data-dir
 or --postgres-url as serve); a running node indexes new indicators within
 seconds. Imported objects belong to --member, go to the shared collection
 (--collection to choose another) and are checked: invalid STIX and
-indicators of known-benign values (warning lists) are refused with the
-reason. --override-warninglists stores indicators a warning list would
+indicators of known-benign values (warning lists: the built-in ranges and
+the MISP lists installed with "xsoc intel warninglists install") are
+refused with the reason. --override-warninglists stores indicators a warning list would
 refuse, naming each one and its list. Collections are what TAXII serves:
 collection-add creates one, collection-rights gives a member read and/or
 write rights on it (neither removes them), --community-read lets every
@@ -45,6 +47,9 @@ member read it (each object's TLP still decides).`
 
 func runIntel(args []string, stdout, stderr io.Writer) error {
 	sub, args := splitSub(args, "json", "community-read", "read", "write", "override-warninglists")
+	if sub == "warninglists" {
+		return runWarninglists(args, stdout, stderr)
+	}
 	if !slices.Contains([]string{"pull", "push", "import", "export-misp", "collections", "collection-add", "collection-rights"}, sub) {
 		return unknownSub(stderr, "intel", sub, intelUsage)
 	}

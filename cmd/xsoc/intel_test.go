@@ -25,13 +25,7 @@ func runCLI(args ...string) (int, string) {
 func TestIntelImportOverrideAndMISPRoundTrip(t *testing.T) {
 	tmp := t.TempDir()
 	dir := filepath.Join(tmp, "data")
-	if code, out := runCLI("members", "add", "--data-dir", dir, "--id", "fr-cert", "--name", "FR", "--country", "FR", "--sector", "energy"); code != 0 {
-		t.Fatal(out)
-	}
-	bundle := filepath.Join(tmp, "private.json")
-	write(t, bundle, `{"type":"bundle","id":"bundle--44af6c39-c09b-49c5-9de2-394224b04982","objects":[
-{"type":"indicator","spec_version":"2.1","id":"indicator--33fe3b22-0201-47cf-85d0-97c02164528d","created":"2014-06-29T13:49:37.079Z","modified":"2014-06-29T13:49:37.079Z",
-"pattern":"[ipv4-addr:value = '10.0.0.0']","pattern_type":"stix","valid_from":"2014-06-29T13:49:37.079Z"}]}`)
+	bundle := memberAndAddressBundle(t, dir, "10.0.0.0")
 	code, out := runCLI("intel", "import", "--data-dir", dir, "--member", "fr-cert", bundle)
 	if code != 0 || !strings.Contains(out, `is on warning list "Built-in: private networks`) || !strings.Contains(out, "0 objects stored, 1 refused") ||
 		!strings.Contains(out, "--override-warninglists stores them") {
@@ -149,4 +143,71 @@ func TestIntelCollections(t *testing.T) {
 			t.Errorf("xsoc %v: exit %d\n%s\nwant exit %d and %q", s.args, code, out, s.code, s.want)
 		}
 	}
+}
+
+// TestIntelWarninglists installs the MISP warning lists of the shared
+// test data (read in place) into a node's data directory: list shows them
+// with the built-in ranges, and a later import refuses an indicator of a
+// public DNS resolver naming the MISP list, without any flag.
+func TestIntelWarninglists(t *testing.T) {
+	lists := filepath.Join("..", "..", "..", "shared", "misp", "warninglists")
+	if _, err := os.Stat(lists); err != nil {
+		t.Skipf("MISP warning lists not found at %s (the shared test data): %v", lists, err)
+	}
+	tmp := t.TempDir()
+	dir := filepath.Join(tmp, "data")
+	code, out := runCLI("intel", "warninglists", "list", "--data-dir", dir)
+	if code != 0 || !strings.Contains(out, "no MISP warning lists installed") || !strings.Contains(out, "xsoc intel warninglists install") ||
+		!strings.Contains(out, "Built-in: private networks") {
+		t.Errorf("list before install: exit %d\n%s", code, out)
+	}
+	if _, err := os.Stat(dir); err == nil {
+		t.Error("list created the data directory")
+	}
+	code, out = runCLI("intel", "warninglists", "install", "--data-dir", dir, lists)
+	if code != 0 || !strings.Contains(out, "installed 136 MISP warning lists") || !strings.Contains(out, "List of known Akamai IP ranges") {
+		t.Fatalf("install: exit %d\n%s", code, out)
+	}
+	code, out = runCLI("intel", "warninglists", "update", "--data-dir", dir, lists)
+	if code != 0 || !strings.Contains(out, "unchanged from the previous install") {
+		t.Errorf("update: exit %d\n%s", code, out)
+	}
+	code, out = runCLI("intel", "warninglists", "list", "--data-dir", dir, "--json")
+	var listed struct {
+		Install struct{ ID string }
+		Lists   []struct{ Name, Type string }
+		Builtin []struct{ Name string }
+	}
+	if err := json.Unmarshal([]byte(out), &listed); code != 0 || err != nil || listed.Install.ID == "" || len(listed.Lists) != 136 || len(listed.Builtin) == 0 {
+		t.Errorf("list --json: exit %d, %v\n%.300s", code, err, out)
+	}
+	code, out = runCLI("intel", "warninglists", "install", "--data-dir", dir, tmp)
+	if code == 0 || !strings.Contains(out, "no <list>/list.json") {
+		t.Errorf("install of a folder without lists: exit %d\n%s", code, out)
+	}
+
+	bundle := memberAndAddressBundle(t, dir, "8.8.8.8")
+	code, out = runCLI("intel", "import", "--data-dir", dir, "--member", "fr-cert", bundle)
+	if code != 0 || !strings.Contains(out, `is on warning list "List of known IPv4 public DNS resolvers"`) || !strings.Contains(out, "0 objects stored, 1 refused") {
+		t.Errorf("import of a resolver's address: exit %d\n%s", code, out)
+	}
+	code, out = runCLI("intel", "warninglists", "remove", "--data-dir", dir)
+	if code == 0 || !strings.Contains(out, `unknown subcommand "remove"`) {
+		t.Errorf("unknown action: exit %d\n%s", code, out)
+	}
+}
+
+// memberAndAddressBundle adds the member fr-cert to the node in dir and
+// writes beside dir a STIX bundle of one indicator of the IPv4 address ip
+// (the OASIS example's indicator), returning the bundle's path.
+func memberAndAddressBundle(t *testing.T, dir, ip string) string {
+	t.Helper()
+	if code, out := runCLI("members", "add", "--data-dir", dir, "--id", "fr-cert", "--name", "FR", "--country", "FR", "--sector", "energy"); code != 0 {
+		t.Fatal(out)
+	}
+	bundle := filepath.Join(filepath.Dir(dir), "address-"+ip+".json")
+	write(t, bundle, `{"type":"bundle","id":"bundle--44af6c39-c09b-49c5-9de2-394224b04982","objects":[
+{"type":"indicator","spec_version":"2.1","id":"indicator--33fe3b22-0201-47cf-85d0-97c02164528d","created":"2014-06-29T13:49:37.079Z","modified":"2014-06-29T13:49:37.079Z",
+"pattern":"[ipv4-addr:value = '`+ip+`']","pattern_type":"stix","valid_from":"2014-06-29T13:49:37.079Z"}]}`)
+	return bundle
 }

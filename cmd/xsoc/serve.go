@@ -86,6 +86,9 @@ func runServe(args []string, stdout, stderr io.Writer) error {
 	default:
 		fmt.Fprintf(stdout, "xsoc %s serving %s (%s)\n", version, n.URL(), backend)
 	}
+	if !worker {
+		fmt.Fprintln(stdout, warninglistsStatus(cfg))
+	}
 	if f := cfg.Federation; f.Role == "hub" {
 		fmt.Fprintf(stdout, "federation hub %s: member nodes connect to %s (mutual TLS)\n", f.Node, f.LeafListen)
 		if f.HubName != "" {

@@ -170,8 +170,7 @@ func (n *Node) openIntel(ctx context.Context) error {
 }
 
 // IntelRepo opens the intel repository with xsoc's import checks: valid
-// STIX 2.1, and no indicator of a known-benign value (MISP warning lists
-// from the configured folder, else the built-in special-purpose ranges).
+// STIX 2.1, and no indicator of a known-benign value (see WarningLists).
 func IntelRepo(db *store.DB, cfg config.Config) (*intel.Repo, error) {
 	lists, err := WarningLists(cfg)
 	if err != nil {
@@ -194,13 +193,11 @@ func IntelRepoOverridingLists(db *store.DB, cfg config.Config, note func(id, msg
 }
 
 // WarningLists returns the lists indicators are checked against: the
-// MISP warning lists of the configured folder, else the built-in
-// special-purpose ranges.
+// MISP warning lists of the configured folder (--warninglists), else those
+// installed in the data directory (xsoc intel warninglists install),
+// followed by the built-in special-purpose ranges, which always apply.
 func WarningLists(cfg config.Config) (*warninglist.Set, error) {
-	if cfg.WarninglistsDir == "" {
-		return warninglist.Default(), nil
-	}
-	lists, err := warninglist.Load(cfg.WarninglistsDir)
+	lists, _, err := warninglist.Active(cfg.DataDir, cfg.WarninglistsDir)
 	if err != nil {
 		return nil, fmt.Errorf("warning lists: %w", err)
 	}
