@@ -564,15 +564,15 @@ func mlEvalTriage(args []string, stdout, stderr io.Writer) error {
 	fmt.Fprintf(stdout, "%d detections folded into %d alerts (deduplication window %s); ranking %s alerts, in the order raised:\n", res.Detections, res.Alerts, *dedup, ranked)
 	fmt.Fprintf(stdout, "verdicts for the first half (%d alerts, %d confirmed), none for the second (%d alerts, %d confirmed)\n\n",
 		res.Train, res.TrainConfirmed, res.Test, res.TestConfirmed)
-	fmt.Fprintf(stdout, "precision@%.0f%%                %.3f (top %d of the second half by triage score)\n", 100**top, res.PrecisionAtTop, res.TopN)
-	fmt.Fprintf(stdout, "  best possible             %.3f (%d confirmed alerts in the second half)\n", res.BestAtTop, res.TestConfirmed)
+	fmt.Fprintf(stdout, "precision@%.0f%%                %.3f (the top %d of the second half: each member's list by its own model's score)\n", 100**top, res.PrecisionAtTop, res.TopN)
+	fmt.Fprintf(stdout, "  best possible             %.3f (all of a member's confirmed alerts first; %d in the second half)\n", res.BestAtTop, res.TestConfirmed)
 	fmt.Fprintf(stdout, "  recall@%.0f%%                %.3f (share of the confirmed alerts in the top)\n", 100**top, res.RecallAtTop)
 	fmt.Fprintf(stdout, "baseline precision          %.3f (all of the second half)\n", res.Baseline)
 	fmt.Fprintf(stdout, "precision@%.0f%% by severity    %.3f (most severe first, then newest)\n", 100**top, res.SeverityAtTop)
-	if res.TestConfirmed == 0 || res.TestConfirmed == res.Test {
-		fmt.Fprintf(stdout, "ROC AUC                     n/a (the second half holds one class only)\n")
+	if res.AUCMembers == 0 {
+		fmt.Fprintf(stdout, "ROC AUC                     n/a (no member's second half holds both malicious and benign alerts)\n")
 	} else {
-		fmt.Fprintf(stdout, "ROC AUC                     %.3f\n", res.AUC)
+		fmt.Fprintf(stdout, "ROC AUC                     %.3f (mean over the %d members with both malicious and benign alerts)\n", res.AUC, res.AUCMembers)
 	}
 	if len(res.Examples) > 0 {
 		fmt.Fprintf(stdout, "\nbest-scored alerts of the second half:\n")

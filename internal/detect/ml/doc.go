@@ -5,6 +5,9 @@
 // detector (Bloom filters of what each member has seen). They run on the
 // live stream on a CPU, with models trained by xsoc itself ("xsoc ml
 // train") or learnt online, and every alert says which features drove it.
+// The triage model (Triage) scores every alert, whatever raised it, by the
+// probability that an analyst will confirm it, learning online from each
+// member's verdicts.
 //
 // Each detector implements detect.Detector. Events that lack the fields a
 // detector needs are skipped and counted (see the detectors' Stats), never

@@ -47,6 +47,8 @@ import (
 //   - co-occurrence: how many other rules, detectors and tactics alerted on
 //     the same entity within the window before the alert (one hour by
 //     default), in buckets;
+//   - the highest triage score of the entity's alerts in the window (in
+//     quarters): an intrusion's steps lend each other credibility;
 //   - two crossings a linear model cannot form itself: rule × co-occurring
 //     rules and severity × co-occurring rules (a noisy rule alone on a
 //     host is noise; the same rule among others is an intrusion's step).
@@ -159,6 +161,7 @@ type recentAlert struct {
 	rule     uint32
 	detector uint32
 	tactics  uint16 // bit per kill-chain phase
+	score    uint8  // its triage score in quarters, 0–3
 }
 
 // Feature kinds; each names a feature in explanations.
@@ -178,6 +181,7 @@ const (
 	fCoTactics
 	fRuleCo
 	fSeverityCo
+	fCoScore
 )
 
 // featureDesc says what a feature is, for its explanation, without
@@ -238,7 +242,7 @@ func (t *Triage) Score(a *alert.Alert) {
 	}
 	a.Triage = &alert.Triage{Score: sigmoid(logit), Model: TriageModelVersion,
 		Features: slices.Clone(m.feats), Factors: m.explain(a, &t.opts, 3)}
-	m.observe(a, &ctx)
+	m.observe(a, &ctx, a.Triage.Score)
 }
 
 // triageContext is what the member's earlier alerts say about a new one.
@@ -248,6 +252,9 @@ type triageContext struct {
 	tactics                         uint16
 	ruleOnEntity, ruleVol, entVol   uint32
 	coRules, coDetectors, coTactics int
+	// coScore is the highest triage score (in quarters, plus one; 0 for
+	// none) of the entity's alerts within the window.
+	coScore uint8
 }
 
 // entityOf is the entity an alert is about: its deduplication key (the
@@ -300,6 +307,7 @@ func (m *triageMember) context(a *alert.Alert, window time.Duration) triageConte
 			continue
 		}
 		tactics |= r.tactics
+		c.coScore = max(c.coScore, r.score+1)
 		if r.rule != c.rule && !slices.Contains(rules[:nr], r.rule) {
 			rules[nr] = r.rule
 			nr++
@@ -317,7 +325,7 @@ func (m *triageMember) context(a *alert.Alert, window time.Duration) triageConte
 }
 
 // observe adds a to the member's context.
-func (m *triageMember) observe(a *alert.Alert, c *triageContext) {
+func (m *triageMember) observe(a *alert.Alert, c *triageContext, score float64) {
 	m.add(uint64(c.rule) | 1<<40)
 	if c.entity == 0 {
 		return
@@ -330,7 +338,8 @@ func (m *triageMember) observe(a *alert.Alert, c *triageContext) {
 		// direct-mapped, so memory is fixed).
 		*slot = entityRing{key: c.entity}
 	}
-	slot.seen[slot.next] = recentAlert{at: a.EventTime.UnixNano(), rule: c.rule, detector: c.detector, tactics: c.tactics}
+	slot.seen[slot.next] = recentAlert{at: a.EventTime.UnixNano(), rule: c.rule, detector: c.detector, tactics: c.tactics,
+		score: uint8(min(3, score*4))}
 	slot.next = (slot.next + 1) % triageRing
 }
 
@@ -415,11 +424,11 @@ func (m *triageMember) features(a *alert.Alert, c *triageContext) {
 			add(fTactic, 0, string(tac), "", string(tac))
 		}
 	}
-	source := "local"
+	// Local alerts are the rule, so only a federation warning carries
+	// the source feature: a constant feature would only repeat the bias.
 	if a.Detector == federationDetector {
-		source = "federation"
+		add(fSource, 0, "federation", "", "federation")
 	}
-	add(fSource, 0, source, "", source)
 	co := bucket(uint32(c.coRules))
 	if c.entity != 0 {
 		add(fRuleOnEntity, bucket(c.ruleOnEntity), "", "", "")
@@ -427,6 +436,7 @@ func (m *triageMember) features(a *alert.Alert, c *triageContext) {
 		add(fCoRules, co, "", "", "")
 		add(fCoDetectors, bucket(uint32(c.coDetectors)), "", "", "")
 		add(fCoTactics, bucket(uint32(c.coTactics)), "", "", "")
+		add(fCoScore, c.coScore, "", "", "")
 	}
 	add(fRuleVolume, bucket(c.ruleVol), "", "", "")
 	add(fRuleCo, min(co, 3), a.Detector, a.RuleID, a.RuleTitle)
@@ -454,10 +464,7 @@ func describe(d featureDesc, window time.Duration) string {
 	case fTechnique:
 		return "technique " + d.text
 	case fSource:
-		if d.text == "federation" {
-			return "a federation warning from another member"
-		}
-		return "raised here"
+		return "a federation warning from another member"
 	case fRuleOnEntity:
 		return "the rule alerted " + b + " times on this entity before"
 	case fRuleVolume:
@@ -470,6 +477,11 @@ func describe(d featureDesc, window time.Duration) string {
 		return b + " other detectors on this entity within " + window.String()
 	case fCoTactics:
 		return b + " ATT&CK tactics on this entity within " + window.String()
+	case fCoScore:
+		if d.bucket == 0 {
+			return "no other alert on this entity within " + window.String()
+		}
+		return fmt.Sprintf("the likeliest other alert on this entity within %s scored %d–%d %%", window, 25*(d.bucket-1), 25*d.bucket)
 	case fRuleCo:
 		if d.bucket == 3 {
 			b = "3 or more"

@@ -40,8 +40,9 @@ type TriageEval struct {
 	// Baseline is the precision of all test alerts: what an analyst
 	// working through them in any order confirms.
 	Baseline float64 `json:"baseline_precision"`
-	// TopN is the number of test alerts in the top share; PrecisionAtTop
-	// their precision when ranked by triage score, and SeverityAtTop when
+	// TopN is the number of test alerts in the top share of each
+	// member's list (summed over members); PrecisionAtTop their precision
+	// when each list is ranked by triage score, and SeverityAtTop when
 	// ranked by severity (then newest first), the order a console sorts
 	// by without the model.
 	TopN           int     `json:"top_n"`
@@ -52,8 +53,11 @@ type TriageEval struct {
 	BestAtTop     float64 `json:"best_precision_at_top"`
 	RecallAtTop   float64 `json:"recall_at_top"`
 	SeverityAtTop float64 `json:"severity_precision_at_top"`
-	// AUC is the ROC AUC of the triage score over the test alerts.
-	AUC float64 `json:"auc"`
+	// AUC is the ROC AUC of the triage score over each member's test
+	// alerts, averaged over the AUCMembers members whose list holds both
+	// malicious and benign alerts.
+	AUC        float64 `json:"auc"`
+	AUCMembers int     `json:"auc_members"`
 	// Examples are the best-scored test alerts, with their factors.
 	Examples []TriageExample `json:"examples"`
 }
@@ -172,44 +176,75 @@ func (e *TriageEvaluator) Evaluate() TriageEval {
 		return ev
 	}
 	ev.Baseline = float64(ev.TestConfirmed) / float64(ev.Test)
-	ev.TopN = int(math.Ceil(e.opts.Top * float64(ev.Test)))
-	// Ties keep the order alerts were raised in, newest first, as a
-	// console lists them.
-	byScore := slices.Clone(test)
-	slices.SortStableFunc(byScore, func(x, y scored) int {
-		return cmp.Or(cmp.Compare(y.score, x.score), cmp.Compare(y.i, x.i))
-	})
-	precision := func(top []scored) float64 {
+	// Each member works its own list (sort=triage lists the caller's own
+	// alerts, ranked by its own model): the top share is taken of each
+	// member's list and the precision pooled over those tops. Ties keep
+	// the order alerts were raised in, newest first, as a console lists
+	// them.
+	byMember := map[string][]scored{}
+	var members []string
+	for _, s := range test {
+		m := e.alerts[s.i].a.Member
+		if byMember[m] == nil {
+			members = append(members, m)
+		}
+		byMember[m] = append(byMember[m], s)
+	}
+	slices.Sort(members)
+	confirmed := func(list []scored) int {
 		n := 0
-		for _, s := range top {
+		for _, s := range list {
 			if e.alerts[s.i].malicious {
 				n++
 			}
 		}
-		return float64(n) / float64(len(top))
+		return n
 	}
-	ev.PrecisionAtTop = precision(byScore[:ev.TopN])
-	ev.BestAtTop = min(1, float64(ev.TestConfirmed)/float64(ev.TopN))
-	if ev.TestConfirmed > 0 {
-		ev.RecallAtTop = ev.PrecisionAtTop * float64(ev.TopN) / float64(ev.TestConfirmed)
-	}
-	bySeverity := slices.Clone(test)
-	slices.SortStableFunc(bySeverity, func(x, y scored) int {
-		return cmp.Or(cmp.Compare(e.alerts[y.i].a.Severity, e.alerts[x.i].a.Severity), cmp.Compare(y.i, x.i))
-	})
-	ev.SeverityAtTop = precision(bySeverity[:ev.TopN])
-	var pos, neg []float64
-	for _, s := range test {
-		if e.alerts[s.i].malicious {
-			pos = append(pos, s.score)
-		} else {
-			neg = append(neg, s.score)
+	var hits, sevHits, best int
+	var aucs float64
+	for _, m := range members {
+		list := byMember[m]
+		top := int(math.Ceil(e.opts.Top * float64(len(list))))
+		ev.TopN += top
+		slices.SortStableFunc(list, func(x, y scored) int {
+			return cmp.Or(cmp.Compare(y.score, x.score), cmp.Compare(y.i, x.i))
+		})
+		hits += confirmed(list[:top])
+		all := confirmed(list)
+		best += min(all, top)
+		bySeverity := slices.Clone(list)
+		slices.SortStableFunc(bySeverity, func(x, y scored) int {
+			return cmp.Or(cmp.Compare(e.alerts[y.i].a.Severity, e.alerts[x.i].a.Severity), cmp.Compare(y.i, x.i))
+		})
+		sevHits += confirmed(bySeverity[:top])
+		var pos, neg []float64
+		for _, s := range list {
+			if e.alerts[s.i].malicious {
+				pos = append(pos, s.score)
+			} else {
+				neg = append(neg, s.score)
+			}
+		}
+		// A member whose list holds one class only has no ranking to
+		// judge.
+		if auc := AUC(pos, neg); !math.IsNaN(auc) {
+			aucs += auc
+			ev.AUCMembers++
 		}
 	}
-	// With one class only there is no ranking to judge: AUC stays 0.
-	if auc := AUC(pos, neg); !math.IsNaN(auc) {
-		ev.AUC = auc
+	ev.PrecisionAtTop = float64(hits) / float64(ev.TopN)
+	ev.SeverityAtTop = float64(sevHits) / float64(ev.TopN)
+	ev.BestAtTop = float64(best) / float64(ev.TopN)
+	if ev.TestConfirmed > 0 {
+		ev.RecallAtTop = float64(hits) / float64(ev.TestConfirmed)
 	}
+	if ev.AUCMembers > 0 {
+		ev.AUC = aucs / float64(ev.AUCMembers)
+	}
+	byScore := slices.Clone(test)
+	slices.SortStableFunc(byScore, func(x, y scored) int {
+		return cmp.Or(cmp.Compare(y.score, x.score), cmp.Compare(y.i, x.i))
+	})
 	for _, s := range byScore[:min(5, len(byScore))] {
 		ea := &e.alerts[s.i]
 		ev.Examples = append(ev.Examples, TriageExample{Rule: ea.a.RuleTitle, Severity: ea.a.Severity.String(),
