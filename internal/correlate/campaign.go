@@ -116,26 +116,54 @@ func (p *placing) window(t time.Time) (from, to int64) {
 
 // crossing reports which of keys were sighted in two or more countries
 // within the campaign window around t.
+//
+// A key that fires often (a rule at many hosts) has as many sightings in
+// the window as alerts, and counting their countries read them all for
+// every new alert: placing an alert cost time in proportion to the alerts
+// before it (20 ms each after 10,000). Instead, for each country the key
+// was ever sighted in, in order — found with one index seek each, and
+// there are few — one more seek says whether a sighting of it lies in the
+// window, until two do.
 func (p *placing) crossing(ctx context.Context, keys []string, t time.Time) (map[string]bool, error) {
 	from, to := p.window(t)
-	args := append(anys(keys), from, to)
-	rows, err := p.tx.Query(ctx, `SELECT entity, COUNT(DISTINCT country) FROM campaign_sightings
-		WHERE entity IN (`+placeholders(len(keys))+`) AND country <> '' AND event_time >= ? AND event_time <= ?
-		GROUP BY entity`, args...)
-	if err != nil {
-		return nil, fmt.Errorf("campaign countries: %w", err)
-	}
-	defer rows.Close()
-	out := map[string]bool{}
-	for rows.Next() {
-		var k string
-		var n int
-		if err := rows.Scan(&k, &n); err != nil {
-			return nil, err
+	out := make(map[string]bool, len(keys))
+	for _, k := range keys {
+		n, err := p.countriesWithin(ctx, k, from, to, 2)
+		if err != nil {
+			return nil, fmt.Errorf("campaign countries: %w", err)
 		}
 		out[k] = n >= 2
 	}
-	return out, rows.Err()
+	return out, nil
+}
+
+// countriesWithin counts, up to limit, the countries key k was sighted in
+// with event times in [from, to]; sightings without a country do not
+// count. It walks the countries of k through the campaign_sightings_country
+// index (entity, country, event_time): each step costs two seeks,
+// however many sightings there are.
+func (p *placing) countriesWithin(ctx context.Context, k string, from, to int64, limit int) (int, error) {
+	n, country := 0, ""
+	for n < limit {
+		err := p.tx.QueryRow(ctx, `SELECT country FROM campaign_sightings
+			WHERE entity = ? AND country > ? ORDER BY country LIMIT 1`, k, country).Scan(&country)
+		if store.NotFound(err) {
+			break
+		}
+		if err != nil {
+			return 0, err
+		}
+		var one int
+		err = p.tx.QueryRow(ctx, `SELECT 1 FROM campaign_sightings
+			WHERE entity = ? AND country = ? AND event_time >= ? AND event_time <= ? LIMIT 1`, k, country, from, to).Scan(&one)
+		switch {
+		case err == nil:
+			n++
+		case !store.NotFound(err):
+			return 0, err
+		}
+	}
+	return n, nil
 }
 
 // held returns, for each of keys, the open campaign incidents found by it

@@ -205,6 +205,10 @@ func Schema() store.Schema {
 		// sort and page by for each viewer (see cells.go); filled in for
 		// the incidents already stored.
 		cellsMigration,
+		// Whether a campaign key crossed a border is decided country by
+		// country, with seeks in this index (see placing.crossing),
+		// instead of counting every sighting of the key in the window.
+		`CREATE INDEX IF NOT EXISTS campaign_sightings_country ON campaign_sightings (entity, country, event_time)`,
 	}}
 }
 
