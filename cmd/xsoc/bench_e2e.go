@@ -13,6 +13,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"runtime/pprof"
 	"slices"
 	"strconv"
 	"strings"
@@ -47,6 +48,7 @@ func benchE2E(args []string, stdout, stderr io.Writer) error {
 	pgURL := fs.String("postgres-url", "postgres://postgres@127.0.0.1:5432/test?sslmode=disable", "PostgreSQL for --mode external")
 	workers := fs.Int("workers", 2, "detection: pipeline workers per node (embedded), or detection worker nodes (external)")
 	asJSON := fs.Bool("json", false, "print JSON")
+	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile (go tool pprof) of the sending and catching-up phases, client included, to this file (one run: with --mode both, the last mode's)")
 	if err := parse(fs, args, stderr); err != nil {
 		return err
 	}
@@ -70,7 +72,7 @@ func benchE2E(args []string, stdout, stderr io.Writer) error {
 				return fmt.Errorf("--mode %q: want embedded, external or both", m)
 			}
 			fmt.Fprintf(stderr, "bench e2e: %s, %d events/s for %v, %d indicators…\n", m, *rate, *duration, *indicators)
-			r, err := runE2E(m, cfg, *workers, *rate, *batch, *indicators, *duration)
+			r, err := runE2E(m, cfg, *workers, *rate, *batch, *indicators, *duration, *cpuProfile)
 			if err != nil {
 				return fmt.Errorf("%s: %w", m, err)
 			}
@@ -88,7 +90,25 @@ func benchE2E(args []string, stdout, stderr io.Writer) error {
 			r.ArchiveLagMax, r.Drain, r.RSSPeakMB, r.Lost)
 	}
 	tw.Flush()
-	fmt.Fprintf(stdout, "(client and node share %d cores; ingest→alert: request sent → alert committed; detected/archived per second over the send time plus the time each took to catch up; archive lag: accepted minus archived events, in seconds of offered load; lost: accepted events missing from the archive plus victims never alerted)\n", runtime.NumCPU())
+	fmt.Fprintln(stdout)
+	tw = tabwriter.NewWriter(stdout, 0, 4, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprint(tw, "detection step per batch\t")
+	for _, r := range results {
+		fmt.Fprintf(tw, "%s p50\tp99\t≤ max\t", r.Mode)
+	}
+	fmt.Fprintln(tw)
+	for i, name := range pipeline.StageNames {
+		fmt.Fprintf(tw, "%s\t", name)
+		for _, r := range results {
+			if i < len(r.Stages) {
+				st := r.Stages[i]
+				fmt.Fprintf(tw, "%v\t%v\t%v\t", st.P50.Round(10*time.Microsecond), st.P99.Round(10*time.Microsecond), st.Max.Round(10*time.Microsecond))
+			}
+		}
+		fmt.Fprintln(tw)
+	}
+	tw.Flush()
+	fmt.Fprintf(stdout, "(client and node share %d cores; ingest→alert: request sent → alert committed; detected/archived per second over the send time plus the time each took to catch up; archive lag: accepted minus archived events, in seconds of offered load; lost: accepted events missing from the archive plus victims never alerted; detection steps, from the node's %s histogram: queued = accepted → taken by a detection worker, prepare = normalise and detect, wait = for the committer, commit = raise, store and correlate the alerts of its group, ack = acknowledge on the bus)\n", runtime.NumCPU(), pipeline.StageMetric)
 	return nil
 }
 
@@ -110,9 +130,20 @@ type e2eResult struct {
 	RSSPeakMB      int64         `json:"rss_peak_mb"`
 	Lost           int64         `json:"lost"`
 	Rejected       int64         `json:"rejected_requests"`
+	// Stages are the detection steps' per-batch times (see
+	// pipeline.StageNames), which say where ingest→alert latency goes.
+	Stages []stageTime `json:"stages"`
 }
 
-func runE2E(mode string, cfg config.Config, workers, rate, batch, indicators int, duration time.Duration) (e2eResult, error) {
+// stageTime is one detection step's per-batch time percentiles.
+type stageTime struct {
+	Stage string        `json:"stage"`
+	P50   time.Duration `json:"p50_ns"`
+	P99   time.Duration `json:"p99_ns"`
+	Max   time.Duration `json:"max_ns"` // the upper bound of the highest bucket reached
+}
+
+func runE2E(mode string, cfg config.Config, workers, rate, batch, indicators int, duration time.Duration, cpuProfile string) (e2eResult, error) {
 	res := e2eResult{Mode: mode, Offered: rate}
 	dir, err := os.MkdirTemp("", "xsoc-bench-e2e-")
 	if err != nil {
@@ -171,6 +202,19 @@ func runE2E(mode string, cfg config.Config, workers, rate, batch, indicators int
 	}
 	defer func() { cancel(); running.Wait() }()
 	runtime.GC()
+	if cpuProfile != "" {
+		// Only the measured phases: opening the node and loading the
+		// indicators would otherwise dominate a short run's profile.
+		f, err := os.Create(cpuProfile)
+		if err != nil {
+			return res, err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return res, err
+		}
+		defer pprof.StopCPUProfile()
+	}
 
 	bodies := e2eBodies(batch-1, 16)
 	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64,
@@ -277,7 +321,73 @@ func runE2E(mode string, cfg config.Config, workers, rate, batch, indicators int
 	res.ArchiveLagMax = lagMax.Round(time.Millisecond)
 	res.RSSPeakMB = peakRSS() >> 20
 	res.Lost = max(0, res.Accepted-archived) + int64(len(sent))
+	res.Stages = stageTimes(detectors)
 	return res, nil
+}
+
+// stageTimes reads the detection steps' percentiles from the detection
+// nodes' stage histograms, summed over the nodes.
+func stageTimes(detectors []*node.Node) []stageTime {
+	type hist struct {
+		bounds []float64
+		counts []uint64 // cumulative, per bound
+		total  uint64
+	}
+	hs := map[string]*hist{}
+	for _, d := range detectors {
+		families, err := d.Metrics.Gather()
+		if err != nil {
+			continue
+		}
+		for _, f := range families {
+			if f.GetName() != pipeline.StageMetric {
+				continue
+			}
+			for _, m := range f.GetMetric() {
+				stage := ""
+				for _, l := range m.GetLabel() {
+					if l.GetName() == "stage" {
+						stage = l.GetValue()
+					}
+				}
+				h := hs[stage]
+				if h == nil {
+					h = &hist{}
+					hs[stage] = h
+				}
+				for i, b := range m.GetHistogram().GetBucket() {
+					if i == len(h.bounds) {
+						h.bounds, h.counts = append(h.bounds, b.GetUpperBound()), append(h.counts, 0)
+					}
+					h.counts[i] += b.GetCumulativeCount()
+				}
+				h.total += m.GetHistogram().GetSampleCount()
+			}
+		}
+	}
+	// quantile interpolates within the bucket holding the q-th sample.
+	quantile := func(h *hist, q float64) time.Duration {
+		rank := q * float64(h.total)
+		lower, below := 0.0, uint64(0)
+		for i, c := range h.counts {
+			if float64(c) >= rank && c > below {
+				frac := (rank - float64(below)) / float64(c-below)
+				return time.Duration((lower + frac*(h.bounds[i]-lower)) * float64(time.Second))
+			}
+			lower, below = h.bounds[i], c
+		}
+		return time.Duration(lower * float64(time.Second)) // beyond the last bound
+	}
+	var out []stageTime
+	for _, name := range pipeline.StageNames {
+		st := stageTime{Stage: name}
+		if h := hs[name]; h != nil && h.total > 0 {
+			st.P50, st.P99 = quantile(h, 0.5), quantile(h, 0.99)
+			st.Max = quantile(h, 1)
+		}
+		out = append(out, st)
+	}
+	return out
 }
 
 // alertLatency returns an alert hook that records, for each victim sent

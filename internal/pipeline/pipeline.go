@@ -287,11 +287,14 @@ type work struct {
 	events  []*event.Event
 	rejects []eventlog.Reject
 	alerts  []alert.Alert
+	// prepared is when the batch was normalised and detected.
+	prepared time.Time
 }
 
 // take decodes a bus message and prepares its batch; undecodable messages
 // are terminated here.
 func (p *Pipeline) take(m jetstream.Msg) *work {
+	taken := time.Now()
 	meta, err := m.Metadata()
 	if err != nil {
 		p.cfg.Log.Error("pipeline: message without metadata", "err", err)
@@ -306,8 +309,11 @@ func (p *Pipeline) take(m jetstream.Msg) *work {
 		m.Term()
 		return nil
 	}
+	p.metrics.stage(StageQueued, taken.Sub(b.Received))
 	w := p.prepare(b)
 	w.msg = m
+	w.prepared = time.Now()
+	p.metrics.stage(StagePrepare, w.prepared.Sub(taken))
 	return w
 }
 
@@ -318,9 +324,24 @@ func (p *Pipeline) take(m jetstream.Msg) *work {
 // detection.
 const maxGroupEvents = 8000
 
-// commitLoop raises the alerts of prepared batches in groups and
-// acknowledges them.
+// commitLoop raises the alerts of prepared batches in groups and hands
+// them to be acknowledged.
 func (p *Pipeline) commitLoop(ctx context.Context, prepared <-chan *work) {
+	// Acknowledging is a round trip to the bus per batch; done on its own
+	// goroutine it overlaps the next group's commit instead of delaying it.
+	committed := make(chan committedGroup, 4)
+	var acker sync.WaitGroup
+	acker.Add(1)
+	go func() {
+		defer acker.Done()
+		for g := range committed {
+			p.ack(ctx, g)
+		}
+	}()
+	defer func() {
+		close(committed)
+		acker.Wait()
+	}()
 	for w := range prepared {
 		group, n := []*work{w}, len(w.events)
 	fill:
@@ -336,25 +357,55 @@ func (p *Pipeline) commitLoop(ctx context.Context, prepared <-chan *work) {
 				break fill
 			}
 		}
-		err := p.commit(ctx, group)
-		// A handled batch is acknowledged even when shutdown has begun:
-		// left unacknowledged it would be taken in again after a restart
-		// (harmless, event ids are stable, but wasted work).
-		ackCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), ackTimeout)
+		start := time.Now()
 		for _, w := range group {
-			switch {
-			case err != nil:
-				p.cfg.Log.Error("pipeline: batch failed, will be redelivered", "seq", w.batch.Seq, "member", w.batch.Member, "err", err)
-				w.msg.NakWithDelay(time.Second)
-			default:
-				if aerr := w.msg.DoubleAck(ackCtx); aerr != nil {
-					p.cfg.Log.Warn("pipeline: ack", "seq", w.batch.Seq, "err", aerr)
-				}
-			}
-			p.release(w)
+			p.metrics.stage(StageWait, start.Sub(w.prepared))
 		}
-		cancel()
+		err := p.commit(ctx, group)
+		d := time.Since(start)
+		for range group {
+			p.metrics.stage(StageCommit, d)
+		}
+		committed <- committedGroup{group: group, err: err}
 	}
+}
+
+// committedGroup is a group of batches whose commit ended, with its
+// outcome.
+type committedGroup struct {
+	group []*work
+	err   error
+}
+
+// ack acknowledges a committed group's batches — or, when its commit
+// failed, hands them back for redelivery — and releases them. A handled
+// batch is acknowledged even when shutdown has begun: left
+// unacknowledged it would be taken in again after a restart (harmless,
+// event ids are stable, but wasted work).
+func (p *Pipeline) ack(ctx context.Context, g committedGroup) {
+	ackCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), ackTimeout)
+	defer cancel()
+	var wg sync.WaitGroup
+	for _, w := range g.group {
+		if w.msg == nil { // fed without the bus
+			p.release(w)
+			continue
+		}
+		wg.Add(1)
+		go func() { // each a round trip: overlapped, a group costs about one
+			defer wg.Done()
+			start := time.Now()
+			if g.err != nil {
+				p.cfg.Log.Error("pipeline: batch failed, will be redelivered", "seq", w.batch.Seq, "member", w.batch.Member, "err", g.err)
+				w.msg.NakWithDelay(time.Second)
+			} else if aerr := w.msg.DoubleAck(ackCtx); aerr != nil {
+				p.cfg.Log.Warn("pipeline: ack", "seq", w.batch.Seq, "err", aerr)
+			}
+			p.metrics.stage(StageAck, time.Since(start))
+			p.release(w)
+		}()
+	}
+	wg.Wait()
 }
 
 // ackTimeout bounds the acknowledgement of a handled group of batches.
