@@ -366,3 +366,56 @@ func FuzzExtrasIndex(f *testing.F) {
 		}
 	})
 }
+
+// TestResetClearsEverything: Reset clears an event field by field, so a
+// field added to Event and forgotten there would survive into the next
+// event a pipeline fills. Every slot, every kind of extra and every
+// struct field is filled, and after Reset the event must equal a fresh
+// one but for the capacity it keeps.
+func TestResetClearsEverything(t *testing.T) {
+	tests := []struct {
+		name string
+		fill func(e *Event)
+	}{
+		{"every slot", func(e *Event) {
+			for k := Key(0); k < numKeys; k++ {
+				e.SetKey(k, "v"+keyNames[k])
+			}
+		}},
+		{"lists in slots and extras", func(e *Event) {
+			e.Add("related.ip", "1.1.1.1")
+			e.Add("related.ip", "2.2.2.2")
+			e.Add("x.list", "a")
+			e.Add("x.list", "b")
+		}},
+		{"more extras than the index takes", func(e *Event) {
+			for i := range 2 * maxIndexed {
+				e.Set(fmt.Sprintf("x.f%d", i), "v")
+			}
+		}},
+		{"a slot set and then emptied", func(e *Event) {
+			e.SetKey(0, "v")
+			e.SetKey(0, "")
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var e Event
+			e.ID, e.Member, e.Original = "id", "m", []byte("raw")
+			e.Time, e.Ingested = time.Unix(1, 0), time.Unix(2, 0)
+			tt.fill(&e)
+			e.Reset()
+			want := Event{extras: e.extras, tags: e.tags, Original: e.Original}
+			if !reflect.DeepEqual(e, want) {
+				t.Errorf("after Reset:\n%+v\nwant a fresh event:\n%+v", e, want)
+			}
+			if e.Len() != 0 || len(e.extras) != 0 || len(e.Original) != 0 {
+				t.Errorf("after Reset: %d fields, %d extras, %d bytes of original", e.Len(), len(e.extras), len(e.Original))
+			}
+			e.Fields(func(name, value string) bool {
+				t.Errorf("after Reset Fields gives %s=%q", name, value)
+				return true
+			})
+		})
+	}
+}
