@@ -387,14 +387,22 @@ func TestIncidentCellsUpgrade(t *testing.T) {
 				before[fmt.Sprint(v, k)] = pages(t, e, v, correlate.Filter{Limit: 4, Sort: correlate.Sort{Key: k}})
 			}
 		}
-		// Back to the schema before: the cells table and its migration
-		// gone, as on a store of the previous release.
-		n := len(correlate.Schema().Migrations)
+		// Back to the schema before: the cells table, the migrations from
+		// its own on (the campaign_sightings_country index came after)
+		// and what they made gone, as on a store of the previous release.
+		cellsVersion := 1 + slices.IndexFunc(correlate.Schema().Migrations, func(m string) bool {
+			return strings.HasPrefix(m, "CREATE TABLE incident_cells")
+		})
+		if cellsVersion == 0 {
+			t.Fatal("no migration creates incident_cells")
+		}
 		if err := db.InTx(e.ctx, func(tx *store.Tx) error {
-			if _, err := tx.Exec(e.ctx, `DROP TABLE incident_cells`); err != nil {
-				return err
+			for _, drop := range []string{`DROP TABLE incident_cells`, `DROP INDEX IF EXISTS campaign_sightings_country`} {
+				if _, err := tx.Exec(e.ctx, drop); err != nil {
+					return err
+				}
 			}
-			_, err := tx.Exec(e.ctx, `DELETE FROM xsoc_migrations WHERE owner = 'correlate' AND version = ?`, n)
+			_, err := tx.Exec(e.ctx, `DELETE FROM xsoc_migrations WHERE owner = 'correlate' AND version >= ?`, cellsVersion)
 			return err
 		}); err != nil {
 			t.Fatal(err)
