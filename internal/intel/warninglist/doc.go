@@ -5,10 +5,14 @@
 // drops the ones on a list, recording the list's name as the reason.
 //
 // Load reads the lists of the MISP misp-warninglists repository
-// (<dir>/<list>/list.json); Default returns a small built-in set of
-// special-purpose networks for installations without that folder. A list
-// applies only to the MISP attribute types in its matching_attributes, so a
-// domain list does not catch an e-mail address that contains the domain.
+// (<dir>/<list>/list.json); Default returns the built-in set of
+// special-purpose networks. InstallFrom checks such a folder and installs
+// it into a node's data directory as one versioned set, made active by a
+// single rename; Active returns what a node checks against: a folder given
+// explicitly, else the installed set, and always the built-in ranges after
+// them. A list applies only to the MISP attribute types in its
+// matching_attributes, so a domain list does not catch an e-mail address
+// that contains the domain.
 //
 // Matching follows MISP: string lists compare whole values, hostname lists
 // also match names below an entry, substring lists match values containing

@@ -95,11 +95,15 @@ type source struct {
 // must compile; the error names each file that does not. It returns the
 // folder actually read and the lists' descriptions.
 func ReadSource(dir string) (string, []ListInfo, error) {
-	dir, _, infos, err := readSource(dir)
+	dir, _, infos, err := readSource(dir, true)
 	return dir, infos, err
 }
 
-func readSource(dir string) (string, []source, []ListInfo, error) {
+// readSource reads the lists of dir as ReadSource describes; compile
+// counts each list's unusable entries, which costs a compilation of each
+// list on its own (an install does it once; a node starting from a folder
+// compiles the lists together only).
+func readSource(dir string, compile bool) (string, []source, []ListInfo, error) {
 	if st, err := os.Stat(filepath.Join(dir, "lists")); err == nil && st.IsDir() {
 		dir = filepath.Join(dir, "lists")
 	}
@@ -146,13 +150,16 @@ func readSource(dir string) (string, []source, []ListInfo, error) {
 	}
 	infos := make([]ListInfo, len(srcs))
 	for i, s := range srcs {
-		one, err := NewSet(s.list)
-		if err != nil {
-			return dir, nil, nil, err
-		}
 		sum := sha256.Sum256(s.data)
 		infos[i] = ListInfo{Folder: s.folder, Name: s.list.Name, Version: s.list.Version, Type: s.list.Type,
-			Entries: len(s.list.List), Unusable: len(one.Skipped()), SHA256: hex.EncodeToString(sum[:])}
+			Entries: len(s.list.List), SHA256: hex.EncodeToString(sum[:])}
+		if compile {
+			one, err := NewSet(s.list)
+			if err != nil {
+				return dir, nil, nil, err
+			}
+			infos[i].Unusable = len(one.Skipped())
+		}
 	}
 	if len(srcs) > 1<<16-len(builtinLists) {
 		return dir, nil, nil, fmt.Errorf("warninglist: %d lists under %s: at most %d", len(srcs), dir, 1<<16-len(builtinLists))
@@ -182,7 +189,7 @@ func readLimited(path string, limit int64) ([]byte, error) {
 // install that was active before (nil if none) and the new one. Nothing
 // changes when a list is invalid.
 func InstallFrom(dataDir, src string, now time.Time) (*Install, Install, error) {
-	dir, srcs, infos, err := readSource(src)
+	dir, srcs, infos, err := readSource(src, true)
 	if err != nil {
 		return nil, Install{}, err
 	}
@@ -392,7 +399,7 @@ func Active(dataDir, folder string) (*Set, Origin, error) {
 	)
 	switch {
 	case folder != "":
-		dir, srcs, infos, err := readSource(folder)
+		dir, srcs, infos, err := readSource(folder, false)
 		if err != nil {
 			return nil, Origin{}, err
 		}
