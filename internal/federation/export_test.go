@@ -27,7 +27,11 @@ func SealWarningBody(id *Identity, subject string, data []byte) *nats.Msg {
 	digest := signedDigest(warningContextV2, data)
 	var w Warning
 	var b wireBundle
-	if json.Unmarshal(data, &w) == nil && (len(w.Bundle) == 0 || json.Unmarshal(w.Bundle, &b) == nil) {
+	var err error
+	if json.Unmarshal(data, &w) == nil && len(w.Bundle) > 0 {
+		b, err = splitBundle(w.Bundle)
+	}
+	if err == nil {
 		if hashes, err := objectDigests(b.Objects, w.Withheld); err == nil {
 			digest, _ = originDigest(&w, hashes)
 		}

@@ -241,23 +241,31 @@ func isRefusal(err error) bool {
 // write records a batch's forwards, then acknowledges its messages (or
 // has them come again).
 func (r *relay) write(ctx context.Context, b auditBatch) {
-	now := store.Nanos(time.Now())
-	err := r.h.cfg.DB.InTx(ctx, func(tx *store.Tx) error {
-		for _, p := range b.forwards {
-			for _, t := range p.sent {
-				if err := r.audit(ctx, tx, p, t, now); err != nil {
-					return err
-				}
-			}
-			if p.failed == nil {
-				if _, err := tx.Exec(ctx, `INSERT INTO federation_relayed (warning, node, received, recipients) VALUES (?, ?, ?, ?)
-					ON CONFLICT (warning) DO NOTHING`, p.w.ID, p.w.Node, now, len(p.targets)); err != nil {
-					return err
-				}
-			}
+	var err error
+	for _, p := range b.forwards {
+		if len(p.w.Pseudonyms) > 0 && err == nil {
+			err = r.corr.sighted(ctx, &p.w)
 		}
-		return nil
-	})
+	}
+	now := store.Nanos(time.Now())
+	if err == nil {
+		err = r.h.cfg.DB.InTx(ctx, func(tx *store.Tx) error {
+			for _, p := range b.forwards {
+				for _, t := range p.sent {
+					if err := r.audit(ctx, tx, p, t, now); err != nil {
+						return err
+					}
+				}
+				if p.failed == nil {
+					if _, err := tx.Exec(ctx, `INSERT INTO federation_relayed (warning, node, received, recipients) VALUES (?, ?, ?, ?)
+					ON CONFLICT (warning) DO NOTHING`, p.w.ID, p.w.Node, now, len(p.targets)); err != nil {
+						return err
+					}
+				}
+			}
+			return nil
+		})
+	}
 	if err != nil {
 		// Forwarded but not recorded: they come again, and each inbox
 		// stores a warning once (its id is the message id).
@@ -339,21 +347,23 @@ func (r *relay) plan(ctx context.Context, m jetstream.Msg, o opened, from hop) (
 	if !r.remember(w.ID) && !redelivered {
 		return nil, refuse(reasonReplay, "warning %s was taken before", w.ID)
 	}
-	if len(w.Pseudonyms) > 0 {
-		if err := r.corr.sighted(ctx, &w); err != nil {
-			return nil, err
-		}
-		if w.report() {
-			return nil, nil // for the hub alone
-		}
+	if w.report() {
+		// For the hub alone.
+		return nil, r.corr.sighted(ctx, &w)
 	}
+	// The pseudonyms an immediate warning carries are recorded with the
+	// batch's audit (write), off the forwarding path: recording takes the
+	// store's write lock, which the correlation of federated alerts may
+	// hold for a while.
 	done, finished, err := r.delivered(ctx, w.ID)
 	if err != nil {
 		return nil, err
 	}
 	if finished {
 		if redelivered {
-			return nil, nil // forwarded before the hub stopped; not acknowledged then
+			// Forwarded before the hub stopped, not acknowledged then:
+			// its pseudonyms may not have been recorded.
+			return nil, r.corr.sighted(ctx, &w)
 		}
 		return nil, refuse(reasonReplay, "warning %s was forwarded before", w.ID)
 	}

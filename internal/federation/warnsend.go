@@ -383,14 +383,14 @@ func (w *Warner) seal(wn Warning) (outgoing, error) {
 
 // sealWarning encodes a warning and signs it as its origin.
 func sealWarning(id *Identity, wn Warning) (*nats.Msg, error) {
-	data, err := json.Marshal(&wn)
+	data, err := encodeWarning(&wn, wn.Bundle)
 	if err != nil {
 		return nil, err
 	}
 	var objs []json.RawMessage
 	if len(wn.Bundle) > 0 {
-		var b wireBundle
-		if err := json.Unmarshal(wn.Bundle, &b); err != nil {
+		b, err := splitBundle(wn.Bundle)
+		if err != nil {
 			return nil, err
 		}
 		objs = b.Objects

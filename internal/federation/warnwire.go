@@ -218,7 +218,12 @@ func openWarning(v *verifier, hdr nats.Header, data []byte, now time.Time) (open
 func decodeWarning(data []byte, now time.Time) (Warning, wireBundle, error) {
 	var w Warning
 	var b wireBundle
-	if err := json.Unmarshal(data, &w); err != nil {
+	rest, bundle, err := cutBundle(data)
+	if err == nil {
+		err = json.Unmarshal(rest, &w)
+	}
+	w.Bundle = bundle
+	if err != nil {
 		if strings.Contains(err.Error(), "tlp: unknown level") {
 			return Warning{}, b, refuse(reasonTLP, "%v", err)
 		}
@@ -259,7 +264,8 @@ func decodeWarning(data []byte, now time.Time) (Warning, wireBundle, error) {
 	if len(w.Bundle) == 0 {
 		return w, b, nil
 	}
-	if err := json.Unmarshal(w.Bundle, &b); err != nil {
+	b, err = splitBundle(w.Bundle)
+	if err != nil {
 		return w, b, refuse(reasonMalformed, "bundle: %v", err)
 	}
 	switch total := len(b.Objects) + len(w.Withheld); {
@@ -300,7 +306,7 @@ func readObjects(raw []json.RawMessage, level tlp.Level) (items []Item, refused 
 			continue
 		}
 		o := &objs[i]
-		if err := json.Unmarshal(r, o); err != nil {
+		if err := decodeObject(r, o); err != nil {
 			bad[i] = refuse(reasonMalformed, "object %d: %v", i, err)
 			continue
 		}
@@ -476,28 +482,42 @@ func withhold(w Warning, b wireBundle, keep []bool) ([]byte, error) {
 	}
 	slices.SortFunc(withheld, func(a, b Withheld) int { return a.At - b.At })
 	head := w
-	head.Bundle, head.Withheld = nil, withheld
+	head.Withheld = withheld
+	var bundle bytes.Buffer
+	bundle.WriteString(`{"type":"bundle","id":`)
+	id, _ := json.Marshal(b.ID)
+	bundle.Write(id)
+	bundle.WriteString(`,"objects":[`)
+	for i, k := range kept {
+		if i > 0 {
+			bundle.WriteByte(',')
+		}
+		bundle.Write(k)
+	}
+	bundle.WriteString("]}")
+	return encodeWarning(&head, bundle.Bytes())
+}
+
+// encodeWarning writes a warning with bundle as its bundle, byte for
+// byte: json.Marshal would check and compact a json.RawMessage again —
+// the cost of a scan of every object — and compacting could change the
+// bytes the objects' digests cover.
+func encodeWarning(w *Warning, bundle []byte) ([]byte, error) {
+	head := *w
+	head.Bundle = nil
 	data, err := json.Marshal(&head)
 	if err != nil {
 		return nil, err
 	}
+	if len(bundle) == 0 {
+		return data, nil
+	}
 	if len(data) < 2 || data[len(data)-1] != '}' {
 		return nil, fmt.Errorf("warning encodes as %q", data)
 	}
-	// The bundle goes in as it is: json.Marshal would compact a
-	// json.RawMessage and so change the bytes its digest covers.
-	var out bytes.Buffer
-	out.Write(data[:len(data)-1])
-	out.WriteString(`,"bundle":{"type":"bundle","id":`)
-	id, _ := json.Marshal(b.ID)
-	out.Write(id)
-	out.WriteString(`,"objects":[`)
-	for i, k := range kept {
-		if i > 0 {
-			out.WriteByte(',')
-		}
-		out.Write(k)
-	}
-	out.WriteString("]}}")
-	return out.Bytes(), nil
+	out := make([]byte, 0, len(data)+len(bundle)+16)
+	out = append(out, data[:len(data)-1]...)
+	out = append(out, `,"bundle":`...)
+	out = append(out, bundle...)
+	return append(out, '}'), nil
 }
