@@ -168,6 +168,7 @@ CREATE INDEX events_ts ON events (member, ts)`)
 			}
 			writeAll() // warm up: buffers sized, files created
 			runtime.GC()
+			b.ReportAllocs()
 			start, written := cpuTime(), 0
 			for b.Loop() {
 				writeAll()

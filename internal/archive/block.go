@@ -13,25 +13,46 @@ import (
 	"github.com/xsoc/xsoc/internal/event"
 )
 
-// A block holds up to maxBlockEvents events of one partition, stored
-// column by column and compressed with zstd. Columns keep like values
-// together (every host name, then every command line), which is what lets
-// zstd find the repetition in telemetry: a 600-byte Sysmon event takes
-// about a tenth of that on disk.
+// A block holds up to maxBlockEvents events of one partition, column by
+// column. Columns keep like values together (every host name, then every
+// command line), which is what lets zstd find the repetition in
+// telemetry: a 600-byte Sysmon event takes about a sixth of that on disk.
 //
-// Layout before compression (all integers are varints):
+// Each column is compressed on its own, and stored apart from the others
+// (version 2), so that a query reads and decompresses only the columns it
+// filters on; the whole block is read only for the events it returns. The
+// block's head holds the times and the column names:
 //
-//	version n tBase
-//	n × (time - tBase)            zigzag
-//	n × (ingested - time)         zigzag
-//	n × (len id)                  then the ids, concatenated
-//	n × (len original)            then the originals, concatenated
-//	F, then per field: len name, name, len column, column
+//	version n tMin
+//	n × (time - previous time)     zigzag varint, the first from tMin
+//	n × (ingested - time)          zigzag
+//	F, then F × (len name, name)   the columns, by index
 //
-// A column is a run of (event gap, len value, value): the gap is the
+// A column is a run of entries (event gap, tag, [value]): the gap is the
 // event's index minus the previous entry's (0 for a second value of the
-// same event, a list), the first entry counting from -1.
-const blockVersion = 1
+// same event, a list), the first entry counting from -1; the tag says what
+// the value is:
+//
+//	len<<1 | 1   the value's bytes follow
+//	0            the same value as the column's previous entry
+//	(k+1)<<1     the same value as the first value of column k (k smaller
+//	             than this column's index) for this event
+//
+// The last two spare the writer the bytes (and the compressor the work)
+// of what telemetry repeats most: constant fields (event.kind, the
+// channel) and fields a parser fills from one another (process.executable
+// and winlog.event_data.Image are the same string). The event ids and the
+// original lines are two more columns, colID and colOriginal.
+//
+// Version 1 blocks (everything in one compressed blob, ids and originals
+// in the head, every value literal) are still read.
+const blockVersion = 2
+
+// The columns every event has; their names are not valid field names.
+const (
+	colID       = "\x00id"
+	colOriginal = "\x00original"
+)
 
 // maxBlockEvents bounds a block: large enough for zstd to see the
 // repetition, small enough that a selective query decompresses little.
@@ -40,42 +61,76 @@ const maxBlockEvents = 8192
 // maxKeptColumns bounds the column buffers a writer keeps between blocks.
 const maxKeptColumns = 4096
 
+// maxRefMisses bounds, per column and block, the searches for another
+// column of the event holding the same value.
+const maxRefMisses = 3
+
 // blockWriter gathers events into columns.
 type blockWriter struct {
 	n             int
 	tMin, tMax    int64
 	times, ingest []int64
-	idLens, ids   []byte
-	origLens      []byte
-	origs         []byte
 	cols          map[string]*column
-	order         []*column // columns in order of first appearance
+	order         []*column // columns by index: in order of first appearance
+	id, original  *column
+	first         *column   // the first field column of the last event: a guess
+	touched       []*column // columns given a value by the event being added
 	bloom         bloomBuilder
 }
 
 type column struct {
-	name string
-	last int
-	buf  []byte
+	name  string
+	index int // in the block's order; -1 while the block has no value
+	last  int // event index of the last entry; -1 for none
+	buf   []byte
+	bloom bool // its values go into the block's bloom filter
+	// prev is the last entry's value and first the first value of event
+	// last. Both alias the events of the block being written, which stay
+	// untouched until it is.
+	prev, first string
+	ref         *column // a column whose value this one repeated lately
+	misses      int     // failed searches for ref in this block
+	next        *column // the column after this one in the last event: a guess that saves a map lookup
 }
 
 func newBlockWriter() *blockWriter {
-	return &blockWriter{cols: make(map[string]*column, 64)}
+	w := &blockWriter{}
+	w.newColumns()
+	return w
+}
+
+func (w *blockWriter) newColumns() {
+	w.cols = make(map[string]*column, 64)
+	w.id = w.column(colID)
+	w.original = w.column(colOriginal)
+	w.original.bloom = false // nobody looks for a whole line by equality
+	w.first = nil
 }
 
 // reset empties w for the next block, keeping its buffers.
 func (w *blockWriter) reset() {
 	w.n, w.tMin, w.tMax = 0, 0, 0
 	w.times, w.ingest = w.times[:0], w.ingest[:0]
-	w.idLens, w.ids, w.origLens, w.origs = w.idLens[:0], w.ids[:0], w.origLens[:0], w.origs[:0]
 	for _, c := range w.order {
-		c.buf, c.last = c.buf[:0], -1
+		c.buf, c.index, c.last = c.buf[:0], -1, -1
+		c.prev, c.first, c.ref, c.misses = "", "", nil, 0
 	}
 	w.order = w.order[:0]
+	w.touched = w.touched[:0]
 	if len(w.cols) > maxKeptColumns { // senders may invent field names without end
-		w.cols = make(map[string]*column, 64)
+		w.newColumns()
 	}
 	w.bloom.reset()
+}
+
+// column returns the column of name, creating it.
+func (w *blockWriter) column(name string) *column {
+	c := w.cols[name]
+	if c == nil {
+		c = &column{name: name, index: -1, last: -1, bloom: true}
+		w.cols[name] = c
+	}
+	return c
 }
 
 // add appends one event.
@@ -89,109 +144,176 @@ func (w *blockWriter) add(ev *event.Event) {
 	}
 	w.times = append(w.times, t)
 	w.ingest = append(w.ingest, ev.Ingested.UnixNano())
-	w.idLens = binary.AppendUvarint(w.idLens, uint64(len(ev.ID)))
-	w.ids = append(w.ids, ev.ID...)
-	w.origLens = binary.AppendUvarint(w.origLens, uint64(len(ev.Original)))
-	w.origs = append(w.origs, ev.Original...)
 	i := w.n
+	w.touched = w.touched[:0]
+	w.put(w.id, i, ev.ID)
+	w.put(w.original, i, unsafeString(ev.Original))
+	var prev *column
 	ev.Fields(func(name, value string) bool {
-		c := w.cols[name]
-		if c == nil {
-			c = &column{name: name, last: -1}
-			w.cols[name] = c
+		// Events of one source list their fields in the same order:
+		// follow the last event's chain before asking the map.
+		c := w.first
+		if prev != nil {
+			c = prev.next
 		}
-		if c.last == -1 && len(c.buf) == 0 {
-			w.order = append(w.order, c)
+		if c == nil || c.name != name {
+			c = w.column(name)
+			if prev == nil {
+				w.first = c
+			} else {
+				prev.next = c
+			}
 		}
-		c.buf = binary.AppendUvarint(c.buf, uint64(i-c.last))
-		c.buf = binary.AppendUvarint(c.buf, uint64(len(value)))
-		c.buf = append(c.buf, value...)
-		c.last = i
-		w.bloom.add(name, value)
+		w.put(c, i, value)
+		prev = c
 		return true
 	})
 	w.n++
 }
 
-// encode appends the block's uncompressed form to dst.
-func (w *blockWriter) encode(dst []byte) []byte {
-	size := 32 + 2*binary.MaxVarintLen64*w.n + len(w.idLens) + len(w.ids) + len(w.origLens) + len(w.origs)
-	for _, c := range w.order {
-		size += 2*binary.MaxVarintLen64 + len(c.name) + len(c.buf)
+// put appends one value of event i to c.
+func (w *blockWriter) put(c *column, i int, v string) {
+	if c.index < 0 {
+		c.index = len(w.order)
+		w.order = append(w.order, c)
 	}
-	dst = slices.Grow(dst, size)
+	gap := i - c.last
+	c.buf = binary.AppendUvarint(c.buf, uint64(gap))
+	switch {
+	case c.last >= 0 && v == c.prev:
+		c.buf = append(c.buf, 0)
+	case gap != 0 && w.refer(c, i, v):
+	default:
+		c.buf = binary.AppendUvarint(c.buf, uint64(len(v))<<1|1)
+		c.buf = append(c.buf, v...)
+		if c.bloom {
+			w.bloom.add(v)
+		}
+	}
+	c.prev = v
+	if gap != 0 {
+		c.first = v
+		w.touched = append(w.touched, c)
+	}
+	c.last = i
+}
+
+// refer appends a reference to another column of event i whose first value
+// is v, if it finds one, and reports whether it did.
+func (w *blockWriter) refer(c *column, i int, v string) bool {
+	if r := c.ref; r != nil {
+		if r.last == i && r.first == v {
+			c.buf = binary.AppendUvarint(c.buf, uint64(r.index+1)<<1)
+			return true
+		}
+		c.ref = nil
+	}
+	if c.misses >= maxRefMisses {
+		return false
+	}
+	for _, r := range w.touched { // each holds a value of event i
+		if r.index < c.index && r.first == v {
+			c.ref = r
+			c.buf = binary.AppendUvarint(c.buf, uint64(r.index+1)<<1)
+			return true
+		}
+	}
+	c.misses++
+	return false
+}
+
+// encodeHead appends the block's head, uncompressed, to dst.
+func (w *blockWriter) encodeHead(dst []byte) []byte {
+	dst = slices.Grow(dst, 32+2*binary.MaxVarintLen64*w.n+len(w.order)*32)
 	dst = binary.AppendUvarint(dst, blockVersion)
 	dst = binary.AppendUvarint(dst, uint64(w.n))
 	dst = binary.AppendVarint(dst, w.tMin)
+	prev := w.tMin
 	for _, t := range w.times {
-		dst = binary.AppendVarint(dst, t-w.tMin)
+		dst = binary.AppendVarint(dst, t-prev)
+		prev = t
 	}
 	for i, t := range w.ingest {
 		dst = binary.AppendVarint(dst, t-w.times[i])
 	}
-	dst = append(dst, w.idLens...)
-	dst = append(dst, w.ids...)
-	dst = append(dst, w.origLens...)
-	dst = append(dst, w.origs...)
 	dst = binary.AppendUvarint(dst, uint64(len(w.order)))
 	for _, c := range w.order {
 		dst = binary.AppendUvarint(dst, uint64(len(c.name)))
 		dst = append(dst, c.name...)
-		dst = binary.AppendUvarint(dst, uint64(len(c.buf)))
-		dst = append(dst, c.buf...)
 	}
 	return dst
 }
 
-// fieldNames returns the names of the block's columns.
+// fieldNames returns the names of the block's field columns.
 func (w *blockWriter) fieldNames() []string {
-	names := make([]string, len(w.order))
-	for i, c := range w.order {
-		names[i] = c.name
+	names := make([]string, 0, len(w.order))
+	for _, c := range w.order {
+		if isField(c.name) {
+			names = append(names, c.name)
+		}
 	}
 	return names
 }
 
-// block is a decoded block. Its strings alias the decompressed buffer.
+// isField tells a field column from colID and colOriginal.
+func isField(name string) bool { return !strings.HasPrefix(name, "\x00") }
+
+// block is a decoded block. Its strings alias the decompressed columns.
 type block struct {
-	n         int
-	times     []int64
-	ingested  []int64
-	ids       []string
-	originals []string
-	cols      map[string][]byte // raw column bytes, decoded on demand
+	version  int
+	n        int
+	times    []int64
+	ingested []int64
+	names    []string // the columns, by index (version 2)
+	// load fetches and decompresses a column of a version 2 block.
+	load func(name string) ([]byte, error)
+	raw  map[string][]byte // columns fetched (version 1: all of them)
+	cols map[string]*values
+}
+
+// values is a decoded column: its entries' event indices and values.
+type values struct {
+	ev    []int32
+	val   []string
+	first []string // per event, on demand (references)
 }
 
 var errCorrupt = errors.New("archive: corrupt block")
 
-// decodeBlock parses an uncompressed block.
-func decodeBlock(data []byte) (*block, error) {
+// decodeBlock parses a block's uncompressed head (version 2) or whole
+// block (version 1); load fetches a version 2 block's columns.
+func decodeBlock(data []byte, load func(name string) ([]byte, error)) (*block, error) {
 	r := reader{b: data}
-	if v := r.uvarint(); v != blockVersion {
-		return nil, fmt.Errorf("archive: block version %d, want %d", v, blockVersion)
+	v := r.uvarint()
+	if v != 1 && v != blockVersion {
+		return nil, fmt.Errorf("archive: block version %d, want up to %d", v, blockVersion)
 	}
 	n := int(r.uvarint())
-	if n < 0 || n > 1<<24 {
+	if r.err != nil || n < 0 || n > 1<<24 {
 		return nil, errCorrupt
 	}
-	b := &block{n: n, times: make([]int64, n), ingested: make([]int64, n), ids: make([]string, n), originals: make([]string, n)}
-	base := r.varint()
+	b := &block{version: int(v), n: n, times: make([]int64, n), ingested: make([]int64, n), load: load,
+		raw: map[string][]byte{}, cols: map[string]*values{}}
+	prev := r.varint()
 	for i := range n {
-		b.times[i] = base + r.varint()
+		b.times[i] = prev + r.varint()
+		if v > 1 {
+			prev = b.times[i]
+		}
 	}
 	for i := range n {
 		b.ingested[i] = b.times[i] + r.varint()
 	}
-	r.strings(b.ids)
-	r.strings(b.originals)
+	if v == 1 {
+		return b, b.decodeV1(&r, len(data))
+	}
 	f := int(r.uvarint())
 	if r.err != nil || f < 0 || f > len(data) {
 		return nil, errCorrupt
 	}
-	b.cols = make(map[string][]byte, f)
-	for range f {
-		name := r.bytes(int(r.uvarint()))
-		b.cols[string(name)] = r.bytes(int(r.uvarint()))
+	b.names = make([]string, f)
+	for i := range f {
+		b.names[i] = string(r.bytes(int(r.uvarint())))
 	}
 	if r.err != nil {
 		return nil, r.err
@@ -199,52 +321,164 @@ func decodeBlock(data []byte) (*block, error) {
 	return b, nil
 }
 
-// each calls fn for every value of column name: the event's index and the
-// value.
-func (b *block) each(name string, fn func(i int, v string)) {
-	col, ok := b.cols[name]
-	if !ok {
-		return
+// decodeV1 reads the rest of a version 1 block: ids, originals, columns.
+func (b *block) decodeV1(r *reader, size int) error {
+	for _, name := range []string{colID, colOriginal} {
+		vs := &values{ev: make([]int32, b.n), val: make([]string, b.n)}
+		for i := range vs.ev {
+			vs.ev[i] = int32(i)
+		}
+		r.strings(vs.val)
+		b.cols[name] = vs
 	}
-	r := reader{b: col}
+	f := int(r.uvarint())
+	if r.err != nil || f < 0 || f > size {
+		return errCorrupt
+	}
+	for range f {
+		name := string(r.bytes(int(r.uvarint())))
+		b.raw[name] = r.bytes(int(r.uvarint()))
+		b.names = append(b.names, name)
+	}
+	return r.err
+}
+
+// column returns the values of the column name, decoding it on first use;
+// a column the block lacks has none.
+func (b *block) column(name string) (*values, error) {
+	if vs, ok := b.cols[name]; ok {
+		return vs, nil
+	}
+	self := slices.Index(b.names, name)
+	data, ok := b.raw[name]
+	if !ok && self >= 0 && b.load != nil {
+		var err error
+		if data, err = b.load(name); err != nil {
+			return nil, err
+		}
+		b.raw[name] = data
+	}
+	vs := &values{}
+	r := reader{b: data}
 	i := -1
 	for len(r.b) > 0 && r.err == nil {
-		i += int(r.uvarint())
-		v := r.bytes(int(r.uvarint()))
-		if r.err != nil || i >= b.n {
-			return
+		gap := int(r.uvarint())
+		i += gap
+		if i < 0 || i >= b.n {
+			return nil, errCorrupt
 		}
-		fn(i, unsafeString(v))
+		var v string
+		tag := r.uvarint()
+		switch {
+		case b.version == 1:
+			v = unsafeString(r.bytes(int(tag)))
+		case tag&1 == 1:
+			v = unsafeString(r.bytes(int(tag >> 1)))
+		case tag == 0:
+			if len(vs.val) == 0 {
+				return nil, errCorrupt
+			}
+			v = vs.val[len(vs.val)-1]
+		default:
+			k := int(tag>>1) - 1
+			if k >= self || gap == 0 { // only earlier columns: no cycles
+				return nil, errCorrupt
+			}
+			src, err := b.column(b.names[k])
+			if err != nil {
+				return nil, err
+			}
+			v = src.firstOf(b.n)[i]
+		}
+		vs.ev = append(vs.ev, int32(i))
+		vs.val = append(vs.val, v)
 	}
+	if r.err != nil {
+		return nil, r.err
+	}
+	b.cols[name] = vs
+	return vs, nil
+}
+
+// firstOf returns, per event of a block of n, the column's first value.
+func (vs *values) firstOf(n int) []string {
+	if vs.first == nil {
+		vs.first = make([]string, n)
+		for j := len(vs.ev) - 1; j >= 0; j-- {
+			vs.first[vs.ev[j]] = vs.val[j]
+		}
+	}
+	return vs.first
+}
+
+// each calls fn for every value of column name: the event's index and the
+// value.
+func (b *block) each(name string, fn func(i int, v string)) error {
+	vs, err := b.column(name)
+	if err != nil {
+		return err
+	}
+	for j, i := range vs.ev {
+		fn(int(i), vs.val[j])
+	}
+	return nil
+}
+
+// perEvent returns one value per event of a column every event has
+// (colID, colOriginal).
+func (b *block) perEvent(name string) ([]string, error) {
+	vs, err := b.column(name)
+	if err != nil {
+		return nil, err
+	}
+	return vs.firstOf(b.n), nil
+}
+
+// fields returns the names of the block's field columns, sorted.
+func (b *block) fields() []string {
+	var names []string
+	for _, name := range b.names {
+		if isField(name) {
+			names = append(names, name)
+		}
+	}
+	slices.Sort(names) // a stable field order
+	return names
 }
 
 // events rebuilds the events at the given indices (ascending), reading
 // each column once.
-func (b *block) events(idx []int, member string) []*event.Event {
+func (b *block) events(idx []int, member string) ([]*event.Event, error) {
 	if len(idx) == 0 {
-		return nil
+		return nil, nil
+	}
+	ids, err := b.perEvent(colID)
+	if err != nil {
+		return nil, err
+	}
+	originals, err := b.perEvent(colOriginal)
+	if err != nil {
+		return nil, err
 	}
 	out := make([]*event.Event, len(idx))
 	slot := make([]*event.Event, b.n)
 	for j, i := range idx {
-		ev := &event.Event{ID: strings.Clone(b.ids[i]), Member: member,
+		ev := &event.Event{ID: strings.Clone(ids[i]), Member: member,
 			Time: time.Unix(0, b.times[i]).UTC(), Ingested: time.Unix(0, b.ingested[i]).UTC(),
-			Original: []byte(b.originals[i])}
+			Original: []byte(originals[i])}
 		out[j], slot[i] = ev, ev
 	}
-	names := make([]string, 0, len(b.cols))
-	for name := range b.cols {
-		names = append(names, name)
-	}
-	slices.Sort(names) // a stable field order
-	for _, name := range names {
-		b.each(name, func(i int, v string) {
+	for _, name := range b.fields() {
+		err := b.each(name, func(i int, v string) {
 			if ev := slot[i]; ev != nil {
 				ev.Add(name, strings.Clone(v)) // several values in a row: a list
 			}
 		})
+		if err != nil {
+			return nil, err
+		}
 	}
-	return out
+	return out, nil
 }
 
 // reader reads varints and slices, remembering the first error.
@@ -310,9 +544,11 @@ type codec struct {
 
 func newCodec() *codec {
 	// One goroutine per call: the archive runs beside detection on few
-	// cores, and EncodeAll/DecodeAll on whole blocks need no stream state.
+	// cores, and EncodeAll/DecodeAll on whole columns need no stream
+	// state. No checksum: SQLite and PostgreSQL keep the bytes intact, and
+	// a corrupt frame still fails to decode.
 	enc, err := zstd.NewWriter(nil, zstd.WithEncoderConcurrency(1), zstd.WithEncoderLevel(zstd.SpeedFastest),
-		zstd.WithWindowSize(8<<20))
+		zstd.WithWindowSize(8<<20), zstd.WithEncoderCRC(false))
 	if err != nil {
 		panic(err) // only on invalid options
 	}

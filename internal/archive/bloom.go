@@ -3,17 +3,26 @@ package archive
 import (
 	"encoding/binary"
 	"unsafe"
+
+	"github.com/xsoc/xsoc/internal/event"
 )
 
-// A block's bloom filter answers "may this block hold an event whose field
-// F has value V (compared case-insensitively)?", so that an equality
-// filter skips most blocks without decompressing them. It has a fixed
-// size per event: values shared by many events (a host name) cost nothing
-// extra, values unique to each event (a hash) load it; a fuller filter
-// only prunes less, it never misses.
+// A block's bloom filter answers "may this block hold an event with
+// value V in some field (compared case-insensitively)?", so that an
+// equality filter skips most blocks without decompressing them. It has a
+// fixed size per event: values shared by many events (a host name) cost
+// nothing extra, values unique to each event (a hash, the event id) load
+// it; a fuller filter only prunes less, it never misses.
+//
+// Version 2 filters hash the value alone, so that a value the block
+// writer stores once for several fields (process.executable and
+// winlog.event_data.Image) or repeats from the previous event is hashed
+// once; they end in a byte holding bloomVersion. Version 1 filters (no
+// such byte) hashed field name and value (fieldHash).
 const (
 	bloomBitsPerEvent = 48
 	bloomHashes       = 3
+	bloomVersion      = 2
 	// maxBloomValue skips long values (command lines): nobody looks for
 	// them by equality, and hashing them costs time.
 	maxBloomValue = 96
@@ -25,9 +34,9 @@ type bloomBuilder struct {
 
 func (b *bloomBuilder) reset() { b.hashes = b.hashes[:0] }
 
-func (b *bloomBuilder) add(name, value string) {
+func (b *bloomBuilder) add(value string) {
 	if len(value) <= maxBloomValue {
-		b.hashes = append(b.hashes, fieldHash(name, value))
+		b.hashes = append(b.hashes, valueHash(value))
 	}
 }
 
@@ -43,15 +52,37 @@ func (b *bloomBuilder) build(n int) []byte {
 			bits[bit/64] |= 1 << (bit % 64)
 		}
 	}
-	out := make([]byte, 8*words)
+	out := make([]byte, 8*words+1)
 	for i, w := range bits {
 		binary.LittleEndian.PutUint64(out[8*i:], w)
 	}
+	out[8*words] = bloomVersion
 	return out
 }
 
-// bloomMayHave reports whether filter may hold hash h. An empty or
-// malformed filter may hold anything.
+// bloomKey is what an equality filter looks for in a block's filter.
+type bloomKey struct {
+	v1, v2 uint64 // the hash for version 1 and version 2 filters
+	noV1   bool   // version 1 filters do not hold it (event ids)
+}
+
+func newBloomKey(field, value string) bloomKey {
+	return bloomKey{v1: fieldHash(field, value), v2: valueHash(value), noV1: field == event.FieldID}
+}
+
+// mayHave reports whether filter may hold k. An empty or malformed filter
+// may hold anything.
+func (k bloomKey) mayHave(filter []byte) bool {
+	switch {
+	case len(filter)%8 == 1 && filter[len(filter)-1] == bloomVersion:
+		return bloomMayHave(filter[:len(filter)-1], k.v2)
+	case k.noV1:
+		return true
+	}
+	return bloomMayHave(filter, k.v1)
+}
+
+// bloomMayHave reports whether the filter bits may hold hash h.
 func bloomMayHave(filter []byte, h uint64) bool {
 	if len(filter) < 8 || len(filter)%8 != 0 {
 		return true
@@ -67,19 +98,28 @@ func bloomMayHave(filter []byte, h uint64) bool {
 	return true
 }
 
+// valueHash hashes a value folded to ASCII lower case, as fieldHash does
+// without the name. It must never change: filters are stored.
+func valueHash(value string) uint64 {
+	return mix(foldWords(14695981039346656037, value))
+}
+
+func mix(h uint64) uint64 {
+	h ^= h >> 33
+	h *= 0xff51afd7ed558ccd
+	h ^= h >> 33
+	return h
+}
+
 // fieldHash hashes a field name and its value folded to ASCII lower case
-// (64-bit FNV-1a over 8-byte words, then a final mix so the bits spread
+// for version 1 filters (64-bit FNV-1a over 8-byte words, then a final mix so the bits spread
 // for the double hashing). It must never change: filters are stored.
 func fieldHash(name, value string) uint64 {
 	const prime = 1099511628211
 	h := uint64(14695981039346656037)
 	h = foldWords(h, name)
 	h = (h ^ 0xff) * prime
-	h = foldWords(h, value)
-	h ^= h >> 33
-	h *= 0xff51afd7ed558ccd
-	h ^= h >> 33
-	return h
+	return mix(foldWords(h, value))
 }
 
 // foldWords mixes s into h eight bytes at a time, ASCII upper case folded

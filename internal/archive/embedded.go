@@ -79,6 +79,12 @@ CREATE TABLE IF NOT EXISTS blocks (
 	data BLOB NOT NULL
 );
 CREATE INDEX IF NOT EXISTS blocks_time ON blocks (t_max, t_min);
+CREATE TABLE IF NOT EXISTS cols (
+	block INTEGER NOT NULL,
+	name TEXT NOT NULL,
+	data BLOB NOT NULL,
+	PRIMARY KEY (block, name)
+);
 CREATE TABLE IF NOT EXISTS batches (
 	stream INTEGER NOT NULL,
 	seq INTEGER NOT NULL,
@@ -287,11 +293,22 @@ func (e *Embedded) writePartition(ctx context.Context, p *partition, g *pending)
 			for _, ev := range evs[:n] {
 				e.w.add(ev)
 			}
-			e.raw = e.w.encode(e.raw[:0])
+			e.raw = e.w.encodeHead(e.raw[:0])
 			e.buf = e.codec.compress(e.buf[:0], e.raw)
-			if _, err := tx.Exec(ctx, `INSERT INTO blocks (t_min, t_max, n, bloom, data) VALUES (?, ?, ?, ?, ?)`,
-				e.w.tMin, e.w.tMax, n, e.w.bloom.build(n), e.buf); err != nil {
+			res, err := tx.Exec(ctx, `INSERT INTO blocks (t_min, t_max, n, bloom, data) VALUES (?, ?, ?, ?, ?)`,
+				e.w.tMin, e.w.tMax, n, e.w.bloom.build(n), e.buf)
+			if err != nil {
 				return fmt.Errorf("archive: %s: %w", p.path, err)
+			}
+			id, err := res.LastInsertId()
+			if err != nil {
+				return fmt.Errorf("archive: %s: %w", p.path, err)
+			}
+			for _, c := range e.w.order {
+				e.buf = e.codec.compress(e.buf[:0], c.buf)
+				if _, err := tx.Exec(ctx, `INSERT INTO cols (block, name, data) VALUES (?, ?, ?)`, id, c.name, e.buf); err != nil {
+					return fmt.Errorf("archive: %s: %w", p.path, err)
+				}
 			}
 			stored = append(stored, int64(n), e.w.tMin, e.w.tMax)
 			for _, name := range e.w.fieldNames() {

@@ -30,16 +30,16 @@ func (e *Embedded) candidates(ctx context.Context, q *Query) ([]blockRef, error)
 	if q.after.set && q.after.time < to {
 		to = q.after.time + 1
 	}
-	var hashes []uint64
+	var keys []bloomKey
 	for _, f := range q.Filters {
-		if f.Op == Eq && len(f.Value) <= maxBloomValue && f.Field != event.FieldID {
-			hashes = append(hashes, fieldHash(f.Field, f.Value))
+		if f.Op == Eq && len(f.Value) <= maxBloomValue {
+			keys = append(keys, newBloomKey(f.Field, f.Value))
 		}
 	}
 	var out []blockRef
 	var total int64
 	for _, p := range e.memberParts(q.Member, from, to) {
-		refs, err := e.partBlocks(ctx, p, from, to, hashes)
+		refs, err := e.partBlocks(ctx, p, from, to, keys)
 		if err != nil {
 			return nil, err
 		}
@@ -56,7 +56,7 @@ func (e *Embedded) candidates(ctx context.Context, q *Query) ([]blockRef, error)
 	return out, nil
 }
 
-func (e *Embedded) partBlocks(ctx context.Context, p *partition, from, to int64, hashes []uint64) ([]blockRef, error) {
+func (e *Embedded) partBlocks(ctx context.Context, p *partition, from, to int64, keys []bloomKey) ([]blockRef, error) {
 	db, err := e.acquire(ctx, p)
 	if err != nil {
 		return nil, err
@@ -74,23 +74,24 @@ func (e *Embedded) partBlocks(ctx context.Context, p *partition, from, to int64,
 		if err := rows.Scan(&r.id, &r.tMin, &r.tMax, &r.n, &bloom); err != nil {
 			return nil, err
 		}
-		if admitsAll(bloom, hashes) {
+		if admitsAll(bloom, keys) {
 			out = append(out, r)
 		}
 	}
 	return out, rows.Err()
 }
 
-func admitsAll(bloom []byte, hashes []uint64) bool {
-	for _, h := range hashes {
-		if !bloomMayHave(bloom, h) {
+func admitsAll(bloom []byte, keys []bloomKey) bool {
+	for _, k := range keys {
+		if !k.mayHave(bloom) {
 			return false
 		}
 	}
 	return true
 }
 
-// readBlock loads and decodes one block.
+// readBlock loads and decodes one block's head; its columns are read when
+// first used.
 func (e *Embedded) readBlock(ctx context.Context, r blockRef) (*block, error) {
 	db, err := e.acquire(ctx, r.part)
 	if err != nil {
@@ -105,35 +106,54 @@ func (e *Embedded) readBlock(ctx context.Context, r blockRef) (*block, error) {
 	if err != nil {
 		return nil, err
 	}
-	return decodeBlock(raw)
+	return decodeBlock(raw, func(name string) ([]byte, error) {
+		db, err := e.acquire(ctx, r.part)
+		if err != nil {
+			return nil, err
+		}
+		defer e.release(r.part)
+		var data []byte
+		if err := db.QueryRow(ctx, `SELECT data FROM cols WHERE block = ? AND name = ?`, r.id, name).Scan(&data); err != nil {
+			return nil, fmt.Errorf("archive: %s block %d column %q: %w", r.part.path, r.id, name, err)
+		}
+		return e.codec.decompress(data)
+	})
 }
 
-// matches returns which of b's events satisfy q.
-func (q *Query) matchBlock(b *block) []bool {
+// matchBlock returns which of b's events satisfy q.
+func (q *Query) matchBlock(b *block) ([]bool, error) {
 	from, to := q.From.UnixNano(), q.To.UnixNano()
 	m := make([]bool, b.n)
 	any := false
+	var ids []string
+	if q.after.set {
+		var err error
+		if ids, err = b.perEvent(colID); err != nil {
+			return nil, err
+		}
+	}
 	for i, t := range b.times {
-		m[i] = t >= from && t < to && q.after.admits(t, b.ids[i])
+		m[i] = t >= from && t < to && (ids == nil || q.after.admits(t, ids[i]))
 		any = any || m[i]
 	}
 	hit := make([]bool, b.n)
 	for fi := range q.Filters {
 		if !any {
-			return m
+			return m, nil
 		}
 		f := &q.Filters[fi]
 		clear(hit)
-		if f.Field == event.FieldID {
-			for i, id := range b.ids {
-				hit[i] = m[i] && f.matches(id)
+		name := f.Field
+		if name == event.FieldID {
+			name = colID
+		}
+		err := b.each(name, func(i int, v string) {
+			if m[i] && !hit[i] && f.matches(v) {
+				hit[i] = true
 			}
-		} else {
-			b.each(f.Field, func(i int, v string) {
-				if m[i] && !hit[i] && f.matches(v) {
-					hit[i] = true
-				}
-			})
+		})
+		if err != nil {
+			return nil, err
 		}
 		any = false
 		for i := range m {
@@ -143,21 +163,21 @@ func (q *Query) matchBlock(b *block) []bool {
 	}
 	if q.Text != "" && any {
 		clear(hit)
-		for i, o := range b.originals {
-			hit[i] = m[i] && containsFold(o, q.Text)
-		}
-		for name := range b.cols {
-			b.each(name, func(i int, v string) {
+		for _, name := range append([]string{colOriginal}, b.fields()...) {
+			err := b.each(name, func(i int, v string) {
 				if m[i] && !hit[i] && containsFold(v, q.Text) {
 					hit[i] = true
 				}
 			})
+			if err != nil {
+				return nil, err
+			}
 		}
 		for i := range m {
 			m[i] = m[i] && hit[i]
 		}
 	}
-	return m
+	return m, nil
 }
 
 // scan calls visit for every block q may match, newest first, with the
@@ -175,7 +195,11 @@ func (e *Embedded) scan(ctx context.Context, q *Query, visit func(r blockRef, b 
 		if err != nil {
 			return err
 		}
-		if !visit(r, b, q.matchBlock(b)) {
+		m, err := q.matchBlock(b)
+		if err != nil {
+			return err
+		}
+		if !visit(r, b, m) {
 			return nil
 		}
 	}
@@ -200,18 +224,35 @@ func newer(a, b found) int {
 // Search returns a page of q's matches, newest first.
 func (e *Embedded) Search(ctx context.Context, q *Query) (Page, error) {
 	var best []found // the limit+1 newest so far, sorted
+	var failed error
 	err := e.scan(ctx, q, func(r blockRef, b *block, m []bool) bool {
 		if len(best) > q.Limit && r.tMax < best[len(best)-1].t {
 			return false // every later block is older than the page
 		}
+		if !slices.Contains(m, true) {
+			return true
+		}
+		ids, err := b.perEvent(colID)
+		if err != nil {
+			failed = err
+			return false
+		}
 		var take []int
 		for i, ok := range m {
-			f := found{t: b.times[i], id: b.ids[i]}
-			if ok && (len(best) <= q.Limit || newer(f, best[len(best)-1]) < 0) {
+			if !ok {
+				continue
+			}
+			f := found{t: b.times[i], id: ids[i]}
+			if len(best) <= q.Limit || newer(f, best[len(best)-1]) < 0 {
 				take = append(take, i)
 			}
 		}
-		for j, ev := range b.events(take, q.Member) {
+		evs, err := b.events(take, q.Member)
+		if err != nil {
+			failed = err
+			return false
+		}
+		for j, ev := range evs {
 			f := found{t: b.times[take[j]], id: ev.ID, doc: docOf(ev)}
 			at, _ := slices.BinarySearchFunc(best, f, newer)
 			best = slices.Insert(best, at, f)
@@ -221,7 +262,7 @@ func (e *Embedded) Search(ctx context.Context, q *Query) (Page, error) {
 		}
 		return true
 	})
-	if err != nil {
+	if err = cmp.Or(err, failed); err != nil {
 		return Page{}, err
 	}
 	return pageOf(best, q.Limit), nil
@@ -240,9 +281,37 @@ func pageOf(best []found, limit int) Page {
 	return p
 }
 
-// Count returns how many events match q.
+// Count returns how many events match q. A block wholly inside the time
+// range of a query without conditions counts without being read.
 func (e *Embedded) Count(ctx context.Context, q *Query) (int64, error) {
 	var n int64
+	if len(q.Filters) == 0 && q.Text == "" && !q.after.set {
+		from, to := q.From.UnixNano(), q.To.UnixNano()
+		refs, err := e.candidates(ctx, q)
+		if err != nil {
+			return 0, err
+		}
+		var partly []blockRef
+		for _, r := range refs {
+			if r.tMin >= from && r.tMax < to {
+				n += r.n
+			} else {
+				partly = append(partly, r)
+			}
+		}
+		for _, r := range partly {
+			b, err := e.readBlock(ctx, r)
+			if err != nil {
+				return 0, err
+			}
+			for _, t := range b.times {
+				if t >= from && t < to {
+					n++
+				}
+			}
+		}
+		return n, nil
+	}
 	err := e.scan(ctx, q, func(_ blockRef, _ *block, m []bool) bool {
 		for _, ok := range m {
 			if ok {
@@ -257,8 +326,9 @@ func (e *Embedded) Count(ctx context.Context, q *Query) (int64, error) {
 // Top returns the n most frequent values of field among q's matches.
 func (e *Embedded) Top(ctx context.Context, q *Query, field string, n int) ([]Bucket, error) {
 	counts := map[string]int64{}
+	var failed error
 	err := e.scan(ctx, q, func(_ blockRef, b *block, m []bool) bool {
-		b.each(field, func(i int, v string) {
+		failed = b.each(field, func(i int, v string) {
 			if !m[i] {
 				return
 			}
@@ -268,9 +338,9 @@ func (e *Embedded) Top(ctx context.Context, q *Query, field string, n int) ([]Bu
 				counts[strings.Clone(v)] = 1 // v aliases the block
 			}
 		})
-		return true
+		return failed == nil
 	})
-	if err != nil {
+	if err = cmp.Or(err, failed); err != nil {
 		return nil, err
 	}
 	return topOf(counts, n), nil
@@ -397,28 +467,49 @@ func (e *Embedded) Recent(ctx context.Context, n int) (map[string][]string, erro
 }
 
 func recentIDsOf(ctx context.Context, e *Embedded, db *store.DB, n int) ([]string, error) {
-	rows, err := db.Query(ctx, `SELECT data FROM blocks ORDER BY id DESC`)
+	rows, err := db.Query(ctx, `SELECT id, data FROM blocks ORDER BY id DESC`)
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
-	var ids []string
-	for len(ids) < n && rows.Next() {
+	var blocks []*block
+	var events int
+	for events < n && rows.Next() {
+		var id int64
 		var data []byte
-		if err := rows.Scan(&data); err != nil {
+		if err := rows.Scan(&id, &data); err != nil {
 			return nil, err
 		}
 		raw, err := e.codec.decompress(data)
 		if err != nil {
 			return nil, err
 		}
-		b, err := decodeBlock(raw)
+		b, err := decodeBlock(raw, func(name string) ([]byte, error) {
+			var data []byte
+			if err := db.QueryRow(ctx, `SELECT data FROM cols WHERE block = ? AND name = ?`, id, name).Scan(&data); err != nil {
+				return nil, err
+			}
+			return e.codec.decompress(data)
+		})
 		if err != nil {
 			return nil, err
 		}
-		for i := len(b.ids) - 1; i >= 0 && len(ids) < n; i-- {
-			ids = append(ids, b.ids[i])
+		blocks = append(blocks, b)
+		events += b.n
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	rows.Close() // the columns are read on the same connection
+	var ids []string
+	for _, b := range blocks {
+		blockIDs, err := b.perEvent(colID)
+		if err != nil {
+			return nil, err
+		}
+		for i := len(blockIDs) - 1; i >= 0 && len(ids) < n; i-- {
+			ids = append(ids, blockIDs[i])
 		}
 	}
-	return ids, rows.Err()
+	return ids, nil
 }
