@@ -34,7 +34,9 @@ const benchUsage = `usage: xsoc bench ingest [flags]   events/s accepted end to 
        xsoc bench federation [--detections 10000]  early warning: a hub and three member nodes as processes; delay from
                                 detection at one member node to the indicator active at the two others, indicators/s
        xsoc bench e2e [--rate 50000] [--duration 60s] [--mode embedded|external|both]
-                                events/s accepted, detected and archived, ingest→alert latency, archive lag, RSS, loss`
+                                events/s accepted, detected and archived, ingest→alert latency, archive lag, RSS, loss
+       xsoc bench hunt [--events 10000000] [--backend embedded|postgres|both]  loads one member's day of synthetic
+                                events into a fresh archive, then hunting query latency p50/p99, load cost, bytes/event`
 
 func runBench(args []string, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
@@ -56,6 +58,8 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 		return benchFederation(args[1:], stdout, stderr)
 	case "e2e":
 		return benchE2E(args[1:], stdout, stderr)
+	case "hunt":
+		return benchHunt(args[1:], stdout, stderr)
 	}
 	fmt.Fprintln(stderr, benchUsage)
 	return errUsage
