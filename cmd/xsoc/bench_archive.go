@@ -328,7 +328,8 @@ func (g *huntGen) fill(evs []*event.Event, k int) []*event.Event {
 // next writes the line of event g.i.
 func (g *huntGen) next() {
 	r, i := g.r, g.i
-	t := g.day.Add(time.Duration(int64(i) * int64(24*time.Hour) / int64(g.n))).Add(time.Duration(r.IntN(1000)) * time.Microsecond)
+	// i×24h overflows int64 nanoseconds beyond 106,751 events: scale in float.
+	t := g.day.Add(time.Duration(float64(i) / float64(g.n) * float64(24*time.Hour))).Add(time.Duration(r.IntN(1000)) * time.Microsecond)
 	ts := t.Format(time.RFC3339Nano)
 	host := r.IntN(5000)
 	every := g.n / huntNeedles

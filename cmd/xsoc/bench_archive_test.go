@@ -47,7 +47,8 @@ func TestBenchHuntSmall(t *testing.T) {
 			t.Errorf("%s: %q", name, by["embedded"])
 		}
 	}
-	for _, want := range []string{"eq rare hash (search)  embedded  5 events", "count, whole day  embedded  20000"} {
+	for _, want := range []string{"eq rare hash (search)  embedded  5 events", "count, whole day  embedded  20000",
+		"one minute, no filter (search)  embedded  14 events"} {
 		if !strings.Contains(strings.Join(strings.Fields(out.String()), " "), strings.Join(strings.Fields(want), " ")) {
 			t.Errorf("output lacks %q:\n%s", want, out.String())
 		}
