@@ -8,7 +8,9 @@ import (
 
 	"github.com/xsoc/xsoc/internal/alert"
 	"github.com/xsoc/xsoc/internal/correlate"
+	"github.com/xsoc/xsoc/internal/store"
 	"github.com/xsoc/xsoc/internal/store/storetest"
+	"github.com/xsoc/xsoc/internal/tlp"
 )
 
 // BenchmarkProcess measures placing batches of 100 raised alerts on
@@ -95,10 +97,15 @@ func BenchmarkProcessOneRuleMany(b *testing.B) {
 	}
 }
 
-// benchCorrelator returns an alert service and a correlator over a fresh
-// SQLite store.
-func benchCorrelator(b *testing.B) (*alert.Service, *correlate.Correlator) {
-	db := storetest.SQLite(b, schemas()...)
+// benchCorrelator returns an alert service and a correlator over the
+// store given, or a fresh SQLite store.
+func benchCorrelator(b *testing.B, on ...*store.DB) (*alert.Service, *correlate.Correlator) {
+	var db *store.DB
+	if len(on) > 0 {
+		db = on[0]
+	} else {
+		db = storetest.SQLite(b, schemas()...)
+	}
 	as, err := alert.NewService(db, nil, alert.Options{})
 	if err != nil {
 		b.Fatal(err)
@@ -108,4 +115,76 @@ func benchCorrelator(b *testing.B) (*alert.Service, *correlate.Correlator) {
 		b.Fatal(err)
 	}
 	return as, c
+}
+
+// BenchmarkIncidentsSorted measures one page of 50 incidents in each sort
+// order out of 5,000 (10,000 alerts of three members, half of them
+// TLP:AMBER+STRICT), on SQLite and PostgreSQL, as an operator and as a
+// member that sees about two thirds of them: the first page and one
+// 2,000 incidents deep. A page aggregates the viewer's visible cells of
+// every incident, so its cost grows with the incidents stored, not with
+// the depth:
+//
+//	go test -run '^$' -bench IncidentsSorted -benchtime 20x ./internal/correlate
+func BenchmarkIncidentsSorted(b *testing.B) {
+	const stored = 5000
+	for _, engine := range []string{"sqlite", "postgres"} {
+		b.Run(engine, func(b *testing.B) {
+			db := storetest.SQLite(b, schemas()...)
+			if engine == "postgres" {
+				db = storetest.Postgres(b, schemas()...)
+			}
+			ctx := context.Background()
+			as, c := benchCorrelator(b, db)
+			members := []string{"fr1", "nl1", "de1"}
+			for i := 0; i < 2*stored; i += 500 {
+				batch := make([]alert.Alert, 500)
+				for j := range batch {
+					n := i + j
+					batch[j] = alert.Alert{
+						Member: members[n/2%3], EventTime: t0.Add(time.Duration(n) * time.Second), Detector: "sigma",
+						RuleID: fmt.Sprintf("r%d", n), Severity: alert.Severity(n % 5), TLP: []tlp.Level{tlp.Green, tlp.AmberStrict}[n/6%2],
+						Observables: []alert.Observable{{Type: "host", Value: fmt.Sprintf("h%d", n/2)}},
+						EventIDs:    []string{fmt.Sprintf("e%d", n)},
+					}
+				}
+				raised, err := as.Raise(ctx, batch)
+				if err != nil {
+					b.Fatal(err)
+				}
+				if err := c.Process(ctx, raised); err != nil {
+					b.Fatal(err)
+				}
+			}
+			for _, v := range []alert.Viewer{{Operator: true}, {Member: "fr1"}} {
+				who := "operator"
+				if !v.Operator {
+					who = v.Member
+				}
+				for _, k := range correlate.SortKeys() {
+					sort := correlate.Sort{Key: k}
+					deep := correlate.Filter{Sort: sort, Limit: 500}
+					for range 4 {
+						p, err := c.Incidents(ctx, v, deep)
+						if err != nil {
+							b.Fatal(err)
+						}
+						deep.Cursor = p.Next
+					}
+					for _, at := range []struct {
+						name, cursor string
+					}{{"first", ""}, {"deep", deep.Cursor}} {
+						b.Run(who+"/"+string(k)+"/"+at.name, func(b *testing.B) {
+							for i := 0; i < b.N; i++ {
+								p, err := c.Incidents(ctx, v, correlate.Filter{Sort: sort, Limit: 50, Cursor: at.cursor})
+								if err != nil || len(p.Incidents) != 50 {
+									b.Fatalf("page of %d: %v", len(p.Incidents), err)
+								}
+							}
+						})
+					}
+				}
+			}
+		})
+	}
 }

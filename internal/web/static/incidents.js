@@ -23,27 +23,57 @@ export async function incidentsPage(view) {
   const out = h("div");
   view.append(h("h1", {}, "Incidents"), form, out);
   const cursors = [""];
-  const load = async () => {
+  // The order is the server's, across pages, on the values this login
+  // sees of each incident (its visible alerts, its own case): sort and
+  // order ride in the page's address with the filters.
+  const order = { key: p.get("sort") || "created", asc: p.get("order") === "asc" };
+  const query = () => {
     const q = new URLSearchParams();
     for (const [k, v] of new FormData(form)) if (v) q.set(k, v);
+    if (order.key !== "created") q.set("sort", order.key);
+    if (order.asc) q.set("order", "asc");
+    return q;
+  };
+  const load = async () => {
+    const q = query();
     if (cursors.at(-1)) q.set("cursor", cursors.at(-1));
     const page = await guard(() => api("GET", `/api/v1/incidents?${q}`));
     out.replaceChildren();
     if (!page) return;
+    const when = t => h("span", { class: "mono", title: fmtTime(t) }, ago(t));
     out.append(sortableTable([
-      { key: "last_seen", label: "last seen", render: i => h("span", { title: fmtTime(i.last_seen) }, ago(i.last_seen)) },
-      { key: "severity", label: "severity", render: i => sevBadge(i.severity), sort: i => severities.indexOf(i.severity) },
+      { key: "created", label: "opened", server: "created", render: i => when(i.created) },
+      { key: "updated", label: "updated", server: "updated", render: i => when(i.updated) },
+      { key: "first_seen", label: "first seen", server: "first_seen", render: i => when(i.first_seen) },
+      { key: "last_seen", label: "last seen", server: "last_seen", render: i => when(i.last_seen) },
+      { key: "severity", label: "severity", server: "severity", render: i => sevBadge(i.severity) },
       { key: "title", label: "title", wrap: true, render: i => [i.cross_border ? h("span", { class: "badge cb" }, "cross-border") : "", " ", h("a", { href: `#/incidents/${encodeURIComponent(i.id)}` }, i.title)] },
-      { key: "countries", label: "countries", render: i => (i.countries || []).join(", "), sort: i => (i.countries || []).length },
+      { key: "countries", label: "countries", render: i => (i.countries || []).join(", ") },
       { key: "members", label: "members", render: i => (i.members || []).join(", ") },
-      { key: "alerts", label: "alerts", render: i => (i.timeline || []).length, sort: i => (i.timeline || []).length },
-      { key: "status", label: "status" },
+      { key: "alerts", label: "alerts", server: "alerts", render: i => (i.timeline || []).length },
+      { key: "status", label: "status", server: "status" },
+      { key: "nis2_due", label: "NIS2 due", server: "nis2_due", render: nextDue },
       { key: "assignee", label: "assignee" },
-    ], page.incidents || [], i => { location.hash = `#/incidents/${encodeURIComponent(i.id)}`; }, "incidents-table"),
+    ], page.incidents || [], i => { location.hash = `#/incidents/${encodeURIComponent(i.id)}`; }, "incidents-table",
+    { key: order.key, asc: order.asc, onSort: (key, asc) => { order.key = key; order.asc = asc; restart(); } }),
     pager(cursors.length, cursors.length > 1, page.next, () => { cursors.pop(); load(); }, () => { cursors.push(page.next); load(); }));
   };
-  form.addEventListener("submit", (e) => { e.preventDefault(); cursors.length = 1; load(); });
+  // restart shows the first page of the current filters and order.
+  const restart = () => {
+    cursors.length = 1;
+    history.replaceState(null, "", `#/incidents?${query()}`);
+    load();
+  };
+  form.addEventListener("submit", (e) => { e.preventDefault(); restart(); });
   await load();
+}
+
+// nextDue shows the due time of the incident's next NIS2 report not yet
+// submitted, the order the nis2_due sort follows.
+function nextDue(i) {
+  const c = ((i.nis2 && i.nis2.clocks) || []).find(c => !c.submitted || c.submitted.startsWith("0001-"));
+  if (!c) return i.nis2 ? "all submitted" : "—";
+  return h("span", { class: c.overdue ? "overdue mono" : "mono", title: `${c.report} due ${fmtTime(c.due)}` }, `${c.report} ${fmtTime(c.due)}`);
 }
 
 export async function incidentPage(view, id) {
