@@ -60,6 +60,33 @@ func secrets(v alert.Viewer, all []alert.Alert) []string {
 	return out
 }
 
+// containsWord reports whether s occurs in text as a whole word: not
+// preceded or followed by a letter or digit. A hidden member named "de1"
+// is a leak when the text names it, not when a random alert id happens
+// to hold the letters "…d37de18f".
+func containsWord(text, s string) bool {
+	for from := 0; ; {
+		i := strings.Index(text[from:], s)
+		if i < 0 {
+			return false
+		}
+		start, end := from+i, from+i+len(s)
+		if !isWordByte(text, start-1) && !isWordByte(text, end) {
+			return true
+		}
+		from = start + 1
+	}
+}
+
+// isWordByte reports whether text[i] exists and is an ASCII letter or digit.
+func isWordByte(text string, i int) bool {
+	if i < 0 || i >= len(text) {
+		return false
+	}
+	c := text[i]
+	return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9'
+}
+
 // visibleCountries are the countries of the alerts v may see.
 func visibleCountries(v alert.Viewer, all []alert.Alert) []string {
 	var out []string
@@ -125,7 +152,7 @@ func (e *env) checkNoLeak(v alert.Viewer, all []alert.Alert) {
 		}{{"incident", in}, {"audit", audit}, {"draft", draft}, {"markdown", draft.Markdown()}} {
 			text, _ := json.Marshal(part.doc)
 			for _, s := range forbidden {
-				if strings.Contains(strings.ToLower(string(text)), strings.ToLower(s)) {
+				if containsWord(strings.ToLower(string(text)), strings.ToLower(s)) {
 					e.t.Errorf("%+v: %s of incident %s carries %q of an alert it may not see:\n%s", v, part.name, id, s, text)
 				}
 			}
@@ -442,4 +469,23 @@ func TestIncidentTimesTellNothingHidden(t *testing.T) {
 		}
 		e.checkNoLeak(nl, all)
 	})
+}
+
+func TestContainsWord(t *testing.T) {
+	tests := []struct {
+		text, s string
+		want    bool
+	}{
+		{`{"members":["de1"]}`, "de1", true},
+		{`{"id":"a1b2d37de18f"}`, "de1", false},
+		{`{"id":"d37de18f","m":"de1's host"}`, "de1", true},
+		{`de1`, "de1", true},
+		{`xde1`, "de1", false},
+		{`de-rule fired`, "de-rule", true},
+	}
+	for _, tt := range tests {
+		if got := containsWord(tt.text, tt.s); got != tt.want {
+			t.Errorf("containsWord(%q, %q) = %v, want %v", tt.text, tt.s, got, tt.want)
+		}
+	}
 }
