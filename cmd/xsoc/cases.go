@@ -268,7 +268,9 @@ func duration(d time.Duration) string {
 	return d.Round(time.Minute).String()
 }
 
-const incidentsUsage = `usage: xsoc incidents list [--status S] [--kind local|campaign] [--cross-border] [--severity S] [--member M] [--assignee A] [--json]
+const incidentsUsage = `usage: xsoc incidents list [--status S] [--kind local|campaign] [--cross-border] [--severity S] [--member M] [--assignee A]
+                           [--sort created|updated|last_seen|first_seen|severity|alerts|status|nis2_due] [--order asc|desc]
+                           [--limit N] [--cursor C] [--json]
        xsoc incidents show ID [--json]
        xsoc incidents update ID [--status S] [--assignee A] [--title T] [--comment C]
        xsoc incidents merge INTO FROM
@@ -305,6 +307,10 @@ func runIncidents(args []string, stdout, stderr io.Writer) error {
 	severity := str("severity", "minimum severity", "list")
 	memberID := str("member", "member", "list")
 	assignee := str("assignee", "assignee", "list", "update")
+	sortKey := str("sort", "order the list by: created (default), updated, last_seen, first_seen, severity, alerts, status or nis2_due", "list")
+	order := str("order", "asc or desc (default)", "list")
+	limit := str("limit", "incidents per page (default 100)", "list")
+	cursor := str("cursor", "the next page, from the previous page's \"more:\" line (with the same --sort and --order)", "list")
 	title := str("title", "new title", "update")
 	comment := str("comment", "comment to add", "update")
 	cross := new(bool)
@@ -329,7 +335,8 @@ func runIncidents(args []string, stdout, stderr io.Writer) error {
 	switch sub {
 	case "list":
 		q := url.Values{}
-		for k, v := range map[string]string{"status": *status, "kind": *kind, "severity": *severity, "member": *memberID, "assignee": *assignee} {
+		for k, v := range map[string]string{"status": *status, "kind": *kind, "severity": *severity, "member": *memberID, "assignee": *assignee,
+			"sort": *sortKey, "order": *order, "limit": *limit, "cursor": *cursor} {
 			if v != "" {
 				q.Set(k, v)
 			}
@@ -350,7 +357,13 @@ func runIncidents(args []string, stdout, stderr io.Writer) error {
 			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%v\t%s\t%s\t%d\t%s\n", i.ID, i.Kind, i.Status, i.Severity, i.CrossBorder,
 				strings.Join(i.Countries, ","), strings.Join(i.Members, ","), len(i.Timeline), clip(i.Title, 60))
 		}
-		return tw.Flush()
+		if err := tw.Flush(); err != nil {
+			return err
+		}
+		if page.Next != "" {
+			fmt.Fprintf(stdout, "more: %s--cursor %s\n", sortFlags(q), page.Next)
+		}
+		return nil
 	case "show":
 		err = c.do("GET", base, nil, nil, &inc)
 	case "update":

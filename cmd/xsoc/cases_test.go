@@ -37,30 +37,7 @@ func TestAlertsListSorts(t *testing.T) {
 		code := mainExit(append(append([]string{"alerts", "list"}, args...), "--url", n.URL(), "--key", key), &out, &errOut)
 		return out.String(), errOut.String(), code
 	}
-	var severities []string
-	args := []string{"--sort", "severity", "--order", "asc", "--limit", "3"}
-	for pages := 0; ; pages++ {
-		if pages > 3 {
-			t.Fatalf("paging does not end: %v", severities)
-		}
-		out, errOut, code := run(args...)
-		if code != 0 {
-			t.Fatalf("alerts list %v: exit %d: %s", args, code, errOut)
-		}
-		lines := strings.Split(strings.TrimSpace(out), "\n")
-		var more string
-		for _, l := range lines[1:] {
-			if rest, ok := strings.CutPrefix(l, "more: "); ok {
-				more = rest
-				continue
-			}
-			severities = append(severities, strings.Fields(l)[4])
-		}
-		if more == "" {
-			break
-		}
-		args = append(strings.Fields(more), "--limit", "3")
-	}
+	severities := listPages(t, run, []string{"--sort", "severity", "--order", "asc"}, "3", 4)
 	want := "informational informational low low medium high critical"
 	if got := strings.Join(severities, " "); got != want {
 		t.Fatalf("severity ascending over pages: %s, want %s", got, want)
@@ -102,4 +79,70 @@ func startNode(t *testing.T, ids ...string) (*node.Node, map[string]string) {
 	go func() { n.Run(ctx); close(done) }()
 	t.Cleanup(func() { cancel(); <-done })
 	return n, keys
+}
+
+// TestIncidentsListSorts lists a running node's incidents with --sort,
+// --order and --limit, follows the "more:" line from page to page, and
+// checks that a bad sort is refused with the allowed keys.
+func TestIncidentsListSorts(t *testing.T) {
+	n, keys := startNode(t, "de-energie")
+	key := keys["de-energie"]
+	var batch []alert.Alert
+	for i := range 5 {
+		// One host each: every alert opens a local incident of its own.
+		batch = append(batch, alert.Alert{Member: "de-energie", EventTime: time.Now(), Detector: "sigma",
+			RuleID: fmt.Sprintf("r%d", i), RuleTitle: fmt.Sprintf("Rule %d", i), Severity: alert.Severity(i),
+			TLP: tlp.Amber, Key: fmt.Sprint(i), EventIDs: []string{fmt.Sprint(i)},
+			Observables: []alert.Observable{{Type: "host", Value: fmt.Sprintf("host-%d", i)}}})
+	}
+	raised, err := n.Alerts.Raise(t.Context(), batch)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := n.Correlator.Process(t.Context(), raised); err != nil {
+		t.Fatal(err)
+	}
+	run := func(args ...string) (string, string, int) {
+		var out, errOut bytes.Buffer
+		code := mainExit(append(append([]string{"incidents", "list"}, args...), "--url", n.URL(), "--key", key), &out, &errOut)
+		return out.String(), errOut.String(), code
+	}
+	severities := listPages(t, run, []string{"--sort", "severity", "--order", "asc"}, "2", 3)
+	want := "informational low medium high critical"
+	if got := strings.Join(severities, " "); got != want {
+		t.Fatalf("severity ascending over pages: %s, want %s", got, want)
+	}
+	if _, errOut, code := run("--sort", "rule"); code == 0 || !strings.Contains(errOut, "400") || !strings.Contains(errOut, "severity") {
+		t.Errorf("incidents list --sort rule: exit %d, %q; want a 400 naming the allowed keys", code, errOut)
+	}
+}
+
+// listPages runs a list command page by page, limit rows a page,
+// following each page's "more:" line, and returns the column-th field
+// of every row.
+func listPages(t *testing.T, run func(...string) (string, string, int), args []string, limit string, column int) []string {
+	t.Helper()
+	var values []string
+	args = append(args, "--limit", limit)
+	for pages := 0; ; pages++ {
+		if pages > 5 {
+			t.Fatalf("paging does not end: %v", values)
+		}
+		out, errOut, code := run(args...)
+		if code != 0 {
+			t.Fatalf("list %v: exit %d: %s", args, code, errOut)
+		}
+		var more string
+		for _, l := range strings.Split(strings.TrimSpace(out), "\n")[1:] {
+			if rest, ok := strings.CutPrefix(l, "more: "); ok {
+				more = rest
+				continue
+			}
+			values = append(values, strings.Fields(l)[column])
+		}
+		if more == "" {
+			return values
+		}
+		args = append(strings.Fields(more), "--limit", limit)
+	}
 }
