@@ -40,6 +40,13 @@ import (
 // forwards the warning.
 const warningContextV2 = "xsoc-early-warning-v2"
 
+// warningContextV1 is what origins signed before warnings were checked
+// indicator by indicator: the whole body. Such warnings may still wait in
+// a node's or a hub's queue across an upgrade, so they are still taken —
+// but as a whole: leaving a refused object out would break a signature
+// over the whole body, so one bad indicator refuses a v1 warning.
+const warningContextV1 = "xsoc-early-warning-v1"
+
 // Withheld is an object of a warning that a hub left out of its forward
 // (it refused the indicator): its position among the origin's objects
 // and the SHA-256 of its bytes, which the origin's signature covers.
@@ -186,6 +193,12 @@ func openWarning(v *verifier, hdr nats.Header, data []byte, now time.Time) (open
 		return o, refuse(reasonMalformed, "%v", err)
 	}
 	node, err := v.openDigest(hdr, digest)
+	wholeBody := false
+	if err != nil && len(w.Withheld) == 0 {
+		if n1, err1 := v.open(warningContextV1, hdr, data); err1 == nil {
+			node, err, wholeBody = n1, nil, true
+		}
+	}
 	if err != nil {
 		return o, refuse(reasonSignature, "%v", err)
 	}
@@ -197,6 +210,9 @@ func openWarning(v *verifier, hdr nats.Header, data []byte, now time.Time) (open
 	}
 	var keep []bool
 	o.items, o.refused, keep = readObjects(b.Objects, w.TLP)
+	if wholeBody && len(o.refused) > 0 {
+		o.items = nil
+	}
 	if len(o.items) == 0 {
 		if len(o.refused) == 0 {
 			return o, refuse(reasonMalformed, "a bundle without indicators")

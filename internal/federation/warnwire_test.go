@@ -1,6 +1,7 @@
 package federation
 
 import (
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"strings"
@@ -266,4 +267,43 @@ func FuzzOpenWarning(f *testing.F) {
 		// Signed by the origin or not, opening never panics.
 		openWarning(v, good.Header, data, now)
 	})
+}
+
+// TestWarningSignedOverTheWholeBody: a warning its origin signed the way
+// origins did before indicator-by-indicator checks (over the whole body,
+// as it may still wait in a queue across an upgrade) is taken; one bad
+// indicator refuses it as a whole, since leaving the indicator out would
+// break the signature; and its signature does not cover another body.
+func TestWarningSignedOverTheWholeBody(t *testing.T) {
+	p := newTestPKI(t)
+	de, fr := p.identity(t, "de-node"), p.identity(t, "fr-node")
+	sealV1 := func(w Warning) *nats.Msg {
+		data, err := json.Marshal(&w)
+		if err != nil {
+			t.Fatal(err)
+		}
+		sig, err := de.sign(signedDigest(warningContextV1, data))
+		if err != nil {
+			t.Fatal(err)
+		}
+		msg := &nats.Msg{Subject: w.Subject(), Data: data, Header: nats.Header{}}
+		msg.Header.Set(hdrCert, de.certHeader)
+		msg.Header.Set(hdrSignature, base64.StdEncoding.EncodeToString(sig))
+		return msg
+	}
+	good := sealV1(batchWarning(t, 3, tlp.Green, nil))
+	o, err := openWarning(newVerifier(fr), good.Header, good.Data, time.Now())
+	if err != nil || len(o.items) != 3 || len(o.refused) != 0 || string(o.body) != string(good.Data) {
+		t.Fatalf("a v1 warning: %d indicators, refused %v: %v", len(o.items), o.refused, err)
+	}
+	bad := sealV1(batchWarning(t, 3, tlp.Green, func(s string) string {
+		return strings.Replace(s, "185.7.0.2'", "10.7.0.2'", 1)
+	}))
+	if o, err := openWarning(newVerifier(fr), bad.Header, bad.Data, time.Now()); reasonOf(err) != reasonPrivate || len(o.items) != 0 {
+		t.Fatalf("a v1 warning with a private address: %d indicators taken, %v; want it refused as a whole (%s)", len(o.items), err, reasonPrivate)
+	}
+	other := sealV1(batchWarning(t, 2, tlp.Green, nil))
+	if _, err := openWarning(newVerifier(fr), good.Header, other.Data, time.Now()); reasonOf(err) != reasonSignature {
+		t.Fatalf("a v1 signature over another body: %v", err)
+	}
 }
