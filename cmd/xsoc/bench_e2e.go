@@ -30,7 +30,6 @@ import (
 	"github.com/xsoc/xsoc/internal/node"
 	"github.com/xsoc/xsoc/internal/pipeline"
 	"github.com/xsoc/xsoc/internal/store"
-	"github.com/xsoc/xsoc/internal/tlp"
 )
 
 // benchE2E drives HTTP ingest at a fixed rate into a fresh node for a
@@ -184,7 +183,7 @@ func runE2E(mode string, cfg config.Config, workers, rate, batch, indicators int
 		return res, err
 	}
 	for _, d := range detectors {
-		if err := loadIndicators(d.IOC, indicators); err != nil {
+		if err := ioc.AddSynthetic(d.IOC, indicators); err != nil {
 			closeAll(parts)
 			return res, err
 		}
@@ -468,27 +467,6 @@ func deleteNamespace(cfg config.Config) {
 		b.DeleteNamespace(ctx)
 		b.Close()
 	}
-}
-
-// loadIndicators fills the IOC index with n indicators (hashes, domains
-// and addresses) that the benchmark's events never match.
-func loadIndicators(x *ioc.Index, n int) error {
-	b := x.NewBatch()
-	for i := range n {
-		ind := ioc.Indicator{ID: "indicator--bench-" + strconv.Itoa(i), Owner: "intel", Source: "bench", Confidence: 80, TLP: tlp.Green}
-		switch i % 3 {
-		case 0:
-			ind.Kind, ind.Value = ioc.KindSHA256, fmt.Sprintf("%064x", uint64(i)*0x9e3779b97f4a7c15|1<<63)
-		case 1:
-			ind.Kind, ind.Value = ioc.KindDomain, fmt.Sprintf("bad%d.example", i)
-		default:
-			ind.Kind, ind.Value = ioc.KindIP, fmt.Sprintf("198.%d.%d.%d", 18+i>>16&1, i>>8&255, i&255)
-		}
-		if err := b.Add(ind); err != nil {
-			return err
-		}
-	}
-	return b.Commit()
 }
 
 // e2eBodies builds k request bodies of n benign Sysmon process starts

@@ -8,7 +8,6 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -23,7 +22,6 @@ import (
 	"github.com/xsoc/xsoc/internal/ingest/format"
 	"github.com/xsoc/xsoc/internal/starter"
 	"github.com/xsoc/xsoc/internal/store"
-	"github.com/xsoc/xsoc/internal/tlp"
 )
 
 // BenchmarkProcess measures the detection side per event: parse a
@@ -155,22 +153,7 @@ func starterRules(b *testing.B) []*sigma.Rule {
 // addresses) the benchmark's benign events never match.
 func benchIndex(b *testing.B, n int) *ioc.Index {
 	x := ioc.New(ioc.Options{})
-	batch := x.NewBatch()
-	for i := range n {
-		ind := ioc.Indicator{ID: "indicator--bench-" + strconv.Itoa(i), Owner: "intel", Source: "bench", Confidence: 80, TLP: tlp.Green}
-		switch i % 3 {
-		case 0:
-			ind.Kind, ind.Value = ioc.KindSHA256, fmt.Sprintf("%064x", uint64(i)*0x9e3779b97f4a7c15|1<<63)
-		case 1:
-			ind.Kind, ind.Value = ioc.KindDomain, fmt.Sprintf("bad%d.example", i)
-		default:
-			ind.Kind, ind.Value = ioc.KindIP, fmt.Sprintf("198.%d.%d.%d", 18+i>>16&1, i>>8&255, i&255)
-		}
-		if err := batch.Add(ind); err != nil {
-			b.Fatal(err)
-		}
-	}
-	if err := batch.Commit(); err != nil {
+	if err := ioc.AddSynthetic(x, n); err != nil {
 		b.Fatal(err)
 	}
 	return x
