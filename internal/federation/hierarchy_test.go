@@ -107,6 +107,13 @@ func TestHubHierarchy(t *testing.T) {
 		err := eu.DB.QueryRow(ctx, `SELECT directory FROM federation_far_nodes WHERE node = 'de-node' AND via = 'de-hub'`).Scan(&dir)
 		return err == nil && strings.Contains(dir, `"country","value":"FR"`)
 	})
+	// fr-node announced itself before its member was added: the AMBER
+	// warning finds its partner at eu-hub only once fr-node's directory
+	// naming fr-soc has come up through fr-hub.
+	eventually(t, "FR's member at eu-hub", func() bool {
+		err := eu.DB.QueryRow(ctx, `SELECT directory FROM federation_far_nodes WHERE node = 'fr-node' AND via = 'fr-hub'`).Scan(&dir)
+		return err == nil && strings.Contains(dir, `"fr-soc"`)
+	})
 	for _, h := range []*running{deHub, frHub} {
 		if knows(h, "se-node") || knows(h, "eu-hub") {
 			t.Errorf("%s holds directories from above it", h.Config.Federation.Node)
