@@ -134,6 +134,11 @@ func (e *Event) Set(name, value string) {
 		e.setSlot(ni.key, value)
 		return
 	}
+	e.setExtra(ni, value)
+}
+
+// setExtra appends value as a field of the extra name ni.
+func (e *Event) setExtra(ni nameInfo, value string) {
 	if !e.unindexed {
 		e.indexExtra(ni)
 	}
@@ -146,11 +151,16 @@ func (e *Event) Set(name, value string) {
 // follow it in order (Lookup and Get give the first, Each every one); for
 // other fields Add is Set. Empty values are ignored.
 func (e *Event) Add(name, value string) {
-	if k, ok := keyByName[name]; ok {
-		e.AddKey(k, value)
+	if value == "" {
 		return
 	}
-	e.Set(name, value)
+	// One look-up resolves both: the slotted names are among byName's.
+	ni := resolve(name)
+	if ni.key != noKey {
+		e.AddKey(ni.key, value)
+		return
+	}
+	e.setExtra(ni, value)
 }
 
 // AddKey stores value as one more value of a slotted field; see Add.

@@ -16,6 +16,11 @@ func (p *Parser) parseECS(line []byte) error {
 	if err := p.decodeJSON(line); err != nil {
 		return err
 	}
+	return p.mapECS()
+}
+
+// mapECS maps the decoded leaves of an ECS record.
+func (p *Parser) mapECS() error {
 	b := &p.b
 	for _, l := range p.leaves {
 		path := p.paths[l.path.lo:l.path.hi]

@@ -89,6 +89,9 @@ type Parser struct {
 	pairs              []pair // CEF extension or Windows event data
 	norm               []byte // a normalised path, for the Windows format
 	prefix             []byte // zeek.<log>. for logs without a fixed prefix
+	// shape is what the last decodeJSON saw of the names Sniff decides
+	// by, for Auto.
+	shape jsonShape
 }
 
 // pair is a name and a value taken from a record: a CEF extension or a
@@ -111,13 +114,22 @@ func (p *Parser) Parse(f Format, line []byte, ev *event.Event) error {
 	if len(line) > MaxRecord {
 		return fmt.Errorf("%w: %d bytes", ErrTooLong, len(line))
 	}
-	if f == Auto {
-		f = Sniff(line)
-	}
 	p.b.reset()
 	p.lastPath, p.lastName = span{-1, -1}, span{}
+	if err := p.parseAs(f, line); err != nil {
+		return err
+	}
+	p.b.flush(ev)
+	ev.Original = append(ev.Original[:0], line...)
+	return nil
+}
+
+// parseAs parses line as format f into the builder.
+func (p *Parser) parseAs(f Format, line []byte) error {
 	var err error
 	switch f {
+	case Auto:
+		err = p.parseAuto(line)
 	case ECS:
 		err = p.parseECS(line)
 	case Syslog:
@@ -133,12 +145,31 @@ func (p *Parser) Parse(f Format, line []byte, ev *event.Event) error {
 	default:
 		err = fmt.Errorf("unknown format %q", string(f))
 	}
-	if err != nil {
+	return err
+}
+
+// parseAuto parses a record whose format Sniff decides. A JSON object is
+// decoded once, the decoder noting the top-level names Sniff looks at on
+// the way, instead of being scanned by Sniff and then decoded: the scan
+// cost a third as much as the decode. A record that is not valid JSON
+// fails the same way whichever JSON format Sniff would choose (each
+// returns the decoder's error), so the choice does not matter then.
+func (p *Parser) parseAuto(line []byte) error {
+	if s := trimLeft(line); len(s) == 0 || s[0] != '{' {
+		return p.parseAs(Sniff(line), line)
+	}
+	if err := p.decodeJSON(line); err != nil {
 		return err
 	}
-	p.b.flush(ev)
-	ev.Original = append(ev.Original[:0], line...)
-	return nil
+	switch {
+	case p.shape&shapeSuricata != 0:
+		return p.mapSuricata()
+	case p.shape&shapeZeek != 0:
+		return p.mapZeek()
+	case p.shape&shapeWindows != 0:
+		return p.mapWindows()
+	}
+	return p.mapECS()
 }
 
 // Parse parses one record with a fresh Parser. Code that parses many

@@ -3,6 +3,7 @@ package format
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -126,10 +127,16 @@ func FuzzParseCEF(f *testing.F) {
 	})
 }
 
-// FuzzSniffParse runs the Auto path: whatever Sniff decides, Parse copes.
+// FuzzSniffParse runs the Auto path: whatever Sniff decides, Parse copes,
+// and Auto, which decides JSON records while decoding them, gives exactly
+// what parsing as the format Sniff names gives: the same fields in the
+// same order, or the same error.
 func FuzzSniffParse(f *testing.F) {
 	addSeeds(f, ecsNested, suricataAlert, zeekConnRecord, winlogbeatSysmon1, evtxSysmon3,
-		`<34>Oct 11 22:14:15 mymachine su: x`, `CEF:0|a|b|c|d|e|1|`, `hello`, ``, `{"Event":{"System":`, `[`)
+		`<34>Oct 11 22:14:15 mymachine su: x`, `CEF:0|a|b|c|d|e|1|`, `hello`, ``, `{"Event":{"System":`, `[`,
+		`{"id":{"orig_h":null},"a":1}`, `{"Event":{"System":{}},"x":"y"}`, `{"x":[{"System":1}],"Event":[{"System":1}]}`,
+		`{"a":{"b":{"event_type":1}},"id":[{"orig_h":1}]}`, `{"event\u005ftype":"alert"}`, `{"Event.System":1,"EventData":{}}`,
+		"\xEF\xBB\xBF {\"winlog\":{\"event_id\":4688}}", `{"id.orig_h":"1.2.3.4","event_type":"flow"}`, `{"LogName":"Security","EventID":1,}`)
 	f.Fuzz(func(t *testing.T, line []byte) {
 		sniffed := Sniff(line)
 		switch sniffed {
@@ -137,10 +144,13 @@ func FuzzSniffParse(f *testing.F) {
 		default:
 			t.Fatalf("Sniff returned %q", sniffed)
 		}
-		_, autoErr := checkParse(t, Auto, line)
-		_, err := checkParse(t, sniffed, line)
-		if (autoErr == nil) != (err == nil) {
+		auto, autoErr := checkParse(t, Auto, line)
+		ev, err := checkParse(t, sniffed, line)
+		if fmt.Sprint(autoErr) != fmt.Sprint(err) {
 			t.Fatalf("Auto and %s disagree: %v vs %v", sniffed, autoErr, err)
+		}
+		if a, b := fieldDump(auto), fieldDump(ev); a != b || !auto.Time.Equal(ev.Time) || auto.ID != ev.ID {
+			t.Fatalf("Auto and %s give different events:\n%s\n%s", sniffed, a, b)
 		}
 	})
 }

@@ -58,6 +58,11 @@ type jsonDecoder struct {
 	data  []byte
 	pos   int
 	depth int
+	// sniff says to note in p.shape the names Sniff decides by (see
+	// sniffKey); top is the raw name of the top-level member being
+	// decoded.
+	sniff bool
+	top   []byte
 }
 
 // decodeJSON flattens the JSON object in data into p.leaves and p.paths,
@@ -69,15 +74,22 @@ func (p *Parser) decodeJSON(data []byte) error {
 	p.leaves = p.leaves[:0]
 	p.paths = p.paths[:0]
 	p.objs = 0
-	return p.appendJSON(data)
+	p.shape = 0
+	return p.appendJSONSniffing(data, true)
 }
 
 // appendJSON is decodeJSON without the reset: the leaves of data are added
 // to those already decoded, for a JSON document nested in a string.
 func (p *Parser) appendJSON(data []byte) error {
+	return p.appendJSONSniffing(data, false)
+}
+
+// appendJSONSniffing is appendJSON, noting the record's shape in p.shape
+// when sniff is set.
+func (p *Parser) appendJSONSniffing(data []byte, sniff bool) error {
 	p.stack = p.stack[:0]
 	p.pathGen++
-	d := jsonDecoder{p: p, data: data}
+	d := jsonDecoder{p: p, data: data, sniff: sniff}
 	d.skipBOM()
 	d.skipSpace()
 	if d.pos == len(data) {
@@ -166,8 +178,16 @@ func (d *jsonDecoder) object() error {
 			p.stack = append(p.stack, '.')
 		}
 		var err error
+		keyStart := d.pos
 		if p.stack, err = d.str(p.stack); err != nil {
 			return err
+		}
+		if d.sniff && d.depth <= 2 {
+			raw := d.data[keyStart+1 : d.pos-1]
+			if d.depth == 1 {
+				d.top = raw
+			}
+			p.shape |= sniffKey(raw, d.top, d.depth)
 		}
 		if len(p.stack) > maxPath {
 			return d.errorf("field name %.40q... is longer than %d bytes", p.stack, maxPath)
@@ -364,24 +384,13 @@ func (d *jsonDecoder) number(dst []byte) ([]byte, error) {
 	return dst, nil
 }
 
-// plainJSON marks the bytes a JSON string holds verbatim: printable ASCII
-// other than the quote and the backslash.
-var plainJSON = func() (t [256]bool) {
-	for c := 0x20; c < 0x80; c++ {
-		t[c] = c != '"' && c != '\\'
-	}
-	return t
-}()
-
 // str decodes the string at the read position and appends its value to dst.
 func (d *jsonDecoder) str(dst []byte) ([]byte, error) {
 	data := d.data
 	i := d.pos + 1
 	for {
 		start := i
-		for i < len(data) && plainJSON[data[i]] {
-			i++
-		}
+		i = plainASCIIRun(data, i)
 		dst = append(dst, data[start:i]...)
 		if i >= len(data) {
 			d.pos = i

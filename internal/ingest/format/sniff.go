@@ -58,6 +58,41 @@ func trimLeft(s []byte) []byte {
 	return s
 }
 
+// jsonShape records which of the top-level names that Sniff decides by a
+// JSON record has: a bit per format.
+type jsonShape uint8
+
+const (
+	shapeSuricata jsonShape = 1 << iota
+	shapeZeek
+	shapeWindows
+)
+
+// sniffKey notes a member name (raw, still escaped, as Sniff compares
+// them) that the decoder met at depth 1 (the record's own members) or 2
+// (members of a top-level member's object), for the same decision as
+// sniffJSON. top is the raw name of the enclosing top-level member.
+func sniffKey(raw, top []byte, depth int) jsonShape {
+	if depth == 1 {
+		switch string(raw) {
+		case "event_type":
+			return shapeSuricata
+		case "_path", "id.orig_h":
+			return shapeZeek
+		case "EventID", "EventId", "winlog", "LogName":
+			return shapeWindows
+		}
+		return 0
+	}
+	switch {
+	case string(raw) == "orig_h" && string(top) == "id":
+		return shapeZeek
+	case string(raw) == "System" && string(top) == "Event":
+		return shapeWindows
+	}
+	return 0
+}
+
 // sniffJSON chooses among the JSON formats by the object's top-level keys.
 func sniffJSON(s []byte) Format {
 	var zeek, windows bool

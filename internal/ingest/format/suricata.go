@@ -20,6 +20,11 @@ func (p *Parser) parseSuricata(line []byte) error {
 	if err := p.decodeJSON(line); err != nil {
 		return err
 	}
+	return p.mapSuricata()
+}
+
+// mapSuricata maps the decoded leaves of an EVE record.
+func (p *Parser) mapSuricata() error {
 	b := &p.b
 	var r suricataRecord
 	for _, l := range p.leaves {

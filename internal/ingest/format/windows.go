@@ -65,6 +65,11 @@ func (p *Parser) parseWindows(line []byte) error {
 	if err := p.decodeJSON(line); err != nil {
 		return err
 	}
+	return p.mapWindows()
+}
+
+// mapWindows maps the decoded leaves of a Windows record.
+func (p *Parser) mapWindows() error {
 	r := winRecord{group: -1}
 	p.pairs = p.pairs[:0]
 	p.winShape(&r)

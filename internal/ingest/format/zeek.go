@@ -46,6 +46,11 @@ func (p *Parser) parseZeek(line []byte) error {
 	if err := p.decodeJSON(line); err != nil {
 		return err
 	}
+	return p.mapZeek()
+}
+
+// mapZeek maps the decoded leaves of a Zeek record.
+func (p *Parser) mapZeek() error {
 	b := &p.b
 	r := zeekRecord{log: p.zeekLogOf()}
 	p.zeekPrefix(r.log)
