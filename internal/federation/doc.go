@@ -163,6 +163,12 @@
 // (federation_warnings) and made active again after a restart; expired
 // ones are not applied; an origin may revoke what it pushed.
 //
+// The hub holds what it accepted (federation_held) until it expires, at
+// most maxWarningAge, and whenever a node's directory arrives sends the
+// node, in order, the held warnings it may receive now and was not sent
+// before (catchup.go): a node that joins late, a member added, a member
+// hub announcing itself or relaying a new node's directory.
+//
 // # Corroborated release
 //
 // A member may share in corroborated mode (Sharing): its node then sends

@@ -68,6 +68,8 @@ func HierarchySchema() store.Schema {
 			sent BIGINT NOT NULL,
 			received BIGINT NOT NULL
 		)`,
+		// The warnings a hub holds for catch-ups (catchup.go).
+		heldSchema,
 	}}
 }
 
@@ -104,17 +106,14 @@ func sealHop(id *Identity, msg *nats.Msg) error {
 	return nil
 }
 
-// hopMessage builds a forward of a received message (its body — or data,
+// hopMessage builds a forward of a received message (data — its body, or
 // a warning without the indicators refused — and the origin's signature
-// as they came) to subject, with path extended by
-// this hub, sealed by it.
-func (r *relay) hopMessage(in jetstream.Msg, data []byte, subject string, path []string, recipients []string, kind string) (*nats.Msg, error) {
-	if data == nil {
-		data = in.Data()
-	}
+// in origin, as they came) to subject, with path extended by this hub,
+// sealed by it.
+func (r *relay) hopMessage(origin nats.Header, data []byte, subject string, path []string, recipients []string, kind string) (*nats.Msg, error) {
 	out := &nats.Msg{Subject: subject, Data: data, Header: nats.Header{}}
-	out.Header.Set(hdrCert, in.Headers().Get(hdrCert))
-	out.Header.Set(hdrSignature, in.Headers().Get(hdrSignature))
+	out.Header.Set(hdrCert, origin.Get(hdrCert))
+	out.Header.Set(hdrSignature, origin.Get(hdrSignature))
 	if len(recipients) > 0 {
 		out.Header.Set(hdrRecipients, strings.Join(recipients, ","))
 	}
@@ -254,7 +253,10 @@ func (r *relay) takeFarDirectory(ctx context.Context, m jetstream.Msg, from hop)
 	}
 	r.mu.Lock()
 	r.far[d.Node] = &farDir{dir: d, via: from.node}
+	r.dirStored(from.node)
 	r.mu.Unlock()
+	// The member hub it is reached through may now receive more.
+	r.wantCatchUp(from.node)
 	return nil
 }
 

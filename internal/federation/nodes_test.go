@@ -166,8 +166,15 @@ func hubAlerts(t *testing.T, hub *running, rule string) []alert.Alert {
 // streamMsgs counts the messages in the hub's federated alert stream.
 func streamMsgs(t *testing.T, hub *running) uint64 {
 	t.Helper()
-	js, _ := jetstream.New(hub.Bus.Federation())
-	s, err := js.Stream(context.Background(), federation.AlertStream)
+	_, st := fedStream(t, hub, federation.AlertStream)
+	return st.Msgs
+}
+
+// fedStream returns a stream of n's federation account and its state.
+func fedStream(t *testing.T, n *running, name string) (jetstream.Stream, jetstream.StreamState) {
+	t.Helper()
+	js, _ := jetstream.New(n.Bus.Federation())
+	s, err := js.Stream(context.Background(), name)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -175,7 +182,7 @@ func streamMsgs(t *testing.T, hub *running) uint64 {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return info.State.Msgs
+	return s, info.State
 }
 
 // TestAmberStaysHome: of two alerts of a member, the TLP:AMBER one never

@@ -11,6 +11,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/xsoc/xsoc/internal/store"
@@ -41,6 +42,19 @@ type relay struct {
 	// recognised before the forward of the original is recorded.
 	recent     map[string]bool
 	recentList []string
+
+	// The catch-up (catchup.go): the nodes to catch up and a poke for
+	// its loop; a count of directories stored and, by node reached
+	// directly, the count when its directory last changed; the
+	// indicators being revoked, by "<origin>/<id>", since when.
+	wanted   map[string]bool
+	poke     chan struct{}
+	dirGen   uint64
+	dirAt    map[string]uint64
+	revoking map[string]time.Time
+	// sendMu orders the live forwards and a catch-up's: each sends a
+	// whole batch or page under it.
+	sendMu sync.Mutex
 }
 
 // maxRecent bounds relay.recent.
@@ -90,7 +104,8 @@ func ensureWarningStream(ctx context.Context, js jetstream.JetStream) error {
 
 func newRelay(ctx context.Context, h *Hub) (*relay, error) {
 	r := &relay{h: h, verify: newVerifier(h.cfg.Identity), dirs: map[string]*Directory{}, recent: map[string]bool{},
-		far: map[string]*farDir{}, upstream: h.cfg.Upstream}
+		far: map[string]*farDir{}, upstream: h.cfg.Upstream, wanted: map[string]bool{}, poke: make(chan struct{}, 1),
+		dirAt: map[string]uint64{}, revoking: map[string]time.Time{}}
 	if err := r.loadFar(ctx); err != nil {
 		return nil, err
 	}
@@ -155,10 +170,14 @@ func (r *relay) run(ctx context.Context) {
 			})
 		}()
 	}
-	wg.Add(1)
+	wg.Add(2)
 	go func() {
 		defer wg.Done()
 		r.runUplink(ctx)
+	}()
+	go func() {
+		defer wg.Done()
+		r.runCatchUp(ctx)
 	}()
 }
 
@@ -166,16 +185,24 @@ func (r *relay) run(ctx context.Context) {
 // says, and its forwards.
 type pending struct {
 	msg jetstream.Msg
+	// origin holds the origin's certificate and signature.
+	origin nats.Header
 	// body is what is forwarded: the message's, or, if indicators were
 	// refused, one without them (openWarning).
 	body       []byte
 	path       []string // the hubs it passed before this one
+	from       hop
 	w          Warning
 	indicators int
-	targets    []target
-	sent       []target
-	sends      []jetstream.PubAckFuture
-	failed     error
+	// ids are its indicators' ids, expires when the hub stops holding
+	// it for catch-ups, gen the directories' count when it was routed.
+	ids     []string
+	expires time.Time
+	gen     uint64
+	targets []target
+	sent    []target
+	sends   []jetstream.PubAckFuture
+	failed  error
 }
 
 // auditBatch is what a batch leaves to write: the forwards made, and the
@@ -193,6 +220,7 @@ type auditBatch struct {
 func (r *relay) takeBatch(ctx context.Context, msgs []jetstream.Msg) auditBatch {
 	var b auditBatch
 	var inFlight []*pending
+	r.sendMu.Lock()
 	for _, m := range msgs {
 		var p *pending
 		var err error
@@ -220,6 +248,7 @@ func (r *relay) takeBatch(ctx context.Context, msgs []jetstream.Msg) auditBatch 
 	for _, p := range inFlight {
 		r.send(p)
 	}
+	r.sendMu.Unlock()
 	for _, p := range inFlight {
 		r.await(ctx, p)
 		b.forwards = append(b.forwards, p)
@@ -248,9 +277,16 @@ func (r *relay) write(ctx context.Context, b auditBatch) {
 		}
 	}
 	now := store.Nanos(time.Now())
+	gen := r.generation()
 	if err == nil {
 		err = r.h.cfg.DB.InTx(ctx, func(tx *store.Tx) error {
-			for _, p := range b.forwards {
+			for i, p := range b.forwards {
+				gen = min(gen, p.gen)
+				// Held whether or not every forward succeeded: a node
+				// that stays unreachable gets it in its catch-up.
+				if err := r.hold(ctx, tx, p, now+int64(i)); err != nil {
+					return err
+				}
 				for _, t := range p.sent {
 					if err := r.audit(ctx, tx, p, t, now); err != nil {
 						return err
@@ -271,6 +307,8 @@ func (r *relay) write(ctx context.Context, b auditBatch) {
 		// stores a warning once (its id is the message id).
 		r.h.cfg.Log.Warn("federation: forwards not recorded; the warnings come again", "err", err)
 		b.again, b.done = append(b.again, b.done...), nil
+	} else {
+		r.recheck(gen)
 	}
 	for _, m := range b.done {
 		m.Ack()
@@ -306,7 +344,11 @@ func (r *relay) storeDirectory(ctx context.Context, d *Directory, raw []byte) er
 	r.mu.Lock()
 	r.dirs[d.Node] = d
 	delete(r.far, d.Node)
+	r.dirStored(d.Node)
 	r.mu.Unlock()
+	// Whatever it may receive now that it did not get: a node joining, a
+	// member added, one back after longer than the queue keeps.
+	r.wantCatchUp(d.Node)
 	return nil
 }
 
@@ -367,11 +409,17 @@ func (r *relay) plan(ctx context.Context, m jetstream.Msg, o opened, from hop) (
 		}
 		return nil, refuse(reasonReplay, "warning %s was forwarded before", w.ID)
 	}
+	gen := r.generation()
+	r.noteRevoked(&w)
 	targets, err := r.routes(&w, from)
 	if err != nil {
 		return nil, err
 	}
-	p := &pending{msg: m, body: o.body, path: from.path, w: w, indicators: len(o.items), targets: targets}
+	p := &pending{msg: m, origin: m.Headers(), body: o.body, path: from.path, from: from, w: w, indicators: len(o.items),
+		targets: targets, gen: gen, expires: heldUntil(&w, o.items)}
+	for _, it := range o.items {
+		p.ids = append(p.ids, it.ID)
+	}
 	if len(w.Bundle) == 0 {
 		p.indicators = len(w.Revoke)
 	}
@@ -495,7 +543,7 @@ func (r *relay) agreed(w *Warning) ([]Partner, string, error) {
 // subject (hopMessage).
 func (r *relay) send(p *pending) {
 	for _, t := range p.sent {
-		out, err := r.hopMessage(p.msg, p.body, InboxSubject+"."+t.node, p.path, t.members, "")
+		out, err := r.hopMessage(p.origin, p.body, InboxSubject+"."+t.node, p.path, t.members, "")
 		var f jetstream.PubAckFuture
 		if err == nil {
 			f, err = r.h.relayJS.PublishMsgAsync(out, jetstream.WithMsgID(p.w.ID))

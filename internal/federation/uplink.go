@@ -215,7 +215,7 @@ func (r *relay) upMessage(ctx context.Context, m jetstream.Msg) (upward, bool, e
 	if !up {
 		return upward{}, false, nil
 	}
-	msg, err := r.hopMessage(m, o.body, subject, path, nil, "")
+	msg, err := r.hopMessage(m.Headers(), o.body, subject, path, nil, "")
 	if err != nil {
 		return upward{}, false, err
 	}
@@ -232,7 +232,7 @@ func (r *relay) upDirectory(m jetstream.Msg, subject string, path []string) (upw
 	if err != nil {
 		return upward{}, false, nil
 	}
-	msg, err := r.hopMessage(m, nil, subject, path, nil, kindDirectory)
+	msg, err := r.hopMessage(m.Headers(), m.Data(), subject, path, nil, kindDirectory)
 	return upward{msg: msg, id: "dir." + d.Node + "." + strconv.FormatInt(d.Sent.UnixNano(), 10)}, err == nil, err
 }
 
