@@ -4,11 +4,12 @@
 //
 // Two engines sit behind one query contract. The embedded default writes
 // one SQLite file per member and day holding zstd-compressed columnar
-// blocks of up to 8,192 events, each with its time range and a bloom
-// filter of its field values; equality filters skip blocks without
-// decompressing them. The scale-out engine writes PostgreSQL's
-// native partitions (one per day) with COPY, and prunes with partition
-// bounds and BRIN indexes.
+// blocks of up to 8,192 events, each with its time range, a bloom
+// filter of its field values and, per field, the range of its numbers and
+// addresses and the set of its trigrams; equality, range, CIDR, contains
+// and prefix filters skip blocks without decompressing them. The
+// scale-out engine writes PostgreSQL's native partitions (one per day)
+// with COPY, and prunes with partition bounds and BRIN indexes.
 //
 // Exactly once: the archive reads the ingest stream on its own durable
 // consumer and records, in the same transaction as the events, the stream
@@ -79,6 +80,10 @@ type Archive struct {
 
 	mu     sync.Mutex
 	recent *window
+	// Reused by Write: the hashes of the ids it stores, and those seen in
+	// the call so far.
+	keys []idHash
+	seen map[idHash]struct{}
 }
 
 // recentIDs is how many event ids per member the dedup window holds.
@@ -92,8 +97,9 @@ func New(ctx context.Context, engine Engine) (*Archive, error) {
 		return nil, err
 	}
 	for member, ids := range recent {
+		m := a.recent.member(member)
 		for i := len(ids) - 1; i >= 0; i-- {
-			a.recent.add(member, ids[i])
+			a.recent.add(a.recent.hash(m, ids[i]))
 		}
 	}
 	return a, nil
@@ -107,26 +113,34 @@ func (a *Archive) Write(ctx context.Context, batches []Batch) error {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	fresh := make([]Batch, len(batches))
-	seen := make(map[idHash]struct{})
+	if a.seen == nil {
+		a.seen = map[idHash]struct{}{}
+	}
+	clear(a.seen)
+	a.keys = a.keys[:0]
 	for i, b := range batches {
 		fresh[i] = b
 		fresh[i].Events = nil
-		for _, ev := range b.Events {
-			k := a.recent.hash(b.Member, ev.ID)
-			if _, dup := seen[k]; dup || a.recent.has(b.Member, ev.ID) {
+		m := a.recent.member(b.Member)
+		for j, ev := range b.Events {
+			k := a.recent.hash(m, ev.ID)
+			if _, dup := a.seen[k]; dup || a.recent.has(k) {
 				continue
 			}
-			seen[k] = struct{}{}
-			fresh[i].Events = append(fresh[i].Events, ev)
+			a.seen[k] = struct{}{}
+			a.keys = append(a.keys, k)
+			if len(fresh[i].Events) == j { // nothing dropped so far: no copy
+				fresh[i].Events = b.Events[: j+1 : j+1] // appending copies
+			} else {
+				fresh[i].Events = append(fresh[i].Events, ev)
+			}
 		}
 	}
 	if err := a.engine.Write(ctx, fresh); err != nil {
 		return err
 	}
-	for _, b := range fresh {
-		for _, ev := range b.Events {
-			a.recent.add(b.Member, ev.ID)
-		}
+	for _, k := range a.keys {
+		a.recent.add(k)
 	}
 	return nil
 }

@@ -91,6 +91,8 @@ type column struct {
 	ref         *column // a column whose value this one repeated lately
 	misses      int     // failed searches for ref in this block
 	next        *column // the column after this one in the last event: a guess that saves a map lookup
+	stats       colStats
+	withStats   bool // a field column: its values are summarised
 }
 
 func newBlockWriter() *blockWriter {
@@ -114,6 +116,7 @@ func (w *blockWriter) reset() {
 	for _, c := range w.order {
 		c.buf, c.index, c.last = c.buf[:0], -1, -1
 		c.prev, c.first, c.ref, c.misses = "", "", nil, 0
+		c.stats.reset()
 	}
 	w.order = w.order[:0]
 	w.touched = w.touched[:0]
@@ -127,10 +130,17 @@ func (w *blockWriter) reset() {
 func (w *blockWriter) column(name string) *column {
 	c := w.cols[name]
 	if c == nil {
-		c = &column{name: name, index: -1, last: -1, bloom: true}
+		c = &column{name: name, index: -1, last: -1, bloom: true, withStats: isField(name)}
 		w.cols[name] = c
 	}
 	return c
+}
+
+// addAll appends evs in order.
+func (w *blockWriter) addAll(evs []*event.Event) {
+	for _, ev := range evs {
+		w.add(ev)
+	}
 }
 
 // add appends one event.
@@ -179,8 +189,12 @@ func (w *blockWriter) put(c *column, i int, v string) {
 	}
 	gap := i - c.last
 	c.buf = binary.AppendUvarint(c.buf, uint64(gap))
+	repeat := c.last >= 0 && v == c.prev
+	if c.withStats && !repeat { // a repeat's value is in the statistics already
+		c.stats.add(v)
+	}
 	switch {
-	case c.last >= 0 && v == c.prev:
+	case repeat:
 		c.buf = append(c.buf, 0)
 	case gap != 0 && w.refer(c, i, v):
 	default:

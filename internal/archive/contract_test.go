@@ -212,3 +212,76 @@ func TestWriteIsExactlyOnce(t *testing.T) {
 		})
 	}
 }
+
+// TestQueryContractAcrossWrites stores four writes of disjoint values
+// (on the embedded engine, four blocks, each with its own column
+// statistics) and checks that range, CIDR, contains and prefix filters
+// find exactly the events they match on every engine, whichever blocks
+// they may skip.
+func TestQueryContractAcrossWrites(t *testing.T) {
+	for name, open := range engines(t) {
+		t.Run(name, func(t *testing.T) {
+			ctx := context.Background()
+			a := archiveAt(t, open, base.Add(24*time.Hour))
+			for w := range 4 {
+				if err := a.Write(ctx, []Batch{{Stream: 1, Seq: uint64(w + 1), Member: "m1", Events: disjointEvents(w, 100)}}); err != nil {
+					t.Fatal(err)
+				}
+			}
+			with := func(fs ...Filter) Query {
+				return Query{Member: "m1", From: base, To: base.Add(time.Hour), Filters: fs}
+			}
+			for _, c := range []struct {
+				name string
+				q    Query
+				want int64
+			}{
+				{"range above the first writes", with(Filter{Field: "destination.bytes", Op: Gte, Value: "2000050"}), 150},
+				{"range below everything", with(Filter{Field: "destination.bytes", Op: Lt, Value: "0"}), 0},
+				{"range inside one write", with(Filter{Field: "destination.bytes", Op: Gt, Value: "1000009"}, Filter{Field: "destination.bytes", Op: Lte, Value: "1000019"}), 10},
+				{"cidr of one write", with(Filter{Field: "destination.ip", Op: CIDR, Value: "198.51.102.0/24"}), 100},
+				{"cidr of none", with(Filter{Field: "destination.ip", Op: CIDR, Value: "203.0.113.0/24"}), 0},
+				{"cidr ipv6 of none", with(Filter{Field: "destination.ip", Op: CIDR, Value: "2001:db8::/32"}), 0},
+				{"contains in one write", with(Filter{Field: "process.command_line", Op: Contains, Value: "TOOL3.EXE"}), 100},
+				{"contains in all", with(Filter{Field: "process.command_line", Op: Contains, Value: "item 7"}), 44},
+				{"contains in none", with(Filter{Field: "process.command_line", Op: Contains, Value: "mimikatz"}), 0},
+				{"prefix", with(Filter{Field: "process.command_line", Op: Prefix, Value: `c:\tools\tool1`}), 100},
+			} {
+				n, err := a.Count(ctx, c.q)
+				if err != nil {
+					t.Fatalf("%s: %v", c.name, err)
+				}
+				if n != c.want {
+					t.Errorf("%s: %d events, want %d", c.name, n, c.want)
+				}
+			}
+		})
+	}
+}
+
+// archiveAt returns an Archive over a fresh engine whose clock says now.
+func archiveAt(t *testing.T, open func(t *testing.T) Engine, now time.Time) *Archive {
+	a, err := New(context.Background(), open(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	a.now = func() time.Time { return now }
+	return a
+}
+
+// disjointEvents returns the n events of write w, whose values no other
+// write shares: event i at base+(100w+i) seconds, destination.bytes
+// 1,000,000w+i, destination.ip 198.51.(100+w).(i+1), command line
+// C:\Tools\tool<w>.exe --item <i>.
+func disjointEvents(w, n int) []*event.Event {
+	var evs []*event.Event
+	for i := range n {
+		ev := &event.Event{ID: fmt.Sprintf("w%d-%d", w, i), Member: "m1",
+			Time: base.Add(time.Duration(w*100+i) * time.Second), Ingested: base}
+		ev.SetKey(event.DestinationBytes, fmt.Sprint(w*1_000_000+i))
+		ev.SetKey(event.DestinationIp, fmt.Sprintf("198.51.%d.%d", 100+w, i+1))
+		ev.SetKey(event.ProcessCommandLine, fmt.Sprintf(`C:\Tools\tool%d.exe --item %d`, w, i))
+		evs = append(evs, ev)
+	}
+	return evs
+}

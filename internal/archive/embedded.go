@@ -38,6 +38,10 @@ type Embedded struct {
 	raw, buf []byte
 }
 
+// statsMarker is the name of the statistics row every block written with
+// column statistics has (see stats.go).
+const statsMarker = ""
+
 // maxSkew is how far an event's own time may be from its arrival before
 // it is filed under its arrival day.
 const maxSkew = 7 * 24 * time.Hour
@@ -90,7 +94,13 @@ CREATE TABLE IF NOT EXISTS batches (
 	seq INTEGER NOT NULL,
 	PRIMARY KEY (stream, seq)
 ) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS fields (name TEXT PRIMARY KEY) WITHOUT ROWID`
+CREATE TABLE IF NOT EXISTS fields (name TEXT PRIMARY KEY) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS stats (
+	name TEXT NOT NULL,
+	block INTEGER NOT NULL,
+	data BLOB NOT NULL,
+	PRIMARY KEY (name, block)
+) WITHOUT ROWID`
 
 // OpenEmbedded opens (creating if needed) the archive under root and reads
 // every partition's summary. With syncAlways, each commit is fsynced
@@ -290,9 +300,7 @@ func (e *Embedded) writePartition(ctx context.Context, p *partition, g *pending)
 		for len(evs) > 0 {
 			n := min(len(evs), maxBlockEvents)
 			e.w.reset()
-			for _, ev := range evs[:n] {
-				e.w.add(ev)
-			}
+			e.w.addAll(evs[:n])
 			e.raw = e.w.encodeHead(e.raw[:0])
 			e.buf = e.codec.compress(e.buf[:0], e.raw)
 			res, err := tx.Exec(ctx, `INSERT INTO blocks (t_min, t_max, n, bloom, data) VALUES (?, ?, ?, ?, ?)`,
@@ -309,6 +317,9 @@ func (e *Embedded) writePartition(ctx context.Context, p *partition, g *pending)
 				if _, err := tx.Exec(ctx, `INSERT INTO cols (block, name, data) VALUES (?, ?, ?)`, id, c.name, e.buf); err != nil {
 					return fmt.Errorf("archive: %s: %w", p.path, err)
 				}
+			}
+			if err := e.writeStats(ctx, tx, id); err != nil {
+				return fmt.Errorf("archive: %s: %w", p.path, err)
 			}
 			stored = append(stored, int64(n), e.w.tMin, e.w.tMax)
 			for _, name := range e.w.fieldNames() {
@@ -346,6 +357,24 @@ func (e *Embedded) writePartition(ctx context.Context, p *partition, g *pending)
 	}
 	for _, name := range newFields {
 		p.fields[name] = struct{}{}
+	}
+	return nil
+}
+
+// writeStats stores the statistics of the block just written, as block
+// id: its marker, then one row per field column.
+func (e *Embedded) writeStats(ctx context.Context, tx *store.Tx, id int64) error {
+	if _, err := tx.Exec(ctx, `INSERT INTO stats (name, block, data) VALUES (?, ?, x'')`, statsMarker, id); err != nil {
+		return err
+	}
+	for _, c := range e.w.order {
+		if !c.withStats {
+			continue
+		}
+		e.buf = c.stats.encode(e.buf[:0])
+		if _, err := tx.Exec(ctx, `INSERT INTO stats (name, block, data) VALUES (?, ?, ?)`, c.name, id, e.buf); err != nil {
+			return err
+		}
 	}
 	return nil
 }

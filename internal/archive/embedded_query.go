@@ -31,9 +31,14 @@ func (e *Embedded) candidates(ctx context.Context, q *Query) ([]blockRef, error)
 		to = q.after.time + 1
 	}
 	var keys []bloomKey
-	for _, f := range q.Filters {
+	var summarised []*Filter
+	for i := range q.Filters {
+		f := &q.Filters[i]
 		if f.Op == Eq && len(f.Value) <= maxBloomValue {
 			keys = append(keys, newBloomKey(f.Field, f.Value))
+		}
+		if f.usesStats() && f.Field != event.FieldID {
+			summarised = append(summarised, f)
 		}
 	}
 	var out []blockRef
@@ -41,6 +46,9 @@ func (e *Embedded) candidates(ctx context.Context, q *Query) ([]blockRef, error)
 	for _, p := range e.memberParts(q.Member, from, to) {
 		refs, err := e.partBlocks(ctx, p, from, to, keys)
 		if err != nil {
+			return nil, err
+		}
+		if refs, err = e.pruneByStats(ctx, p, refs, summarised); err != nil {
 			return nil, err
 		}
 		for _, r := range refs {
@@ -79,6 +87,91 @@ func (e *Embedded) partBlocks(ctx context.Context, p *partition, from, to int64,
 		}
 	}
 	return out, rows.Err()
+}
+
+// pruneByStats drops the blocks whose column statistics show that a
+// filter cannot match any of their events. Blocks written without
+// statistics stay.
+func (e *Embedded) pruneByStats(ctx context.Context, p *partition, refs []blockRef, filters []*Filter) ([]blockRef, error) {
+	if len(filters) == 0 || len(refs) == 0 {
+		return refs, nil
+	}
+	db, err := e.acquire(ctx, p)
+	if err != nil {
+		return nil, err
+	}
+	defer e.release(p)
+	const (
+		unknown = iota // written without statistics
+		alive
+		excluded
+	)
+	state := make(map[int64]int, len(refs))
+	for _, r := range refs {
+		state[r.id] = unknown
+	}
+	mark := func(block int64, _ []byte) error {
+		if _, ok := state[block]; ok {
+			state[block] = alive
+		}
+		return nil
+	}
+	if err := eachStats(ctx, db, statsMarker, mark); err != nil {
+		return nil, fmt.Errorf("archive: %s: %w", p.path, err)
+	}
+	var s colStats
+	has := make(map[int64]bool, len(refs))
+	for _, f := range filters {
+		clear(has)
+		err := eachStats(ctx, db, f.Field, func(block int64, data []byte) error {
+			if state[block] != alive {
+				return nil
+			}
+			has[block] = true
+			if err := decodeStats(data, &s); err != nil {
+				return err
+			}
+			if !s.mayMatch(f) {
+				state[block] = excluded
+			}
+			return nil
+		})
+		if err != nil {
+			return nil, fmt.Errorf("archive: %s: %w", p.path, err)
+		}
+		for b, st := range state {
+			if st == alive && !has[b] { // the block has no such column
+				state[b] = excluded
+			}
+		}
+	}
+	out := refs[:0]
+	for _, r := range refs {
+		if state[r.id] != excluded {
+			out = append(out, r)
+		}
+	}
+	return out, nil
+}
+
+// eachStats calls fn with every block's statistics row of column name.
+func eachStats(ctx context.Context, db *store.DB, name string, fn func(block int64, data []byte) error) error {
+	rows, err := db.Query(ctx, `SELECT block, data FROM stats WHERE name = ?`, name)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	var data []byte
+	for rows.Next() {
+		var block int64
+		if err := rows.Scan(&block, &data); err != nil {
+			return err
+		}
+		if err := fn(block, data); err != nil {
+			return err
+		}
+	}
+	return rows.Err()
 }
 
 func admitsAll(bloom []byte, keys []bloomKey) bool {

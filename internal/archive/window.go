@@ -15,26 +15,29 @@ type window struct {
 
 type idHash [2]uint64
 
+// newWindow returns a window of size ids. Its current generation is
+// sized up front: growing a map of half a million keys rehashes it
+// several times, which the writer would pay for while loading.
 func newWindow(size int) *window {
 	return &window{size: size, seeds: [2]maphash.Seed{maphash.MakeSeed(), maphash.MakeSeed()},
-		cur: map[idHash]struct{}{}, prev: map[idHash]struct{}{}}
+		cur: make(map[idHash]struct{}, size/2), prev: map[idHash]struct{}{}}
 }
 
-func (w *window) hash(member, id string) idHash {
-	var k idHash
-	for i, seed := range w.seeds {
-		var h maphash.Hash
-		h.SetSeed(seed)
-		h.WriteString(member)
-		h.WriteByte(0)
-		h.WriteString(id)
-		k[i] = h.Sum64()
-	}
-	return k
+// memberHash is the part of an id's hash its member contributes; hash
+// the member once per batch, not once per event.
+type memberHash [2]uint64
+
+func (w *window) member(member string) memberHash {
+	return memberHash{maphash.String(w.seeds[0], member), maphash.String(w.seeds[1], member)}
 }
 
-func (w *window) has(member, id string) bool {
-	k := w.hash(member, id)
+// hash combines the member's hash with the id's: two independent 64-bit
+// hashes, so that two ids collide only with a chance of 2^-128.
+func (w *window) hash(m memberHash, id string) idHash {
+	return idHash{maphash.String(w.seeds[0], id) ^ m[0]*0x9e3779b97f4a7c15, maphash.String(w.seeds[1], id) ^ m[1]*0xc2b2ae3d27d4eb4f}
+}
+
+func (w *window) has(k idHash) bool {
 	if _, ok := w.cur[k]; ok {
 		return true
 	}
@@ -42,9 +45,9 @@ func (w *window) has(member, id string) bool {
 	return ok
 }
 
-func (w *window) add(member, id string) {
+func (w *window) add(k idHash) {
 	if len(w.cur) >= w.size/2 {
 		w.prev, w.cur = w.cur, make(map[idHash]struct{}, w.size/2)
 	}
-	w.cur[w.hash(member, id)] = struct{}{}
+	w.cur[k] = struct{}{}
 }

@@ -1,0 +1,202 @@
+package archive
+
+import (
+	"context"
+	"math/rand/v2"
+	"path/filepath"
+	"strconv"
+	"testing"
+	"time"
+)
+
+func TestNumberAgreesWithParseFloat(t *testing.T) {
+	for _, v := range []string{"0", "7", "-12", "007", "123456789012345", "1234567890123456789", "-", "+5", ".5", "1e3",
+		"1_000", "Inf", "-inf", "NaN", "nan", "0x1p3", "10.0.0.1", "info", "none", "WS-1", "1e400", "", "٣"} {
+		if v == "" {
+			continue
+		}
+		got, ok := number(v)
+		want, err := strconv.ParseFloat(v, 64)
+		wantOK := err == nil && want == want // NaN matches no range
+		if ok != wantOK || ok && got != want {
+			t.Errorf("number(%q) = %v, %v; ParseFloat gives %v, %v", v, got, ok, want, err)
+		}
+	}
+}
+
+// TestStatsNeverExcludeAMatch is the statistics' one promise: for random
+// columns and filters, whenever some value matches a filter, the
+// encoded and decoded statistics admit it; and they do exclude most
+// blocks that cannot match.
+func TestStatsNeverExcludeAMatch(t *testing.T) {
+	r := rand.New(rand.NewPCG(3, 4))
+	pool := []string{"10.0.0.1", "10.0.3.200", "192.168.1.1", "::1", "2001:db8::7", "::ffff:10.1.2.3", "fe80::1%eth0",
+		"-5", "0", "17", "4096", "1e9", "2.5", "Inf", "NaN", "C:\\Windows\\System32\\cmd.exe", "powershell -enc AAAA",
+		"WS-0042.corp.example", "ws-0042", "Mimikatz", "sekurlsa::logonpasswords", "É", "ab", "x"}
+	filters := []Filter{
+		{Op: Gte, Value: "100"}, {Op: Gt, Value: "17"}, {Op: Lte, Value: "-5"}, {Op: Lt, Value: "0"}, {Op: Gte, Value: "1e10"},
+		{Op: CIDR, Value: "10.0.0.0/8"}, {Op: CIDR, Value: "10.0.3.0/24"}, {Op: CIDR, Value: "203.0.113.0/24"},
+		{Op: CIDR, Value: "2001:db8::/32"}, {Op: CIDR, Value: "::1"}, {Op: CIDR, Value: "fe80::/10"},
+		{Op: Contains, Value: "katz"}, {Op: Contains, Value: "SYSTEM32"}, {Op: Contains, Value: "corp.ex"},
+		{Op: Contains, Value: "logonpass"}, {Op: Contains, Value: "é"}, {Op: Prefix, Value: "ws-00"}, {Op: Prefix, Value: "power"},
+		{Op: Contains, Value: "zzz"}, {Op: Prefix, Value: "mimi"},
+	}
+	excluded := 0
+	for round := range 2000 {
+		var s colStats
+		var vals []string
+		for range 1 + r.IntN(4) {
+			v := pool[r.IntN(len(pool))]
+			vals = append(vals, v)
+			s.add(v)
+		}
+		var d colStats
+		if err := decodeStats(s.encode(nil), &d); err != nil {
+			t.Fatal(err)
+		}
+		for _, f := range filters {
+			f.Field = "x"
+			if err := f.check(func(string) bool { return true }); err != nil {
+				t.Fatal(err)
+			}
+			match := false
+			for _, v := range vals {
+				match = match || f.matches(v)
+			}
+			if may := d.mayMatch(&f); match && !may {
+				t.Fatalf("round %d: %v %s %q matches %q, but the statistics exclude it", round, f.Op, f.Field, f.Value, vals)
+			} else if !may {
+				excluded++
+			}
+		}
+	}
+	if excluded < 2000*len(filters)/3 {
+		t.Errorf("excluded %d of %d non-matching checks: the statistics prune too little", excluded, 2000*len(filters))
+	}
+}
+
+func TestStatsRoundTrip(t *testing.T) {
+	long := make([]byte, 0, 1<<16)
+	r := rand.New(rand.NewPCG(5, 6))
+	for range cap(long) {
+		long = append(long, byte(32+r.IntN(95)))
+	}
+	for _, vals := range [][]string{
+		nil, {"a"}, {"12", "-3", "7.5"}, {"10.0.0.1", "10.9.0.1", "::1"}, {"some text here"}, {string(long)},
+	} {
+		var s colStats
+		for _, v := range vals {
+			s.add(v)
+		}
+		enc := s.encode(nil)
+		var d colStats
+		if err := decodeStats(enc, &d); err != nil {
+			t.Fatalf("%d values: %v", len(vals), err)
+		}
+		if again := d.encode(nil); string(again) != string(enc) {
+			t.Errorf("%d values: re-encoded %d bytes, first %d", len(vals), len(again), len(enc))
+		}
+	}
+}
+
+// FuzzDecodeStats feeds damaged statistics to the decoder: it must fail
+// cleanly or decode something that encodes and decodes to itself.
+func FuzzDecodeStats(f *testing.F) {
+	for _, vals := range [][]string{{"1", "2"}, {"10.0.0.1", "2001:db8::1"}, {"hello world"}, nil} {
+		var s colStats
+		for _, v := range vals {
+			s.add(v)
+		}
+		f.Add(s.encode(nil))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		var s colStats
+		if decodeStats(data, &s) != nil {
+			return
+		}
+		for _, op := range []Op{Gte, Lt, CIDR, Contains} {
+			fl := Filter{Field: "x", Op: op, Value: "10.0.0.0/8"}
+			if op == Gte || op == Lt {
+				fl.Value = "5"
+			}
+			fl.check(func(string) bool { return true })
+			s.mayMatch(&fl)
+		}
+		var d colStats
+		if err := decodeStats(s.encode(nil), &d); err != nil {
+			t.Fatalf("re-encoded statistics do not decode: %v", err)
+		}
+	})
+}
+
+// TestStatsPruneBlocks writes blocks of disjoint values and checks that
+// range, CIDR, contains and prefix filters read only the blocks that may
+// match, and that a block written before statistics existed is still
+// read.
+func TestStatsPruneBlocks(t *testing.T) {
+	ctx := context.Background()
+	e, err := OpenEmbedded(ctx, filepath.Join(t.TempDir(), "archive"), false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.Close()
+	for w := range 4 {
+		evs := disjointEvents(w, 50)
+		if w == 3 {
+			for _, ev := range evs {
+				ev.Set("only.in.last", "x")
+			}
+		}
+		if err := e.Write(ctx, []Batch{{Stream: 1, Seq: uint64(w + 1), Member: "m1", Events: evs}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, tc := range []struct {
+		op            Op
+		field, value  string
+		blocks, count int
+	}{
+		{Gte, "destination.bytes", "2000000", 2, 100},
+		{Lt, "destination.bytes", "10", 1, 10},
+		{Gt, "destination.bytes", "9999999", 0, 0},
+		{CIDR, "destination.ip", "198.51.101.0/24", 1, 50},
+		{CIDR, "destination.ip", "203.0.113.0/24", 0, 0},
+		{Contains, "process.command_line", "TOOL2", 1, 50},
+		{Contains, "process.command_line", "--item", 4, 200},
+		{Prefix, "process.command_line", `c:\tools\tool3`, 1, 50},
+		{Eq, "only.in.last", "x", 1, 50},
+		{Lt, "only.in.last", "5", 0, 0},
+	} {
+		q := Query{Member: "m1", From: base, To: base.Add(time.Hour), Filters: []Filter{{Field: tc.field, Op: tc.op, Value: tc.value}}}
+		if err := q.Check(base, func(string) bool { return true }); err != nil {
+			t.Fatal(err)
+		}
+		refs, err := e.candidates(ctx, &q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		n, err := e.Count(ctx, &q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(refs) != tc.blocks || n != int64(tc.count) {
+			t.Errorf("%s %s %s: %d blocks, %d events; want %d blocks, %d events", tc.field, tc.op, tc.value, len(refs), n, tc.blocks, tc.count)
+		}
+	}
+	// A block of an older version: its statistics gone, it is read again.
+	db, err := e.acquire(ctx, e.memberParts("m1", 0, 1<<62)[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.Exec(ctx, `DELETE FROM stats WHERE block = (SELECT MIN(block) FROM stats)`); err != nil {
+		t.Fatal(err)
+	}
+	e.release(e.memberParts("m1", 0, 1<<62)[0])
+	q := Query{Member: "m1", From: base, To: base.Add(time.Hour), Filters: []Filter{{Field: "destination.bytes", Op: Gte, Value: "2000000"}}}
+	if err := q.Check(base, func(string) bool { return true }); err != nil {
+		t.Fatal(err)
+	}
+	if refs, err := e.candidates(ctx, &q); err != nil || len(refs) != 3 {
+		t.Errorf("with one block lacking statistics: %d blocks (%v), want 3", len(refs), err)
+	}
+}
