@@ -129,12 +129,19 @@ func (e *Event) Set(name, value string) {
 	if value == "" {
 		return
 	}
-	ni := resolve(name)
-	if ni.key != noKey {
-		e.setSlot(ni.key, value)
-		return
+	e.SetRef(RefOf(name), value)
+}
+
+// SetRef is Set for a name resolved with RefOf, for a parser that stores
+// the same names record after record and resolves each once.
+func (e *Event) SetRef(ref Ref, value string) {
+	switch {
+	case value == "":
+	case ref.key != noKey:
+		e.setSlot(ref.key, value)
+	default:
+		e.setExtra(nameInfo(ref), value)
 	}
-	e.setExtra(ni, value)
 }
 
 // setExtra appends value as a field of the extra name ni.
@@ -154,13 +161,18 @@ func (e *Event) Add(name, value string) {
 	if value == "" {
 		return
 	}
-	// One look-up resolves both: the slotted names are among byName's.
-	ni := resolve(name)
-	if ni.key != noKey {
-		e.AddKey(ni.key, value)
-		return
+	e.AddRef(RefOf(name), value)
+}
+
+// AddRef is Add for a name resolved with RefOf; see SetRef.
+func (e *Event) AddRef(ref Ref, value string) {
+	switch {
+	case value == "":
+	case ref.key != noKey:
+		e.AddKey(ref.key, value)
+	default:
+		e.setExtra(nameInfo(ref), value)
 	}
-	e.setExtra(ni, value)
 }
 
 // AddKey stores value as one more value of a slotted field; see Add.

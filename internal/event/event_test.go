@@ -419,3 +419,42 @@ func TestResetClearsEverything(t *testing.T) {
 		})
 	}
 }
+
+// TestRefFormsMatchNameForms checks that SetRef and AddRef with a name
+// resolved once give the event Set and Add give with the name: slotted,
+// well-known extra and unknown names, lists, and empty values.
+func TestRefFormsMatchNameForms(t *testing.T) {
+	type op struct {
+		add         bool
+		name, value string
+	}
+	ops := []op{
+		{false, "process.command_line", "a"}, {true, "process.command_line", "b"},
+		{false, "winlog.event_data.Image", "c"}, {true, "winlog.event_data.Image", "d"},
+		{false, "x.custom", "e"}, {true, "x.custom", "f"}, {false, "x.custom", ""},
+		{true, "host.name", ""}, {false, "host.name", "g"}, {false, "host.name", "h"},
+	}
+	var byName, byRef Event
+	for _, o := range ops {
+		if o.add {
+			byName.Add(o.name, o.value)
+			byRef.AddRef(RefOf(o.name), o.value)
+		} else {
+			byName.Set(o.name, o.value)
+			byRef.SetRef(RefOf(o.name), o.value)
+		}
+	}
+	dump := func(e *Event) string {
+		var sb strings.Builder
+		e.Fields(func(n, v string) bool { fmt.Fprintf(&sb, "%s=%s;", n, v); return true })
+		return sb.String()
+	}
+	if a, b := dump(&byName), dump(&byRef); a != b || a == "" {
+		t.Fatalf("by name %q, by ref %q", a, b)
+	}
+	var got []string
+	byRef.Each(RefOf("x.custom"), func(v string) bool { got = append(got, v); return true })
+	if !slices.Equal(got, []string{"e", "f"}) {
+		t.Fatalf("x.custom = %q, want [e f]", got)
+	}
+}

@@ -6,7 +6,8 @@ import (
 	"github.com/xsoc/xsoc/internal/event"
 )
 
-// span is a range of builder.buf: the bytes of one value or one field name.
+// span is a range of builder.buf, the bytes of one value, or of
+// builder.names, the bytes of one field name.
 type span struct{ lo, hi int }
 
 func (s span) empty() bool { return s.lo >= s.hi }
@@ -16,15 +17,18 @@ func (s span) empty() bool { return s.lo >= s.hi }
 const noSlot event.Key = 255
 
 // pending is one field to store once the record has been parsed. The field
-// is a slot (key), a static name (name) or a name built in the buffer (dyn);
-// its value is a static string (lit) or a span of the buffer (val).
+// is a slot (key), a static name (name) or a name built in names (dyn);
+// its value is a static string (lit) or a span of the buffer (val). Static
+// strings are held in builder.strs and named here by 1 + their index, so
+// that a pending holds no pointer: appending one then needs no GC write
+// barrier, which, with a collection running, cost more than the append.
 type pending struct {
 	key  event.Key
-	name string
+	add  bool  // a further value of slot key (keyOnce)
+	name int32 // 1 + index in strs of a static name, or 0
+	lit  int32 // 1 + index in strs of a static value, or 0
 	dyn  span
-	lit  string
 	val  span
-	add  bool // a further value of slot key (keyOnce)
 }
 
 // builder collects the fields of one record before they are stored in an
@@ -35,6 +39,20 @@ type pending struct {
 type builder struct {
 	buf  []byte
 	sets []pending
+	strs []string // the static names and values of sets
+	// names holds the field names built for the record. They are kept
+	// apart from the values: resolved, a name is the event package's
+	// copy of a known name or the one the parser keeps (see refBytes),
+	// never a piece of the record's string, which is then that much
+	// shorter.
+	names []byte
+	// refs holds the field names of the sets that have one, in order,
+	// resolved (see ref).
+	refs []namedRef
+	// seen resolves the built names met before, so that a record's
+	// names cost no allocation when the last record's differ (see
+	// refBytes). It is emptied when it reaches maxSeen names.
+	seen map[string]event.Ref
 	has  [256]bool // slots already set, for first-value-wins fields
 
 	time     time.Time // source timestamp, zero if the record has none
@@ -46,6 +64,8 @@ type builder struct {
 func (b *builder) reset() {
 	b.buf = b.buf[:0]
 	b.sets = b.sets[:0]
+	b.strs = b.strs[:0]
+	b.names = b.names[:0]
 	b.has = [256]bool{}
 	b.time = time.Time{}
 	b.timeRank = 0
@@ -98,7 +118,14 @@ func (b *builder) keyLit(k event.Key, s string) {
 		return
 	}
 	b.has[k] = true
-	b.sets = append(b.sets, pending{key: k, lit: s})
+	b.sets = append(b.sets, pending{key: k, lit: b.str(s)})
+}
+
+// str files the static string s in strs and returns what a pending
+// names it by.
+func (b *builder) str(s string) int32 {
+	b.strs = append(b.strs, s)
+	return int32(len(b.strs))
 }
 
 // named sets the field called name to the value at v.
@@ -106,12 +133,12 @@ func (b *builder) named(name string, v span) {
 	if v.empty() {
 		return
 	}
-	b.sets = append(b.sets, pending{key: noSlot, name: name, val: v})
+	b.sets = append(b.sets, pending{key: noSlot, name: b.str(name), val: v})
 }
 
 // namedLit sets the field called name to the static value s.
 func (b *builder) namedLit(name, s string) {
-	b.sets = append(b.sets, pending{key: noSlot, name: name, lit: s})
+	b.sets = append(b.sets, pending{key: noSlot, name: b.str(name), lit: b.str(s)})
 }
 
 // dynamic sets the field whose name is at n to the value at v.
@@ -130,12 +157,25 @@ func (p *Parser) leafName(prefix string, extra []byte, l leaf) span {
 		return p.lastName
 	}
 	b := &p.b
-	lo := len(b.buf)
-	b.buf = append(b.buf, prefix...)
-	b.buf = append(b.buf, extra...)
-	b.buf = append(b.buf, p.paths[l.path.lo:l.path.hi]...)
-	p.lastPath, p.lastName = l.path, span{lo, len(b.buf)}
+	lo := len(b.names)
+	b.names = append(b.names, prefix...)
+	b.names = append(b.names, extra...)
+	b.names = append(b.names, p.paths[l.path.lo:l.path.hi]...)
+	p.lastPath, p.lastName = l.path, span{lo, len(b.names)}
 	return p.lastName
+}
+
+// addName appends the field name n to names and returns its span.
+func (b *builder) addName(n []byte) span {
+	return b.joinName("", n)
+}
+
+// joinName appends the field name prefix+n to names and returns its span.
+func (b *builder) joinName(prefix string, n []byte) span {
+	lo := len(b.names)
+	b.names = append(b.names, prefix...)
+	b.names = append(b.names, n...)
+	return span{lo, len(b.names)}
 }
 
 // prefixed sets the field named prefix+path to the value at v, building the
@@ -144,20 +184,20 @@ func (b *builder) prefixed(prefix string, path []byte, v span) {
 	if v.empty() {
 		return
 	}
-	lo := len(b.buf)
-	b.buf = append(b.buf, prefix...)
-	b.buf = append(b.buf, path...)
-	b.sets = append(b.sets, pending{key: noSlot, dyn: span{lo, len(b.buf)}, val: v})
+	b.sets = append(b.sets, pending{key: noSlot, dyn: b.joinName(prefix, path), val: v})
 }
 
 // flush stores every collected field in ev. It cannot fail: everything that
 // can go wrong was checked while the record was parsed.
 func (b *builder) flush(ev *event.Event) {
 	s := string(b.buf) // the one allocation all values and names share
+	names := 0
 	for i := range b.sets {
 		f := &b.sets[i]
-		v := f.lit
-		if v == "" {
+		var v string
+		if f.lit != 0 {
+			v = b.strs[f.lit-1]
+		} else {
 			v = s[f.val.lo:f.val.hi]
 		}
 		switch {
@@ -165,12 +205,14 @@ func (b *builder) flush(ev *event.Event) {
 			ev.AddKey(f.key, v)
 		case f.key != noSlot:
 			ev.SetKey(f.key, v)
-		case f.name != "":
-			ev.Set(f.name, v)
+		case f.name != 0:
+			ev.SetRef(b.ref(names, b.strs[f.name-1]), v)
+			names++
 		default:
 			// A record's own names: repeated (an array), they are a
 			// list, in slotted fields too.
-			ev.Add(s[f.dyn.lo:f.dyn.hi], v)
+			ev.AddRef(b.refBytes(names, b.names[f.dyn.lo:f.dyn.hi]), v)
+			names++
 		}
 	}
 	if !b.time.IsZero() {
@@ -181,22 +223,75 @@ func (b *builder) flush(ev *event.Event) {
 	}
 }
 
+// namedRef is a field name and what it resolves to.
+type namedRef struct {
+	name string
+	ref  event.Ref
+}
+
+// ref resolves name, the n-th field name of the record (counting those
+// the builder stores by name), from n = 0 up. The records of one source
+// mostly have the same names in the same order, so the name the previous
+// record had at n is compared first: equal bytes cost less than hashing
+// the name to look it up.
+func (b *builder) ref(n int, name string) event.Ref {
+	if n < len(b.refs) && b.refs[n].name == name {
+		return b.refs[n].ref
+	}
+	return b.remember(n, event.RefOf(name))
+}
+
+// maxSeen bounds builder.seen: names are few per source, but a record
+// may make up its own.
+const maxSeen = 4096
+
+// refBytes is ref for a name built in names. A name met before resolves
+// without allocating: from the previous record, or from seen. A new one
+// is copied to a string once.
+func (b *builder) refBytes(n int, name []byte) event.Ref {
+	if n < len(b.refs) && b.refs[n].name == string(name) {
+		return b.refs[n].ref
+	}
+	ref, ok := b.seen[string(name)]
+	if !ok {
+		ref = event.RefOf(string(name))
+		if b.seen == nil || len(b.seen) >= maxSeen {
+			b.seen = make(map[string]event.Ref)
+		}
+		b.seen[ref.Name()] = ref
+	}
+	return b.remember(n, ref)
+}
+
+// remember records ref as the resolution of the record's n-th name.
+func (b *builder) remember(n int, ref event.Ref) event.Ref {
+	r := namedRef{name: ref.Name(), ref: ref}
+	if n < len(b.refs) {
+		b.refs[n] = r
+	} else {
+		b.refs = append(b.refs, r)
+	}
+	return ref
+}
+
 // checkpoint is the state of a builder to return to when an optional part
 // of a record (CEF inside syslog) turns out malformed.
 type checkpoint struct {
-	buf, sets int
-	has       [256]bool
-	time      time.Time
-	timeRank  int
+	buf, sets, strs, names int
+	has                    [256]bool
+	time                   time.Time
+	timeRank               int
 }
 
 func (b *builder) checkpoint() checkpoint {
-	return checkpoint{buf: len(b.buf), sets: len(b.sets), has: b.has, time: b.time, timeRank: b.timeRank}
+	return checkpoint{buf: len(b.buf), sets: len(b.sets), strs: len(b.strs), names: len(b.names), has: b.has, time: b.time, timeRank: b.timeRank}
 }
 
 func (b *builder) rollback(c checkpoint) {
 	b.buf = b.buf[:c.buf]
 	b.sets = b.sets[:c.sets]
+	b.strs = b.strs[:c.strs]
+	b.names = b.names[:c.names]
 	b.has = c.has
 	b.time = c.time
 	b.timeRank = c.timeRank

@@ -86,21 +86,20 @@ type Parser struct {
 	// lastPath and lastName cache the field name made for the previous
 	// leaf: the elements of an array share it.
 	lastPath, lastName span
-	pairs              []pair // CEF extension or Windows event data
-	norm               []byte // a normalised path, for the Windows format
-	prefix             []byte // zeek.<log>. for logs without a fixed prefix
+	pairs              []pair    // CEF extension
+	items              []winItem // Windows event data
+	norm               []byte    // a normalised path, for the Windows format
+	prefix             []byte    // zeek.<log>. for logs without a fixed prefix
 	// shape is what the last decodeJSON saw of the names Sniff decides
 	// by, for Auto.
 	shape jsonShape
 }
 
-// pair is a name and a value taken from a record: a CEF extension or a
-// Windows EventData item. The name is in the original record or in the
-// builder's buffer; the value is always a span of the buffer. For Windows,
-// key is the span of the field name (winlog.event_data.<name>).
+// pair is a name and a value taken from a CEF extension. The name is in
+// the original record or in the builder's buffer; the value is always a
+// span of the buffer.
 type pair struct {
 	name []byte
-	key  span
 	val  span
 }
 

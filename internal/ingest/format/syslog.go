@@ -181,12 +181,12 @@ func (p *Parser) structuredData(s []byte, base, i int) (int, error) {
 				val = b.sdUnescape(s[valLo:i])
 			}
 			i++ // the closing quote
-			lo := b.mark()
-			b.buf = append(b.buf, "syslog.sd."...)
-			b.buf = append(b.buf, id...)
-			b.buf = append(b.buf, '.')
-			b.buf = append(b.buf, name...)
-			b.dynamic(b.since(lo), val)
+			lo := len(b.names)
+			b.names = append(b.names, "syslog.sd."...)
+			b.names = append(b.names, id...)
+			b.names = append(b.names, '.')
+			b.names = append(b.names, name...)
+			b.dynamic(span{lo, len(b.names)}, val)
 		}
 		if i >= len(s) || s[i] != ']' {
 			return i, fmt.Errorf("syslog: STRUCTURED-DATA [%s: missing ]", id)

@@ -71,7 +71,7 @@ func (p *Parser) parseWindows(line []byte) error {
 // mapWindows maps the decoded leaves of a Windows record.
 func (p *Parser) mapWindows() error {
 	r := winRecord{group: -1}
-	p.pairs = p.pairs[:0]
+	p.items = p.items[:0]
 	p.winShape(&r)
 	n := len(p.leaves)
 	for i := 0; i < n; i++ {
@@ -116,7 +116,7 @@ func (p *Parser) winLeaf(l leaf, r *winRecord) {
 		switch string(raw) {
 		case event.FieldID, event.FieldMember, event.FieldIngested, event.FieldOriginal, "":
 		default:
-			b.dynamic(b.add(raw), l.val)
+			b.dynamic(b.addName(raw), l.val)
 		}
 		return
 	}
@@ -166,9 +166,9 @@ func (p *Parser) winLeaf(l leaf, r *winRecord) {
 // winKeep keeps a field the mapping does not know under its own name.
 func (p *Parser) winKeep(raw, norm []byte, v span) {
 	if len(norm) > 0 {
-		p.b.dynamic(p.b.add(norm), v)
+		p.b.dynamic(p.b.addName(norm), v)
 	} else if len(raw) > 0 {
-		p.b.dynamic(p.b.add(raw), v)
+		p.b.dynamic(p.b.addName(raw), v)
 	}
 }
 
@@ -237,10 +237,7 @@ func (p *Parser) winBeatsField(name []byte, v span, r *winRecord) {
 	case "logon.type":
 		b.key(event.WinlogLogonType, v)
 	default:
-		lo := b.mark()
-		b.buf = append(b.buf, "winlog."...)
-		b.buf = append(b.buf, name...)
-		b.dynamic(b.since(lo), v)
+		b.dynamic(b.joinName("winlog.", name), v)
 	}
 }
 
@@ -363,10 +360,10 @@ func (p *Parser) winFlushGroup(r *winRecord) {
 func (p *Parser) winUnnamed(v span, r *winRecord) {
 	r.unnamed++
 	b := &p.b
-	lo := b.mark()
-	b.buf = append(b.buf, "param"...)
-	b.buf = strconv.AppendInt(b.buf, int64(r.unnamed), 10)
-	p.winData(b.bytes(b.since(lo)), v)
+	lo := len(b.names)
+	b.names = append(b.names, "param"...)
+	b.names = strconv.AppendInt(b.names, int64(r.unnamed), 10)
+	p.winData(b.names[lo:], v)
 }
 
 // winData records one event data item: it is stored as
@@ -375,19 +372,30 @@ func (p *Parser) winUnnamed(v span, r *winRecord) {
 // names fields: Defender's "Threat Name" is ThreatName.
 func (p *Parser) winData(name []byte, v span) {
 	b := &p.b
-	lo := b.mark()
-	b.buf = append(b.buf, "winlog.event_data."...)
+	lo := len(b.names)
+	b.names = append(b.names, "winlog.event_data."...)
 	for _, c := range name {
 		if c != ' ' {
-			b.buf = append(b.buf, c)
+			b.names = append(b.names, c)
 		}
 	}
-	key := b.since(lo)
+	key := span{lo, len(b.names)}
 	if key.hi-key.lo == len("winlog.event_data.") {
-		b.buf = b.buf[:lo]
+		b.names = b.names[:lo]
 		return // no name
 	}
-	p.pairs = append(p.pairs, pair{name: b.buf[key.lo+len("winlog.event_data.") : key.hi], key: key, val: v})
+	p.items = append(p.items, winItem{key: key, val: v})
+}
+
+// winItem is one Windows event data item: the span of its field name
+// (winlog.event_data.<name>) and that of its value. It holds no pointer,
+// so that appending one needs no GC write barrier.
+type winItem struct{ key, val span }
+
+// itemName returns the name of event data item d, without the
+// winlog.event_data. of its field name.
+func (p *Parser) itemName(d winItem) []byte {
+	return p.b.names[d.key.lo+len("winlog.event_data.") : d.key.hi]
 }
 
 // isParamName reports whether an event data name is paramN, the name of
@@ -461,16 +469,16 @@ func (p *Parser) winFinish(r *winRecord) error {
 	b.keyLit(event.EventModule, r.module)
 	b.keyLit(event.EventDataset, winDatasets[r.module])
 	b.keyLit(event.EventKind, "event")
-	for _, d := range p.pairs {
+	for _, d := range p.items {
 		b.dynamic(d.key, d.val)
 	}
-	for _, d := range p.pairs {
-		if isParamName(d.name) {
+	for _, d := range p.items {
+		if isParamName(p.itemName(d)) {
 			// Unnamed values are, together, what Sigma rules call Data.
 			b.named("winlog.event_data.Data", d.val)
 		}
 	}
-	for _, d := range p.pairs {
+	for _, d := range p.items {
 		p.winECS(d, r)
 	}
 	p.winCategory(r)
@@ -523,14 +531,14 @@ func containsFold(s []byte, sub string) bool {
 func isDash(v []byte) bool { return len(v) == 0 || string(v) == "-" }
 
 // winECS maps one event data item to ECS where ECS has a name for it.
-func (p *Parser) winECS(d pair, r *winRecord) {
+func (p *Parser) winECS(d winItem, r *winRecord) {
 	b := &p.b
 	v := d.val
 	if isDash(b.bytes(v)) {
 		return
 	}
 	security4688 := r.module == "security" && r.id == 4688
-	switch string(d.name) {
+	switch string(p.itemName(d)) {
 	case "Image", "NewProcessName", "SourceImage":
 		p.winExecutable(event.ProcessExecutable, event.ProcessName, v)
 	case "ParentImage", "ParentProcessName":
@@ -739,8 +747,8 @@ func (p *Parser) winValueEvent(r *winRecord) bool {
 }
 
 func (p *Parser) winEventTypeIsValue() bool {
-	for _, d := range p.pairs {
-		if string(d.name) == "EventType" {
+	for _, d := range p.items {
+		if string(p.itemName(d)) == "EventType" {
 			return bytes.HasSuffix(p.b.bytes(d.val), []byte("Value"))
 		}
 	}
