@@ -23,9 +23,6 @@ type raising struct {
 	order   []*working
 	seen    map[string]bool // fingerprint + "\x00" + event id folded in this batch
 	created map[string]bool // ids of alerts this batch opened
-	// prepared holds the batch's hot statements, prepared once per
-	// transaction: parsing dominates their cost on SQLite.
-	prepared map[string]*sql.Stmt
 }
 
 // The statements Raise runs once or more per detection.
@@ -43,26 +40,6 @@ const (
 		ON CONFLICT (fingerprint, event_id) DO NOTHING`
 )
 
-// stmt returns q prepared on tx.
-func (r *raising) stmt(ctx context.Context, tx *store.Tx, q string) (*sql.Stmt, error) {
-	if st, ok := r.prepared[q]; ok {
-		return st, nil
-	}
-	st, err := tx.Prepare(ctx, q)
-	if err != nil {
-		return nil, err
-	}
-	r.prepared[q] = st
-	return st, nil
-}
-
-// close releases the prepared statements.
-func (r *raising) close() {
-	for _, st := range r.prepared {
-		st.Close()
-	}
-}
-
 // working is one alert in a raising, with what must be written for it.
 type working struct {
 	a         Alert
@@ -74,11 +51,10 @@ type working struct {
 func newRaising(s *Service, now time.Time) *raising {
 	return &raising{
 		s: s, now: now,
-		byID:     map[string]*working{},
-		byFP:     map[string][]*working{},
-		seen:     map[string]bool{},
-		created:  map[string]bool{},
-		prepared: map[string]*sql.Stmt{},
+		byID:    map[string]*working{},
+		byFP:    map[string][]*working{},
+		seen:    map[string]bool{},
+		created: map[string]bool{},
 	}
 }
 
@@ -134,14 +110,10 @@ func (r *raising) freshEvents(ctx context.Context, tx *store.Tx, fp string, ids 
 	if len(candidates) == 0 {
 		return nil, folded, nil
 	}
-	st, err := r.stmt(ctx, tx, queryFolded)
-	if err != nil {
-		return nil, "", err
-	}
 	known := map[string]string{}
 	for _, id := range candidates {
 		var al string
-		switch err := st.QueryRowContext(ctx, fp, id).Scan(&al); {
+		switch err := tx.QueryRow(ctx, queryFolded, fp, id).Scan(&al); {
 		case err == nil:
 			known[id] = al
 		case !errors.Is(err, sql.ErrNoRows):
@@ -186,11 +158,7 @@ func (r *raising) target(ctx context.Context, tx *store.Tx, fp string, t time.Ti
 	if w := scan(); w != nil {
 		return w, nil
 	}
-	st, err := r.stmt(ctx, tx, queryOpen)
-	if err != nil {
-		return nil, err
-	}
-	rows, err := st.QueryContext(ctx, fp, store.Nanos(t.Add(-win)), store.Nanos(t.Add(win)))
+	rows, err := tx.Query(ctx, queryOpen, fp, store.Nanos(t.Add(-win)), store.Nanos(t.Add(win)))
 	if err != nil {
 		return nil, err
 	}
@@ -289,14 +257,6 @@ func (r *raising) merge(w *working, in *Alert, fresh []string) {
 
 // write stores every changed alert and the event ids it folded.
 func (r *raising) write(ctx context.Context, tx *store.Tx) error {
-	upsert, err := r.stmt(ctx, tx, upsertAlert)
-	if err != nil {
-		return err
-	}
-	insert, err := r.stmt(ctx, tx, insertEvent)
-	if err != nil {
-		return err
-	}
 	for _, w := range r.order {
 		if !w.changed {
 			continue
@@ -306,14 +266,14 @@ func (r *raising) write(ctx context.Context, tx *store.Tx) error {
 		if err != nil {
 			return fmt.Errorf("encode alert %s: %w", a.ID, err)
 		}
-		_, err = upsert.ExecContext(ctx, a.ID, w.fp, a.Member, a.Detector, a.RuleID, int64(a.Severity), int64(a.TLP),
+		_, err = tx.Exec(ctx, upsertAlert, a.ID, w.fp, a.Member, a.Detector, a.RuleID, int64(a.Severity), int64(a.TLP),
 			techniqueColumn(a.Techniques), string(a.Status), a.Count, store.Nanos(a.EventTime),
 			store.Nanos(a.LastSeen), store.Nanos(a.Detected), string(doc), triageScore(a))
 		if err != nil {
 			return fmt.Errorf("store alert %s: %w", a.ID, err)
 		}
 		for _, ev := range w.newEvents {
-			if _, err := insert.ExecContext(ctx, w.fp, ev, a.ID); err != nil {
+			if _, err := tx.Exec(ctx, insertEvent, w.fp, ev, a.ID); err != nil {
 				return fmt.Errorf("store event %s of alert %s: %w", ev, a.ID, err)
 			}
 		}

@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -83,6 +84,14 @@ type Service struct {
 	// pending is set when a publication failed; the next Raise then sends
 	// every unpublished alert, not only its own.
 	pending atomic.Bool
+	// marks are the alerts published since the last Raise committed,
+	// each with the count (its state) the bus holds. They are recorded
+	// in the next Raise's transaction, or by recordMarks when no Raise
+	// comes soon: a transaction of their own for every batch cost
+	// another commit per batch. Guarded by raiseMu, as is markTimer,
+	// which runs recordMarks.
+	marks     map[string]int
+	markTimer *time.Timer
 
 	subMu     sync.RWMutex
 	subs      []func(Alert)
@@ -273,6 +282,16 @@ func fingerprint(a *Alert) string {
 // skipped and reported in the returned error; the rest of the batch is
 // still raised.
 func (s *Service) Raise(ctx context.Context, batch []Alert) ([]Alert, error) {
+	return s.RaiseThen(ctx, batch, nil)
+}
+
+// RaiseThen raises batch as Raise does and, when then is not nil, runs
+// then inside the same transaction with the alerts Raise returns: what
+// then writes (the incidents the alerts join) commits with the alerts, in
+// one commit, or neither does. An error from then rolls the batch back
+// and is returned. then must not keep tx. The alerts returned are nil
+// exactly when the batch was not stored.
+func (s *Service) RaiseThen(ctx context.Context, batch []Alert, then func(tx *store.Tx, raised []Alert) error) ([]Alert, error) {
 	var bad []error
 	valid := make([]Alert, 0, len(batch))
 	for i := range batch {
@@ -284,56 +303,149 @@ func (s *Service) Raise(ctx context.Context, batch []Alert) ([]Alert, error) {
 	}
 	s.raiseMu.Lock()
 	defer s.raiseMu.Unlock()
-	now := s.opts.Now().UTC()
-	var r *raising
+	r := newRaising(s, s.opts.Now().UTC())
 	err := s.db.InTx(ctx, func(tx *store.Tx) error {
-		r = newRaising(s, now)
-		defer r.close()
+		if err := s.writeMarks(ctx, tx); err != nil {
+			return err
+		}
 		for i := range valid {
 			if err := r.fold(ctx, tx, valid[i]); err != nil {
 				return err
 			}
 		}
-		return r.write(ctx, tx)
+		if err := r.write(ctx, tx); err != nil || then == nil {
+			return err
+		}
+		all, _ := r.results()
+		return then(tx, all)
 	})
 	if err != nil {
 		return nil, errors.Join(append([]error{fmt.Errorf("alert: raise: %w", err)}, bad...)...)
 	}
+	s.marks = nil // recorded in the transaction just committed
 	out, changed := r.results()
 	for i := range changed {
 		if r.created[changed[i].ID] {
 			s.times.observe(timeToDetect, &changed[i], changed[i].Detected)
 		}
 	}
-	perr := s.publishAfterCommit(ctx, out)
+	perr := s.publishAfterCommit(ctx, changed)
 	s.notify(changed)
 	return out, errors.Join(append([]error{perr}, bad...)...)
 }
 
-// publishAfterCommit publishes the unpublished ones among out, or every
-// unpublished alert when an earlier publication failed.
-func (s *Service) publishAfterCommit(ctx context.Context, out []Alert) error {
+// publishAfterCommit publishes the alerts a Raise just changed, or every
+// unpublished alert when an earlier publication failed. The alerts a
+// Raise left unchanged (replays) were published when they last changed:
+// a publication that failed then set pending, and one a crash cut short
+// is sent by Republish at start-up.
+func (s *Service) publishAfterCommit(ctx context.Context, changed []Alert) error {
 	if s.pub == nil {
 		return nil
 	}
 	if s.pending.Load() {
-		_, err := s.Republish(ctx)
+		_, err := s.republish(ctx)
 		return err
 	}
-	ids := make([]string, len(out))
-	for i := range out {
-		ids[i] = out[i].ID
+	if len(changed) == 0 {
+		return nil
 	}
-	_, err := s.publishWhere(ctx, "id IN ("+placeholders(len(ids))+")", anys(ids))
-	return err
+	errs := s.publishEach(ctx, changed)
+	if s.marks == nil {
+		s.marks = make(map[string]int, len(changed))
+	}
+	var failed error
+	for i := range changed {
+		if errs[i] != nil {
+			failed = cmp.Or(failed, errs[i])
+			continue
+		}
+		s.marks[changed[i].ID] = max(s.marks[changed[i].ID], changed[i].Count)
+	}
+	s.scheduleMarks()
+	if failed != nil {
+		s.pending.Store(true)
+	}
+	return failed
+}
+
+// markPublished records that the bus holds an alert's state (its count).
+const markPublished = `UPDATE alerts SET published = ? WHERE id = ? AND published < ?`
+
+// writeMarks records the pending marks inside tx, in id order (concurrent
+// writers on PostgreSQL then lock rows in one order). The caller holds
+// raiseMu and clears the marks once tx committed.
+func (s *Service) writeMarks(ctx context.Context, tx *store.Tx) error {
+	ids := make([]string, 0, len(s.marks))
+	for id := range s.marks {
+		ids = append(ids, id)
+	}
+	slices.Sort(ids)
+	for _, id := range ids {
+		if _, err := tx.Exec(ctx, markPublished, s.marks[id], id, s.marks[id]); err != nil {
+			return fmt.Errorf("mark %s published: %w", id, err)
+		}
+	}
+	return nil
+}
+
+// markDelay is how long published alerts wait for the next Raise to
+// record them before recordMarks does.
+const markDelay = time.Second
+
+// scheduleMarks has recordMarks run after markDelay unless a Raise
+// records the marks first. The caller holds raiseMu.
+func (s *Service) scheduleMarks() {
+	if len(s.marks) == 0 {
+		return
+	}
+	if s.markTimer == nil {
+		s.markTimer = time.AfterFunc(markDelay, func() { s.RecordPublished(context.Background()) })
+		return
+	}
+	s.markTimer.Reset(markDelay)
+}
+
+// RecordPublished records in the store which alerts the bus holds, for
+// those published since the last Raise (which records them otherwise).
+// Call it before closing the store: alerts published but not recorded
+// are sent again by Republish at the next start (the bus absorbs a repeat
+// within its duplicate window).
+func (s *Service) RecordPublished(ctx context.Context) error {
+	s.raiseMu.Lock()
+	defer s.raiseMu.Unlock()
+	return s.recordMarks(ctx)
+}
+
+// recordMarks is RecordPublished for a caller holding raiseMu.
+func (s *Service) recordMarks(ctx context.Context) error {
+	if len(s.marks) == 0 {
+		return nil
+	}
+	if err := s.db.InTx(ctx, func(tx *store.Tx) error { return s.writeMarks(ctx, tx) }); err != nil {
+		return fmt.Errorf("alert: record publications: %w", err)
+	}
+	s.marks = nil
+	return nil
 }
 
 // Republish sends every alert whose latest state has not been published
 // (after a bus outage or a crash between commit and publish) and returns
 // how many it sent. Call it at start-up; Raise calls it after a failure.
 func (s *Service) Republish(ctx context.Context) (int, error) {
+	s.raiseMu.Lock()
+	defer s.raiseMu.Unlock()
+	return s.republish(ctx)
+}
+
+// republish is Republish for a caller holding raiseMu. Alerts published
+// since the last Raise are recorded first, not sent again.
+func (s *Service) republish(ctx context.Context) (int, error) {
 	if s.pub == nil {
 		return 0, nil
+	}
+	if err := s.recordMarks(ctx); err != nil {
+		return 0, err
 	}
 	s.pending.Store(false)
 	total := 0
@@ -363,7 +475,35 @@ func (s *Service) publishWhere(ctx context.Context, cond string, args []any) (in
 	if err != nil {
 		return 0, err
 	}
+	errs := s.publishEach(ctx, alerts)
+	var failed error
+	err = s.db.InTx(ctx, func(tx *store.Tx) error {
+		for i := range alerts {
+			if errs[i] != nil {
+				failed = cmp.Or(failed, errs[i])
+				continue
+			}
+			if _, err := tx.Exec(ctx, markPublished, alerts[i].Count, alerts[i].ID, alerts[i].Count); err != nil {
+				return fmt.Errorf("alert: mark %s published: %w", alerts[i].ID, err)
+			}
+		}
+		return nil
+	})
+	if err != nil || failed != nil {
+		s.pending.Store(true)
+		return 0, cmp.Or(err, failed)
+	}
+	return len(alerts), nil
+}
+
+// publishEach publishes alerts, all at once, and returns each one's
+// outcome.
+func (s *Service) publishEach(ctx context.Context, alerts []Alert) []error {
 	errs := make([]error, len(alerts))
+	if len(alerts) == 1 { // the common case at a steady rate
+		errs[0] = s.publish(ctx, &alerts[0])
+		return errs
+	}
 	next := make(chan int)
 	var wg sync.WaitGroup
 	for range min(publishers, len(alerts)) {
@@ -380,29 +520,7 @@ func (s *Service) publishWhere(ctx context.Context, cond string, args []any) (in
 	}
 	close(next)
 	wg.Wait()
-	var failed error
-	err = s.db.InTx(ctx, func(tx *store.Tx) error {
-		mark, err := tx.Prepare(ctx, `UPDATE alerts SET published = ? WHERE id = ? AND published < ?`)
-		if err != nil {
-			return err
-		}
-		defer mark.Close()
-		for i := range alerts {
-			if errs[i] != nil {
-				failed = cmp.Or(failed, errs[i])
-				continue
-			}
-			if _, err := mark.ExecContext(ctx, alerts[i].Count, alerts[i].ID, alerts[i].Count); err != nil {
-				return fmt.Errorf("alert: mark %s published: %w", alerts[i].ID, err)
-			}
-		}
-		return nil
-	})
-	if err != nil || failed != nil {
-		s.pending.Store(true)
-		return 0, cmp.Or(err, failed)
-	}
-	return len(alerts), nil
+	return errs
 }
 
 // publish sends one alert's current state on the bus.

@@ -286,6 +286,50 @@ func TestPublishAndRepublish(t *testing.T) {
 	})
 }
 
+// TestPublicationsRecordedWithTheNextRaise: which states the bus holds is
+// recorded in the next Raise's transaction, not in one of its own per
+// batch; RecordPublished records the rest. Each batch's alerts are then
+// published once, and none is left for Republish.
+func TestPublicationsRecordedWithTheNextRaise(t *testing.T) {
+	storetest.Each(t, schemas(), func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		pub := &recorder{}
+		s := newService(t, db, pub, &clock{now: t0.Add(time.Minute)}, nil)
+		unrecorded := func() int {
+			var n int
+			if err := db.QueryRow(ctx, `SELECT COUNT(*) FROM alerts WHERE published < hits`).Scan(&n); err != nil {
+				t.Fatal(err)
+			}
+			return n
+		}
+		tests := []struct {
+			batch []alert.Alert
+			left  int // alerts published but not recorded yet after the batch
+		}{
+			{[]alert.Alert{detection("m1", "r1", "h1", "e1", t0), detection("m1", "r2", "h1", "e2", t0)}, 2},
+			{[]alert.Alert{detection("m1", "r3", "h1", "e3", t0)}, 1},
+			{[]alert.Alert{detection("m1", "r1", "h1", "e4", t0)}, 1}, // folds into r1's alert
+		}
+		for i, tt := range tests {
+			if _, err := s.Raise(ctx, tt.batch); err != nil {
+				t.Fatal(err)
+			}
+			if n := unrecorded(); n != tt.left {
+				t.Fatalf("batch %d: %d alerts not recorded as published, want %d", i, n, tt.left)
+			}
+		}
+		if err := s.RecordPublished(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if n := unrecorded(); n != 0 {
+			t.Fatalf("%d alerts not recorded as published after RecordPublished", n)
+		}
+		if n, err := s.Republish(ctx); err != nil || n != 0 || len(pub.ids()) != 4 {
+			t.Fatalf("Republish = %d, %v after %d publications; want nothing left after 4", n, err, len(pub.ids()))
+		}
+	})
+}
+
 // TestBatchSubscribersAndManyPublications: a batch of many alerts is
 // published whole (each state once, all marked published), the batch
 // subscribers get its new and changed alerts in one call, and a replay

@@ -47,14 +47,20 @@ func (p *placing) campaign(ctx context.Context, a *alert.Alert) error {
 	slices.Sort(keys)
 	keys = slices.Compact(keys)
 	country := strings.ToUpper(p.c.opts.MemberCountry(a.Member))
+	// The country each key was just sighted in, at a's event time.
+	sighted := make(map[string]string, len(keys))
 	for _, key := range keys {
-		if _, err := p.tx.Exec(ctx, `INSERT INTO campaign_sightings (entity, alert_id, member, country, event_time)
+		res, err := p.tx.Exec(ctx, `INSERT INTO campaign_sightings (entity, alert_id, member, country, event_time)
 			VALUES (?, ?, ?, ?, ?) ON CONFLICT (entity, alert_id) DO NOTHING`,
-			key, a.ID, a.Member, country, store.Nanos(a.EventTime)); err != nil {
+			key, a.ID, a.Member, country, store.Nanos(a.EventTime))
+		if err != nil {
 			return fmt.Errorf("campaign sighting: %w", err)
 		}
+		if n, _ := res.RowsAffected(); n > 0 {
+			sighted[key] = country
+		}
 	}
-	crossing, err := p.crossing(ctx, keys, a.EventTime)
+	crossing, err := p.crossing(ctx, keys, a.EventTime, sighted)
 	if err != nil {
 		return err
 	}
@@ -115,7 +121,8 @@ func (p *placing) window(t time.Time) (from, to int64) {
 }
 
 // crossing reports which of keys were sighted in two or more countries
-// within the campaign window around t.
+// within the campaign window around t; sighted holds the country some of
+// them were just sighted in, at t.
 //
 // A key that fires often (a rule at many hosts) has as many sightings in
 // the window as alerts, and counting their countries read them all for
@@ -124,11 +131,11 @@ func (p *placing) window(t time.Time) (from, to int64) {
 // was ever sighted in, in order — found with one index seek each, and
 // there are few — one more seek says whether a sighting of it lies in the
 // window, until two do.
-func (p *placing) crossing(ctx context.Context, keys []string, t time.Time) (map[string]bool, error) {
+func (p *placing) crossing(ctx context.Context, keys []string, t time.Time, sighted map[string]string) (map[string]bool, error) {
 	from, to := p.window(t)
 	out := make(map[string]bool, len(keys))
 	for _, k := range keys {
-		n, err := p.countriesWithin(ctx, k, from, to, 2)
+		n, err := p.countriesWithin(ctx, k, from, to, 2, sighted[k])
 		if err != nil {
 			return nil, fmt.Errorf("campaign countries: %w", err)
 		}
@@ -141,8 +148,9 @@ func (p *placing) crossing(ctx context.Context, keys []string, t time.Time) (map
 // with event times in [from, to]; sightings without a country do not
 // count. It walks the countries of k through the campaign_sightings_country
 // index (entity, country, event_time): each step costs two seeks,
-// however many sightings there are.
-func (p *placing) countriesWithin(ctx context.Context, k string, from, to int64, limit int) (int, error) {
+// however many sightings there are, and one for country known, which k
+// is known to have been sighted in within [from, to].
+func (p *placing) countriesWithin(ctx context.Context, k string, from, to int64, limit int, known string) (int, error) {
 	n, country := 0, ""
 	for n < limit {
 		err := p.tx.QueryRow(ctx, `SELECT country FROM campaign_sightings
@@ -152,6 +160,10 @@ func (p *placing) countriesWithin(ctx context.Context, k string, from, to int64,
 		}
 		if err != nil {
 			return 0, err
+		}
+		if country == known { // "" never is: only countries are walked
+			n++
+			continue
 		}
 		var one int
 		err = p.tx.QueryRow(ctx, `SELECT 1 FROM campaign_sightings

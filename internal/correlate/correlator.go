@@ -252,6 +252,26 @@ func (c *Correlator) notify(ctx context.Context, ids []string) error {
 // placed is only refreshed (severity, times), so a batch may be processed
 // again after a crash.
 func (c *Correlator) Process(ctx context.Context, alerts []alert.Alert) error {
+	var after func(context.Context) error
+	err := c.db.InTx(ctx, func(tx *store.Tx) error {
+		var err error
+		after, err = c.ProcessIn(ctx, tx, alerts)
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	return after(ctx)
+}
+
+// ProcessIn places alerts as Process does, inside tx, which the caller
+// commits: the alert sink raises a batch and places its alerts in one
+// transaction (alert.Service.RaiseThen). The correlator's other writers
+// wait until tx ends. Once tx committed, the caller runs after, which
+// tells the incident hooks and reports the alerts that could not be
+// placed (ErrInvalid); an error from ProcessIn itself means tx must roll
+// back. Call it once per transaction.
+func (c *Correlator) ProcessIn(ctx context.Context, tx *store.Tx, alerts []alert.Alert) (after func(context.Context) error, err error) {
 	batch := make([]alert.Alert, 0, len(alerts))
 	var bad []error
 	for i := range alerts {
@@ -264,25 +284,26 @@ func (c *Correlator) Process(ctx context.Context, alerts []alert.Alert) error {
 	// Event-time order lets windows grow the way the attack did.
 	slices.SortStableFunc(batch, func(a, b alert.Alert) int { return a.EventTime.Compare(b.EventTime) })
 	c.mu.Lock()
-	defer c.mu.Unlock()
-	var touched []string
-	err := c.db.InTx(ctx, func(tx *store.Tx) error {
-		p := &placing{c: c, tx: tx, now: c.opts.Now().UTC(), touched: map[string]bool{}, cells: &cellTally{}}
-		for i := range batch {
-			if err := p.local(ctx, &batch[i]); err != nil {
-				return err
-			}
-			if err := p.campaign(ctx, &batch[i]); err != nil {
-				return err
-			}
-		}
-		touched = sortedKeys(p.touched)
-		return p.cells.flush(ctx, tx)
-	})
-	if err != nil {
-		return errors.Join(append([]error{fmt.Errorf("correlate: process: %w", err)}, bad...)...)
+	tx.AfterEnd(c.mu.Unlock)
+	p := &placing{c: c, tx: tx, now: c.opts.Now().UTC(), touched: map[string]bool{}, cells: &cellTally{}}
+	if p.unplaced, err = unplaced(ctx, tx, batch); err != nil {
+		return nil, fmt.Errorf("correlate: process: %w", err)
 	}
-	return errors.Join(append([]error{c.notify(ctx, touched)}, bad...)...)
+	for i := range batch {
+		if err := p.local(ctx, &batch[i]); err != nil {
+			return nil, fmt.Errorf("correlate: process: %w", err)
+		}
+		if err := p.campaign(ctx, &batch[i]); err != nil {
+			return nil, fmt.Errorf("correlate: process: %w", err)
+		}
+	}
+	if err := p.cells.flush(ctx, tx); err != nil {
+		return nil, fmt.Errorf("correlate: process: %w", err)
+	}
+	touched := sortedKeys(p.touched)
+	return func(ctx context.Context) error {
+		return errors.Join(append([]error{c.notify(ctx, touched)}, bad...)...)
+	}, nil
 }
 
 // placing is the state of one Process transaction.
@@ -294,18 +315,58 @@ type placing struct {
 	// cells gathers the batch's changes to the incidents' per-member
 	// values, written once per incident at the end.
 	cells *cellTally
+	// unplaced are the alerts of the batch that were in no incident when
+	// it began: newly raised ones, mostly. Such an alert has no home
+	// incident to look up, and the incidents it joins record its TLP
+	// level as it is.
+	unplaced map[string]bool
+}
+
+// unplaced returns which of alerts no incident holds, in one query.
+func unplaced(ctx context.Context, tx *store.Tx, alerts []alert.Alert) (map[string]bool, error) {
+	out := make(map[string]bool, len(alerts))
+	ids := make([]string, 0, len(alerts))
+	for i := range alerts {
+		if !out[alerts[i].ID] {
+			out[alerts[i].ID] = true
+			ids = append(ids, alerts[i].ID)
+		}
+	}
+	for len(ids) > 0 {
+		chunk := ids[:min(len(ids), 500)]
+		ids = ids[len(chunk):]
+		rows, err := tx.Query(ctx, `SELECT DISTINCT alert_id FROM incident_alerts WHERE alert_id IN (`+placeholders(len(chunk))+`)`, anys(chunk)...)
+		if err != nil {
+			return nil, err
+		}
+		for rows.Next() {
+			var id string
+			if err := rows.Scan(&id); err != nil {
+				rows.Close()
+				return nil, err
+			}
+			delete(out, id)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
 }
 
 // local puts a into its local incident.
 func (p *placing) local(ctx context.Context, a *alert.Alert) error {
-	var home string
-	err := p.tx.QueryRow(ctx, `SELECT incident_id FROM incident_alerts WHERE alert_id = ? AND home = 1`, a.ID).Scan(&home)
-	switch {
-	case err == nil:
-		a.Incident = home
-		return p.refresh(ctx, home, a)
-	case !store.NotFound(err):
-		return err
+	if !p.unplaced[a.ID] {
+		var home string
+		err := p.tx.QueryRow(ctx, `SELECT incident_id FROM incident_alerts WHERE alert_id = ? AND home = 1`, a.ID).Scan(&home)
+		switch {
+		case err == nil:
+			a.Incident = home
+			return p.refresh(ctx, home, a)
+		case !store.NotFound(err):
+			return err
+		}
 	}
 	keys := localKeys(a)
 	id, err := p.findOpen(ctx, KindLocal, keys, a.EventTime, p.c.opts.Window)
@@ -407,16 +468,18 @@ func (p *placing) join(ctx context.Context, id string, a *alert.Alert, home bool
 // refresh widens incident id to a's times and severity and records a's
 // current TLP level (folding may have raised it).
 func (p *placing) refresh(ctx context.Context, id string, a *alert.Alert) error {
-	moved, err := p.tx.Exec(ctx, `UPDATE incident_alerts SET tlp = ? WHERE alert_id = ? AND tlp <> ?`,
-		int64(a.TLP), a.ID, int64(a.TLP))
-	if err != nil {
-		return err
-	}
-	if n, _ := moved.RowsAffected(); n > 0 {
-		// The alert changed TLP level: the viewers its values count
-		// for changed in every incident holding it.
-		if err := p.cells.retier(ctx, p.tx, a.ID); err != nil {
+	if !p.unplaced[a.ID] { // else every incident holding it took its level now
+		moved, err := p.tx.Exec(ctx, `UPDATE incident_alerts SET tlp = ? WHERE alert_id = ? AND tlp <> ?`,
+			int64(a.TLP), a.ID, int64(a.TLP))
+		if err != nil {
 			return err
+		}
+		if n, _ := moved.RowsAffected(); n > 0 {
+			// The alert changed TLP level: the viewers its values count
+			// for changed in every incident holding it.
+			if err := p.cells.retier(ctx, p.tx, a.ID); err != nil {
+				return err
+			}
 		}
 	}
 	p.cells.grow(id, a, false)
@@ -438,10 +501,18 @@ func (p *placing) refresh(ctx context.Context, id string, a *alert.Alert) error 
 	return nil
 }
 
+// addKeys files incident id under keys, in one statement per 100 keys.
 func (p *placing) addKeys(ctx context.Context, id string, keys []string) error {
-	for _, k := range keys {
-		res, err := p.tx.Exec(ctx, `INSERT INTO incident_keys (entity, incident_id) VALUES (?, ?)
-			ON CONFLICT (entity, incident_id) DO NOTHING`, k, id)
+	for len(keys) > 0 {
+		chunk := keys[:min(len(keys), 100)]
+		keys = keys[len(chunk):]
+		args := make([]any, 0, 2*len(chunk))
+		for _, k := range chunk {
+			args = append(args, k, id)
+		}
+		res, err := p.tx.Exec(ctx, `INSERT INTO incident_keys (entity, incident_id) VALUES `+
+			strings.TrimSuffix(strings.Repeat("(?, ?), ", len(chunk)), ", ")+`
+			ON CONFLICT (entity, incident_id) DO NOTHING`, args...)
 		if err != nil {
 			return fmt.Errorf("incident key: %w", err)
 		}

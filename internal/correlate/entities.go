@@ -1,6 +1,7 @@
 package correlate
 
 import (
+	"encoding/json"
 	"net/netip"
 	"slices"
 	"strings"
@@ -19,6 +20,20 @@ type Entities struct {
 // entitiesOf extracts the entities of one alert: host and user names from
 // its observables and evidence, and its other observables.
 func entitiesOf(a *alert.Alert) Entities {
+	e := observablesOf(a)
+	hosts, users := EvidenceNames(a.Evidence)
+	for _, h := range hosts {
+		e.Hosts = appendFold(e.Hosts, h)
+	}
+	for _, u := range users {
+		e.Users = appendFold(e.Users, u)
+	}
+	return e
+}
+
+// observablesOf is entitiesOf without the names in the evidence, which
+// take parsing it.
+func observablesOf(a *alert.Alert) Entities {
 	var e Entities
 	for _, o := range a.Observables {
 		if o.Value == "" {
@@ -35,13 +50,6 @@ func entitiesOf(a *alert.Alert) Entities {
 			}
 		}
 	}
-	hosts, users := EvidenceNames(a.Evidence)
-	for _, h := range hosts {
-		e.Hosts = appendFold(e.Hosts, h)
-	}
-	for _, u := range users {
-		e.Users = appendFold(e.Users, u)
-	}
 	return e
 }
 
@@ -51,18 +59,143 @@ func entitiesOf(a *alert.Alert) Entities {
 // its names.
 func EvidenceNames(evidence []string) (hosts, users []string) {
 	for _, doc := range evidence {
-		var ev event.Event
-		if ev.ParseJSON([]byte(doc)) != nil {
+		h, u, ok := docNames(doc)
+		if !ok {
 			continue
 		}
-		if h, ok := ev.Get("host.name"); ok {
+		if h != "" {
 			hosts = appendFold(hosts, h)
 		}
-		if u, ok := ev.Get("user.name"); ok {
+		if u != "" {
 			users = appendFold(users, u)
 		}
 	}
 	return hosts, users
+}
+
+// docNames returns the host.name and user.name of one evidence document
+// as event.Event.ParseJSON and Get read them, and whether it parses.
+// Placing an alert reads them; decoding the whole document into an event
+// (its original line included) was a tenth of the cost of committing an
+// alert, so the flat documents AppendJSON writes are scanned instead, and
+// any other shape is decoded in full.
+func docNames(doc string) (host, user string, ok bool) {
+	if host, user, ok, sure := scanNames(doc); sure {
+		return host, user, ok
+	}
+	var ev event.Event
+	if ev.ParseJSON([]byte(doc)) != nil {
+		return "", "", false
+	}
+	host, _ = ev.Get("host.name")
+	user, _ = ev.Get("user.name")
+	return host, user, true
+}
+
+// scanNames reads the names of a flat document: one JSON object whose
+// keys need no unescaping and where neither the names nor the times
+// (which must parse) take any form but a string. sure is false for any
+// other document, which the caller decodes in full.
+func scanNames(doc string) (host, user string, ok, sure bool) {
+	if !json.Valid([]byte(doc)) {
+		return "", "", false, true
+	}
+	i := skipSpace(doc, 0)
+	if doc[i] != '{' {
+		return "", "", false, false
+	}
+	var times []string
+	for i = skipSpace(doc, i+1); doc[i] != '}'; i = skipSpace(doc, i) {
+		if doc[i] == ',' {
+			i = skipSpace(doc, i+1)
+		}
+		end := stringEnd(doc, i)
+		key := doc[i+1 : end-1]
+		if strings.IndexByte(key, '\\') >= 0 {
+			return "", "", false, false
+		}
+		i = skipSpace(doc, skipSpace(doc, end)+1) // past the colon
+		start := i
+		i = valueEnd(doc, i)
+		switch key {
+		case "host.name", "user.name", event.FieldTimestamp, event.FieldIngested:
+			if doc[start] != '"' {
+				return "", "", false, false
+			}
+			var v string
+			if json.Unmarshal([]byte(doc[start:i]), &v) != nil {
+				return "", "", false, false
+			}
+			switch key {
+			case "host.name":
+				host = v // a repeated key: the last one counts, as in a map
+			case "user.name":
+				user = v
+			default:
+				times = append(times, key, v)
+			}
+		case "", "host", "user": // an object here would flatten into a name
+			if doc[start] == '{' || doc[start] == '[' {
+				return "", "", false, false
+			}
+		}
+	}
+	last := map[string]string{}
+	for j := 0; j < len(times); j += 2 {
+		last[times[j]] = times[j+1]
+	}
+	for _, t := range last {
+		if _, err := event.ParseTime(t); err != nil {
+			return "", "", false, true
+		}
+	}
+	return host, user, true, true
+}
+
+// skipSpace returns the index of the first non-space byte of s from i.
+func skipSpace(s string, i int) int {
+	for i < len(s) && (s[i] == ' ' || s[i] == '\t' || s[i] == '\n' || s[i] == '\r') {
+		i++
+	}
+	return i
+}
+
+// stringEnd returns the index just past the JSON string starting at i of
+// the valid JSON s.
+func stringEnd(s string, i int) int {
+	for i++; s[i] != '"'; i++ {
+		if s[i] == '\\' {
+			i++
+		}
+	}
+	return i + 1
+}
+
+// valueEnd returns the index just past the JSON value starting at i of
+// the valid JSON s.
+func valueEnd(s string, i int) int {
+	switch s[i] {
+	case '"':
+		return stringEnd(s, i)
+	case '{', '[':
+		depth := 0
+		for ; ; i++ {
+			switch s[i] {
+			case '"':
+				i = stringEnd(s, i) - 1
+			case '{', '[':
+				depth++
+			case '}', ']':
+				if depth--; depth == 0 {
+					return i + 1
+				}
+			}
+		}
+	}
+	for i < len(s) && !strings.ContainsRune(",}] \t\n\r", rune(s[i])) {
+		i++
+	}
+	return i
 }
 
 // merge adds the entities of o to e.
@@ -134,7 +267,7 @@ const (
 func campaignKeys(a *alert.Alert, by CampaignBy) []string {
 	var keys []string
 	if by&ByObservable != 0 {
-		for _, o := range entitiesOf(a).Observables {
+		for _, o := range observablesOf(a).Observables { // the evidence adds only names
 			if Global(o) {
 				keys = append(keys, "obs|"+o.Type+"|"+strings.ToLower(o.Value))
 			}

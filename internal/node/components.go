@@ -89,11 +89,22 @@ func (s alertSink) Raise(ctx context.Context, batch []alert.Alert) error {
 		batch[i].TLP = max(batch[i].TLP, s.dir.get(batch[i].Member).AlertLevel())
 	}
 	return s.db.Exclusive(ctx, raiseLock, func() error {
-		raised, err := s.alerts.Raise(ctx, batch)
-		if err != nil && !errors.Is(err, alert.ErrInvalid) {
+		// One transaction stores the alerts and the incidents they join:
+		// one commit per group instead of one each.
+		var placed func(context.Context) error
+		raised, err := s.alerts.RaiseThen(ctx, batch, func(tx *store.Tx, raised []alert.Alert) error {
+			var err error
+			placed, err = s.correlator.ProcessIn(ctx, tx, raised)
+			return err
+		})
+		if raised == nil { // nothing stored
 			return err
 		}
-		return s.correlator.Process(ctx, raised)
+		after := placed(ctx)
+		if err != nil && !errors.Is(err, alert.ErrInvalid) {
+			return errors.Join(err, after)
+		}
+		return after
 	})
 }
 

@@ -449,6 +449,11 @@ func (n *Node) Close() {
 		n.Bus = nil
 	}
 	if n.DB != nil {
+		if n.Alerts != nil { // else Republish sends the last alerts again at the next start
+			if err := n.Alerts.RecordPublished(context.Background()); err != nil {
+				n.Log.Warn("alerts published but not recorded; they are sent again at the next start", "err", err)
+			}
+		}
 		n.DB.Close()
 		n.DB = nil
 	}

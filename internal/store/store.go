@@ -39,6 +39,10 @@ type DB struct {
 	sql     *sql.DB
 	dialect Dialect
 	path    string // the SQLite file; "" for PostgreSQL
+
+	// stmts holds SQLite statements prepared once for the life of the
+	// store (see cached).
+	stmts stmtCache
 }
 
 // SQLiteOption tunes an embedded store.
@@ -164,7 +168,10 @@ func (db *DB) Dialect() Dialect { return db.dialect }
 func (db *DB) Path() string { return db.path }
 
 // Close closes the store.
-func (db *DB) Close() error { return db.sql.Close() }
+func (db *DB) Close() error {
+	db.stmts.close()
+	return db.sql.Close()
+}
 
 // rebind rewrites "?" placeholders to "$1, $2, ..." for PostgreSQL. It
 // skips question marks inside single-quoted literals.
@@ -193,16 +200,25 @@ func (db *DB) rebind(q string) string {
 
 // Exec runs a statement.
 func (db *DB) Exec(ctx context.Context, q string, args ...any) (sql.Result, error) {
+	if st := db.cached(ctx, q); st != nil {
+		return st.ExecContext(ctx, args...)
+	}
 	return db.sql.ExecContext(ctx, db.rebind(q), args...)
 }
 
 // Query runs a query returning rows.
 func (db *DB) Query(ctx context.Context, q string, args ...any) (*sql.Rows, error) {
+	if st := db.cached(ctx, q); st != nil {
+		return st.QueryContext(ctx, args...)
+	}
 	return db.sql.QueryContext(ctx, db.rebind(q), args...)
 }
 
 // QueryRow runs a query returning at most one row.
 func (db *DB) QueryRow(ctx context.Context, q string, args ...any) *sql.Row {
+	if st := db.cached(ctx, q); st != nil {
+		return st.QueryRowContext(ctx, args...)
+	}
 	return db.sql.QueryRowContext(ctx, db.rebind(q), args...)
 }
 
@@ -211,21 +227,54 @@ type Tx struct {
 	tx *sql.Tx
 	db *DB
 
-	mu    sync.Mutex
-	stmts map[string]*sql.Stmt // SQLite: statements prepared in this transaction
+	mu sync.Mutex
+	// stmts are the statements this transaction ran prepared, bound to
+	// its connection (SQLite).
+	stmts map[string]*sql.Stmt
+	// rows are the last rows each prepared query returned: a statement
+	// steps through one result at a time, so while those are open the
+	// same query runs unprepared.
+	rows map[string]*sql.Rows
+	// unshared are statements prepared for this transaction alone, to be
+	// kept by the store once it ends (see DB.keep).
+	unshared []string
+	// ended run once the transaction has committed or rolled back.
+	ended []func()
+}
+
+// AfterEnd registers fn to run once the transaction has committed or
+// rolled back, last registered first: a lock taken for the transaction's
+// writes is released once they are visible to others.
+func (t *Tx) AfterEnd(fn func()) {
+	t.mu.Lock()
+	t.ended = append(t.ended, fn)
+	t.mu.Unlock()
+}
+
+// end runs the AfterEnd functions.
+func (t *Tx) end() {
+	t.mu.Lock()
+	ended := t.ended
+	t.ended = nil
+	t.mu.Unlock()
+	for i := len(ended) - 1; i >= 0; i-- {
+		ended[i]()
+	}
 }
 
 // maxTxStmts bounds the statements a transaction keeps prepared (queries
 // built with a varying number of placeholders are each one).
 const maxTxStmts = 128
 
-// prepared returns q prepared on the transaction, once per transaction,
-// or nil to run it unprepared. SQLite parses an unprepared statement
-// every time it runs, and batch writers (the alert service, the
-// correlator) run the same few statements once or more per item: parsing
-// was a good part of their cost. PostgreSQL's driver keeps its own cache
-// of prepared statements. Only statements that leave no rows open are
-// prepared (Exec, QueryRow): a prepared statement runs once at a time.
+// prepared returns q prepared on the transaction's connection, or nil to
+// run it unprepared. SQLite parses an unprepared statement every time it
+// runs, and the alert commit path runs a few dozen statements per
+// commit: parsing was a good part of its cost. So statements are
+// prepared once per connection for the life of the store (DB.cached) and
+// bound to each transaction that runs them; a statement the store does
+// not hold yet is prepared for this transaction and handed to the store
+// when it ends. PostgreSQL's driver keeps its own cache of prepared
+// statements per connection.
 func (t *Tx) prepared(ctx context.Context, q string) *sql.Stmt {
 	if t.db.dialect != SQLite {
 		return nil
@@ -238,9 +287,17 @@ func (t *Tx) prepared(ctx context.Context, q string) *sql.Stmt {
 	if len(t.stmts) >= maxTxStmts {
 		return nil
 	}
-	st, err := t.tx.PrepareContext(ctx, q)
-	if err != nil {
-		return nil // run unprepared: the error shows there
+	var st *sql.Stmt
+	if shared := t.db.stmts.get(q); shared != nil {
+		st = t.tx.StmtContext(ctx, shared)
+	} else {
+		var err error
+		if st, err = t.tx.PrepareContext(ctx, q); err != nil {
+			return nil // run unprepared: the error shows there
+		}
+		if cacheable(q) {
+			t.unshared = append(t.unshared, q)
+		}
 	}
 	if t.stmts == nil {
 		t.stmts = map[string]*sql.Stmt{}
@@ -257,14 +314,40 @@ func (t *Tx) Exec(ctx context.Context, q string, args ...any) (sql.Result, error
 	return t.tx.ExecContext(ctx, t.db.rebind(q), args...)
 }
 
-// Query runs a query inside the transaction.
+// Query runs a query inside the transaction. The caller closes the rows
+// before the transaction ends, as database/sql requires.
 func (t *Tx) Query(ctx context.Context, q string, args ...any) (*sql.Rows, error) {
+	if st := t.prepared(ctx, q); st != nil && !t.open(q) {
+		rows, err := st.QueryContext(ctx, args...)
+		if err == nil {
+			t.mu.Lock()
+			if t.rows == nil {
+				t.rows = map[string]*sql.Rows{}
+			}
+			t.rows[q] = rows
+			t.mu.Unlock()
+		}
+		return rows, err
+	}
 	return t.tx.QueryContext(ctx, t.db.rebind(q), args...)
+}
+
+// open reports whether rows the prepared query q returned are still
+// being read.
+func (t *Tx) open(q string) bool {
+	t.mu.Lock()
+	rows := t.rows[q]
+	t.mu.Unlock()
+	if rows == nil {
+		return false
+	}
+	_, err := rows.Columns() // fails once the rows are closed
+	return err == nil
 }
 
 // QueryRow runs a single-row query inside the transaction.
 func (t *Tx) QueryRow(ctx context.Context, q string, args ...any) *sql.Row {
-	if st := t.prepared(ctx, q); st != nil {
+	if st := t.prepared(ctx, q); st != nil && !t.open(q) {
 		return st.QueryRowContext(ctx, args...)
 	}
 	return t.tx.QueryRowContext(ctx, t.db.rebind(q), args...)
@@ -285,7 +368,10 @@ func (db *DB) InTx(ctx context.Context, fn func(*Tx) error) error {
 	if err != nil {
 		return fmt.Errorf("store: begin: %w", err)
 	}
-	if err := fn(&Tx{tx: tx, db: db}); err != nil {
+	t := &Tx{tx: tx, db: db}
+	defer func() { db.keep(ctx, t.unshared) }()
+	defer t.end()
+	if err := fn(t); err != nil {
 		tx.Rollback()
 		return err
 	}

@@ -2,10 +2,12 @@ package store_test
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -168,6 +170,118 @@ func TestTxRepeatsStatements(t *testing.T) {
 		var n int
 		if err := db.QueryRow(ctx, `SELECT COUNT(*) FROM things WHERE note = 'seen'`).Scan(&n); err != nil || n != 600 {
 			t.Fatalf("%d rows updated, %v; want 600", n, err)
+		}
+	})
+}
+
+// TestStatementsOutliveTransactions: statements prepared once for the
+// store serve every later transaction and the store's own queries, at
+// once from several goroutines; the same query run again while its rows
+// are still being read (SQLite) reads both in full; and a statement
+// prepared before a schema change sees the new schema (SQLite).
+func TestStatementsOutliveTransactions(t *testing.T) {
+	storetest.Each(t, []store.Schema{testSchema}, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		const list = `SELECT name FROM things ORDER BY name`
+		names := func(q interface {
+			Query(context.Context, string, ...any) (*sql.Rows, error)
+		}) ([]string, error) {
+			rows, err := q.Query(ctx, list)
+			if err != nil {
+				return nil, err
+			}
+			defer rows.Close()
+			var out []string
+			for rows.Next() {
+				var n string
+				if err := rows.Scan(&n); err != nil {
+					return nil, err
+				}
+				out = append(out, n)
+			}
+			return out, rows.Err()
+		}
+		var wg sync.WaitGroup
+		errs := make(chan error, 8)
+		for w := range 4 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for i := range 25 {
+					err := db.InTx(ctx, func(tx *store.Tx) error {
+						_, err := tx.Exec(ctx, `INSERT INTO things (name, at) VALUES (?, ?)`, fmt.Sprintf("w%d-%02d", w, i), int64(i))
+						return err
+					})
+					var n int
+					if err == nil {
+						err = db.QueryRow(ctx, `SELECT COUNT(*) FROM things WHERE name LIKE ?`, fmt.Sprintf("w%d-%%", w)).Scan(&n)
+					}
+					if err == nil && n != i+1 {
+						err = fmt.Errorf("writer %d sees %d of its %d rows", w, n, i+1)
+					}
+					if err != nil {
+						errs <- err
+						return
+					}
+				}
+			}()
+		}
+		wg.Wait()
+		close(errs)
+		for err := range errs {
+			t.Fatal(err)
+		}
+		err := db.InTx(ctx, func(tx *store.Tx) error {
+			rows, err := tx.Query(ctx, list)
+			if err != nil {
+				return err
+			}
+			defer rows.Close()
+			outer := 0
+			for rows.Next() {
+				outer++
+				if tx.Dialect() != store.SQLite || outer%10 != 0 {
+					continue // PostgreSQL's connection is busy until the rows are read
+				}
+				inner, err := names(tx)
+				if err != nil || len(inner) != 100 {
+					return fmt.Errorf("the same query inside its own rows read %d names, %v", len(inner), err)
+				}
+			}
+			if outer != 100 {
+				return fmt.Errorf("the outer query read %d names", outer)
+			}
+			return rows.Err()
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		const one = `SELECT * FROM things WHERE name = ?`
+		width := func() int {
+			var cols []string
+			err := db.InTx(ctx, func(tx *store.Tx) error {
+				rows, err := tx.Query(ctx, one, "w0-00")
+				if err != nil {
+					return err
+				}
+				defer rows.Close()
+				cols, err = rows.Columns()
+				return err
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			return len(cols)
+		}
+		if db.Dialect() != store.SQLite {
+			return // pgx's own statement cache fails such a statement once
+		}
+		before := width()
+		if _, err := db.Exec(ctx, `ALTER TABLE things ADD COLUMN extra TEXT NOT NULL DEFAULT ''`); err != nil {
+			t.Fatal(err)
+		}
+		if after := width(); after != before+1 {
+			t.Fatalf("%d columns before adding one, %d after", before, after)
 		}
 	})
 }
