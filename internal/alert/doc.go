@@ -21,9 +21,13 @@
 // After the commit, new and updated alerts are published on the bus
 // (subject xsoc.alert.<member>, message id "<alert id>.<count>", so that
 // re-publishing the same state is absorbed by JetStream's duplicate window)
-// and handed to the OnAlert subscribers. An alert whose publication failed
-// is remembered in its row and sent again by the next Raise or by
-// Republish.
+// and handed to the OnAlert subscribers. That the bus holds a state is
+// recorded in the alert's row by the next Raise's transaction (or by
+// RecordPublished), not by a commit of its own; an alert whose
+// publication failed, or was not recorded before a crash, is sent again
+// by the next Raise or by Republish at start-up. RaiseThen lets the
+// caller write more (the incidents the alerts join) in the same
+// transaction.
 //
 // # Visibility
 //
