@@ -237,6 +237,12 @@ func (r *raising) merge(w *working, in *Alert, fresh []string) {
 	// the alert takes the worst of both.
 	a.Severity = max(a.Severity, in.Severity)
 	a.TLP = max(a.TLP, in.TLP)
+	// The title is the detector's latest word on it: an IOC match names
+	// the cross-border warnings known at the repeat, a model its latest
+	// score.
+	if in.RuleTitle != "" {
+		a.RuleTitle = in.RuleTitle
+	}
 	a.Techniques = normaliseTechniques(append(a.Techniques, in.Techniques...))
 	for _, o := range in.Observables {
 		if !slices.Contains(a.Observables, o) {

@@ -92,7 +92,7 @@ func (n *fedNode) firstContact(ctx context.Context, values map[string]bool) (*co
 			return nil, err
 		}
 		for i := range page.Warnings {
-			if page.Warnings[i].ID == first.alert.RuleID {
+			if page.Warnings[i].Indicator == first.alert.RuleID {
 				first.warning = &page.Warnings[i]
 				return first, nil
 			}

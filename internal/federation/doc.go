@@ -159,9 +159,14 @@
 // the node's IOC index in one commit per batch, owned by the remote
 // sender (so TLP decides which local members may use them) and marked
 // with the origin country, so that a match says where and how long ago
-// the threat was detected. Received indicators are kept in the store
-// (federation_warnings) and made active again after a restart; expired
-// ones are not applied; an origin may revoke what it pushed.
+// the threat was detected. A value several origins (members of other
+// nodes) pushed is one indicator at the receiving node (ReceivedID) with
+// one index entry per origin: an event raises one alert for it that
+// names the origins its member may use, and each origin's TLP level,
+// expiry and revocation apply to its entry alone. Received indicators
+// are kept in the store (federation_warnings, one row per origin) and
+// made active again after a restart; expired ones are not applied; an
+// origin may revoke what it pushed.
 //
 // The hub holds what it accepted (federation_held) until it expires, at
 // most maxWarningAge, and whenever a node's directory arrives sends the

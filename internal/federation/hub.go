@@ -108,6 +108,7 @@ func Schema() store.Schema {
 			origin_node TEXT NOT NULL,
 			received BIGINT NOT NULL
 		)`,
+		receivedPerOrigin,
 	}}
 }
 

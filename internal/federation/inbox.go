@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -15,6 +14,7 @@ import (
 
 	"github.com/xsoc/xsoc/internal/bus"
 	"github.com/xsoc/xsoc/internal/detect/ioc"
+	"github.com/xsoc/xsoc/internal/intel/stix"
 	"github.com/xsoc/xsoc/internal/store"
 	"github.com/xsoc/xsoc/internal/tlp"
 )
@@ -53,13 +53,25 @@ type InboxConfig struct {
 // forwarded by the hub, not signed by the node it names, replayed, over
 // its TLP level, malformed or about a private address; indicators that
 // expired before they arrived are not applied.
+//
+// A value several origins pushed — members of other nodes, each with its
+// own indicator id — is one indicator of the index (ReceivedID), with one
+// entry per origin: the origin's member at the hub owns it, with its TLP
+// level, recipients, country, confidence, detection time and expiry. So
+// an event raises one alert for it, naming the origins its member may
+// use; a revocation removes its origin's entry alone; and each origin
+// expires on its own.
 type Inbox struct {
 	cfg    InboxConfig
 	js     jetstream.JetStream
 	verify *verifier
 
-	mu       sync.Mutex
-	received map[string]string // indicator id → origin node, active ones
+	mu sync.Mutex
+	// indicators are the ids of the indicators received (ReceivedID),
+	// whose alerts are not pushed on. An indicator whose origins all
+	// revoked it stays: alerts it raised just before may still be on
+	// their way.
+	indicators map[string]bool
 }
 
 // NewInbox creates the node's inbox stream (if missing), makes the
@@ -92,19 +104,29 @@ func NewInbox(ctx context.Context, cfg InboxConfig) (*Inbox, error) {
 	}); err != nil {
 		return nil, fmt.Errorf("federation: stream %s: %w", InboxStream, err)
 	}
-	in := &Inbox{cfg: cfg, js: js, verify: newVerifier(cfg.Identity), received: map[string]string{}}
+	in := &Inbox{cfg: cfg, js: js, verify: newVerifier(cfg.Identity), indicators: map[string]bool{}}
 	if err := in.load(ctx); err != nil {
 		return nil, err
 	}
 	return in, nil
 }
 
-// Received reports whether an indicator id came in a warning.
+// Received reports whether an indicator id (an IOC alert's rule id) is
+// one this node received in warnings.
 func (in *Inbox) Received(id string) bool {
 	in.mu.Lock()
 	defer in.mu.Unlock()
-	_, ok := in.received[id]
-	return ok
+	return in.indicators[id]
+}
+
+// ReceivedID is the id a receiving node gives the indicator of a value of
+// kind k, whatever origins pushed it: each origin names its indicator
+// after itself, and the receiving node makes them one.
+func ReceivedID(k ioc.Kind, value string) string {
+	if v, err := ioc.Normalize(k, value); err == nil {
+		value = v
+	}
+	return stix.NameID("indicator", "xsoc-received|"+k.String()+"|"+value)
 }
 
 // load makes the stored indicators that are neither revoked nor expired
@@ -131,11 +153,12 @@ func (in *Inbox) load(ctx context.Context) error {
 		if named != "" {
 			r.named = strings.Split(named, ",")
 		}
-		if err := b.Add(r.indicator(in.cfg.Clock())); err != nil {
+		ind := r.indicator(in.cfg.Clock())
+		if err := b.Add(ind); err != nil {
 			in.cfg.Log.Warn("federation: stored warning not applied", "indicator", r.item.ID, "err", err)
 			continue
 		}
-		in.received[r.item.ID] = r.node
+		in.indicators[ind.ID] = true
 	}
 	if err := rows.Err(); err != nil {
 		return err
@@ -153,16 +176,18 @@ type stored struct {
 	warning         string
 }
 
-// indicator is the index entry of a received indicator. It is owned by
-// the remote sender, so TLP decides which local members may use it:
-// everyone for CLEAR and GREEN, the members the hub named for AMBER.
+// indicator is the index entry of a received indicator from its origin.
+// It is owned by the remote sender, so TLP decides which local members
+// may use it: everyone for CLEAR and GREEN, the members the hub named for
+// AMBER. Its id is the value's (ReceivedID): the origins of a value are
+// entries of one indicator.
 func (r *stored) indicator(now time.Time) ioc.Indicator {
 	from := r.item.Detected
 	if from.After(now) {
 		from = now // a clock ahead at the origin must not delay the match
 	}
 	return ioc.Indicator{
-		ID: r.item.ID, Kind: r.item.Kind, Value: r.item.Value, Source: "cross-border warning from " + r.country,
+		ID: ReceivedID(r.item.Kind, r.item.Value), Kind: r.item.Kind, Value: r.item.Value, Source: "cross-border warning from " + r.country,
 		Owner: RemoteMemberID(r.node, r.sender), Confidence: r.item.Confidence, TLP: r.level, Named: r.named,
 		ValidFrom: from, ValidUntil: r.item.ValidUntil, WarnedFrom: r.country,
 	}
@@ -320,9 +345,8 @@ func (in *Inbox) check(ctx context.Context, m jetstream.Msg, now time.Time) (acc
 func (in *Inbox) apply(ctx context.Context, ok []accepted, now time.Time) error {
 	b := in.cfg.Index.NewBatch()
 	var rows []stored
-	var revoked []string
+	var revoked []removal
 	var detected []time.Time
-	in.mu.Lock()
 	for _, a := range ok {
 		in.cfg.Metrics.received.Add(float64(len(a.items)))
 		for _, it := range a.items {
@@ -341,19 +365,16 @@ func (in *Inbox) apply(ctx context.Context, ok []accepted, now time.Time) error 
 			detected = append(detected, it.Detected)
 		}
 		for _, id := range a.w.Revoke {
-			if in.received[id] != a.w.Node {
-				continue // only its origin revokes an indicator
-			}
-			revoked = append(revoked, id)
+			revoked = append(revoked, removal{id: id, node: a.w.Node, sender: a.w.Sender})
 		}
 	}
-	in.mu.Unlock()
 	removals, err := in.removals(ctx, revoked)
 	if err != nil {
 		return err
 	}
 	for _, r := range removals {
-		b.Remove(r.kind, r.value, r.id)
+		// Only the origin's entry: the value's other origins stay.
+		b.RemoveOwned(r.kind, r.value, ReceivedID(r.kind, r.value), RemoteMemberID(r.node, r.sender))
 	}
 	if err := b.Commit(); err != nil {
 		return err
@@ -363,35 +384,41 @@ func (in *Inbox) apply(ctx context.Context, ok []accepted, now time.Time) error 
 	in.cfg.Metrics.revoked.Add(float64(len(removals)))
 	in.mu.Lock()
 	for _, r := range rows {
-		in.received[r.item.ID] = r.node
-	}
-	for _, r := range removals {
-		delete(in.received, r.id)
+		in.indicators[ReceivedID(r.item.Kind, r.item.Value)] = true
 	}
 	in.mu.Unlock()
 	return in.record(ctx, ok, rows, removals, applied)
 }
 
-// removal is an index entry to remove.
+// removal is one origin's indicator to withdraw: its id at the origin,
+// the origin (node and sender), and the value it names.
 type removal struct {
-	id, value string
-	kind      ioc.Kind
+	id, node, sender string
+	value            string
+	kind             ioc.Kind
 }
 
-// removals looks up the entries of revoked indicators.
-func (in *Inbox) removals(ctx context.Context, ids []string) ([]removal, error) {
+// removals keeps the revocations of indicators their origin pushed and
+// has not revoked yet, with the values they name: only its origin — the
+// same node and sender — revokes an indicator.
+func (in *Inbox) removals(ctx context.Context, revoked []removal) ([]removal, error) {
 	var out []removal
-	for _, id := range ids {
-		var r removal
+	seen := map[removal]bool{}
+	for _, r := range revoked {
+		if seen[r] {
+			continue // revoked twice in a batch: counted once
+		}
+		seen[r] = true
 		var kind int
-		err := in.cfg.DB.QueryRow(ctx, `SELECT kind, value FROM federation_warnings WHERE indicator_id = ?`, id).Scan(&kind, &r.value)
+		err := in.cfg.DB.QueryRow(ctx, `SELECT kind, value FROM federation_warnings
+			WHERE indicator_id = ? AND origin_node = ? AND sender = ? AND revoked = 0`, r.id, r.node, r.sender).Scan(&kind, &r.value)
 		if store.NotFound(err) {
 			continue
 		}
 		if err != nil {
 			return nil, err
 		}
-		r.id, r.kind = id, ioc.Kind(kind)
+		r.kind = ioc.Kind(kind)
 		out = append(out, r)
 	}
 	return out, nil
@@ -404,19 +431,21 @@ func (in *Inbox) record(ctx context.Context, ok []accepted, rows []stored, remov
 	return in.cfg.DB.InTx(ctx, func(tx *store.Tx) error {
 		for _, r := range rows {
 			if _, err := tx.Exec(ctx, `INSERT INTO federation_warnings (indicator_id, origin_node, sender, country, sector, tlp, named,
-				kind, value, confidence, detected, valid_until, sightings, warning, applied, revoked)
-				VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0) ON CONFLICT (indicator_id) DO UPDATE SET
-				tlp = excluded.tlp, named = excluded.named, confidence = excluded.confidence, detected = excluded.detected,
-				valid_until = excluded.valid_until, sightings = excluded.sightings, warning = excluded.warning,
-				applied = excluded.applied, revoked = 0`,
+				kind, value, confidence, detected, valid_until, sightings, first_seen, last_seen, warning, applied, revoked)
+				VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0) ON CONFLICT (indicator_id, origin_node, sender) DO UPDATE SET
+				country = excluded.country, sector = excluded.sector, tlp = excluded.tlp, named = excluded.named,
+				confidence = excluded.confidence, detected = excluded.detected, valid_until = excluded.valid_until,
+				sightings = excluded.sightings, first_seen = excluded.first_seen, last_seen = excluded.last_seen,
+				warning = excluded.warning, applied = excluded.applied, revoked = 0`,
 				r.item.ID, r.node, r.sender, r.country, r.sector, int(r.level), strings.Join(r.named, ","), int(r.item.Kind),
 				r.item.Value, r.item.Confidence, store.Nanos(r.item.Detected), store.Nanos(r.item.ValidUntil),
-				max(r.item.Count, 1), r.warning, at); err != nil {
+				max(r.item.Count, 1), store.Nanos(r.item.FirstSeen), store.Nanos(r.item.LastSeen), r.warning, at); err != nil {
 				return err
 			}
 		}
 		for _, r := range removals {
-			if _, err := tx.Exec(ctx, `UPDATE federation_warnings SET revoked = ? WHERE indicator_id = ?`, at, r.id); err != nil {
+			if _, err := tx.Exec(ctx, `UPDATE federation_warnings SET revoked = ? WHERE indicator_id = ? AND origin_node = ? AND sender = ?`,
+				at, r.id, r.node, r.sender); err != nil {
 				return err
 			}
 		}
@@ -429,92 +458,3 @@ func (in *Inbox) record(ctx context.Context, ok []accepted, rows []stored, remov
 		return nil
 	})
 }
-
-// ReceivedIndicator is an indicator this node received in a warning.
-type ReceivedIndicator struct {
-	ID         string    `json:"id"`
-	Type       string    `json:"type"`
-	Value      string    `json:"value"`
-	OriginNode string    `json:"origin_node"`
-	Country    string    `json:"country"`
-	Sector     string    `json:"sector,omitempty"`
-	TLP        tlp.Level `json:"tlp"`
-	Named      []string  `json:"named,omitempty"`
-	Confidence int       `json:"confidence"`
-	Sightings  int       `json:"sightings"`
-	Detected   time.Time `json:"detected"`
-	Applied    time.Time `json:"applied"`
-	ValidUntil time.Time `json:"valid_until"`
-	Revoked    time.Time `json:"revoked,omitzero"`
-	Warning    string    `json:"warning"`
-}
-
-// ReceivedFilter selects received indicators; zero fields select all.
-type ReceivedFilter struct {
-	// Member, if set, limits the list to what that member may see.
-	Member string
-	Since  time.Time
-	// Cursor continues a listing after the page that returned it.
-	Cursor string
-	Limit  int
-}
-
-// ListReceived lists the indicators a node received, oldest applied
-// first from Since.
-func ListReceived(ctx context.Context, db *store.DB, f ReceivedFilter) ([]ReceivedIndicator, error) {
-	out, _, err := ListReceivedPage(ctx, db, f)
-	return out, err
-}
-
-// ListReceivedPage is ListReceived one page at a time: next, empty only
-// when the page is, is the Cursor after its last indicator (the following
-// page, or what arrives later). A whole batch of warnings is applied at
-// one instant, so a page cannot end at a time: the cursor names the last
-// indicator read.
-func ListReceivedPage(ctx context.Context, db *store.DB, f ReceivedFilter) (out []ReceivedIndicator, next string, err error) {
-	if f.Limit <= 0 || f.Limit > 50000 {
-		f.Limit = 1000
-	}
-	cond, args := `applied >= ?`, []any{store.Nanos(f.Since)}
-	if f.Cursor != "" {
-		at, id, ok := strings.Cut(f.Cursor, "~")
-		n, perr := strconv.ParseInt(at, 10, 64)
-		if !ok || perr != nil || id == "" {
-			return nil, "", fmt.Errorf("%w: cursor %q", ErrBadCursor, f.Cursor)
-		}
-		cond += ` AND (applied > ? OR applied = ? AND indicator_id > ?)`
-		args = append(args, n, n, id)
-	}
-	rows, err := db.Query(ctx, `SELECT indicator_id, kind, value, origin_node, country, sector, tlp, named, confidence, sightings,
-		detected, applied, valid_until, revoked, warning FROM federation_warnings WHERE `+cond+` ORDER BY applied, indicator_id LIMIT ?`,
-		append(args, f.Limit)...)
-	if err != nil {
-		return nil, "", err
-	}
-	defer rows.Close()
-	out = []ReceivedIndicator{}
-	for rows.Next() {
-		var r ReceivedIndicator
-		var kind, level int
-		var named string
-		var detected, applied, until, revoked int64
-		if err := rows.Scan(&r.ID, &kind, &r.Value, &r.OriginNode, &r.Country, &r.Sector, &level, &named, &r.Confidence,
-			&r.Sightings, &detected, &applied, &until, &revoked, &r.Warning); err != nil {
-			return nil, "", err
-		}
-		next = strconv.FormatInt(applied, 10) + "~" + r.ID
-		r.Type, r.TLP = ioc.Kind(kind).String(), tlp.Level(level)
-		if named != "" {
-			r.Named = strings.Split(named, ",")
-		}
-		r.Detected, r.Applied, r.ValidUntil, r.Revoked = store.Time(detected), store.Time(applied), store.Time(until), store.Time(revoked)
-		if f.Member != "" && !tlp.MayReceive(r.TLP, tlp.Recipient{Member: f.Member}.RelationTo("", r.Named)) {
-			continue
-		}
-		out = append(out, r)
-	}
-	return out, next, rows.Err()
-}
-
-// ErrBadCursor: a listing's cursor is not one it returned.
-var ErrBadCursor = errors.New("federation: bad cursor")

@@ -12,9 +12,24 @@
 // URL's host is matched as a domain (or an address) too. A domain indicator matches the name and every name
 // below it (evil.example matches a.b.evil.example, never badevil.example)
 // unless it is exact-only; an address matches exact entries and every range
-// containing it. Each usable entry raises one alert whose rule id is the
-// indicator's id, whose TLP is the indicator's and whose key is the matched
-// value.
+// containing it. Each usable indicator raises one alert whose rule id is
+// the indicator's id, whose TLP is the indicator's and whose key is the
+// matched value.
+//
+// An indicator received in cross-border warnings (Indicator.WarnedFrom)
+// from several origins is one id on its value with one entry per origin,
+// each with its owner, TLP level, confidence, detection time and expiry,
+// so that each origin is used, expires and is removed on its own. An
+// event raises one alert for it, naming the countries of the origins the
+// event's member may use, earliest detection first ("known from
+// cross-border warnings (detected in FR 3 min ago, DE 1 min ago)"), as
+// restricted as the most restricted origin it names and as severe as the
+// most confident. The warnings' alerts on one matched value (a domain
+// and its parent) become one, and that alert joins the alert of the
+// member's own intelligence on the value ("(source feed) — also known
+// from a cross-border warning …") unless it is more restricted: naming a
+// warning never raises the TLP level of a local detection, which decides
+// what of it the member's node shares.
 //
 // An entry is usable by the event's member when TLP lets the member receive
 // it (tlp.MayReceive, with client relations from Options.Relations), when it

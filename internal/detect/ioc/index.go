@@ -78,7 +78,10 @@ type Indicator struct {
 	// WarnedFrom is the country of a cross-border warning the indicator
 	// came with; ValidFrom is then when it was detected there. Alerts it
 	// raises say so: "known from a cross-border warning (detected in FR
-	// 3 min ago)".
+	// 3 min ago)". Entries of one ID on one value from several owners are
+	// the origins of one received indicator: an event raises one alert
+	// naming every origin its member may use (see the package
+	// documentation).
 	WarnedFrom string
 }
 

@@ -113,6 +113,7 @@ func (x *Index) detectIn(s *snapshot, ev *event.Event, out []alert.Alert) []aler
 	}
 	m.checkMore(ev)
 	m.flush()
+	m.finish()
 	return m.out
 }
 
@@ -270,6 +271,11 @@ type matcher struct {
 	clientsDone bool
 	clientOf    []string
 	evidence    string
+	// raised holds, for each alert of this event (out[start:]), the parts
+	// of its title and the warning origins it names, until finish writes
+	// the titles: an alert names every origin of its value, which later
+	// entries of the chain may add.
+	raised []raised
 
 	pend    [maxPending]pending
 	npend   int
@@ -604,12 +610,17 @@ func (m *matcher) alive(e *meta, p *provenance) (int, bool) {
 }
 
 // alert appends the alert for one usable entry, unless this event already
-// raised it for the same value through another field.
+// raised it for the same value through another field or, for an entry of
+// a cross-border warning, through another origin of the same indicator:
+// then the origin joins that alert (see finish).
 func (m *matcher) alert(e *meta, p *provenance, conf int, sp space, key []byte, msp space, mv []byte, fi uint8) {
 	id := m.s.idString(e)
 	matched := keyString(msp, mv)
 	for i := m.start; i < len(m.out); i++ {
 		if m.out[i].RuleID == id && m.out[i].Key == matched {
+			if p.warnedFrom != "" {
+				m.addOrigin(i, e, p, conf)
+			}
 			return
 		}
 	}
@@ -617,16 +628,11 @@ func (m *matcher) alert(e *meta, p *provenance, conf int, sp space, key []byte, 
 		m.evidence = string(m.ev.AppendJSON(nil))
 	}
 	kind := kindOfSpace[sp]
-	source := p.source
-	if source == "" {
-		source = p.owner
-	}
 	a := alert.Alert{
 		Member:      m.ev.Member,
 		EventTime:   m.ev.Time,
 		Detector:    DetectorName,
 		RuleID:      id,
-		RuleTitle:   "IOC match: " + kind.String() + " " + keyString(sp, key) + m.provenanceNote(e, p, source),
 		Severity:    SeverityOf(conf),
 		Observables: []alert.Observable{{Type: kind.observableType(msp == spV6), Value: matched, Role: roleOf(fi)}},
 		TLP:         p.tlp,
@@ -636,17 +642,17 @@ func (m *matcher) alert(e *meta, p *provenance, conf int, sp space, key []byte, 
 	if m.ev.ID != "" {
 		a.EventIDs = []string{m.ev.ID}
 	}
-	m.out = append(m.out, a)
-}
-
-// provenanceNote ends an alert's title: where the entry came from, and
-// for a cross-border warning where and how long ago it was detected.
-func (m *matcher) provenanceNote(e *meta, p *provenance, source string) string {
+	r := raised{head: "IOC match: " + kind.String() + " " + keyString(sp, key)}
 	if p.warnedFrom == "" {
-		return " (source " + source + ")"
+		r.source = p.source
+		if r.source == "" {
+			r.source = p.owner
+		}
+	} else {
+		r.origins = []origin{originOf(e, p)}
 	}
-	ago := time.Duration(max(m.x.opts.Clock().Unix()-int64(e.from), 0)) * time.Second
-	return " — known from a cross-border warning (detected in " + p.warnedFrom + " " + Ago(ago) + ")"
+	m.out = append(m.out, a)
+	m.raised = append(m.raised, r)
 }
 
 // Ago renders an age for people: "just now", "42 s ago", "3 min ago",
