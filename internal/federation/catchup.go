@@ -2,6 +2,8 @@ package federation
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"slices"
 	"sort"
@@ -9,6 +11,7 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/xsoc/xsoc/internal/store"
 )
@@ -40,7 +43,20 @@ const (
 	pruneEvery = time.Hour
 	// catchUpReason prefixes the audited reason of a catch-up forward.
 	catchUpReason = "catch-up: "
+	// kindWiden marks the forward of a TLP:AMBER warning to a node that
+	// was sent it before for fewer of its members: it names them all,
+	// and the node applies it again for them (a warning taken before is
+	// otherwise refused as a replay).
+	kindWiden = "widen"
 )
+
+// widenID is the message id of a widening forward: one per warning and
+// set of members, so that the inbox's duplicate window drops a repeat
+// and not a forward for more members.
+func widenID(warning string, members []string) string {
+	sum := sha256.Sum256([]byte(strings.Join(members, ",")))
+	return warning + ".w" + hex.EncodeToString(sum[:6])
+}
 
 // heldSchema is the migration that creates the catch-up's tables at a
 // hub: the warnings held, and the indicators their origins revoked.
@@ -93,8 +109,12 @@ func (r *relay) hold(ctx context.Context, tx *store.Tx, p *pending, ord int64) e
 	if p.origin == nil || p.w.report() {
 		return nil
 	}
+	conflict := `DO NOTHING`
+	if p.widened {
+		conflict = `DO UPDATE SET recipients = excluded.recipients`
+	}
 	if _, err := tx.Exec(ctx, `INSERT INTO federation_held (warning, ord, origin_node, from_node, upstream, path, recipients,
-		indicators, cert, signature, body, expires) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (warning) DO NOTHING`,
+		indicators, cert, signature, body, expires) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (warning) `+conflict,
 		p.w.ID, ord, p.w.Node, p.from.node, boolInt(p.from.upstream), strings.Join(p.from.path, ","),
 		strings.Join(p.from.recipients, ","), strings.Join(p.ids, ","), p.origin.Get(hdrCert), p.origin.Get(hdrSignature),
 		string(p.body), store.Nanos(p.expires)); err != nil {
@@ -263,6 +283,8 @@ type heldRow struct {
 	cert, signature, body               string
 	ord                                 int64
 	upstream                            bool
+	// sentTo are the members of the node it was sent for, if it was.
+	sentTo string
 }
 
 // catchUp sends node the held warnings it may receive now and was not
@@ -285,7 +307,7 @@ func (r *relay) catchUp(ctx context.Context, node string) error {
 		if len(rows) == 0 {
 			break
 		}
-		n, err := r.catchUpPage(ctx, node, rows)
+		n, err := r.sendPage(ctx, rows, func(h heldRow) (*pending, error) { return r.planCatchUp(ctx, node, h) })
 		sent += n
 		if err != nil {
 			return err
@@ -293,19 +315,115 @@ func (r *relay) catchUp(ctx context.Context, node string) error {
 		last := rows[len(rows)-1]
 		afterOrd, afterID = last.ord, last.warning
 	}
-	if sent > 0 {
-		r.h.cfg.Log.Info("federation: node caught up", "node", node, "warnings", sent)
+	widened, err := r.widen(ctx, node)
+	if sent+widened > 0 {
+		r.h.cfg.Log.Info("federation: node caught up", "node", node, "warnings", sent, "for more members", widened)
 	}
-	return nil
+	return err
+}
+
+// widen sends node again, for all the members they name now, the held
+// TLP:AMBER warnings it was sent for fewer of its members: a member
+// added since that an agreement covers.
+func (r *relay) widen(ctx context.Context, node string) (int, error) {
+	var afterOrd int64
+	afterID := ""
+	sent := 0
+	for {
+		rows, err := r.sentFor(ctx, node, afterOrd, afterID)
+		if err != nil || len(rows) == 0 {
+			return sent, err
+		}
+		n, err := r.sendPage(ctx, rows, func(h heldRow) (*pending, error) {
+			p, err := r.planCatchUp(ctx, node, h)
+			if p == nil || err != nil {
+				return nil, err
+			}
+			t := &p.sent[0]
+			before := strings.Split(h.sentTo, ",")
+			all := union(before, t.members)
+			if len(all) == len(before) {
+				return nil, nil
+			}
+			t.members, t.widen = all, true
+			return p, nil
+		})
+		sent += n
+		if err != nil {
+			return sent, err
+		}
+		last := rows[len(rows)-1]
+		afterOrd, afterID = last.ord, last.warning
+	}
+}
+
+// union returns the members of a and b, sorted, each once.
+func union(a, b []string) []string {
+	return slices.Compact(slices.Sorted(slices.Values(append(slices.Clone(a), b...))))
+}
+
+// sentFor reads a page of the held TLP:AMBER warnings node was sent, for
+// the members recorded, after the given position.
+func (r *relay) sentFor(ctx context.Context, node string, afterOrd int64, afterID string) ([]heldRow, error) {
+	return r.readHeld(ctx, `SELECT h.warning, h.ord, h.from_node, h.upstream, h.path, h.recipients, h.cert, h.signature, h.body, f.recipients
+		FROM federation_held h JOIN federation_forwards f ON f.warning = h.warning AND f.recipient_node = ?
+		WHERE h.expires > ? AND f.recipients <> '' AND (h.ord > ? OR h.ord = ? AND h.warning > ?)
+		ORDER BY h.ord, h.warning LIMIT ?`, node, store.Nanos(time.Now()), afterOrd, afterOrd, afterID, catchUpPage)
+}
+
+// planWiden plans a widening forward from the upstream: to each node
+// below this hub that the upstream names members of, the warning again
+// for all of them if it was sent for fewer, or for the first time.
+func (r *relay) planWiden(ctx context.Context, m jetstream.Msg, o opened, from hop) (*pending, error) {
+	w := o.w
+	sentTo := map[string][]string{}
+	rows, err := r.h.cfg.DB.Query(ctx, `SELECT recipient_node, recipients FROM federation_forwards WHERE warning = ?`, w.ID)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var node, list string
+		if err := rows.Scan(&node, &list); err != nil {
+			return nil, err
+		}
+		sentTo[node] = strings.Split(list, ",")
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	p := &pending{msg: m, origin: m.Headers(), body: o.body, path: from.path, from: from, w: w, indicators: len(o.items),
+		gen: r.generation(), expires: heldUntil(&w, o.items), widened: true}
+	for _, it := range o.items {
+		p.ids = append(p.ids, it.ID)
+	}
+	for _, t := range r.named(&w, from.recipients) {
+		if before, ok := sentTo[t.node]; ok {
+			all := union(before, t.members)
+			if len(all) == len(before) {
+				continue
+			}
+			t.members, t.widen = all, true
+		}
+		p.targets = append(p.targets, t)
+	}
+	p.sent = p.targets
+	return p, nil
 }
 
 // heldFor reads a page of the held warnings not yet forwarded to node
 // and not expired, after the given position.
 func (r *relay) heldFor(ctx context.Context, node string, afterOrd int64, afterID string) ([]heldRow, error) {
-	rows, err := r.h.cfg.DB.Query(ctx, `SELECT warning, ord, from_node, upstream, path, recipients, cert, signature, body
+	return r.readHeld(ctx, `SELECT warning, ord, from_node, upstream, path, recipients, cert, signature, body, ''
 		FROM federation_held h WHERE expires > ? AND (ord > ? OR ord = ? AND warning > ?)
 		AND NOT EXISTS (SELECT 1 FROM federation_forwards f WHERE f.warning = h.warning AND f.recipient_node = ?)
 		ORDER BY ord, warning LIMIT ?`, store.Nanos(time.Now()), afterOrd, afterOrd, afterID, node, catchUpPage)
+}
+
+// readHeld reads held warnings: q selects their columns, and last the
+// members the node was sent one for.
+func (r *relay) readHeld(ctx context.Context, q string, args ...any) ([]heldRow, error) {
+	rows, err := r.h.cfg.DB.Query(ctx, q, args...)
 	if err != nil {
 		return nil, err
 	}
@@ -314,7 +432,7 @@ func (r *relay) heldFor(ctx context.Context, node string, afterOrd int64, afterI
 	for rows.Next() {
 		var h heldRow
 		var up int
-		if err := rows.Scan(&h.warning, &h.ord, &h.fromNode, &up, &h.path, &h.recipients, &h.cert, &h.signature, &h.body); err != nil {
+		if err := rows.Scan(&h.warning, &h.ord, &h.fromNode, &up, &h.path, &h.recipients, &h.cert, &h.signature, &h.body, &h.sentTo); err != nil {
 			return nil, err
 		}
 		h.upstream = up != 0
@@ -323,17 +441,17 @@ func (r *relay) heldFor(ctx context.Context, node string, afterOrd int64, afterI
 	return out, rows.Err()
 }
 
-// catchUpPage plans, sends and audits the forwards of a page of held
-// warnings to node. Sending happens under the relay's send lock, so that
-// a revocation routed live meanwhile either reaches node after these
+// sendPage plans (with plan), sends and audits the forwards of a page of
+// held warnings. Sending happens under the relay's send lock, so that a
+// revocation routed live meanwhile either reaches the node after these
 // warnings or is seen by them. It returns how many it sent.
-func (r *relay) catchUpPage(ctx context.Context, node string, rows []heldRow) (int, error) {
+func (r *relay) sendPage(ctx context.Context, rows []heldRow, plan func(heldRow) (*pending, error)) (int, error) {
 	r.sendMu.Lock()
 	var out []*pending
 	var err error
 	for _, h := range rows {
 		var p *pending
-		if p, err = r.planCatchUp(ctx, node, h); err != nil {
+		if p, err = plan(h); err != nil {
 			break
 		}
 		if p != nil {

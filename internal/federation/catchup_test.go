@@ -67,16 +67,17 @@ func forwardsTo(t *testing.T, hub *running, node string) map[string]federation.F
 // forwarded to FR. It receives the TLP:GREEN ones still valid, in the
 // order the hub took them — without the indicator DE revoked meanwhile,
 // and without the one that expired; once members are added to it, the
-// TLP:AMBER warning reaches the member DE's agreement names and not the
-// other. Each forward is audited as a catch-up; after a restart of the
-// hub nothing is sent or applied twice.
+// TLP:AMBER warning reaches the member DE's agreement names (a sector)
+// and not the other, and again, for both, when a second member of that
+// sector joins. Each forward is audited as a catch-up; after a restart
+// of the hub nothing is sent or applied twice.
 func TestCatchUp(t *testing.T) {
 	f := newFederation(t)
 	ctx := context.Background()
 	hub := start(t, f.config(t, "hub", "hub"))
 	de := startMember(t, f, "de-node", deEnergie)
 	fr := startMember(t, f, "fr-node", frSOC)
-	partner, err := federation.ParsePartner("member:se-node--se-named")
+	partner, err := federation.ParsePartner("sector:banking")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -124,21 +125,22 @@ func TestCatchUp(t *testing.T) {
 		_, b := receivedFrom(t, se, "185.220.101.22")
 		return a && b
 	})
-	for _, named := range []member.Member{
-		{ID: "se-named", Name: "Named", Country: "SE", Sector: "health"},
-		{ID: "se-other", Name: "Other", Country: "SE", Sector: "health"},
-	} {
-		if _, _, err := se.Members.Add(ctx, named); err != nil {
-			t.Fatal(err)
+	addMembers := func(ms ...member.Member) {
+		for _, m := range ms {
+			if _, _, err := se.Members.Add(ctx, m); err != nil {
+				t.Fatal(err)
+			}
 		}
 	}
-	eventually(t, "the AMBER warning at SE", func() bool { return len(warned(se, ioc.KindDomain, "named.example.org")) == 1 })
-	amber := warned(se, ioc.KindDomain, "named.example.org")[0].Indicator
-	if amber.TLP != tlp.Amber || !slices.Equal(amber.Named, []string{"se-named"}) {
-		t.Errorf("AMBER at SE: %+v", amber)
+	amberFor := func(id string) bool {
+		hits, _ := se.IOC.LookupFor(id, ioc.KindDomain, "named.example.org")
+		return len(hits) == 1 && hits[0].Indicator.TLP == tlp.Amber
 	}
-	if hits, _ := se.IOC.LookupFor("se-other", ioc.KindDomain, "named.example.org"); len(hits) != 0 {
-		t.Errorf("a member no agreement names may use the AMBER indicator: %+v", hits)
+	addMembers(member.Member{ID: "se-bank", Name: "Bank", Country: "SE", Sector: "banking"},
+		member.Member{ID: "se-other", Name: "Other", Country: "SE", Sector: "health"})
+	eventually(t, "the AMBER warning at SE's bank", func() bool { return amberFor("se-bank") })
+	if amberFor("se-other") || amberFor("se-hospital") {
+		t.Error("a member no agreement names may use the AMBER indicator")
 	}
 	for _, v := range []string{"185.220.101.20", "185.220.101.21"} {
 		if got := warned(se, ioc.KindIP, v); len(got) != 0 {
@@ -146,11 +148,19 @@ func TestCatchUp(t *testing.T) {
 		}
 	}
 
+	// Another bank joins SE's node: it is sent the AMBER warning again,
+	// for both banks.
+	addMembers(member.Member{ID: "se-bank2", Name: "Bank 2", Country: "SE", Sector: "banking"})
+	eventually(t, "the AMBER warning at SE's second bank", func() bool { return amberFor("se-bank2") })
+	if !amberFor("se-bank") || amberFor("se-other") {
+		t.Error("the AMBER indicator at SE after the second bank joined")
+	}
+
 	// In order, each once, audited as a catch-up; neither the expired
 	// warning nor the revocation (SE never had the address) was sent.
 	order := inboxOrder(t, se)
-	if len(order) != 3 || order[0] != g1.Warning || order[1] != g2.Warning {
-		t.Errorf("SE's inbox %v, want %s, %s, then the AMBER warning", order, g1.Warning, g2.Warning)
+	if len(order) != 4 || order[0] != g1.Warning || order[1] != g2.Warning || order[3] != order[2] {
+		t.Errorf("SE's inbox %v, want %s, %s, then the AMBER warning twice", order, g1.Warning, g2.Warning)
 	}
 	fw := forwardsTo(t, hub, "se-node")
 	if len(fw) != 3 {
@@ -161,7 +171,7 @@ func TestCatchUp(t *testing.T) {
 			t.Errorf("forward %+v", f)
 		}
 	}
-	if a, ok := fw[order[len(order)-1]]; !ok || a.TLP != "TLP:AMBER" || !slices.Equal(a.Recipients, []string{"se-named"}) {
+	if a, ok := fw[order[len(order)-1]]; !ok || a.TLP != "TLP:AMBER" || !slices.Equal(a.Recipients, []string{"se-bank", "se-bank2"}) {
 		t.Errorf("AMBER forward %+v", a)
 	}
 	if n := counter(t, se, "xsoc_federation_warnings_expired_total"); n != 0 {
@@ -177,11 +187,11 @@ func TestCatchUp(t *testing.T) {
 		eventually(t, "g3 at "+n.Config.Federation.Node, func() bool { return len(warned(n, ioc.KindIP, "185.220.101.23")) == 1 })
 	}
 	eventually(t, "g3's forwards", func() bool { return counter(t, hub, "xsoc_federation_warnings_forwarded_total") == 2 })
-	if got := inboxOrder(t, se); len(got) != 4 {
+	if got := inboxOrder(t, se); len(got) != 5 {
 		t.Errorf("SE's inbox after the hub's restart: %v", got)
 	}
-	if got := counter(t, se, "xsoc_federation_warnings_received_total"); got != 4 {
-		t.Errorf("SE received %v indicators, want 4", got)
+	if got := counter(t, se, "xsoc_federation_warnings_received_total"); got != 5 {
+		t.Errorf("SE received %v indicators, want 5 (the AMBER one twice)", got)
 	}
 	if got := refusals(t, se); len(got) != 0 {
 		t.Errorf("SE refused %v", got)

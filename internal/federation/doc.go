@@ -172,7 +172,10 @@
 // most maxWarningAge, and whenever a node's directory arrives sends the
 // node, in order, the held warnings it may receive now and was not sent
 // before (catchup.go): a node that joins late, a member added, a member
-// hub announcing itself or relaying a new node's directory.
+// hub announcing itself or relaying a new node's directory. A TLP:AMBER
+// warning a node was sent for fewer of its members than an agreement
+// names now is sent again, sealed as a widening, naming them all; that
+// is the only warning an Inbox takes twice.
 //
 // # Corroborated release
 //

@@ -199,6 +199,9 @@ func (r *relay) prepareHop(ctx context.Context, m jetstream.Msg) (*pending, erro
 	if err != nil {
 		return nil, err
 	}
+	if from.upstream && m.Headers().Get(hdrRelayKind) == kindWiden {
+		return r.planWiden(ctx, m, o, from)
+	}
 	return r.plan(ctx, m, o, from)
 }
 

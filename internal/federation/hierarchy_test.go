@@ -205,6 +205,42 @@ func TestHubHierarchy(t *testing.T) {
 		}
 	}
 
+	// Another FR member joins: the AMBER warning comes down again, for
+	// both, from eu-hub through fr-hub.
+	if _, _, err := fr.Members.Add(ctx, member.Member{ID: "fr-other", Name: "Autre", Country: "FR", Sector: "health"}); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "the AMBER warning for FR's second member", func() bool {
+		hits, _ := fr.IOC.LookupFor("fr-other", ioc.KindDomain, "fr-only.example.org")
+		return len(hits) == 1
+	})
+	if hits, _ := fr.IOC.LookupFor("fr-soc", ioc.KindDomain, "fr-only.example.org"); len(hits) != 1 {
+		t.Errorf("fr-soc lost the AMBER indicator: %+v", hits)
+	}
+	var amberID string
+	for _, r := range received(t, fr) {
+		if r.Value == "fr-only.example.org" {
+			amberID = r.Warning
+		}
+	}
+	for n, want := range map[*running]string{
+		eu:    "fr-node--fr-other,fr-node--fr-soc | catch-up: TLP:AMBER: agreement of de-node--de-energie with country FR, through hub fr-hub",
+		frHub: "fr-other,fr-soc | TLP:AMBER: named by the upstream hub eu-hub",
+	} {
+		var got string
+		eventually(t, "the second forward audited", func() bool {
+			fw, err := federation.Forwards(ctx, n.DB, federation.ForwardFilter{Warning: amberID})
+			if err != nil || len(fw) != 1 {
+				return false
+			}
+			got = strings.Join(fw[0].Recipients, ",") + " | " + fw[0].Reason
+			return strings.HasPrefix(got, "fr-node--fr-other,") || strings.HasPrefix(got, "fr-other,")
+		})
+		if got != want {
+			t.Errorf("%s's forward: %q, want %q", n.Config.Federation.Node, got, want)
+		}
+	}
+
 	// The origin's signature verifies at the far end: the message in
 	// FR's inbox is de-node's, sealed by fr-hub, over de-hub → eu-hub → fr-hub.
 	js, _ := jetstream.New(fr.Bus.Federation())

@@ -331,7 +331,9 @@ func (in *Inbox) check(ctx context.Context, m jetstream.Msg, now time.Time) (acc
 	if err := in.cfg.DB.QueryRow(ctx, `SELECT COUNT(*) FROM federation_inbox WHERE warning = ?`, w.ID).Scan(&n); err != nil {
 		return accepted{}, err
 	}
-	if n > 0 {
+	// Taken before, unless the hub sends it again for more members (a
+	// member added that an agreement covers): applied again, naming all.
+	if n > 0 && (hdr.Get(hdrRelayKind) != kindWiden || len(named) == 0) {
 		if md, err := m.Metadata(); err == nil && md.NumDelivered > 1 {
 			return accepted{}, errTaken
 		}

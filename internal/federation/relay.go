@@ -83,6 +83,9 @@ type target struct {
 	node    string
 	members []string
 	reason  string
+	// widen: the node was sent the warning before, for fewer of its
+	// members (catchup.go).
+	widen bool
 }
 
 // ensureWarningStream creates the hub's warning stream.
@@ -199,6 +202,8 @@ type pending struct {
 	ids     []string
 	expires time.Time
 	gen     uint64
+	// widened: it came from the upstream for more members than before.
+	widened bool
 	targets []target
 	sent    []target
 	sends   []jetstream.PubAckFuture
@@ -543,10 +548,14 @@ func (r *relay) agreed(w *Warning) ([]Partner, string, error) {
 // subject (hopMessage).
 func (r *relay) send(p *pending) {
 	for _, t := range p.sent {
-		out, err := r.hopMessage(p.origin, p.body, InboxSubject+"."+t.node, p.path, t.members, "")
+		kind, id := "", p.w.ID
+		if t.widen {
+			kind, id = kindWiden, widenID(p.w.ID, t.members)
+		}
+		out, err := r.hopMessage(p.origin, p.body, InboxSubject+"."+t.node, p.path, t.members, kind)
 		var f jetstream.PubAckFuture
 		if err == nil {
-			f, err = r.h.relayJS.PublishMsgAsync(out, jetstream.WithMsgID(p.w.ID))
+			f, err = r.h.relayJS.PublishMsgAsync(out, jetstream.WithMsgID(id))
 		}
 		if err != nil {
 			p.failed = fmt.Errorf("to %s: %w", t.node, err)
@@ -593,9 +602,14 @@ func (r *relay) audit(ctx context.Context, tx *store.Tx, p *pending, t target, n
 	if len(p.w.Bundle) == 0 {
 		kind = "revocation"
 	}
+	conflict := `DO NOTHING`
+	if t.widen {
+		// Sent again for more members: the forward names them all now.
+		conflict = `DO UPDATE SET recipients = excluded.recipients, reason = excluded.reason, forwarded = excluded.forwarded`
+	}
 	_, err := tx.Exec(ctx, `INSERT INTO federation_forwards
 		(warning, recipient_node, origin_node, origin_member, tlp, kind, indicators, recipients, reason, forwarded)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (warning, recipient_node) DO NOTHING`,
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (warning, recipient_node) `+conflict,
 		p.w.ID, t.node, p.w.Node, sender, p.w.TLP.String(), kind, p.indicators, strings.Join(t.members, ","), t.reason, now)
 	return err
 }
