@@ -285,3 +285,90 @@ func disjointEvents(w, n int) []*event.Event {
 	}
 	return evs
 }
+
+// hotEvents are events whose values test the typed columns the PostgreSQL
+// engine keeps for common fields against the query contract: lists,
+// mapped and zoned addresses, numbers written oddly, LIKE's wildcards.
+func hotEvents(member string) []*event.Event {
+	mk := func(i int, set func(ev *event.Event)) *event.Event {
+		ev := &event.Event{ID: fmt.Sprintf("Hot-%03d", i), Member: member,
+			Time: base.Add(time.Duration(i) * time.Minute), Ingested: base.Add(time.Duration(i) * time.Minute)}
+		set(ev)
+		return ev
+	}
+	return []*event.Event{
+		mk(1, func(ev *event.Event) {
+			ev.Add("host.name", "WS-A")
+			ev.Add("host.name", "WS-B") // a list: WS-B is only in the document
+			ev.Set("destination.ip", "::ffff:203.0.113.5")
+			ev.Set("destination.port", "0443")
+		}),
+		mk(2, func(ev *event.Event) {
+			ev.Set("host.name", "WS_C")
+			ev.Set("destination.ip", "fe80::1%eth0")
+			ev.Set("destination.bytes", "7000000000")
+			ev.Set("process.command_line", `C:\x.exe --sale=50%_OFF MIMIKATZ`)
+		}),
+		mk(3, func(ev *event.Event) {
+			ev.Set("host.name", "WS-D")
+			ev.Set("destination.ip", "198.51.100.20")
+			ev.Set("destination.bytes", "NaN")
+			ev.Set("destination.port", "443")
+			ev.Set("process.command_line", `C:\x.exe --sale=50 off`)
+			ev.Set("process.hash.sha256", "ABCDEF0123")
+		}),
+	}
+}
+
+func TestHotFieldContract(t *testing.T) {
+	for name, open := range engines(t) {
+		t.Run(name, func(t *testing.T) {
+			ctx := context.Background()
+			a, err := New(ctx, open(t))
+			if err != nil {
+				t.Fatal(err)
+			}
+			a.now = func() time.Time { return base.Add(24 * time.Hour) }
+			if err := a.Write(ctx, []Batch{{Stream: 1, Seq: 1, Member: "m1", Events: hotEvents("m1")}}); err != nil {
+				t.Fatal(err)
+			}
+			with := func(field string, op Op, value string) Query {
+				return Query{Member: "m1", From: base, To: base.Add(time.Hour), Filters: []Filter{{Field: field, Op: op, Value: value}}}
+			}
+			cases := []struct {
+				name string
+				q    Query
+				want int64
+			}{
+				{"first of a list", with("host.name", Eq, "ws-a"), 1},
+				{"second of a list", with("host.name", Eq, "ws-b"), 1},
+				{"prefix of a list's second value", with("host.name", Prefix, "WS-B"), 1},
+				{"underscore is no wildcard", with("host.name", Prefix, "ws_"), 1},
+				{"prefix of every host", with("host.name", Prefix, "ws"), 3},
+				{"percent is no wildcard", with("process.command_line", Contains, "50%_off"), 1},
+				{"contains ignores case", with("process.command_line", Contains, "mimiKATZ"), 1},
+				{"contains a space", with("process.command_line", Contains, "50 OFF"), 1},
+				{"eq a hash, any case", with("process.hash.sha256", Eq, "abcdef0123"), 1},
+				{"mapped address in its IPv4 network", with("destination.ip", CIDR, "203.0.113.0/24"), 1},
+				{"a zoned address is in no network", with("destination.ip", CIDR, "fe80::/10"), 0},
+				{"eq an address compares text", with("destination.ip", Eq, "203.0.113.5"), 0},
+				{"eq an address as written", with("destination.ip", Eq, "::FFFF:203.0.113.5"), 1},
+				{"eq a number compares text", with("destination.port", Eq, "443"), 1},
+				{"a number written with a zero", with("destination.port", Gte, "443"), 2},
+				{"NaN is in no range", with("destination.bytes", Gte, "1"), 1},
+				{"range below", with("destination.bytes", Lt, "7000000000"), 0},
+				{"event id prefix ignores case", with("event.id", Prefix, "hot-00"), 3},
+				{"event id eq ignores case", with("event.id", Eq, "HOT-002"), 1},
+			}
+			for _, c := range cases {
+				if n, err := a.Count(ctx, c.q); err != nil || n != c.want {
+					t.Errorf("%s: Count = %d, %v; want %d", c.name, n, err, c.want)
+				}
+			}
+			top, err := a.Top(ctx, with("host.name", Prefix, "ws"), "host.name", 10)
+			if err != nil || len(top) != 4 {
+				t.Errorf("Top host.name = %+v, %v; want 4 values each once", top, err)
+			}
+		})
+	}
+}

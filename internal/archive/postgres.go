@@ -1,9 +1,11 @@
 package archive
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -30,54 +32,45 @@ type Postgres struct {
 	// Timeout bounds one query (the server's cost limit; default 30s).
 	Timeout time.Duration
 
+	trgm string // pg_trgm's GIN operator class, "" if not installed
+
+	// written and analyzed count, per day partition, the events this
+	// process stored and how many it had stored at its last ANALYZE
+	// (used by Write alone).
+	written, analyzed map[int64]int64
+
 	mu     sync.Mutex
 	days   map[int64]bool             // partitions known to exist
 	fields map[string]map[string]bool // member → field names stored
 }
 
-const postgresSchema = `
-CREATE TABLE IF NOT EXISTS archive_events (
-	member TEXT NOT NULL,
-	id TEXT NOT NULL,
-	ts BIGINT NOT NULL,
-	ingested BIGINT NOT NULL,
-	day INTEGER NOT NULL,
-	doc JSONB NOT NULL
-) PARTITION BY RANGE (day);
-CREATE TABLE IF NOT EXISTS archive_batches (stream BIGINT NOT NULL, seq BIGINT NOT NULL, PRIMARY KEY (stream, seq));
-CREATE TABLE IF NOT EXISTS archive_fields (member TEXT NOT NULL, name TEXT NOT NULL, PRIMARY KEY (member, name));
-CREATE TABLE IF NOT EXISTS archive_counts (member TEXT NOT NULL, day INTEGER NOT NULL, events BIGINT NOT NULL, PRIMARY KEY (member, day));
-CREATE OR REPLACE FUNCTION xsoc_vals(d jsonb, f text) RETURNS SETOF text LANGUAGE sql IMMUTABLE AS
-	'SELECT jsonb_array_elements_text(CASE jsonb_typeof(d->f) WHEN ''array'' THEN d->f WHEN ''string'' THEN jsonb_build_array(d->f) ELSE ''[]''::jsonb END)';
-CREATE OR REPLACE FUNCTION xsoc_inet(t text) RETURNS inet LANGUAGE plpgsql IMMUTABLE AS
-	'BEGIN RETURN t::inet; EXCEPTION WHEN others THEN RETURN NULL; END';
-CREATE OR REPLACE FUNCTION xsoc_num(t text) RETURNS double precision LANGUAGE plpgsql IMMUTABLE AS
-	'BEGIN RETURN t::double precision; EXCEPTION WHEN others THEN RETURN NULL; END'`
-
-// OpenPostgres connects to the PostgreSQL database at url and creates the
-// archive's tables if needed.
+// OpenPostgres connects to the PostgreSQL database at url and brings the
+// archive's tables to this build's schema version, creating or upgrading
+// them; a schema newer than this build is refused (ErrSchemaVersion).
 func OpenPostgres(ctx context.Context, url string) (*Postgres, error) {
-	pool, err := pgxpool.New(ctx, url)
+	cfg, err := pgxpool.ParseConfig(url)
 	if err != nil {
 		return nil, fmt.Errorf("archive: postgres: %w", err)
 	}
-	p := &Postgres{pool: pool, Timeout: 30 * time.Second, days: map[int64]bool{}, fields: map[string]map[string]bool{}}
-	// One creator at a time: CREATE ... IF NOT EXISTS races between
-	// processes starting together.
-	err = pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
-		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(727275)`); err != nil {
-			return err
-		}
-		for _, stmt := range strings.Split(postgresSchema, ";\n") {
-			if _, err := tx.Exec(ctx, stmt); err != nil {
-				return fmt.Errorf("%w in %q", err, stmt)
-			}
-		}
-		return nil
-	})
+	// Plans for the values at hand: a LIKE pattern or a rare value is
+	// only index-friendly when the planner sees it.
+	cfg.ConnConfig.RuntimeParams["plan_cache_mode"] = "force_custom_plan"
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
+		return nil, fmt.Errorf("archive: postgres: %w", err)
+	}
+	p := &Postgres{pool: pool, Timeout: 30 * time.Second, days: map[int64]bool{}, fields: map[string]map[string]bool{},
+		written: map[int64]int64{}, analyzed: map[int64]int64{}}
+	if err := migrate(ctx, pool, pgSchemaVersion()); err != nil {
 		pool.Close()
+		if errors.Is(err, ErrSchemaVersion) {
+			return nil, err
+		}
 		return nil, fmt.Errorf("archive: postgres schema: %w", err)
+	}
+	if p.trgm, err = trigramOps(ctx, pool); err != nil {
+		pool.Close()
+		return nil, fmt.Errorf("archive: postgres: %w", err)
 	}
 	return p, nil
 }
@@ -102,15 +95,10 @@ func (p *Postgres) ensureDay(ctx context.Context, day int64) error {
 	if known {
 		return nil
 	}
-	name := "archive_events_" + time.Unix(day*86400, 0).UTC().Format("20060102")
-	if day < 0 {
-		name = "archive_events_m" + strconv.FormatInt(-day, 10)
-	}
-	stmts := []string{
+	name := partitionName(day)
+	stmts := append([]string{
 		fmt.Sprintf(`CREATE TABLE IF NOT EXISTS %s PARTITION OF archive_events FOR VALUES FROM (%d) TO (%d)`, name, day, day+1),
-		fmt.Sprintf(`CREATE INDEX IF NOT EXISTS %s_ts ON %s USING brin (ts)`, name, name),
-		fmt.Sprintf(`CREATE INDEX IF NOT EXISTS %s_member_ts ON %s (member, ts)`, name, name),
-	}
+	}, partitionIndexes(name, p.trgm)...)
 	for _, stmt := range stmts {
 		if _, err := p.pool.Exec(ctx, stmt); err != nil && !alreadyExists(err) {
 			return fmt.Errorf("archive: partition %s: %w", name, err)
@@ -122,6 +110,14 @@ func (p *Postgres) ensureDay(ctx context.Context, day int64) error {
 	return nil
 }
 
+// partitionName is the table of day's events.
+func partitionName(day int64) string {
+	if day < 0 {
+		return "archive_events_m" + strconv.FormatInt(-day, 10)
+	}
+	return "archive_events_" + time.Unix(day*86400, 0).UTC().Format("20060102")
+}
+
 // alreadyExists reports the error of a CREATE ... IF NOT EXISTS that lost
 // a race with another process.
 func alreadyExists(err error) bool {
@@ -130,7 +126,9 @@ func alreadyExists(err error) bool {
 }
 
 // Write stores the batches in one transaction: the batch sequences not
-// stored before, then their events with COPY.
+// stored before, then their events with COPY. Two workers writing the
+// same batch store it once: the second one's ledger insert waits for the
+// first's transaction and then finds the sequence taken.
 func (p *Postgres) Write(ctx context.Context, batches []Batch) error {
 	days := map[int64]bool{}
 	for _, b := range batches {
@@ -143,66 +141,182 @@ func (p *Postgres) Write(ctx context.Context, batches []Batch) error {
 			return err
 		}
 	}
+	// Ledger rows are locked in one order by every worker: no deadlock
+	// between two writing overlapping sets of batches.
+	ordered := slices.Clone(batches)
+	slices.SortFunc(ordered, func(a, b Batch) int {
+		return cmp.Or(cmp.Compare(a.Stream, b.Stream), cmp.Compare(a.Seq, b.Seq))
+	})
 	var newFields [][2]string
+	stored := map[int64]int64{} // day → events stored
 	err := pgx.BeginFunc(ctx, p.pool, func(tx pgx.Tx) error {
-		newFields = newFields[:0]
-		var rows [][]any
-		counts := map[[2]int64]int64{} // (member index, day) → events
-		members := []string{}
-		var buf []byte
-		for _, b := range batches {
-			tag, err := tx.Exec(ctx, `INSERT INTO archive_batches (stream, seq) VALUES ($1, $2) ON CONFLICT DO NOTHING`, b.Stream, int64(b.Seq))
-			if err != nil {
-				return err
-			}
-			if tag.RowsAffected() == 0 {
-				continue // stored before: a redelivery
-			}
-			mi := int64(len(members))
-			members = append(members, b.Member)
-			for _, ev := range b.Events {
-				day := dayOf(ev.Time, ev.Ingested)
-				buf = ev.AppendJSON(buf[:0])
-				rows = append(rows, []any{b.Member, ev.ID, ev.Time.UnixNano(), ev.Ingested.UnixNano(), int32(day), string(buf)})
-				counts[[2]int64{mi, day}]++
-				ev.Fields(func(name, _ string) bool {
-					if !p.known(b.Member, name) && !containsPair(newFields, b.Member, name) {
-						newFields = append(newFields, [2]string{b.Member, name})
-					}
-					return true
-				})
-			}
+		clear(stored)
+		if err := checkVersion(ctx, tx); err != nil {
+			return err
 		}
-		if len(rows) == 0 {
-			return nil
+		fresh, err := pgUnstored(ctx, tx, ordered)
+		if err != nil || len(fresh) == 0 {
+			return err
 		}
-		if _, err := tx.CopyFrom(ctx, pgx.Identifier{"archive_events"}, []string{"member", "id", "ts", "ingested", "day", "doc"},
-			pgx.CopyFromRows(rows)); err != nil {
+		rows := newPgRows(fresh)
+		if _, err := tx.CopyFrom(ctx, pgx.Identifier{"archive_events"}, pgColumns(), rows); err != nil {
 			return fmt.Errorf("archive: copy: %w", err)
 		}
-		for k, n := range counts {
-			if _, err := tx.Exec(ctx, `INSERT INTO archive_counts (member, day, events) VALUES ($1, $2, $3)
-				ON CONFLICT (member, day) DO UPDATE SET events = archive_counts.events + excluded.events`, members[k[0]], k[1], n); err != nil {
-				return err
-			}
-		}
-		for _, f := range newFields {
-			if _, err := tx.Exec(ctx, `INSERT INTO archive_fields (member, name) VALUES ($1, $2) ON CONFLICT DO NOTHING`, f[0], f[1]); err != nil {
-				return err
-			}
-		}
-		return nil
+		newFields = p.unknownFields(fresh)
+		return p.tally(ctx, tx, fresh, newFields, stored)
 	})
+	if errors.Is(err, ErrSchemaVersion) {
+		return err
+	}
 	if err != nil {
 		return fmt.Errorf("archive: postgres: %w", err)
 	}
 	p.mu.Lock()
-	defer p.mu.Unlock()
 	for _, f := range newFields {
 		p.fieldSet(f[0])[f[1]] = true
 	}
+	p.mu.Unlock()
+	return p.analyzeGrown(ctx, stored)
+}
+
+// analyzeGrown refreshes the planner's statistics of the day partitions
+// this process has doubled since it last did: the planner picks the
+// typed columns' indexes for a rare value only when it knows the
+// partition is large and the value rare, and autovacuum may come late to
+// a partition filling up fast. Doubling keeps the cost to a few ANALYZEs
+// (each a sample of 30,000 rows) per partition and day.
+func (p *Postgres) analyzeGrown(ctx context.Context, stored map[int64]int64) error {
+	for day, n := range stored {
+		p.written[day] += n
+		if w := p.written[day]; w < 2*p.analyzed[day] || w < analyzeAfter {
+			continue
+		}
+		if _, err := p.pool.Exec(ctx, "ANALYZE "+partitionName(day)); err != nil {
+			return fmt.Errorf("archive: postgres: analyze: %w", err)
+		}
+		p.analyzed[day] = p.written[day]
+	}
 	return nil
 }
+
+// analyzeAfter is how many events a process stores in a partition before
+// its first ANALYZE of it.
+const analyzeAfter = 1000
+
+// pgUnstored records the batches in the ledger and returns those not
+// stored before (the others are redeliveries).
+func pgUnstored(ctx context.Context, tx pgx.Tx, batches []Batch) ([]Batch, error) {
+	var fresh []Batch
+	for _, b := range batches {
+		tag, err := tx.Exec(ctx, `INSERT INTO archive_batches (stream, seq) VALUES ($1, $2) ON CONFLICT DO NOTHING`, b.Stream, int64(b.Seq))
+		if err != nil {
+			return nil, err
+		}
+		if tag.RowsAffected() > 0 && len(b.Events) > 0 {
+			fresh = append(fresh, b)
+		}
+	}
+	return fresh, nil
+}
+
+// unknownFields returns the (member, field) pairs of the batches not
+// recorded in archive_fields yet, as far as this process knows.
+func (p *Postgres) unknownFields(batches []Batch) [][2]string {
+	var out [][2]string
+	for _, b := range batches {
+		for _, ev := range b.Events {
+			ev.Fields(func(name, _ string) bool {
+				if !p.known(b.Member, name) && !containsPair(out, b.Member, name) {
+					out = append(out, [2]string{b.Member, name})
+				}
+				return true
+			})
+		}
+	}
+	return out
+}
+
+// tally adds the batches to the per-day counts and records new fields.
+// stored gets the events per day.
+func (p *Postgres) tally(ctx context.Context, tx pgx.Tx, batches []Batch, newFields [][2]string, stored map[int64]int64) error {
+	type memberDay struct {
+		member string
+		day    int64
+	}
+	counts := map[memberDay]int64{}
+	for _, b := range batches {
+		for _, ev := range b.Events {
+			counts[memberDay{b.Member, dayOf(ev.Time, ev.Ingested)}]++
+		}
+	}
+	for k, n := range counts {
+		stored[k.day] += n
+		if _, err := tx.Exec(ctx, `INSERT INTO archive_counts (member, day, events) VALUES ($1, $2, $3)
+			ON CONFLICT (member, day) DO UPDATE SET events = archive_counts.events + excluded.events`, k.member, k.day, n); err != nil {
+			return err
+		}
+	}
+	for _, f := range newFields {
+		if _, err := tx.Exec(ctx, `INSERT INTO archive_fields (member, name) VALUES ($1, $2) ON CONFLICT DO NOTHING`, f[0], f[1]); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// pgColumns are archive_events' columns in the order COPY sends them.
+func pgColumns() []string {
+	cols := []string{"member", "id", "ts", "ingested", "day", "doc"}
+	for _, h := range pgHotFields {
+		cols = append(cols, h.column)
+	}
+	return append(cols, "lists")
+}
+
+// pgRows hands COPY the events of batches one row at a time. The row's
+// values live in the struct and vals points at them, so a row costs its
+// document's string and nothing else.
+type pgRows struct {
+	batches []Batch
+	b, e    int // the batch and event of the next row
+
+	vals            []any
+	member, id, doc string
+	ts, ingested    int64
+	day             int32
+	hot             hotRow
+	buf             []byte
+}
+
+func newPgRows(batches []Batch) *pgRows {
+	r := &pgRows{batches: batches, vals: make([]any, 6+len(pgHotFields)+1)}
+	r.vals[0], r.vals[1], r.vals[2], r.vals[3], r.vals[4], r.vals[5] = &r.member, &r.id, &r.ts, &r.ingested, &r.day, &r.doc
+	return r
+}
+
+// Next moves to the next event; false after the last.
+func (r *pgRows) Next() bool {
+	for r.b < len(r.batches) && r.e >= len(r.batches[r.b].Events) {
+		r.b, r.e = r.b+1, 0
+	}
+	if r.b >= len(r.batches) {
+		return false
+	}
+	ev := r.batches[r.b].Events[r.e]
+	r.e++
+	r.member, r.id = r.batches[r.b].Member, ev.ID
+	r.ts, r.ingested, r.day = ev.Time.UnixNano(), ev.Ingested.UnixNano(), int32(dayOf(ev.Time, ev.Ingested))
+	r.buf = ev.AppendJSON(r.buf[:0])
+	r.doc = string(r.buf)
+	r.hot.fill(ev, r.vals[6:])
+	return true
+}
+
+// Values returns the current row.
+func (r *pgRows) Values() ([]any, error) { return r.vals, nil }
+
+// Err is always nil: rows come from memory.
+func (r *pgRows) Err() error { return nil }
 
 func containsPair(pairs [][2]string, a, b string) bool {
 	for _, p := range pairs {
@@ -241,31 +355,67 @@ func where(q *Query) (string, []any) {
 	if q.after.set {
 		conds = append(conds, "(ts, id) < ("+arg(q.after.time)+", "+arg(q.after.id)+")")
 	}
-	for _, f := range q.Filters {
-		var pred string
-		switch f.Op {
-		case Eq:
-			pred = "lower(v) = " + arg(f.lower)
-		case Prefix:
-			pred = "starts_with(lower(v), " + arg(f.lower) + ")"
-		case Contains:
-			pred = "strpos(lower(v), " + arg(f.lower) + ") > 0"
-		case CIDR:
-			pred = "xsoc_inet(v) <<= " + arg(f.prefix.String()) + "::inet"
-		default:
-			ops := map[Op]string{Gte: ">=", Gt: ">", Lte: "<=", Lt: "<"}
-			pred = "xsoc_num(v) " + ops[f.Op] + " " + arg(f.number)
-		}
-		if f.Field == event.FieldID {
-			conds = append(conds, strings.ReplaceAll(pred, "(v)", "(id)"))
-			continue
-		}
-		conds = append(conds, "EXISTS (SELECT 1 FROM xsoc_vals(doc, "+arg(f.Field)+") v WHERE "+pred+")")
+	for i := range q.Filters {
+		conds = append(conds, filterCond(&q.Filters[i], arg))
 	}
 	if q.Text != "" {
 		conds = append(conds, "EXISTS (SELECT 1 FROM jsonb_each_text(doc) kv WHERE strpos(lower(kv.value), "+arg(q.Text)+") > 0)")
 	}
 	return strings.Join(conds, " AND "), args
+}
+
+// filterCond is f's condition: on the typed column when f's field has
+// one and the column can answer f (through its index), else on the
+// document's values.
+func filterCond(f *Filter, arg func(any) string) string {
+	if f.Field == event.FieldID {
+		return idCond(f, arg)
+	}
+	doc := func() string {
+		return "EXISTS (SELECT 1 FROM xsoc_vals(doc, " + arg(f.Field) + ") v WHERE " + valuePredicate(f, "v", arg) + ")"
+	}
+	h, ok := hotFieldNamed(f.Field)
+	if !ok {
+		return doc()
+	}
+	col, exact, ok := hotPredicate(h, f, arg)
+	switch {
+	case !ok:
+		return doc()
+	case exact:
+		// Events with lists: their other values are only in the document.
+		return "(" + col + " OR lists AND " + doc() + ")"
+	default:
+		return "(" + col + " OR lists) AND " + doc()
+	}
+}
+
+// idCond is f's condition on the event id, through its lower-cased index
+// for equality and prefix.
+func idCond(f *Filter, arg func(any) string) string {
+	switch f.Op {
+	case Eq:
+		return pgIDExpr + " = " + arg(f.lower)
+	case Prefix:
+		return pgIDExpr + " LIKE " + arg(likeEscape(f.lower)+"%")
+	}
+	return valuePredicate(f, "id", arg)
+}
+
+// valuePredicate is f's condition on the text value v.
+func valuePredicate(f *Filter, v string, arg func(any) string) string {
+	switch f.Op {
+	case Eq:
+		return "lower(" + v + ") = " + arg(f.lower)
+	case Prefix:
+		return "starts_with(lower(" + v + "), " + arg(f.lower) + ")"
+	case Contains:
+		return "strpos(lower(" + v + "), " + arg(f.lower) + ") > 0"
+	case CIDR:
+		return "xsoc_inet(" + v + ") <<= " + arg(f.prefix.String()) + "::inet"
+	}
+	op, _ := rangeOp(f.Op)
+	return "xsoc_num(" + v + ") " + op + " " + arg(f.number)
 }
 
 // query runs sql under the cost limit.

@@ -4,18 +4,23 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
+	"fmt"
 	"os"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/xsoc/xsoc/internal/store/storetest"
 )
 
-// openTestPostgres opens the PostgreSQL engine on a private schema of the
-// test server, dropped when the test ends.
-func openTestPostgres(t testing.TB) Engine {
+// testPostgresURL creates a private schema on the test server, dropped
+// when the test ends, and returns the URL whose search path is it.
+func testPostgresURL(t testing.TB) string {
 	t.Helper()
 	if os.Getenv("XSOC_TEST_POSTGRES") == "skip" {
 		t.Skip("XSOC_TEST_POSTGRES=skip")
@@ -31,18 +36,164 @@ func openTestPostgres(t testing.TB) Engine {
 	if _, err := admin.Exec(ctx, "CREATE SCHEMA "+schema); err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(func() {
+		admin.Exec(context.Background(), "DROP SCHEMA "+schema+" CASCADE")
+		admin.Close(context.Background())
+	})
 	sep := "?"
 	if strings.Contains(storetest.PostgresURL(), "?") {
 		sep = "&"
 	}
-	p, err := OpenPostgres(ctx, storetest.PostgresURL()+sep+"search_path="+schema)
+	return storetest.PostgresURL() + sep + "search_path=" + schema
+}
+
+// openTestPostgres opens the PostgreSQL engine on a private schema of the
+// test server, dropped when the test ends.
+func openTestPostgres(t testing.TB) Engine {
+	t.Helper()
+	p, err := OpenPostgres(context.Background(), testPostgresURL(t))
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() {
-		p.Close()
-		admin.Exec(context.Background(), "DROP SCHEMA "+schema+" CASCADE")
-		admin.Close(context.Background())
-	})
+	t.Cleanup(func() { p.Close() })
 	return p
+}
+
+// TestPostgresRefusesNewerSchema: a schema upgraded by a newer xsoc stops
+// an older worker at start and at its next write, with what to do.
+func TestPostgresRefusesNewerSchema(t *testing.T) {
+	ctx := context.Background()
+	url := testPostgresURL(t)
+	old, err := OpenPostgres(ctx, url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer old.Close()
+	if _, err := old.pool.Exec(ctx, `UPDATE archive_schema SET version = version + 1`); err != nil {
+		t.Fatal(err)
+	}
+	_, err = OpenPostgres(ctx, url)
+	if !errors.Is(err, ErrSchemaVersion) || !strings.Contains(err.Error(), "upgrade this worker") {
+		t.Errorf("open on a newer schema: %v", err)
+	}
+	err = old.Write(ctx, []Batch{{Stream: 1, Seq: 1, Member: "m1", Events: testEvents("m1", 0, 10)}})
+	if !errors.Is(err, ErrSchemaVersion) {
+		t.Errorf("write on a newer schema: %v", err)
+	}
+	if n, err := old.Total(ctx, "m1"); err != nil || n != 0 {
+		t.Errorf("refused write stored %d events (%v)", n, err)
+	}
+}
+
+// TestPostgresMigratesVersion1: an archive written before schema versions
+// (no typed columns) is upgraded at start, and its old events are found
+// through the typed columns' indexes like new ones.
+func TestPostgresMigratesVersion1(t *testing.T) {
+	ctx := context.Background()
+	url := testPostgresURL(t)
+	pool, err := pgxpool.New(ctx, url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pool.Close()
+	if err := migrate(ctx, pool, 1); err != nil {
+		t.Fatal(err)
+	}
+	day := dayOf(base, base)
+	if _, err := pool.Exec(ctx, fmt.Sprintf(`CREATE TABLE archive_events_old PARTITION OF archive_events FOR VALUES FROM (%d) TO (%d)`, day, day+1)); err != nil {
+		t.Fatal(err)
+	}
+	old := append(testEvents("m1", 0, 200), hotEvents("m1")...)
+	for _, ev := range old {
+		if _, err := pool.Exec(ctx, `INSERT INTO archive_events (member, id, ts, ingested, day, doc) VALUES ($1, $2, $3, $4, $5, $6)`,
+			"m1", ev.ID, ev.Time.UnixNano(), ev.Ingested.UnixNano(), int32(day), string(ev.AppendJSON(nil))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := pool.Exec(ctx, `INSERT INTO archive_fields (member, name) VALUES ('m1', 'host.name'), ('m1', 'source.ip'), ('m1', 'destination.ip')`); err != nil {
+		t.Fatal(err)
+	}
+	p, err := OpenPostgres(ctx, url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	var version, indexes int
+	pool.QueryRow(ctx, `SELECT version FROM archive_schema`).Scan(&version)
+	pool.QueryRow(ctx, `SELECT COUNT(*) FROM pg_indexes WHERE tablename = 'archive_events_old' AND indexname LIKE '%h_host_name'`).Scan(&indexes)
+	if version != pgSchemaVersion() || indexes != 1 {
+		t.Errorf("after the upgrade: version %d, host name index %d", version, indexes)
+	}
+	q := func(field string, op Op, value string) *Query {
+		q := &Query{Member: "m1", From: base, To: base.Add(24 * time.Hour), Filters: []Filter{{Field: field, Op: op, Value: value}}}
+		if err := q.Check(base.Add(time.Hour), func(string) bool { return true }); err != nil {
+			t.Fatal(err)
+		}
+		return q
+	}
+	cases := []struct {
+		q    *Query
+		want int64
+	}{
+		{q("host.name", Eq, "ws-3"), 20},
+		{q("source.ip", CIDR, "10.0.2.0/24"), 50},
+		{q("host.name", Eq, "ws-b"), 1},
+		{q("destination.ip", CIDR, "198.51.100.0/24"), 1},
+	}
+	for _, c := range cases {
+		if n, err := p.Count(ctx, c.q); err != nil || n != c.want {
+			t.Errorf("%+v: Count = %d, %v; want %d", c.q.Filters, n, err, c.want)
+		}
+	}
+}
+
+// TestPostgresWorkersStoreABatchOnce: two archive workers (after a crash,
+// both handed the same batches) writing at once store each batch once.
+func TestPostgresWorkersStoreABatchOnce(t *testing.T) {
+	ctx := context.Background()
+	url := testPostgresURL(t)
+	var workers [2]*Postgres
+	for i := range workers {
+		p, err := OpenPostgres(ctx, url)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer p.Close()
+		workers[i] = p
+	}
+	const batches, size = 20, 100
+	var wg sync.WaitGroup
+	errs := make(chan error, 2*batches)
+	for w, p := range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range batches {
+				seq := i
+				if w == 1 {
+					seq = batches - 1 - i // the other order: locks must not deadlock
+				}
+				b := Batch{Stream: 3, Seq: uint64(seq + 1), Member: "m1", Events: testEvents("m1", seq*size, size)}
+				// Two batches per write, overlapping the other worker's.
+				next := Batch{Stream: 3, Seq: uint64(seq%batches + 2), Member: "m1", Events: testEvents("m1", (seq+1)%batches*size, size)}
+				if seq+1 == batches {
+					next = b
+				}
+				errs <- p.Write(ctx, []Batch{b, next})
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	var rows, ids int64
+	workers[0].pool.QueryRow(ctx, `SELECT COUNT(*), COUNT(DISTINCT id) FROM archive_events`).Scan(&rows, &ids)
+	total, err := workers[1].Total(ctx, "m1")
+	if rows != batches*size || ids != rows || err != nil || total != rows {
+		t.Errorf("stored %d rows, %d ids, total %d (%v); want %d once each", rows, ids, total, err, batches*size)
+	}
 }
