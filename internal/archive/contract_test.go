@@ -316,6 +316,7 @@ func hotEvents(member string) []*event.Event {
 			ev.Set("destination.port", "443")
 			ev.Set("process.command_line", `C:\x.exe --sale=50 off`)
 			ev.Set("process.hash.sha256", "ABCDEF0123")
+			ev.Original = []byte("<13>Mar  1 \"quoted\" C:\\x.exe \u00e9t\u00e9 \x01 end")
 		}),
 	}
 }
@@ -364,6 +365,15 @@ func TestHotFieldContract(t *testing.T) {
 				if n, err := a.Count(ctx, c.q); err != nil || n != c.want {
 					t.Errorf("%s: Count = %d, %v; want %d", c.name, n, err, c.want)
 				}
+			}
+			// The original line comes back as it came in.
+			p, err := a.Search(ctx, with("event.id", Eq, "hot-003"))
+			var doc map[string]any
+			if err != nil || len(p.Events) != 1 || json.Unmarshal(p.Events[0], &doc) != nil {
+				t.Fatalf("search hot-003: %v %d", err, len(p.Events))
+			}
+			if want := string(hotEvents("m1")[2].Original); doc[event.FieldOriginal] != want || doc["host.name"] != "WS-D" {
+				t.Errorf("hot-003 came back as %s, want original %q", p.Events[0], want)
 			}
 			top, err := a.Top(ctx, with("host.name", Prefix, "ws"), "host.name", 10)
 			if err != nil || len(top) != 4 {

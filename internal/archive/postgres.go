@@ -1,6 +1,7 @@
 package archive
 
 import (
+	"bytes"
 	"cmp"
 	"context"
 	"errors"
@@ -307,9 +308,38 @@ func (r *pgRows) Next() bool {
 	r.member, r.id = r.batches[r.b].Member, ev.ID
 	r.ts, r.ingested, r.day = ev.Time.UnixNano(), ev.Ingested.UnixNano(), int32(dayOf(ev.Time, ev.Ingested))
 	r.buf = ev.AppendJSON(r.buf[:0])
+	if bytes.Contains(r.buf, []byte(`\u0000`)) {
+		replaceNULEscapes(r.buf)
+	}
 	r.doc = string(r.buf)
 	r.hot.fill(ev, r.vals[6:])
 	return true
+}
+
+// PostgreSQL's text and JSONB cannot hold U+0000: a value with one would
+// fail its whole batch at every retry. It is stored as U+FFFD instead.
+
+// noNUL returns s with every NUL byte replaced by U+FFFD.
+func noNUL(s string) string {
+	if strings.IndexByte(s, 0) < 0 {
+		return s
+	}
+	return strings.ReplaceAll(s, "\x00", "\uFFFD")
+}
+
+// replaceNULEscapes rewrites the JSON escapes \u0000 in doc as \ufffd, in
+// place (the same length), leaving other escapes (an escaped backslash
+// followed by "u0000") alone.
+func replaceNULEscapes(doc []byte) {
+	for i := 0; i+1 < len(doc); i++ {
+		if doc[i] != '\\' {
+			continue
+		}
+		if doc[i+1] == 'u' && i+6 <= len(doc) && string(doc[i+2:i+6]) == "0000" {
+			copy(doc[i+2:i+6], "fffd")
+		}
+		i++ // past the escaped character
+	}
 }
 
 // Values returns the current row.

@@ -131,7 +131,7 @@ func (r *hotRow) value(i int, kind pgKind, v string) any {
 		r.num[i] = n
 		return &r.num[i]
 	default:
-		r.text[i] = strings.ToLower(v)
+		r.text[i] = noNUL(strings.ToLower(v))
 		return &r.text[i]
 	}
 }

@@ -68,8 +68,9 @@ func execAll(sql string) func(ctx context.Context, tx pgx.Tx) error {
 
 // migrateHotColumns (version 2) adds the typed columns of the hot fields
 // and the lists flag, fills them for the events stored before (once, in
-// SQL: lower-cased text, addresses and numbers cast by PostgreSQL), and
-// indexes every existing partition as new ones are.
+// SQL: lower-cased text, addresses and numbers cast by PostgreSQL),
+// compresses new documents with LZ4, and indexes every existing partition
+// as new ones are.
 func migrateHotColumns(ctx context.Context, tx pgx.Tx) error {
 	adds := []string{"ADD COLUMN IF NOT EXISTS lists BOOLEAN NOT NULL DEFAULT false"}
 	sets := []string{}
@@ -97,6 +98,9 @@ func migrateHotColumns(ctx context.Context, tx pgx.Tx) error {
 			return fmt.Errorf("%w in %q", err, stmt)
 		}
 	}
+	if err := compressWithLZ4(ctx, tx); err != nil {
+		return err
+	}
 	trgm, err := ensureTrigrams(ctx, tx)
 	if err != nil {
 		return err
@@ -113,6 +117,21 @@ func migrateHotColumns(ctx context.Context, tx pgx.Tx) error {
 		}
 	}
 	return nil
+}
+
+// compressWithLZ4 makes new documents compress with LZ4 where the server
+// has it: PostgreSQL compresses a row over 2 kB (here, a process creation
+// with its original line), and LZ4 does it at a fraction of the CPU of the
+// default pglz for about the same size. Without LZ4, pglz stays.
+func compressWithLZ4(ctx context.Context, tx pgx.Tx) error {
+	sp, err := tx.Begin(ctx)
+	if err != nil {
+		return err
+	}
+	if _, err := sp.Exec(ctx, `ALTER TABLE archive_events ALTER COLUMN doc SET COMPRESSION lz4`); err != nil {
+		return sp.Rollback(ctx)
+	}
+	return sp.Commit(ctx)
 }
 
 // partitionNames lists the day partitions of archive_events.

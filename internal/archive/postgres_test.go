@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -15,6 +16,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/xsoc/xsoc/internal/event"
 	"github.com/xsoc/xsoc/internal/store/storetest"
 )
 
@@ -145,6 +147,17 @@ func TestPostgresMigratesVersion1(t *testing.T) {
 			t.Errorf("%+v: Count = %d, %v; want %d", c.q.Filters, n, err, c.want)
 		}
 	}
+	// The original lines moved out of the documents: still searched and served.
+	text := q("host.name", Eq, "ws-3")
+	text.Filters, text.Text = nil, "needle-12"
+	if n, err := p.Count(ctx, text); err != nil || n != 11 {
+		t.Errorf("text in moved originals: %d, %v; want 11", n, err)
+	}
+	page, err := p.Search(ctx, q("event.id", Eq, "m1-00042"))
+	var doc map[string]any
+	if err != nil || len(page.Events) != 1 || json.Unmarshal(page.Events[0], &doc) != nil || doc[event.FieldOriginal] != string(old[42].Original) {
+		t.Errorf("m1-00042 after the upgrade: %v %s", err, page.Events)
+	}
 }
 
 // TestPostgresWorkersStoreABatchOnce: two archive workers (after a crash,
@@ -195,5 +208,50 @@ func TestPostgresWorkersStoreABatchOnce(t *testing.T) {
 	total, err := workers[1].Total(ctx, "m1")
 	if rows != batches*size || ids != rows || err != nil || total != rows {
 		t.Errorf("stored %d rows, %d ids, total %d (%v); want %d once each", rows, ids, total, err, batches*size)
+	}
+}
+
+func TestReplaceNULEscapes(t *testing.T) {
+	cases := []struct{ in, want string }{
+		{`{"a":"x\u0000y"}`, `{"a":"x\ufffdy"}`},
+		{`{"a":"x\\u0000y"}`, `{"a":"x\\u0000y"}`}, // an escaped backslash, then text
+		{`{"a":"\\\u0000"}`, `{"a":"\\\ufffd"}`},   // a backslash, then a NUL
+		{`{"a":"\u00001\u0000"}`, `{"a":"\ufffd1\ufffd"}`},
+		{`{"a":"\u000"}`, `{"a":"\u000"}`}, // cut short: left alone
+		{`\`, `\`},
+	}
+	for _, c := range cases {
+		b := []byte(c.in)
+		replaceNULEscapes(b)
+		if string(b) != c.want {
+			t.Errorf("replaceNULEscapes(%s) = %s, want %s", c.in, b, c.want)
+		}
+	}
+}
+
+// TestPostgresStoresNUL: a NUL in a value or the original line, which
+// PostgreSQL's text cannot hold, is stored as U+FFFD instead of failing
+// its batch at every retry.
+func TestPostgresStoresNUL(t *testing.T) {
+	ctx := context.Background()
+	e := openTestPostgres(t)
+	ev := &event.Event{ID: "n1", Member: "m1", Time: base, Ingested: base}
+	ev.Set("host.name", "WS\x00NUL")
+	ev.Set("x.note", "a\x00b")
+	ev.Original = []byte("raw\x00line")
+	if err := e.Write(ctx, []Batch{{Stream: 1, Seq: 1, Member: "m1", Events: []*event.Event{ev}}}); err != nil {
+		t.Fatal(err)
+	}
+	q := &Query{Member: "m1", From: base, To: base.Add(time.Hour), Filters: []Filter{{Field: "host.name", Op: Eq, Value: "ws\uFFFDnul"}}}
+	if err := q.Check(base, func(string) bool { return true }); err != nil {
+		t.Fatal(err)
+	}
+	page, err := e.Search(ctx, q)
+	var doc map[string]string
+	if err != nil || len(page.Events) != 1 || json.Unmarshal(page.Events[0], &doc) != nil {
+		t.Fatalf("search: %v %s", err, page.Events)
+	}
+	if doc["x.note"] != "a\uFFFDb" || doc[event.FieldOriginal] != "raw\uFFFDline" {
+		t.Errorf("stored %s", page.Events[0])
 	}
 }
