@@ -16,6 +16,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"slices"
+	"strconv"
 	"strings"
 	"syscall"
 	"text/tabwriter"
@@ -59,11 +60,16 @@ func benchFederation(args []string, stdout, stderr io.Writer) error {
 	keep := fs.Bool("keep", false, "keep the nodes' directory (logs, stores) instead of removing it")
 	timeout := fs.Duration("timeout", 20*time.Minute, "give up after this long")
 	profiles := fs.String("cpuprofile-dir", "", "write each node's CPU profile (<node>.pprof, go tool pprof) to this directory")
+	phases := fs.String("phases", "live,backlog", "which runs to make: live, backlog or both (comma-separated)")
 	if err := parse(fs, args, stderr); err != nil {
 		return err
 	}
 	if *n < 1 || *rate < 1 {
 		return errors.New("--detections and --rate must be positive")
+	}
+	runLive, runBacklog, err := benchPhases(*phases)
+	if err != nil {
+		return err
 	}
 	exe, err := os.Executable()
 	if err != nil {
@@ -98,47 +104,172 @@ func benchFederation(args []string, stdout, stderr io.Writer) error {
 			return err
 		}
 	}
-	hub, a, receivers := nodes[0], nodes[1], nodes[2:]
+	hub := nodes[0]
 	if err := waitDirectories(ctx, hub, len(nodes)-1); err != nil {
 		return err
 	}
-	// Live: the hub is up; each detection is pushed as it happens.
 	values := addrs(2 * *n)
-	if err := ingestDetections(ctx, a, values[:*n], *rate); err != nil {
-		return err
-	}
-	live := map[string][]federation.ReceivedIndicator{}
-	for _, r := range receivers {
-		if live[r.name], err = r.awaitWarnings(ctx, *n, time.Time{}); err != nil {
+	if runLive {
+		if err := benchLive(ctx, stdout, nodes, values[:*n], *rate); err != nil {
 			return err
 		}
 	}
-	fmt.Fprintf(stdout, "live: %d detections at a-node while the hub is up (delay: a-node's detection to the indicator active in the receiving node's IOC index)\n", *n)
-	reportBenchFederation(stdout, receivers, live)
+	if runBacklog {
+		if runLive {
+			fmt.Fprintln(stdout)
+		}
+		if err := benchBacklog(ctx, stdout, exe, nodes, values[*n:], *rate); err != nil {
+			return err
+		}
+	}
+	fmt.Fprintf(stdout, "\nhub and three member nodes as separate processes on this machine's %d cores\n", runtime.NumCPU())
+	return nil
+}
 
-	// Backlog: the hub is down while A detects; once it is back, the
-	// warnings waiting at A cross as fast as the path takes them.
-	stopBenchNodes([]*benchFedNode{hub})
-	if err := ingestDetections(ctx, a, values[*n:], *rate); err != nil {
+// benchPhases reads --phases.
+func benchPhases(s string) (live, backlog bool, err error) {
+	for _, p := range strings.Split(s, ",") {
+		switch strings.TrimSpace(p) {
+		case "live":
+			live = true
+		case "backlog":
+			backlog = true
+		default:
+			return false, false, fmt.Errorf("--phases: %q is neither live nor backlog", p)
+		}
+	}
+	return live, backlog, nil
+}
+
+// benchLive measures the live run: the hub is up; each detection is
+// pushed as it happens.
+func benchLive(ctx context.Context, stdout io.Writer, nodes []*benchFedNode, values []string, rate int) error {
+	a, receivers := nodes[1], nodes[2:]
+	base, err := appliedCounts(ctx, receivers)
+	if err != nil {
 		return err
 	}
-	if err := a.awaitLag(ctx, *n); err != nil {
+	before := cpuTimes(nodes)
+	if err := ingestDetections(ctx, a, values, rate); err != nil {
+		return err
+	}
+	live, after, err := awaitAll(ctx, nodes, len(values), time.Time{}, base)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "live: %d detections at a-node while the hub is up (delay: a-node's detection to the indicator active in the receiving node's IOC index)\n", len(values))
+	reportBenchFederation(stdout, receivers, live)
+	reportBenchCPU(stdout, nodes, before, after, len(values), "a-node's detection included")
+	return nil
+}
+
+// benchBacklog measures the backlog run: the hub is down while A
+// detects; once it is back, the warnings waiting at A cross as fast as
+// the path takes them.
+func benchBacklog(ctx context.Context, stdout io.Writer, exe string, nodes []*benchFedNode, values []string, rate int) error {
+	hub, a, receivers := nodes[0], nodes[1], nodes[2:]
+	stopBenchNodes([]*benchFedNode{hub})
+	if err := ingestDetections(ctx, a, values, rate); err != nil {
+		return err
+	}
+	if err := a.awaitLag(ctx, len(values)); err != nil {
+		return err
+	}
+	base, err := appliedCounts(ctx, receivers)
+	if err != nil {
 		return err
 	}
 	restarted := time.Now()
+	before := cpuTimes(nodes)
 	if err := hub.start(exe); err != nil {
 		return err
 	}
-	backlog := map[string][]federation.ReceivedIndicator{}
+	backlog, after, err := awaitAll(ctx, nodes, len(values), restarted, base)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "backlog: %d detections at a-node while the hub was down, sent when it is back (rate: first to last indicator active)\n", len(values))
+	reportBenchFederation(stdout, receivers, backlog)
+	reportBenchCPU(stdout, nodes, before, after, len(values), "the hub's start and its correlation of the same alerts included")
+	return nil
+}
+
+// awaitAll waits until every receiving node has applied want indicators
+// more than base says, takes the nodes' CPU times, and then reads the
+// indicators each applied from since.
+func awaitAll(ctx context.Context, nodes []*benchFedNode, want int, since time.Time, base map[string]int64) (map[string][]federation.ReceivedIndicator, map[string]time.Duration, error) {
+	receivers := nodes[2:]
 	for _, r := range receivers {
-		if backlog[r.name], err = r.awaitWarnings(ctx, *n, restarted); err != nil {
-			return err
+		if err := r.awaitApplied(ctx, want, base[r.name]); err != nil {
+			return nil, nil, err
 		}
 	}
-	fmt.Fprintf(stdout, "\nbacklog: %d detections at a-node while the hub was down, sent when it is back (rate: first to last indicator active)\n", *n)
-	reportBenchFederation(stdout, receivers, backlog)
-	fmt.Fprintf(stdout, "\nhub and three member nodes as separate processes on this machine's %d cores\n", runtime.NumCPU())
-	return nil
+	cpu := cpuTimes(nodes)
+	got := map[string][]federation.ReceivedIndicator{}
+	for _, r := range receivers {
+		var err error
+		if got[r.name], err = r.listWarnings(ctx, want, since); err != nil {
+			return nil, nil, err
+		}
+	}
+	return got, cpu, nil
+}
+
+// cpuTimes returns the CPU time (user and system) each node's process
+// used so far, by node name; a node not running, or a system without
+// /proc, has none.
+func cpuTimes(nodes []*benchFedNode) map[string]time.Duration {
+	out := map[string]time.Duration{}
+	for _, nd := range nodes {
+		if nd.cmd == nil || nd.cmd.Process == nil {
+			continue
+		}
+		if d, ok := childCPU(nd.cmd.Process.Pid); ok {
+			out[nd.name] = d
+		}
+	}
+	return out
+}
+
+// childCPU reads a child process's CPU time from /proc/PID/stat (utime and
+// stime, fields 14 and 15, in clock ticks of 1/100 s).
+func childCPU(pid int) (time.Duration, bool) {
+	raw, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0, false
+	}
+	// The command name, field 2, is in parentheses and may hold spaces.
+	end := bytes.LastIndexByte(raw, ')')
+	if end < 0 {
+		return 0, false
+	}
+	f := strings.Fields(string(raw[end+1:]))
+	if len(f) < 13 {
+		return 0, false
+	}
+	utime, err1 := strconv.ParseInt(f[11], 10, 64)
+	stime, err2 := strconv.ParseInt(f[12], 10, 64)
+	if err1 != nil || err2 != nil {
+		return 0, false
+	}
+	return time.Duration(utime+stime) * 10 * time.Millisecond, true
+}
+
+// reportBenchCPU prints the CPU time each node used during a run, and
+// per indicator delivered to both receiving nodes.
+func reportBenchCPU(w io.Writer, nodes []*benchFedNode, before, after map[string]time.Duration, indicators int, note string) {
+	if len(after) == 0 {
+		return
+	}
+	var parts []string
+	var total time.Duration
+	for _, nd := range nodes {
+		d := after[nd.name] - before[nd.name]
+		total += d
+		parts = append(parts, fmt.Sprintf("%s %.2fs", nd.name, d.Seconds()))
+	}
+	fmt.Fprintf(w, "CPU used: %s; %.3f ms per indicator delivered to both (%s)\n", strings.Join(parts, ", "),
+		float64(total)/float64(time.Millisecond)/float64(indicators), note)
 }
 
 // addrs returns n distinct public IPv4 addresses.
@@ -438,11 +569,27 @@ func postIngest(ctx context.Context, url, key string, body []byte) error {
 	}
 }
 
-// awaitWarnings waits until the node has received want indicators
-// applied from since, and returns them. It reads each page once,
-// following the listing's cursor, so that polling does not load the node
-// it measures.
-func (nd *benchFedNode) awaitWarnings(ctx context.Context, want int, since time.Time) ([]federation.ReceivedIndicator, error) {
+// awaitApplied waits until the node has applied want indicators more
+// than its counter said before the run (base). It reads only the counter
+// (the federation status), so that measuring does not load the node it
+// measures.
+func (nd *benchFedNode) awaitApplied(ctx context.Context, want int, base int64) error {
+	for {
+		n, err := nd.applied(ctx)
+		if err == nil && n-base >= int64(want) {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("node %s applied %d of %d indicators (%v): %w", nd.name, n-base, want, err, ctx.Err())
+		case <-time.After(250 * time.Millisecond):
+		}
+	}
+}
+
+// listWarnings reads the want indicators the node applied from since,
+// with when each became active.
+func (nd *benchFedNode) listWarnings(ctx context.Context, want int, since time.Time) ([]federation.ReceivedIndicator, error) {
 	var got []federation.ReceivedIndicator
 	cursor := ""
 	for {
@@ -470,12 +617,34 @@ func (nd *benchFedNode) awaitWarnings(ctx context.Context, want int, since time.
 				continue // more are waiting
 			}
 		}
+		// Applied, not yet recorded: the store's commit follows.
 		select {
 		case <-ctx.Done():
-			return nil, fmt.Errorf("node %s received %d of %d indicators (%v): %w", nd.name, len(got), want, err, ctx.Err())
-		case <-time.After(200 * time.Millisecond):
+			return nil, fmt.Errorf("node %s listed %d of %d indicators (%v): %w", nd.name, len(got), want, err, ctx.Err())
+		case <-time.After(100 * time.Millisecond):
 		}
 	}
+}
+
+// applied returns how many indicators of warnings the node made active
+// since it started.
+func (nd *benchFedNode) applied(ctx context.Context) (int64, error) {
+	var st federation.Status
+	err := nd.getJSON(ctx, "/api/v1/federation/status", &st)
+	return st.Warnings.Applied, err
+}
+
+// appliedCounts returns each node's count of indicators applied.
+func appliedCounts(ctx context.Context, nodes []*benchFedNode) (map[string]int64, error) {
+	out := map[string]int64{}
+	for _, nd := range nodes {
+		n, err := nd.applied(ctx)
+		if err != nil {
+			return nil, err
+		}
+		out[nd.name] = n
+	}
+	return out, nil
 }
 
 // reportBenchFederation prints, per receiving node and for both, the

@@ -110,6 +110,7 @@ func (e *Exporter) Run(ctx context.Context) error {
 		MaxAckPending: 4096,
 		DeliverPolicy: jetstream.DeliverAllPolicy,
 	}, 256, e.cfg.Log, func(msgs []jetstream.Msg) {
+		e.yieldToWarnings(ctx)
 		if err := e.forward(ctx, msgs); err != nil {
 			// The hub is down or the link is: wait, then try again with
 			// what was not acknowledged.
@@ -121,6 +122,62 @@ func (e *Exporter) Run(ctx context.Context) error {
 		retry = minRetry
 	})
 	return nil
+}
+
+// Early warnings go first. After an outage of the hub, a member node has
+// both its alerts and their early warnings waiting, and the two cross the
+// same cores — the node's, the hub's (which correlates the alerts) and
+// the receiving nodes'. Before each batch the exporter waits while more
+// than yieldAbove alert states wait for the warning sender and their
+// number keeps going down: the warnings then cross first, and the alerts
+// follow. Live, the warning sender keeps up and the exporter never waits.
+// A warning sender that does not move (its consumer left behind, the hub
+// refusing it) holds the exporter back for at most yieldStall polls; a
+// batch waits at most yieldMax polls (20 s), well within its
+// acknowledgement wait.
+const (
+	yieldAbove = 1024
+	yieldPoll  = 100 * time.Millisecond
+	yieldStall = 10
+	yieldMax   = 200
+)
+
+// yieldToWarnings waits while the warning sender works through a
+// backlog.
+func (e *Exporter) yieldToWarnings(ctx context.Context) {
+	yieldWhile(ctx, func() (uint64, bool) { return e.warningsWaiting(ctx) }, yieldPoll)
+}
+
+// yieldWhile asks waiting every poll how many alert states wait for the
+// warning sender, until they are yieldAbove or fewer, none is known, no
+// new low came for yieldStall polls, or yieldMax polls passed. It returns
+// how many times it asked.
+func yieldWhile(ctx context.Context, waiting func() (uint64, bool), poll time.Duration) int {
+	least, sinceLeast := uint64(0), 0
+	for asked := 1; ; asked++ {
+		n, ok := waiting()
+		if !ok || n <= yieldAbove || asked > yieldMax || ctx.Err() != nil {
+			return asked
+		}
+		if least == 0 || n < least {
+			least, sinceLeast = n, 0
+		} else if sinceLeast++; sinceLeast >= yieldStall {
+			return asked
+		}
+		sleep(ctx, poll)
+	}
+}
+
+// warningsWaiting returns how many alert states wait for the warning
+// sender (delivered or not); false if the node has none.
+func (e *Exporter) warningsWaiting(ctx context.Context) (uint64, bool) {
+	// Looking the consumer up reads its state.
+	c, err := e.cfg.Bus.JetStream().Consumer(ctx, bus.AlertStream, warnConsumer)
+	if err != nil {
+		return 0, false
+	}
+	info := c.CachedInfo()
+	return info.NumPending + uint64(info.NumAckPending), true
 }
 
 // forward sends a batch to the hub, acknowledging each message locally
