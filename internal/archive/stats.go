@@ -7,6 +7,7 @@ import (
 	"math/bits"
 	"net/netip"
 	"strconv"
+	"strings"
 )
 
 // A block's column statistics summarise each field column's values, so
@@ -22,7 +23,8 @@ import (
 // a marker row (the empty name) says that a block has them at all, so
 // that a missing row means "no such column" and not "an older block".
 //
-// Encoding (statsVersion 1):
+// Encoding (statsVersion 2; version 1, written for an hour of
+// development, had other trigram buckets: its sets are not read):
 //
 //	version flags
 //	[min max]          float64 bits, little endian      flags&statsNum
@@ -31,9 +33,13 @@ import (
 //	[k, k × delta]     the trigram buckets set, ascending flags&statsGramList
 //	[bitset]           gramBuckets/8 bytes                flags&statsGramBits
 //
+// Trigrams of hexadecimal digits only (hashes, numbers, many ids) are
+// left out of the set, which they would fill at a high cost in hashing;
+// flags&statsHexText says the column has some.
+//
 // Without a trigram set (none of the two flags) the column's text may
 // hold anything.
-const statsVersion = 1
+const statsVersion = 2
 
 const (
 	statsNum = 1 << iota
@@ -41,12 +47,15 @@ const (
 	statsV6
 	statsGramList
 	statsGramBits
+	// statsHexText: some values of three bytes or more are hexadecimal
+	// digits only, and left out of the trigram set.
+	statsHexText
 )
 
 // gramBuckets is the size of a trigram set: each trigram (ASCII folded to
 // lower case) hashes to one of them. It must never change: sets are
 // stored.
-const gramBuckets = 1 << 16
+const gramBuckets = 1 << 14
 
 // maxGramFill drops a trigram set with more buckets set than this: it
 // would exclude little and cost its bytes on every block.
@@ -79,10 +88,14 @@ func (s *colStats) add(v string) {
 	if len(v) == 0 {
 		return
 	}
-	if n, ok := number(v); ok {
-		s.addNumber(n)
-	} else if isHex(v[0]) || v[0] == ':' {
-		if a, err := netip.ParseAddr(v); err == nil && a.Zone() == "" {
+	class := classify(v)
+	if class&maybeNumber != 0 {
+		if n, ok := number(v); ok {
+			s.addNumber(n)
+		}
+	}
+	if class&maybeAddr != 0 {
+		if a, err := netip.ParseAddr(v); err == nil {
 			s.addAddr(a.Unmap())
 		}
 	}
@@ -90,8 +103,77 @@ func (s *colStats) add(v string) {
 		if s.grams == nil {
 			s.grams = new(gramSet)
 		}
-		s.grams.add(v)
+		if s.grams.add(v) {
+			s.flags |= statsHexText
+		}
 	}
+}
+
+// What a value may be, judged from the bytes it is made of.
+const (
+	maybeNumber = 1 << iota // only bytes strconv.ParseFloat may accept
+	maybeAddr               // only bytes of an IP address without a zone
+)
+
+// classify tells, in one pass over v, which of the costlier parses may
+// succeed: both fail on any value they skip (and would allocate their
+// error).
+func classify(v string) int {
+	digits, dots, colons, hex, exps, signs := 0, 0, 0, 0, 0, 0
+	for i := 0; i < len(v); i++ {
+		switch c := v[i]; {
+		case c >= '0' && c <= '9':
+			digits++
+		case c == '.':
+			dots++
+		case c == ':':
+			colons++
+		case c|0x20 >= 'a' && c|0x20 <= 'f':
+			hex++
+			if c|0x20 == 'e' {
+				exps++
+			} else if len(v) > maxAddrLen { // a hash: neither a number nor an address
+				return 0
+			}
+		case c == '+' || c == '-' || c == '_':
+			signs++
+		default:
+			return maybeSpecialNumber(v)
+		}
+	}
+	class := 0
+	// A decimal number holds digits, one dot, signs, e or E, underscores.
+	if dots <= 1 && colons == 0 && hex == exps {
+		class |= maybeNumber
+	}
+	if signs == 0 && len(v) <= maxAddrLen && (colons > 0 || dots == 3 && hex == 0) {
+		class |= maybeAddr
+	}
+	return class
+}
+
+// maxAddrLen is the longest IP address without a zone:
+// ffff:ffff:ffff:ffff:ffff:ffff:255.255.255.255.
+const maxAddrLen = 45
+
+// maybeSpecialNumber classifies a value with a byte no decimal number or
+// address has: it may still name infinity or NaN, or be a hexadecimal
+// float.
+func maybeSpecialNumber(v string) int {
+	if len(v) > 0 && (v[0] == '+' || v[0] == '-') { // one sign, as ParseFloat takes
+		v = v[1:]
+	}
+	switch {
+	case len(v) > 2 && v[0] == '0' && v[1]|0x20 == 'x':
+		return maybeNumber
+	case len(v) < len("inf") || len(v) > len("infinity"):
+		return 0
+	}
+	switch strings.ToLower(v) {
+	case "inf", "infinity", "nan":
+		return maybeNumber
+	}
+	return 0
 }
 
 func (s *colStats) addNumber(n float64) {
@@ -121,17 +203,12 @@ func (s *colStats) addAddr(a netip.Addr) {
 	}
 }
 
-// number parses v as a filter does (strconv.ParseFloat), skipping the
-// parse for values that cannot be numbers and taking plain integers
-// without it.
+// number parses v as a filter does (strconv.ParseFloat), taking plain
+// integers without it.
 func number(v string) (float64, bool) {
-	c := v[0]
-	if !(c >= '0' && c <= '9' || c == '-' || c == '+' || c == '.' || c == 'i' || c == 'I' || c == 'n' || c == 'N') {
-		return 0, false
-	}
 	if len(v) <= 15 { // below 2^53: exact as a float64
 		var n int64
-		neg := c == '-'
+		neg := v[0] == '-'
 		digits := v
 		if neg {
 			digits = v[1:]
@@ -156,42 +233,93 @@ func number(v string) (float64, bool) {
 	return n, true
 }
 
-func isHex(c byte) bool { return c >= '0' && c <= '9' || c|0x20 >= 'a' && c|0x20 <= 'f' }
-
-// add sets the buckets of v's trigrams.
-func (g *gramSet) add(v string) {
+// add sets the buckets of v's trigrams, but for those of hexadecimal
+// digits only: hashes and numbers would take most of the hashing and
+// fill the set. It reports whether it left any out.
+func (g *gramSet) add(v string) (skipped bool) {
 	x := uint32(foldByte(v[0]))<<8 | uint32(foldByte(v[1]))
+	hex := hexBit(v[0])<<1 | hexBit(v[1])
 	for i := 2; i < len(v); i++ {
 		x = x<<8 | uint32(foldByte(v[i]))
+		hex = (hex<<1 | hexBit(v[i])) & 7
+		if hex == 7 {
+			skipped = true
+			continue
+		}
 		b := gramBucket(x)
 		g[b/64] |= 1 << (b % 64)
 	}
+	return skipped
 }
 
-// has reports whether every trigram of v may be in the set.
-func (g *gramSet) has(v string) bool {
+// has reports whether every trigram of v that add keeps may be in the
+// set, and how many it checked.
+func (g *gramSet) has(v string) (bool, int) {
 	x := uint32(foldByte(v[0]))<<8 | uint32(foldByte(v[1]))
+	hex := hexBit(v[0])<<1 | hexBit(v[1])
+	checked := 0
 	for i := 2; i < len(v); i++ {
 		x = x<<8 | uint32(foldByte(v[i]))
+		hex = (hex<<1 | hexBit(v[i])) & 7
+		if hex == 7 {
+			continue
+		}
+		checked++
 		b := gramBucket(x)
-		if g[b/64]&(1<<(b%64)) == 0 {
-			return false
+		if g == nil || g[b/64]&(1<<(b%64)) == 0 {
+			return false, checked
 		}
 	}
-	return true
+	return true, checked
 }
+
+// foldTable maps a byte to itself, an ASCII capital to its small letter:
+// a look-up instead of a branch the processor would often mispredict.
+const foldTable = "" +
+	"\x00\x01\x02\x03\x04\x05\x06\x07\x08\x09\x0a\x0b\x0c\x0d\x0e\x0f" +
+	"\x10\x11\x12\x13\x14\x15\x16\x17\x18\x19\x1a\x1b\x1c\x1d\x1e\x1f" +
+	"\x20\x21\x22\x23\x24\x25\x26\x27\x28\x29\x2a\x2b\x2c\x2d\x2e\x2f" +
+	"\x30\x31\x32\x33\x34\x35\x36\x37\x38\x39\x3a\x3b\x3c\x3d\x3e\x3f" +
+	"\x40\x61\x62\x63\x64\x65\x66\x67\x68\x69\x6a\x6b\x6c\x6d\x6e\x6f" +
+	"\x70\x71\x72\x73\x74\x75\x76\x77\x78\x79\x7a\x5b\x5c\x5d\x5e\x5f" +
+	"\x60\x61\x62\x63\x64\x65\x66\x67\x68\x69\x6a\x6b\x6c\x6d\x6e\x6f" +
+	"\x70\x71\x72\x73\x74\x75\x76\x77\x78\x79\x7a\x7b\x7c\x7d\x7e\x7f" +
+	"\x80\x81\x82\x83\x84\x85\x86\x87\x88\x89\x8a\x8b\x8c\x8d\x8e\x8f" +
+	"\x90\x91\x92\x93\x94\x95\x96\x97\x98\x99\x9a\x9b\x9c\x9d\x9e\x9f" +
+	"\xa0\xa1\xa2\xa3\xa4\xa5\xa6\xa7\xa8\xa9\xaa\xab\xac\xad\xae\xaf" +
+	"\xb0\xb1\xb2\xb3\xb4\xb5\xb6\xb7\xb8\xb9\xba\xbb\xbc\xbd\xbe\xbf" +
+	"\xc0\xc1\xc2\xc3\xc4\xc5\xc6\xc7\xc8\xc9\xca\xcb\xcc\xcd\xce\xcf" +
+	"\xd0\xd1\xd2\xd3\xd4\xd5\xd6\xd7\xd8\xd9\xda\xdb\xdc\xdd\xde\xdf" +
+	"\xe0\xe1\xe2\xe3\xe4\xe5\xe6\xe7\xe8\xe9\xea\xeb\xec\xed\xee\xef" +
+	"\xf0\xf1\xf2\xf3\xf4\xf5\xf6\xf7\xf8\xf9\xfa\xfb\xfc\xfd\xfe\xff"
+
+// hexTable is 1 for a hexadecimal digit, 0 for any other byte.
+const hexTable = "" +
+	"\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00" +
+	"\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00" +
+	"\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00" +
+	"\x01\x01\x01\x01\x01\x01\x01\x01\x01\x01\x00\x00\x00\x00\x00\x00" +
+	"\x00\x01\x01\x01\x01\x01\x01\x00\x00\x00\x00\x00\x00\x00\x00\x00" +
+	"\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00" +
+	"\x00\x01\x01\x01\x01\x01\x01\x00\x00\x00\x00\x00\x00\x00\x00\x00" +
+	"\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00" +
+	"\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00" +
+	"\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00" +
+	"\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00" +
+	"\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00" +
+	"\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00" +
+	"\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00" +
+	"\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00" +
+	"\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00"
+
+func hexBit(c byte) uint32 { return uint32(hexTable[c]) }
 
 // gramBucket hashes the trigram in x's low 24 bits (multiplicative
-// hashing: the product's top 16 bits). It must never change.
-func gramBucket(x uint32) uint32 { return (x & 0xffffff) * 0x9e3779b1 >> 16 }
+// hashing: the product's top 14 bits). It must never change.
+func gramBucket(x uint32) uint32 { return (x & 0xffffff) * 0x9e3779b1 >> 18 }
 
 // foldByte lower-cases an ASCII letter; other bytes stay as they are.
-func foldByte(c byte) byte {
-	if c-'A' < 26 {
-		c += 'a' - 'A'
-	}
-	return c
-}
+func foldByte(c byte) byte { return foldTable[c] }
 
 func (g *gramSet) count() int {
 	n := 0
@@ -258,12 +386,13 @@ var errBadStats = errors.New("archive: corrupt column statistics")
 // decodeStats parses encoded statistics into s, reusing its trigram set.
 func decodeStats(data []byte, s *colStats) error {
 	r := reader{b: data}
-	if len(r.b) == 0 || r.b[0] != statsVersion {
+	if len(r.b) == 0 || r.b[0] != 1 && r.b[0] != statsVersion {
 		return errBadStats
 	}
+	version := r.b[0]
 	r.b = r.b[1:]
 	flags := r.uvarint()
-	if r.err != nil || flags >= statsGramBits<<1 || flags&statsGramList != 0 && flags&statsGramBits != 0 {
+	if r.err != nil || flags >= statsHexText<<1 || flags&statsGramList != 0 && flags&statsGramBits != 0 {
 		return errBadStats
 	}
 	s.flags = int(flags) &^ (statsGramList | statsGramBits)
@@ -289,7 +418,7 @@ func decodeStats(data []byte, s *colStats) error {
 			*a.hi, _ = netip.AddrFromSlice(b[a.size:])
 		}
 	}
-	s.gramsUnknown = flags&(statsGramList|statsGramBits) == 0
+	s.gramsUnknown = flags&(statsGramList|statsGramBits) == 0 || version == 1
 	if s.gramsUnknown {
 		return nil
 	}
@@ -355,13 +484,14 @@ func (s *colStats) mayMatch(f *Filter) bool {
 		first, last := prefixRange(f.prefix)
 		return !(hi.Less(first) || last.Less(lo))
 	case Contains, Prefix:
-		switch {
-		case s.gramsUnknown || !gramsApply(f.lower):
+		if s.gramsUnknown || !gramsApply(f.lower) {
 			return true
-		case s.grams == nil: // no value of three bytes or more
-			return false
 		}
-		return s.grams.has(f.lower)
+		may, checked := s.grams.has(f.lower)
+		if checked == 0 { // hexadecimal digits only: in trigrams left out, if any
+			return s.flags&statsHexText != 0
+		}
+		return may
 	}
 	return true
 }

@@ -3,6 +3,7 @@ package archive
 import (
 	"context"
 	"math/rand/v2"
+	"net/netip"
 	"path/filepath"
 	"strconv"
 	"testing"
@@ -32,14 +33,16 @@ func TestStatsNeverExcludeAMatch(t *testing.T) {
 	r := rand.New(rand.NewPCG(3, 4))
 	pool := []string{"10.0.0.1", "10.0.3.200", "192.168.1.1", "::1", "2001:db8::7", "::ffff:10.1.2.3", "fe80::1%eth0",
 		"-5", "0", "17", "4096", "1e9", "2.5", "Inf", "NaN", "C:\\Windows\\System32\\cmd.exe", "powershell -enc AAAA",
-		"WS-0042.corp.example", "ws-0042", "Mimikatz", "sekurlsa::logonpasswords", "É", "ab", "x"}
+		"WS-0042.corp.example", "ws-0042", "Mimikatz", "sekurlsa::logonpasswords", "É", "ab", "x",
+		"5f4dcc3b5aa765d61d8327deb882cf99", "DEADBEEF", "0x1p4", "+12", "1.5e3", "1:2", "1.2.3"}
 	filters := []Filter{
 		{Op: Gte, Value: "100"}, {Op: Gt, Value: "17"}, {Op: Lte, Value: "-5"}, {Op: Lt, Value: "0"}, {Op: Gte, Value: "1e10"},
 		{Op: CIDR, Value: "10.0.0.0/8"}, {Op: CIDR, Value: "10.0.3.0/24"}, {Op: CIDR, Value: "203.0.113.0/24"},
 		{Op: CIDR, Value: "2001:db8::/32"}, {Op: CIDR, Value: "::1"}, {Op: CIDR, Value: "fe80::/10"},
 		{Op: Contains, Value: "katz"}, {Op: Contains, Value: "SYSTEM32"}, {Op: Contains, Value: "corp.ex"},
 		{Op: Contains, Value: "logonpass"}, {Op: Contains, Value: "é"}, {Op: Prefix, Value: "ws-00"}, {Op: Prefix, Value: "power"},
-		{Op: Contains, Value: "zzz"}, {Op: Prefix, Value: "mimi"},
+		{Op: Contains, Value: "zzz"}, {Op: Prefix, Value: "mimi"}, {Op: Contains, Value: "cc3b5"}, {Op: Contains, Value: "beef"},
+		{Op: Prefix, Value: "5f4d"}, {Op: Gte, Value: "16"}, {Op: Lt, Value: "1000"}, {Op: Contains, Value: "409"},
 	}
 	excluded := 0
 	for round := range 2000 {
@@ -199,4 +202,37 @@ func TestStatsPruneBlocks(t *testing.T) {
 	if refs, err := e.candidates(ctx, &q); err != nil || len(refs) != 3 {
 		t.Errorf("with one block lacking statistics: %d blocks (%v), want 3", len(refs), err)
 	}
+}
+
+// TestClassifySkipsOnlyWhatFails checks that a value classify rules out
+// as a number or an address is one strconv.ParseFloat or
+// netip.ParseAddr (without a zone) rejects.
+func TestClassifySkipsOnlyWhatFails(t *testing.T) {
+	for _, v := range []string{"0", "-1.5e-3", "1_000", "0x1p-2", "-0X1.8P3", "inf", "+Infinity", "NaN", "1.2.3.4", "::1",
+		"2001:db8::1", "::ffff:10.0.0.1", "fe80::1%eth0", "10.0.0.256", "deadbeef", "DEAD:beef::", "abc", "1e", "e5",
+		".", "..", "1.2.3", "C:\\x", "1:2:3:4:5:6:7:8", "ffff:ffff:ffff:ffff:ffff:ffff:255.255.255.255"} {
+		class := classify(v)
+		if _, err := strconv.ParseFloat(v, 64); err == nil && class&maybeNumber == 0 {
+			t.Errorf("classify(%q) rules out a number ParseFloat accepts", v)
+		}
+		if a, err := netip.ParseAddr(v); err == nil && a.Zone() == "" && class&maybeAddr == 0 {
+			t.Errorf("classify(%q) rules out an address ParseAddr accepts", v)
+		}
+	}
+}
+
+// FuzzClassify looks for a value classify wrongly rules out.
+func FuzzClassify(f *testing.F) {
+	for _, v := range []string{"1.5", "::1", "10.0.0.1", "0x1p3", "inf", "abc"} {
+		f.Add(v)
+	}
+	f.Fuzz(func(t *testing.T, v string) {
+		class := classify(v)
+		if _, err := strconv.ParseFloat(v, 64); err == nil && class&maybeNumber == 0 {
+			t.Errorf("classify(%q) rules out a number ParseFloat accepts", v)
+		}
+		if a, err := netip.ParseAddr(v); err == nil && a.Zone() == "" && class&maybeAddr == 0 {
+			t.Errorf("classify(%q) rules out an address ParseAddr accepts", v)
+		}
+	})
 }
