@@ -2,6 +2,7 @@ package format
 
 import (
 	"time"
+	"unsafe"
 
 	"github.com/xsoc/xsoc/internal/event"
 )
@@ -32,10 +33,10 @@ type pending struct {
 }
 
 // builder collects the fields of one record before they are stored in an
-// event. Every value and every computed field name is appended to one byte
-// buffer that becomes a single string when the record is complete, so a
-// record costs one string allocation in all instead of one or two per field,
-// and a record that fails to parse leaves the event untouched.
+// event. Every value is appended to one byte buffer that becomes a single
+// string when the record is complete, so a record costs no allocation of
+// its own (the string is a piece of a chunk several records share; see
+// chunkSize), and a record that fails to parse leaves the event untouched.
 type builder struct {
 	buf  []byte
 	sets []pending
@@ -61,7 +62,10 @@ type builder struct {
 	hasID    bool
 }
 
-func (b *builder) reset() {
+func (b *builder) reset(record int) {
+	if cap(b.buf)-len(b.buf) < record+chunkSlack {
+		b.buf = make([]byte, 0, max(chunkSize, 2*record+chunkSlack))
+	}
 	b.buf = b.buf[:0]
 	b.sets = b.sets[:0]
 	b.strs = b.strs[:0]
@@ -187,10 +191,26 @@ func (b *builder) prefixed(prefix string, path []byte, v span) {
 	b.sets = append(b.sets, pending{key: noSlot, dyn: b.joinName(prefix, path), val: v})
 }
 
+// The values of a record are a string in a chunk that the builder shares
+// out among records: one allocation for a dozen records of the usual
+// size instead of one per record. flush hands out the bytes of the
+// record as a string and moves the start of buf past them, so they are
+// never written again (appends write beyond len(buf); truncations stay
+// above its start). A chunk lives as long as any string in it: a value
+// that a detector keeps holds the chunk, a few records' worth, which is
+// why chunks are kept small.
+const (
+	chunkSize  = 8 << 10
+	chunkSlack = 256 // room for the values a record derives (pids, URLs, ...)
+)
+
 // flush stores every collected field in ev. It cannot fail: everything that
 // can go wrong was checked while the record was parsed.
 func (b *builder) flush(ev *event.Event) {
-	s := string(b.buf) // the one allocation all values and names share
+	// The string all the record's values share, in the chunk; see
+	// chunkSize for why its bytes do not change.
+	s := unsafe.String(unsafe.SliceData(b.buf), len(b.buf))
+	b.buf = b.buf[len(b.buf):]
 	names := 0
 	for i := range b.sets {
 		f := &b.sets[i]

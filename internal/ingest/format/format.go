@@ -113,7 +113,7 @@ func (p *Parser) Parse(f Format, line []byte, ev *event.Event) error {
 	if len(line) > MaxRecord {
 		return fmt.Errorf("%w: %d bytes", ErrTooLong, len(line))
 	}
-	p.b.reset()
+	p.b.reset(len(line))
 	p.lastPath, p.lastName = span{-1, -1}, span{}
 	if err := p.parseAs(f, line); err != nil {
 		return err
