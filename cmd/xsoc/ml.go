@@ -432,7 +432,7 @@ type scenarioChoice struct {
 func scenarioFlags(fs *flag.FlagSet, profile string) scenarioChoice {
 	return scenarioChoice{
 		seed:    fs.Uint64("scenario", 1, "scenario seed"),
-		profile: fs.String("profile", profile, "scenario profile: demo (2 h, one campaign) or day (24 h, two campaigns)"),
+		profile: fs.String("profile", profile, "scenario profile: demo (2 h, one campaign), day (24 h, two campaigns) or triage (24 h, four campaigns at any hour)"),
 	}
 }
 
@@ -522,7 +522,7 @@ const defaultTriageRules = "../shared/sigma/rules/windows"
 
 func mlEvalTriage(args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("eval triage", flag.ContinueOnError)
-	choice := scenarioFlags(fs, "day")
+	choice := scenarioFlags(fs, "triage")
 	rules := fs.String("rules", defaultTriageRules, "Sigma rules loaded with the starter pack (empty: the starter pack alone)")
 	detector := fs.String("detector", "sigma", "the detector whose alerts are ranked (context comes from all); empty for all")
 	top := fs.Float64("top", 0.1, "share of the second half's alerts whose precision is reported")

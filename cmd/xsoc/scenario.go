@@ -57,6 +57,8 @@ func scenarioProfile(name string, seed uint64) (scenario.Config, error) {
 		return scenario.DemoConfig(seed), nil
 	case "day":
 		return scenario.DefaultConfig(seed), nil
+	case "triage":
+		return scenario.TriageConfig(seed), nil
 	}
 	return scenario.Config{}, fmt.Errorf("unknown profile %q", name)
 }

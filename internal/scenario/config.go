@@ -79,6 +79,20 @@ func DefaultConfig(seed uint64) Config {
 	}
 }
 
+// TriageConfig is the day the alert triage model is measured on
+// ("xsoc ml eval triage"): DefaultConfig's 24 hours and background, but
+// four campaigns whose victims are hit four hours apart at any hour, so
+// that intrusions run through both halves of the day — the model learns
+// from the first half's verdicts and is judged on the second.
+func TriageConfig(seed uint64) Config {
+	c := DefaultConfig(seed)
+	c.Campaigns = 4
+	c.FirstAttack = time.Hour
+	c.VictimGap = 4 * time.Hour
+	c.WorkingHoursOnly = false
+	return c
+}
+
 // DemoConfig is the compressed profile for a live demonstration: two
 // simulated hours of a Tuesday morning in which one campaign hits three
 // or four members in different countries minutes apart, and each

@@ -661,7 +661,7 @@ func TestProfilesFitTheirWindow(t *testing.T) {
 	profiles := []struct {
 		name string
 		cfg  func(uint64) Config
-	}{{"default", DefaultConfig}, {"demo", DemoConfig}}
+	}{{"default", DefaultConfig}, {"demo", DemoConfig}, {"triage", TriageConfig}}
 	for _, p := range profiles {
 		for seed := uint64(1); seed <= 8; seed++ {
 			cfg := p.cfg(seed)
@@ -682,6 +682,37 @@ func TestProfilesFitTheirWindow(t *testing.T) {
 				}
 			}
 		}
+	}
+}
+
+// TestTriageProfileSpansTheDay checks that the triage profile puts
+// intrusions in the second half of its day — the triage model learns from
+// the first half's verdicts and is judged on the second — and more of
+// them than the day profile does.
+func TestTriageProfileSpansTheDay(t *testing.T) {
+	secondHalf := func(profile func(uint64) Config) (second, all int) {
+		for seed := uint64(1); seed <= 8; seed++ {
+			cfg := profile(seed)
+			camps, err := Campaigns(cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			mid := cfg.Start.Add(cfg.Duration / 2)
+			for _, c := range camps {
+				for _, v := range c.Victims {
+					all++
+					if !v.Start.Before(mid) {
+						second++
+					}
+				}
+			}
+		}
+		return second, all
+	}
+	second, all := secondHalf(TriageConfig)
+	daySecond, _ := secondHalf(DefaultConfig)
+	if 4*second < all || second < 3*daySecond/2 {
+		t.Errorf("seeds 1–8: %d of %d intrusions start in the second half (day profile: %d); want a quarter or more, and half as many again as the day profile", second, all, daySecond)
 	}
 }
 
