@@ -642,7 +642,7 @@ func (m *matcher) alert(e *meta, p *provenance, conf int, sp space, key []byte, 
 	if m.ev.ID != "" {
 		a.EventIDs = []string{m.ev.ID}
 	}
-	r := raised{head: "IOC match: " + kind.String() + " " + keyString(sp, key)}
+	r := raised{kind: kind, value: keyString(sp, key)}
 	if p.warnedFrom == "" {
 		r.source = p.source
 		if r.source == "" {

@@ -19,8 +19,9 @@ import (
 // raised is what the matcher keeps about one alert of the event it
 // matches until finish writes its title.
 type raised struct {
-	// head starts the title: "IOC match: ip 192.0.2.1".
-	head string
+	// kind and value start the title: "IOC match: ip 192.0.2.1".
+	kind  Kind
+	value string
 	// source is where the entry of local intelligence came from; empty
 	// for an alert a cross-border warning raised.
 	source string
@@ -157,13 +158,13 @@ func (m *matcher) merge(j, i int) {
 //	IOC match: ip 192.0.2.1 — known from cross-border warnings (detected in FR 3 min ago, DE 1 min ago)
 //	IOC match: ip 192.0.2.1 (source feed) — also known from a cross-border warning (detected in DE 3 min ago)
 func (r *raised) title(now int64) string {
+	if len(r.origins) == 0 {
+		return "IOC match: " + r.kind.String() + " " + r.value + " (source " + r.source + ")"
+	}
 	var b strings.Builder
-	b.WriteString(r.head)
+	b.WriteString("IOC match: " + r.kind.String() + " " + r.value)
 	if r.source != "" {
 		b.WriteString(" (source " + r.source + ")")
-	}
-	if len(r.origins) == 0 {
-		return b.String()
 	}
 	b.WriteString(" — ")
 	if r.source != "" {

@@ -185,3 +185,24 @@ func TestWarningTitleNamesOnlyUsableOrigins(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkDetectWarned raises one alert per event for an indicator
+// received from two origins, which the alert names both (compare
+// BenchmarkDetectMatch: one alert of local intelligence).
+func BenchmarkDetectWarned(b *testing.B) {
+	x := noMatchIndex(b)
+	if err := x.Add(warning(received, KindDomain, "warned.example", "fr-node--h1", "FR", 3*time.Minute),
+		warning(received, KindDomain, "warned.example", "de-node--h2", "DE", time.Minute)); err != nil {
+		b.Fatal(err)
+	}
+	ev := noMatchEvent()
+	ev.Set("dns.question.name", "www.warned.example")
+	var out []alert.Alert
+	b.ReportAllocs()
+	for b.Loop() {
+		out = x.Detect(ev, out[:0])
+	}
+	if len(out) != 1 || !strings.Contains(out[0].RuleTitle, "FR 3 min ago, DE 1 min ago") {
+		b.Fatalf("alerts %+v, want one naming both origins", out)
+	}
+}
