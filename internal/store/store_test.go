@@ -285,3 +285,21 @@ func TestStatementsOutliveTransactions(t *testing.T) {
 		}
 	})
 }
+
+// TestSQLiteSettings: every connection of an embedded store has the
+// settings its durability and cost rest on.
+func TestSQLiteSettings(t *testing.T) {
+	db := storetest.SQLite(t, testSchema)
+	ctx := context.Background()
+	for _, tt := range []struct{ pragma, want string }{
+		{"journal_mode", "wal"},
+		{"synchronous", "2"}, // FULL unless SyncNormal is given
+		{"foreign_keys", "1"},
+		{"wal_autocheckpoint", "10000"},
+	} {
+		var got string
+		if err := db.QueryRow(ctx, "PRAGMA "+tt.pragma).Scan(&got); err != nil || got != tt.want {
+			t.Errorf("PRAGMA %s = %q, %v; want %q", tt.pragma, got, err, tt.want)
+		}
+	}
+}
