@@ -7,6 +7,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"math"
 	"math/rand/v2"
 	"net"
 	"net/http"
@@ -104,11 +105,16 @@ func benchIngest(args []string, stdout, stderr io.Writer) error {
 	return nil
 }
 
+// pct returns the p-th quantile (0 < p ≤ 1) of sorted by nearest rank.
 func pct(sorted []time.Duration, p float64) time.Duration {
 	if len(sorted) == 0 {
 		return 0
 	}
-	i := int(p * float64(len(sorted)-1))
+	// Nearest rank: the smallest value with at least p of the samples at
+	// or below it, so that p99 of a few runs is their slowest, not the
+	// median.
+	i := int(math.Ceil(p*float64(len(sorted)))) - 1
+	i = max(0, min(i, len(sorted)-1))
 	return sorted[i].Round(10 * time.Microsecond)
 }
 
