@@ -380,7 +380,10 @@ func (corr *correlation) observe(f corrFeed, key string, t time.Time, ev *event.
 				numeric = false
 			}
 		}
-		tv.s = strings.Join(parts, "\x1f")
+		// Cloned: the window keeps it for minutes, and a lone value would
+		// otherwise share the parser's chunk of several records' bytes,
+		// keeping all of them alive with it.
+		tv.s = strings.Clone(strings.Join(parts, "\x1f"))
 		if corr.typ == "value_count" && tv.s == strings.Repeat("\x1f", len(parts)-1) {
 			break // the field is absent: nothing to count
 		}
