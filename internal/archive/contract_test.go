@@ -54,15 +54,22 @@ func testEvents(member string, from, n int) []*event.Event {
 	return evs
 }
 
+// openAt opens an archive on the engine open makes, its clock stopped at now.
+func openAt(t *testing.T, open func(t *testing.T) Engine, now time.Time) *Archive {
+	t.Helper()
+	a, err := New(context.Background(), open(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	a.now = func() time.Time { return now }
+	return a
+}
+
 func TestQueryContract(t *testing.T) {
 	for name, open := range engines(t) {
 		t.Run(name, func(t *testing.T) {
 			ctx := context.Background()
-			a, err := New(ctx, open(t))
-			if err != nil {
-				t.Fatal(err)
-			}
-			a.now = func() time.Time { return base.Add(24 * time.Hour) }
+			a := openAt(t, open, base.Add(24*time.Hour))
 			// Two batches for m1 (the second partly on the next day), one for m2.
 			if err := a.Write(ctx, []Batch{
 				{Stream: 1, Seq: 1, Member: "m1", Events: testEvents("m1", 0, 3000)},
@@ -325,11 +332,7 @@ func TestHotFieldContract(t *testing.T) {
 	for name, open := range engines(t) {
 		t.Run(name, func(t *testing.T) {
 			ctx := context.Background()
-			a, err := New(ctx, open(t))
-			if err != nil {
-				t.Fatal(err)
-			}
-			a.now = func() time.Time { return base.Add(24 * time.Hour) }
+			a := openAt(t, open, base.Add(24*time.Hour))
 			if err := a.Write(ctx, []Batch{{Stream: 1, Seq: 1, Member: "m1", Events: hotEvents("m1")}}); err != nil {
 				t.Fatal(err)
 			}

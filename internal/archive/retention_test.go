@@ -14,11 +14,7 @@ func TestRetentionPerMember(t *testing.T) {
 	for name, open := range engines(t) {
 		t.Run(name, func(t *testing.T) {
 			ctx := context.Background()
-			a, err := New(ctx, open(t))
-			if err != nil {
-				t.Fatal(err)
-			}
-			a.now = func() time.Time { return base.Add(3 * 24 * time.Hour) } // day 3 is today
+			a := openAt(t, open, base.Add(3*24*time.Hour)) // day 3 is today
 			seq := uint64(0)
 			for _, member := range []string{"m1", "m2", "m3"} {
 				for day := range 4 {
