@@ -39,7 +39,7 @@ func (e *Event) AppendJSON(b []byte) []byte {
 		switch {
 		case v == "":
 		case e.slotLists && e.hasMore(k):
-			b = strconv.AppendQuote(b, keyNames[k])
+			b = AppendJSONString(b, keyNames[k])
 			b = append(b, ':', '[')
 			b = AppendJSONString(b, v)
 			for _, f := range e.extras {
@@ -81,7 +81,7 @@ func (e *Event) appendExtras(b []byte) []byte {
 			b = appendStringMember(b, f.Key, f.Value)
 			continue
 		}
-		b = strconv.AppendQuote(b, f.Key)
+		b = AppendJSONString(b, f.Key)
 		b = append(b, ':', '[')
 		for _, g := range e.extras[i:] {
 			if g.Key == f.Key {
