@@ -35,7 +35,7 @@ func (e *Event) AppendJSON(b []byte) []byte {
 		b = appendTimeMember(b, FieldIngested, e.Ingested)
 	}
 	for k := Key(0); k < numKeys; k++ {
-		v := e.slots[k]
+		v := e.slot(k)
 		switch {
 		case v == "":
 		case e.slotLists && e.hasMore(k):

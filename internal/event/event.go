@@ -40,14 +40,20 @@ type Event struct {
 	// Original is the raw input line, kept verbatim (event.original).
 	Original []byte
 
-	slots [numKeys]string
+	// slotAt holds, per slot, one plus the position in vals of its
+	// value (0: the slot is empty). An event fills a dozen or two of its
+	// hundred slots: a dense array of their values is a few cache lines
+	// where an array of every slot's string was 1.5 KB, which Reset,
+	// the parser and the detectors each took cache misses on, event
+	// after event of a batch. vals is truncated, not cleared, by Reset:
+	// its stale strings, like those of extras, are overwritten by the
+	// next event that reuses it.
+	slotAt [numKeys]uint8
 	// used has a bit per slot that may hold a value (set by Set, SetKey
-	// and AddKey; a slot set to "" keeps its bit). Reset clears only
-	// those slots, and Fields, Len and AppendJSON visit only them: an
-	// event fills a dozen or two of its slots, and clearing or reading
-	// all of them (1.5 KB of string headers, with GC write barriers when
-	// a collection runs) was a tenth of normalising one.
+	// and AddKey; a slot set to "" keeps its bit): Fields, Len and
+	// AppendJSON visit the slots in Key order by it.
 	used   [usedWords]uint64
+	vals   []string
 	extras []Field
 	// tags holds, per extra field, the hash of its name (nameHash). Lookups
 	// by Ref compare these dense words first and the names only on a
@@ -83,16 +89,13 @@ const (
 )
 
 // Reset clears e for reuse, keeping its allocated capacity. It clears
-// field by field instead of assigning a fresh Event, to touch only the
-// slots in use: a field added to Event must be cleared here too
-// (TestResetClearsEverything checks that none is forgotten).
+// field by field instead of assigning a fresh Event, to keep the
+// capacity of the slices: a field added to Event must be cleared here
+// too (TestResetClearsEverything checks that none is forgotten).
 func (e *Event) Reset() {
-	for w, word := range e.used {
-		for ; word != 0; word &= word - 1 {
-			e.slots[w<<6|bits.TrailingZeros64(word)] = ""
-		}
-		e.used[w] = 0
-	}
+	e.slotAt = [numKeys]uint8{}
+	e.used = [usedWords]uint64{}
+	e.vals = e.vals[:0]
 	e.ID, e.Member = "", ""
 	e.Time, e.Ingested = time.Time{}, time.Time{}
 	e.Original = e.Original[:0]
@@ -103,8 +106,21 @@ func (e *Event) Reset() {
 
 // setSlot stores value in slot k and marks the slot used.
 func (e *Event) setSlot(k Key, value string) {
-	e.slots[k] = value
+	if p := e.slotAt[k]; p != 0 {
+		e.vals[p-1] = value
+		return
+	}
+	e.vals = append(e.vals, value)
+	e.slotAt[k] = uint8(len(e.vals))
 	e.used[k>>6] |= 1 << (k & 63)
+}
+
+// slot returns the value of slot k, "" if it has none.
+func (e *Event) slot(k Key) string {
+	if p := e.slotAt[k]; p != 0 {
+		return e.vals[p-1]
+	}
+	return ""
 }
 
 // eachSlot calls fn with every slot holding a value, in Key order, until
@@ -113,7 +129,7 @@ func (e *Event) eachSlot(fn func(k Key, v string) bool) bool {
 	for w, word := range e.used {
 		for ; word != 0; word &= word - 1 {
 			k := Key(w<<6 | bits.TrailingZeros64(word))
-			if v := e.slots[k]; v != "" && !fn(k, v) {
+			if v := e.vals[e.slotAt[k]-1]; v != "" && !fn(k, v) {
 				return false
 			}
 		}
@@ -179,7 +195,7 @@ func (e *Event) AddRef(ref Ref, value string) {
 func (e *Event) AddKey(k Key, value string) {
 	switch {
 	case value == "":
-	case e.slots[k] == "":
+	case e.slot(k) == "":
 		e.setSlot(k, value)
 	default:
 		e.extras = append(e.extras, Field{Key: keyNames[k], Value: value})
@@ -255,13 +271,13 @@ func (e *Event) SetKey(k Key, value string) {
 
 // Key returns the value of a slotted field, or "" if it is absent.
 func (e *Event) Key(k Key) string {
-	return e.slots[k]
+	return e.slot(k)
 }
 
 // Get returns the first value of the dotted field name.
 func (e *Event) Get(name string) (string, bool) {
 	if k, ok := keyByName[name]; ok {
-		v := e.slots[k]
+		v := e.slot(k)
 		return v, v != ""
 	}
 	for i := range e.extras {
@@ -276,7 +292,7 @@ func (e *Event) Get(name string) (string, bool) {
 // form detectors use on the hot path: ref was resolved once, up front.
 func (e *Event) Lookup(ref Ref) (string, bool) {
 	if ref.key != noKey {
-		v := e.slots[ref.key]
+		v := e.slot(ref.key)
 		return v, v != ""
 	}
 	if p := e.find(ref.hash, ref.name); p >= 0 {
@@ -289,7 +305,7 @@ func (e *Event) Lookup(ref Ref) (string, bool) {
 // stops early when fn returns false.
 func (e *Event) Each(ref Ref, fn func(string) bool) {
 	if ref.key != noKey {
-		v := e.slots[ref.key]
+		v := e.slot(ref.key)
 		if v == "" || !fn(v) || !e.slotLists {
 			return
 		}
@@ -326,8 +342,11 @@ func (e *Event) Each(ref Ref, fn func(string) bool) {
 // field.
 func (e *Event) PrefetchFields() uint64 {
 	var sum uint64
-	for k := 0; k < int(numKeys); k += lineStrings {
-		sum += uint64(len(e.slots[k]))
+	for k := 0; k < int(numKeys); k += cacheLine {
+		sum += uint64(e.slotAt[k])
+	}
+	for i := 0; i < len(e.vals); i += lineStrings {
+		sum += uint64(len(e.vals[i]))
 	}
 	for i := 0; i < len(e.extras); i += lineFields {
 		sum += uint64(len(e.extras[i].Key))
@@ -342,7 +361,7 @@ func (e *Event) PrefetchFields() uint64 {
 // names; see PrefetchFields.
 func (e *Event) PrefetchValue(ref Ref) uint64 {
 	if ref.key != noKey {
-		return touchString(e.slots[ref.key])
+		return touchString(e.slot(ref.key))
 	}
 	if p := e.find(ref.hash, ref.name); p >= 0 {
 		return touchString(e.extras[p].Value)
@@ -353,8 +372,8 @@ func (e *Event) PrefetchValue(ref Ref) uint64 {
 // PrefetchValues reads the bytes of every value; see PrefetchFields.
 func (e *Event) PrefetchValues() uint64 {
 	var sum uint64
-	for k := range e.slots {
-		sum += touchString(e.slots[k])
+	for _, v := range e.vals {
+		sum += touchString(v)
 	}
 	for i := range e.extras {
 		sum += touchString(e.extras[i].Value)

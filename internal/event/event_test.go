@@ -405,7 +405,7 @@ func TestResetClearsEverything(t *testing.T) {
 			e.Time, e.Ingested = time.Unix(1, 0), time.Unix(2, 0)
 			tt.fill(&e)
 			e.Reset()
-			want := Event{extras: e.extras, tags: e.tags, Original: e.Original}
+			want := Event{vals: e.vals, extras: e.extras, tags: e.tags, Original: e.Original}
 			if !reflect.DeepEqual(e, want) {
 				t.Errorf("after Reset:\n%+v\nwant a fresh event:\n%+v", e, want)
 			}
