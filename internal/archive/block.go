@@ -189,19 +189,25 @@ func (w *blockWriter) put(c *column, i int, v string) {
 	}
 	gap := i - c.last
 	c.buf = binary.AppendUvarint(c.buf, uint64(gap))
-	repeat := c.last >= 0 && v == c.prev
-	if c.withStats && !repeat { // a repeat's value is in the statistics already
-		c.stats.add(v)
-	}
 	switch {
-	case repeat:
+	case c.last >= 0 && v == c.prev: // in the statistics already
 		c.buf = append(c.buf, 0)
-	case gap != 0 && w.refer(c, i, v):
+	case gap != 0 && w.refer(c, i, v): // c.ref holds v
+		if c.withStats {
+			if r := c.ref; r.withStats {
+				c.stats.addFrom(&r.stats, v)
+			} else {
+				c.stats.add(v)
+			}
+		}
 	default:
 		c.buf = binary.AppendUvarint(c.buf, uint64(len(v))<<1|1)
 		c.buf = append(c.buf, v...)
 		if c.bloom {
 			w.bloom.add(v)
+		}
+		if c.withStats {
+			c.stats.add(v)
 		}
 	}
 	c.prev = v
@@ -256,6 +262,14 @@ func (w *blockWriter) encodeHead(dst []byte) []byte {
 		dst = append(dst, c.name...)
 	}
 	return dst
+}
+
+// encodeStats appends the statistics of field column c to dst. The
+// columns must be encoded in order (w.order), each once: c's statistics
+// take in those of the earlier columns it refers to (colStats.merge).
+func (w *blockWriter) encodeStats(c *column, dst []byte) []byte {
+	c.stats.merge()
+	return c.stats.encode(dst)
 }
 
 // fieldNames returns the names of the block's field columns.

@@ -367,11 +367,11 @@ func (e *Embedded) writeStats(ctx context.Context, tx *store.Tx, id int64) error
 	if _, err := tx.Exec(ctx, `INSERT INTO stats (name, block, data) VALUES (?, ?, x'')`, statsMarker, id); err != nil {
 		return err
 	}
-	for _, c := range e.w.order {
+	for _, c := range e.w.order { // in order, as encodeStats needs
 		if !c.withStats {
 			continue
 		}
-		e.buf = c.stats.encode(e.buf[:0])
+		e.buf = e.w.encodeStats(c, e.buf[:0])
 		if _, err := tx.Exec(ctx, `INSERT INTO stats (name, block, data) VALUES (?, ?, ?)`, c.name, id, e.buf); err != nil {
 			return err
 		}

@@ -71,23 +71,126 @@ type colStats struct {
 	// gramsUnknown: the trigram set was dropped (too full), so the
 	// column's text may hold anything.
 	gramsUnknown bool
+	// gramAdds counts the values added to grams, to check now and then
+	// whether the set is too full to keep (see add).
+	gramAdds int
+
+	// The writer's shortcuts, none of them stored:
+	//
+	// seen holds values of the block already taken into the statistics,
+	// by a cheap hash (seenSlot): telemetry repeats a few values (an
+	// executable, a user's directory) in no order, and comparing a
+	// value with the one remembered costs far less than its trigrams.
+	// Its strings alias the block's events, like the writer's columns.
+	seen [seenSlots]string
+	// from holds the statistics of other columns of the block that hold
+	// some of this column's values: a value the block writer stores as
+	// a reference to another column (process.executable for
+	// winlog.event_data.Image) is in that column's statistics already,
+	// and merge adds them to these before they are encoded. The union
+	// may summarise values this column lacks: it excludes less, never
+	// a match.
+	from [maxStatsFrom]*colStats
 }
+
+// seenSlots is the size of colStats.seen, a power of two.
+const seenSlots = 64
+
+// maxStatsFrom bounds the columns whose statistics one column's take in.
+const maxStatsFrom = 2
 
 type gramSet [gramBuckets / 64]uint64
 
 func (s *colStats) reset() {
 	s.flags = 0
 	s.gramsUnknown = false
+	s.gramAdds = 0
 	if s.grams != nil {
 		clear(s.grams[:])
 	}
+	clear(s.seen[:])
+	clear(s.from[:])
 }
+
+// seenSlot returns a slot of colStats.seen for v, hashing its length and
+// its first and last eight bytes only.
+func seenSlot(v string) int {
+	var h uint64
+	if n := len(v); n >= 8 {
+		h = binary.LittleEndian.Uint64([]byte(v[:8])) ^ bits.RotateLeft64(binary.LittleEndian.Uint64([]byte(v[n-8:])), 29)
+	} else {
+		for i := 0; i < n; i++ {
+			h = h<<8 | uint64(v[i])
+		}
+	}
+	h ^= uint64(len(v))
+	return int((h * 0x9e3779b97f4a7c15) >> (64 - 6))
+}
+
+// addFrom takes value v of the column into the statistics, knowing that
+// it is a value of the column whose statistics are o.
+func (s *colStats) addFrom(o *colStats, v string) {
+	for i, f := range s.from {
+		if f == o {
+			return
+		}
+		if f == nil {
+			s.from[i] = o
+			return
+		}
+	}
+	s.add(v)
+}
+
+// merge takes into s the statistics its values share with other columns
+// (addFrom). Those must be merged already: the block writer merges its
+// columns in order, and a column only refers to columns before it.
+func (s *colStats) merge() {
+	for _, o := range s.from {
+		if o == nil {
+			break
+		}
+		if o.flags&statsNum != 0 {
+			s.addNumber(o.numMin)
+			s.addNumber(o.numMax)
+		}
+		if o.flags&statsV4 != 0 {
+			s.addAddr(o.v4Min)
+			s.addAddr(o.v4Max)
+		}
+		if o.flags&statsV6 != 0 {
+			s.addAddr(o.v6Min)
+			s.addAddr(o.v6Max)
+		}
+		s.flags |= o.flags & statsHexText
+		s.gramsUnknown = s.gramsUnknown || o.gramsUnknown
+		if o.grams != nil && !s.gramsUnknown {
+			if s.grams == nil {
+				s.grams = new(gramSet)
+			}
+			for i, w := range o.grams {
+				s.grams[i] |= w
+			}
+		}
+	}
+	clear(s.from[:])
+}
+
+// gramCheckEvery is how many values add takes into a trigram set between
+// two counts of its fill: a set fuller than maxGramFill is dropped when
+// encoded, so that add stops filling it.
+const gramCheckEvery = 256
 
 // add takes one value of the column into the statistics.
 func (s *colStats) add(v string) {
 	if len(v) == 0 {
 		return
 	}
+	k := seenSlot(v) &^ 1 // two ways: slots k and k+1, the newer in k
+	if s.seen[k] == v || s.seen[k+1] == v {
+		return // taken already: the statistics would not change
+	}
+	s.seen[k+1], s.seen[k] = s.seen[k], v
 	class := classify(v)
 	if class&maybeNumber != 0 {
 		if n, ok := number(v); ok {
@@ -99,12 +202,15 @@ func (s *colStats) add(v string) {
 			s.addAddr(a.Unmap())
 		}
 	}
-	if len(v) >= 3 {
+	if len(v) >= 3 && !s.gramsUnknown {
 		if s.grams == nil {
 			s.grams = new(gramSet)
 		}
 		if s.grams.add(v) {
 			s.flags |= statsHexText
+		}
+		if s.gramAdds++; s.gramAdds%gramCheckEvery == 0 && s.grams.count() > maxGramFill {
+			s.gramsUnknown = true // the text may hold anything
 		}
 	}
 }
@@ -236,20 +342,38 @@ func number(v string) (float64, bool) {
 // add sets the buckets of v's trigrams, but for those of hexadecimal
 // digits only: hashes and numbers would take most of the hashing and
 // fill the set. It reports whether it left any out.
+//
+// It sets a bucket's bit or not without a branch: in text mixing letters
+// a to f with others, whether a trigram is all hexadecimal is a coin
+// toss the processor mispredicts.
+//
+// A run of hexadecimal digits ending v (a hash, a hash after its
+// algorithm's name) is not walked at all: its trigrams but the two
+// reaching into the bytes before it are left out.
 func (g *gramSet) add(v string) (skipped bool) {
+	tail := len(v)
+	for tail > 0 && hexTable[v[tail-1]] != 0 {
+		tail--
+	}
+	if len(v)-tail >= 3 {
+		skipped = true
+		if v = v[:tail+2]; len(v) < 3 {
+			return true
+		}
+	}
 	x := uint32(foldByte(v[0]))<<8 | uint32(foldByte(v[1]))
 	hex := hexBit(v[0])<<1 | hexBit(v[1])
+	var all uint32
 	for i := 2; i < len(v); i++ {
-		x = x<<8 | uint32(foldByte(v[i]))
-		hex = (hex<<1 | hexBit(v[i])) & 7
-		if hex == 7 {
-			skipped = true
-			continue
-		}
+		c := v[i]
+		x = x<<8 | uint32(foldByte(c))
+		hex = (hex<<1 | hexBit(c)) & 7
+		h := (hex + 1) >> 3 // 1 for three hexadecimal digits
+		all |= h
 		b := gramBucket(x)
-		g[b/64] |= 1 << (b % 64)
+		g[b/64&(gramBuckets/64-1)] |= uint64(h^1) << (b % 64)
 	}
-	return skipped
+	return skipped || all != 0
 }
 
 // has reports whether every trigram of v that add keeps may be in the

@@ -6,8 +6,11 @@ import (
 	"net/netip"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
+
+	"github.com/xsoc/xsoc/internal/event"
 )
 
 func TestNumberAgreesWithParseFloat(t *testing.T) {
@@ -34,7 +37,8 @@ func TestStatsNeverExcludeAMatch(t *testing.T) {
 	pool := []string{"10.0.0.1", "10.0.3.200", "192.168.1.1", "::1", "2001:db8::7", "::ffff:10.1.2.3", "fe80::1%eth0",
 		"-5", "0", "17", "4096", "1e9", "2.5", "Inf", "NaN", "C:\\Windows\\System32\\cmd.exe", "powershell -enc AAAA",
 		"WS-0042.corp.example", "ws-0042", "Mimikatz", "sekurlsa::logonpasswords", "É", "ab", "x",
-		"5f4dcc3b5aa765d61d8327deb882cf99", "DEADBEEF", "0x1p4", "+12", "1.5e3", "1:2", "1.2.3"}
+		"5f4dcc3b5aa765d61d8327deb882cf99", "DEADBEEF", "0x1p4", "+12", "1.5e3", "1:2", "1.2.3",
+		"SHA256=5f4dcc3b5aa765d61d8327deb882cf99", "abc", "xabc", "abcx"}
 	filters := []Filter{
 		{Op: Gte, Value: "100"}, {Op: Gt, Value: "17"}, {Op: Lte, Value: "-5"}, {Op: Lt, Value: "0"}, {Op: Gte, Value: "1e10"},
 		{Op: CIDR, Value: "10.0.0.0/8"}, {Op: CIDR, Value: "10.0.3.0/24"}, {Op: CIDR, Value: "203.0.113.0/24"},
@@ -43,6 +47,14 @@ func TestStatsNeverExcludeAMatch(t *testing.T) {
 		{Op: Contains, Value: "logonpass"}, {Op: Contains, Value: "é"}, {Op: Prefix, Value: "ws-00"}, {Op: Prefix, Value: "power"},
 		{Op: Contains, Value: "zzz"}, {Op: Prefix, Value: "mimi"}, {Op: Contains, Value: "cc3b5"}, {Op: Contains, Value: "beef"},
 		{Op: Prefix, Value: "5f4d"}, {Op: Gte, Value: "16"}, {Op: Lt, Value: "1000"}, {Op: Contains, Value: "409"},
+		{Op: Contains, Value: "256=5f4"}, {Op: Prefix, Value: "sha256=5"}, {Op: Contains, Value: "xab"}, {Op: Contains, Value: "bcx"},
+		{Op: Contains, Value: "abc"},
+	}
+	for i := range filters {
+		filters[i].Field = "x"
+		if err := filters[i].check(func(string) bool { return true }); err != nil {
+			t.Fatal(err)
+		}
 	}
 	excluded := 0
 	for round := range 2000 {
@@ -53,28 +65,129 @@ func TestStatsNeverExcludeAMatch(t *testing.T) {
 			vals = append(vals, v)
 			s.add(v)
 		}
-		var d colStats
-		if err := decodeStats(s.encode(nil), &d); err != nil {
-			t.Fatal(err)
-		}
-		for _, f := range filters {
-			f.Field = "x"
-			if err := f.check(func(string) bool { return true }); err != nil {
-				t.Fatal(err)
-			}
-			match := false
-			for _, v := range vals {
-				match = match || f.matches(v)
-			}
-			if may := d.mayMatch(&f); match && !may {
-				t.Fatalf("round %d: %v %s %q matches %q, but the statistics exclude it", round, f.Op, f.Field, f.Value, vals)
-			} else if !may {
-				excluded++
-			}
-		}
+		excluded += checkStats(t, &s, vals, filters, round)
 	}
 	if excluded < 2000*len(filters)/3 {
 		t.Errorf("excluded %d of %d non-matching checks: the statistics prune too little", excluded, 2000*len(filters))
+	}
+	// Through the block writer: columns often holding another's value
+	// (stored as references, their statistics merged from the other's),
+	// with repeats, and values seen earlier in the block.
+	for round := range 300 {
+		var evs []*event.Event
+		vals := map[string][]string{}
+		for i := range 1 + r.IntN(40) {
+			ev := &event.Event{ID: strconv.Itoa(i), Time: base}
+			a := pool[r.IntN(len(pool))]
+			b, c := a, a
+			if r.IntN(4) == 0 {
+				b = pool[r.IntN(len(pool))]
+			}
+			if r.IntN(3) == 0 {
+				c = pool[r.IntN(len(pool))]
+			} else if r.IntN(2) == 0 {
+				c = b
+			}
+			for _, f := range []event.Field{{Key: "a", Value: a}, {Key: "b", Value: b}, {Key: "c", Value: c}} {
+				ev.Set(f.Key, f.Value)
+				vals[f.Key] = append(vals[f.Key], f.Value)
+			}
+			evs = append(evs, ev)
+		}
+		w := newBlockWriter()
+		w.addAll(evs)
+		for _, c := range w.order {
+			if c.withStats {
+				var s colStats
+				if err := decodeStats(w.encodeStats(c, nil), &s); err != nil {
+					t.Fatal(err)
+				}
+				checkStats(t, &s, vals[c.name], filters, round)
+			}
+		}
+	}
+}
+
+// checkStats fails t if statistics s exclude a filter some value of vals
+// matches, and returns how many filters they exclude.
+func checkStats(t *testing.T, s *colStats, vals []string, filters []Filter, round int) int {
+	t.Helper()
+	var d colStats
+	if err := decodeStats(s.encode(nil), &d); err != nil {
+		t.Fatal(err)
+	}
+	excluded := 0
+	for _, f := range filters {
+		match := false
+		for _, v := range vals {
+			match = match || f.matches(v)
+		}
+		if may := d.mayMatch(&f); match && !may {
+			t.Fatalf("round %d: %v %s %q matches %q, but the statistics exclude it", round, f.Op, f.Field, f.Value, vals)
+		} else if !may {
+			excluded++
+		}
+	}
+	return excluded
+}
+
+// TestGramSetAdd checks the trigram set against its definition: every
+// trigram of the value not made of hexadecimal digits only, folded to
+// lower case, sets its bucket.
+func TestGramSetAdd(t *testing.T) {
+	r := rand.New(rand.NewPCG(7, 8))
+	const alphabet = "0123456789abcdefABCDEFxyzXYZ=-_ .\\\xe9"
+	for range 5000 {
+		b := make([]byte, 3+r.IntN(40))
+		for i := range b {
+			b[i] = alphabet[r.IntN(len(alphabet))]
+		}
+		v := string(b)
+		var got, want gramSet
+		wantSkipped := false
+		for i := 0; i+3 <= len(v); i++ {
+			g := []byte(v[i : i+3])
+			for j, c := range g {
+				if c >= 'A' && c <= 'Z' {
+					g[j] = c + 'a' - 'A'
+				}
+			}
+			if strings.Trim(string(g), "0123456789abcdef") == "" {
+				wantSkipped = true
+				continue
+			}
+			b := gramBucket(uint32(g[0])<<16 | uint32(g[1])<<8 | uint32(g[2]))
+			want[b/64] |= 1 << (b % 64)
+		}
+		if skipped := got.add(v); got != want || skipped != wantSkipped {
+			t.Fatalf("%q: set differs (%d buckets, want %d) or skipped %v, want %v", v, got.count(), want.count(), skipped, wantSkipped)
+		}
+	}
+}
+
+// TestGramSetSaturates checks that a column whose trigram set would be
+// dropped as too full stops filling it, and that its text may then hold
+// anything.
+func TestGramSetSaturates(t *testing.T) {
+	r := rand.New(rand.NewPCG(9, 10))
+	var s colStats
+	for range 20 * gramCheckEvery {
+		b := make([]byte, 24)
+		for i := range b {
+			b[i] = byte('g' + r.IntN(20))
+		}
+		s.add(string(b))
+	}
+	if !s.gramsUnknown || s.gramAdds >= 20*gramCheckEvery {
+		t.Fatalf("after %d values of random text: unknown %v, %d added", 20*gramCheckEvery, s.gramsUnknown, s.gramAdds)
+	}
+	f := Filter{Field: "x", Op: Contains, Value: "abcdef-not-there"}
+	if err := f.check(func(string) bool { return true }); err != nil {
+		t.Fatal(err)
+	}
+	var d colStats
+	if err := decodeStats(s.encode(nil), &d); err != nil || !d.mayMatch(&f) {
+		t.Fatalf("a saturated set excludes a value (%v)", err)
 	}
 }
 
