@@ -193,8 +193,12 @@ func (w *blockWriter) put(c *column, i int, v string) {
 	case c.last >= 0 && v == c.prev: // in the statistics already
 		c.buf = append(c.buf, 0)
 	case gap != 0 && w.refer(c, i, v): // c.ref holds v
+		r := c.ref
+		if c.bloom && !r.bloom { // the original line: not in the filter
+			w.bloom.add(v)
+		}
 		if c.withStats {
-			if r := c.ref; r.withStats {
+			if r.withStats {
 				c.stats.addFrom(&r.stats, v)
 			} else {
 				c.stats.add(v)
@@ -203,11 +207,10 @@ func (w *blockWriter) put(c *column, i int, v string) {
 	default:
 		c.buf = binary.AppendUvarint(c.buf, uint64(len(v))<<1|1)
 		c.buf = append(c.buf, v...)
-		if c.bloom {
+		// A value the column's statistics took already is in the bloom
+		// filter already: every field column's values go into it.
+		if (!c.withStats || c.stats.add(v)) && c.bloom {
 			w.bloom.add(v)
-		}
-		if c.withStats {
-			c.stats.add(v)
 		}
 	}
 	c.prev = v

@@ -1,8 +1,14 @@
 package archive
 
 import (
+	"context"
+	"fmt"
+	"path/filepath"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/xsoc/xsoc/internal/event"
 )
 
 func TestFieldHashFoldsCase(t *testing.T) {
@@ -61,6 +67,41 @@ func TestBloomKeyReadsBothVersions(t *testing.T) {
 	for _, c := range cases {
 		if got := c.key.mayHave(c.filter); got != c.want {
 			t.Errorf("%s: mayHave = %v", c.name, got)
+		}
+	}
+}
+
+// TestBloomHoldsReferences checks that an equality filter finds a value
+// the block writer stores as a reference: to the original line (a
+// message that is the whole line), which has no place in the filter
+// itself, and to an earlier field, or repeated later in the block.
+func TestBloomHoldsReferences(t *testing.T) {
+	ctx := context.Background()
+	e, err := OpenEmbedded(ctx, filepath.Join(t.TempDir(), "archive"), false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.Close()
+	var evs []*event.Event
+	for i, line := range []string{"hello world", "other line", "hello world"} {
+		ev := &event.Event{ID: fmt.Sprint("x", i), Member: "m1", Time: base, Ingested: base, Original: []byte(line)}
+		ev.Set("message", line)
+		ev.Set("a", fmt.Sprint("v", i%2))
+		ev.Set("b", fmt.Sprint("v", i%2))
+		evs = append(evs, ev)
+	}
+	if err := e.Write(ctx, []Batch{{Stream: 1, Seq: 1, Member: "m1", Events: evs}}); err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range []Filter{{Field: "message", Value: "hello world"}, {Field: "message", Value: "OTHER line"},
+		{Field: "b", Value: "v0"}, {Field: "b", Value: "v1"}, {Field: "a", Value: "v1"}} {
+		f.Op = Eq
+		q := Query{Member: "m1", From: base, To: base.Add(time.Hour), Filters: []Filter{f}}
+		if err := q.Check(base, func(string) bool { return true }); err != nil {
+			t.Fatal(err)
+		}
+		if n, err := e.Count(ctx, &q); err != nil || n == 0 {
+			t.Errorf("%s = %q: %d events (%v), want some", f.Field, f.Value, n, err)
 		}
 	}
 }

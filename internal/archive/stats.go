@@ -181,14 +181,15 @@ func (s *colStats) merge() {
 // encoded, so that add stops filling it.
 const gramCheckEvery = 256
 
-// add takes one value of the column into the statistics.
-func (s *colStats) add(v string) {
+// add takes one value of the column into the statistics. It reports
+// false if it knows it took v already in this block.
+func (s *colStats) add(v string) (fresh bool) {
 	if len(v) == 0 {
-		return
+		return true
 	}
 	k := seenSlot(v) &^ 1 // two ways: slots k and k+1, the newer in k
 	if s.seen[k] == v || s.seen[k+1] == v {
-		return // taken already: the statistics would not change
+		return false // the statistics would not change
 	}
 	s.seen[k+1], s.seen[k] = s.seen[k], v
 	class := classify(v)
@@ -213,6 +214,7 @@ func (s *colStats) add(v string) {
 			s.gramsUnknown = true // the text may hold anything
 		}
 	}
+	return true
 }
 
 // What a value may be, judged from the bytes it is made of.
