@@ -331,13 +331,14 @@ func (n *Node) Run(ctx context.Context) error {
 	pctx, stopPipeline := context.WithCancel(context.Background())
 	defer stopPipeline()
 	host, _ := os.Hostname()
+	shared := pipeline.NewShared(n.Metrics) // when both paths run here, each batch is parsed once
 	p := pipeline.New(pipeline.Config{
 		Bus: n.Bus, DB: n.DB, Events: n.Events, Detectors: n.detectors, Sink: n.sink,
 		Log: n.Log, Workers: n.Config.Workers, Registry: n.Metrics, Exclusive: n.Bus.Embedded(),
-		Worker: fmt.Sprintf("%s-%d-%s", host, os.Getpid(), n.Addr()),
+		Worker: fmt.Sprintf("%s-%d-%s", host, os.Getpid(), n.Addr()), Shared: shared,
 	})
 	a := pipeline.NewArchiver(pipeline.ArchiverConfig{
-		Bus: n.Bus, Archive: n.Archive, Log: n.Log, Registry: n.Metrics, Exclusive: n.Bus.Embedded(),
+		Bus: n.Bus, Archive: n.Archive, Log: n.Log, Registry: n.Metrics, Exclusive: n.Bus.Embedded(), Shared: shared,
 	})
 	for _, path := range []struct {
 		off bool

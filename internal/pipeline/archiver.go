@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sync"
 	"time"
 
@@ -12,9 +13,7 @@ import (
 
 	"github.com/xsoc/xsoc/internal/archive"
 	"github.com/xsoc/xsoc/internal/bus"
-	"github.com/xsoc/xsoc/internal/event"
 	"github.com/xsoc/xsoc/internal/ingest"
-	"github.com/xsoc/xsoc/internal/ingest/format"
 )
 
 // ArchiverConfig wires an Archiver.
@@ -29,16 +28,18 @@ type ArchiverConfig struct {
 	Registry *prometheus.Registry
 	// Exclusive: see Config.Exclusive.
 	Exclusive bool
+	// Shared: see Config.Shared.
+	Shared *Shared
 }
 
 // Archiver is the archive's path: it reads every accepted batch on its own
-// durable consumer, normalises it and stores its events in the event
+// durable consumer, normalises it (or takes detection's normalised events
+// through a Shared) and stores its events in the event
 // archive, and acknowledges the batch once they are stored. It runs beside
 // the detection Pipeline and never holds it back.
 type Archiver struct {
 	cfg     ArchiverConfig
-	pool    sync.Pool
-	parsers sync.Pool
+	shared  *Shared // cfg.Shared, or one of its own
 	metrics *archiverMetrics
 }
 
@@ -61,12 +62,11 @@ func NewArchiver(cfg ArchiverConfig) *Archiver {
 	if cfg.Log == nil {
 		cfg.Log = slog.Default()
 	}
-	return &Archiver{
-		cfg:     cfg,
-		pool:    sync.Pool{New: func() any { return new(event.Event) }},
-		parsers: sync.Pool{New: func() any { return new(format.Parser) }},
-		metrics: newArchiverMetrics(cfg.Registry),
+	shared := cfg.Shared
+	if shared == nil {
+		shared = newShared(0)
 	}
+	return &Archiver{cfg: cfg, shared: shared, metrics: newArchiverMetrics(cfg.Registry)}
 }
 
 // archived is one batch normalised and waiting to be written.
@@ -74,6 +74,8 @@ type archived struct {
 	msg   jetstream.Msg
 	batch archive.Batch
 	recv  time.Time
+	// parsed holds the events, which it may share with detection.
+	parsed *parsed
 }
 
 // Run consumes until ctx ends.
@@ -87,6 +89,8 @@ func (a *Archiver) Run(ctx context.Context) error {
 	if err != nil {
 		return stopped(ctx, fmt.Errorf("archiver: %w", err))
 	}
+	a.shared.join(archivePath)
+	defer a.shared.leave(archivePath)
 	ready := make(chan *archived, 64)
 	var writer sync.WaitGroup
 	writer.Add(1)
@@ -105,7 +109,7 @@ func (a *Archiver) Run(ctx context.Context) error {
 	})
 }
 
-// take decodes and normalises one bus message. Lines that do not
+// take decodes and prepares one bus message. Lines that do not
 // normalise are left out: detection records them as rejects.
 func (a *Archiver) take(m jetstream.Msg, epoch int64) *archived {
 	meta, err := m.Metadata()
@@ -118,20 +122,17 @@ func (a *Archiver) take(m jetstream.Msg, epoch int64) *archived {
 		m.Term() // detection logs it
 		return nil
 	}
-	w := &archived{msg: m, recv: b.Received, batch: archive.Batch{
-		Stream: epoch, Seq: b.Seq, Member: b.Member, Events: make([]*event.Event, 0, len(b.Lines))}}
-	parser := a.parsers.Get().(*format.Parser)
-	defer a.parsers.Put(parser)
-	for i, line := range b.Lines {
-		ev := a.pool.Get().(*event.Event)
-		ev.Reset()
-		if normalise(parser, b, i, line, ev) != nil {
-			a.pool.Put(ev)
-			continue
-		}
-		w.batch.Events = append(w.batch.Events, ev)
-	}
+	w := a.prepare(b, epoch)
+	w.msg = m
 	return w
+}
+
+// prepare normalises batch b, or takes detection's normalised events.
+// The archive gets a slice of its own: it only reads the events.
+func (a *Archiver) prepare(b ingest.Batch, epoch int64) *archived {
+	pb := a.shared.parse(archivePath, b, true)
+	return &archived{recv: b.Received, parsed: pb, batch: archive.Batch{
+		Stream: epoch, Seq: b.Seq, Member: b.Member, Events: slices.Clone(pb.events)}}
 }
 
 // writeLoop gathers ready batches and writes them to the archive.
@@ -188,9 +189,8 @@ func (a *Archiver) flush(ctx context.Context, group []*archived) {
 			// archive recognises and skips.
 			w.msg.Ack()
 		}
-		for _, ev := range w.batch.Events {
-			a.pool.Put(ev)
-		}
+		w.parsed.release()
+		w.parsed, w.batch.Events = nil, nil
 	}
 	if err != nil {
 		a.cfg.Log.Error("archiver: write failed; the batches stay on the bus and come again", "batches", len(group), "err", err)

@@ -105,7 +105,7 @@ func BenchmarkDetectionPath(b *testing.B) {
 			for b.Loop() {
 				seq++
 				lines := batches[seq%uint64(len(batches))]
-				w := p.prepare(ingest.Batch{Member: "m1", Format: format.Auto, Received: time.Now(), Seq: seq, Lines: lines})
+				w := p.prepare(ingest.Batch{Member: "m1", Format: format.Auto, Received: time.Now(), Seq: seq, Lines: lines}, false)
 				events += len(w.events)
 				alerts += len(w.alerts)
 				p.release(w)
@@ -115,6 +115,48 @@ func BenchmarkDetectionPath(b *testing.B) {
 			}
 			b.ReportMetric(float64(processCPU()-cpu0)/float64(events), "cpu-ns/event")
 			b.ReportMetric(float64(events)/b.Elapsed().Seconds(), "events/s")
+		})
+	}
+}
+
+// BenchmarkBothPaths measures what the two paths of the embedded default
+// spend per event on the traffic of `xsoc bench e2e` to come by their
+// events, running no detectors and writing no archive: each normalising
+// every batch (separate), or one normalising it and the other taking its
+// events through a Shared (shared). cpu-ns/event is the process's CPU
+// time per event, both paths together.
+func BenchmarkBothPaths(b *testing.B) {
+	batches := sysmonBatches(500, 16)
+	for _, share := range []bool{false, true} {
+		name := "separate"
+		if share {
+			name = "shared"
+		}
+		b.Run(name, func(b *testing.B) {
+			var shared *Shared
+			if share {
+				shared = newShared(maxSharedLines)
+				shared.join(detectPath)
+				shared.join(archivePath)
+			}
+			p := New(Config{Log: quiet, Shared: shared})
+			a := NewArchiver(ArchiverConfig{Log: quiet, Shared: shared})
+			b.ReportAllocs()
+			seq, events := uint64(0), 0
+			cpu0 := processCPU()
+			for b.Loop() {
+				seq++
+				batch := ingest.Batch{Member: "m1", Format: format.Auto, Received: time.Now(), Seq: seq, Lines: batches[seq%uint64(len(batches))]}
+				w := p.prepare(batch, true)
+				aw := a.prepare(batch, 1)
+				if len(aw.batch.Events) != len(w.events) {
+					b.Fatalf("archive got %d events, detection %d", len(aw.batch.Events), len(w.events))
+				}
+				events += len(w.events)
+				p.release(w)
+				aw.parsed.release()
+			}
+			b.ReportMetric(float64(processCPU()-cpu0)/float64(events), "cpu-ns/event")
 		})
 	}
 }

@@ -5,11 +5,16 @@
 //     hand the alerts (which carry their events as evidence) to the alert
 //     sink, record the lines that could not be normalised, then
 //     acknowledge the batch;
-//   - the archive (Archiver): normalise again and store the events in the
-//     event archive, then acknowledge.
+//   - the archive (Archiver): store the events in the event archive, then
+//     acknowledge.
 //
-// Neither waits for the other: a slow or stopped archive never delays an
-// alert. A crash anywhere before an ack makes JetStream redeliver that
+// When both run in one process they share a Shared, so that each batch is
+// normalised once: the path that takes it first parses it and leaves the
+// events for the other, which uses them if it comes for them soon enough
+// and parses the batch itself otherwise.
+//
+// Neither waits for the other (beyond a bounded wait for a parse already
+// under way): a slow or stopped archive never delays an alert. A crash anywhere before an ack makes JetStream redeliver that
 // path's batch. Event ids are stable across redelivery (the input's own
 // event.id, or the batch's stream sequence and line number); the alert
 // sink is idempotent per event id and the archive records the batches it
@@ -66,6 +71,9 @@ type Config struct {
 	// partitioned ingest stream (external NATS): the partitions it leases
 	// are recorded under this name.
 	Worker string
+	// Shared, when the archive path runs in the same process, lets both
+	// parse each batch once (see Shared); nil: detection parses alone.
+	Shared *Shared
 }
 
 // ackWait is how long a taken batch stays reserved for a worker before
@@ -107,8 +115,7 @@ func stopped(ctx context.Context, err error) error {
 // Pipeline is the detection side of ingest.
 type Pipeline struct {
 	cfg     Config
-	pool    sync.Pool // *event.Event
-	parsers sync.Pool // *format.Parser, which keeps its buffers between records
+	shared  *Shared // cfg.Shared, or one of its own
 	metrics *metrics
 }
 
@@ -120,18 +127,19 @@ func New(cfg Config) *Pipeline {
 	if cfg.Log == nil {
 		cfg.Log = slog.Default()
 	}
-	return &Pipeline{
-		cfg:     cfg,
-		pool:    sync.Pool{New: func() any { return new(event.Event) }},
-		parsers: sync.Pool{New: func() any { return new(format.Parser) }},
-		metrics: newMetrics(cfg.Registry),
+	shared := cfg.Shared
+	if shared == nil {
+		shared = newShared(0)
 	}
+	return &Pipeline{cfg: cfg, shared: shared, metrics: newMetrics(cfg.Registry)}
 }
 
 // Run consumes until ctx ends. On a partitioned ingest stream it reads
 // the partitions this worker leases (see bus.Assign), following the
 // leases as workers come and go; otherwise the single detection consumer.
 func (p *Pipeline) Run(ctx context.Context) error {
+	p.shared.join(detectPath)
+	defer p.shared.leave(detectPath)
 	prepared := make(chan *work, 4*p.cfg.Workers)
 	var committer sync.WaitGroup
 	committer.Add(1)
@@ -282,8 +290,11 @@ func pull(ctx context.Context, cons jetstream.Consumer, pullMax int, log *slog.L
 // work is one batch, normalised and run through the detectors, waiting to
 // be stored.
 type work struct {
-	msg     jetstream.Msg // nil when fed without the bus (Process)
-	batch   ingest.Batch
+	msg   jetstream.Msg // nil when fed without the bus (Process)
+	batch ingest.Batch
+	// parsed holds the events, which it may share with the archive path:
+	// they and the slice are read-only.
+	parsed  *parsed
 	events  []*event.Event
 	rejects []eventlog.Reject
 	alerts  []alert.Alert
@@ -310,7 +321,7 @@ func (p *Pipeline) take(m jetstream.Msg) *work {
 		return nil
 	}
 	p.metrics.stage(StageQueued, taken.Sub(b.Received))
-	w := p.prepare(b)
+	w := p.prepare(b, true)
 	w.msg = m
 	w.prepared = time.Now()
 	p.metrics.stage(StagePrepare, w.prepared.Sub(taken))
@@ -415,36 +426,29 @@ const ackTimeout = 5 * time.Second
 // raises its alerts. It is exported for tools and tests that feed batches
 // without the bus.
 func (p *Pipeline) Process(ctx context.Context, b ingest.Batch) error {
-	w := p.prepare(b)
+	w := p.prepare(b, false)
 	defer p.release(w)
 	return p.commit(ctx, []*work{w})
 }
 
-// prepare normalises every line of b and runs the detectors,
+// prepare normalises every line of b — or takes the archive path's
+// normalised events, with share set — and runs the detectors,
 // detect.BatchSize events at a time. It runs on several workers at once.
-func (p *Pipeline) prepare(b ingest.Batch) *work {
-	w := &work{batch: b, events: make([]*event.Event, 0, len(b.Lines))}
-	parser := p.parsers.Get().(*format.Parser)
-	defer p.parsers.Put(parser)
-	detected := 0
-	for i, line := range b.Lines {
-		ev := p.pool.Get().(*event.Event)
-		ev.Reset()
-		if err := normalise(parser, b, i, line, ev); err != nil {
-			p.pool.Put(ev)
+func (p *Pipeline) prepare(b ingest.Batch, share bool) *work {
+	pb := p.shared.parse(detectPath, b, share)
+	w := &work{batch: b, parsed: pb, events: pb.events}
+	if len(pb.rejects) > 0 {
+		at := time.Now().UTC()
+		for _, r := range pb.rejects {
 			w.rejects = append(w.rejects, eventlog.Reject{
-				Member: b.Member, At: time.Now().UTC(), Batch: b.Seq, Line: i + 1,
-				Reason: err.Error(), Sample: sample(line),
+				Member: b.Member, At: at, Batch: b.Seq, Line: r.line + 1,
+				Reason: r.reason, Sample: sample(b.Lines[r.line]),
 			})
-			continue
-		}
-		w.events = append(w.events, ev)
-		if len(w.events)-detected == detect.BatchSize {
-			p.detect(w, w.events[detected:])
-			detected = len(w.events)
 		}
 	}
-	p.detect(w, w.events[detected:])
+	for i := 0; i < len(w.events); i += detect.BatchSize {
+		p.detect(w, w.events[i:min(i+detect.BatchSize, len(w.events))])
+	}
 	return w
 }
 
@@ -464,12 +468,11 @@ func (p *Pipeline) detect(w *work, evs []*event.Event) {
 	}
 }
 
-// release returns a batch's events to the pool.
+// release lets go of a batch's events: they return to the pool once the
+// archive path, if it shares them, is done too.
 func (p *Pipeline) release(w *work) {
-	for _, ev := range w.events {
-		p.pool.Put(ev)
-	}
-	w.events = nil
+	w.parsed.release()
+	w.parsed, w.events = nil, nil
 }
 
 // commit records the rejects of a group of batches, then raises their

@@ -1,0 +1,380 @@
+package pipeline
+
+import (
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/xsoc/xsoc/internal/event"
+	"github.com/xsoc/xsoc/internal/ingest"
+	"github.com/xsoc/xsoc/internal/ingest/format"
+)
+
+// path names one of the two readers of the ingest stream.
+type path uint8
+
+const (
+	detectPath path = iota
+	archivePath
+	numPaths
+)
+
+func (p path) String() string {
+	if p == detectPath {
+		return "detect"
+	}
+	return "archive"
+}
+
+// other is the path that is not p.
+func (p path) other() path { return 1 - p }
+
+// Shared lets the detection Pipeline and the Archiver of one process
+// parse each accepted batch once instead of once per path. Its use is
+// opportunistic, so that the two paths stay independent: the first path
+// to take a batch (by stream sequence) parses it and leaves it for the
+// other; the other, finding it, uses it — waiting, when the parse is
+// still under way, at most maxWait — and otherwise parses the batch
+// itself, as it does when the other path runs in another process, is
+// stopped, or is too far ahead or behind to profit. The batches left
+// behind are bounded (maxSharedLines): the oldest are dropped, and their
+// late reader parses them itself.
+//
+// Shared events are read-only once parsed: detectors, the alert
+// evidence and the archive only read them. They go back to the pool when
+// the last of their readers is done (reference counting), never while
+// the other path still reads them.
+type Shared struct {
+	events  sync.Pool // *event.Event
+	parsers sync.Pool // *format.Parser, which keeps its buffers between records
+
+	mu sync.Mutex
+	// left holds the parsed batches left for the other path, by stream
+	// sequence; oldest and newest are the ends of their list, in the
+	// order they were left.
+	left           map[uint64]*parsed
+	oldest, newest *parsed
+	lines          int // lines of the batches in left
+	maxLines       int
+	// active counts the running Run calls of each path: a batch is left
+	// only for a path that runs.
+	active [numPaths]int
+	// high is the highest stream sequence each path has taken since it
+	// started, to tell whether the other path is near enough to want a
+	// batch.
+	high [numPaths]uint64
+
+	// maxWait bounds a wait for a parse under way (see maxWait).
+	maxWait time.Duration
+
+	counts  [numPaths][2]atomic.Int64 // batches parsed, reused
+	metrics [numPaths][2]prometheus.Counter
+}
+
+// maxSharedLines bounds the lines of the parsed batches a Shared holds
+// for the other path: about 3.5 KB each (the event, its original and its
+// values), some 57 MB at most — as many as the archiver gathers for a
+// write anyway.
+const maxSharedLines = flushEvents
+
+// maxWait bounds how long a path waits for the other's parse of a batch
+// it wants, still under way; a batch takes about a millisecond and a half
+// to parse (500 lines) on an idle core. Past it, the path parses the
+// batch itself.
+const maxWait = 25 * time.Millisecond
+
+// A batch is left for the other path only when that path is near it: at
+// most aheadSlack stream sequences ahead (it takes batches in order, so
+// one farther ahead has had this one already; the slack covers its
+// workers taking neighbouring batches out of step, and the batch is left
+// only if that drops nothing) and at most behindSlack behind (farther,
+// the batch would likely be dropped before the other path comes to it).
+const (
+	aheadSlack  = 4
+	behindSlack = 64
+)
+
+// NewShared returns a Shared for the Pipeline and the Archiver of one
+// process (Config.Shared, ArchiverConfig.Shared). reg, when not nil,
+// receives a counter of the batches each path parsed and reused.
+func NewShared(reg *prometheus.Registry) *Shared {
+	s := newShared(maxSharedLines)
+	if reg != nil {
+		vec := prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "xsoc_pipeline_parses_total",
+			Help: "Accepted batches each path (detect, archive) parsed itself (how=parsed) or took parsed from the other path (how=reused).",
+		}, []string{"path", "how"})
+		reg.MustRegister(vec)
+		for p := range numPaths {
+			for how := range 2 {
+				s.metrics[p][how] = vec.WithLabelValues(p.String(), howName(how))
+			}
+		}
+	}
+	return s
+}
+
+func newShared(maxLines int) *Shared {
+	return &Shared{
+		events:   sync.Pool{New: func() any { return new(event.Event) }},
+		parsers:  sync.Pool{New: func() any { return new(format.Parser) }},
+		left:     map[uint64]*parsed{},
+		maxLines: maxLines,
+		maxWait:  maxWait,
+	}
+}
+
+// parsed is one batch's normalised events and rejected lines. Its
+// readers hold references; the last to release it returns its events to
+// the pool.
+type parsed struct {
+	events  []*event.Event // read-only once done
+	rejects []rejected
+
+	refs atomic.Int32
+	pool *sync.Pool
+	// done is closed once events and rejects are filled; nil for a batch
+	// parsed for one path only.
+	done chan struct{}
+
+	// What identifies the batch: its stream sequence, and what guards
+	// against a recreated stream numbering another batch the same.
+	seq      uint64
+	member   string
+	received time.Time
+	format   format.Format
+	nlines   int
+	owner    path // the path that parses it
+
+	// prev and next link the batches left for the other path, oldest
+	// first; listed says it is linked.
+	prev, next *parsed
+	listed     bool
+}
+
+// rejected is a line that could not be normalised, by index, and why.
+type rejected struct {
+	line   int
+	reason string
+}
+
+// of reports whether p is batch b.
+func (p *parsed) of(b ingest.Batch) bool {
+	return p.seq == b.Seq && p.member == b.Member && p.received.Equal(b.Received) &&
+		p.format == b.Format && p.nlines == len(b.Lines)
+}
+
+// release drops a reference; the last one returns the events to the pool.
+func (p *parsed) release() {
+	if p.refs.Add(-1) != 0 {
+		return
+	}
+	for i, ev := range p.events {
+		p.pool.Put(ev)
+		p.events[i] = nil
+	}
+	p.events = nil
+}
+
+// wait reports whether p's parse ended within d.
+func (p *parsed) wait(d time.Duration) bool {
+	select {
+	case <-p.done:
+		return true
+	default:
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-p.done:
+		return true
+	case <-t.C:
+		return false
+	}
+}
+
+// join records that path me started reading; leave that it stopped. A
+// path that stops leaves nothing for it behind.
+func (s *Shared) join(me path) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.active[me]++
+}
+
+func (s *Shared) leave(me path) {
+	s.mu.Lock()
+	s.active[me]--
+	var dropped []*parsed
+	if s.active[me] == 0 {
+		s.high[me] = 0
+		for p := s.oldest; p != nil; p = p.next {
+			if p.owner != me {
+				dropped = append(dropped, p)
+			}
+		}
+		for _, p := range dropped {
+			s.unlist(p)
+		}
+	}
+	s.mu.Unlock()
+	for _, p := range dropped {
+		p.release()
+	}
+}
+
+// parse returns batch b parsed, holding a reference the caller releases.
+// With share set, path me takes the other path's parse of b when there
+// is one, and otherwise leaves its own for the other path when that is
+// running and near b; without, it parses b for itself only (a batch fed
+// without the bus).
+func (s *Shared) parse(me path, b ingest.Batch, share bool) *parsed {
+	if !share {
+		return s.fill(s.newParsed(me, b, 1), b)
+	}
+	s.mu.Lock()
+	s.high[me] = max(s.high[me], b.Seq)
+	if p := s.left[b.Seq]; p != nil && p.owner != me && p.of(b) {
+		s.unlist(p) // the reference it held is now the caller's
+		s.mu.Unlock()
+		if p.wait(s.maxWait) {
+			s.count(me, 1)
+			return p
+		}
+		p.release()
+		return s.fill(s.newParsed(me, b, 1), b)
+	}
+	if !s.wanted(me, b) {
+		s.mu.Unlock()
+		return s.fill(s.newParsed(me, b, 1), b)
+	}
+	p := s.newParsed(me, b, 2) // the caller's reference and the other path's
+	p.done = make(chan struct{})
+	s.list(p)
+	dropped := s.evict(p)
+	s.mu.Unlock()
+	for _, d := range dropped {
+		d.release()
+	}
+	return s.fill(p, b)
+}
+
+// wanted reports whether a parse of b by path me is worth leaving for the
+// other path: it runs, is near b, nothing of that number is left already,
+// and b fits.
+func (s *Shared) wanted(me path, b ingest.Batch) bool {
+	o := me.other()
+	if s.active[o] == 0 || s.left[b.Seq] != nil || len(b.Lines) > s.maxLines {
+		return false
+	}
+	switch h := s.high[o]; {
+	case h == 0: // not come to anything yet
+		return true
+	case h > b.Seq:
+		return h <= b.Seq+aheadSlack && s.lines+len(b.Lines) <= s.maxLines
+	default:
+		return b.Seq <= h+behindSlack
+	}
+}
+
+// newParsed returns an empty parsed batch b for path me with refs
+// references.
+func (s *Shared) newParsed(me path, b ingest.Batch, refs int32) *parsed {
+	p := &parsed{pool: &s.events, seq: b.Seq, member: b.Member, received: b.Received,
+		format: b.Format, nlines: len(b.Lines), owner: me}
+	p.refs.Store(refs)
+	return p
+}
+
+// fill normalises every line of b into p, then marks p done.
+func (s *Shared) fill(p *parsed, b ingest.Batch) *parsed {
+	if p.done != nil {
+		defer close(p.done) // even if a parse panics past normalise's recover
+	}
+	s.count(p.owner, 0)
+	parser := s.parsers.Get().(*format.Parser)
+	defer s.parsers.Put(parser)
+	p.events = make([]*event.Event, 0, len(b.Lines))
+	for i, line := range b.Lines {
+		ev := s.events.Get().(*event.Event)
+		ev.Reset()
+		if err := normalise(parser, b, i, line, ev); err != nil {
+			s.events.Put(ev)
+			p.rejects = append(p.rejects, rejected{line: i, reason: err.Error()})
+			continue
+		}
+		p.events = append(p.events, ev)
+	}
+	return p
+}
+
+// list appends p to the batches left for the other path.
+func (s *Shared) list(p *parsed) {
+	s.left[p.seq] = p
+	s.lines += p.nlines
+	p.listed, p.prev = true, s.newest
+	if s.newest != nil {
+		s.newest.next = p
+	} else {
+		s.oldest = p
+	}
+	s.newest = p
+}
+
+// unlist takes p out of the batches left for the other path.
+func (s *Shared) unlist(p *parsed) {
+	if !p.listed {
+		return
+	}
+	delete(s.left, p.seq)
+	s.lines -= p.nlines
+	if p.prev != nil {
+		p.prev.next = p.next
+	} else {
+		s.oldest = p.next
+	}
+	if p.next != nil {
+		p.next.prev = p.prev
+	} else {
+		s.newest = p.prev
+	}
+	p.prev, p.next, p.listed = nil, nil, false
+}
+
+// evict drops the oldest batches left for the other path, but not keep,
+// until their lines are within bounds, and returns them for release.
+func (s *Shared) evict(keep *parsed) []*parsed {
+	var dropped []*parsed
+	for s.lines > s.maxLines && s.oldest != nil && s.oldest != keep {
+		p := s.oldest
+		s.unlist(p)
+		dropped = append(dropped, p)
+	}
+	return dropped
+}
+
+// howName names the ways a path comes by a parsed batch (see count), for
+// the metric.
+func howName(how int) string {
+	if how == 0 {
+		return "parsed"
+	}
+	return "reused"
+}
+
+// count records that path me parsed (how 0) or reused (how 1) a batch.
+func (s *Shared) count(me path, how int) {
+	s.counts[me][how].Add(1)
+	if c := s.metrics[me][how]; c != nil {
+		c.Inc()
+	}
+}
+
+// String summarises what each path parsed and reused, for logs and tests.
+func (s *Shared) String() string {
+	return fmt.Sprintf("detect parsed %d reused %d, archive parsed %d reused %d",
+		s.counts[detectPath][0].Load(), s.counts[detectPath][1].Load(),
+		s.counts[archivePath][0].Load(), s.counts[archivePath][1].Load())
+}

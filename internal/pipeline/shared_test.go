@@ -1,0 +1,338 @@
+package pipeline
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/xsoc/xsoc/internal/alert"
+	"github.com/xsoc/xsoc/internal/archive"
+	"github.com/xsoc/xsoc/internal/bus"
+	"github.com/xsoc/xsoc/internal/detect"
+	"github.com/xsoc/xsoc/internal/event"
+	"github.com/xsoc/xsoc/internal/eventlog"
+	"github.com/xsoc/xsoc/internal/ingest"
+	"github.com/xsoc/xsoc/internal/ingest/format"
+	"github.com/xsoc/xsoc/internal/store/storetest"
+)
+
+// testBatch is batch seq of n lines; every fifth line is broken, the
+// others name their event e<seq>-<line>.
+func testBatch(seq uint64, n int) ingest.Batch {
+	lines := make([][]byte, n)
+	for i := range lines {
+		if i%5 == 4 {
+			lines[i] = []byte(`{"broken`)
+			continue
+		}
+		lines[i] = fmt.Appendf(nil, `{"event":{"id":"e%d-%d"},"host":{"name":"h%d"},"message":"x"}`, seq, i, seq)
+	}
+	return ingest.Batch{Member: "m1", Format: format.Auto, Received: time.Unix(1_700_000_000, int64(seq)), Seq: seq, Lines: lines}
+}
+
+// checkParsed fails unless p holds exactly batch b's good lines, each
+// whole: an event handed back to the pool and parsed again as another
+// would show another id or host.
+func checkParsed(t *testing.T, who string, b ingest.Batch, p *parsed) {
+	t.Helper()
+	if len(p.events)+len(p.rejects) != len(b.Lines) {
+		t.Errorf("%s: batch %d: %d events and %d rejects of %d lines", who, b.Seq, len(p.events), len(p.rejects), len(b.Lines))
+		return
+	}
+	good := 0
+	for i := range b.Lines {
+		if i%5 == 4 {
+			continue
+		}
+		ev := p.events[good]
+		good++
+		host, _ := ev.Get("host.name")
+		if ev.ID != fmt.Sprintf("e%d-%d", b.Seq, i) || host != fmt.Sprintf("h%d", b.Seq) || ev.Member != "m1" {
+			t.Errorf("%s: batch %d line %d holds event %s of host %s", who, b.Seq, i, ev.ID, host)
+			return
+		}
+	}
+	for j, r := range p.rejects {
+		if r.line != 5*j+4 || r.reason == "" {
+			t.Errorf("%s: batch %d: reject %d is line %d (%q)", who, b.Seq, j, r.line, r.reason)
+		}
+	}
+}
+
+// TestSharedBothPathsSeeEveryEventOnce runs the two paths through one
+// Shared at once, each holding a few batches before letting go, as the
+// pipeline's committer and the archive's writer do. Every batch reaches
+// each path once, whole, parsed once in all when the other path took it
+// from the first; and no event goes back to the pool, to be parsed again,
+// while the other path still reads it (with -race, neither does any
+// write to an event race with the other path's reads).
+func TestSharedBothPathsSeeEveryEventOnce(t *testing.T) {
+	s := newShared(maxSharedLines)
+	s.maxWait = time.Hour // no giving up on a parse under way: the counts below are exact
+	s.join(detectPath)
+	s.join(archivePath)
+	const batches, lines = 300, 40
+	// Neither path gets more than a few batches ahead of the other, as
+	// the bus's delivery keeps them (a path far ahead or behind parses
+	// for itself: TestSharedArchiveFarBehind).
+	var mu sync.Mutex
+	step := sync.NewCond(&mu)
+	var done [numPaths]uint64
+	var wg sync.WaitGroup
+	for _, me := range []path{detectPath, archivePath} {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			var held []*parsed
+			var heldBatches []ingest.Batch
+			for seq := uint64(1); seq <= batches; seq++ {
+				mu.Lock()
+				for seq > done[me.other()]+aheadSlack {
+					step.Wait()
+				}
+				mu.Unlock()
+				b := testBatch(seq, lines)
+				p := s.parse(me, b, true)
+				mu.Lock()
+				done[me] = seq
+				step.Broadcast()
+				mu.Unlock()
+				checkParsed(t, me.String(), b, p)
+				held, heldBatches = append(held, p), append(heldBatches, b)
+				if len(held) > 3+int(me) { // the two paths hold different numbers of batches
+					checkParsed(t, me.String(), heldBatches[0], held[0])
+					held[0].release()
+					held, heldBatches = held[1:], heldBatches[1:]
+				}
+			}
+			for i, p := range held {
+				checkParsed(t, me.String(), heldBatches[i], p)
+				p.release()
+			}
+		}()
+	}
+	wg.Wait()
+	parsed := s.counts[detectPath][0].Load() + s.counts[archivePath][0].Load()
+	reused := s.counts[detectPath][1].Load() + s.counts[archivePath][1].Load()
+	if parsed != batches || reused != batches {
+		t.Errorf("%v: want every batch parsed once and reused once", s)
+	}
+	if s.lines != 0 || len(s.left) != 0 || s.oldest != nil || s.newest != nil {
+		t.Errorf("%d lines of %d batches still left after both paths took every batch", s.lines, len(s.left))
+	}
+}
+
+// TestSharedArchiveFarBehind: with the archive path running but not
+// taking anything, detection leaves it only as many lines as the bound
+// allows, dropping the oldest; the archive, coming later, parses the
+// dropped batches itself and takes the rest, each batch once, and once
+// both let go no batch is held.
+func TestSharedArchiveFarBehind(t *testing.T) {
+	const maxLines, lines, batches = 200, 40, 100
+	s := newShared(maxLines)
+	s.maxWait = time.Hour
+	s.join(detectPath)
+	s.join(archivePath)
+	var all []*parsed
+	for seq := uint64(1); seq <= batches; seq++ {
+		p := s.parse(detectPath, testBatch(seq, lines), true)
+		all = append(all, p)
+		p.release()
+		if s.lines > maxLines {
+			t.Fatalf("after batch %d the Shared holds %d lines, more than %d", seq, s.lines, maxLines)
+		}
+	}
+	if s.lines != maxLines {
+		t.Fatalf("the Shared holds %d lines, want the newest %d", s.lines, maxLines)
+	}
+	for i, p := range all[:batches-maxLines/lines] {
+		if n := p.refs.Load(); n != 0 || p.events != nil {
+			t.Errorf("batch %d, dropped and released by detection, holds %d references", i+1, n)
+		}
+	}
+	for seq := uint64(1); seq <= batches; seq++ {
+		b := testBatch(seq, lines)
+		p := s.parse(archivePath, b, true)
+		checkParsed(t, "archive", b, p)
+		p.release()
+	}
+	if got := s.counts[archivePath][1].Load(); got != maxLines/lines {
+		t.Errorf("%v: the archive reused %d batches, want the %d left", s, got, maxLines/lines)
+	}
+	if s.lines != 0 {
+		t.Errorf("%d lines left: the archive left detection parses of batches detection had passed, or dropped those left for it", s.lines)
+	}
+	s.leave(detectPath)
+	if s.lines != 0 {
+		t.Errorf("%d lines left for detection after it stopped", s.lines)
+	}
+	for i, p := range all {
+		if n := p.refs.Load(); n != 0 {
+			t.Errorf("batch %d holds %d references after both paths let go", i+1, n)
+		}
+	}
+}
+
+// TestSharedNothingLeftForAStoppedPath: while the archive path does not
+// run, detection leaves nothing; when it stops, what was left for it is
+// let go at once.
+func TestSharedNothingLeftForAStoppedPath(t *testing.T) {
+	s := newShared(maxSharedLines)
+	s.join(detectPath)
+	p := s.parse(detectPath, testBatch(1, 10), true)
+	p.release()
+	if s.lines != 0 || p.refs.Load() != 0 {
+		t.Fatalf("detection left %d lines for an archive path that does not run", s.lines)
+	}
+	s.join(archivePath)
+	p = s.parse(detectPath, testBatch(2, 10), true)
+	p.release()
+	if s.lines != 10 || p.refs.Load() != 1 {
+		t.Fatalf("detection left %d lines (%d references) for the running archive path, want 10 (1)", s.lines, p.refs.Load())
+	}
+	s.leave(archivePath)
+	if s.lines != 0 || p.refs.Load() != 0 || p.events != nil {
+		t.Errorf("%d lines, %d references left after the archive path stopped", s.lines, p.refs.Load())
+	}
+}
+
+// TestSharedNeverWaitsLong: a parse under way that never ends (a stand-in
+// for a stalled path) holds the other path back at most maxWait; it then
+// parses the batch itself.
+func TestSharedNeverWaitsLong(t *testing.T) {
+	s := newShared(maxSharedLines)
+	s.maxWait = time.Millisecond
+	s.join(detectPath)
+	s.join(archivePath)
+	b := testBatch(7, 20)
+	stalled := s.newParsed(detectPath, b, 2)
+	stalled.done = make(chan struct{}) // never closed
+	s.mu.Lock()
+	s.list(stalled)
+	s.mu.Unlock()
+	p := s.parse(archivePath, b, true)
+	checkParsed(t, "archive", b, p)
+	p.release()
+	if p == stalled || s.counts[archivePath][0].Load() != 1 {
+		t.Errorf("%v: want the archive to parse the batch itself", s)
+	}
+	if n := stalled.refs.Load(); n != 1 {
+		t.Errorf("the stalled parse holds %d references, want only its own", n)
+	}
+}
+
+// TestSharedRedeliveryIsParsedAgain: a path taking a batch a second time
+// (a redelivery) parses it for itself and leaves the copy it left for the
+// other path in place; a batch of another stream under the same number
+// is not taken for it.
+func TestSharedRedeliveryIsParsedAgain(t *testing.T) {
+	s := newShared(maxSharedLines)
+	s.join(detectPath)
+	s.join(archivePath)
+	b := testBatch(3, 10)
+	first := s.parse(detectPath, b, true)
+	again := s.parse(detectPath, b, true)
+	if again == first || s.counts[detectPath][0].Load() != 2 {
+		t.Fatalf("%v: detection took its own parse for the other path", s)
+	}
+	first.release()
+	again.release()
+	other := b
+	other.Received = other.Received.Add(time.Second) // another batch numbered the same
+	p := s.parse(archivePath, other, true)
+	if p == first {
+		t.Fatal("the archive took another batch's events")
+	}
+	p.release()
+	p = s.parse(archivePath, b, true)
+	if p != first {
+		t.Fatalf("%v: the archive did not take detection's parse", s)
+	}
+	checkParsed(t, "archive", b, p)
+	p.release()
+}
+
+// TestBothPathsShareOnTheBus runs detection and the archive on a real
+// embedded bus with one Shared: each batch, sent once both run, is parsed
+// once and taken by the other path; every event is alerted once and
+// archived once.
+func TestBothPathsShareOnTheBus(t *testing.T) {
+	ctx := context.Background()
+	b, err := bus.Open(ctx, bus.Config{DataDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	db := storetest.SQLite(t, eventlog.Schema())
+	eng, err := archive.OpenEmbedded(ctx, filepath.Join(t.TempDir(), "archive"), false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer eng.Close()
+	arch, err := archive.New(ctx, eng)
+	if err != nil {
+		t.Fatal(err)
+	}
+	shared := newShared(maxSharedLines)
+	shared.maxWait = time.Hour
+	sk := &counter{seen: map[string]int{}, alert: make(chan struct{}, 1)}
+	runCtx, stop := context.WithCancel(ctx)
+	var running sync.WaitGroup
+	defer func() { stop(); running.Wait() }()
+	for _, run := range []func(context.Context) error{
+		New(Config{Bus: b, DB: db, Events: eventlog.New(db), Detectors: []detect.Detector{everyEvent{}, readsAll{}},
+			Sink: sk, Log: quiet, Workers: 2, Exclusive: true, Shared: shared}).Run,
+		NewArchiver(ArchiverConfig{Bus: b, Archive: arch, Log: quiet, Exclusive: true, Shared: shared}).Run,
+	} {
+		running.Add(1)
+		go func() { defer running.Done(); _ = run(runCtx) }()
+	}
+	waitUntil(t, func() bool {
+		shared.mu.Lock()
+		defer shared.mu.Unlock()
+		return shared.active[detectPath] == 1 && shared.active[archivePath] == 1
+	}, "both paths to run")
+	acc := ingest.NewAcceptor(b)
+	const batches, lines = 20, 100
+	for i := range batches {
+		var ls [][]byte
+		for j := range lines {
+			ls = append(ls, fmt.Appendf(nil, `{"event":{"id":"e%d"},"message":"x"}`, i*lines+j))
+		}
+		if err := acc.Accept(ctx, "m1", format.Auto, ls, ""); err != nil {
+			t.Fatal(err)
+		}
+	}
+	total := func() int64 { n, _ := arch.Total(ctx, "m1"); return n }
+	waitUntil(t, func() bool { return sk.distinct() == batches*lines && total() >= batches*lines }, "every event detected and archived")
+	if n := total(); n != batches*lines {
+		t.Errorf("archive holds %d events, want %d", n, batches*lines)
+	}
+	for id, n := range sk.seen {
+		if n != 1 {
+			t.Errorf("event %s alerted %d times", id, n)
+		}
+	}
+	parsed := shared.counts[detectPath][0].Load() + shared.counts[archivePath][0].Load()
+	reused := shared.counts[detectPath][1].Load() + shared.counts[archivePath][1].Load()
+	if parsed != batches || reused != batches {
+		t.Errorf("%v: want each of the %d batches parsed once and reused once", shared, batches)
+	}
+}
+
+// readsAll is a detector reading every field of every event, as the
+// archive does, so that -race sees both paths read shared events.
+type readsAll struct{}
+
+func (readsAll) Name() string { return "reads-all" }
+func (readsAll) Detect(ev *event.Event, out []alert.Alert) []alert.Alert {
+	n := 0
+	ev.Fields(func(name, value string) bool { n += len(name) + len(value); return true })
+	if n < 0 || len(ev.AppendJSON(nil)) == 0 {
+		panic("unreachable")
+	}
+	return out
+}
