@@ -770,20 +770,20 @@ type router struct {
 }
 
 type dispatchIndex struct {
-	ref  event.Ref
-	alts map[string][]routeAlt // by folded value
-	// byCode holds the alternatives that also require an event id (one
-	// of codeFields), by value and id: "event.module sysmon and event.code
-	// 1" is one lookup, where testing the event code of each of the two
-	// dozen Sysmon categories in turn was a test each.
-	byCode map[codeKey][]routeAlt
+	ref     event.Ref
+	byValue map[string]*routeEntry // by folded value
 }
 
-// codeKey files an alternative by dispatch value and event id.
-type codeKey struct {
-	value string // folded
-	field int    // index in codeFields
-	code  string // folded
+// routeEntry holds the alternatives filed under one dispatch value.
+type routeEntry struct {
+	alts []routeAlt
+	// byCode holds, per field of codeFields, the alternatives that also
+	// require an event id, by folded id: "event.module sysmon and
+	// event.code 1" is two lookups, where testing the event code of each
+	// of the two dozen Sysmon categories in turn was a test each. They
+	// are maps by id under the value rather than one map by value, field
+	// and id, whose struct key cost a generic hash per lookup.
+	byCode [len(codeFields)]map[string][]routeAlt
 }
 
 // dispatchFields are the fields routing indexes, in order of preference.
@@ -801,7 +801,7 @@ type routeAlt struct {
 func buildRouter(groups []*group) router {
 	var r router
 	for _, f := range dispatchFields {
-		r.dispatch = append(r.dispatch, dispatchIndex{ref: event.RefOf(f), alts: map[string][]routeAlt{}, byCode: map[codeKey][]routeAlt{}})
+		r.dispatch = append(r.dispatch, dispatchIndex{ref: event.RefOf(f), byValue: map[string]*routeEntry{}})
 	}
 	for i, f := range codeFields {
 		r.codeRefs[i] = event.RefOf(f)
@@ -839,13 +839,21 @@ func (r *router) add(g int32, alt srcAlt) {
 			d := &r.dispatch[di]
 			for _, v := range t.values {
 				v = foldString(v)
+				e := d.byValue[v]
+				if e == nil {
+					e = &routeEntry{}
+					d.byValue[v] = e
+				}
 				if cj < 0 {
-					d.alts[v] = append(d.alts[v], ra)
+					e.alts = append(e.alts, ra)
 					continue
 				}
+				if e.byCode[ci] == nil {
+					e.byCode[ci] = map[string][]routeAlt{}
+				}
 				for _, code := range alt[cj].values {
-					k := codeKey{value: v, field: ci, code: foldString(code)}
-					d.byCode[k] = append(d.byCode[k], ra)
+					code = foldString(code)
+					e.byCode[ci][code] = append(e.byCode[ci][code], ra)
 				}
 			}
 			return
@@ -888,14 +896,17 @@ func (r *router) route(x *scratch) {
 		if !ok {
 			continue
 		}
-		v = x.fold(v)
-		r.try(x, d.alts[v])
-		if len(d.byCode) == 0 {
+		e := d.byValue[x.fold(v)]
+		if e == nil {
 			continue
 		}
-		for ci, ref := range r.codeRefs {
-			if code, ok := ev.Lookup(ref); ok {
-				r.try(x, d.byCode[codeKey{value: v, field: ci, code: x.fold(code)}])
+		r.try(x, e.alts)
+		for ci, byCode := range e.byCode {
+			if byCode == nil {
+				continue
+			}
+			if code, ok := ev.Lookup(r.codeRefs[ci]); ok {
+				r.try(x, byCode[x.fold(code)])
 			}
 		}
 	}
