@@ -77,24 +77,10 @@ type candidate struct {
 // collection included; PostgreSQL's own CPU is not) and bytes on disk per
 // event. XSOC_BENCH_EVENTS sets the event count (default 65,536).
 func BenchmarkArchiveEngines(b *testing.B) {
-	n := 1 << 16
-	if s := os.Getenv("XSOC_BENCH_EVENTS"); s != "" {
-		fmt.Sscan(s, &n)
-	}
-	evs, rawSize := sysmonEvents(b, n)
+	evs, rawSize := benchEvents(b)
 	ctx := context.Background()
 	candidates := []candidate{
-		{"columnar-zstd-blocks", func(b *testing.B, dir string) (func([]*event.Event) error, func() int64, func()) {
-			e, err := OpenEmbedded(ctx, dir, false)
-			if err != nil {
-				b.Fatal(err)
-			}
-			seq := uint64(0)
-			return func(evs []*event.Event) error {
-				seq++
-				return e.Write(ctx, []Batch{{Stream: 1, Seq: seq, Member: "m1", Events: evs}})
-			}, func() int64 { return dirBytes(dir) }, func() { e.Close() }
-		}},
+		{"columnar-zstd-blocks", openColumnar},
 		{"json-lines-zstd-blocks", func(b *testing.B, dir string) (func([]*event.Event) error, func() int64, func()) {
 			db := benchDB(b, dir, `CREATE TABLE blocks (id INTEGER PRIMARY KEY, t_min INTEGER, t_max INTEGER, n INTEGER, data BLOB)`)
 			c := newCodec()
@@ -159,13 +145,7 @@ CREATE INDEX events_ts ON events (member, ts)`)
 			dir := b.TempDir()
 			write, size, closeFn := c.open(b, dir)
 			defer closeFn()
-			writeAll := func() {
-				for i := 0; i < len(evs); i += 16384 {
-					if err := write(evs[i:min(i+16384, len(evs))]); err != nil {
-						b.Fatal(err)
-					}
-				}
-			}
+			writeAll := func() { writeGroups(b, write, evs) }
 			writeAll() // warm up: buffers sized, files created
 			runtime.GC()
 			b.ReportAllocs()
@@ -180,6 +160,63 @@ CREATE INDEX events_ts ON events (member, ts)`)
 			b.ReportMetric(float64(rawSize), "input-B/event")
 		})
 	}
+}
+
+// benchEvents returns the events a write benchmark writes per iteration
+// (XSOC_BENCH_EVENTS, default 65,536) and their mean size as input.
+func benchEvents(b *testing.B) ([]*event.Event, int) {
+	n := 1 << 16
+	if s := os.Getenv("XSOC_BENCH_EVENTS"); s != "" {
+		fmt.Sscan(s, &n)
+	}
+	return sysmonEvents(b, n)
+}
+
+// writeGroups writes evs 16,384 at a time, as the archiver groups them.
+func writeGroups(b *testing.B, write func([]*event.Event) error, evs []*event.Event) {
+	for i := 0; i < len(evs); i += 16384 {
+		if err := write(evs[i:min(i+16384, len(evs))]); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// openColumnar opens the embedded engine under dir for a benchmark.
+func openColumnar(b *testing.B, dir string) (func([]*event.Event) error, func() int64, func()) {
+	ctx := context.Background()
+	e, err := OpenEmbedded(ctx, dir, false)
+	if err != nil {
+		b.Fatal(err)
+	}
+	seq := uint64(0)
+	return func(evs []*event.Event) error {
+		seq++
+		return e.Write(ctx, []Batch{{Stream: 1, Seq: seq, Member: "m1", Events: evs}})
+	}, func() int64 { return dirBytes(dir) }, func() { e.Close() }
+}
+
+// BenchmarkEmbeddedWrite writes parsed Sysmon events (those xsoc bench
+// e2e sends), 16,384 per call as the archiver groups them, into the
+// embedded engine, and reports the process's CPU per event (blocks,
+// statistics, compression, SQLite, garbage collection) and the bytes
+// per event of the partition files once closed (without the WAL, which
+// only holds pages on their way into them). XSOC_BENCH_EVENTS sets the
+// events written per iteration (default 65,536).
+func BenchmarkEmbeddedWrite(b *testing.B) {
+	evs, _ := benchEvents(b)
+	write, size, closeFn := openColumnar(b, b.TempDir())
+	writeAll := func() { writeGroups(b, write, evs) }
+	writeAll() // warm up: buffers sized, the file created
+	runtime.GC()
+	b.ReportAllocs()
+	start, written := cpuTime(), len(evs)
+	for b.Loop() {
+		writeAll()
+		written += len(evs)
+	}
+	b.ReportMetric(float64((cpuTime()-start).Nanoseconds())/float64(written-len(evs)), "cpu-ns/event")
+	closeFn()
+	b.ReportMetric(float64(size())/float64(written), "disk-B/event")
 }
 
 func benchDB(b *testing.B, dir, schema string) *store.DB {

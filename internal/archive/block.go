@@ -73,8 +73,9 @@ type blockWriter struct {
 	cols          map[string]*column
 	order         []*column // columns by index: in order of first appearance
 	id, original  *column
-	first         *column   // the first field column of the last event: a guess
-	touched       []*column // columns given a value by the event being added
+	first         *column       // the first field column of the last event: a guess
+	touched       []*column     // columns given a value by the event being added
+	fields        []event.Field // the fields of the event being added
 	bloom         bloomBuilder
 }
 
@@ -120,6 +121,7 @@ func (w *blockWriter) reset() {
 	}
 	w.order = w.order[:0]
 	w.touched = w.touched[:0]
+	clear(w.fields)                   // they alias the events of the last block
 	if len(w.cols) > maxKeptColumns { // senders may invent field names without end
 		w.newColumns()
 	}
@@ -159,25 +161,25 @@ func (w *blockWriter) add(ev *event.Event) {
 	w.put(w.id, i, ev.ID)
 	w.put(w.original, i, unsafeString(ev.Original))
 	var prev *column
-	ev.Fields(func(name, value string) bool {
+	w.fields = ev.AppendFields(w.fields[:0])
+	for _, f := range w.fields {
 		// Events of one source list their fields in the same order:
 		// follow the last event's chain before asking the map.
 		c := w.first
 		if prev != nil {
 			c = prev.next
 		}
-		if c == nil || c.name != name {
-			c = w.column(name)
+		if c == nil || c.name != f.Key {
+			c = w.column(f.Key)
 			if prev == nil {
 				w.first = c
 			} else {
 				prev.next = c
 			}
 		}
-		w.put(c, i, value)
+		w.put(c, i, f.Value)
 		prev = c
-		return true
-	})
+	}
 	w.n++
 }
 
