@@ -14,6 +14,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"runtime/pprof"
 	"slices"
 	"strings"
 	"sync"
@@ -75,9 +76,11 @@ func benchIngest(args []string, stdout, stderr io.Writer) error {
 	key := fs.String("key", "", "member API key for --url")
 	withPipeline := fs.Bool("pipeline", false, "run the detection pipeline on the embedded node while measuring (it competes for the same cores)")
 	syncAlways := fs.Bool("sync-always", false, "embedded node fsyncs every bus message before acking")
+	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile (go tool pprof) of the sending phase, client included, to this file")
 	if err := parse(fs, args, stderr); err != nil {
 		return err
 	}
+	external := *url != ""
 	if *url == "" {
 		stop, u, k, err := startBenchNode(*withPipeline, *syncAlways)
 		if err != nil {
@@ -87,22 +90,52 @@ func benchIngest(args []string, stdout, stderr io.Writer) error {
 		*url, *key = u, k
 	}
 	bodies := benchBodies(*batch, 16)
+	runtime.GC()
+	stopProfile, err := startCPUProfile(*cpuProfile)
+	if err != nil {
+		return err
+	}
+	defer stopProfile()
+	cpu0 := processCPU()
 	res := sendIngest(*url, *key, bodies, *batch, *conc, *duration)
+	cpu := processCPU() - cpu0
 	if res.err != nil {
 		return res.err
 	}
 	cores := runtime.NumCPU()
 	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "events\tseconds\tevents/s\tevents/s/core\tMB/s\treq p50\treq p99\treq max\t429/503\t")
+	fmt.Fprintln(tw, "events\tseconds\tevents/s\tevents/s/core\tMB/s\tCPU µs/event\treq p50\treq p99\treq max\t429/503\t")
 	slices.Sort(res.lat)
-	fmt.Fprintf(tw, "%d\t%.1f\t%.0f\t%.0f\t%.1f\t%v\t%v\t%v\t%d\t\n",
+	fmt.Fprintf(tw, "%d\t%.1f\t%.0f\t%.0f\t%.1f\t%.2f\t%v\t%v\t%v\t%d\t\n",
 		res.events, res.elapsed.Seconds(), float64(res.events)/res.elapsed.Seconds(),
 		float64(res.events)/res.elapsed.Seconds()/float64(cores),
 		float64(res.bytes)/res.elapsed.Seconds()/1e6,
+		float64(cpu.Nanoseconds())/1e3/float64(res.events),
 		pct(res.lat, 0.50), pct(res.lat, 0.99), pct(res.lat, 1), res.retries)
 	tw.Flush()
-	fmt.Fprintf(stdout, "(%d cores shared by client and server; %d events per request, %d concurrent; latency = request until durable ack)\n", cores, *batch, *conc)
+	who := "client and server"
+	if external {
+		who = "the client only: the node is another process"
+	}
+	fmt.Fprintf(stdout, "(%d cores; %d events per request, %d concurrent; latency = request until durable ack; CPU = this process's user+system time per accepted event, %s)\n", cores, *batch, *conc, who)
 	return nil
+}
+
+// startCPUProfile starts writing a CPU profile to path, if path is not
+// empty, and returns what stops it.
+func startCPUProfile(path string) (stop func(), err error) {
+	if path == "" {
+		return func() {}, nil
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, err
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return func() { pprof.StopCPUProfile(); f.Close() }, nil
 }
 
 // pct returns the p-th quantile (0 < p ≤ 1) of sorted by nearest rank.

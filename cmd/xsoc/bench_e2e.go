@@ -13,7 +13,6 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
-	"runtime/pprof"
 	"slices"
 	"strconv"
 	"strings"
@@ -201,19 +200,13 @@ func runE2E(mode string, cfg config.Config, workers, rate, batch, indicators int
 	}
 	defer func() { cancel(); running.Wait() }()
 	runtime.GC()
-	if cpuProfile != "" {
-		// Only the measured phases: opening the node and loading the
-		// indicators would otherwise dominate a short run's profile.
-		f, err := os.Create(cpuProfile)
-		if err != nil {
-			return res, err
-		}
-		defer f.Close()
-		if err := pprof.StartCPUProfile(f); err != nil {
-			return res, err
-		}
-		defer pprof.StopCPUProfile()
+	// Only the measured phases: opening the node and loading the
+	// indicators would otherwise dominate a short run's profile.
+	stopProfile, err := startCPUProfile(cpuProfile)
+	if err != nil {
+		return res, err
 	}
+	defer stopProfile()
 
 	bodies := e2eBodies(batch-1, 16)
 	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64,

@@ -494,14 +494,14 @@ func (c *checker) check(line []byte, f format.Format) string {
 	if len(line) > MaxLineBytes {
 		return fmt.Sprintf("line is %d bytes, over the %d-byte (1 MiB) limit", len(line), MaxLineBytes)
 	}
-	if bytes.IndexByte(line, 0) >= 0 {
-		return "line contains a NUL byte"
-	}
 	if f == format.Auto {
-		f = format.Sniff(line)
+		f = framing(line)
 	}
 	switch f {
 	case format.Syslog, format.CEF:
+		if bytes.IndexByte(line, 0) >= 0 {
+			return errNUL
+		}
 		c.ev.Reset()
 		if err := c.parser.Parse(f, line, &c.ev); err != nil {
 			return err.Error()
@@ -509,12 +509,38 @@ func (c *checker) check(line []byte, f format.Format) string {
 		return ""
 	}
 	if !validJSON(line) {
+		// Valid JSON holds no NUL byte (not even in a string, where it
+		// is a control character), so looking for one can wait until
+		// the line is bad anyway.
+		if bytes.IndexByte(line, 0) >= 0 {
+			return errNUL
+		}
 		return jsonReason(line)
 	}
 	if line[0] != '{' {
 		return "not a JSON object: each line must be one event object"
 	}
 	return ""
+}
+
+// errNUL is the reason a line holding a NUL byte is rejected.
+const errNUL = "line contains a NUL byte"
+
+// framing returns the format a line is checked as when the request names
+// none: ECS for JSON (every JSON format is checked alike: for validity
+// only), else what format.Sniff says (syslog or CEF). It decides JSON by
+// the first byte, as Sniff does, without Sniff's scan of a JSON line's
+// member names for the mapping to use — which the pipeline does again
+// after the ack anyway, and which cost as much as validating the line.
+func framing(line []byte) format.Format {
+	s := bytes.TrimPrefix(line, []byte("\xEF\xBB\xBF"))
+	for len(s) > 0 && (s[0] == ' ' || s[0] == '\t' || s[0] == '\r' || s[0] == '\n') {
+		s = s[1:]
+	}
+	if len(s) > 0 && (s[0] == '{' || s[0] == '[') {
+		return format.ECS
+	}
+	return format.Sniff(line)
 }
 
 // jsonReason explains why line is not valid JSON; only called on the

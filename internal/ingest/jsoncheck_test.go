@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"strings"
 	"testing"
+
+	"github.com/xsoc/xsoc/internal/ingest/format"
 )
 
 func TestValidJSONAgreesWithEncodingJSON(t *testing.T) {
@@ -45,4 +47,22 @@ func BenchmarkValidJSON(b *testing.B) {
 			json.Valid(line)
 		}
 	})
+}
+
+// TestFramingAgreesWithSniff: the checker's shortcut decides JSON or not
+// as format.Sniff does, for every kind of line start.
+func TestFramingAgreesWithSniff(t *testing.T) {
+	lines := []string{
+		`{"a":1}`, ` {"a":1}`, "\t\r\n[1]", "\xEF\xBB\xBF{\"a\":1}", "\xEF\xBB\xBF <34>Oct 11 22:14:15 host su: x",
+		`<34>1 2003-10-11T22:14:15.003Z host app - - - msg`, `CEF:0|Vendor|Product|1.0|100|name|5|src=10.0.0.1`,
+		`Oct 11 22:14:15 host CEF:0|V|P|1|1|n|1|`, `plain text`, ``, `   `, `{`, `[`, `"str"`, `123`,
+		`{"event_type":"alert"}`, `{"_path":"conn","id.orig_h":"10.0.0.1"}`, `{"winlog":{}}`,
+	}
+	isJSON := func(f format.Format) bool { return f != format.Syslog && f != format.CEF }
+	for _, l := range lines {
+		got, want := framing([]byte(l)), format.Sniff([]byte(l))
+		if isJSON(got) != isJSON(want) || !isJSON(want) && got != want {
+			t.Errorf("framing(%q) = %s, Sniff = %s", l, got, want)
+		}
+	}
 }
