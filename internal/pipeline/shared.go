@@ -40,8 +40,12 @@ func (p path) other() path { return 1 - p }
 // still under way, at most maxWait — and otherwise parses the batch
 // itself, as it does when the other path runs in another process, is
 // stopped, or is too far ahead or behind to profit. The batches left
-// behind are bounded (maxSharedLines): the oldest are dropped, and their
-// late reader parses them itself.
+// behind are bounded (maxSharedLines). When that is full, what the other
+// path has passed already is dropped, and otherwise nothing more is left
+// until the other path takes some: the oldest are the ones it comes to
+// first, so a path that fell behind takes some of its batches parsed,
+// catching up the faster, instead of finding every one replaced by newer
+// ones just before it comes.
 //
 // Shared events are read-only once parsed: detectors, the alert
 // evidence and the archive only read them. They go back to the pool when
@@ -89,12 +93,12 @@ const maxWait = 25 * time.Millisecond
 // A batch is left for the other path only when that path is near it: at
 // most aheadSlack stream sequences ahead (it takes batches in order, so
 // one farther ahead has had this one already; the slack covers its
-// workers taking neighbouring batches out of step, and the batch is left
-// only if that drops nothing) and at most behindSlack behind (farther,
-// the batch would likely be dropped before the other path comes to it).
+// workers taking neighbouring batches out of step) and at most
+// behindSlack behind (farther, the batch would be held long for a small
+// share of what the other path parses).
 const (
 	aheadSlack  = 4
-	behindSlack = 64
+	behindSlack = 256
 )
 
 // NewShared returns a Shared for the Pipeline and the Archiver of one
@@ -246,37 +250,50 @@ func (s *Shared) parse(me path, b ingest.Batch, share bool) *parsed {
 		p.release()
 		return s.fill(s.newParsed(me, b, 1), b)
 	}
-	if !s.wanted(me, b) {
-		s.mu.Unlock()
-		return s.fill(s.newParsed(me, b, 1), b)
+	ok, dropped := s.wanted(me, b)
+	var p *parsed
+	if ok {
+		p = s.newParsed(me, b, 2) // the caller's reference and the other path's
+		p.done = make(chan struct{})
+		s.list(p)
 	}
-	p := s.newParsed(me, b, 2) // the caller's reference and the other path's
-	p.done = make(chan struct{})
-	s.list(p)
-	dropped := s.evict(p)
 	s.mu.Unlock()
-	for _, d := range dropped {
+	for _, d := range dropped { // not under the lock: the last release returns the events to the pool
 		d.release()
+	}
+	if p == nil {
+		p = s.newParsed(me, b, 1)
 	}
 	return s.fill(p, b)
 }
 
 // wanted reports whether a parse of b by path me is worth leaving for the
 // other path: it runs, is near b, nothing of that number is left already,
-// and b fits.
-func (s *Shared) wanted(me path, b ingest.Batch) bool {
+// and b fits, once what the other path has passed is dropped. It returns
+// the batches it dropped, for the caller to release.
+func (s *Shared) wanted(me path, b ingest.Batch) (bool, []*parsed) {
 	o := me.other()
 	if s.active[o] == 0 || s.left[b.Seq] != nil || len(b.Lines) > s.maxLines {
-		return false
+		return false, nil
 	}
-	switch h := s.high[o]; {
-	case h == 0: // not come to anything yet
-		return true
-	case h > b.Seq:
-		return h <= b.Seq+aheadSlack && s.lines+len(b.Lines) <= s.maxLines
-	default:
-		return b.Seq <= h+behindSlack
+	if h := s.high[o]; h != 0 && (h > b.Seq+aheadSlack || b.Seq > h+behindSlack) {
+		return false, nil
 	}
+	var dropped []*parsed
+	for s.lines+len(b.Lines) > s.maxLines {
+		p := s.oldest
+		if p == nil || !s.passed(p) {
+			return false, dropped
+		}
+		s.unlist(p)
+		dropped = append(dropped, p)
+	}
+	return true, dropped
+}
+
+// passed reports whether the path p was left for has gone past it.
+func (s *Shared) passed(p *parsed) bool {
+	return s.high[p.owner.other()] > p.seq+aheadSlack
 }
 
 // newParsed returns an empty parsed batch b for path me with refs
@@ -341,18 +358,6 @@ func (s *Shared) unlist(p *parsed) {
 		s.newest = p.prev
 	}
 	p.prev, p.next, p.listed = nil, nil, false
-}
-
-// evict drops the oldest batches left for the other path, but not keep,
-// until their lines are within bounds, and returns them for release.
-func (s *Shared) evict(keep *parsed) []*parsed {
-	var dropped []*parsed
-	for s.lines > s.maxLines && s.oldest != nil && s.oldest != keep {
-		p := s.oldest
-		s.unlist(p)
-		dropped = append(dropped, p)
-	}
-	return dropped
 }
 
 // howName names the ways a path comes by a parsed batch (see count), for

@@ -125,13 +125,14 @@ func TestSharedBothPathsSeeEveryEventOnce(t *testing.T) {
 	}
 }
 
-// TestSharedArchiveFarBehind: with the archive path running but not
-// taking anything, detection leaves it only as many lines as the bound
-// allows, dropping the oldest; the archive, coming later, parses the
-// dropped batches itself and takes the rest, each batch once, and once
-// both let go no batch is held.
-func TestSharedArchiveFarBehind(t *testing.T) {
-	const maxLines, lines, batches = 200, 40, 100
+// TestSharedArchiveBehind: with the archive path running but not taking
+// anything yet, detection leaves it batches only up to the bound, the
+// oldest, which the archive comes to first; the archive then takes those
+// and parses the others itself, each batch once, and once both let go no
+// batch is held.
+func TestSharedArchiveBehind(t *testing.T) {
+	const maxLines, lines, batches = 200, 40, 30
+	const kept = maxLines / lines
 	s := newShared(maxLines)
 	s.maxWait = time.Hour
 	s.join(detectPath)
@@ -145,12 +146,14 @@ func TestSharedArchiveFarBehind(t *testing.T) {
 			t.Fatalf("after batch %d the Shared holds %d lines, more than %d", seq, s.lines, maxLines)
 		}
 	}
-	if s.lines != maxLines {
-		t.Fatalf("the Shared holds %d lines, want the newest %d", s.lines, maxLines)
+	for seq := range uint64(batches) {
+		if left := s.left[seq+1] != nil; left != (seq < kept) {
+			t.Errorf("batch %d left for the archive: %v; want the oldest %d", seq+1, left, kept)
+		}
 	}
-	for i, p := range all[:batches-maxLines/lines] {
+	for i, p := range all[kept:] {
 		if n := p.refs.Load(); n != 0 || p.events != nil {
-			t.Errorf("batch %d, dropped and released by detection, holds %d references", i+1, n)
+			t.Errorf("batch %d, not left and released by detection, holds %d references", kept+i+1, n)
 		}
 	}
 	for seq := uint64(1); seq <= batches; seq++ {
@@ -159,19 +162,76 @@ func TestSharedArchiveFarBehind(t *testing.T) {
 		checkParsed(t, "archive", b, p)
 		p.release()
 	}
-	if got := s.counts[archivePath][1].Load(); got != maxLines/lines {
-		t.Errorf("%v: the archive reused %d batches, want the %d left", s, got, maxLines/lines)
+	if got := s.counts[archivePath][1].Load(); got != kept {
+		t.Errorf("%v: the archive reused %d batches, want the %d left", s, got, kept)
 	}
-	if s.lines != 0 {
-		t.Errorf("%d lines left: the archive left detection parses of batches detection had passed, or dropped those left for it", s.lines)
+	if s.lines > (aheadSlack+1)*lines {
+		t.Errorf("%d lines left: the archive left detection parses of batches detection had passed long before", s.lines)
 	}
 	s.leave(detectPath)
-	if s.lines != 0 {
-		t.Errorf("%d lines left for detection after it stopped", s.lines)
-	}
 	for i, p := range all {
 		if n := p.refs.Load(); n != 0 {
 			t.Errorf("batch %d holds %d references after both paths let go", i+1, n)
+		}
+	}
+}
+
+// TestSharedDropsWhatTheOtherPassed: once full, a Shared drops the
+// batches left for a path that has gone past them (it took them
+// elsewhere, or before they were left) to make room for new ones, but
+// not those it has still to come to.
+func TestSharedDropsWhatTheOtherPassed(t *testing.T) {
+	const maxLines, lines = 100, 10
+	s := newShared(maxLines)
+	s.join(detectPath)
+	s.join(archivePath)
+	var left []*parsed
+	for seq := uint64(1); seq <= 10; seq++ { // fills it
+		p := s.parse(detectPath, testBatch(seq, lines), true)
+		p.release()
+		left = append(left, p)
+	}
+	p := s.parse(detectPath, testBatch(11, lines), true)
+	p.release()
+	if s.left[11] != nil || s.left[1] == nil {
+		t.Fatal("a full Shared dropped a batch the archive has still to come to")
+	}
+	// The archive takes batch 8, which makes room for one; batches 1–3
+	// are now behind it by more than the slack.
+	p = s.parse(archivePath, testBatch(8, lines), true)
+	p.release()
+	for seq := uint64(12); seq <= 15; seq++ {
+		p := s.parse(detectPath, testBatch(seq, lines), true)
+		p.release()
+		if s.left[seq] == nil {
+			t.Errorf("batch %d not left though the archive passed batches 1–3", seq)
+		}
+	}
+	for seq := uint64(1); seq <= 3; seq++ {
+		if s.left[seq] != nil || left[seq-1].refs.Load() != 0 {
+			t.Errorf("batch %d, passed by the archive, still held", seq)
+		}
+	}
+	if p := s.parse(detectPath, testBatch(16, lines), true); s.left[16] != nil || s.left[4] == nil || s.lines != maxLines {
+		t.Errorf("batch 16 left, or batch 4 dropped (%d lines held): batch 4 is within the slack of the archive, not passed", s.lines)
+	} else {
+		p.release()
+	}
+}
+
+// TestSharedNothingForAPathFarBehind: batches far ahead of the other path
+// are not left for it.
+func TestSharedNothingForAPathFarBehind(t *testing.T) {
+	s := newShared(maxSharedLines)
+	s.join(detectPath)
+	s.join(archivePath)
+	p := s.parse(archivePath, testBatch(1, 1), true)
+	p.release()
+	for seq := uint64(1); seq <= behindSlack+10; seq++ {
+		p := s.parse(detectPath, testBatch(seq, 1), true)
+		p.release()
+		if left := s.left[seq] != nil; left != (seq > 1 && seq <= 1+behindSlack) {
+			t.Fatalf("batch %d left for the archive at batch 1: %v", seq, left)
 		}
 	}
 }
