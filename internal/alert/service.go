@@ -168,6 +168,7 @@ func Schema() store.Schema {
 		CREATE INDEX IF NOT EXISTS alerts_sort_hits ON alerts (hits, id);
 		CREATE INDEX IF NOT EXISTS alerts_sort_status ON alerts (status, id)`,
 		triageMigration,
+		triageRescoreMigration,
 	}}
 }
 

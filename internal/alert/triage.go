@@ -2,8 +2,11 @@ package alert
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"time"
+
+	"github.com/xsoc/xsoc/internal/store"
 )
 
 // Verdict is an analyst's final word on an alert, given when closing it:
@@ -70,6 +73,21 @@ type Triager interface {
 	Learn(a *Alert, v Verdict) error
 }
 
+// Rescorer is a Triager whose scores depend on the verdicts given on
+// other alerts of the same entity: after a verdict the service re-scores
+// the member's open alerts with the same deduplication key (the same
+// host, by default) within RescoreWindow of it in event time, so that an
+// analyst confirming one alert on a host lifts the others still open on
+// it.
+type Rescorer interface {
+	Triager
+	// Rescore scores a again (it holds the Triage Score set when it was
+	// raised) and reports whether the score changed.
+	Rescore(a *Alert) bool
+	// RescoreWindow is how far apart in event time a verdict reaches.
+	RescoreWindow() time.Duration
+}
+
 // CloseWithVerdict closes an alert of v's own (operators: any) as Close
 // does, and records the analyst's verdict, which trains the triage model
 // of the alert's member. A verdict may be given or corrected on a closed
@@ -95,7 +113,42 @@ func (s *Service) CloseWithVerdict(ctx context.Context, v Viewer, id, who string
 	if err := s.opts.Triage.Learn(&a, verdict); err != nil {
 		return a, fmt.Errorf("alert %s: verdict stored, but the triage model did not learn it: %w", id, err)
 	}
+	if err := s.rescoreEntity(ctx, &a); err != nil {
+		return a, fmt.Errorf("alert %s: verdict stored and learnt, but the entity's open alerts were not re-scored: %w", id, err)
+	}
 	return a, nil
+}
+
+// rescoreEntity re-scores the open alerts of a's member and key within
+// the Rescorer's window of a, after a verdict on a, and stores the scores
+// that changed.
+func (s *Service) rescoreEntity(ctx context.Context, a *Alert) error {
+	r, ok := s.opts.Triage.(Rescorer)
+	if !ok || a.Key == "" {
+		return nil
+	}
+	w := r.RescoreWindow()
+	return s.db.InTx(ctx, func(tx *store.Tx) error {
+		open, err := s.selectAlerts(ctx, tx, "member = ? AND status <> 'closed' AND id <> ? AND event_time >= ? AND event_time <= ?",
+			[]any{a.Member, a.ID, store.Nanos(a.EventTime.Add(-w)), store.Nanos(a.EventTime.Add(w))})
+		if err != nil {
+			return err
+		}
+		for i := range open {
+			o := &open[i]
+			if o.Key != a.Key || o.Triage == nil || !r.Rescore(o) {
+				continue
+			}
+			doc, err := json.Marshal(o)
+			if err != nil {
+				return fmt.Errorf("encode alert %s: %w", o.ID, err)
+			}
+			if _, err := tx.Exec(ctx, `UPDATE alerts SET triage = ?, doc = ? WHERE id = ?`, triageScore(o), string(doc), o.ID); err != nil {
+				return fmt.Errorf("alert: re-score %s: %w", o.ID, err)
+			}
+		}
+		return nil
+	})
 }
 
 // Verdicts returns the alerts of member that carry a verdict, oldest
@@ -109,6 +162,10 @@ func (s *Service) Verdicts(ctx context.Context, member string) ([]Alert, error) 
 const triageMigration = `ALTER TABLE alerts ADD COLUMN triage DOUBLE PRECISION NOT NULL DEFAULT 0;
 		ALTER TABLE alerts ADD COLUMN verdict TEXT NOT NULL DEFAULT '';
 		CREATE INDEX IF NOT EXISTS alerts_sort_triage ON alerts (triage, id)`
+
+// triageRescoreMigration indexes the alerts a verdict re-scores: a
+// member's, by event time.
+const triageRescoreMigration = `CREATE INDEX IF NOT EXISTS alerts_member_event_time ON alerts (member, event_time)`
 
 // triageScore is the value of the triage column for a.
 func triageScore(a *Alert) float64 {

@@ -51,7 +51,18 @@ import (
 //     quarters): an intrusion's steps lend each other credibility;
 //   - two crossings a linear model cannot form itself: rule × co-occurring
 //     rules and severity × co-occurring rules (a noisy rule alone on a
-//     host is noise; the same rule among others is an intrusion's step).
+//     host is noise; the same rule among others is an intrusion's step);
+//   - residual: whether an analyst confirmed an alert of the same entity
+//     within the window either side. It is learnt as a
+//     residual (learn): the other weights learn as if it were absent, it
+//     learns what they leave unexplained, and it is left out of the score
+//     later alerts see as the entity's likeliest. When verdicts come soon
+//     after alerts, as in the evaluation, it nearly gives the answer away
+//     for an intrusion's later steps, and learnt jointly it would take
+//     the weight the co-occurrence features need for the alerts nobody
+//     has judged yet. After a verdict the alert service re-scores the
+//     entity's open alerts (Rescore), so that a confirmation on a host
+//     lifts the host's other alerts.
 //
 // xsoc holds no asset inventory, so asset criticality is not a feature.
 //
@@ -59,8 +70,15 @@ import (
 // log-odds most, with their signed weights.
 
 // TriageModelVersion is the version of the triage model's features and
-// file format: alerts scored by another version cannot train the model.
-const TriageModelVersion = 1
+// file format: alerts scored by a version this one does not read cannot
+// train the model. Version 2 added the residual verdict feature; the
+// features and files of version 1 are version 2's without it, so both are
+// read (see readableTriageModel).
+const TriageModelVersion = 2
+
+// readableTriageModel reports whether features and model files of version
+// v mean to this model what they meant to the one that wrote them.
+func readableTriageModel(v int) bool { return v == 1 || v == TriageModelVersion }
 
 // TriageDetectorName is the kind recorded in triage model files.
 const TriageDetectorName = "ml-triage"
@@ -68,6 +86,9 @@ const TriageDetectorName = "ml-triage"
 const (
 	triageBits    = 16
 	triageWeights = 1 << triageBits
+	// residualFeature flags, in an alert's features, one that learns only
+	// what the others leave unexplained (see learn).
+	residualFeature = 1 << 31
 	// maxTriageFeatures bounds an alert's features (tactics and
 	// techniques are capped at four each).
 	maxTriageFeatures = 24
@@ -162,7 +183,22 @@ type recentAlert struct {
 	detector uint32
 	tactics  uint16 // bit per kill-chain phase
 	score    uint8  // its triage score in quarters, 0–3
+	verdict  uint8  // verdictNone, verdictRefuted or verdictConfirmed
+	// rarity holds the buckets of its rule-on-entity, entity and rule
+	// counts when it was raised, for Rescore: the counters keep no time.
+	rarity [3]uint8
+	// lone is set when the entity had no context when it was raised
+	// (its co-occurrence features were then all zero, tactics too).
+	lone bool
 }
+
+// An alert's verdict as its entity's context remembers it; a confirmation
+// outranks a refutation.
+const (
+	verdictNone uint8 = iota
+	verdictRefuted
+	verdictConfirmed
+)
 
 // Feature kinds; each names a feature in explanations.
 const (
@@ -182,6 +218,7 @@ const (
 	fRuleCo
 	fSeverityCo
 	fCoScore
+	fCoVerdict
 )
 
 // featureDesc says what a feature is, for its explanation, without
@@ -234,15 +271,76 @@ func (t *Triage) Score(a *alert.Alert) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	m := t.member(a.Member)
-	ctx := m.context(a, t.opts.Window)
-	m.features(a, &ctx)
-	logit := 0.0
+	ctx := m.context(a, t.opts.Window, false)
+	base := t.score(m, a, &ctx)
+	m.observe(a, &ctx, base)
+}
+
+// Rescore scores a again: an open alert Score saw before, after an
+// analyst's verdict on another alert of its entity (a confirmation on a
+// host lifts the host's other open alerts). The context is what it was
+// when a was raised — the alerts before it within the window, a itself
+// left out — with the verdicts given since on the entity's alerts within
+// the window either side. It returns whether the score changed; the
+// counters do not move, for a is not new.
+func (t *Triage) Rescore(a *alert.Alert) bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	m := t.member(a.Member)
+	ctx := m.context(a, t.opts.Window, true)
+	if !ctx.found {
+		return false // the context has forgotten a: nothing to re-score it on
+	}
+	before := -1.0
+	if a.Triage != nil {
+		before = a.Triage.Score
+	}
+	t.score(m, a, &ctx)
+	return a.Triage.Score != before
+}
+
+// RescoreWindow is how far apart in event time an alert and a verdict on
+// another alert of its entity may be for the verdict to move its score:
+// the alert service re-scores the open alerts this close to an alert
+// given a verdict.
+func (t *Triage) RescoreWindow() time.Duration { return t.opts.Window }
+
+// score sets a.Triage from the member's model and the context c, and
+// returns the score without the residual features (the verdicts on the
+// entity), which is what later alerts of the entity see of a: an
+// analyst's verdict moves the alerts of its entity by its own learnt
+// weight, not through theirs.
+func (t *Triage) score(m *triageMember, a *alert.Alert, c *triageContext) float64 {
+	m.features(a, c)
+	base, logit := 0.0, 0.0
 	for _, i := range m.feats {
-		logit += m.weight(i, &t.opts)
+		w := m.weight(i, &t.opts)
+		logit += w
+		if i&residualFeature == 0 {
+			base += w
+		}
 	}
 	a.Triage = &alert.Triage{Score: sigmoid(logit), Model: TriageModelVersion,
 		Features: slices.Clone(m.feats), Factors: m.explain(a, &t.opts, 3)}
-	m.observe(a, &ctx, a.Triage.Score)
+	return sigmoid(base)
+}
+
+// find returns the entity's remembered alert of c's rule at event time at,
+// or nil when the context no longer holds it.
+func (m *triageMember) find(c *triageContext, at int64) *recentAlert {
+	if c.entity == 0 {
+		return nil
+	}
+	slot := &m.recent[c.entity%triageSlots]
+	if slot.key != c.entity {
+		return nil
+	}
+	for i := range slot.seen {
+		if r := &slot.seen[i]; r.at == at && r.rule == c.rule {
+			return r
+		}
+	}
+	return nil
 }
 
 // triageContext is what the member's earlier alerts say about a new one.
@@ -255,6 +353,15 @@ type triageContext struct {
 	// coScore is the highest triage score (in quarters, plus one; 0 for
 	// none) of the entity's alerts within the window.
 	coScore uint8
+	// coVerdict is the strongest verdict analysts gave on the entity's
+	// alerts within the window.
+	coVerdict uint8
+	// found is set when re-scoring and the entity's context still holds
+	// the alert itself.
+	found bool
+	// lone is set when the entity has no context: no earlier alert, or
+	// its slot taken by another entity since.
+	lone bool
 }
 
 // entityOf is the entity an alert is about: its deduplication key (the
@@ -272,7 +379,11 @@ func entityOf(a *alert.Alert) string {
 	return ""
 }
 
-func (m *triageMember) context(a *alert.Alert, window time.Duration) triageContext {
+// context is what the member's alerts say about a: those before it within
+// the window, and the verdicts on those within the window either side;
+// when again (a was seen before and is being re-scored), a itself is left
+// out.
+func (m *triageMember) context(a *alert.Alert, window time.Duration, again bool) triageContext {
 	var c triageContext
 	c.rule = uint32(hashPair(a.Detector, a.RuleID))
 	c.detector = uint32(hashPair(a.Detector, ""))
@@ -294,17 +405,31 @@ func (m *triageMember) context(a *alert.Alert, window time.Duration) triageConte
 	c.entVol = m.count(c.entity)
 	slot := &m.recent[c.entity%triageSlots]
 	if slot.key != c.entity {
+		c.lone = true
 		return c
 	}
+	at := a.EventTime.UnixNano()
 	since := a.EventTime.Add(-window).UnixNano()
-	until := a.EventTime.UnixNano()
+	verdictsUntil := a.EventTime.Add(window).UnixNano()
 	var rules [triageRing]uint32
 	var dets [triageRing]uint32
 	nr, nd := 0, 0
 	tactics := c.tactics
+	self := again
 	for _, r := range slot.seen {
-		if r.at == 0 || r.at < since || r.at > until {
+		if r.at == 0 || r.at < since || r.at > verdictsUntil {
 			continue
+		}
+		if self && r.at == at && r.rule == c.rule {
+			// a itself: its rarity as when it was raised, for the
+			// counters have counted it and what came after.
+			self, c.found, c.lone = false, true, r.lone
+			c.ruleOnEntity, c.entVol, c.ruleVol = unbucket(r.rarity[0]), unbucket(r.rarity[1]), unbucket(r.rarity[2])
+			continue
+		}
+		c.coVerdict = max(c.coVerdict, r.verdict)
+		if r.at > at {
+			continue // after a: only its verdict counts
 		}
 		tactics |= r.tactics
 		c.coScore = max(c.coScore, r.score+1)
@@ -316,6 +441,12 @@ func (m *triageMember) context(a *alert.Alert, window time.Duration) triageConte
 			dets[nd] = r.detector
 			nd++
 		}
+	}
+	if c.lone {
+		// Re-scoring an alert raised with no context on its entity:
+		// it keeps none but the verdicts.
+		c.coScore = 0
+		return c
 	}
 	c.coRules, c.coDetectors = nr, nd
 	for ; tactics != 0; tactics &= tactics - 1 {
@@ -339,7 +470,7 @@ func (m *triageMember) observe(a *alert.Alert, c *triageContext, score float64) 
 		*slot = entityRing{key: c.entity}
 	}
 	slot.seen[slot.next] = recentAlert{at: a.EventTime.UnixNano(), rule: c.rule, detector: c.detector, tactics: c.tactics,
-		score: uint8(min(3, score*4))}
+		score: uint8(min(3, score*4)), rarity: [3]uint8{bucket(c.ruleOnEntity), bucket(c.entVol), bucket(c.ruleVol)}, lone: c.lone}
 	slot.next = (slot.next + 1) % triageRing
 }
 
@@ -378,6 +509,14 @@ func bucket(n uint32) uint8 {
 	return b
 }
 
+// unbucket returns the least count in bucket b.
+func unbucket(b uint8) uint32 {
+	if b < 3 {
+		return uint32(b)
+	}
+	return 1<<(b-2) + 1
+}
+
 // bucketText describes a bucket.
 func bucketText(b uint8) string {
 	switch b {
@@ -403,7 +542,11 @@ func (m *triageMember) features(a *alert.Alert, c *triageContext) {
 			return
 		}
 		h := fnvString(fnvString(fnvOffset^uint64(kind)*fnvPrime^uint64(b), key1)*fnvPrime, key2)
-		m.feats = append(m.feats, uint32(h%triageWeights))
+		f := uint32(h % triageWeights)
+		if kind == fCoVerdict {
+			f |= residualFeature
+		}
+		m.feats = append(m.feats, f)
 		m.descs = append(m.descs, featureDesc{kind: kind, bucket: b, text: text})
 	}
 	sev := severityText[min(int(a.Severity), len(severityText)-1)]
@@ -437,6 +580,13 @@ func (m *triageMember) features(a *alert.Alert, c *triageContext) {
 		add(fCoDetectors, bucket(uint32(c.coDetectors)), "", "", "")
 		add(fCoTactics, bucket(uint32(c.coTactics)), "", "", "")
 		add(fCoScore, c.coScore, "", "", "")
+		// Only a confirmation: intruded hosts have their benign
+		// alerts too, and a refuted one says little about the others
+		// (as a feature it sank an intrusion's steps on a host whose
+		// background noise had just been refuted).
+		if c.coVerdict == verdictConfirmed {
+			add(fCoVerdict, c.coVerdict, "", "", "")
+		}
 	}
 	add(fRuleVolume, bucket(c.ruleVol), "", "", "")
 	add(fRuleCo, min(co, 3), a.Detector, a.RuleID, a.RuleTitle)
@@ -482,6 +632,8 @@ func describe(d featureDesc, window time.Duration) string {
 			return "no other alert on this entity within " + window.String()
 		}
 		return fmt.Sprintf("the likeliest other alert on this entity within %s scored %d–%d %%", window, 25*(d.bucket-1), 25*d.bucket)
+	case fCoVerdict:
+		return "an analyst confirmed an alert on this entity within " + window.String()
 	case fRuleCo:
 		if d.bucket == 3 {
 			b = "3 or more"
@@ -536,6 +688,7 @@ func (m *triageMember) weight(i uint32, o *TriageOptions) float64 {
 	if m.z == nil {
 		return 0
 	}
+	i &^= residualFeature
 	z := m.z[i]
 	if math.Abs(z) <= o.L1 {
 		return 0
@@ -553,12 +706,22 @@ func (m *triageMember) learn(feats []uint32, y float64, o *TriageOptions) {
 	if m.z == nil {
 		m.z, m.n = make([]float64, triageWeights), make([]float64, triageWeights)
 	}
-	logit := 0.0
+	base, residual := 0.0, 0.0
 	for _, i := range feats {
-		logit += m.weight(i, o)
+		if i&residualFeature != 0 {
+			residual += m.weight(i, o)
+		} else {
+			base += m.weight(i, o)
+		}
 	}
-	g := sigmoid(logit) - y
+	// The base features learn as if the residual ones were not there;
+	// the residual ones learn what is left.
+	g0, g1 := sigmoid(base)-y, sigmoid(base+residual)-y
 	for _, i := range feats {
+		g := g0
+		if i&residualFeature != 0 {
+			g, i = g1, i&^residualFeature
+		}
 		w := m.weight(i, o)
 		sigma := (math.Sqrt(m.n[i]+g*g) - math.Sqrt(m.n[i])) / o.Alpha
 		m.z[i] += g - sigma*w
@@ -590,11 +753,12 @@ func hashPair(a, b string) uint64 {
 }
 
 // Learn trains a's member's model with the verdict on a and saves the
-// model. An alert without a triage score (raised before the model ran) or
-// scored by another model version teaches nothing: its features are not
-// this model's.
+// model; the verdict joins the context of a's entity (see Rescore). An
+// alert without a triage score (raised before the model ran) or scored by
+// a model version this one does not read teaches nothing: its features
+// are not this model's.
 func (t *Triage) Learn(a *alert.Alert, v alert.Verdict) error {
-	if a.Triage == nil || len(a.Triage.Features) == 0 || a.Triage.Model != TriageModelVersion {
+	if a.Triage == nil || len(a.Triage.Features) == 0 || !readableTriageModel(a.Triage.Model) {
 		return nil
 	}
 	y := 0.0
@@ -605,12 +769,19 @@ func (t *Triage) Learn(a *alert.Alert, v alert.Verdict) error {
 	m := t.member(a.Member)
 	feats := a.Triage.Features
 	for i, f := range feats {
-		if f >= triageWeights {
+		if f&^residualFeature >= triageWeights {
 			t.mu.Unlock()
 			return fmt.Errorf("ml triage: alert %s: feature %d out of range", a.ID, i)
 		}
 	}
 	m.learn(feats, y, &t.opts)
+	ctx := m.context(a, t.opts.Window, true)
+	if r := m.find(&ctx, a.EventTime.UnixNano()); r != nil {
+		r.verdict = verdictRefuted
+		if v == alert.TruePositive {
+			r.verdict = verdictConfirmed
+		}
+	}
 	var data []byte
 	if t.opts.Dir != "" {
 		data = m.marshal()
@@ -633,8 +804,8 @@ func (t *Triage) Retrain(member string, alerts []alert.Alert) (int, error) {
 	n := 0
 	for i := range alerts {
 		a := &alerts[i]
-		if a.Member != member || a.Verdict == "" || a.Triage == nil || a.Triage.Model != TriageModelVersion ||
-			slices.ContainsFunc(a.Triage.Features, func(f uint32) bool { return f >= triageWeights }) {
+		if a.Member != member || a.Verdict == "" || a.Triage == nil || !readableTriageModel(a.Triage.Model) ||
+			slices.ContainsFunc(a.Triage.Features, func(f uint32) bool { return f&^residualFeature >= triageWeights }) {
 			continue
 		}
 		y := 0.0
@@ -708,7 +879,7 @@ func (m *triageMember) unmarshal(data []byte) error {
 	if err != nil {
 		return err
 	}
-	if v := r.u16(); r.err == nil && v != TriageModelVersion {
+	if v := r.u16(); r.err == nil && !readableTriageModel(int(v)) {
 		return fmt.Errorf("%w: triage model version %d, this xsoc uses %d", ErrStateIncompatible, v, TriageModelVersion)
 	}
 	if b := r.u8(); r.err == nil && b != triageBits {

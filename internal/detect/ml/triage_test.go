@@ -107,7 +107,7 @@ func TestTriageCoOccurrence(t *testing.T) {
 			a := toyAlert("m1", "x", alert.Low, "h", tc.at)
 			tr.Score(a)
 			m := tr.members["m1"]
-			ctx := m.context(a, time.Hour)
+			ctx := m.context(a, time.Hour, false)
 			found := false
 			for _, d := range m.descs {
 				found = found || d.kind == fCoRules && describe(d, time.Hour) == tc.want+" on this entity within 1h0m0s"
@@ -229,6 +229,90 @@ func TestTriagePersistence(t *testing.T) {
 	old := alert.Alert{Member: "de-energie", ID: "x", Triage: &alert.Triage{Model: TriageModelVersion + 1, Features: []uint32{1}}}
 	if err := tr.Learn(&old, alert.TruePositive); err != nil || tr.Verdicts("de-energie") != 200 {
 		t.Fatalf("an alert of another model version: %v, %d verdicts", err, tr.Verdicts("de-energie"))
+	}
+}
+
+// TestTriageVerdictLiftsEntity trains a member whose hosts are either
+// intruded (every alert confirmed) or noisy (every alert refuted), by the
+// same two rules, so that only a confirmation of a host's earlier alert
+// tells them apart; then a confirmation of a fresh host's later alert
+// must lift the score of its earlier, still open alert when re-scored,
+// naming the confirmation as the top factor, while a refutation is no
+// feature (intruded hosts have benign alerts too) and a verdict on
+// another host leaves it as it was.
+func TestTriageVerdictLiftsEntity(t *testing.T) {
+	tr := NewTriage(TriageOptions{})
+	for i := range 300 {
+		host := fmt.Sprint("h", i)
+		v := alert.FalsePositive
+		if i%2 == 0 {
+			v = alert.TruePositive
+		}
+		for j, rule := range []string{"a", "b"} {
+			a := toyAlert("m1", rule, alert.Medium, host, i*100+j*5)
+			tr.Score(a)
+			if err := tr.Learn(a, v); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	judge := func(host string, v alert.Verdict) (open *alert.Alert, before float64, changed bool) {
+		open = toyAlert("m1", "a", alert.Medium, host, 50000)
+		tr.Score(open)
+		before = open.Triage.Score
+		judged := toyAlert("m1", "b", alert.Medium, host, 50005)
+		tr.Score(judged)
+		if err := tr.Learn(judged, v); err != nil {
+			t.Fatal(err)
+		}
+		return open, before, tr.Rescore(open)
+	}
+	open, before, changed := judge("intruded", alert.TruePositive)
+	if !changed || open.Triage.Score < before+0.2 {
+		t.Fatalf("score %.3f → %.3f after a confirmation on the host", before, open.Triage.Score)
+	}
+	if f := open.Triage.Factors; len(f) == 0 || !strings.HasPrefix(f[0].Feature, "an analyst confirmed an alert on this entity") || f[0].Weight <= 0 {
+		t.Fatalf("factors %v; want the confirmation first", f)
+	}
+	// A refutation teaches the model (the weights move), but lends the
+	// host's other alerts no feature.
+	open, before, _ = judge("noisy", alert.FalsePositive)
+	for _, f := range open.Triage.Features {
+		if f&residualFeature != 0 {
+			t.Fatalf("a refutation gave the host's open alert the verdict feature; score %.3f → %.3f", before, open.Triage.Score)
+		}
+	}
+	other := toyAlert("m1", "a", alert.Medium, "elsewhere", 50001)
+	tr.Score(other)
+	if tr.Rescore(other) {
+		t.Fatal("a confirmation on another host moved the alert")
+	}
+	// The context forgets an alert whose entity's slot is taken: it is
+	// not re-scored.
+	if tr.Rescore(toyAlert("m1", "a", alert.Medium, "never-seen", 50000)) {
+		t.Fatal("re-scored an alert the context never saw")
+	}
+}
+
+// TestTriageReadsVersion1 checks that a model file and alert features of
+// version 1 (no residual feature) still load and train.
+func TestTriageReadsVersion1(t *testing.T) {
+	w := newStateWriter(TriageDetectorName, 64)
+	w.u16(1)
+	w.u8(triageBits)
+	w.u64(7)
+	w.u32(1)
+	w.u32(42)
+	w.f64(-3)
+	w.f64(2)
+	var m triageMember
+	if err := m.unmarshal(w.finish()); err != nil || m.verdicts != 7 || m.z[42] != -3 {
+		t.Fatalf("version 1 file: %v", err)
+	}
+	tr := NewTriage(TriageOptions{})
+	old := alert.Alert{Member: "m1", ID: "x", Triage: &alert.Triage{Model: 1, Features: []uint32{1, 42}}}
+	if err := tr.Learn(&old, alert.TruePositive); err != nil || tr.Verdicts("m1") != 1 {
+		t.Fatalf("an alert scored by version 1: %v, %d verdicts", err, tr.Verdicts("m1"))
 	}
 }
 
