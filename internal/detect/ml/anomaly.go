@@ -186,8 +186,7 @@ func NewAnomaly(opt AnomalyOptions) *Anomaly {
 		models: map[uint64]*anomModel{}, pairs: newCountMin(1 << 16)}
 	per := max(1, opt.MaxEntities/anomalyShards)
 	for i := range a.shards {
-		a.shards[i].index = map[uint64]int32{}
-		a.shards[i].limit = per
+		a.shards[i].init(per)
 	}
 	return a
 }
@@ -784,16 +783,16 @@ func (a *Anomaly) UnmarshalBinary(data []byte) error {
 		s := &a.shards[i]
 		s.mu.Lock()
 		s.slab, s.hand = s.slab[:0], 0
-		clear(s.index)
+		s.index.reset()
 		s.mu.Unlock()
 	}
 	for _, e := range ents {
 		s := &a.shards[e.key%anomalyShards]
-		if _, dup := s.index[e.key]; dup || len(s.slab) >= s.limit {
+		if _, dup := s.index.get(e.key); dup || len(s.slab) >= s.limit {
 			continue
 		}
 		s.slab = append(s.slab, e)
-		s.index[e.key] = int32(len(s.slab) - 1)
+		s.index.put(e.key, int32(len(s.slab)-1))
 	}
 	return nil
 }

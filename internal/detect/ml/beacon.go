@@ -102,8 +102,7 @@ func NewBeacon(opt BeaconOptions) *Beacon {
 	b := &Beacon{opt: opt}
 	per := max(1, opt.MaxPairs/beaconShards)
 	for i := range b.shards {
-		b.shards[i].index = map[uint64]int32{}
-		b.shards[i].limit = per
+		b.shards[i].init(per)
 	}
 	return b
 }

@@ -83,8 +83,8 @@ func TestBeaconMemoryIsBounded(t *testing.T) {
 	}
 	for i := range d.shards {
 		s := &d.shards[i]
-		if len(s.index) > len(s.slab) || len(s.slab) > 10 {
-			t.Fatalf("shard %d: %d indexed, %d slots", i, len(s.index), len(s.slab))
+		if s.index.len() > len(s.slab) || len(s.slab) > 10 {
+			t.Fatalf("shard %d: %d indexed, %d slots", i, s.index.len(), len(s.slab))
 		}
 	}
 }
