@@ -3,6 +3,7 @@ package ingest
 import (
 	"bytes"
 	"compress/gzip"
+	"context"
 	"fmt"
 	"io"
 	"log/slog"
@@ -12,6 +13,8 @@ import (
 	"strings"
 	"sync"
 	"testing"
+
+	"github.com/nats-io/nats.go"
 
 	"github.com/xsoc/xsoc/internal/ingest/format"
 )
@@ -219,5 +222,63 @@ func TestSplitMovesLinesIntoRuns(t *testing.T) {
 				t.Errorf("rejected lines %v, want %v (%+v)", rejected, tt.rejected, res.Errors)
 			}
 		})
+	}
+}
+
+// TestPooledBlocksCarryOnlyTheirRequest: a request read into a block an
+// earlier, longer request used stores its own lines and nothing of the
+// earlier one's.
+func TestPooledBlocksCarryOnlyTheirRequest(t *testing.T) {
+	b := openBus(t, 0)
+	h := quietHandler(b, func(*http.Request) (string, bool) { return "m1", true }, Limits{})
+	long := strings.Repeat(`{"first":"`+strings.Repeat("x", 1000)+`"}`+"\n", 200)
+	var second []string
+	for i := range 150 {
+		second = append(second, fmt.Sprintf(`{"second":%d,"pad":"%s"}`, i, strings.Repeat("y", 900)))
+	}
+	short := strings.Join(second, "\n") // no newline at the end
+	c1, _ := blockClass(int64(len(long) + 1))
+	c2, _ := blockClass(int64(len(short) + 1))
+	if c1 < 0 || c1 != c2 {
+		t.Fatalf("the bodies' blocks are of size classes %d and %d, not one", c1, c2)
+	}
+	for _, body := range []string{long, short} {
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, httptest.NewRequest(http.MethodPost, "/api/v1/ingest", strings.NewReader(body)))
+		if rec.Code != 200 {
+			t.Fatalf("%d %s", rec.Code, rec.Body)
+		}
+	}
+	stored := storedLines(t, b)
+	if len(stored) != 200+len(second) || strings.Join(stored[200:], "\n") != short {
+		t.Errorf("%d lines stored, the last %.80q", len(stored), stored[len(stored)-1])
+	}
+}
+
+// failing is a Publisher whose publishes never finish in time.
+type failing struct{}
+
+func (failing) Publish(context.Context, string, nats.Header, []byte, string) (uint64, error) {
+	return 0, context.DeadlineExceeded
+}
+
+// TestUnfinishedPublishKeepsItsBlocks: the blocks of a request whose
+// publish failed may still be read by the bus client; they are not lent
+// to the next request.
+func TestUnfinishedPublishKeepsItsBlocks(t *testing.T) {
+	h := quietHandler(failing{}, func(*http.Request) (string, bool) { return "m1", true }, Limits{})
+	body := strings.Repeat(`{"a":1}`+"\n", 100)
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, httptest.NewRequest(http.MethodPost, "/api/v1/ingest", strings.NewReader(body)))
+	if rec.Code != http.StatusServiceUnavailable {
+		t.Fatalf("%d %s", rec.Code, rec.Body)
+	}
+	for i := range blockClasses {
+		if p := h.blocks.classes[i].Get(); p != nil {
+			t.Errorf("a block of class %d went back to the pool", i)
+		}
+	}
+	if used := h.budget.Used(); used != 0 {
+		t.Errorf("budget holds %d bytes after the request", used)
 	}
 }

@@ -89,6 +89,8 @@ type Handler struct {
 	// maxBody bounds a request body after decompression.
 	maxBody int64
 	budget  *Budget
+	// blocks lends body blocks from one request to the next.
+	blocks blockPool
 }
 
 // NewHandler returns the bulk ingest handler. member extracts the
@@ -141,7 +143,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		httpError(w, http.StatusBadRequest, err.Error())
 		return
 	}
-	hd := &hold{b: h.budget, key: member}
+	hd := &hold{b: h.budget, key: member, pool: &h.blocks}
 	defer hd.done()
 	var res Result
 	runs, err := h.take(w, r, hd, f, &res)
@@ -162,6 +164,9 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		err = h.acceptor.publish(ctx, member, f, runs, r.Header.Get("Idempotency-Key"))
 		cancel()
 		if err != nil {
+			// A publish given up on (a deadline) may still be sent
+			// from the blocks: they must not be lent again.
+			hd.keep = true
 			h.busError(w, member, err)
 			return
 		}
@@ -260,7 +265,7 @@ const minBodyBuffer = 64 << 10
 // next block.
 func (h *Handler) read(rd io.Reader, hint int64, hd *hold, sp *splitter) error {
 	limit := min(int64(blockSize), h.maxBody+1)
-	block, err := alloc(hd, min(max(hint+1, minBodyBuffer), limit))
+	block, err := hd.alloc(min(max(hint+1, minBodyBuffer), limit))
 	if err != nil {
 		return err
 	}
@@ -285,27 +290,19 @@ func (h *Handler) read(rd io.Reader, hint int64, hd *hold, sp *splitter) error {
 		}
 		var next []byte
 		if int64(cap(block)) < limit { // the first block, still growing
-			if next, err = alloc(hd, min(2*int64(cap(block)), limit)); err != nil {
+			if next, err = hd.alloc(min(2*int64(cap(block)), limit)); err != nil {
 				return err
 			}
-			hd.shrink(int64(cap(block)))
-			block = append(next, block...)
+			next = append(next, block...)
+			hd.free(block)
+			block = next
 			continue
 		}
-		if next, err = alloc(hd, limit); err != nil {
+		if next, err = hd.alloc(limit); err != nil {
 			return err
 		}
 		block = append(next, sp.full(block)...)
 	}
-}
-
-// alloc reserves n bytes from hd and returns an empty buffer of that
-// capacity.
-func alloc(hd *hold, n int64) ([]byte, error) {
-	if err := hd.grow(n); err != nil {
-		return nil, err
-	}
-	return make([]byte, 0, n), nil
 }
 
 // splitter checks the lines of a body block by block, records accepted and
@@ -460,7 +457,7 @@ func (s *splitter) zeekLine(line []byte) {
 		s.closeSide()
 	}
 	if len(s.side)+len(js)+1 > cap(s.side) {
-		side, err := alloc(s.hd, max(blockSize, int64(len(js)+1)))
+		side, err := s.hd.alloc(max(blockSize, int64(len(js)+1)))
 		if err != nil {
 			s.err = err
 			return

@@ -38,9 +38,11 @@ func BenchmarkValidJSON(b *testing.B) {
 	line := []byte(sysmonLine(1))
 	b.SetBytes(int64(len(line)))
 	b.Run("xsoc", func(b *testing.B) {
+		cpu0 := processCPU()
 		for b.Loop() {
 			validJSON(line)
 		}
+		b.ReportMetric(float64(processCPU()-cpu0)/float64(b.N), "cpu-ns/op")
 	})
 	b.Run("encoding-json", func(b *testing.B) {
 		for b.Loop() {
