@@ -63,6 +63,21 @@ type scratch struct {
 	// rec collects the hits of the value being scanned.
 	memos []*memo
 	rec   recorder
+
+	// routed remembers, per dispatch field, the last value routing
+	// looked up and the entry it found: consecutive events mostly share
+	// their module, channel, dataset and category, and folding a value
+	// such as Microsoft-Windows-Sysmon/Operational and hashing it for the
+	// lookup was most of routing. The value is a copy, so that the memo
+	// keeps no event's memory alive.
+	routed [len(dispatchFields)]routeMemo
+}
+
+// routeMemo is one dispatch field's last lookup.
+type routeMemo struct {
+	raw   []byte // the value, unfolded
+	entry *routeEntry
+	valid bool
 }
 
 func newScratch(nleaves, nrules, nslots, ngroups, npats, nscans int) *scratch {
@@ -896,7 +911,11 @@ func (r *router) route(x *scratch) {
 		if !ok {
 			continue
 		}
-		e := d.byValue[x.fold(v)]
+		m := &x.routed[i]
+		if !m.valid || string(m.raw) != v {
+			m.raw, m.entry, m.valid = append(m.raw[:0], v...), d.byValue[x.fold(v)], true
+		}
+		e := m.entry
 		if e == nil {
 			continue
 		}
