@@ -81,13 +81,18 @@ func benchE2E(args []string, stdout, stderr io.Writer) error {
 		return printJSON(stdout, results)
 	}
 	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "mode\toffered/s\taccepted/s\tdetected/s\tarchived/s\talert p50\tp99\tp999\talerts\tarchive lag max\tdrain\tRSS peak\tlost\t")
+	fmt.Fprintln(tw, "mode\toffered/s\taccepted/s\tdetected/s\tarchived/s\talert p50\tp99\tp999\talerts\tarchive lag max\tdrain\tRSS peak\tlost\tCPU µs/event\tevents/s per core\t")
 	for _, r := range results {
-		fmt.Fprintf(tw, "%s\t%d\t%.0f\t%.0f\t%.0f\t%v\t%v\t%v\t%d/%d\t%v\t%v\t%d MB\t%d\t\n", r.Mode, r.Offered,
+		fmt.Fprintf(tw, "%s\t%d\t%.0f\t%.0f\t%.0f\t%v\t%v\t%v\t%d/%d\t%v\t%v\t%d MB\t%d\t%.1f\t%.0f\t\n", r.Mode, r.Offered,
 			r.AcceptedPerSec, r.DetectedPerSec, r.ArchivedPerSec, r.P50, r.P99, r.P999, r.Alerts, r.Victims,
-			r.ArchiveLagMax, r.Drain, r.RSSPeakMB, r.Lost)
+			r.ArchiveLagMax, r.Drain, r.RSSPeakMB, r.Lost, r.CPUMicrosPerEvent, r.EventsPerCPUSec)
 	}
 	tw.Flush()
+	for _, r := range results {
+		if len(r.Parses) > 0 {
+			fmt.Fprintf(stdout, "batches parsed / reused from the other path (%s): %s\n", r.Mode, formatParses(r.Parses))
+		}
+	}
 	fmt.Fprintln(stdout)
 	tw = tabwriter.NewWriter(stdout, 0, 4, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprint(tw, "detection step per batch\t")
@@ -106,7 +111,7 @@ func benchE2E(args []string, stdout, stderr io.Writer) error {
 		fmt.Fprintln(tw)
 	}
 	tw.Flush()
-	fmt.Fprintf(stdout, "(client and node share %d cores; ingest→alert: request sent → alert committed; detected/archived per second over the send time plus the time each took to catch up; archive lag: accepted minus archived events, in seconds of offered load; lost: accepted events missing from the archive plus victims never alerted; detection steps, from the node's %s histogram: queued = accepted → taken by a detection worker, prepare = normalise and detect, wait = for the committer, commit = raise, store and correlate the alerts of its group, ack = acknowledge on the bus)\n", runtime.NumCPU(), pipeline.StageMetric)
+	fmt.Fprintf(stdout, "(client and node share %d cores, and one process: CPU is the process's user+system time over sending and catching up, client included, per accepted event; events/s per core = accepted events per CPU-second; ingest→alert: request sent → alert committed; detected/archived per second over the send time plus the time each took to catch up; archive lag: accepted minus archived events, in seconds of offered load; lost: accepted events missing from the archive plus victims never alerted; detection steps, from the node's %s histogram: queued = accepted → taken by a detection worker, prepare = normalise and detect, wait = for the committer, commit = raise, store and correlate the alerts of its group, ack = acknowledge on the bus)\n", runtime.NumCPU(), pipeline.StageMetric)
 	return nil
 }
 
@@ -128,6 +133,14 @@ type e2eResult struct {
 	RSSPeakMB      int64         `json:"rss_peak_mb"`
 	Lost           int64         `json:"lost"`
 	Rejected       int64         `json:"rejected_requests"`
+	// CPU is the process's user+system time over sending and catching
+	// up: client and node run in this one process, so it counts both.
+	CPU               time.Duration `json:"cpu_ns"`
+	CPUMicrosPerEvent float64       `json:"cpu_us_per_event"`
+	EventsPerCPUSec   float64       `json:"events_per_cpu_sec"` // accepted events per CPU-second: events/s per core
+	// Parses counts, per path, the accepted batches it parsed itself and
+	// those it took parsed from the other path (xsoc_pipeline_parses_total).
+	Parses []pathParses `json:"parses,omitempty"`
 	// Stages are the detection steps' per-batch times (see
 	// pipeline.StageNames), which say where ingest→alert latency goes.
 	Stages []stageTime `json:"stages"`
@@ -209,6 +222,7 @@ func runE2E(mode string, cfg config.Config, workers, rate, batch, indicators int
 	defer stopProfile()
 
 	bodies := e2eBodies(batch-1, 16)
+	cpu0 := processCPU()
 	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64,
 		DialContext: (&net.Dialer{Timeout: 5 * time.Second}).DialContext}, Timeout: time.Minute}
 	var accepted, rejected atomic.Int64
@@ -291,6 +305,7 @@ func runE2E(mode string, cfg config.Config, workers, rate, batch, indicators int
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
+	cpu := processCPU() - cpu0
 	close(stopSampling)
 	sampler.Wait()
 	time.Sleep(500 * time.Millisecond) // the last alerts' callbacks
@@ -314,7 +329,83 @@ func runE2E(mode string, cfg config.Config, workers, rate, batch, indicators int
 	res.RSSPeakMB = peakRSS() >> 20
 	res.Lost = max(0, res.Accepted-archived) + int64(len(sent))
 	res.Stages = stageTimes(detectors)
+	res.CPU = cpu
+	res.CPUMicrosPerEvent, res.EventsPerCPUSec = cpuPerEvent(cpu, res.Accepted)
+	res.Parses = parseCounts(parts)
 	return res, nil
+}
+
+// cpuPerEvent divides CPU time by the events it handled: microseconds per
+// event, and events per CPU-second (the rate one core would sustain).
+// Either is 0 when its divisor is.
+func cpuPerEvent(cpu time.Duration, events int64) (microsPerEvent, perCPUSec float64) {
+	if events > 0 {
+		microsPerEvent = float64(cpu) / float64(time.Microsecond) / float64(events)
+	}
+	if cpu > 0 {
+		perCPUSec = float64(events) / cpu.Seconds()
+	}
+	return microsPerEvent, perCPUSec
+}
+
+// parsesMetric is the counter pipeline.NewShared registers.
+const parsesMetric = "xsoc_pipeline_parses_total"
+
+// pathParses is one path's count of batches parsed and reused.
+type pathParses struct {
+	Path   string `json:"path"`
+	Parsed int64  `json:"parsed"`
+	Reused int64  `json:"reused"`
+}
+
+// parseCounts sums the parses counter over the nodes, by path in the
+// order first met; nil when no node exposes it.
+func parseCounts(nodes []*node.Node) []pathParses {
+	var out []pathParses
+	for _, n := range nodes {
+		families, err := n.Metrics.Gather()
+		if err != nil {
+			continue
+		}
+		for _, f := range families {
+			if f.GetName() != parsesMetric {
+				continue
+			}
+			for _, m := range f.GetMetric() {
+				var p, how string
+				for _, l := range m.GetLabel() {
+					switch l.GetName() {
+					case "path":
+						p = l.GetValue()
+					case "how":
+						how = l.GetValue()
+					}
+				}
+				i := slices.IndexFunc(out, func(c pathParses) bool { return c.Path == p })
+				if i < 0 {
+					i = len(out)
+					out = append(out, pathParses{Path: p})
+				}
+				v := int64(m.GetCounter().GetValue())
+				switch how {
+				case "parsed":
+					out[i].Parsed += v
+				case "reused":
+					out[i].Reused += v
+				}
+			}
+		}
+	}
+	return out
+}
+
+// formatParses renders parse counts as "detect 10/2, archive 2/10".
+func formatParses(ps []pathParses) string {
+	parts := make([]string, len(ps))
+	for i, p := range ps {
+		parts[i] = fmt.Sprintf("%s %d/%d", p.Path, p.Parsed, p.Reused)
+	}
+	return strings.Join(parts, ", ")
 }
 
 // stageTimes reads the detection steps' percentiles from the detection
