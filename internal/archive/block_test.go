@@ -1,8 +1,10 @@
 package archive
 
 import (
+	"context"
 	"encoding/binary"
 	"encoding/json"
+	"path/filepath"
 	"reflect"
 	"slices"
 	"testing"
@@ -211,4 +213,31 @@ func FuzzDecodeBlock(f *testing.F) {
 		}
 		b.events(all, "m1")
 	})
+}
+
+// TestWriterKeepsNoEvents checks that after a write the engine's block
+// writer holds no string of the events written: its columns and
+// statistics alias them, and would keep their buffers alive until the
+// next write.
+func TestWriterKeepsNoEvents(t *testing.T) {
+	ctx := context.Background()
+	e, err := OpenEmbedded(ctx, filepath.Join(t.TempDir(), "archive"), false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.Close()
+	evs, _ := sysmonEvents(t, 100)
+	if err := e.Write(ctx, []Batch{{Stream: 1, Seq: 1, Member: "m1", Events: evs}}); err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range e.w.fields[:cap(e.w.fields)] {
+		if f != (event.Field{}) {
+			t.Fatalf("the writer keeps field %v", f)
+		}
+	}
+	for name, c := range e.w.cols {
+		if c.prev != "" || c.first != "" || c.stats.seen != ([seenSlots]string{}) {
+			t.Fatalf("column %q keeps values of the events written", name)
+		}
+	}
 }

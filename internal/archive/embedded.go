@@ -288,6 +288,9 @@ func (e *Embedded) writePartition(ctx context.Context, p *partition, g *pending)
 		return err
 	}
 	defer e.release(p)
+	// Emptied after the write: its columns and statistics alias the
+	// events, which it would otherwise keep alive until the next write.
+	defer e.w.reset()
 	var stored []int64 // events, tMin, tMax per block
 	var newFields []string
 	known := e.fieldsOf(p)
