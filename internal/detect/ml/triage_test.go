@@ -177,10 +177,18 @@ func TestTriagePersistence(t *testing.T) {
 		}
 		labelled = append(labelled, *a)
 	}
+	// probe is the score the model gives the first alert's features:
+	// the weights alone, not the context counters, which a restored or
+	// retrained model starts without.
 	probe := func(tr *Triage) float64 {
-		a := toyAlert("de-energie", "r0", alert.Medium, "elsewhere", 100000)
-		tr.Score(a)
-		return a.Triage.Score
+		tr.mu.Lock()
+		defer tr.mu.Unlock()
+		m := tr.member("de-energie")
+		logit := 0.0
+		for _, f := range labelled[0].Triage.Features {
+			logit += m.weight(f, &tr.opts)
+		}
+		return sigmoid(logit)
 	}
 	want := probe(tr)
 	path := filepath.Join(dir, "de-energie.model")
