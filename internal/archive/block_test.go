@@ -221,11 +221,7 @@ func FuzzDecodeBlock(f *testing.F) {
 // next write.
 func TestWriterKeepsNoEvents(t *testing.T) {
 	ctx := context.Background()
-	e, err := OpenEmbedded(ctx, filepath.Join(t.TempDir(), "archive"), false)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer e.Close()
+	e := openEmbedded(t)
 	evs, _ := sysmonEvents(t, 100)
 	if err := e.Write(ctx, []Batch{{Stream: 1, Seq: 1, Member: "m1", Events: evs}}); err != nil {
 		t.Fatal(err)
@@ -240,4 +236,16 @@ func TestWriterKeepsNoEvents(t *testing.T) {
 			t.Fatalf("column %q keeps values of the events written", name)
 		}
 	}
+}
+
+// openEmbedded opens an embedded engine in a fresh directory, closed at
+// the end of the test.
+func openEmbedded(t *testing.T) *Embedded {
+	t.Helper()
+	e, err := OpenEmbedded(context.Background(), filepath.Join(t.TempDir(), "archive"), false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { e.Close() })
+	return e
 }

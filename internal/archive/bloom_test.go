@@ -3,7 +3,6 @@ package archive
 import (
 	"context"
 	"fmt"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -77,11 +76,7 @@ func TestBloomKeyReadsBothVersions(t *testing.T) {
 // itself, and to an earlier field, or repeated later in the block.
 func TestBloomHoldsReferences(t *testing.T) {
 	ctx := context.Background()
-	e, err := OpenEmbedded(ctx, filepath.Join(t.TempDir(), "archive"), false)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer e.Close()
+	e := openEmbedded(t)
 	var evs []*event.Event
 	for i, line := range []string{"hello world", "other line", "hello world"} {
 		ev := &event.Event{ID: fmt.Sprint("x", i), Member: "m1", Time: base, Ingested: base, Original: []byte(line)}

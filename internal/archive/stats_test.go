@@ -4,7 +4,6 @@ import (
 	"context"
 	"math/rand/v2"
 	"net/netip"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -251,11 +250,7 @@ func FuzzDecodeStats(f *testing.F) {
 // read.
 func TestStatsPruneBlocks(t *testing.T) {
 	ctx := context.Background()
-	e, err := OpenEmbedded(ctx, filepath.Join(t.TempDir(), "archive"), false)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer e.Close()
+	e := openEmbedded(t)
 	for w := range 4 {
 		evs := disjointEvents(w, 50)
 		if w == 3 {
