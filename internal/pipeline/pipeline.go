@@ -27,6 +27,7 @@ import (
 	"fmt"
 	"log/slog"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -511,7 +512,10 @@ func (p *Pipeline) commit(ctx context.Context, group []*work) error {
 // normalise parses line i of batch b into ev and fills the identity fields.
 // The batch's member always wins over whatever the line claims: a member
 // can only ever write its own data.
-func normalise(parser *format.Parser, b ingest.Batch, i int, line []byte, ev *event.Event) (err error) {
+//
+// ids names the batch's lines that bring no id of their own: calls for
+// one batch share it, in the order of their lines.
+func normalise(parser *format.Parser, b ingest.Batch, i int, line []byte, ev *event.Event, ids *batchIDs) (err error) {
 	defer func() {
 		if r := recover(); r != nil { // a parser bug must not stop the pipeline
 			err = fmt.Errorf("internal parser error: %v", r)
@@ -526,9 +530,67 @@ func normalise(parser *format.Parser, b ingest.Batch, i int, line []byte, ev *ev
 		ev.Time = b.Received
 	}
 	if ev.ID == "" {
-		ev.ID = BatchEventID(b.Seq, i)
+		ev.ID = ids.id(b, i)
 	}
 	return nil
+}
+
+// batchIDs hands out the BatchEventIDs of one batch's lines as substrings
+// of a single string holding them all, built when the first is wanted:
+// one allocation per batch instead of one per event. The substrings keep
+// that string alive as long as any event (shared between the paths or
+// not) still holds its id; it is ordinary GC memory.
+type batchIDs struct {
+	all  string // every line's id, back to back
+	next int    // the line whose id starts at pos
+	pos  int
+	pre  int // len of the sequence's prefix, "seq-"
+}
+
+// id returns BatchEventID(b.Seq, i). Lines are asked for in increasing
+// order; one asked for out of order gets an id of its own.
+func (ids *batchIDs) id(b ingest.Batch, i int) string {
+	if ids.all == "" {
+		ids.build(b.Seq, len(b.Lines))
+	}
+	if i < ids.next || i >= len(b.Lines) {
+		return BatchEventID(b.Seq, i)
+	}
+	for ; ids.next < i; ids.next++ {
+		ids.pos += ids.pre + digits36(ids.next)
+	}
+	end := ids.pos + ids.pre + digits36(i)
+	id := ids.all[ids.pos:end]
+	ids.next, ids.pos = i+1, end
+	return id
+}
+
+// build writes the ids of lines 0…n-1 of the batch at seq into one string.
+func (ids *batchIDs) build(seq uint64, n int) {
+	var prefix [16]byte
+	pre := strconv.AppendUint(prefix[:0], seq, 36)
+	pre = append(pre, '-')
+	size := 0
+	for i := range n {
+		size += len(pre) + digits36(i)
+	}
+	var all strings.Builder // Grow once, String without a copy: the one allocation
+	all.Grow(size)
+	var num [16]byte
+	for i := range n {
+		all.Write(pre)
+		all.Write(strconv.AppendInt(num[:0], int64(i), 36))
+	}
+	ids.all, ids.pre = all.String(), len(pre)
+}
+
+// digits36 is the length of i (≥ 0) in base 36.
+func digits36(i int) int {
+	n := 1
+	for ; i >= 36; i /= 36 {
+		n++
+	}
+	return n
 }
 
 // BatchEventID names line i of the batch stored at stream sequence seq.

@@ -314,10 +314,11 @@ func (s *Shared) fill(p *parsed, b ingest.Batch) *parsed {
 	parser := s.parsers.Get().(*format.Parser)
 	defer s.parsers.Put(parser)
 	p.events = make([]*event.Event, 0, len(b.Lines))
+	var ids batchIDs
 	for i, line := range b.Lines {
 		ev := s.events.Get().(*event.Event)
 		ev.Reset()
-		if err := normalise(parser, b, i, line, ev); err != nil {
+		if err := normalise(parser, b, i, line, ev, &ids); err != nil {
 			s.events.Put(ev)
 			p.rejects = append(p.rejects, rejected{line: i, reason: err.Error()})
 			continue
