@@ -158,7 +158,8 @@ func NewTriage(opts TriageOptions) *Triage {
 	return &Triage{opts: opts, members: map[string]*triageMember{}}
 }
 
-var _ alert.Triager = (*Triage)(nil)
+// Triage re-scores an entity's open alerts after a verdict on one of them.
+var _ alert.Rescorer = (*Triage)(nil)
 
 // triageMember is one member's model and context.
 type triageMember struct {
