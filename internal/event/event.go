@@ -40,20 +40,23 @@ type Event struct {
 	// Original is the raw input line, kept verbatim (event.original).
 	Original []byte
 
-	// slotAt holds, per slot, one plus the position in vals of its
-	// value (0: the slot is empty). An event fills a dozen or two of its
-	// hundred slots: a dense array of their values is a few cache lines
-	// where an array of every slot's string was 1.5 KB, which Reset,
-	// the parser and the detectors each took cache misses on, event
-	// after event of a batch. vals is truncated, not cleared, by Reset:
-	// its stale strings, like those of extras, are overwritten by the
-	// next event that reuses it.
+	// slotAt holds, per slot, one plus the position of its value among
+	// the event's slotted values (0: the slot is empty): the first
+	// inlineVals in inl, the rest in more. An event fills a dozen or two
+	// of its hundred slots: its values side by side are a few cache
+	// lines where an array of every slot's string was 1.5 KB, which
+	// Reset, the parser and the detectors each took cache misses on,
+	// event after event of a batch. They are kept in the Event itself,
+	// next to slotAt, so that reading one from an event that is no
+	// longer in the cache costs no extra pointer to chase.
 	slotAt [numKeys]uint8
+	nvals  uint8 // slotted values held
 	// used has a bit per slot that may hold a value (set by Set, SetKey
 	// and AddKey; a slot set to "" keeps its bit): Fields, Len and
 	// AppendJSON visit the slots in Key order by it.
 	used   [usedWords]uint64
-	vals   []string
+	inl    [inlineVals]string
+	more   []string
 	extras []Field
 	// tags holds, per extra field, the hash of its name (nameHash). Lookups
 	// by Ref compare these dense words first and the names only on a
@@ -81,6 +84,10 @@ type Event struct {
 // usedWords is the size of Event.used: a bit per slot.
 const usedWords = (int(numKeys) + 63) / 64
 
+// inlineVals is how many slotted values an Event holds in itself; more
+// go to Event.more. Events of the usual sources fill fewer.
+const inlineVals = 32
+
 // indexSize is the extras index's slot count, a power of two; at most
 // maxIndexed names are indexed, so probes always reach an empty slot.
 const (
@@ -93,9 +100,11 @@ const (
 // capacity of the slices: a field added to Event must be cleared here
 // too (TestResetClearsEverything checks that none is forgotten).
 func (e *Event) Reset() {
+	clear(e.inl[:min(int(e.nvals), inlineVals)])
 	e.slotAt = [numKeys]uint8{}
 	e.used = [usedWords]uint64{}
-	e.vals = e.vals[:0]
+	e.nvals = 0
+	e.more = e.more[:0]
 	e.ID, e.Member = "", ""
 	e.Time, e.Ingested = time.Time{}, time.Time{}
 	e.Original = e.Original[:0]
@@ -107,20 +116,37 @@ func (e *Event) Reset() {
 // setSlot stores value in slot k and marks the slot used.
 func (e *Event) setSlot(k Key, value string) {
 	if p := e.slotAt[k]; p != 0 {
-		e.vals[p-1] = value
+		*e.valAt(p) = value
 		return
 	}
-	e.vals = append(e.vals, value)
-	e.slotAt[k] = uint8(len(e.vals))
+	if e.nvals < inlineVals {
+		e.inl[e.nvals] = value
+	} else {
+		e.more = append(e.more, value)
+	}
+	e.nvals++
+	e.slotAt[k] = e.nvals
 	e.used[k>>6] |= 1 << (k & 63)
+}
+
+// valAt returns where the slotted value at p (1 + its position) is.
+func (e *Event) valAt(p uint8) *string {
+	if p <= inlineVals {
+		return &e.inl[p-1]
+	}
+	return &e.more[p-1-inlineVals]
 }
 
 // slot returns the value of slot k, "" if it has none.
 func (e *Event) slot(k Key) string {
-	if p := e.slotAt[k]; p != 0 {
-		return e.vals[p-1]
+	switch p := e.slotAt[k]; {
+	case p == 0:
+		return ""
+	case p <= inlineVals:
+		return e.inl[p-1]
+	default:
+		return e.more[p-1-inlineVals]
 	}
-	return ""
 }
 
 // eachSlot calls fn with every slot holding a value, in Key order, until
@@ -129,7 +155,7 @@ func (e *Event) eachSlot(fn func(k Key, v string) bool) bool {
 	for w, word := range e.used {
 		for ; word != 0; word &= word - 1 {
 			k := Key(w<<6 | bits.TrailingZeros64(word))
-			if v := e.vals[e.slotAt[k]-1]; v != "" && !fn(k, v) {
+			if v := *e.valAt(e.slotAt[k]); v != "" && !fn(k, v) {
 				return false
 			}
 		}
@@ -345,8 +371,8 @@ func (e *Event) PrefetchFields() uint64 {
 	for k := 0; k < int(numKeys); k += cacheLine {
 		sum += uint64(e.slotAt[k])
 	}
-	for i := 0; i < len(e.vals); i += lineStrings {
-		sum += uint64(len(e.vals[i]))
+	for i := 0; i < int(e.nvals); i += lineStrings {
+		sum += uint64(len(*e.valAt(uint8(i + 1))))
 	}
 	for i := 0; i < len(e.extras); i += lineFields {
 		sum += uint64(len(e.extras[i].Key))
@@ -372,8 +398,8 @@ func (e *Event) PrefetchValue(ref Ref) uint64 {
 // PrefetchValues reads the bytes of every value; see PrefetchFields.
 func (e *Event) PrefetchValues() uint64 {
 	var sum uint64
-	for _, v := range e.vals {
-		sum += touchString(v)
+	for p := 1; p <= int(e.nvals); p++ {
+		sum += touchString(*e.valAt(uint8(p)))
 	}
 	for i := range e.extras {
 		sum += touchString(e.extras[i].Value)

@@ -405,7 +405,7 @@ func TestResetClearsEverything(t *testing.T) {
 			e.Time, e.Ingested = time.Unix(1, 0), time.Unix(2, 0)
 			tt.fill(&e)
 			e.Reset()
-			want := Event{vals: e.vals, extras: e.extras, tags: e.tags, Original: e.Original}
+			want := Event{more: e.more, extras: e.extras, tags: e.tags, Original: e.Original}
 			if !reflect.DeepEqual(e, want) {
 				t.Errorf("after Reset:\n%+v\nwant a fresh event:\n%+v", e, want)
 			}
@@ -456,5 +456,43 @@ func TestRefFormsMatchNameForms(t *testing.T) {
 	byRef.Each(RefOf("x.custom"), func(v string) bool { got = append(got, v); return true })
 	if !slices.Equal(got, []string{"e", "f"}) {
 		t.Fatalf("x.custom = %q, want [e f]", got)
+	}
+}
+
+// TestEverySlotKeepsItsValue fills every slot, past those the Event holds
+// in itself, overwrites some, and reads them all back by Key, Fields and
+// Len.
+func TestEverySlotKeepsItsValue(t *testing.T) {
+	var e Event
+	for k := numKeys - 1; ; k-- { // backwards: positions differ from Keys
+		e.SetKey(k, "v"+keyNames[k])
+		if k == 0 {
+			break
+		}
+	}
+	for k := Key(0); k < numKeys; k += 7 {
+		e.SetKey(k, "w"+keyNames[k])
+	}
+	want := func(k Key) string {
+		if k%7 == 0 {
+			return "w" + keyNames[k]
+		}
+		return "v" + keyNames[k]
+	}
+	for k := Key(0); k < numKeys; k++ {
+		if got := e.Key(k); got != want(k) {
+			t.Fatalf("Key(%s) = %q, want %q", keyNames[k], got, want(k))
+		}
+	}
+	k := Key(0)
+	e.Fields(func(name, value string) bool {
+		if name != keyNames[k] || value != want(k) {
+			t.Fatalf("field %d: %s=%q, want %s=%q", k, name, value, keyNames[k], want(k))
+		}
+		k++
+		return true
+	})
+	if e.Len() != int(numKeys) || k != numKeys {
+		t.Fatalf("Len %d, Fields visited %d; want %d", e.Len(), k, numKeys)
 	}
 }
