@@ -249,3 +249,23 @@ func openEmbedded(t *testing.T) *Embedded {
 	t.Cleanup(func() { e.Close() })
 	return e
 }
+
+// blocksAndCount returns how many blocks a query of member m1 over the
+// hour from base with filter f would read, and how many events it counts.
+func blocksAndCount(t *testing.T, e *Embedded, f Filter) (int, int64) {
+	t.Helper()
+	ctx := context.Background()
+	q := Query{Member: "m1", From: base, To: base.Add(time.Hour), Filters: []Filter{f}}
+	if err := q.Check(base, func(string) bool { return true }); err != nil {
+		t.Fatal(err)
+	}
+	refs, err := e.candidates(ctx, &q)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n, err := e.Count(ctx, &q)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return len(refs), n
+}

@@ -14,15 +14,22 @@ import (
 // nothing extra, values unique to each event (a hash, the event id) load
 // it; a fuller filter only prunes less, it never misses.
 //
-// Version 2 filters hash the value alone, so that a value the block
+// Version 3 filters hash the value alone, so that a value the block
 // writer stores once for several fields (process.executable and
 // winlog.event_data.Image) or repeats from the previous event is hashed
-// once; they end in a byte holding bloomVersion. Version 1 filters (no
-// such byte) hashed field name and value (fieldHash).
+// once; they end in a byte holding bloomVersion. Version 2 filters are
+// laid out alike but lack a field's value the writer stored as a
+// reference to the original line (a message that is the whole line), so
+// they answer only for event ids, which are never such references; the
+// byte marks each block, so a partition may hold both. Version 1 filters
+// (no such byte) hashed field name and value (fieldHash).
 const (
 	bloomBitsPerEvent = 48
 	bloomHashes       = 3
-	bloomVersion      = 2
+	bloomVersion      = 3
+	// bloomVersionPartial marks the filters written before the values
+	// stored as references to the original line went into them.
+	bloomVersionPartial = 2
 	// maxBloomValue skips long values (command lines): nobody looks for
 	// them by equality, and hashing them costs time.
 	maxBloomValue = 96
@@ -62,21 +69,24 @@ func (b *bloomBuilder) build(n int) []byte {
 
 // bloomKey is what an equality filter looks for in a block's filter.
 type bloomKey struct {
-	v1, v2 uint64 // the hash for version 1 and version 2 filters
-	noV1   bool   // version 1 filters do not hold it (event ids)
+	v1, v2 uint64 // the hash for version 1 filters and for later ones
+	id     bool   // an event id: version 1 filters lack it, version 2 filters hold it
 }
 
 func newBloomKey(field, value string) bloomKey {
-	return bloomKey{v1: fieldHash(field, value), v2: valueHash(value), noV1: field == event.FieldID}
+	return bloomKey{v1: fieldHash(field, value), v2: valueHash(value), id: field == event.FieldID}
 }
 
 // mayHave reports whether filter may hold k. An empty or malformed filter
 // may hold anything.
 func (k bloomKey) mayHave(filter []byte) bool {
+	versioned := len(filter)%8 == 1
 	switch {
-	case len(filter)%8 == 1 && filter[len(filter)-1] == bloomVersion:
+	case versioned && filter[len(filter)-1] == bloomVersion:
 		return bloomMayHave(filter[:len(filter)-1], k.v2)
-	case k.noV1:
+	case versioned && filter[len(filter)-1] == bloomVersionPartial:
+		return !k.id || bloomMayHave(filter[:len(filter)-1], k.v2)
+	case k.id:
 		return true
 	}
 	return bloomMayHave(filter, k.v1)

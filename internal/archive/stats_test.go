@@ -278,20 +278,8 @@ func TestStatsPruneBlocks(t *testing.T) {
 		{Eq, "only.in.last", "x", 1, 50},
 		{Lt, "only.in.last", "5", 0, 0},
 	} {
-		q := Query{Member: "m1", From: base, To: base.Add(time.Hour), Filters: []Filter{{Field: tc.field, Op: tc.op, Value: tc.value}}}
-		if err := q.Check(base, func(string) bool { return true }); err != nil {
-			t.Fatal(err)
-		}
-		refs, err := e.candidates(ctx, &q)
-		if err != nil {
-			t.Fatal(err)
-		}
-		n, err := e.Count(ctx, &q)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if len(refs) != tc.blocks || n != int64(tc.count) {
-			t.Errorf("%s %s %s: %d blocks, %d events; want %d blocks, %d events", tc.field, tc.op, tc.value, len(refs), n, tc.blocks, tc.count)
+		if blocks, n := blocksAndCount(t, e, Filter{Field: tc.field, Op: tc.op, Value: tc.value}); blocks != tc.blocks || n != int64(tc.count) {
+			t.Errorf("%s %s %s: %d blocks, %d events; want %d blocks, %d events", tc.field, tc.op, tc.value, blocks, n, tc.blocks, tc.count)
 		}
 	}
 	// A block of an older version: its statistics gone, it is read again.
