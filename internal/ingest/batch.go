@@ -18,6 +18,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/klauspost/compress/s2"
 	"github.com/nats-io/nats.go"
 
 	"github.com/xsoc/xsoc/internal/bus"
@@ -29,7 +30,16 @@ const (
 	hdrMember   = "Xsoc-Member"
 	hdrFormat   = "Xsoc-Format"
 	hdrReceived = "Xsoc-Received"
+	// hdrEncoding names the compression of the body; a message without it
+	// (written before compression was introduced) is plain lines.
+	hdrEncoding = "Xsoc-Encoding"
 )
+
+// encodingS2 marks a body compressed with S2 (klauspost/compress/s2,
+// block format). Batches are text and compress several-fold, which
+// shrinks everything JetStream does per byte: copies, checksums, file
+// writes and delivery to each consumer.
+const encodingS2 = "s2"
 
 // MaxLineBytes is the largest accepted input line (1 MiB).
 const MaxLineBytes = 1 << 20
@@ -68,7 +78,40 @@ func header(member string, f format.Format, received time.Time) nats.Header {
 	hdr.Set(hdrMember, member)
 	hdr.Set(hdrFormat, string(f))
 	hdr.Set(hdrReceived, strconv.FormatInt(received.UnixNano(), 10))
+	hdr.Set(hdrEncoding, encodingS2)
 	return hdr
+}
+
+// encodeBody compresses a run's lines into a new buffer: the bus may still
+// resend the message after Publish gave up on it, so the buffer is never
+// reused.
+func encodeBody(data []byte) []byte {
+	return s2.Encode(make([]byte, s2.MaxEncodedLen(len(data))), data)
+}
+
+// decodeBody returns the lines of a message body, decompressing it into a
+// fresh buffer if it is compressed: decoded events keep referring to their
+// line bytes, so the buffer must live as long as they do.
+func decodeBody(hdr nats.Header, data []byte) ([]byte, error) {
+	switch enc := hdr.Get(hdrEncoding); enc {
+	case "":
+		return data, nil
+	case encodingS2:
+		n, err := s2.DecodedLen(data)
+		if err != nil {
+			return nil, fmt.Errorf("ingest: batch: corrupt s2 body: %w", err)
+		}
+		if n > maxBatchBytes {
+			return nil, fmt.Errorf("ingest: batch: s2 body decodes to %d bytes, more than the %d a batch may hold", n, maxBatchBytes)
+		}
+		out, err := s2.Decode(make([]byte, n), data)
+		if err != nil {
+			return nil, fmt.Errorf("ingest: batch: corrupt s2 body: %w", err)
+		}
+		return out, nil
+	default:
+		return nil, fmt.Errorf("ingest: batch: unknown %s %q", hdrEncoding, enc)
+	}
 }
 
 // run is the body of one bus message: accepted lines, each ending in a
@@ -98,11 +141,15 @@ func runsOf(lines [][]byte) []run {
 }
 
 // DecodeBatch reads a batch from a bus message's header and body. The
-// lines alias data.
+// lines alias data, or a buffer of their own if the body is compressed.
 func DecodeBatch(hdr nats.Header, data []byte, seq uint64) (Batch, error) {
 	b := Batch{Member: hdr.Get(hdrMember), Seq: seq}
 	if b.Member == "" {
 		return b, errors.New("ingest: batch without member")
+	}
+	data, err := decodeBody(hdr, data)
+	if err != nil {
+		return b, err
 	}
 	f, err := format.ParseFormat(hdr.Get(hdrFormat))
 	if err != nil {
@@ -160,7 +207,7 @@ const maxPublishing = 16
 func (a *Acceptor) publish(ctx context.Context, member string, f format.Format, runs []run, msgID string) error {
 	received := a.now()
 	if len(runs) == 1 {
-		_, err := a.pub.Publish(ctx, Subject(member), header(member, f, received), runs[0].data, msgID)
+		_, err := a.pub.Publish(ctx, Subject(member), header(member, f, received), encodeBody(runs[0].data), msgID)
 		return err
 	}
 	pctx, cancel := context.WithCancel(ctx)
@@ -186,7 +233,7 @@ func (a *Acceptor) publish(ctx context.Context, member string, f format.Format, 
 				id = msgID + "/" + strconv.Itoa(i)
 			}
 			// Each message gets its own header: publishing with an id writes into it.
-			if _, err := a.pub.Publish(pctx, Subject(member), header(member, f, received), r.data, id); err != nil {
+			if _, err := a.pub.Publish(pctx, Subject(member), header(member, f, received), encodeBody(r.data), id); err != nil {
 				once.Do(func() { first = err; cancel() })
 			}
 		}()

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math/rand/v2"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -178,8 +179,16 @@ func TestHTTPIngestOversizeBodyIs413(t *testing.T) {
 func TestHTTPIngestFullBusIs503(t *testing.T) {
 	b := openBus(t, 32<<10)
 	h := NewHandler(NewAcceptor(b), func(*http.Request) (string, bool) { return "m1", true }, slog.Default(), Limits{})
-	line := `{"message":"` + strings.Repeat("x", 1000) + `"}` + "\n"
-	body := []byte(strings.Repeat(line, 10))
+	// Bodies are compressed on the bus: fill it with incompressible lines.
+	rnd := rand.New(rand.NewPCG(1, 2))
+	var body []byte
+	for range 10 {
+		body = append(body, `{"message":"`...)
+		for range 1000 {
+			body = append(body, 'a'+byte(rnd.IntN(26)))
+		}
+		body = append(body, "\"}\n"...)
+	}
 	var last *httptest.ResponseRecorder
 	for range 20 {
 		last = httptest.NewRecorder()
