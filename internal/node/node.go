@@ -331,7 +331,9 @@ func (n *Node) Run(ctx context.Context) error {
 	pctx, stopPipeline := context.WithCancel(context.Background())
 	defer stopPipeline()
 	host, _ := os.Hostname()
-	shared := pipeline.NewShared(n.Metrics) // when both paths run here, each batch is parsed once
+	// When both paths run here, each batch is parsed once; the archive
+	// follows detection unless this process reads only some partitions.
+	shared := pipeline.NewShared(n.Metrics, !n.Bus.Partitioned())
 	p := pipeline.New(pipeline.Config{
 		Bus: n.Bus, DB: n.DB, Events: n.Events, Detectors: n.detectors, Sink: n.sink,
 		Log: n.Log, Workers: n.Config.Workers, Registry: n.Metrics, Exclusive: n.Bus.Embedded(),

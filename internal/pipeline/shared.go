@@ -74,6 +74,15 @@ type Shared struct {
 	// maxWait bounds a wait for a parse under way (see maxWait).
 	maxWait time.Duration
 
+	// followStall, when positive, makes the archive path follow detection
+	// (see follow): it is how long the archive waits for detection to make
+	// progress before it parses a batch itself. advanced is closed, and
+	// replaced, whenever detection's high mark moves while followers > 0
+	// archive takes wait on it.
+	followStall time.Duration
+	advanced    chan struct{}
+	followers   int
+
 	counts  [numPaths][2]atomic.Int64 // batches parsed, reused
 	metrics [numPaths][2]prometheus.Counter
 }
@@ -90,6 +99,12 @@ const maxSharedLines = flushEvents
 // batch itself.
 const maxWait = 25 * time.Millisecond
 
+// followStall is how long the archive path, following detection, waits
+// for detection to take another batch before it parses the one in hand
+// itself: detection is stopped or stuck (a commit waiting on its store),
+// and the archive must not wait with it.
+const followStall = time.Second
+
 // A batch is left for the other path only when that path is near it: at
 // most aheadSlack stream sequences ahead (it takes batches in order, so
 // one farther ahead has had this one already; the slack covers its
@@ -104,8 +119,19 @@ const (
 // NewShared returns a Shared for the Pipeline and the Archiver of one
 // process (Config.Shared, ArchiverConfig.Shared). reg, when not nil,
 // receives a counter of the batches each path parsed and reused.
-func NewShared(reg *prometheus.Registry) *Shared {
+//
+// With follow set, the archive path lets detection parse first: the
+// archive takes a batch detection has not reached yet only once detection
+// reached it or made no progress for followStall. Set it when detection
+// reads the whole stream in this process (not a partitioned bus, where
+// this process's detection may read only some partitions): otherwise the
+// two paths drift apart whenever the node is busy — the archive, writing
+// in large groups, runs ahead, then behind — and both parse most batches.
+func NewShared(reg *prometheus.Registry, follow bool) *Shared {
 	s := newShared(maxSharedLines)
+	if follow {
+		s.followStall = followStall
+	}
 	if reg != nil {
 		vec := prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "xsoc_pipeline_parses_total",
@@ -214,6 +240,7 @@ func (s *Shared) leave(me path) {
 	var dropped []*parsed
 	if s.active[me] == 0 {
 		s.high[me] = 0
+		s.advance() // an archive take following detection stops waiting
 		for p := s.oldest; p != nil; p = p.next {
 			if p.owner != me {
 				dropped = append(dropped, p)
@@ -240,6 +267,11 @@ func (s *Shared) parse(me path, b ingest.Batch, share bool) *parsed {
 	}
 	s.mu.Lock()
 	s.high[me] = max(s.high[me], b.Seq)
+	if me == detectPath {
+		s.advance()
+	} else {
+		s.follow(b.Seq)
+	}
 	if p := s.left[b.Seq]; p != nil && p.owner != me && p.of(b) {
 		s.unlist(p) // the reference it held is now the caller's
 		s.mu.Unlock()
@@ -265,6 +297,55 @@ func (s *Shared) parse(me path, b ingest.Batch, share bool) *parsed {
 		p = s.newParsed(me, b, 1)
 	}
 	return s.fill(p, b)
+}
+
+// advance wakes the archive takes following detection (it took a batch,
+// or stopped); s.mu is held.
+func (s *Shared) advance() {
+	if s.followers > 0 && s.advanced != nil {
+		close(s.advanced)
+		s.advanced = nil
+	}
+}
+
+// follow holds an archive take of batch seq, with s.mu held (it is
+// released while waiting), until detection, running, has taken seq or a
+// later batch — then its parse is there to take — or has taken nothing
+// for followStall. Detection never waits for the archive; the archive
+// waits only for detection's progress, which it would otherwise compete
+// with for the same cores by parsing the batch a second time.
+func (s *Shared) follow(seq uint64) {
+	if s.followStall <= 0 {
+		return
+	}
+	var timer *time.Timer
+	for s.active[detectPath] > 0 && s.high[detectPath] < seq {
+		if s.advanced == nil {
+			s.advanced = make(chan struct{})
+		}
+		ch := s.advanced
+		s.followers++
+		s.mu.Unlock()
+		if timer == nil {
+			timer = time.NewTimer(s.followStall)
+		} else {
+			timer.Reset(s.followStall)
+		}
+		stalled := false
+		select {
+		case <-ch:
+		case <-timer.C:
+			stalled = true
+		}
+		s.mu.Lock()
+		s.followers--
+		if stalled {
+			return
+		}
+	}
+	if timer != nil {
+		timer.Stop()
+	}
 }
 
 // wanted reports whether a parse of b by path me is worth leaving for the

@@ -396,3 +396,58 @@ func (readsAll) Detect(ev *event.Event, out []alert.Alert) []alert.Alert {
 	}
 	return out
 }
+
+// TestSharedArchiveFollowsDetection: with follow set, an archive take of a
+// batch detection has not reached waits for detection to parse it and
+// takes that parse; detection stopping, or taking nothing for
+// followStall, ends the wait and the archive parses the batch itself.
+func TestSharedArchiveFollowsDetection(t *testing.T) {
+	s := newShared(maxSharedLines)
+	s.maxWait = time.Hour
+	s.followStall = time.Hour
+	s.join(detectPath)
+	s.join(archivePath)
+
+	b := testBatch(1, 10)
+	got := make(chan *parsed)
+	go func() { got <- s.parse(archivePath, b, true) }()
+	select {
+	case p := <-got:
+		p.release()
+		t.Fatalf("the archive took batch 1 before detection did (%v)", s)
+	case <-time.After(20 * time.Millisecond):
+	}
+	d := s.parse(detectPath, b, true)
+	a := <-got
+	checkParsed(t, "archive", b, a)
+	if a != d || s.counts[detectPath][0].Load() != 1 || s.counts[archivePath][1].Load() != 1 {
+		t.Errorf("%v: want the archive to take detection's parse", s)
+	}
+	a.release()
+	d.release()
+
+	// Detection stops: the archive, waiting, parses for itself.
+	b2 := testBatch(2, 10)
+	go func() { got <- s.parse(archivePath, b2, true) }()
+	time.Sleep(10 * time.Millisecond)
+	s.leave(detectPath)
+	a = <-got
+	checkParsed(t, "archive", b2, a)
+	a.release()
+	if s.counts[archivePath][0].Load() != 1 {
+		t.Errorf("%v: want the archive to parse batch 2 itself", s)
+	}
+
+	// Detection runs but takes nothing: the wait ends after followStall.
+	s.join(detectPath)
+	s.mu.Lock()
+	s.followStall = 5 * time.Millisecond
+	s.mu.Unlock()
+	b3 := testBatch(3, 10)
+	a = s.parse(archivePath, b3, true)
+	checkParsed(t, "archive", b3, a)
+	a.release()
+	if s.counts[archivePath][0].Load() != 2 || s.followers != 0 {
+		t.Errorf("%v, %d followers: want the archive to parse batch 3 itself", s, s.followers)
+	}
+}
