@@ -57,6 +57,11 @@ type Config struct {
 	// means the OS has the data; survives kill -9, not a power cut) or
 	// "always" (fsync before every ack; survives a power cut).
 	Sync string `yaml:"sync"`
+	// IngestCompression is how accepted batches are stored on the bus:
+	// "s2" (compressed) or "none". Empty: s2 on the embedded bus, none on
+	// an external NATS, where workers of an xsoc version before
+	// compression may read the same stream; set s2 once all run this one.
+	IngestCompression string `yaml:"ingest_compression"`
 	// IngestMaxBytes bounds un-processed input on the bus; when it is full
 	// ingest answers 503 with Retry-After.
 	IngestMaxBytes int64 `yaml:"ingest_max_bytes"`
@@ -268,6 +273,11 @@ func (c *Config) Validate() error {
 	}
 	if c.DataDir == "" {
 		return errors.New("config: data_dir is required")
+	}
+	switch c.IngestCompression {
+	case "", "s2", "none":
+	default:
+		return fmt.Errorf("config: ingest_compression must be \"s2\" or \"none\", not %q", c.IngestCompression)
 	}
 	if (c.TLSCert == "") != (c.TLSKey == "") {
 		return errors.New("config: tls_cert and tls_key go together")

@@ -72,13 +72,16 @@ type Batch struct {
 // Subject returns the bus subject of a member's input.
 func Subject(member string) string { return bus.IngestSubject + "." + member }
 
-// header returns the message header of a batch.
-func header(member string, f format.Format, received time.Time) nats.Header {
+// header returns the message header of a batch, marking its body S2
+// compressed when compressed is set.
+func header(member string, f format.Format, received time.Time, compressed bool) nats.Header {
 	hdr := nats.Header{}
 	hdr.Set(hdrMember, member)
 	hdr.Set(hdrFormat, string(f))
 	hdr.Set(hdrReceived, strconv.FormatInt(received.UnixNano(), 10))
-	hdr.Set(hdrEncoding, encodingS2)
+	if compressed {
+		hdr.Set(hdrEncoding, encodingS2)
+	}
 	return hdr
 }
 
@@ -87,6 +90,14 @@ func header(member string, f format.Format, received time.Time) nats.Header {
 // reused.
 func encodeBody(data []byte) []byte {
 	return s2.Encode(make([]byte, s2.MaxEncodedLen(len(data))), data)
+}
+
+// body returns what the Acceptor publishes for a run's lines.
+func (a *Acceptor) body(data []byte) []byte {
+	if a.plain {
+		return data
+	}
+	return encodeBody(data)
 }
 
 // decodeBody returns the lines of a message body, decompressing it into a
@@ -178,12 +189,21 @@ func DecodeBatch(hdr nats.Header, data []byte, seq uint64) (Batch, error) {
 type Acceptor struct {
 	pub Publisher
 	now func() time.Time
+	// plain publishes bodies uncompressed (see PublishPlain).
+	plain bool
 }
 
-// NewAcceptor returns an Acceptor publishing to pub.
+// NewAcceptor returns an Acceptor publishing to pub, with bodies S2
+// compressed.
 func NewAcceptor(pub Publisher) *Acceptor {
 	return &Acceptor{pub: pub, now: time.Now}
 }
+
+// PublishPlain makes a publish bodies uncompressed, as xsoc versions
+// before compression did, so that workers of such a version reading the
+// same stream can still decode them: a message they cannot decode they
+// would drop. Set it before the first Accept.
+func (a *Acceptor) PublishPlain() { a.plain = true }
 
 // Accept makes lines durable as one or more batches and returns once all
 // are stored. msgID, if not empty, makes the call idempotent: a retry with
@@ -207,7 +227,7 @@ const maxPublishing = 16
 func (a *Acceptor) publish(ctx context.Context, member string, f format.Format, runs []run, msgID string) error {
 	received := a.now()
 	if len(runs) == 1 {
-		_, err := a.pub.Publish(ctx, Subject(member), header(member, f, received), encodeBody(runs[0].data), msgID)
+		_, err := a.pub.Publish(ctx, Subject(member), header(member, f, received, !a.plain), a.body(runs[0].data), msgID)
 		return err
 	}
 	pctx, cancel := context.WithCancel(ctx)
@@ -233,7 +253,7 @@ func (a *Acceptor) publish(ctx context.Context, member string, f format.Format, 
 				id = msgID + "/" + strconv.Itoa(i)
 			}
 			// Each message gets its own header: publishing with an id writes into it.
-			if _, err := a.pub.Publish(pctx, Subject(member), header(member, f, received), encodeBody(r.data), id); err != nil {
+			if _, err := a.pub.Publish(pctx, Subject(member), header(member, f, received, !a.plain), a.body(r.data), id); err != nil {
 				once.Do(func() { first = err; cancel() })
 			}
 		}()

@@ -67,9 +67,26 @@ func TestBatchRoundTripCompressed(t *testing.T) {
 
 // plainHeader is the header of a batch written before compression.
 func plainHeader() nats.Header {
-	hdr := header("m1", format.Syslog, time.Unix(0, 1709633647000000000))
-	hdr.Del(hdrEncoding)
-	return hdr
+	return header("m1", format.Syslog, time.Unix(0, 1709633647000000000), false)
+}
+
+// TestAcceptorPublishPlain: an Acceptor told to publish plain bodies
+// writes what an xsoc before compression wrote and reads: no encoding
+// header, the lines as they came.
+func TestAcceptorPublishPlain(t *testing.T) {
+	lines := [][]byte{[]byte(sysmonLine(1)), []byte(sysmonLine(2))}
+	rec := &recorder{}
+	a := NewAcceptor(rec)
+	a.PublishPlain()
+	if err := a.Accept(context.Background(), "m1", format.ECS, lines, ""); err != nil {
+		t.Fatal(err)
+	}
+	if len(rec.data) != 1 || rec.hdrs[0].Get(hdrEncoding) != "" {
+		t.Fatalf("%d messages, encoding %q: want one, plain", len(rec.data), rec.hdrs[0].Get(hdrEncoding))
+	}
+	if want := append(bytes.Join(lines, []byte{'\n'}), '\n'); !bytes.Equal(rec.data[0], want) {
+		t.Fatalf("body %q, want the lines as they came", rec.data[0])
+	}
 }
 
 func TestDecodeBatchUncompressed(t *testing.T) {
@@ -86,14 +103,14 @@ func TestDecodeBatchUncompressed(t *testing.T) {
 }
 
 func TestDecodeBatchRefuses(t *testing.T) {
-	s2hdr := header("m1", format.ECS, time.Unix(1, 0))
+	s2hdr := header("m1", format.ECS, time.Unix(1, 0), true)
 	good := s2.Encode(nil, []byte("{\"a\":1}\n{\"b\":2}\n"))
 	// The block format has no checksum (JetStream's store has its own), so
 	// corruption is caught where it breaks the structure: here the
 	// decoded length no longer matches the blocks.
 	corrupt := bytes.Clone(good)
 	corrupt[0]++
-	unknown := header("m1", format.ECS, time.Unix(1, 0))
+	unknown := header("m1", format.ECS, time.Unix(1, 0), true)
 	unknown.Set(hdrEncoding, "zstd")
 	tests := []struct {
 		name string
@@ -121,7 +138,7 @@ func TestDecodeBatchRefuses(t *testing.T) {
 
 func TestDecodeBatchOversizeReal(t *testing.T) {
 	body := s2.Encode(nil, bytes.Repeat([]byte("x\n"), maxBatchBytes/2+1))
-	_, err := DecodeBatch(header("m1", format.ECS, time.Unix(1, 0)), body, 1)
+	_, err := DecodeBatch(header("m1", format.ECS, time.Unix(1, 0), true), body, 1)
 	if err == nil || !strings.Contains(err.Error(), "more than") {
 		t.Fatalf("err %v, want oversize refused", err)
 	}

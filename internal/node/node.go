@@ -174,6 +174,9 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger) (*Node, erro
 		return nil, err
 	}
 	n.Acceptor = ingest.NewAcceptor(n.Bus)
+	if cfg.IngestCompression == "none" || (cfg.IngestCompression == "" && !n.Bus.Embedded()) {
+		n.Acceptor.PublishPlain()
+	}
 	for _, sc := range cfg.Syslog {
 		if !n.serves(config.RoleAPI) {
 			break // input comes in through the API's process
