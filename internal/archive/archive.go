@@ -22,6 +22,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"slices"
 	"sync"
 	"time"
 
@@ -80,10 +81,10 @@ type Archive struct {
 
 	mu     sync.Mutex
 	recent *window
-	// Reused by Write: the hashes of the ids it stores, and those seen in
-	// the call so far.
+	// Reused by Write: the hashes of the ids it stores, inserted into
+	// recent as they are checked (which also drops an id repeated within
+	// the call) and removed again if the engine fails.
 	keys []idHash
-	seen map[idHash]struct{}
 }
 
 // recentIDs is how many event ids per member the dedup window holds.
@@ -99,7 +100,7 @@ func New(ctx context.Context, engine Engine) (*Archive, error) {
 	for member, ids := range recent {
 		m := a.recent.member(member)
 		for i := len(ids) - 1; i >= 0; i-- {
-			a.recent.add(a.recent.hash(m, ids[i]))
+			a.recent.insert(a.recent.hash(m, ids[i]))
 		}
 	}
 	return a, nil
@@ -113,10 +114,6 @@ func (a *Archive) Write(ctx context.Context, batches []Batch) error {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	fresh := make([]Batch, len(batches))
-	if a.seen == nil {
-		a.seen = map[idHash]struct{}{}
-	}
-	clear(a.seen)
 	a.keys = a.keys[:0]
 	for i, b := range batches {
 		fresh[i] = b
@@ -124,10 +121,9 @@ func (a *Archive) Write(ctx context.Context, batches []Batch) error {
 		m := a.recent.member(b.Member)
 		for j, ev := range b.Events {
 			k := a.recent.hash(m, ev.ID)
-			if _, dup := a.seen[k]; dup || a.recent.has(k) {
+			if !a.recent.insert(k) {
 				continue
 			}
-			a.seen[k] = struct{}{}
 			a.keys = append(a.keys, k)
 			if len(fresh[i].Events) == j { // nothing dropped so far: no copy
 				fresh[i].Events = b.Events[: j+1 : j+1] // appending copies
@@ -137,10 +133,14 @@ func (a *Archive) Write(ctx context.Context, batches []Batch) error {
 		}
 	}
 	if err := a.engine.Write(ctx, fresh); err != nil {
+		// Nothing was stored: a retry must find these ids fresh. (Had
+		// the call turned the window over, the oldest generation stays
+		// forgotten: the window only ever forgets early, never reports
+		// an id it was not given.)
+		for _, k := range slices.Backward(a.keys) {
+			a.recent.remove(k)
+		}
 		return err
-	}
-	for _, k := range a.keys {
-		a.recent.add(k)
 	}
 	return nil
 }
