@@ -137,30 +137,45 @@ type run struct {
 func runsOf(lines [][]byte) []run {
 	var runs []run
 	for _, c := range chunk(lines) {
-		size := 0
-		for _, l := range c {
-			size += len(l) + 1
-		}
-		data := make([]byte, 0, size)
-		for _, l := range c {
-			data = append(data, l...)
-			data = append(data, '\n')
-		}
-		runs = append(runs, run{data: data, lines: len(c)})
+		runs = append(runs, run{data: joinLines(c), lines: len(c)})
 	}
 	return runs
+}
+
+// joinLines copies lines into one buffer, each ending in a newline.
+func joinLines(lines [][]byte) []byte {
+	size := 0
+	for _, l := range lines {
+		size += len(l) + 1
+	}
+	data := make([]byte, 0, size)
+	for _, l := range lines {
+		data = append(data, l...)
+		data = append(data, '\n')
+	}
+	return data
 }
 
 // DecodeBatch reads a batch from a bus message's header and body. The
 // lines alias data, or a buffer of their own if the body is compressed.
 func DecodeBatch(hdr nats.Header, data []byte, seq uint64) (Batch, error) {
+	b, err := DecodeHeader(hdr, seq)
+	if err != nil {
+		return b, err
+	}
+	b.Lines, err = DecodeLines(hdr, data)
+	return b, err
+}
+
+// DecodeHeader reads a batch from a bus message's header only: its
+// member, format and time of receipt, with Lines left nil. A reader that
+// finds the batch already parsed (in one process, detection and the
+// archive share their parses) needs nothing more, and saves decompressing
+// and splitting the body; DecodeLines reads the lines when it must parse.
+func DecodeHeader(hdr nats.Header, seq uint64) (Batch, error) {
 	b := Batch{Member: hdr.Get(hdrMember), Seq: seq}
 	if b.Member == "" {
 		return b, errors.New("ingest: batch without member")
-	}
-	data, err := decodeBody(hdr, data)
-	if err != nil {
-		return b, err
 	}
 	f, err := format.ParseFormat(hdr.Get(hdrFormat))
 	if err != nil {
@@ -172,17 +187,35 @@ func DecodeBatch(hdr nats.Header, data []byte, seq uint64) (Batch, error) {
 		return b, fmt.Errorf("ingest: batch: bad %s header: %w", hdrReceived, err)
 	}
 	b.Received = time.Unix(0, ns).UTC()
-	b.Lines = make([][]byte, 0, bytes.Count(data, []byte{'\n'}))
+	return b, nil
+}
+
+// DecodeLines reads the lines of a batch from a bus message's body, as
+// its header (DecodeHeader) describes it. The lines alias data, or a
+// buffer of their own if the body is compressed.
+func DecodeLines(hdr nats.Header, data []byte) ([][]byte, error) {
+	data, err := decodeBody(hdr, data)
+	if err != nil {
+		return nil, err
+	}
+	lines := make([][]byte, 0, bytes.Count(data, []byte{'\n'}))
 	for len(data) > 0 {
 		i := bytes.IndexByte(data, '\n')
 		if i < 0 {
-			b.Lines = append(b.Lines, data)
+			lines = append(lines, data)
 			break
 		}
-		b.Lines = append(b.Lines, data[:i])
+		lines = append(lines, data[:i])
 		data = data[i+1:]
 	}
-	return b, nil
+	return lines, nil
+}
+
+// EncodeBatch returns the header and the body the Acceptor publishes for
+// b's lines (S2 compressed), for tools and tests that make bus messages
+// without a bus.
+func EncodeBatch(b Batch) (nats.Header, []byte) {
+	return header(b.Member, b.Format, b.Received, true), encodeBody(joinLines(b.Lines))
 }
 
 // Acceptor publishes batches of lines. It is safe for concurrent use.

@@ -143,3 +143,40 @@ func TestDecodeBatchOversizeReal(t *testing.T) {
 		t.Fatalf("err %v, want oversize refused", err)
 	}
 }
+
+// TestDecodeHeaderLeavesTheBody: DecodeHeader reads a batch's header
+// without touching its body — a corrupt body decodes, with no lines — and
+// DecodeLines then reads the lines, or refuses the body, as DecodeBatch
+// does.
+func TestDecodeHeaderLeavesTheBody(t *testing.T) {
+	want := Batch{Member: "m1", Format: format.ECS, Received: time.Unix(7, 8).UTC(), Seq: 5,
+		Lines: [][]byte{[]byte(`{"a":1}`), []byte(`{"b":2}`)}}
+	hdr, body := EncodeBatch(want)
+	corrupt := bytes.Clone(body)
+	corrupt[0]++
+	b, err := DecodeHeader(hdr, 5)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b.Member != want.Member || b.Format != want.Format || !b.Received.Equal(want.Received) || b.Seq != 5 || b.Lines != nil {
+		t.Fatalf("header decoded as %+v", b)
+	}
+	if _, err := DecodeLines(hdr, corrupt); err == nil || !strings.Contains(err.Error(), "corrupt s2 body") {
+		t.Fatalf("corrupt body: err %v", err)
+	}
+	lines, err := DecodeLines(hdr, body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := string(bytes.Join(lines, []byte("|"))); got != `{"a":1}|{"b":2}` {
+		t.Fatalf("lines %q", got)
+	}
+	if _, err := DecodeHeader(nats.Header{}, 1); err == nil {
+		t.Error("a header without member decoded")
+	}
+	bad := header("m1", format.ECS, time.Unix(1, 0), true)
+	bad.Set(hdrReceived, "yesterday")
+	if _, err := DecodeHeader(bad, 1); err == nil {
+		t.Error("a header with a bad time of receipt decoded")
+	}
+}

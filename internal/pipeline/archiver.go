@@ -13,7 +13,6 @@ import (
 
 	"github.com/xsoc/xsoc/internal/archive"
 	"github.com/xsoc/xsoc/internal/bus"
-	"github.com/xsoc/xsoc/internal/ingest"
 )
 
 // ArchiverConfig wires an Archiver.
@@ -117,22 +116,31 @@ func (a *Archiver) take(m jetstream.Msg, epoch int64) *archived {
 		m.Term()
 		return nil
 	}
-	b, err := ingest.DecodeBatch(m.Headers(), m.Data(), meta.Sequence.Stream)
+	in, err := busInput(m.Headers(), m.Data(), meta.Sequence.Stream)
+	var w *archived
+	if err == nil {
+		w, err = a.prepare(in, epoch)
+	}
 	if err != nil {
 		m.Term() // detection logs it
 		return nil
 	}
-	w := a.prepare(b, epoch)
 	w.msg = m
 	return w
 }
 
-// prepare normalises batch b, or takes detection's normalised events.
-// The archive gets a slice of its own: it only reads the events.
-func (a *Archiver) prepare(b ingest.Batch, epoch int64) *archived {
-	pb := a.shared.parse(archivePath, b, true)
+// prepare normalises the batch of in, or takes detection's normalised
+// events (and then never decodes the batch's lines). The archive gets a
+// slice of its own: it only reads the events. An error is one decoding
+// the lines.
+func (a *Archiver) prepare(in *input, epoch int64) (*archived, error) {
+	pb, err := a.shared.parse(archivePath, in, true)
+	if err != nil {
+		return nil, err
+	}
+	b := &in.batch
 	return &archived{recv: b.Received, parsed: pb, batch: archive.Batch{
-		Stream: epoch, Seq: b.Seq, Member: b.Member, Events: slices.Clone(pb.events)}}
+		Stream: epoch, Seq: b.Seq, Member: b.Member, Events: slices.Clone(pb.events)}}, nil
 }
 
 // writeLoop gathers ready batches and writes them to the archive.

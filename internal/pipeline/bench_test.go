@@ -13,6 +13,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go"
+
 	"github.com/xsoc/xsoc/internal/detect"
 	"github.com/xsoc/xsoc/internal/detect/ioc"
 	"github.com/xsoc/xsoc/internal/detect/ml"
@@ -105,7 +107,10 @@ func BenchmarkDetectionPath(b *testing.B) {
 			for b.Loop() {
 				seq++
 				lines := batches[seq%uint64(len(batches))]
-				w := p.prepare(ingest.Batch{Member: "m1", Format: format.Auto, Received: time.Now(), Seq: seq, Lines: lines}, false)
+				w, err := p.prepare(decodedInput(ingest.Batch{Member: "m1", Format: format.Auto, Received: time.Now(), Seq: seq, Lines: lines}), false)
+				if err != nil {
+					b.Fatal(err)
+				}
 				events += len(w.events)
 				alerts += len(w.alerts)
 				p.release(w)
@@ -126,7 +131,15 @@ func BenchmarkDetectionPath(b *testing.B) {
 // events through a Shared (shared). cpu-ns/event is the process's CPU
 // time per event, both paths together.
 func BenchmarkBothPaths(b *testing.B) {
-	batches := sysmonBatches(500, 16)
+	type message struct {
+		hdr  nats.Header
+		body []byte
+	}
+	var msgs []message
+	for _, lines := range sysmonBatches(500, 16) {
+		hdr, body := ingest.EncodeBatch(ingest.Batch{Member: "m1", Format: format.Auto, Received: time.Now(), Lines: lines})
+		msgs = append(msgs, message{hdr, body})
+	}
 	for _, share := range []bool{false, true} {
 		name := "separate"
 		if share {
@@ -146,9 +159,25 @@ func BenchmarkBothPaths(b *testing.B) {
 			cpu0 := processCPU()
 			for b.Loop() {
 				seq++
-				batch := ingest.Batch{Member: "m1", Format: format.Auto, Received: time.Now(), Seq: seq, Lines: batches[seq%uint64(len(batches))]}
-				w := p.prepare(batch, true)
-				aw := a.prepare(batch, 1)
+				m := msgs[seq%uint64(len(msgs))]
+				// Each path takes the message as its take does: header
+				// first, lines only when it parses.
+				din, err := busInput(m.hdr, m.body, seq)
+				if err != nil {
+					b.Fatal(err)
+				}
+				w, err := p.prepare(din, true)
+				if err != nil {
+					b.Fatal(err)
+				}
+				ain, err := busInput(m.hdr, m.body, seq)
+				if err != nil {
+					b.Fatal(err)
+				}
+				aw, err := a.prepare(ain, 1)
+				if err != nil {
+					b.Fatal(err)
+				}
 				if len(aw.batch.Events) != len(w.events) {
 					b.Fatalf("archive got %d events, detection %d", len(aw.batch.Events), len(w.events))
 				}

@@ -313,7 +313,12 @@ func (p *Pipeline) take(m jetstream.Msg) *work {
 		m.Term()
 		return nil
 	}
-	b, err := ingest.DecodeBatch(m.Headers(), m.Data(), meta.Sequence.Stream)
+	in, err := busInput(m.Headers(), m.Data(), meta.Sequence.Stream)
+	var w *work
+	if err == nil {
+		p.metrics.stage(StageQueued, taken.Sub(in.batch.Received))
+		w, err = p.prepare(in, true)
+	}
 	if err != nil {
 		// A batch the acceptor could not have written: keep it out of the
 		// way, loudly.
@@ -321,8 +326,6 @@ func (p *Pipeline) take(m jetstream.Msg) *work {
 		m.Term()
 		return nil
 	}
-	p.metrics.stage(StageQueued, taken.Sub(b.Received))
-	w := p.prepare(b, true)
 	w.msg = m
 	w.prepared = time.Now()
 	p.metrics.stage(StagePrepare, w.prepared.Sub(taken))
@@ -427,30 +430,38 @@ const ackTimeout = 5 * time.Second
 // raises its alerts. It is exported for tools and tests that feed batches
 // without the bus.
 func (p *Pipeline) Process(ctx context.Context, b ingest.Batch) error {
-	w := p.prepare(b, false)
+	w, err := p.prepare(decodedInput(b), false)
+	if err != nil {
+		return err
+	}
 	defer p.release(w)
 	return p.commit(ctx, []*work{w})
 }
 
-// prepare normalises every line of b — or takes the archive path's
-// normalised events, with share set — and runs the detectors,
-// detect.BatchSize events at a time. It runs on several workers at once.
-func (p *Pipeline) prepare(b ingest.Batch, share bool) *work {
-	pb := p.shared.parse(detectPath, b, share)
-	w := &work{batch: b, parsed: pb, events: pb.events}
+// prepare normalises every line of the batch of in — or takes the
+// archive path's normalised events, with share set — and runs the
+// detectors, detect.BatchSize events at a time. It runs on several
+// workers at once. An error is one decoding the batch's lines.
+func (p *Pipeline) prepare(in *input, share bool) (*work, error) {
+	pb, err := p.shared.parse(detectPath, in, share)
+	if err != nil {
+		return nil, err
+	}
+	b := &in.batch
+	w := &work{batch: *b, parsed: pb, events: pb.events}
 	if len(pb.rejects) > 0 {
 		at := time.Now().UTC()
 		for _, r := range pb.rejects {
 			w.rejects = append(w.rejects, eventlog.Reject{
 				Member: b.Member, At: at, Batch: b.Seq, Line: r.line + 1,
-				Reason: r.reason, Sample: sample(b.Lines[r.line]),
+				Reason: r.reason, Sample: r.sample,
 			})
 		}
 	}
 	for i := 0; i < len(w.events); i += detect.BatchSize {
 		p.detect(w, w.events[i:min(i+detect.BatchSize, len(w.events))])
 	}
-	return w
+	return w, nil
 }
 
 // detect runs every detector over evs, appending to w's alerts.

@@ -1,11 +1,13 @@
 package pipeline
 
 import (
+	"bytes"
 	"fmt"
 	"sync"
 	"sync/atomic"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/xsoc/xsoc/internal/event"
@@ -171,12 +173,15 @@ type parsed struct {
 	done chan struct{}
 
 	// What identifies the batch: its stream sequence, and what guards
-	// against a recreated stream numbering another batch the same.
+	// against a recreated stream numbering another batch the same — its
+	// header and its message body, as it came off the bus (compressed):
+	// known before decoding it, which a path taking this parse never does.
 	seq      uint64
 	member   string
 	received time.Time
 	format   format.Format
-	nlines   int
+	body     []byte
+	nlines   int  // the lines it holds, for maxLines
 	owner    path // the path that parses it
 
 	// prev and next link the batches left for the other path, oldest
@@ -185,16 +190,61 @@ type parsed struct {
 	listed     bool
 }
 
-// rejected is a line that could not be normalised, by index, and why.
+// rejected is a line that could not be normalised, by index, why, and
+// its sample (see sample): a path taking this parse has not decoded the
+// lines.
 type rejected struct {
 	line   int
 	reason string
+	sample string
 }
 
-// of reports whether p is batch b.
-func (p *parsed) of(b ingest.Batch) bool {
+// of reports whether p is the batch of in.
+func (p *parsed) of(in *input) bool {
+	b := &in.batch
 	return p.seq == b.Seq && p.member == b.Member && p.received.Equal(b.Received) &&
-		p.format == b.Format && p.nlines == len(b.Lines)
+		p.format == b.Format && bytes.Equal(p.body, in.body)
+}
+
+// input is a batch as a path takes it off the bus: its header decoded,
+// its body (lines) only once the path has to parse it — not when it takes
+// the other path's parse.
+type input struct {
+	batch ingest.Batch // Lines nil until decoded
+	hdr   nats.Header
+	// body is the message body; with the header, what identifies the
+	// batch to the other path.
+	body    []byte
+	decoded bool
+}
+
+// busInput returns the input of a bus message of stream sequence seq,
+// its header decoded; an error means the message is no batch.
+func busInput(hdr nats.Header, body []byte, seq uint64) (*input, error) {
+	b, err := ingest.DecodeHeader(hdr, seq)
+	if err != nil {
+		return nil, err
+	}
+	return &input{batch: b, hdr: hdr, body: body}, nil
+}
+
+// decodedInput returns the input of a batch fed without the bus, lines
+// and all. It cannot be shared: it has no body to tell it by.
+func decodedInput(b ingest.Batch) *input {
+	return &input{batch: b, decoded: true}
+}
+
+// decode reads the lines of in's body, once.
+func (in *input) decode() error {
+	if in.decoded {
+		return nil
+	}
+	lines, err := ingest.DecodeLines(in.hdr, in.body)
+	if err != nil {
+		return err
+	}
+	in.batch.Lines, in.decoded = lines, true
+	return nil
 }
 
 // release drops a reference; the last one returns the events to the pool.
@@ -256,36 +306,51 @@ func (s *Shared) leave(me path) {
 	}
 }
 
-// parse returns batch b parsed, holding a reference the caller releases.
-// With share set, path me takes the other path's parse of b when there
-// is one, and otherwise leaves its own for the other path when that is
-// running and near b; without, it parses b for itself only (a batch fed
-// without the bus).
-func (s *Shared) parse(me path, b ingest.Batch, share bool) *parsed {
+// parse returns the batch of in parsed, holding a reference the caller
+// releases, or the error decoding its lines. With share set, path me
+// takes the other path's parse of the batch when there is one — and then
+// never decodes its lines — and otherwise leaves its own for the other
+// path when that is running and near it; without, it parses the batch
+// for itself only (a batch fed without the bus).
+func (s *Shared) parse(me path, in *input, share bool) (*parsed, error) {
 	if !share {
-		return s.fill(s.newParsed(me, b, 1), b)
+		return s.parseAlone(me, in)
 	}
+	seq := in.batch.Seq
 	s.mu.Lock()
-	s.high[me] = max(s.high[me], b.Seq)
-	if me == detectPath {
-		s.advance()
-	} else {
-		s.follow(b.Seq)
+	if me == archivePath {
+		s.follow(seq)
 	}
-	if p := s.left[b.Seq]; p != nil && p.owner != me && p.of(b) {
-		s.unlist(p) // the reference it held is now the caller's
-		s.mu.Unlock()
-		if p.wait(s.maxWait) {
-			s.count(me, 1)
-			return p
+	for {
+		if p := s.left[seq]; p != nil && p.owner != me && p.of(in) {
+			s.took(me, seq)
+			s.unlist(p) // the reference it held is now the caller's
+			s.mu.Unlock()
+			if p.wait(s.maxWait) {
+				s.count(me, 1)
+				return p, nil
+			}
+			p.release()
+			return s.parseAlone(me, in)
 		}
-		p.release()
-		return s.fill(s.newParsed(me, b, 1), b)
+		if in.decoded {
+			break
+		}
+		// Not under the lock; the other path may leave its parse
+		// meanwhile: look again.
+		s.mu.Unlock()
+		if err := in.decode(); err != nil {
+			return nil, err
+		}
+		s.mu.Lock()
 	}
-	ok, dropped := s.wanted(me, b)
+	// Only now that its parse can be left does detection's mark move: an
+	// archive take following it looks for that parse once it has.
+	s.took(me, seq)
+	ok, dropped := s.wanted(me, &in.batch)
 	var p *parsed
 	if ok {
-		p = s.newParsed(me, b, 2) // the caller's reference and the other path's
+		p = s.newParsed(me, in, 2) // the caller's reference and the other path's
 		p.done = make(chan struct{})
 		s.list(p)
 	}
@@ -294,9 +359,25 @@ func (s *Shared) parse(me path, b ingest.Batch, share bool) *parsed {
 		d.release()
 	}
 	if p == nil {
-		p = s.newParsed(me, b, 1)
+		p = s.newParsed(me, in, 1)
 	}
-	return s.fill(p, b)
+	return s.fill(p, &in.batch), nil
+}
+
+// parseAlone decodes and parses the batch of in for path me only.
+func (s *Shared) parseAlone(me path, in *input) (*parsed, error) {
+	if err := in.decode(); err != nil {
+		return nil, err
+	}
+	return s.fill(s.newParsed(me, in, 1), &in.batch), nil
+}
+
+// took records that path me took batch seq, with s.mu held.
+func (s *Shared) took(me path, seq uint64) {
+	s.high[me] = max(s.high[me], seq)
+	if me == detectPath {
+		s.advance()
+	}
 }
 
 // advance wakes the archive takes following detection (it took a batch,
@@ -352,7 +433,7 @@ func (s *Shared) follow(seq uint64) {
 // other path: it runs, is near b, nothing of that number is left already,
 // and b fits, once what the other path has passed is dropped. It returns
 // the batches it dropped, for the caller to release.
-func (s *Shared) wanted(me path, b ingest.Batch) (bool, []*parsed) {
+func (s *Shared) wanted(me path, b *ingest.Batch) (bool, []*parsed) {
 	o := me.other()
 	if s.active[o] == 0 || s.left[b.Seq] != nil || len(b.Lines) > s.maxLines {
 		return false, nil
@@ -377,17 +458,18 @@ func (s *Shared) passed(p *parsed) bool {
 	return s.high[p.owner.other()] > p.seq+aheadSlack
 }
 
-// newParsed returns an empty parsed batch b for path me with refs
-// references.
-func (s *Shared) newParsed(me path, b ingest.Batch, refs int32) *parsed {
+// newParsed returns an empty parsed batch of in, decoded, for path me
+// with refs references.
+func (s *Shared) newParsed(me path, in *input, refs int32) *parsed {
+	b := &in.batch
 	p := &parsed{pool: &s.events, seq: b.Seq, member: b.Member, received: b.Received,
-		format: b.Format, nlines: len(b.Lines), owner: me}
+		format: b.Format, body: in.body, nlines: len(b.Lines), owner: me}
 	p.refs.Store(refs)
 	return p
 }
 
 // fill normalises every line of b into p, then marks p done.
-func (s *Shared) fill(p *parsed, b ingest.Batch) *parsed {
+func (s *Shared) fill(p *parsed, b *ingest.Batch) *parsed {
 	if p.done != nil {
 		defer close(p.done) // even if a parse panics past normalise's recover
 	}
@@ -399,9 +481,9 @@ func (s *Shared) fill(p *parsed, b ingest.Batch) *parsed {
 	for i, line := range b.Lines {
 		ev := s.events.Get().(*event.Event)
 		ev.Reset()
-		if err := normalise(parser, b, i, line, ev, &ids); err != nil {
+		if err := normalise(parser, *b, i, line, ev, &ids); err != nil {
 			s.events.Put(ev)
-			p.rejects = append(p.rejects, rejected{line: i, reason: err.Error()})
+			p.rejects = append(p.rejects, rejected{line: i, reason: err.Error(), sample: sample(line)})
 			continue
 		}
 		p.events = append(p.events, ev)

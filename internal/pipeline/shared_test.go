@@ -33,6 +33,34 @@ func testBatch(seq uint64, n int) ingest.Batch {
 	return ingest.Batch{Member: "m1", Format: format.Auto, Received: time.Unix(1_700_000_000, int64(seq)), Seq: seq, Lines: lines}
 }
 
+// msgOf is batch b as a path takes it off the bus: its header decoded,
+// its lines not yet.
+func msgOf(b ingest.Batch) *input {
+	hdr, body := ingest.EncodeBatch(b)
+	in, err := busInput(hdr, body, b.Seq)
+	if err != nil {
+		panic(err) // EncodeBatch wrote what busInput cannot read
+	}
+	return in
+}
+
+// takeBatch is path me taking batch b off the bus through s.
+func takeBatch(s *Shared, me path, b ingest.Batch) *parsed {
+	p, err := s.parse(me, msgOf(b), true)
+	if err != nil {
+		panic(err) // a body EncodeBatch wrote does not decode
+	}
+	return p
+}
+
+// bothRunning returns a Shared both paths have joined.
+func bothRunning() *Shared {
+	s := newShared(maxSharedLines)
+	s.join(detectPath)
+	s.join(archivePath)
+	return s
+}
+
 // checkParsed fails unless p holds exactly batch b's good lines, each
 // whole: an event handed back to the pool and parsed again as another
 // would show another id or host.
@@ -95,7 +123,7 @@ func TestSharedBothPathsSeeEveryEventOnce(t *testing.T) {
 				}
 				mu.Unlock()
 				b := testBatch(seq, lines)
-				p := s.parse(me, b, true)
+				p := takeBatch(s, me, b)
 				mu.Lock()
 				done[me] = seq
 				step.Broadcast()
@@ -139,7 +167,7 @@ func TestSharedArchiveBehind(t *testing.T) {
 	s.join(archivePath)
 	var all []*parsed
 	for seq := uint64(1); seq <= batches; seq++ {
-		p := s.parse(detectPath, testBatch(seq, lines), true)
+		p := takeBatch(s, detectPath, testBatch(seq, lines))
 		all = append(all, p)
 		p.release()
 		if s.lines > maxLines {
@@ -158,7 +186,7 @@ func TestSharedArchiveBehind(t *testing.T) {
 	}
 	for seq := uint64(1); seq <= batches; seq++ {
 		b := testBatch(seq, lines)
-		p := s.parse(archivePath, b, true)
+		p := takeBatch(s, archivePath, b)
 		checkParsed(t, "archive", b, p)
 		p.release()
 	}
@@ -187,21 +215,21 @@ func TestSharedDropsWhatTheOtherPassed(t *testing.T) {
 	s.join(archivePath)
 	var left []*parsed
 	for seq := uint64(1); seq <= 10; seq++ { // fills it
-		p := s.parse(detectPath, testBatch(seq, lines), true)
+		p := takeBatch(s, detectPath, testBatch(seq, lines))
 		p.release()
 		left = append(left, p)
 	}
-	p := s.parse(detectPath, testBatch(11, lines), true)
+	p := takeBatch(s, detectPath, testBatch(11, lines))
 	p.release()
 	if s.left[11] != nil || s.left[1] == nil {
 		t.Fatal("a full Shared dropped a batch the archive has still to come to")
 	}
 	// The archive takes batch 8, which makes room for one; batches 1–3
 	// are now behind it by more than the slack.
-	p = s.parse(archivePath, testBatch(8, lines), true)
+	p = takeBatch(s, archivePath, testBatch(8, lines))
 	p.release()
 	for seq := uint64(12); seq <= 15; seq++ {
-		p := s.parse(detectPath, testBatch(seq, lines), true)
+		p := takeBatch(s, detectPath, testBatch(seq, lines))
 		p.release()
 		if s.left[seq] == nil {
 			t.Errorf("batch %d not left though the archive passed batches 1–3", seq)
@@ -212,7 +240,7 @@ func TestSharedDropsWhatTheOtherPassed(t *testing.T) {
 			t.Errorf("batch %d, passed by the archive, still held", seq)
 		}
 	}
-	if p := s.parse(detectPath, testBatch(16, lines), true); s.left[16] != nil || s.left[4] == nil || s.lines != maxLines {
+	if p := takeBatch(s, detectPath, testBatch(16, lines)); s.left[16] != nil || s.left[4] == nil || s.lines != maxLines {
 		t.Errorf("batch 16 left, or batch 4 dropped (%d lines held): batch 4 is within the slack of the archive, not passed", s.lines)
 	} else {
 		p.release()
@@ -222,13 +250,11 @@ func TestSharedDropsWhatTheOtherPassed(t *testing.T) {
 // TestSharedNothingForAPathFarBehind: batches far ahead of the other path
 // are not left for it.
 func TestSharedNothingForAPathFarBehind(t *testing.T) {
-	s := newShared(maxSharedLines)
-	s.join(detectPath)
-	s.join(archivePath)
-	p := s.parse(archivePath, testBatch(1, 1), true)
+	s := bothRunning()
+	p := takeBatch(s, archivePath, testBatch(1, 1))
 	p.release()
 	for seq := uint64(1); seq <= behindSlack+10; seq++ {
-		p := s.parse(detectPath, testBatch(seq, 1), true)
+		p := takeBatch(s, detectPath, testBatch(seq, 1))
 		p.release()
 		if left := s.left[seq] != nil; left != (seq > 1 && seq <= 1+behindSlack) {
 			t.Fatalf("batch %d left for the archive at batch 1: %v", seq, left)
@@ -242,13 +268,13 @@ func TestSharedNothingForAPathFarBehind(t *testing.T) {
 func TestSharedNothingLeftForAStoppedPath(t *testing.T) {
 	s := newShared(maxSharedLines)
 	s.join(detectPath)
-	p := s.parse(detectPath, testBatch(1, 10), true)
+	p := takeBatch(s, detectPath, testBatch(1, 10))
 	p.release()
 	if s.lines != 0 || p.refs.Load() != 0 {
 		t.Fatalf("detection left %d lines for an archive path that does not run", s.lines)
 	}
 	s.join(archivePath)
-	p = s.parse(detectPath, testBatch(2, 10), true)
+	p = takeBatch(s, detectPath, testBatch(2, 10))
 	p.release()
 	if s.lines != 10 || p.refs.Load() != 1 {
 		t.Fatalf("detection left %d lines (%d references) for the running archive path, want 10 (1)", s.lines, p.refs.Load())
@@ -268,12 +294,13 @@ func TestSharedNeverWaitsLong(t *testing.T) {
 	s.join(detectPath)
 	s.join(archivePath)
 	b := testBatch(7, 20)
-	stalled := s.newParsed(detectPath, b, 2)
+	stalled := s.newParsed(detectPath, decodedInput(b), 2)
+	stalled.body = msgOf(b).body
 	stalled.done = make(chan struct{}) // never closed
 	s.mu.Lock()
 	s.list(stalled)
 	s.mu.Unlock()
-	p := s.parse(archivePath, b, true)
+	p := takeBatch(s, archivePath, b)
 	checkParsed(t, "archive", b, p)
 	p.release()
 	if p == stalled || s.counts[archivePath][0].Load() != 1 {
@@ -289,12 +316,10 @@ func TestSharedNeverWaitsLong(t *testing.T) {
 // other path in place; a batch of another stream under the same number
 // is not taken for it.
 func TestSharedRedeliveryIsParsedAgain(t *testing.T) {
-	s := newShared(maxSharedLines)
-	s.join(detectPath)
-	s.join(archivePath)
+	s := bothRunning()
 	b := testBatch(3, 10)
-	first := s.parse(detectPath, b, true)
-	again := s.parse(detectPath, b, true)
+	first := takeBatch(s, detectPath, b)
+	again := takeBatch(s, detectPath, b)
 	if again == first || s.counts[detectPath][0].Load() != 2 {
 		t.Fatalf("%v: detection took its own parse for the other path", s)
 	}
@@ -302,12 +327,12 @@ func TestSharedRedeliveryIsParsedAgain(t *testing.T) {
 	again.release()
 	other := b
 	other.Received = other.Received.Add(time.Second) // another batch numbered the same
-	p := s.parse(archivePath, other, true)
+	p := takeBatch(s, archivePath, other)
 	if p == first {
 		t.Fatal("the archive took another batch's events")
 	}
 	p.release()
-	p = s.parse(archivePath, b, true)
+	p = takeBatch(s, archivePath, b)
 	if p != first {
 		t.Fatalf("%v: the archive did not take detection's parse", s)
 	}
@@ -410,14 +435,14 @@ func TestSharedArchiveFollowsDetection(t *testing.T) {
 
 	b := testBatch(1, 10)
 	got := make(chan *parsed)
-	go func() { got <- s.parse(archivePath, b, true) }()
+	go func() { got <- takeBatch(s, archivePath, b) }()
 	select {
 	case p := <-got:
 		p.release()
 		t.Fatalf("the archive took batch 1 before detection did (%v)", s)
 	case <-time.After(20 * time.Millisecond):
 	}
-	d := s.parse(detectPath, b, true)
+	d := takeBatch(s, detectPath, b)
 	a := <-got
 	checkParsed(t, "archive", b, a)
 	if a != d || s.counts[detectPath][0].Load() != 1 || s.counts[archivePath][1].Load() != 1 {
@@ -428,7 +453,7 @@ func TestSharedArchiveFollowsDetection(t *testing.T) {
 
 	// Detection stops: the archive, waiting, parses for itself.
 	b2 := testBatch(2, 10)
-	go func() { got <- s.parse(archivePath, b2, true) }()
+	go func() { got <- takeBatch(s, archivePath, b2) }()
 	time.Sleep(10 * time.Millisecond)
 	s.leave(detectPath)
 	a = <-got
@@ -444,10 +469,57 @@ func TestSharedArchiveFollowsDetection(t *testing.T) {
 	s.followStall = 5 * time.Millisecond
 	s.mu.Unlock()
 	b3 := testBatch(3, 10)
-	a = s.parse(archivePath, b3, true)
+	a = takeBatch(s, archivePath, b3)
 	checkParsed(t, "archive", b3, a)
 	a.release()
 	if s.counts[archivePath][0].Load() != 2 || s.followers != 0 {
 		t.Errorf("%v, %d followers: want the archive to parse batch 3 itself", s, s.followers)
+	}
+}
+
+// TestSharedTakesWithoutDecoding: a path taking the other path's parse
+// never decodes the batch's lines — detection's rejects still carry their
+// samples — while a batch with the same header and number of lines but
+// another body is not taken for it, and a body that does not decode is
+// an error that leaves nothing behind.
+func TestSharedTakesWithoutDecoding(t *testing.T) {
+	s := bothRunning()
+	b := testBatch(4, 10)
+	a := takeBatch(s, archivePath, b)
+	in := msgOf(b)
+	w, err := New(Config{Log: quiet, Shared: s}).prepare(in, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if w.parsed != a || in.decoded || in.batch.Lines != nil {
+		t.Fatalf("%v: detection decoded the lines (%v) or did not take the archive's parse", s, in.decoded)
+	}
+	if len(w.rejects) != 2 || w.rejects[0].Sample != `{"broken` || w.rejects[0].Line != 5 {
+		t.Errorf("rejects %+v, want lines 5 and 10 with their samples", w.rejects)
+	}
+	w.parsed.release()
+	a.release()
+
+	other := testBatch(5, 10)
+	d := takeBatch(s, detectPath, other)
+	other.Lines[0] = []byte(`{"event":{"id":"x"}}`) // same header, same number of lines
+	p := takeBatch(s, archivePath, other)
+	if p == d || s.counts[archivePath][1].Load() != 0 {
+		t.Fatalf("%v: the archive took a parse of another body", s)
+	}
+	if ev := p.events[0]; ev.ID != "x" {
+		t.Errorf("the archive's first event is %s, want x", ev.ID)
+	}
+	p.release()
+	d.release()
+
+	bad := msgOf(testBatch(6, 10))
+	bad.body = bad.body[:len(bad.body)-4]
+	lines := s.lines
+	if p, err := s.parse(detectPath, bad, true); err == nil || p != nil {
+		t.Fatalf("a truncated body parsed (%v)", err)
+	}
+	if s.left[6] != nil || s.lines != lines {
+		t.Errorf("an undecodable batch was left for the archive")
 	}
 }
