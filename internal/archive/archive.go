@@ -85,7 +85,15 @@ type Archive struct {
 	// recent as they are checked (which also drops an id repeated within
 	// the call) and removed again if the engine fails.
 	keys []idHash
+	// The hashes of a batch's ids, computed ahead of the window's
+	// lookups so that those can touch the slots of later ones.
+	hashes []idHash
 }
+
+// lookahead is how many events ahead of its lookup Write touches an id's
+// slots in the window: far enough for the cache misses to have returned,
+// near enough for the lines to still be there.
+const lookahead = 8
 
 // recentIDs is how many event ids per member the dedup window holds.
 const recentIDs = 1 << 20
@@ -119,8 +127,15 @@ func (a *Archive) Write(ctx context.Context, batches []Batch) error {
 		fresh[i] = b
 		fresh[i].Events = nil
 		m := a.recent.member(b.Member)
+		a.hashes = a.hashes[:0]
+		for _, ev := range b.Events {
+			a.hashes = append(a.hashes, a.recent.hash(m, ev.ID))
+		}
 		for j, ev := range b.Events {
-			k := a.recent.hash(m, ev.ID)
+			if j+lookahead < len(a.hashes) {
+				a.recent.touch(a.hashes[j+lookahead])
+			}
+			k := a.hashes[j]
 			if !a.recent.insert(k) {
 				continue
 			}

@@ -20,6 +20,7 @@ type window struct {
 	half      int // ids per generation
 	seeds     [2]maphash.Seed
 	cur, prev table
+	sink      uint64 // what touch read, kept so its loads stay
 }
 
 type idHash [2]uint64
@@ -89,6 +90,17 @@ func (w *window) insert(k idHash) bool {
 	w.cur.slots[i] = k
 	w.cur.n++
 	return true
+}
+
+// touch reads k's home slots in both generations and does nothing with
+// them: called a few ids ahead of insert, it makes their cache misses
+// overlap with the lookups in between instead of following each other.
+func (w *window) touch(k idHash) {
+	x := w.cur.slots[k[0]&uint64(len(w.cur.slots)-1)][1]
+	if w.prev.slots != nil {
+		x ^= w.prev.slots[k[0]&uint64(len(w.prev.slots)-1)][1]
+	}
+	w.sink ^= x
 }
 
 // turn makes the current generation the previous one, forgetting the
