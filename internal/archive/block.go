@@ -579,9 +579,13 @@ func newCodec() *codec {
 	// One goroutine per call: the archive runs beside detection on few
 	// cores, and EncodeAll/DecodeAll on whole columns need no stream
 	// state. No checksum: SQLite and PostgreSQL keep the bytes intact, and
-	// a corrupt frame still fails to decode.
+	// a corrupt frame still fails to decode. A 64 KiB window: at the
+	// fastest level, matches further back in a column cost more bits
+	// than they save (embedded blocks of Sysmon events: 112.2 → 107.0
+	// B/event against 8 MiB, at the same CPU), and decoding needs less
+	// memory. Frames written with a larger window still decode.
 	enc, err := zstd.NewWriter(nil, zstd.WithEncoderConcurrency(1), zstd.WithEncoderLevel(zstd.SpeedFastest),
-		zstd.WithWindowSize(8<<20), zstd.WithEncoderCRC(false))
+		zstd.WithWindowSize(64<<10), zstd.WithEncoderCRC(false))
 	if err != nil {
 		panic(err) // only on invalid options
 	}

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/klauspost/compress/zstd"
 	"github.com/xsoc/xsoc/internal/event"
 )
 
@@ -268,4 +269,34 @@ func blocksAndCount(t *testing.T, e *Embedded, f Filter) (int, int64) {
 		t.Fatal(err)
 	}
 	return len(refs), n
+}
+
+// TestCodecReadsFormerFrames checks that columns compressed as xsoc did
+// before the window shrank to 64 KiB (an 8 MiB window, larger than the
+// column) still decode, and that the current frames round-trip.
+func TestCodecReadsFormerFrames(t *testing.T) {
+	evs, _ := sysmonEvents(t, maxBlockEvents)
+	w := newBlockWriter()
+	w.addAll(evs)
+	former, err := zstd.NewWriter(nil, zstd.WithEncoderConcurrency(1), zstd.WithEncoderLevel(zstd.SpeedFastest),
+		zstd.WithWindowSize(8<<20), zstd.WithEncoderCRC(false))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := newCodec()
+	big := 0
+	for _, col := range w.order {
+		if len(col.buf) > 64<<10 {
+			big++
+		}
+		for name, frame := range map[string][]byte{"former": former.EncodeAll(col.buf, nil), "current": c.compress(nil, col.buf)} {
+			got, err := c.decompress(frame)
+			if err != nil || !slices.Equal(got, col.buf) {
+				t.Errorf("%s frame of column %s (%d bytes): decoded %d bytes, %v", name, col.name, len(col.buf), len(got), err)
+			}
+		}
+	}
+	if big == 0 {
+		t.Fatal("no column is larger than the window: the test checks nothing")
+	}
 }
