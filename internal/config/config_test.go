@@ -137,3 +137,33 @@ func TestLimitsRatesAndRangeFromEnvironment(t *testing.T) {
 		t.Error("a range of \"a month\" accepted")
 	}
 }
+
+// TestIngestCompression: the setting takes s2, none or nothing (the
+// default by bus), from the file or XSOC_INGEST_COMPRESSION, and refuses
+// anything else with the allowed values.
+func TestIngestCompression(t *testing.T) {
+	tests := []struct {
+		value string
+		want  string // "" for valid
+	}{
+		{"", ""},
+		{"s2", ""},
+		{"none", ""},
+		{"zstd", `"s2" or "none"`},
+		{"S2", `"s2" or "none"`},
+	}
+	for _, tt := range tests {
+		c := Default()
+		env := map[string]string{"XSOC_INGEST_COMPRESSION": tt.value}
+		if err := c.LoadEnv(func(k string) (string, bool) { v, ok := env[k]; return v, ok && v != "" }); err != nil {
+			t.Fatal(err)
+		}
+		if c.IngestCompression != tt.value {
+			t.Errorf("%q: read %q from the environment", tt.value, c.IngestCompression)
+		}
+		err := c.Validate()
+		if tt.want == "" && err != nil || tt.want != "" && (err == nil || !strings.Contains(err.Error(), tt.want)) {
+			t.Errorf("%q: err = %v, want %q", tt.value, err, tt.want)
+		}
+	}
+}

@@ -174,7 +174,7 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger) (*Node, erro
 		return nil, err
 	}
 	n.Acceptor = ingest.NewAcceptor(n.Bus)
-	if cfg.IngestCompression == "none" || (cfg.IngestCompression == "" && !n.Bus.Embedded()) {
+	if !compressIngest(cfg.IngestCompression, n.Bus.Embedded()) {
 		n.Acceptor.PublishPlain()
 	}
 	for _, sc := range cfg.Syslog {
@@ -545,4 +545,18 @@ func (n *Node) workerHandler() http.Handler {
 		}
 		authed.ServeHTTP(w, r)
 	})
+}
+
+// compressIngest reports whether accepted batches go on the bus S2
+// compressed: as configured, and by default only on the embedded bus — an
+// external NATS may be read by workers of an xsoc version before
+// compression, which would drop messages they cannot decode.
+func compressIngest(setting string, embedded bool) bool {
+	switch setting {
+	case "s2":
+		return true
+	case "none":
+		return false
+	}
+	return embedded
 }
