@@ -1,12 +1,14 @@
 package archive
 
 import (
+	"bytes"
 	"context"
 	"encoding/binary"
 	"encoding/json"
 	"path/filepath"
 	"reflect"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -273,7 +275,9 @@ func blocksAndCount(t *testing.T, e *Embedded, f Filter) (int, int64) {
 
 // TestCodecReadsFormerFrames checks that columns compressed as xsoc did
 // before the window shrank to 64 KiB (an 8 MiB window, larger than the
-// column) still decode, and that the current frames round-trip.
+// column) and before S2 (zstd for every column) still decode, and that
+// the current columns round-trip: small field columns in S2, the original
+// lines in zstd.
 func TestCodecReadsFormerFrames(t *testing.T) {
 	evs, _ := sysmonEvents(t, maxBlockEvents)
 	w := newBlockWriter()
@@ -284,19 +288,62 @@ func TestCodecReadsFormerFrames(t *testing.T) {
 		t.Fatal(err)
 	}
 	c := newCodec()
-	big := 0
+	big, s2Cols := 0, 0
 	for _, col := range w.order {
 		if len(col.buf) > 64<<10 {
 			big++
 		}
-		for name, frame := range map[string][]byte{"former": former.EncodeAll(col.buf, nil), "current": c.compress(nil, col.buf)} {
+		current := c.compressColumn(nil, col.buf, col.name, w.n)
+		if current[0] == s2Tag {
+			s2Cols++
+			if !isField(col.name) {
+				t.Errorf("column %q took S2", col.name)
+			}
+		}
+		frames := map[string][]byte{"former": former.EncodeAll(col.buf, nil), "zstd": c.compress(nil, col.buf), "current": current}
+		for name, frame := range frames {
 			got, err := c.decompress(frame)
 			if err != nil || !slices.Equal(got, col.buf) {
 				t.Errorf("%s frame of column %s (%d bytes): decoded %d bytes, %v", name, col.name, len(col.buf), len(got), err)
 			}
 		}
 	}
-	if big == 0 {
-		t.Fatal("no column is larger than the window: the test checks nothing")
+	if big == 0 || s2Cols == 0 {
+		t.Fatalf("%d columns larger than the window, %d in S2: the test checks too little", big, s2Cols)
 	}
+}
+
+// TestCodecCorruptS2 checks that a damaged S2 column is an error.
+func TestCodecCorruptS2(t *testing.T) {
+	c := newCodec()
+	src := []byte(strings.Repeat("process.executable C:\\Windows\\System32\\svchost.exe ", 200))
+	good := c.compressColumn(nil, src, "process.executable", len(src))
+	if good[0] != s2Tag {
+		t.Fatal("the column did not take S2")
+	}
+	huge := append([]byte{s2Tag}, binary.AppendUvarint(nil, 1<<40)...)
+	for name, data := range map[string][]byte{
+		"truncated": good[:len(good)/2],
+		"no body":   {s2Tag},
+		"too long":  huge,
+		"garbage":   append(slices.Clone(good[:3]), bytes.Repeat([]byte{0xff}, 64)...),
+	} {
+		if out, err := c.decompress(data); err == nil {
+			t.Errorf("%s: decoded %d bytes, want an error", name, len(out))
+		}
+	}
+}
+
+// FuzzDecompress feeds damaged columns to the codec: it must fail
+// cleanly, never panic or allocate without bound.
+func FuzzDecompress(f *testing.F) {
+	c := newCodec()
+	src := []byte(strings.Repeat("event.kind event ", 100))
+	f.Add(c.compressColumn(nil, src, "event.kind", 100))
+	f.Add(c.compress(nil, src))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		if out, err := c.decompress(data); err == nil && len(out) > maxColumnBytes {
+			t.Fatalf("decoded %d bytes", len(out))
+		}
+	})
 }

@@ -316,7 +316,7 @@ func (e *Embedded) writePartition(ctx context.Context, p *partition, g *pending)
 				return fmt.Errorf("archive: %s: %w", p.path, err)
 			}
 			for _, c := range e.w.order {
-				e.buf = e.codec.compress(e.buf[:0], c.buf)
+				e.buf = e.codec.compressColumn(e.buf[:0], c.buf, c.name, n)
 				if _, err := tx.Exec(ctx, `INSERT INTO cols (block, name, data) VALUES (?, ?, ?)`, id, c.name, e.buf); err != nil {
 					return fmt.Errorf("archive: %s: %w", p.path, err)
 				}
