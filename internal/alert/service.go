@@ -52,6 +52,12 @@ type Options struct {
 	// Triage, if set, scores every new alert and learns from the
 	// verdicts given in CloseWithVerdict.
 	Triage Triager
+	// Exclusive, if set, runs fn under the lock alerts are raised and
+	// folded under (see node's raiseLock). Re-scoring an entity's open
+	// alerts after a verdict rewrites their documents, and a fold running
+	// beside it would otherwise overwrite the new score with the one it
+	// read, or the re-score the fold's new count and evidence.
+	Exclusive func(ctx context.Context, fn func() error) error
 }
 
 func (o *Options) setDefaults() {

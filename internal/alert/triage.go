@@ -128,6 +128,14 @@ func (s *Service) rescoreEntity(ctx context.Context, a *Alert) error {
 		return nil
 	}
 	w := r.RescoreWindow()
+	if s.opts.Exclusive == nil {
+		return s.rescoreIn(ctx, r, a, w)
+	}
+	return s.opts.Exclusive(ctx, func() error { return s.rescoreIn(ctx, r, a, w) })
+}
+
+// rescoreIn is rescoreEntity's transaction.
+func (s *Service) rescoreIn(ctx context.Context, r Rescorer, a *Alert, w time.Duration) error {
 	return s.db.InTx(ctx, func(tx *store.Tx) error {
 		open, err := s.selectAlerts(ctx, tx, "member = ? AND status <> 'closed' AND id <> ? AND event_time >= ? AND event_time <= ?",
 			[]any{a.Member, a.ID, store.Nanos(a.EventTime.Add(-w)), store.Nanos(a.EventTime.Add(w))})

@@ -60,7 +60,9 @@ func TestVerdictRescoresEntity(t *testing.T) {
 	storetest.Each(t, schemas(), func(t *testing.T, db *store.DB) {
 		ctx := context.Background()
 		c := &clock{now: t0}
-		s, err := alert.NewService(db, nil, alert.Options{Now: c.Now, Triage: &hostTriage{confirmed: map[string]bool{}}})
+		locked := 0 // re-scores run under the raise lock (Options.Exclusive)
+		s, err := alert.NewService(db, nil, alert.Options{Now: c.Now, Triage: &hostTriage{confirmed: map[string]bool{}},
+			Exclusive: func(_ context.Context, fn func() error) error { locked++; return fn() }})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -89,6 +91,9 @@ func TestVerdictRescoresEntity(t *testing.T) {
 		}
 		if _, err := s.CloseWithVerdict(ctx, alert.Viewer{Member: "a"}, ids["judged"], "ann", alert.TruePositive); err != nil {
 			t.Fatal(err)
+		}
+		if locked != 1 {
+			t.Errorf("the verdict's re-score took the raise lock %d times, want 1", locked)
 		}
 		want := map[string]float64{"open on the host": 0.9, "earlier on the host": 0.9, "closed on the host": 0.1,
 			"too late": 0.1, "other host": 0.1, "other member": 0.1}

@@ -112,7 +112,8 @@ func (s alertSink) Raise(ctx context.Context, batch []alert.Alert) error {
 // API.
 func (n *Node) openCases(ctx context.Context) error {
 	var err error
-	n.Alerts, err = alert.NewService(n.DB, n.Bus, alert.Options{Registry: n.Metrics, Triage: n.newTriage(ctx)})
+	n.Alerts, err = alert.NewService(n.DB, n.Bus, alert.Options{Registry: n.Metrics, Triage: n.newTriage(ctx),
+		Exclusive: func(ctx context.Context, fn func() error) error { return n.DB.Exclusive(ctx, raiseLock, fn) }})
 	if err != nil {
 		return err
 	}
