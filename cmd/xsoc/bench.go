@@ -103,6 +103,7 @@ func benchIngest(args []string, stdout, stderr io.Writer) error {
 		return res.err
 	}
 	cores := runtime.NumCPU()
+	cpuPerEv, _ := cpuPerEvent(cpu, int64(res.events))
 	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "events\tseconds\tevents/s\tevents/s/core\tMB/s\tCPU µs/event\treq p50\treq p99\treq max\t429/503\t")
 	slices.Sort(res.lat)
@@ -110,7 +111,7 @@ func benchIngest(args []string, stdout, stderr io.Writer) error {
 		res.events, res.elapsed.Seconds(), float64(res.events)/res.elapsed.Seconds(),
 		float64(res.events)/res.elapsed.Seconds()/float64(cores),
 		float64(res.bytes)/res.elapsed.Seconds()/1e6,
-		float64(cpu.Nanoseconds())/1e3/float64(res.events),
+		cpuPerEv,
 		pct(res.lat, 0.50), pct(res.lat, 0.99), pct(res.lat, 1), res.retries)
 	tw.Flush()
 	who := "client and server"

@@ -21,6 +21,8 @@ import (
 	"text/tabwriter"
 	"time"
 
+	dto "github.com/prometheus/client_model/go"
+
 	"github.com/xsoc/xsoc/internal/alert"
 	"github.com/xsoc/xsoc/internal/bus"
 	"github.com/xsoc/xsoc/internal/config"
@@ -362,41 +364,50 @@ type pathParses struct {
 // order first met; nil when no node exposes it.
 func parseCounts(nodes []*node.Node) []pathParses {
 	var out []pathParses
+	eachMetric(nodes, parsesMetric, func(m *dto.Metric) {
+		p := metricLabel(m, "path")
+		i := slices.IndexFunc(out, func(c pathParses) bool { return c.Path == p })
+		if i < 0 {
+			i = len(out)
+			out = append(out, pathParses{Path: p})
+		}
+		v := int64(m.GetCounter().GetValue())
+		switch metricLabel(m, "how") {
+		case "parsed":
+			out[i].Parsed += v
+		case "reused":
+			out[i].Reused += v
+		}
+	})
+	return out
+}
+
+// eachMetric calls fn with every series of the metric family name that
+// the nodes' registries hold.
+func eachMetric(nodes []*node.Node, name string, fn func(*dto.Metric)) {
 	for _, n := range nodes {
 		families, err := n.Metrics.Gather()
 		if err != nil {
 			continue
 		}
 		for _, f := range families {
-			if f.GetName() != parsesMetric {
-				continue
-			}
-			for _, m := range f.GetMetric() {
-				var p, how string
-				for _, l := range m.GetLabel() {
-					switch l.GetName() {
-					case "path":
-						p = l.GetValue()
-					case "how":
-						how = l.GetValue()
-					}
-				}
-				i := slices.IndexFunc(out, func(c pathParses) bool { return c.Path == p })
-				if i < 0 {
-					i = len(out)
-					out = append(out, pathParses{Path: p})
-				}
-				v := int64(m.GetCounter().GetValue())
-				switch how {
-				case "parsed":
-					out[i].Parsed += v
-				case "reused":
-					out[i].Reused += v
+			if f.GetName() == name {
+				for _, m := range f.GetMetric() {
+					fn(m)
 				}
 			}
 		}
 	}
-	return out
+}
+
+// metricLabel returns the value of m's label name, or "".
+func metricLabel(m *dto.Metric, name string) string {
+	for _, l := range m.GetLabel() {
+		if l.GetName() == name {
+			return l.GetValue()
+		}
+	}
+	return ""
 }
 
 // formatParses renders parse counts as "detect 10/2, archive 2/10".
@@ -417,37 +428,21 @@ func stageTimes(detectors []*node.Node) []stageTime {
 		total  uint64
 	}
 	hs := map[string]*hist{}
-	for _, d := range detectors {
-		families, err := d.Metrics.Gather()
-		if err != nil {
-			continue
+	eachMetric(detectors, pipeline.StageMetric, func(m *dto.Metric) {
+		stage := metricLabel(m, "stage")
+		h := hs[stage]
+		if h == nil {
+			h = &hist{}
+			hs[stage] = h
 		}
-		for _, f := range families {
-			if f.GetName() != pipeline.StageMetric {
-				continue
+		for i, b := range m.GetHistogram().GetBucket() {
+			if i == len(h.bounds) {
+				h.bounds, h.counts = append(h.bounds, b.GetUpperBound()), append(h.counts, 0)
 			}
-			for _, m := range f.GetMetric() {
-				stage := ""
-				for _, l := range m.GetLabel() {
-					if l.GetName() == "stage" {
-						stage = l.GetValue()
-					}
-				}
-				h := hs[stage]
-				if h == nil {
-					h = &hist{}
-					hs[stage] = h
-				}
-				for i, b := range m.GetHistogram().GetBucket() {
-					if i == len(h.bounds) {
-						h.bounds, h.counts = append(h.bounds, b.GetUpperBound()), append(h.counts, 0)
-					}
-					h.counts[i] += b.GetCumulativeCount()
-				}
-				h.total += m.GetHistogram().GetSampleCount()
-			}
+			h.counts[i] += b.GetCumulativeCount()
 		}
-	}
+		h.total += m.GetHistogram().GetSampleCount()
+	})
 	// quantile interpolates within the bucket holding the q-th sample.
 	quantile := func(h *hist, q float64) time.Duration {
 		rank := q * float64(h.total)
