@@ -276,9 +276,9 @@ func maybeSpecialNumber(v string) int {
 		return maybeNumber
 	case len(v) < len("inf") || len(v) > len("infinity"):
 		return 0
-	}
-	switch strings.ToLower(v) {
-	case "inf", "infinity", "nan":
+	case strings.EqualFold(v, "inf"), strings.EqualFold(v, "infinity"), strings.EqualFold(v, "nan"):
+		// EqualFold, not ToLower: that allocates for a value with a
+		// capital (SYSTEM, True), and most such values reach here.
 		return maybeNumber
 	}
 	return 0

@@ -317,6 +317,17 @@ func TestClassifySkipsOnlyWhatFails(t *testing.T) {
 	}
 }
 
+// TestClassifyAllocatesNothing: classify runs on every new value of a
+// block's field columns; words with a capital (SYSTEM, True) must not
+// allocate a lower-cased copy to rule out infinity and NaN.
+func TestClassifyAllocatesNothing(t *testing.T) {
+	for _, v := range []string{"SYSTEM", "True", "Logon", "NaN", "+Infinity", "C:\\x"} {
+		if n := testing.AllocsPerRun(100, func() { classify(v) }); n != 0 {
+			t.Errorf("classify(%q) allocates %v times", v, n)
+		}
+	}
+}
+
 // FuzzClassify looks for a value classify wrongly rules out.
 func FuzzClassify(f *testing.F) {
 	for _, v := range []string{"1.5", "::1", "10.0.0.1", "0x1p3", "inf", "abc"} {
