@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"slices"
 	"sync"
 	"time"
 
@@ -130,9 +129,10 @@ func (a *Archiver) take(m jetstream.Msg, epoch int64) *archived {
 }
 
 // prepare normalises the batch of in, or takes detection's normalised
-// events (and then never decodes the batch's lines). The archive gets a
-// slice of its own: it only reads the events. An error is one decoding
-// the lines.
+// events (and then never decodes the batch's lines). The archive reads
+// the parse's slice as detection does, without a copy: Archive.Write
+// never writes into a batch's Events, and flush is done with them when
+// it releases the parse. An error is one decoding the lines.
 func (a *Archiver) prepare(in *input, epoch int64) (*archived, error) {
 	pb, err := a.shared.parse(archivePath, in, true)
 	if err != nil {
@@ -140,7 +140,7 @@ func (a *Archiver) prepare(in *input, epoch int64) (*archived, error) {
 	}
 	b := &in.batch
 	return &archived{recv: b.Received, parsed: pb, batch: archive.Batch{
-		Stream: epoch, Seq: b.Seq, Member: b.Member, Events: slices.Clone(pb.events)}}, nil
+		Stream: epoch, Seq: b.Seq, Member: b.Member, Events: pb.events}}, nil
 }
 
 // writeLoop gathers ready batches and writes them to the archive.
