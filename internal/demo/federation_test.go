@@ -17,6 +17,7 @@ import (
 
 	"github.com/xsoc/xsoc/internal/alert"
 	"github.com/xsoc/xsoc/internal/correlate"
+	"github.com/xsoc/xsoc/internal/federation"
 	"github.com/xsoc/xsoc/internal/tlp"
 )
 
@@ -27,6 +28,7 @@ type fakeNode struct {
 	mu        sync.Mutex
 	alerts    []alert.Alert
 	incidents []correlate.Incident
+	warnings  []federation.ReceivedIndicator
 }
 
 // start serves f and returns it as a node of the demonstration.
@@ -76,6 +78,8 @@ func (f *fakeNode) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			}
 		}
 		json.NewEncoder(w).Encode(page)
+	case "/api/v1/federation/warnings":
+		json.NewEncoder(w).Encode(map[string]any{"warnings": f.warnings})
 	default:
 		http.NotFound(w, r)
 	}
@@ -181,5 +185,39 @@ func TestPrintShieldsOrdersByContact(t *testing.T) {
 	}
 	if got := strings.Split(strings.TrimSpace(out.String()), "\n"); !slices.Equal(got, want) {
 		t.Errorf("printed\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+}
+
+// TestFirstContactOwesTheFirstWarning: when several countries warned of
+// the value an alert was raised on — the first victim's, then another
+// member node that met it again — the contact is credited to the warning
+// that made the indicator active here, the earliest applied, whatever
+// order the node lists them in.
+func TestFirstContactOwesTheFirstWarning(t *testing.T) {
+	t0 := time.Date(2026, 3, 11, 8, 40, 54, 0, time.UTC)
+	api := &fakeNode{}
+	api.alerts = []alert.Alert{
+		{ID: "a2", Detector: "ioc", RuleID: "fed-1", RuleTitle: "IOC match: evil.example (cross-border warning)",
+			EventTime: t0.Add(30 * time.Minute), Detected: t0.Add(3 * time.Second),
+			Observables: []alert.Observable{{Type: "domain", Value: "evil.example"}}},
+		{ID: "a1", Detector: "ioc", RuleID: "fed-1", RuleTitle: "IOC match: evil.example (cross-border warning)",
+			EventTime: t0.Add(20 * time.Minute), Detected: t0.Add(2 * time.Second),
+			Observables: []alert.Observable{{Type: "domain", Value: "EVIL.example"}}},
+	}
+	api.warnings = []federation.ReceivedIndicator{
+		{Indicator: "fed-1", Country: "NL", Detected: t0.Add(4 * time.Second), Applied: t0.Add(4*time.Second + 20*time.Millisecond)},
+		{Indicator: "fed-2", Country: "DE", Detected: t0, Applied: t0},
+		{Indicator: "fed-1", Country: "FR", Detected: t0.Add(time.Second), Applied: t0.Add(time.Second + 50*time.Millisecond)},
+	}
+	n := api.start(t, "se-node")
+	c, err := n.firstContact(context.Background(), map[string]bool{"evil.example": true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c == nil || c.alert.ID != "a1" || c.value != "EVIL.example" {
+		t.Fatalf("first contact %+v, want alert a1 on EVIL.example", c)
+	}
+	if c.warning == nil || c.warning.Country != "FR" {
+		t.Fatalf("first contact credited to %+v, want the warning from FR", c.warning)
 	}
 }

@@ -92,9 +92,8 @@ func (n *fedNode) firstContact(ctx context.Context, values map[string]bool) (*co
 			return nil, err
 		}
 		for i := range page.Warnings {
-			if page.Warnings[i].Indicator == first.alert.RuleID {
-				first.warning = &page.Warnings[i]
-				return first, nil
+			if w := page.Warnings[i]; w.Indicator == first.alert.RuleID && activatedFirst(w, first.warning) {
+				first.warning = &w
 			}
 		}
 		if page.Next == "" || len(page.Warnings) == 0 {
@@ -102,6 +101,14 @@ func (n *fedNode) firstContact(ctx context.Context, values map[string]bool) (*co
 		}
 		cursor = page.Next
 	}
+}
+
+// activatedFirst reports whether w was applied before best (nil: none
+// yet). Several origins may warn of one value — the first victim's
+// country, then another member node that saw it again — and the alert
+// owes its indicator to the one that made it active here, the earliest.
+func activatedFirst(w federation.ReceivedIndicator, best *federation.ReceivedIndicator) bool {
+	return best == nil || w.Applied.Before(best.Applied)
 }
 
 // shields reads, from every member node, its first contact with the
