@@ -83,6 +83,12 @@ type colStats struct {
 	// value with the one remembered costs far less than its trigrams.
 	// Its strings alias the block's events, like the writer's columns.
 	seen [seenSlots]string
+	// near holds, by the first bytes of each (nearSlot), the value whose
+	// trigrams went into grams last: a new value shares a prefix and a
+	// suffix with one of them, often (a command line that differs from
+	// the last of its executable's only in an argument), and the
+	// trigrams inside those are in the set already (addGrams).
+	near [nearSlots]string
 	// from holds the statistics of other columns of the block that hold
 	// some of this column's values: a value the block writer stores as
 	// a reference to another column (process.executable for
@@ -95,6 +101,12 @@ type colStats struct {
 
 // seenSlots is the size of colStats.seen, a power of two.
 const seenSlots = 64
+
+// nearSlots is the size of colStats.near, a power of two.
+const (
+	nearBits  = 4
+	nearSlots = 1 << nearBits
+)
 
 // maxStatsFrom bounds the columns whose statistics one column's take in.
 const maxStatsFrom = 2
@@ -109,6 +121,7 @@ func (s *colStats) reset() {
 		clear(s.grams[:])
 	}
 	clear(s.seen[:])
+	clear(s.near[:])
 	clear(s.from[:])
 }
 
@@ -207,7 +220,7 @@ func (s *colStats) add(v string) (fresh bool) {
 		if s.grams == nil {
 			s.grams = new(gramSet)
 		}
-		if s.grams.add(v) {
+		if s.addGrams(v) {
 			s.flags |= statsHexText
 		}
 		if s.gramAdds++; s.gramAdds%gramCheckEvery == 0 && s.grams.count() > maxGramFill {
@@ -215,6 +228,79 @@ func (s *colStats) add(v string) (fresh bool) {
 		}
 	}
 	return true
+}
+
+// addGrams adds v's trigrams to s.grams as gramSet.add does, and reports
+// what it does, but for the trigrams of a prefix and a suffix v shares
+// with a value it took earlier in the block (colStats.near): those set
+// their buckets already, and if any is made of hexadecimal digits only,
+// its flag as well. The set comes out the same; comparing bytes eight at
+// a time costs a fraction of hashing them one by one.
+func (s *colStats) addGrams(v string) (skipped bool) {
+	k := nearSlot(v)
+	u := s.near[k]
+	s.near[k] = v
+	if u == "" {
+		return s.grams.add(v)
+	}
+	p := commonPrefix(u, v)
+	q := commonSuffix(u[p:], v[p:]) // apart from the prefix: u may be a prefix of v
+	// New trigrams start after p-3 and before len(v)-q.
+	lo, hi := max(p-2, 0), min(len(v)-q+2, len(v))
+	if hi-lo < 3 {
+		return false
+	}
+	return s.grams.add(v[lo:hi])
+}
+
+// nearSlot returns a slot of colStats.near for v, hashing up to its
+// first 24 bytes: values with another beginning (a command line of
+// another executable) share little.
+func nearSlot(v string) int {
+	var h uint64
+	switch {
+	case len(v) >= 24:
+		h = binary.LittleEndian.Uint64([]byte(v[:8])) ^ bits.RotateLeft64(binary.LittleEndian.Uint64([]byte(v[8:16])), 21) ^
+			bits.RotateLeft64(binary.LittleEndian.Uint64([]byte(v[16:24])), 42)
+	case len(v) >= 8:
+		h = binary.LittleEndian.Uint64([]byte(v[:8])) ^ bits.RotateLeft64(binary.LittleEndian.Uint64([]byte(v[len(v)-8:])), 29)
+	default:
+		for i := 0; i < len(v); i++ {
+			h = h<<8 | uint64(v[i])
+		}
+	}
+	return int((h * 0x9e3779b97f4a7c15) >> (64 - nearBits))
+}
+
+// commonPrefix returns the length of the longest common prefix of a and
+// b, comparing eight bytes at a time.
+func commonPrefix(a, b string) int {
+	n := min(len(a), len(b))
+	i := 0
+	for ; i+8 <= n; i += 8 {
+		if x := binary.LittleEndian.Uint64([]byte(a[i:i+8])) ^ binary.LittleEndian.Uint64([]byte(b[i:i+8])); x != 0 {
+			return i + bits.TrailingZeros64(x)/8
+		}
+	}
+	for ; i < n && a[i] == b[i]; i++ {
+	}
+	return i
+}
+
+// commonSuffix returns the length of the longest common suffix of a and
+// b, comparing eight bytes at a time.
+func commonSuffix(a, b string) int {
+	n := min(len(a), len(b))
+	i := 0
+	for ; i+8 <= n; i += 8 {
+		x := binary.LittleEndian.Uint64([]byte(a[len(a)-i-8:len(a)-i])) ^ binary.LittleEndian.Uint64([]byte(b[len(b)-i-8:len(b)-i]))
+		if x != 0 {
+			return i + bits.LeadingZeros64(x)/8
+		}
+	}
+	for ; i < n && a[len(a)-1-i] == b[len(b)-1-i]; i++ {
+	}
+	return i
 }
 
 // What a value may be, judged from the bytes it is made of.

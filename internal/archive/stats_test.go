@@ -343,3 +343,70 @@ func FuzzClassify(f *testing.F) {
 		}
 	})
 }
+
+// TestAddGramsSkipsOnlyWhatItHas checks that colStats.add, which hashes
+// only the part of a value that differs from a like value it took
+// before (addGrams), builds the same trigram set and hexadecimal flag as
+// adding every value in full: values that share prefixes and suffixes
+// of every length, in any order, with hexadecimal runs at their edges.
+func TestAddGramsSkipsOnlyWhatItHas(t *testing.T) {
+	r := rand.New(rand.NewPCG(11, 12))
+	stems := []string{`C:\Windows\System32\cmd.exe /c `, `C:\Program Files\Google\Chrome\Application\chrome.exe --type=`,
+		"SHA256=", "abc", "", "0123456789abcdef0123456789", `C:\Users\`}
+	const alphabet = "0123456789abcdefABCDEFxyzXYZ=-_ .\\\xe9"
+	word := func(max int) string {
+		b := make([]byte, r.IntN(max+1))
+		for i := range b {
+			b[i] = alphabet[r.IntN(len(alphabet))]
+		}
+		return string(b)
+	}
+	for round := range 300 {
+		var s colStats
+		var want gramSet
+		wantHex := false
+		tails := []string{word(6), word(6), ""}
+		for range 1 + r.IntN(60) {
+			v := stems[r.IntN(len(stems))] + word(8) + tails[r.IntN(len(tails))]
+			if r.IntN(4) == 0 {
+				v += v[:r.IntN(len(v)+1)]
+			}
+			s.add(v)
+			if len(v) >= 3 && want.add(v) {
+				wantHex = true
+			}
+		}
+		got := gramSet{}
+		if s.grams != nil {
+			got = *s.grams
+		}
+		if s.gramsUnknown {
+			t.Fatalf("round %d: set dropped", round)
+		}
+		if got != want || (s.flags&statsHexText != 0) != wantHex {
+			t.Fatalf("round %d: %d buckets, want %d; hex flag %v, want %v", round, got.count(), want.count(), s.flags&statsHexText != 0, wantHex)
+		}
+	}
+}
+
+func TestCommonPrefixSuffix(t *testing.T) {
+	for _, c := range []struct {
+		a, b         string
+		prefix, suff int
+	}{
+		{"", "", 0, 0},
+		{"abc", "abd", 2, 0},
+		{"0123456789abcdefXY", "0123456789abcdefXZ", 17, 0},
+		{"0123456789abcdef", "0123456789abcdef", 16, 16},
+		{"x0123456789abcdef", "y0123456789abcdef", 0, 16},
+		{"short", "a much longer short", 0, 5},
+		{"a much longer value", "a much", 6, 0},
+	} {
+		if p := commonPrefix(c.a, c.b); p != c.prefix {
+			t.Errorf("commonPrefix(%q, %q) = %d, want %d", c.a, c.b, p, c.prefix)
+		}
+		if s := commonSuffix(c.a, c.b); s != c.suff {
+			t.Errorf("commonSuffix(%q, %q) = %d, want %d", c.a, c.b, s, c.suff)
+		}
+	}
+}
