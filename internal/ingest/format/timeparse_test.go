@@ -80,3 +80,67 @@ func FuzzParseTimestamp(f *testing.F) {
 		}
 	})
 }
+
+// TestCalendarArithmetic checks unixDays and daysIn, which replace
+// time.Date in parseISO, against time.Date on every day of four
+// centuries around the range of event times and on the years whose
+// leap rules differ.
+func TestCalendarArithmetic(t *testing.T) {
+	years := []int{0, 1, 4, 99, 100, 399, 400, 401, 1600, 1700, 1900, 2000, 2100, 2400, 9999}
+	for y := 1900; y <= 2300; y++ {
+		years = append(years, y)
+	}
+	for _, y := range years {
+		for m := time.January; m <= time.December; m++ {
+			want := time.Date(y, m+1, 0, 0, 0, 0, 0, time.UTC).Day()
+			if got := daysIn(m, y); got != want {
+				t.Fatalf("daysIn(%v, %d) = %d, want %d", m, y, got, want)
+			}
+			for d := 1; d <= want; d++ {
+				if got, want := unixDays(y, int(m), d)*86400, time.Date(y, m, d, 0, 0, 0, 0, time.UTC).Unix(); got != want {
+					t.Fatalf("unixDays(%d, %d, %d) = %d days, want %d", y, m, d, got/86400, want/86400)
+				}
+			}
+		}
+	}
+	if daysIn(0, 2024) != 0 || daysIn(13, 2024) != 0 {
+		t.Fatal("daysIn of a month out of range is not 0")
+	}
+}
+
+// TestParseISOMatchesTimeDate checks parseISO's result, as a time.Time,
+// against what time.Date makes of the same fields: the same instant, in
+// UTC, with no monotonic reading (== compares all of it), on leap days,
+// leap seconds and zones that move the date.
+func TestParseISOMatchesTimeDate(t *testing.T) {
+	cases := []struct {
+		in                             string
+		y, mo, d, h, mi, s, ns, offset int
+	}{
+		{"2026-12-07T17:58:56.123456789Z", 2026, 12, 7, 17, 58, 56, 123456789, 0},
+		{"2024-02-29T23:59:60Z", 2024, 2, 29, 23, 59, 60, 0, 0},
+		{"2000-03-01T00:30:00+01:00", 2000, 3, 1, 0, 30, 0, 0, 3600},
+		{"1970-01-01 00:00", 1970, 1, 1, 0, 0, 0, 0, 0},
+		{"0000-01-01T00:00:00-23:59", 0, 1, 1, 0, 0, 0, 0, -(23*3600 + 59*60)},
+		{"9999-12-31T23:59:59.999999999Z", 9999, 12, 31, 23, 59, 59, 999999999, 0},
+	}
+	for _, c := range cases {
+		got, ok := parseISO([]byte(c.in))
+		want := time.Date(c.y, time.Month(c.mo), c.d, c.h, c.mi, c.s, c.ns, time.UTC).Add(-time.Duration(c.offset) * time.Second)
+		if !ok || got != want {
+			t.Errorf("parseISO(%q) = %v, %v; want %v", c.in, got, ok, want)
+		}
+	}
+}
+
+// BenchmarkParseTimestamp is the timestamp of every record of `xsoc bench
+// e2e`, the form winlogbeat writes.
+func BenchmarkParseTimestamp(b *testing.B) {
+	v := []byte("2026-12-07T17:58:56.123456789Z")
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := parseTimestamp(v); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
