@@ -2,9 +2,7 @@ package alert
 
 import (
 	"context"
-	"database/sql"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -23,11 +21,22 @@ type raising struct {
 	order   []*working
 	seen    map[string]bool // fingerprint + "\x00" + event id folded in this batch
 	created map[string]bool // ids of alerts this batch opened
+	// folded and stored are what the store held when the batch began,
+	// read for all its detections at once (see prefetch): the alert each
+	// event id was folded into (by fingerprint + "\x00" + event id), and
+	// the fingerprints with any alert. The store does not change while
+	// the batch folds (write runs after), so they answer what fold would
+	// otherwise ask the store once per detection.
+	folded map[string]string
+	stored map[string]bool
 }
 
 // The statements Raise runs once or more per detection.
 const (
-	queryFolded = `SELECT alert_id FROM alert_events WHERE fingerprint = ? AND event_id = ?`
+	// queryFolded and queryStored take a list of fingerprints (and of
+	// event ids) each; see prefetch.
+	queryFolded = `SELECT fingerprint, event_id, alert_id FROM alert_events WHERE fingerprint IN (%s) AND event_id IN (%s)`
+	queryStored = `SELECT DISTINCT fingerprint FROM alerts WHERE fingerprint IN (%s)`
 	queryOpen   = `SELECT ` + alertColumns + ` FROM alerts WHERE fingerprint = ? AND status <> 'closed'
 		AND last_seen >= ? AND event_time <= ? ORDER BY last_seen DESC LIMIT 4`
 	upsertAlert = `INSERT INTO alerts (id, fingerprint, member, detector, rule_id, severity, tlp,
@@ -55,19 +64,130 @@ func newRaising(s *Service, now time.Time) *raising {
 		byFP:    map[string][]*working{},
 		seen:    map[string]bool{},
 		created: map[string]bool{},
+		folded:  map[string]string{},
+		stored:  map[string]bool{},
 	}
+}
+
+// prefetchChunk bounds the fingerprints, and the event ids, one prefetch
+// query asks about.
+const prefetchChunk = 64
+
+// prefetch reads what the store holds about the batch's detections, whose
+// keys are set: which of their event ids were folded, into which alert,
+// and which of their fingerprints have alerts. It costs two queries per
+// 64 detections instead of two per detection: a group of new alerts (a
+// fingerprint the store has never seen) then reads nothing more.
+func (r *raising) prefetch(ctx context.Context, tx *store.Tx, batch []Alert) error {
+	var fps, ids []string
+	flush := func() error {
+		if len(fps) == 0 {
+			return nil
+		}
+		if err := r.readFolded(ctx, tx, fps, ids); err != nil {
+			return err
+		}
+		if err := r.readStored(ctx, tx, fps); err != nil {
+			return err
+		}
+		fps, ids = fps[:0], ids[:0]
+		return nil
+	}
+	for i := range batch {
+		a := &batch[i]
+		fp := fingerprint(a)
+		if !slices.Contains(fps, fp) {
+			if len(fps) == prefetchChunk {
+				if err := flush(); err != nil {
+					return err
+				}
+			}
+			fps = append(fps, fp)
+		}
+		for _, id := range a.EventIDs {
+			if id == "" || slices.Contains(ids, id) {
+				continue
+			}
+			if len(ids) == prefetchChunk {
+				// The ids asked next go with fp alone.
+				if err := flush(); err != nil {
+					return err
+				}
+				fps = append(fps, fp)
+			}
+			ids = append(ids, id)
+		}
+	}
+	return flush()
+}
+
+// readFolded records which pairs of fps and ids the store has folded.
+// Rows of a fingerprint and an event id of two different detections are
+// recorded too: they are as true as the rest.
+func (r *raising) readFolded(ctx context.Context, tx *store.Tx, fps, ids []string) error {
+	if len(ids) == 0 {
+		return nil
+	}
+	pf, pi := padded(fps), padded(ids)
+	rows, err := tx.Query(ctx, fmt.Sprintf(queryFolded, placeholders(len(pf)), placeholders(len(pi))),
+		append(anys(pf), anys(pi)...)...)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var fp, id, al string
+		if err := rows.Scan(&fp, &id, &al); err != nil {
+			return err
+		}
+		r.folded[fp+"\x00"+id] = al
+	}
+	return rows.Err()
+}
+
+// readStored records which of fps have alerts in the store.
+func (r *raising) readStored(ctx context.Context, tx *store.Tx, fps []string) error {
+	pf := padded(fps)
+	rows, err := tx.Query(ctx, fmt.Sprintf(queryStored, placeholders(len(pf))), anys(pf)...)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var fp string
+		if err := rows.Scan(&fp); err != nil {
+			return err
+		}
+		r.stored[fp] = true
+	}
+	return rows.Err()
+}
+
+// padded returns ss (not empty) lengthened to a power of two by repeating
+// its last value: a query over a list then takes one of a few shapes,
+// each prepared once, instead of one per list length.
+func padded(ss []string) []string {
+	n := 1
+	for n < len(ss) {
+		n *= 2
+	}
+	out := make([]string, n)
+	copy(out, ss)
+	for i := len(ss); i < n; i++ {
+		out[i] = ss[len(ss)-1]
+	}
+	return out
 }
 
 // fold applies one detection: a replay changes nothing, a repeat within
 // the window folds into its open alert, anything else opens a new alert.
+//
+// in.Key is set (see RaiseThen) and prefetch has read in's fingerprint and
+// event ids.
 func (r *raising) fold(ctx context.Context, tx *store.Tx, in Alert) error {
-	in.Key = dedupKey(&in)
 	in.EventTime = in.EventTime.UTC()
 	fp := fingerprint(&in)
-	fresh, folded, err := r.freshEvents(ctx, tx, fp, in.EventIDs)
-	if err != nil {
-		return err
-	}
+	fresh, folded := r.freshEvents(fp, in.EventIDs)
 	if len(in.EventIDs) > 0 && len(fresh) == 0 {
 		// Every event was folded before: a replay. Show the caller the
 		// alert it went into, unchanged.
@@ -95,7 +215,7 @@ func (r *raising) fold(ctx context.Context, tx *store.Tx, in Alert) error {
 
 // freshEvents returns the event ids not yet folded under fp, and the id of
 // an alert one of the others was folded into.
-func (r *raising) freshEvents(ctx context.Context, tx *store.Tx, fp string, ids []string) (fresh []string, folded string, err error) {
+func (r *raising) freshEvents(fp string, ids []string) (fresh []string, folded string) {
 	candidates := make([]string, 0, len(ids))
 	for _, id := range ids {
 		if id == "" || slices.Contains(candidates, id) {
@@ -107,27 +227,14 @@ func (r *raising) freshEvents(ctx context.Context, tx *store.Tx, fp string, ids 
 		}
 		candidates = append(candidates, id)
 	}
-	if len(candidates) == 0 {
-		return nil, folded, nil
-	}
-	known := map[string]string{}
 	for _, id := range candidates {
-		var al string
-		switch err := tx.QueryRow(ctx, queryFolded, fp, id).Scan(&al); {
-		case err == nil:
-			known[id] = al
-		case !errors.Is(err, sql.ErrNoRows):
-			return nil, "", err
-		}
-	}
-	for _, id := range candidates {
-		if al, ok := known[id]; ok {
+		if al, ok := r.folded[fp+"\x00"+id]; ok {
 			folded = al
 			continue
 		}
 		fresh = append(fresh, id)
 	}
-	return fresh, folded, nil
+	return fresh, folded
 }
 
 // inBatch returns the id of the latest alert of fp in this batch.
@@ -155,7 +262,7 @@ func (r *raising) target(ctx context.Context, tx *store.Tx, fp string, t time.Ti
 		}
 		return best
 	}
-	if w := scan(); w != nil {
+	if w := scan(); w != nil || !r.stored[fp] {
 		return w, nil
 	}
 	rows, err := tx.Query(ctx, queryOpen, fp, store.Nanos(t.Add(-win)), store.Nanos(t.Add(win)))

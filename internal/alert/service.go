@@ -307,12 +307,16 @@ func (s *Service) RaiseThen(ctx context.Context, batch []Alert, then func(tx *st
 			continue
 		}
 		valid = append(valid, batch[i])
+		valid[len(valid)-1].Key = dedupKey(&batch[i])
 	}
 	s.raiseMu.Lock()
 	defer s.raiseMu.Unlock()
 	r := newRaising(s, s.opts.Now().UTC())
 	err := s.db.InTx(ctx, func(tx *store.Tx) error {
 		if err := s.writeMarks(ctx, tx); err != nil {
+			return err
+		}
+		if err := r.prefetch(ctx, tx, valid); err != nil {
 			return err
 		}
 		for i := range valid {

@@ -114,6 +114,15 @@ func TestRaiseDeduplicates(t *testing.T) {
 		{"same event twice in one batch counts once", [][]alert.Alert{{
 			detection("m1", "r1", "h1", "e1", t0), detection("m1", "r1", "h1", "e1", t0),
 		}}, []int{1}},
+		// The store is asked about 64 fingerprints and 64 event ids at a
+		// time: replays must be recognised past those bounds.
+		{"replay of more hosts than one lookup asks about", [][]alert.Alert{hosts(100), hosts(100)}, slices.Repeat([]int{1}, 100)},
+		{"replay of more event ids than one lookup asks about", [][]alert.Alert{
+			{manyEvents(0, 150)},
+			{manyEvents(149, 1)},                    // the last event again: a replay
+			{manyEvents(100, 60)},                   // 100-149 replayed, 150-159 new: folds
+			{manyEvents(0, 70), manyEvents(65, 70)}, // all replayed
+		}, []int{2}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -142,6 +151,26 @@ func TestRaiseDeduplicates(t *testing.T) {
 			})
 		})
 	}
+}
+
+// hosts returns n detections of rule r1, each on a host of its own.
+func hosts(n int) []alert.Alert {
+	out := make([]alert.Alert, n)
+	for i := range out {
+		out[i] = detection("m1", "r1", fmt.Sprintf("h%d", i), fmt.Sprintf("e%d", i), t0.Add(time.Duration(i)*time.Second))
+	}
+	return out
+}
+
+// manyEvents returns one detection of rule r1 on host h1 listing the n
+// event ids from e<from> on.
+func manyEvents(from, n int) alert.Alert {
+	d := detection("m1", "r1", "h1", "", t0)
+	d.EventIDs = nil
+	for i := from; i < from+n; i++ {
+		d.EventIDs = append(d.EventIDs, fmt.Sprintf("e%d", i))
+	}
+	return d
 }
 
 func TestRaiseFillsAndCaps(t *testing.T) {
