@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"hash/crc32"
 	"math"
+	"math/bits"
 	"os"
 	"strings"
 	"sync/atomic"
@@ -70,6 +71,11 @@ const (
 	fHex
 	fOther
 	fRatio
+	fKnown4
+	fUncovered
+	fEntropyNorm
+	fLengthLogP
+	fMinLogP
 	numFeatures
 )
 
@@ -87,6 +93,11 @@ var featureNames = [numFeatures]string{
 	fHex:          "hexadecimal-looking",
 	fOther:        "share of non-DNS characters",
 	fRatio:        "log-likelihood ratio, benign vs random characters",
+	fKnown4:       "share of letter 4-grams seen in benign names",
+	fUncovered:    "share of letters in no benign 4-gram",
+	fEntropyNorm:  "character entropy for its length",
+	fLengthLogP:   "log-probability of the length among benign names",
+	fMinLogP:      "least likely character transition",
 }
 
 // DGAModel is a trained DGA classifier. It is read-only once built and
@@ -105,7 +116,26 @@ type DGAModel struct {
 	// Baseline holds each feature's median over the benign training
 	// labels, quoted in explanations ("length 19 vs 10").
 	Baseline [numFeatures]float64
+	// known4 is a bit set over the 26^4 letter 4-grams: set for those
+	// that occur in at least known4Min distinct benign training labels.
+	// It stands in for a word list — whole words are made of such
+	// 4-grams, random letters mostly are not — and is exact, where a
+	// hashed table of longer n-grams would collide.
+	known4 [known4Words]uint64
+	// lengthLogP holds quantised ln P(length) over the benign training
+	// labels, add-one smoothed, for lengths 1..maxLabel.
+	lengthLogP [maxLabel + 1]int8
 }
+
+// known4Grams is the number of letter 4-grams; known4Words the words of
+// their bit set.
+const (
+	known4Grams = 26 * 26 * 26 * 26
+	known4Words = (known4Grams + 63) / 64
+	// known4Min is how many distinct benign labels must share a 4-gram
+	// for it to count as known: one label's quirk is not a word part.
+	known4Min = 3
+)
 
 // DGAFeatures are the lexical features of one label.
 type DGAFeatures [numFeatures]float64
@@ -237,8 +267,14 @@ func (m *DGAModel) Features(label string) DGAFeatures {
 	hex := true
 	prev, prev2 := 0, 0
 	var logp float64
+	minLogP := 0.0
 	rare := 0
 	lastKind := 0 // 1 letter, 2 digit
+	// gram is the rolling index of the last letters (base 26), letters
+	// how many consecutive letters it holds; covered is a bit mask over
+	// label positions inside a known 4-gram.
+	var gram, letters, windows, known int
+	var covered uint64
 	for i := 0; i < n; i++ {
 		c := label[i]
 		if c >= 'A' && c <= 'Z' {
@@ -253,6 +289,14 @@ func (m *DGAModel) Features(label string) DGAFeatures {
 		switch {
 		case k >= 1 && k <= 26:
 			kind = 1
+			gram = (gram*26 + k - 1) % known4Grams
+			if letters++; letters >= 4 {
+				windows++
+				if m.known4[gram>>6]&(1<<(gram&63)) != 0 {
+					known++
+					covered |= 0xF << (i - 3)
+				}
+			}
 			if isVowel(c) {
 				vowels++
 				run = 0
@@ -267,7 +311,9 @@ func (m *DGAModel) Features(label string) DGAFeatures {
 			kind = 2
 			digits++
 			run = 0
+			letters = 0
 		default:
+			letters = 0
 			if k == 37 {
 				hyphens++
 			} else {
@@ -284,6 +330,7 @@ func (m *DGAModel) Features(label string) DGAFeatures {
 		}
 		lp := m.logP(prev2, prev, k)
 		logp += lp
+		minLogP = min(minLogP, lp)
 		if lp < rareLogP {
 			rare++
 		}
@@ -291,6 +338,7 @@ func (m *DGAModel) Features(label string) DGAFeatures {
 	}
 	lp := m.logP(prev2, prev, 0)
 	logp += lp
+	minLogP = min(minLogP, lp)
 	if lp < rareLogP {
 		rare++
 	}
@@ -317,6 +365,20 @@ func (m *DGAModel) Features(label string) DGAFeatures {
 	}
 	f[fOther] = float64(other) / fn
 	f[fRatio] = logp + (fn+1)*math.Log(alphabet-2)
+	f[fKnown4] = 1 // too short to tell: as a word would
+	if windows > 0 {
+		f[fKnown4] = float64(known) / float64(windows)
+	}
+	f[fUncovered] = float64(n-bits.OnesCount64(covered)-digits-hyphens-other) / fn
+	if f[fUncovered] < 0 || windows == 0 {
+		f[fUncovered] = 0
+	}
+	f[fEntropyNorm] = 0
+	if n > 1 {
+		f[fEntropyNorm] = entropy / math.Log2(float64(min(n, alphabet-1)))
+	}
+	f[fLengthLogP] = float64(m.lengthLogP[n]) / trigramScale
+	f[fMinLogP] = minLogP
 	return f
 }
 
@@ -386,11 +448,14 @@ func sortContributions(cs []Contribution) {
 
 // The binary model file: magic, format version, feature count, the
 // float64 parameters (mean, scale, weights, benign baseline, bias,
-// threshold), the trigram table, and a CRC-32 of all that precedes it.
-// Everything is little-endian.
+// threshold), the trigram table, the known 4-gram bit set, the length
+// table, and a CRC-32 of all that precedes it. Everything is
+// little-endian. Version 1 (thirteen features, no 4-gram set nor length
+// table) is refused with a request to retrain: its weights mean nothing
+// to the version-2 features.
 const (
 	dgaMagic   = "XSOCDGA\x00"
-	dgaVersion = 1
+	dgaVersion = 2
 )
 
 // ErrModel marks a model file that cannot be used: wrong format,
@@ -415,12 +480,18 @@ func (m *DGAModel) MarshalBinary() ([]byte, error) {
 	for _, v := range m.trigram {
 		b.WriteByte(byte(v))
 	}
+	for _, w := range m.known4 {
+		b.Write(le.AppendUint64(nil, w))
+	}
+	for _, v := range m.lengthLogP {
+		b.WriteByte(byte(v))
+	}
 	b.Write(le.AppendUint32(nil, crc32.ChecksumIEEE(b.Bytes())))
 	return b.Bytes(), nil
 }
 
-// dgaFileSize is the exact length of a version-1 model file.
-const dgaFileSize = len(dgaMagic) + 4 + 4 + 8*(4*numFeatures+2) + alphabet*alphabet*alphabet + 4
+// dgaFileSize is the exact length of a version-2 model file.
+const dgaFileSize = len(dgaMagic) + 4 + 4 + 8*(4*numFeatures+2) + alphabet*alphabet*alphabet + 8*known4Words + maxLabel + 1 + 4
 
 // UnmarshalBinary decodes a model file; errors wrap ErrModel and say
 // what is wrong.
@@ -452,6 +523,14 @@ func (m *DGAModel) UnmarshalBinary(data []byte) error {
 	m.Bias, m.Threshold = next(), next()
 	for i := range m.trigram {
 		m.trigram[i] = int8(p[i])
+	}
+	p = p[len(m.trigram):]
+	for i := range m.known4 {
+		m.known4[i] = le.Uint64(p)
+		p = p[8:]
+	}
+	for i := range m.lengthLogP {
+		m.lengthLogP[i] = int8(p[i])
 	}
 	for i, s := range m.Scale {
 		if !(s > 0) || math.IsInf(s, 0) {

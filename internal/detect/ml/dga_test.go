@@ -79,6 +79,14 @@ func TestModelFileErrors(t *testing.T) {
 			}
 		})
 	}
+	// A model written by xsoc before the 4-gram features (format
+	// version 1, kept in testdata as that version wrote it) is refused
+	// with a request to retrain, naming the file.
+	_, err := LoadDGAModel(filepath.Join("testdata", "dga-v1.model"))
+	if err == nil || !errors.Is(err, ErrModel) || !strings.Contains(err.Error(), "dga-v1.model") ||
+		!strings.Contains(err.Error(), "format version 1, this xsoc reads version 2 (retrain with xsoc ml train dga)") {
+		t.Fatalf("version-1 model: error %v", err)
+	}
 	m := new(DGAModel)
 	if err := m.UnmarshalBinary(good); err != nil {
 		t.Fatalf("round trip: %v", err)

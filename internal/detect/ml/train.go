@@ -117,6 +117,8 @@ func Split(labels []string, seed uint64) (train, validate, test []string) {
 func TrainDGA(benign, malicious, validate []string) *DGAModel {
 	m := new(DGAModel)
 	m.fitTrigrams(benign)
+	m.fitKnown4(benign)
+	m.fitLengths(benign)
 	xs := make([]DGAFeatures, 0, len(benign)+len(malicious))
 	ys := make([]float64, 0, cap(xs))
 	for _, l := range benign {
@@ -204,6 +206,47 @@ func (m *DGAModel) fitTrigrams(labels []string) {
 	}
 }
 
+// fitKnown4 marks the letter 4-grams that occur in at least known4Min
+// distinct benign labels.
+func (m *DGAModel) fitKnown4(labels []string) {
+	counts := make([]uint8, known4Grams)
+	last := make([]int32, known4Grams) // the label that last counted a 4-gram, plus one
+	for li, l := range labels {
+		gram, letters := 0, 0
+		for i := 0; i < len(l); i++ {
+			c := l[i]
+			if c < 'a' || c > 'z' {
+				letters = 0
+				continue
+			}
+			gram = (gram*26 + int(c-'a')) % known4Grams
+			if letters++; letters >= 4 && last[gram] != int32(li+1) {
+				last[gram] = int32(li + 1)
+				counts[gram] = min(255, counts[gram]+1)
+			}
+		}
+	}
+	for g, c := range counts {
+		if c >= known4Min {
+			m.known4[g>>6] |= 1 << (g & 63)
+		}
+	}
+}
+
+// fitLengths estimates ln P(length) over the benign labels, add-one
+// smoothed.
+func (m *DGAModel) fitLengths(labels []string) {
+	var counts [maxLabel + 1]float64
+	for _, l := range labels {
+		counts[min(len(l), maxLabel)]++
+	}
+	total := float64(len(labels)) + maxLabel
+	for n := range counts {
+		q := math.Round(math.Log((counts[n]+1)/total) * trigramScale)
+		m.lengthLogP[n] = int8(max(-128, min(127, q)))
+	}
+}
+
 // fitLogistic fits the standardisation and an L2-regularised logistic
 // regression by Newton's method (deterministic: no sampling, and a dozen
 // features make the Hessian tiny), weighting the malicious class by ratio
@@ -228,7 +271,12 @@ func (m *DGAModel) fitLogistic(xs []DGAFeatures, ys []float64, ratio float64) {
 		}
 		zs[k][numFeatures] = 1
 	}
-	const lambda = 1e-3
+	// A strong penalty: the weights must carry over to families the
+	// model never saw, and a weak one lets them fit what tells the
+	// training families apart (their lengths) instead of what tells
+	// generated names from benign ones. Measured leave-one-family-out,
+	// 0.1 beats 0.001 (character-family ROC AUC 0.965 vs 0.956).
+	const lambda = 0.1
 	var w [d]float64
 	for round := 0; round < 25; round++ {
 		var grad [d]float64
