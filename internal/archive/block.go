@@ -21,7 +21,7 @@ import (
 //
 // Each column is compressed on its own (zstd, or S2 for short field
 // columns: codec.compressColumn), and stored apart from the others
-// (version 2), so that a query reads and decompresses only the columns it
+// (since version 2), so that a query reads and decompresses only the columns it
 // filters on; the whole block is read only for the events it returns. The
 // block's head holds the times and the column names:
 //
@@ -46,9 +46,19 @@ import (
 // and winlog.event_data.Image are the same string). The event ids and the
 // original lines are two more columns, colID and colOriginal.
 //
-// Version 1 blocks (everything in one compressed blob, ids and originals
-// in the head, every value literal) are still read.
-const blockVersion = 2
+// Version 3 numbers the references to other columns apart from the
+// splices, which version 2 lacked:
+//
+//	(2k+1)<<1    the same value as the first value of column k (k smaller
+//	             than this column's index) for this event
+//	(2k+2)<<1,   that value with p bytes before it and s after it: a
+//	p, p bytes,  field a parser took from inside another (the hash in
+//	s, s bytes   Sysmon's Hashes, the executable in its command line)
+//
+// Version 2 blocks (tag (k+1)<<1 for a reference, no splices) and version
+// 1 blocks (everything in one compressed blob, ids and originals in the
+// head, every value literal) are still read.
+const blockVersion = 3
 
 // The columns every event has; their names are not valid field names.
 const (
@@ -64,8 +74,13 @@ const maxBlockEvents = 8192
 const maxKeptColumns = 4096
 
 // maxRefMisses bounds, per column and block, the searches for another
-// column of the event holding the same value.
+// column of the event holding the same value, and those for another
+// column holding a value found inside it (a splice).
 const maxRefMisses = 3
+
+// minSplice is the shortest value of another column a splice refers to:
+// below it, the splice's lengths take about what they save.
+const minSplice = 8
 
 // blockWriter gathers events into columns.
 type blockWriter struct {
@@ -93,9 +108,14 @@ type column struct {
 	prev, first string
 	ref         *column // a column whose value this one repeated lately
 	misses      int     // failed searches for ref in this block
-	next        *column // the column after this one in the last event: a guess that saves a map lookup
-	stats       colStats
-	withStats   bool // a field column: its values are summarised
+	// splice is a column whose value one of this one's held lately, at
+	// byte spliceAt; spliceMisses counts failed searches for one.
+	splice       *column
+	spliceAt     int
+	spliceMisses int
+	next         *column // the column after this one in the last event: a guess that saves a map lookup
+	stats        colStats
+	withStats    bool // a field column: its values are summarised
 }
 
 func newBlockWriter() *blockWriter {
@@ -119,6 +139,7 @@ func (w *blockWriter) reset() {
 	for _, c := range w.order {
 		c.buf, c.index, c.last = c.buf[:0], -1, -1
 		c.prev, c.first, c.ref, c.misses = "", "", nil, 0
+		c.splice, c.spliceAt, c.spliceMisses = nil, 0, 0
 		c.stats.reset()
 	}
 	w.order = w.order[:0]
@@ -209,8 +230,10 @@ func (w *blockWriter) put(c *column, i int, v string) {
 			}
 		}
 	default:
-		c.buf = binary.AppendUvarint(c.buf, uint64(len(v))<<1|1)
-		c.buf = append(c.buf, v...)
+		if gap == 0 || !w.spliced(c, i, v) {
+			c.buf = binary.AppendUvarint(c.buf, uint64(len(v))<<1|1)
+			c.buf = append(c.buf, v...)
+		}
 		// A value the column's statistics took already is in the bloom
 		// filter already: every field column's values go into it.
 		if (!c.withStats || c.stats.add(v)) && c.bloom {
@@ -230,7 +253,7 @@ func (w *blockWriter) put(c *column, i int, v string) {
 func (w *blockWriter) refer(c *column, i int, v string) bool {
 	if r := c.ref; r != nil {
 		if r.last == i && r.first == v {
-			c.buf = binary.AppendUvarint(c.buf, uint64(r.index+1)<<1)
+			c.buf = binary.AppendUvarint(c.buf, uint64(2*r.index+1)<<1)
 			return true
 		}
 		c.ref = nil
@@ -241,12 +264,55 @@ func (w *blockWriter) refer(c *column, i int, v string) bool {
 	for _, r := range w.touched { // each holds a value of event i
 		if r.index < c.index && r.first == v {
 			c.ref = r
-			c.buf = binary.AppendUvarint(c.buf, uint64(r.index+1)<<1)
+			c.buf = binary.AppendUvarint(c.buf, uint64(2*r.index+1)<<1)
 			return true
 		}
 	}
 	c.misses++
 	return false
+}
+
+// spliced appends v as a splice of the first value of another column of
+// event i found inside it, if it finds one, and reports whether it did.
+// It looks where the last splice of c found its column's value, then
+// (up to maxRefMisses failures a block) in every column of the event.
+func (w *blockWriter) spliced(c *column, i int, v string) bool {
+	if r := c.splice; r != nil && r.last == i && len(r.first) < len(v) {
+		at := c.spliceAt
+		if at+len(r.first) > len(v) || v[at:at+len(r.first)] != r.first {
+			at = strings.Index(v, r.first)
+		}
+		if at >= 0 {
+			c.spliceAt = at
+			w.appendSplice(c, r, v, at)
+			return true
+		}
+	}
+	if c.spliceMisses >= maxRefMisses {
+		return false
+	}
+	for _, r := range w.touched {
+		if r.index < c.index && len(r.first) >= minSplice && len(r.first) < len(v) {
+			if at := strings.Index(v, r.first); at >= 0 {
+				c.splice, c.spliceAt = r, at
+				w.appendSplice(c, r, v, at)
+				return true
+			}
+		}
+	}
+	c.spliceMisses++
+	return false
+}
+
+// appendSplice appends to c the tag and the bytes of v around the first
+// value of r, found at byte at.
+func (w *blockWriter) appendSplice(c, r *column, v string, at int) {
+	c.buf = binary.AppendUvarint(c.buf, uint64(2*r.index+2)<<1)
+	c.buf = binary.AppendUvarint(c.buf, uint64(at))
+	c.buf = append(c.buf, v[:at]...)
+	rest := v[at+len(r.first):]
+	c.buf = binary.AppendUvarint(c.buf, uint64(len(rest)))
+	c.buf = append(c.buf, rest...)
 }
 
 // encodeHead appends the block's head, uncompressed, to dst.
@@ -299,8 +365,8 @@ type block struct {
 	n        int
 	times    []int64
 	ingested []int64
-	names    []string // the columns, by index (version 2)
-	// load fetches and decompresses a column of a version 2 block.
+	names    []string // the columns, by index (version 2 and later)
+	// load fetches and decompresses a column of a block of version 2 or later.
 	load func(name string) ([]byte, error)
 	raw  map[string][]byte // columns fetched (version 1: all of them)
 	cols map[string]*values
@@ -315,12 +381,12 @@ type values struct {
 
 var errCorrupt = errors.New("archive: corrupt block")
 
-// decodeBlock parses a block's uncompressed head (version 2) or whole
-// block (version 1); load fetches a version 2 block's columns.
+// decodeBlock parses a block's uncompressed head (version 2 and later) or whole
+// block (version 1); load fetches a later block's columns.
 func decodeBlock(data []byte, load func(name string) ([]byte, error)) (*block, error) {
 	r := reader{b: data}
 	v := r.uvarint()
-	if v != 1 && v != blockVersion {
+	if v < 1 || v > blockVersion {
 		return nil, fmt.Errorf("archive: block version %d, want up to %d", v, blockVersion)
 	}
 	n := int(r.uvarint())
@@ -396,6 +462,7 @@ func (b *block) column(name string) (*values, error) {
 	vs := &values{}
 	r := reader{b: data}
 	i := -1
+	var arena []byte // spliced values
 	for len(r.b) > 0 && r.err == nil {
 		gap := int(r.uvarint())
 		i += gap
@@ -415,7 +482,10 @@ func (b *block) column(name string) (*values, error) {
 			}
 			v = vs.val[len(vs.val)-1]
 		default:
-			k := int(tag>>1) - 1
+			k, splice := int(tag>>1)-1, false
+			if b.version > 2 {
+				k, splice = int(tag>>1-1)>>1, tag>>1&1 == 0
+			}
 			if k >= self || gap == 0 { // only earlier columns: no cycles
 				return nil, errCorrupt
 			}
@@ -424,6 +494,14 @@ func (b *block) column(name string) (*values, error) {
 				return nil, err
 			}
 			v = src.firstOf(b.n)[i]
+			if splice {
+				before := r.bytes(int(r.uvarint()))
+				after := r.bytes(int(r.uvarint()))
+				if r.err != nil {
+					return nil, r.err
+				}
+				arena, v = appendSplice(arena, before, v, after)
+			}
 		}
 		vs.ev = append(vs.ev, int32(i))
 		vs.val = append(vs.val, v)
@@ -433,6 +511,18 @@ func (b *block) column(name string) (*values, error) {
 	}
 	b.cols[name] = vs
 	return vs, nil
+}
+
+// appendSplice returns before+v+after, held in arena (or in a new one if
+// it lacks the room), and arena with it.
+func appendSplice(arena, before []byte, v string, after []byte) ([]byte, string) {
+	n := len(before) + len(v) + len(after)
+	if cap(arena)-len(arena) < n {
+		arena = make([]byte, 0, max(n, 64<<10)) // the values before keep theirs
+	}
+	start := len(arena)
+	arena = append(append(append(arena, before...), v...), after...)
+	return arena, unsafeString(arena[start:])
 }
 
 // firstOf returns, per event of a block of n, the column's first value.

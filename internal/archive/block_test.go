@@ -80,6 +80,15 @@ func TestBlockRoundTrip(t *testing.T) {
 			mk("b", -time.Second, "user.name", "t1", "tags", "t1", "host.name", "t1"),
 			mk("c", time.Hour, "host.name", "t1", "user.name", "u", "tags", "u")}},
 		{"no id, no original", []*event.Event{{Member: "m1", Time: at, Ingested: at}, {Member: "m1", Time: at, Ingested: at}}},
+		{"a value holding another field's at moving places (splices)", []*event.Event{
+			mk("a", 0, "process.hash.sha256", "0123456789abcdef", "winlog.event_data.Hashes", "SHA256=0123456789abcdef"),
+			mk("b", 0, "process.hash.sha256", "fedcba9876543210", "winlog.event_data.Hashes", "SHA256=fedcba9876543210"),
+			mk("c", 0, "process.hash.sha256", "fedcba9876543210", "winlog.event_data.Hashes", "MD5=00,SHA256=fedcba9876543210,IMPHASH=11"),
+			mk("d", 0, "process.hash.sha256", "1111222233334444", "winlog.event_data.Hashes", "1111222233334444,x"),
+			mk("e", 0, "winlog.event_data.Hashes", "SHA256=1111222233334444"),
+			mk("f", 0, "process.hash.sha256", "5555666677778888", "winlog.event_data.Hashes", "SHA256=0123456789abcdef"),
+			mk("g", 0, "process.executable", img, "process.command_line", img+" /c whoami", "process.hash.sha256", "9999aaaabbbbcccc",
+				"winlog.event_data.Hashes", "SHA256=9999aaaabbbbcccc", "winlog.event_data.CommandLine", "cmd /c "+img)}},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -112,6 +121,15 @@ func TestBlockWriterSparesRepeats(t *testing.T) {
 		if n := len(w.cols[name].buf); n > 2*len(evs)+64 {
 			t.Errorf("%s: %d bytes for %d events", name, n, len(evs))
 		}
+	}
+	// Splices: "SHA256=" and the hash in process.hash.sha256 (gap, tag,
+	// 7, "SHA256=", 0); the command line after the executable.
+	if n := len(w.cols["winlog.event_data.Hashes"].buf); n > 12*len(evs)+64 {
+		t.Errorf("Hashes: %d bytes for %d events", n, len(evs))
+	}
+	// Gap, tag, 0 bytes before, length after, the arguments.
+	if n, args := len(w.cols["process.command_line"].buf), len(" --type=renderer --lang=en-US --field-trial-handle=4294967295"); n > len(evs)*(4+args) {
+		t.Errorf("command lines: %d bytes for %d events, more than their arguments take", n, len(evs))
 	}
 	b := writeBlock(t, evs)
 	got, err := b.events([]int{0, 999}, "m1")
@@ -189,6 +207,36 @@ func TestBlockReadsVersion1(t *testing.T) {
 	}
 }
 
+// TestBlockReadsVersion2 reads a version 2 block, whose references to
+// another column are tagged (k+1)<<1, as archives written before splices
+// hold them: the same tag in version 3 is a splice or another column.
+func TestBlockReadsVersion2(t *testing.T) {
+	var head []byte
+	for _, x := range []uint64{2, 2, 0, 0, 0, 0, 0, 3} { // version, n, tMin, 2 times, 2 ingested, 3 columns
+		head = binary.AppendUvarint(head, x)
+	}
+	for _, name := range []string{"host.name", "host.hostname", "user.name"} {
+		head = append(binary.AppendUvarint(head, uint64(len(name))), name...)
+	}
+	lit := func(b []byte, v string) []byte { return append(binary.AppendUvarint(b, uint64(len(v))<<1|1), v...) }
+	cols := map[string][]byte{
+		"host.name":     lit(append(lit([]byte{1}, "WS-1"), 1), "WS-2"), // gap 1, literal; gap 1, literal
+		"host.hostname": {1, 1 << 1, 1, 1 << 1},                         // both events: host.name's value (k = 0)
+		"user.name":     append(lit([]byte{1}, "alice"), 1, 2<<1),       // the second: host.hostname's (k = 1)
+	}
+	b, err := decodeBlock(head, func(name string) ([]byte, error) { return cols[name], nil })
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string][]string{"host.name": {"WS-1", "WS-2"}, "host.hostname": {"WS-1", "WS-2"}, "user.name": {"alice", "WS-2"}}
+	for name, vals := range want {
+		vs, err := b.column(name)
+		if err != nil || !slices.Equal(vs.val, vals) {
+			t.Errorf("%s: %q (%v), want %q", name, vs.val, err, vals)
+		}
+	}
+}
+
 // FuzzDecodeBlock feeds damaged heads and columns to the reader: it must
 // fail cleanly, never panic or run away.
 func FuzzDecodeBlock(f *testing.F) {
@@ -200,6 +248,10 @@ func FuzzDecodeBlock(f *testing.F) {
 	}
 	f.Add(w.encodeHead(nil), slices.Clone(w.cols["host.name"].buf), "host.name")
 	f.Add(w.encodeHead(nil), slices.Clone(w.cols["process.pid"].buf), "process.pid")
+	sys, _ := sysmonEvents(f, 5)
+	w.reset()
+	w.addAll(sys)
+	f.Add(w.encodeHead(nil), slices.Clone(w.cols["winlog.event_data.Hashes"].buf), "winlog.event_data.Hashes")
 	f.Add(v1Block(evs), []byte{}, "host.name")
 	f.Fuzz(func(t *testing.T, head, col []byte, name string) {
 		b, err := decodeBlock(head, func(string) ([]byte, error) { return col, nil })
