@@ -18,8 +18,11 @@ import (
 )
 
 // Embedded is the archive engine of a single node: under its root, one
-// directory per member, one SQLite file per day in it (2026-12-07.db),
-// holding compressed columnar blocks.
+// directory per member, one partition per day in it: an SQLite file
+// (2026-12-07.db) holding the compressed columnar blocks' summaries,
+// filters, statistics and the references to their payloads, which an
+// append-only segment file beside it holds (2026-12-07.seg, see
+// segment.go).
 //
 // A partition's day is its events' day (UTC); an event claiming a time
 // more than maxSkew away from when it was accepted goes to the day it was
@@ -36,6 +39,8 @@ type Embedded struct {
 	parts    map[partKey]*partition
 	w        *blockWriter // used by Write only, one call at a time
 	raw, buf []byte
+	// pay gathers a partition write's payloads, written with one call.
+	pay []byte
 }
 
 // statsMarker is the name of the statistics row every block written with
@@ -65,7 +70,12 @@ type partition struct {
 	path string
 
 	// Guarded by Embedded.mu:
-	db         *store.DB
+	db *store.DB
+	// seg is the open segment file (nil: not open or not there), closed
+	// with db; segEnd is where its readable bytes end and the next
+	// write goes.
+	seg        *os.File
+	segEnd     int64
 	users      int
 	lastUse    time.Time
 	minT, maxT int64
@@ -100,7 +110,8 @@ CREATE TABLE IF NOT EXISTS stats (
 	block INTEGER NOT NULL,
 	data BLOB NOT NULL,
 	PRIMARY KEY (name, block)
-) WITHOUT ROWID`
+) WITHOUT ROWID;
+` + segSchema
 
 // OpenEmbedded opens (creating if needed) the archive under root and reads
 // every partition's summary. With syncAlways, each commit is fsynced
@@ -140,8 +151,31 @@ func OpenEmbedded(ctx context.Context, root string, syncAlways bool) (*Embedded,
 			}
 			e.parts[p.key] = p
 		}
+		if err := removeOrphanSegs(filepath.Join(root, m.Name())); err != nil {
+			e.Close()
+			return nil, err
+		}
 	}
 	return e, nil
+}
+
+// removeOrphanSegs removes the segments in dir without a database: those
+// of days whose removal (Drop) stopped between the two files. Nothing
+// can refer to their bytes any more.
+func removeOrphanSegs(dir string) error {
+	segs, err := filepath.Glob(filepath.Join(dir, "*.seg"))
+	if err != nil {
+		return err
+	}
+	for _, s := range segs {
+		if _, err := os.Stat(strings.TrimSuffix(s, ".seg") + ".db"); !errors.Is(err, os.ErrNotExist) {
+			continue
+		}
+		if err := os.Remove(s); err != nil {
+			return fmt.Errorf("archive: %w", err)
+		}
+	}
+	return nil
 }
 
 // load reads a partition's summary, leaving its file closed.
@@ -186,7 +220,25 @@ func (e *Embedded) open(ctx context.Context, p *partition) (*store.DB, error) {
 			return nil, fmt.Errorf("archive: %s: %w", p.path, err)
 		}
 	}
+	if err := recoverSeg(ctx, db, p); err != nil {
+		db.Close()
+		return nil, err
+	}
 	return db, nil
+}
+
+// closeFiles closes p's database and segment; e.mu is held.
+func (p *partition) closeFiles() error {
+	var errs []error
+	if p.db != nil {
+		errs = append(errs, p.db.Close())
+		p.db = nil
+	}
+	if p.seg != nil {
+		errs = append(errs, p.seg.Close())
+		p.seg = nil
+	}
+	return errors.Join(errs...)
 }
 
 // acquire returns p's open database, opening it if needed; release it.
@@ -217,8 +269,7 @@ func (e *Embedded) release(p *partition) {
 func (e *Embedded) closeIdleLocked() {
 	for _, p := range e.parts {
 		if p.db != nil && p.users == 0 && time.Since(p.lastUse) > idleClose {
-			p.db.Close()
-			p.db = nil
+			p.closeFiles()
 		}
 	}
 }
@@ -293,9 +344,16 @@ func (e *Embedded) writePartition(ctx context.Context, p *partition, g *pending)
 	defer e.w.reset()
 	var stored []int64 // events, tMin, tMax per block
 	var newFields []string
-	known := e.fieldsOf(p)
+	known, segAt := e.fieldsOf(p)
+	// The payloads go into e.pay, which starts at payAt in the segment,
+	// each row referring to where its payload will lie there; e.pay is
+	// written in one call before the transaction commits, or whenever it
+	// exceeds maxPendingPayload, so that a large write does not hold all
+	// its payloads in memory.
+	payAt := segAt
 	err = db.InTx(ctx, func(tx *store.Tx) error {
 		stored, newFields = stored[:0], newFields[:0]
+		e.pay, payAt = e.pay[:0], segAt
 		evs, err := unstored(ctx, tx, g)
 		if err != nil {
 			return err
@@ -305,7 +363,9 @@ func (e *Embedded) writePartition(ctx context.Context, p *partition, g *pending)
 			e.w.reset()
 			e.w.addAll(evs[:n])
 			e.raw = e.w.encodeHead(e.raw[:0])
-			e.buf = e.codec.compress(e.buf[:0], e.raw)
+			at := len(e.pay)
+			e.pay = e.codec.compress(e.pay, e.raw)
+			e.buf = appendSegRef(e.buf[:0], payAt+int64(at), int64(len(e.pay)-at))
 			res, err := tx.Exec(ctx, `INSERT INTO blocks (t_min, t_max, n, bloom, data) VALUES (?, ?, ?, ?, ?)`,
 				e.w.tMin, e.w.tMax, n, e.w.bloom.build(n), e.buf)
 			if err != nil {
@@ -316,13 +376,21 @@ func (e *Embedded) writePartition(ctx context.Context, p *partition, g *pending)
 				return fmt.Errorf("archive: %s: %w", p.path, err)
 			}
 			for _, c := range e.w.order {
-				e.buf = e.codec.compressColumn(e.buf[:0], c.buf, c.name, n)
+				at := len(e.pay)
+				e.pay = e.codec.compressColumn(e.pay, c.buf, c.name, n)
+				e.buf = appendSegRef(e.buf[:0], payAt+int64(at), int64(len(e.pay)-at))
 				if _, err := tx.Exec(ctx, `INSERT INTO cols (block, name, data) VALUES (?, ?, ?)`, id, c.name, e.buf); err != nil {
 					return fmt.Errorf("archive: %s: %w", p.path, err)
 				}
 			}
 			if err := e.writeStats(ctx, tx, id); err != nil {
 				return fmt.Errorf("archive: %s: %w", p.path, err)
+			}
+			if len(e.pay) >= maxPendingPayload {
+				if err := e.appendSeg(p, payAt, e.pay); err != nil {
+					return err
+				}
+				payAt, e.pay = payAt+int64(len(e.pay)), e.pay[:0]
 			}
 			stored = append(stored, int64(n), e.w.tMin, e.w.tMax)
 			for _, name := range e.w.fieldNames() {
@@ -342,9 +410,28 @@ func (e *Embedded) writePartition(ctx context.Context, p *partition, g *pending)
 				return err
 			}
 		}
+		if payAt == segAt && len(e.pay) == 0 {
+			return nil
+		}
+		// The payloads are on disk before the rows naming them commit;
+		// should anything from here on fail, undoSeg cuts them off.
+		if err := e.appendSeg(p, payAt, e.pay); err != nil {
+			return err
+		}
+		payAt += int64(len(e.pay))
+		if err := e.syncSeg(p); err != nil {
+			return err
+		}
+		_, err = tx.Exec(ctx, `INSERT INTO segment (id, size) VALUES (0, ?) ON CONFLICT (id) DO UPDATE SET size = excluded.size`, payAt)
+		if err != nil {
+			return fmt.Errorf("archive: %s: %w", p.path, err)
+		}
 		return nil
 	})
 	if err != nil {
+		if payAt > segAt || len(e.pay) > 0 {
+			err = errors.Join(err, e.undoSeg(p, segAt))
+		}
 		return err
 	}
 	e.mu.Lock()
@@ -399,10 +486,12 @@ func unstored(ctx context.Context, tx *store.Tx, g *pending) ([]*event.Event, er
 	return evs, nil
 }
 
-func (e *Embedded) fieldsOf(p *partition) map[string]struct{} {
+// fieldsOf returns p's fields and where the next write to its segment
+// goes.
+func (e *Embedded) fieldsOf(p *partition) (map[string]struct{}, int64) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	return maps.Clone(p.fields)
+	return maps.Clone(p.fields), p.segEnd
 }
 
 // memberParts returns member's partitions overlapping [from, to), newest
@@ -426,10 +515,7 @@ func (e *Embedded) Close() error {
 	defer e.mu.Unlock()
 	var errs []error
 	for _, p := range e.parts {
-		if p.db != nil {
-			errs = append(errs, p.db.Close())
-			p.db = nil
-		}
+		errs = append(errs, p.closeFiles())
 	}
 	e.codec.enc.Close()
 	e.codec.dec.Close()

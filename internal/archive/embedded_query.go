@@ -191,26 +191,52 @@ func (e *Embedded) readBlock(ctx context.Context, r blockRef) (*block, error) {
 		return nil, err
 	}
 	defer e.release(r.part)
+	return e.decodeStored(ctx, r.part, db, r.id, true)
+}
+
+// decodeStored reads block id of p from db, its head now and its columns
+// when first used, each from its row or from the segment the row refers
+// to. With reacquire, each column read holds p open itself (the block
+// outlives the caller's hold).
+func (e *Embedded) decodeStored(ctx context.Context, p *partition, db *store.DB, id int64, reacquire bool) (*block, error) {
 	var data []byte
-	if err := db.QueryRow(ctx, `SELECT data FROM blocks WHERE id = ?`, r.id).Scan(&data); err != nil {
-		return nil, fmt.Errorf("archive: %s block %d: %w", r.part.path, r.id, err)
+	if err := db.QueryRow(ctx, `SELECT data FROM blocks WHERE id = ?`, id).Scan(&data); err != nil {
+		return nil, fmt.Errorf("archive: %s block %d: %w", p.path, id, err)
 	}
-	raw, err := e.codec.decompress(data)
+	raw, err := e.decompressPayload(p, data, id, "")
 	if err != nil {
 		return nil, err
 	}
 	return decodeBlock(raw, func(name string) ([]byte, error) {
-		db, err := e.acquire(ctx, r.part)
-		if err != nil {
-			return nil, err
+		db := db
+		if reacquire {
+			var err error
+			if db, err = e.acquire(ctx, p); err != nil {
+				return nil, err
+			}
+			defer e.release(p)
 		}
-		defer e.release(r.part)
 		var data []byte
-		if err := db.QueryRow(ctx, `SELECT data FROM cols WHERE block = ? AND name = ?`, r.id, name).Scan(&data); err != nil {
-			return nil, fmt.Errorf("archive: %s block %d column %q: %w", r.part.path, r.id, name, err)
+		if err := db.QueryRow(ctx, `SELECT data FROM cols WHERE block = ? AND name = ?`, id, name).Scan(&data); err != nil {
+			return nil, fmt.Errorf("archive: %s block %d column %q: %w", p.path, id, name, err)
 		}
-		return e.codec.decompress(data)
+		return e.decompressPayload(p, data, id, name)
 	})
+}
+
+// decompressPayload decompresses the payload a data value of p stands
+// for (see payload): block id's head, or its column name.
+func (e *Embedded) decompressPayload(p *partition, data []byte, id int64, name string) ([]byte, error) {
+	ref := isSegRef(data)
+	data, err := e.payload(p, data, id, name)
+	if err != nil {
+		return nil, err
+	}
+	out, err := e.codec.decompress(data)
+	if err != nil && ref {
+		return nil, fmt.Errorf("archive: %s: %s: %w", segPath(p.path), payloadName(id, name), err)
+	}
+	return out, err
 }
 
 // matchBlock returns which of b's events satisfy q.
@@ -497,11 +523,12 @@ func (e *Embedded) Usage(context.Context) (map[string]Usage, error) {
 	return out, nil
 }
 
-// fileBytes is a partition's size on disk, its write-ahead log included.
+// fileBytes is a partition's size on disk, its write-ahead log and its
+// segment included.
 func fileBytes(path string) int64 {
 	var n int64
-	for _, suffix := range []string{"", "-wal"} {
-		if st, err := os.Stat(path + suffix); err == nil {
+	for _, p := range []string{path, path + "-wal", segPath(path)} {
+		if st, err := os.Stat(p); err == nil {
 			n += st.Size()
 		}
 	}
@@ -517,12 +544,14 @@ func (e *Embedded) Drop(_ context.Context, member string, before time.Time) (int
 		if k.member != member || !k.date().Add(24*time.Hour).Before(before.Add(time.Nanosecond)) || p.users > 0 {
 			continue
 		}
-		if p.db != nil {
-			p.db.Close()
-			p.db = nil
-		}
-		for _, suffix := range []string{"", "-wal", "-shm"} {
-			if err := os.Remove(p.path + suffix); err != nil && !os.IsNotExist(err) {
+		p.closeFiles()
+		// The database first: a segment left behind by a failure after
+		// it is no partition's, and OpenEmbedded removes it; the other
+		// way round, a database would be left naming bytes that are gone.
+		// Whole days are the unit of removal, so a segment is never
+		// rewritten to reclaim the space of single blocks.
+		for _, f := range []string{p.path, p.path + "-wal", p.path + "-shm", segPath(p.path)} {
+			if err := os.Remove(f); err != nil && !os.IsNotExist(err) {
 				return dropped, fmt.Errorf("archive: %w", err)
 			}
 		}
@@ -549,7 +578,7 @@ func (e *Embedded) Recent(ctx context.Context, n int) (map[string][]string, erro
 		if err != nil {
 			return nil, err
 		}
-		ids, err := recentIDsOf(ctx, e, db, n)
+		ids, err := recentIDsOf(ctx, e, p, db, n)
 		e.release(p)
 		if err != nil {
 			return nil, err
@@ -559,41 +588,35 @@ func (e *Embedded) Recent(ctx context.Context, n int) (map[string][]string, erro
 	return out, nil
 }
 
-func recentIDsOf(ctx context.Context, e *Embedded, db *store.DB, n int) ([]string, error) {
-	rows, err := db.Query(ctx, `SELECT id, data FROM blocks ORDER BY id DESC`)
+func recentIDsOf(ctx context.Context, e *Embedded, p *partition, db *store.DB, n int) ([]string, error) {
+	rows, err := db.Query(ctx, `SELECT id, n FROM blocks ORDER BY id DESC`)
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
-	var blocks []*block
+	var newest []int64
 	var events int
 	for events < n && rows.Next() {
 		var id int64
-		var data []byte
-		if err := rows.Scan(&id, &data); err != nil {
+		var k int
+		if err := rows.Scan(&id, &k); err != nil {
 			return nil, err
 		}
-		raw, err := e.codec.decompress(data)
-		if err != nil {
-			return nil, err
-		}
-		b, err := decodeBlock(raw, func(name string) ([]byte, error) {
-			var data []byte
-			if err := db.QueryRow(ctx, `SELECT data FROM cols WHERE block = ? AND name = ?`, id, name).Scan(&data); err != nil {
-				return nil, err
-			}
-			return e.codec.decompress(data)
-		})
-		if err != nil {
-			return nil, err
-		}
-		blocks = append(blocks, b)
-		events += b.n
+		newest = append(newest, id)
+		events += k
 	}
 	if err := rows.Err(); err != nil {
 		return nil, err
 	}
-	rows.Close() // the columns are read on the same connection
+	rows.Close() // the blocks are read on the pool's connections
+	var blocks []*block
+	for _, id := range newest {
+		b, err := e.decodeStored(ctx, p, db, id, false)
+		if err != nil {
+			return nil, err
+		}
+		blocks = append(blocks, b)
+	}
 	var ids []string
 	for _, b := range blocks {
 		blockIDs, err := b.perEvent(colID)
