@@ -3,6 +3,8 @@ package format
 import (
 	"bufio"
 	"bytes"
+	"fmt"
+	"math/rand/v2"
 	"strings"
 	"syscall"
 	"testing"
@@ -65,6 +67,61 @@ func BenchmarkParseAutoSuricata(b *testing.B) { benchmarkParse(b, Auto, suricata
 func BenchmarkParseAutoSysmon(b *testing.B)   { benchmarkParse(b, Auto, benchSysmon) }
 func BenchmarkParseAutoECS(b *testing.B)      { benchmarkParse(b, Auto, ecsNested) }
 func BenchmarkParseAutoZeek(b *testing.B)     { benchmarkParse(b, Auto, zeekConnRecord) }
+
+// BenchmarkParseAutoSysmonBatch parses `xsoc bench e2e`'s traffic as the
+// pipeline does: batches of 500 different records, back to back in one
+// request body, each into its own event of the batch, over 16 batches
+// (5 MB, more than the caches hold). Unlike BenchmarkParseAutoSysmon,
+// which parses one record into one event, it pays for reading records
+// and writing events that are not in the cache.
+func BenchmarkParseAutoSysmonBatch(b *testing.B) {
+	const batch, batches = 500, 16
+	lines := sysmonLines(batch * batches)
+	events := make([]event.Event, batch)
+	var p Parser
+	var size int64
+	for _, l := range lines {
+		size += int64(len(l))
+	}
+	b.SetBytes(size / int64(len(lines)))
+	b.ReportAllocs()
+	cpu0 := processCPU()
+	i := 0
+	for b.Loop() {
+		ev := &events[i%batch]
+		ev.Reset()
+		if err := p.Parse(Auto, lines[i%len(lines)], ev); err != nil {
+			b.Fatal(err)
+		}
+		i++
+	}
+	b.ReportMetric(float64(processCPU()-cpu0)/float64(b.N), "cpu-ns/op")
+}
+
+// sysmonLines returns n records like those of `xsoc bench e2e` (its
+// e2eBodies), slices of one buffer as the lines of a request body are.
+func sysmonLines(n int) [][]byte {
+	r := rand.New(rand.NewPCG(3, 4))
+	images := []string{`C:\Windows\System32\svchost.exe`, `C:\Program Files\Google\Chrome\Application\chrome.exe`,
+		`C:\Windows\explorer.exe`, `C:\Program Files\Microsoft Office\root\Office16\OUTLOOK.EXE`}
+	var body []byte
+	ends := make([]int, n)
+	for i := range n {
+		img := images[r.IntN(len(images))]
+		body = fmt.Appendf(body, `{"@timestamp":"2026-12-07T17:58:56.%09dZ","winlog":{"channel":"Microsoft-Windows-Sysmon/Operational","event_id":1,"provider_name":"Microsoft-Windows-Sysmon","computer_name":"WS-%04d.corp.example","event_data":{"Image":%q,"CommandLine":"%s --type=renderer --lang=en-US --field-trial-handle=%d","ParentImage":"C:\\Windows\\explorer.exe","User":"CORP\\user%03d","ProcessId":"%d","Hashes":"SHA256=%016x%016x%016x%016x","IntegrityLevel":"Medium","CurrentDirectory":"C:\\Users\\user%03d\\"}},"host":{"name":"WS-%04d"}}`,
+			r.IntN(1e9), r.IntN(5000), img, strings.ReplaceAll(img, `\`, `\\`), r.Uint32(), r.IntN(900), r.IntN(60000),
+			r.Uint64(), r.Uint64(), r.Uint64(), r.Uint64(), r.IntN(900), r.IntN(5000))
+		ends[i] = len(body)
+		body = append(body, '\n')
+	}
+	lines := make([][]byte, n)
+	start := 0
+	for i, end := range ends {
+		lines[i] = body[start:end:end]
+		start = end + 1
+	}
+	return lines
+}
 
 // BenchmarkParseFunc is the package-level Parse, which starts from an empty
 // Parser each time: the cost of not keeping one.

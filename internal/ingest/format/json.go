@@ -1,8 +1,10 @@
 package format
 
 import (
+	"encoding/binary"
 	"errors"
 	"fmt"
+	"math/bits"
 	"unicode/utf16"
 	"unicode/utf8"
 )
@@ -52,12 +54,21 @@ type leaf struct {
 	obj  int32 // innermost enclosing object; members of one object share it
 }
 
-// jsonDecoder holds the state of one decode.
+// jsonDecoder holds the state of one decode. It works on its own copies
+// of the parser's slices (buf is p.b.buf, stack p.stack, paths p.paths,
+// leaves p.leaves), written back when the decode ends: the decoder lives
+// on the stack, so storing a slice grown by append costs no GC write
+// barrier, where storing it in the Parser did, on every string, while a
+// collection was marking.
 type jsonDecoder struct {
-	p     *Parser
-	data  []byte
-	pos   int
-	depth int
+	p      *Parser
+	data   []byte
+	pos    int
+	depth  int
+	buf    []byte
+	stack  []byte
+	paths  []byte
+	leaves []leaf
 	// sniff says to note in p.shape the names Sniff decides by (see
 	// sniffKey); top is the raw name of the top-level member being
 	// decoded.
@@ -87,9 +98,16 @@ func (p *Parser) appendJSON(data []byte) error {
 // appendJSONSniffing is appendJSON, noting the record's shape in p.shape
 // when sniff is set.
 func (p *Parser) appendJSONSniffing(data []byte, sniff bool) error {
-	p.stack = p.stack[:0]
 	p.pathGen++
-	d := jsonDecoder{p: p, data: data, sniff: sniff}
+	d := jsonDecoder{p: p, data: data, sniff: sniff, buf: p.b.buf, stack: p.stack[:0], paths: p.paths, leaves: p.leaves}
+	err := d.document()
+	p.b.buf, p.stack, p.paths, p.leaves = d.buf, d.stack, d.paths, d.leaves
+	return err
+}
+
+// document decodes the whole of d.data, an object.
+func (d *jsonDecoder) document() error {
+	data := d.data
 	d.skipBOM()
 	d.skipSpace()
 	if d.pos == len(data) {
@@ -161,7 +179,7 @@ func (d *jsonDecoder) object() error {
 	d.p.objs++
 	obj := d.p.objs
 	p := d.p
-	base := len(p.stack)
+	base := len(d.stack)
 	d.pos++ // '{'
 	d.skipSpace()
 	if d.peek() == '}' {
@@ -175,11 +193,11 @@ func (d *jsonDecoder) object() error {
 		}
 		p.pathGen++
 		if base > 0 {
-			p.stack = append(p.stack, '.')
+			d.stack = append(d.stack, '.')
 		}
 		var err error
 		keyStart := d.pos
-		if p.stack, err = d.str(p.stack); err != nil {
+		if d.stack, err = d.str(d.stack); err != nil {
 			return err
 		}
 		if d.sniff && d.depth <= 2 {
@@ -189,8 +207,8 @@ func (d *jsonDecoder) object() error {
 			}
 			p.shape |= sniffKey(raw, d.top, d.depth)
 		}
-		if len(p.stack) > maxPath {
-			return d.errorf("field name %.40q... is longer than %d bytes", p.stack, maxPath)
+		if len(d.stack) > maxPath {
+			return d.errorf("field name %.40q... is longer than %d bytes", d.stack, maxPath)
 		}
 		d.skipSpace()
 		if d.peek() != ':' {
@@ -201,7 +219,7 @@ func (d *jsonDecoder) object() error {
 		if err := d.value(obj); err != nil {
 			return err
 		}
-		p.stack = p.stack[:base]
+		d.stack = d.stack[:base]
 		p.pathGen++
 		d.skipSpace()
 		switch d.peek() {
@@ -255,8 +273,7 @@ func (d *jsonDecoder) value(obj int32) error {
 	if d.pos >= len(d.data) {
 		return d.unexpected("looking for beginning of value")
 	}
-	b := &d.p.b
-	start := len(b.buf)
+	start := len(d.buf)
 	var err error
 	k := kindString
 	switch c := d.data[d.pos]; {
@@ -265,19 +282,19 @@ func (d *jsonDecoder) value(obj int32) error {
 	case c == '[':
 		return d.array(obj)
 	case c == '"':
-		b.buf, err = d.str(b.buf)
+		d.buf, err = d.str(d.buf)
 	case c == 't':
 		err = d.literal("true")
-		b.buf = append(b.buf, "true"...)
+		d.buf = append(d.buf, "true"...)
 		k = kindBool
 	case c == 'f':
 		err = d.literal("false")
-		b.buf = append(b.buf, "false"...)
+		d.buf = append(d.buf, "false"...)
 		k = kindBool
 	case c == 'n':
 		return d.literal("null")
 	case c == '-' || isDigit(c):
-		b.buf, err = d.number(b.buf)
+		d.buf, err = d.number(d.buf)
 		k = kindNumber
 	default:
 		return d.unexpected("looking for beginning of value")
@@ -285,17 +302,16 @@ func (d *jsonDecoder) value(obj int32) error {
 	if err != nil {
 		return err
 	}
-	p := d.p
-	if len(p.leaves) >= maxLeaves {
+	if len(d.leaves) >= maxLeaves {
 		return d.errorf("more than %d values in one record", maxLeaves)
 	}
 	path, err := d.leafPath()
 	if err != nil {
 		return err
 	}
-	p.leaves = append(p.leaves, leaf{
+	d.leaves = append(d.leaves, leaf{
 		path: path,
-		val:  span{start, len(b.buf)},
+		val:  span{start, len(d.buf)},
 		kind: k,
 		obj:  obj,
 	})
@@ -307,16 +323,16 @@ func (d *jsonDecoder) value(obj int32) error {
 // array), and keeps the copies within the record's path budget.
 func (d *jsonDecoder) leafPath() (span, error) {
 	p := d.p
-	if p.pathGen == p.leafGen && len(p.leaves) > 0 {
-		return p.leaves[len(p.leaves)-1].path, nil
+	if p.pathGen == p.leafGen && len(d.leaves) > 0 {
+		return d.leaves[len(d.leaves)-1].path, nil
 	}
-	if len(p.paths)+len(p.stack) > pathBudget(len(d.data)) {
+	if len(d.paths)+len(d.stack) > pathBudget(len(d.data)) {
 		return span{}, d.errorf("field names add up to more than %d bytes", pathBudget(len(d.data)))
 	}
-	lo := len(p.paths)
-	p.paths = append(p.paths, p.stack...)
+	lo := len(d.paths)
+	d.paths = append(d.paths, d.stack...)
 	p.leafGen = p.pathGen
-	return span{lo, len(p.paths)}, nil
+	return span{lo, len(d.paths)}, nil
 }
 
 // literal consumes the keyword lit (true, false or null).
@@ -385,21 +401,40 @@ func (d *jsonDecoder) number(dst []byte) ([]byte, error) {
 }
 
 // str decodes the string at the read position and appends its value to dst.
+// The run of verbatim bytes is found eight bytes at a time in the loop
+// itself (plainASCIIRun's scan, without a call per run), and the escapes
+// that Windows paths are full of, \\ and \", are decoded in place.
 func (d *jsonDecoder) str(dst []byte) ([]byte, error) {
 	data := d.data
 	i := d.pos + 1
 	for {
 		start := i
-		i = plainASCIIRun(data, i)
-		dst = append(dst, data[start:i]...)
+		for i+8 <= len(data) {
+			if m := specialBytes(binary.LittleEndian.Uint64(data[i:]), highs); m != 0 {
+				i += bits.TrailingZeros64(m) >> 3
+				goto stop
+			}
+			i += 8
+		}
+		for i < len(data) {
+			if c := data[i]; c == '"' || c == '\\' || c < 0x20 || c >= 0x80 {
+				break
+			}
+			i++
+		}
 		if i >= len(data) {
 			d.pos = i
-			return dst, d.unexpected("")
+			return append(dst, data[start:i]...), d.unexpected("")
 		}
+	stop:
+		dst = append(dst, data[start:i]...)
 		switch c := data[i]; {
 		case c == '"':
 			d.pos = i + 1
 			return dst, nil
+		case c == '\\' && i+1 < len(data) && (data[i+1] == '\\' || data[i+1] == '"'):
+			dst = append(dst, data[i+1])
+			i += 2
 		case c == '\\':
 			var err error
 			if dst, i, err = d.escape(dst, i); err != nil {

@@ -228,3 +228,34 @@ func TestDecodeJSONAgainstStd(t *testing.T) {
 		checkAgainstStd(t, []byte(c))
 	}
 }
+
+// TestDecodeStringsAtEveryAlignment runs strings through the decoder's
+// scan eight bytes at a time, with every escape it decodes in place or
+// not, with multi-byte and invalid UTF-8 and control bytes, in keys and
+// values, nested and duplicated, each shifted by 0 to 15 bytes so that
+// what the scan stops at falls at every position of a word, at its ends
+// and across two; the decoder must agree with encoding/json on each.
+func TestDecodeStringsAtEveryAlignment(t *testing.T) {
+	values := []string{
+		``, `a`, `abcdefg`, `abcdefgh`, `abcdefghi`, strings.Repeat(`x`, 40),
+		`C:\\Windows\\System32\\cmd.exe`, `\\\\server\\share\\`, `\\`, `\"`, `\"\"\\\\`,
+		`say \"hi\" now`, `\/\b\f\n\r\t`, `\u00e9\u4e2d\ud83d\ude00`, `\ud83d`, `\ude00x`, `\u0000`,
+		`héllo wörld`, "\xff\xfe tail", "é\xc3", `€€€€€€€€`, `tab\there`,
+		"ctl\x01", "ctl\x1f after", "\x7f del is fine",
+		`trailing backslash \\`, `\q bad escape`, `\u12`, `unterminated`,
+	}
+	for _, v := range values {
+		for pad := 0; pad < 16; pad++ {
+			key := strings.Repeat("k", pad)
+			docs := []string{
+				`{"` + key + `":"` + v + `"}`,
+				`{"` + key + v + `":1}`,
+				`{"a":{"` + key + `":["` + v + `","` + v + `"]},"a":{"` + key + `":"` + v + `"}}`,
+				`{"` + key + `":"` + v,
+			}
+			for _, d := range docs {
+				checkAgainstStd(t, []byte(d))
+			}
+		}
+	}
+}

@@ -423,11 +423,10 @@ func (p *Parser) itemName(d winItem) []byte {
 // isParamName reports whether an event data name is paramN, the name of
 // an unnamed value (winUnnamed; winlogbeat names them the same way).
 func isParamName(name []byte) bool {
-	rest, ok := bytes.CutPrefix(name, []byte("param"))
-	if !ok || len(rest) == 0 {
+	if len(name) <= len("param") || string(name[:len("param")]) != "param" {
 		return false
 	}
-	_, ok = digits(rest)
+	_, ok := digits(name[len("param"):])
 	return ok
 }
 
@@ -491,11 +490,13 @@ func (p *Parser) winFinish(r *winRecord) error {
 	b.keyLit(event.EventModule, r.module)
 	b.keyLit(event.EventDataset, winDataset(r.module))
 	b.keyLit(event.EventKind, "event")
+	params := false // most records have no unnamed values: one walk then
 	for _, d := range p.items {
 		b.dynamic(d.key, d.val)
+		params = params || isParamName(p.itemName(d))
 	}
-	for _, d := range p.items {
-		if isParamName(p.itemName(d)) {
+	for i := 0; params && i < len(p.items); i++ {
+		if d := p.items[i]; isParamName(p.itemName(d)) {
 			// Unnamed values are, together, what Sigma rules call Data.
 			b.named("winlog.event_data.Data", d.val)
 		}
