@@ -55,6 +55,9 @@ type working struct {
 	fp        string
 	changed   bool
 	newEvents []string
+	// doc is the JSON write stored for the alert: what the bus receives
+	// once the batch committed, encoded once for both.
+	doc []byte
 }
 
 func newRaising(s *Service, now time.Time) *raising {
@@ -379,6 +382,7 @@ func (r *raising) write(ctx context.Context, tx *store.Tx) error {
 		if err != nil {
 			return fmt.Errorf("encode alert %s: %w", a.ID, err)
 		}
+		w.doc = doc
 		_, err = tx.Exec(ctx, upsertAlert, a.ID, w.fp, a.Member, a.Detector, a.RuleID, int64(a.Severity), int64(a.TLP),
 			techniqueColumn(a.Techniques), string(a.Status), a.Count, store.Nanos(a.EventTime),
 			store.Nanos(a.LastSeen), store.Nanos(a.Detected), string(doc), triageScore(a))
@@ -394,16 +398,18 @@ func (r *raising) write(ctx context.Context, tx *store.Tx) error {
 	return nil
 }
 
-// results returns every alert of the raising and the changed ones.
-func (r *raising) results() (all, changed []Alert) {
+// results returns every alert of the raising, the changed ones and, once
+// written, the JSON stored for each changed one.
+func (r *raising) results() (all, changed []Alert, docs [][]byte) {
 	all = make([]Alert, 0, len(r.order))
 	for _, w := range r.order {
 		all = append(all, w.a)
 		if w.changed {
 			changed = append(changed, w.a)
+			docs = append(docs, w.doc)
 		}
 	}
-	return all, changed
+	return all, changed, docs
 }
 
 // normaliseTechniques upper-cases, trims and deduplicates ATT&CK ids,

@@ -327,20 +327,20 @@ func (s *Service) RaiseThen(ctx context.Context, batch []Alert, then func(tx *st
 		if err := r.write(ctx, tx); err != nil || then == nil {
 			return err
 		}
-		all, _ := r.results()
+		all, _, _ := r.results()
 		return then(tx, all)
 	})
 	if err != nil {
 		return nil, errors.Join(append([]error{fmt.Errorf("alert: raise: %w", err)}, bad...)...)
 	}
 	s.marks = nil // recorded in the transaction just committed
-	out, changed := r.results()
+	out, changed, docs := r.results()
 	for i := range changed {
 		if r.created[changed[i].ID] {
 			s.times.observe(timeToDetect, &changed[i], changed[i].Detected)
 		}
 	}
-	perr := s.publishAfterCommit(ctx, changed)
+	perr := s.publishAfterCommit(ctx, changed, docs)
 	s.notify(changed)
 	return out, errors.Join(append([]error{perr}, bad...)...)
 }
@@ -349,8 +349,9 @@ func (s *Service) RaiseThen(ctx context.Context, batch []Alert, then func(tx *st
 // unpublished alert when an earlier publication failed. The alerts a
 // Raise left unchanged (replays) were published when they last changed:
 // a publication that failed then set pending, and one a crash cut short
-// is sent by Republish at start-up.
-func (s *Service) publishAfterCommit(ctx context.Context, changed []Alert) error {
+// is sent by Republish at start-up. docs are the changed alerts' JSON as
+// stored.
+func (s *Service) publishAfterCommit(ctx context.Context, changed []Alert, docs [][]byte) error {
 	if s.pub == nil {
 		return nil
 	}
@@ -361,7 +362,7 @@ func (s *Service) publishAfterCommit(ctx context.Context, changed []Alert) error
 	if len(changed) == 0 {
 		return nil
 	}
-	errs := s.publishEach(ctx, changed)
+	errs := s.publishEach(ctx, changed, docs)
 	if s.marks == nil {
 		s.marks = make(map[string]int, len(changed))
 	}
@@ -486,7 +487,7 @@ func (s *Service) publishWhere(ctx context.Context, cond string, args []any) (in
 	if err != nil {
 		return 0, err
 	}
-	errs := s.publishEach(ctx, alerts)
+	errs := s.publishEach(ctx, alerts, nil)
 	var failed error
 	err = s.db.InTx(ctx, func(tx *store.Tx) error {
 		for i := range alerts {
@@ -508,11 +509,17 @@ func (s *Service) publishWhere(ctx context.Context, cond string, args []any) (in
 }
 
 // publishEach publishes alerts, all at once, and returns each one's
-// outcome.
-func (s *Service) publishEach(ctx context.Context, alerts []Alert) []error {
+// outcome. docs, if not nil, holds each alert's JSON, already encoded.
+func (s *Service) publishEach(ctx context.Context, alerts []Alert, docs [][]byte) []error {
 	errs := make([]error, len(alerts))
+	doc := func(i int) []byte {
+		if docs == nil {
+			return nil
+		}
+		return docs[i]
+	}
 	if len(alerts) == 1 { // the common case at a steady rate
-		errs[0] = s.publish(ctx, &alerts[0])
+		errs[0] = s.publish(ctx, &alerts[0], doc(0))
 		return errs
 	}
 	next := make(chan int)
@@ -522,7 +529,7 @@ func (s *Service) publishEach(ctx context.Context, alerts []Alert) []error {
 		go func() {
 			defer wg.Done()
 			for i := range next {
-				errs[i] = s.publish(ctx, &alerts[i])
+				errs[i] = s.publish(ctx, &alerts[i], doc(i))
 			}
 		}()
 	}
@@ -534,11 +541,14 @@ func (s *Service) publishEach(ctx context.Context, alerts []Alert) []error {
 	return errs
 }
 
-// publish sends one alert's current state on the bus.
-func (s *Service) publish(ctx context.Context, a *Alert) error {
-	data, err := json.Marshal(a)
-	if err != nil {
-		return fmt.Errorf("alert: encode %s: %w", a.ID, err)
+// publish sends one alert's current state on the bus: data, its JSON, or
+// when nil the JSON it encodes.
+func (s *Service) publish(ctx context.Context, a *Alert, data []byte) error {
+	if data == nil {
+		var err error
+		if data, err = json.Marshal(a); err != nil {
+			return fmt.Errorf("alert: encode %s: %w", a.ID, err)
+		}
 	}
 	hdr := nats.Header{}
 	hdr.Set("Xsoc-Member", a.Member)

@@ -2,6 +2,7 @@ package alert_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
@@ -37,15 +38,18 @@ type recorder struct {
 	fail error
 }
 
-type published struct{ subject, msgID string }
+type published struct {
+	subject, msgID string
+	data           []byte
+}
 
-func (r *recorder) Publish(_ context.Context, subject string, _ nats.Header, _ []byte, msgID string) (uint64, error) {
+func (r *recorder) Publish(_ context.Context, subject string, _ nats.Header, data []byte, msgID string) (uint64, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.fail != nil {
 		return 0, r.fail
 	}
-	r.msgs = append(r.msgs, published{subject, msgID})
+	r.msgs = append(r.msgs, published{subject, msgID, data})
 	return uint64(len(r.msgs)), nil
 }
 
@@ -311,6 +315,10 @@ func TestPublishAndRepublish(t *testing.T) {
 		}
 		if pub.msgs[0].subject != alert.SubjectPrefix+".m1" {
 			t.Fatalf("subject %q", pub.msgs[0].subject)
+		}
+		// The bus receives the alert Raise returned, as JSON.
+		if want, err := json.Marshal(out[0]); err != nil || string(pub.msgs[0].data) != string(want) {
+			t.Fatalf("published %s, want %s (%v)", pub.msgs[0].data, want, err)
 		}
 	})
 }
