@@ -58,6 +58,7 @@ func (p *placing) campaign(ctx context.Context, a *alert.Alert) error {
 		}
 		if n, _ := res.RowsAffected(); n > 0 {
 			sighted[key] = country
+			p.sightedIn(key, country)
 		}
 	}
 	crossing, err := p.crossing(ctx, keys, a.EventTime, sighted)
@@ -146,22 +147,22 @@ func (p *placing) crossing(ctx context.Context, keys []string, t time.Time, sigh
 
 // countriesWithin counts, up to limit, the countries key k was sighted in
 // with event times in [from, to]; sightings without a country do not
-// count. It walks the countries of k through the campaign_sightings_country
-// index (entity, country, event_time): each step costs two seeks,
-// however many sightings there are, and one for country known, which k
-// is known to have been sighted in within [from, to].
+// count. For each country k was ever sighted in, in order (see
+// countriesOf), one index seek in campaign_sightings_country (entity,
+// country, event_time) says whether a sighting lies in [from, to] —
+// however many sightings there are — and none is needed for country
+// known, which k is known to have been sighted in within [from, to].
 func (p *placing) countriesWithin(ctx context.Context, k string, from, to int64, limit int, known string) (int, error) {
-	n, country := 0, ""
-	for n < limit {
-		err := p.tx.QueryRow(ctx, `SELECT country FROM campaign_sightings
-			WHERE entity = ? AND country > ? ORDER BY country LIMIT 1`, k, country).Scan(&country)
-		if store.NotFound(err) {
+	countries, err := p.countriesOf(ctx, k)
+	if err != nil {
+		return 0, err
+	}
+	n := 0
+	for _, country := range countries {
+		if n >= limit {
 			break
 		}
-		if err != nil {
-			return 0, err
-		}
-		if country == known { // "" never is: only countries are walked
+		if country == known { // "" never is: only countries are listed
 			n++
 			continue
 		}
@@ -176,6 +177,46 @@ func (p *placing) countriesWithin(ctx context.Context, k string, from, to int64,
 		}
 	}
 	return n, nil
+}
+
+// countriesOf returns the countries key k was ever sighted in, in order.
+// They are walked through the campaign_sightings_country index, one seek
+// each, once per key and placing: the alerts of a batch mostly share
+// their keys (one rule firing at many hosts), and sightedIn keeps the
+// list up to date as the batch adds sightings.
+func (p *placing) countriesOf(ctx context.Context, k string) ([]string, error) {
+	if countries, ok := p.countries[k]; ok {
+		return countries, nil
+	}
+	var countries []string
+	for country := ""; ; {
+		err := p.tx.QueryRow(ctx, `SELECT country FROM campaign_sightings
+			WHERE entity = ? AND country > ? ORDER BY country LIMIT 1`, k, country).Scan(&country)
+		if store.NotFound(err) {
+			break
+		}
+		if err != nil {
+			return nil, err
+		}
+		countries = append(countries, country)
+	}
+	if p.countries == nil {
+		p.countries = map[string][]string{}
+	}
+	p.countries[k] = countries
+	return countries, nil
+}
+
+// sightedIn records in the countries countriesOf read for key k that k
+// was just sighted in country.
+func (p *placing) sightedIn(k, country string) {
+	countries, ok := p.countries[k]
+	if !ok || country == "" {
+		return // read from the store when asked
+	}
+	if i, found := slices.BinarySearch(countries, country); !found {
+		p.countries[k] = slices.Insert(countries, i, country)
+	}
 }
 
 // held returns, for each of keys, the open campaign incidents found by it

@@ -320,6 +320,9 @@ type placing struct {
 	// incident to look up, and the incidents it joins record its TLP
 	// level as it is.
 	unplaced map[string]bool
+	// countries caches, per campaign key, the countries it has been
+	// sighted in, in order (see countriesOf).
+	countries map[string][]string
 }
 
 // unplaced returns which of alerts no incident holds, in one query.
