@@ -675,9 +675,15 @@ func newCodec() *codec {
 	// fastest level, matches further back in a column cost more bits
 	// than they save (embedded blocks of Sysmon events: 112.2 → 107.0
 	// B/event against 8 MiB, at the same CPU), and decoding needs less
-	// memory. Frames written with a larger window still decode.
+	// memory. Frames written with a larger window still decode. Literals
+	// are entropy coded even in a block without matches (at the fastest
+	// level they are not by default, and such a block is stored raw): a
+	// column of numbers that do not repeat (process ids) has no match
+	// but only a dozen distinct bytes, which Huffman coding stores in
+	// half their size (Sysmon events: process.pid 6.8 → 3.1 B/event, the
+	// block's columns 90.8 → 87.1, at the same CPU).
 	enc, err := zstd.NewWriter(nil, zstd.WithEncoderConcurrency(1), zstd.WithEncoderLevel(zstd.SpeedFastest),
-		zstd.WithWindowSize(64<<10), zstd.WithEncoderCRC(false))
+		zstd.WithWindowSize(64<<10), zstd.WithEncoderCRC(false), zstd.WithAllLitEntropyCompression(true))
 	if err != nil {
 		panic(err) // only on invalid options
 	}
