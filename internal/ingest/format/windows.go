@@ -87,7 +87,11 @@ func (p *Parser) mapWindows() error {
 // winShape finds out which of the shapes the record has.
 // It switches on a path's first byte before comparing prefixes: most
 // paths match none, and five prefix calls per leaf were a twentieth of
-// parsing a winlogbeat record.
+// parsing a winlogbeat record. It stops at the first winlog.* leaf: a
+// winlogbeat record's leaves are all mapped by name (winLeaf returns for
+// each before it looks at container), so whether it also has an event
+// data object does not matter, and the walk of the remaining leaves was
+// wasted on every winlogbeat record.
 func (p *Parser) winShape(r *winRecord) {
 	for _, l := range p.leaves {
 		path := p.paths[l.path.lo:l.path.hi]
@@ -105,7 +109,7 @@ func (p *Parser) winShape(r *winRecord) {
 		case 'P':
 			r.container = r.container || string(path) == "Payload"
 		}
-		if r.beats && r.container {
+		if r.beats {
 			return
 		}
 	}
@@ -512,7 +516,8 @@ func (p *Parser) winFinish(r *winRecord) error {
 // powershell, or windows for the rest.
 func winModule(channel, provider []byte) string {
 	switch {
-	case bytes.EqualFold(channel, []byte("Microsoft-Windows-Sysmon/Operational")),
+	case string(channel) == "Microsoft-Windows-Sysmon/Operational", // as Sysmon writes it: no EqualFold call
+		bytes.EqualFold(channel, []byte("Microsoft-Windows-Sysmon/Operational")),
 		len(channel) == 0 && bytes.EqualFold(provider, []byte("Microsoft-Windows-Sysmon")):
 		return "sysmon"
 	case bytes.EqualFold(channel, []byte("Security")),

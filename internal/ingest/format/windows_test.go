@@ -215,3 +215,23 @@ func TestParseWindows(t *testing.T) {
 		{name: "bad payload is kept verbatim", format: Windows, line: `{"EventId":1,"Payload":"{not json"}`, want: map[string]string{"winlog.payload": "{not json", "winlog.event_id": "1"}},
 	})
 }
+
+// TestWinlogbeatWithContainerNames checks that a winlogbeat record whose
+// ECS side has names that make other shapes' event data containers
+// (EventData, Payload, UserData) keeps them under their own names, as
+// any ECS field beside winlog.*, whichever comes first: winShape stops
+// at the first winlog.* leaf.
+func TestWinlogbeatWithContainerNames(t *testing.T) {
+	want := map[string]string{
+		"EventData.Image": `C:\x.exe`, "Payload": `{"EventData":{"Data":[]}}`, "UserData.Thing.Name": "n",
+		"winlog.event_data.Image": `C:\y.exe`, "process.executable": `C:\y.exe`, "event.module": "sysmon",
+	}
+	absent := []string{"winlog.event_data.Name", "winlog.payload"}
+	const beats = `"winlog":{"channel":"Microsoft-Windows-Sysmon/Operational","event_id":1,"event_data":{"Image":"C:\\y.exe"}}`
+	const others = `"EventData":{"Image":"C:\\x.exe"},"Payload":"{\"EventData\":{\"Data\":[]}}","UserData":{"Thing":{"Name":"n"}}`
+	runParseCases(t, []parseCase{
+		{name: "winlog first", format: Windows, line: `{` + beats + `,` + others + `}`, want: want, absent: absent},
+		{name: "winlog last", format: Windows, line: `{` + others + `,` + beats + `}`, want: want, absent: absent},
+		{name: "auto", format: Auto, line: `{` + others + `,` + beats + `}`, want: want, absent: absent},
+	})
+}
