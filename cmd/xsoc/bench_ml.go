@@ -54,7 +54,7 @@ func benchML(args []string, stdout, stderr io.Writer) error {
 	fmt.Fprintf(stdout, "%d scenario events (demo profile, seed %d) in memory; %d passes per detector, one goroutine\n\n", len(evs), *seed, *passes)
 	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "DETECTOR\tEVENTS/S (ONE CORE)\tEVENTS PER CPU-SECOND\tNS/EVENT\tALERTS\tALLOCS/EVENT\tALLOCS/EVENT, NON-ALERTING EVENTS AGAIN")
-	for _, det := range []detect.Detector{ml.NewDGA(nil), ml.NewBeacon(ml.BeaconOptions{}), ml.NewAnomaly(ml.AnomalyOptions{}), ml.NewFirstSeen(ml.FirstSeenOptions{})} {
+	for _, det := range []detect.Detector{ml.NewDGA(nil), ml.NewDGABurst(nil, ml.DGABurstOptions{}), ml.NewBeacon(ml.BeaconOptions{}), ml.NewAnomaly(ml.AnomalyOptions{}), ml.NewFirstSeen(ml.FirstSeenOptions{})} {
 		r := timeDetector(det, evs, *passes, cfg.Duration)
 		cpu := "-"
 		if r.perCPUSec > 0 {

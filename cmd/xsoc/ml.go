@@ -98,6 +98,8 @@ func mlEval(args []string, stdout, stderr io.Writer) error {
 	lists := fs.String("warninglists", defaultWarninglists, "MISP warning lists folder")
 	seed := fs.Uint64("seed", ml.DefaultSplitSeed, "seed of the benign train/validation/test split")
 	asJSON := fs.Bool("json", false, "print JSON")
+	context := fs.Bool("context", true, "also evaluate the context detector (ml-dga-burst) on the labelled scenario")
+	sc := fs.Uint64("scenario", 1, "seed of the labelled scenario (day profile) for the context part")
 	if err := mlModel(fs, args, stderr); err != nil {
 		return err
 	}
@@ -107,8 +109,17 @@ func mlEval(args []string, stdout, stderr io.Writer) error {
 	}
 	train, validate, test := ml.Split(benign, *seed)
 	ev := ml.EvalDGA(train, validate, test, ml.Families())
+	var rows []scenarioRow
+	if *context {
+		if rows, err = dgaContextRows(scenario.DefaultConfig(*sc), ml.DGABurstDetectorName); err != nil {
+			return err
+		}
+	}
 	if *asJSON {
-		return printJSON(stdout, ev)
+		return printJSON(stdout, struct {
+			ml.DGAEvaluation
+			Context []scenarioRow `json:"context,omitempty"`
+		}{ev, rows})
 	}
 	fmt.Fprintf(stdout, "DGA model, leave-one-family-out: each family scored by a model trained without it\n")
 	fmt.Fprintf(stdout, "benign names: %d train, %d test (never trained on)\n\n", ev.BenignTrain, ev.BenignTest)
@@ -120,7 +131,12 @@ func mlEval(args []string, stdout, stderr io.Writer) error {
 	tw.Flush()
 	fmt.Fprintf(stdout, "\npooled over all folds: ROC AUC %.4f, precision %.3f, recall %.3f\n", ev.AUC, ev.Precision, ev.Recall)
 	fmt.Fprintf(stdout, "character-level families only (%s): ROC AUC %.4f\n", fmt.Sprint(ev.CharacterFamilies), ev.CharacterAUC)
-	return nil
+	if len(rows) == 0 {
+		return nil
+	}
+	fmt.Fprintf(stdout, "\ncontext: bursts of new domains per host (%s) on the labelled scenario (day, seed %d), the implant's DGA of random letters or of dictionary words\n",
+		ml.DGABurstDetectorName, *sc)
+	return printScenarioRows(stdout, rows)
 }
 
 func mlScore(args []string, stdout, stderr io.Writer) error {
@@ -186,7 +202,115 @@ func mlEvalBeacon(args []string, stdout, stderr io.Writer) error {
 
 // mlTechniques are the ATT&CK techniques each ML detector is meant to
 // catch in the scenario, for its recall.
-var mlTechniques = map[string]string{ml.DGADetectorName: "T1568.002", ml.BeaconDetectorName: "T1071.001"}
+var mlTechniques = map[string]string{ml.DGADetectorName: "T1568.002", ml.DGABurstDetectorName: "T1568.002", ml.BeaconDetectorName: "T1071.001"}
+
+// scenarioRow is one detector's outcome on one variant of the labelled
+// scenario.
+type scenarioRow struct {
+	// DGA is the implant's domain generation: "letters" (the
+	// scenario's own) or "words" (scenario.Config.DGADictionary).
+	DGA             string        `json:"dga"`
+	Detector        string        `json:"detector"`
+	Technique       string        `json:"technique"`
+	Alerts          int           `json:"alerts"`
+	Precision       float64       `json:"precision"`
+	Recall          float64       `json:"recall"`
+	F1              float64       `json:"f1"`
+	FPPerMillion    float64       `json:"false_positives_per_million_events"`
+	MedianDelay     time.Duration `json:"median_detection_delay"`
+	Records         int           `json:"records"`
+	Scored, Skipped uint64
+}
+
+// newMLDetector builds the named detector with its defaults.
+func newMLDetector(name string) (detect.Detector, *ml.Stats) {
+	switch name {
+	case ml.DGADetectorName:
+		d := ml.NewDGA(nil)
+		return d, d.Stats()
+	case ml.DGABurstDetectorName:
+		d := ml.NewDGABurst(nil, ml.DGABurstOptions{})
+		return d, d.Stats()
+	}
+	d := ml.NewBeacon(ml.BeaconOptions{})
+	return d, d.Stats()
+}
+
+// evalScenarioRow replays the scenario of cfg through the named detector
+// alone: precision over alerted records, recall over the victims that
+// ran its technique, delay from the technique's first record at a victim
+// (its first DGA lookup, its first beacon) to the detector's first alert
+// on one of that technique's records there.
+func evalScenarioRow(cfg scenario.Config, name string) (scenarioRow, error) {
+	det, stats := newMLDetector(name)
+	rep, err := eval.Run(cfg, []detect.Detector{det})
+	if err != nil {
+		return scenarioRow{}, err
+	}
+	r := scenarioRow{DGA: "letters", Detector: name, Technique: mlTechniques[name], Records: rep.Records,
+		Scored: stats.Scored.Load(), Skipped: stats.Skipped.Load()}
+	if cfg.DGADictionary {
+		r.DGA = "words"
+	}
+	for _, d := range rep.Detectors {
+		if d.Detector == name {
+			r.Alerts, r.Precision = d.Alerts, d.Precision()
+			r.FPPerMillion = 1e6 * float64(d.FalsePositives) / float64(rep.Records)
+		}
+	}
+	for _, t := range rep.Techniques {
+		if t.Technique == r.Technique && t.Victims > 0 {
+			r.Recall = float64(t.VictimsDetected) / float64(t.Victims)
+		}
+	}
+	if r.Precision+r.Recall > 0 {
+		r.F1 = 2 * r.Precision * r.Recall / (r.Precision + r.Recall)
+	}
+	var delays []time.Duration
+	for _, tv := range rep.TechniqueVictims {
+		if tv.Technique == r.Technique && tv.TimeToDetect >= 0 {
+			delays = append(delays, tv.TimeToDetect)
+		}
+	}
+	if len(delays) > 0 {
+		slices.Sort(delays)
+		r.MedianDelay = delays[len(delays)/2]
+	}
+	return r, nil
+}
+
+// printScenarioRows prints scenario rows as a table.
+func printScenarioRows(w io.Writer, rows []scenarioRow) error {
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "IMPLANT DGA\tDETECTOR\tTECHNIQUE\tALERTS\tPRECISION\tRECALL\tF1\tFP PER MILLION EVENTS\tMEDIAN DELAY\tSCORED\tSKIPPED")
+	for _, r := range rows {
+		delay := "-" // nothing caught
+		if r.Recall > 0 {
+			delay = r.MedianDelay.Round(time.Second).String()
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%.3f\t%.3f\t%.3f\t%.1f\t%s\t%d\t%d\n", r.DGA, r.Detector, r.Technique, r.Alerts, r.Precision, r.Recall, r.F1,
+			r.FPPerMillion, delay, r.Scored, r.Skipped)
+	}
+	return tw.Flush()
+}
+
+// dgaContextRows evaluates the DGA detectors on the scenario of cfg
+// twice: with the implant's random-letter DGA and with its dictionary
+// DGA (scenario.Config.DGADictionary; same seed, same names' positions).
+func dgaContextRows(cfg scenario.Config, names ...string) ([]scenarioRow, error) {
+	var rows []scenarioRow
+	for _, words := range []bool{false, true} {
+		cfg.DGADictionary = words
+		for _, name := range names {
+			r, err := evalScenarioRow(cfg, name)
+			if err != nil {
+				return nil, err
+			}
+			rows = append(rows, r)
+		}
+	}
+	return rows, nil
+}
 
 func mlEvalScenario(args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("eval scenario", flag.ContinueOnError)
@@ -199,73 +323,23 @@ func mlEvalScenario(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	cfg.BeaconJitter = *jitter
-	type row struct {
-		Detector        string        `json:"detector"`
-		Technique       string        `json:"technique"`
-		Alerts          int           `json:"alerts"`
-		Precision       float64       `json:"precision"`
-		Recall          float64       `json:"recall"`
-		F1              float64       `json:"f1"`
-		FPPerMillion    float64       `json:"false_positives_per_million_events"`
-		MedianDelay     time.Duration `json:"median_detection_delay"`
-		Scored, Skipped uint64
+	rows, err := dgaContextRows(cfg, ml.DGADetectorName, ml.DGABurstDetectorName)
+	if err != nil {
+		return err
 	}
-	var rows []row
-	var records int
-	for _, name := range []string{ml.DGADetectorName, ml.BeaconDetectorName} {
-		var det detect.Detector
-		var stats *ml.Stats
-		if name == ml.DGADetectorName {
-			d := ml.NewDGA(nil)
-			det, stats = d, d.Stats()
-		} else {
-			d := ml.NewBeacon(ml.BeaconOptions{})
-			det, stats = d, d.Stats()
-		}
-		rep, err := eval.Run(cfg, []detect.Detector{det})
-		if err != nil {
-			return err
-		}
-		records = rep.Records
-		r := row{Detector: name, Technique: mlTechniques[name], Scored: stats.Scored.Load(), Skipped: stats.Skipped.Load()}
-		for _, d := range rep.Detectors {
-			if d.Detector == name {
-				r.Alerts, r.Precision = d.Alerts, d.Precision()
-				r.FPPerMillion = 1e6 * float64(d.FalsePositives) / float64(rep.Records)
-			}
-		}
-		for _, t := range rep.Techniques {
-			if t.Technique == r.Technique && t.Victims > 0 {
-				r.Recall = float64(t.VictimsDetected) / float64(t.Victims)
-			}
-		}
-		if r.Precision+r.Recall > 0 {
-			r.F1 = 2 * r.Precision * r.Recall / (r.Precision + r.Recall)
-		}
-		var delays []time.Duration
-		for _, v := range rep.Victims {
-			if v.TimeToDetect >= 0 {
-				delays = append(delays, v.TimeToDetect)
-			}
-		}
-		if len(delays) > 0 {
-			slices.Sort(delays)
-			r.MedianDelay = delays[len(delays)/2]
-		}
-		rows = append(rows, r)
+	beacon, err := evalScenarioRow(cfg, ml.BeaconDetectorName)
+	if err != nil {
+		return err
 	}
+	rows = append(rows, beacon)
 	if *asJSON {
 		return printJSON(stdout, rows)
 	}
-	fmt.Fprintf(stdout, "scenario %s, seed %d, beacon jitter ±%.0f %%: %d records\n", *profile, *seed, 100*cfg.BeaconJitter, records)
-	fmt.Fprintln(stdout, "precision over alerted records; recall over victims (campaign × member) that ran the technique; delay from the victim's first malicious event to the detector's first alert")
-	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "DETECTOR\tTECHNIQUE\tALERTS\tPRECISION\tRECALL\tF1\tFP PER MILLION EVENTS\tMEDIAN DELAY\tSCORED\tSKIPPED")
-	for _, r := range rows {
-		fmt.Fprintf(tw, "%s\t%s\t%d\t%.3f\t%.3f\t%.3f\t%.1f\t%s\t%d\t%d\n", r.Detector, r.Technique, r.Alerts, r.Precision, r.Recall, r.F1,
-			r.FPPerMillion, r.MedianDelay.Round(time.Second), r.Scored, r.Skipped)
-	}
-	return tw.Flush()
+	fmt.Fprintf(stdout, "scenario %s, seed %d, beacon jitter ±%.0f %%: %d records (%d with the dictionary DGA)\n", *profile, *seed, 100*cfg.BeaconJitter,
+		rows[0].Records, rows[2].Records)
+	fmt.Fprintln(stdout, "the implant's DGA draws random letters (the scenario's own) or joins two dictionary words (same seed); each detector alone")
+	fmt.Fprintln(stdout, "precision over alerted records; recall over victims (campaign × member) that ran the technique; delay from the technique's first record at the victim to the detector's first alert on it")
+	return printScenarioRows(stdout, rows)
 }
 
 // anomalyTechniques are the scripted intrusions the anomaly detector is

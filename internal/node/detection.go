@@ -256,6 +256,11 @@ func (n *Node) openML() {
 		d := ml.NewDGA(model)
 		ml.RegisterStats(n.Metrics, d.Name(), d.Stats())
 		n.AddDetector(d)
+		// Its context half: bursts of new, unanswered domains from a
+		// host, which catch the dictionary DGAs the names do not give away.
+		b := ml.NewDGABurst(model, ml.DGABurstOptions{})
+		ml.RegisterStats(n.Metrics, b.Name(), b.Stats())
+		n.AddDetector(b)
 	}
 	if c.On(c.Anomaly) {
 		d := ml.NewAnomaly(ml.AnomalyOptions{})

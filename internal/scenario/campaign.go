@@ -168,13 +168,26 @@ var (
 
 const dgaPerWeek = 30
 
+// dgaWords are the dictionary of the implant's word DGA (Config.DGADictionary).
+var dgaWords = []string{"amber", "anchor", "autumn", "basket", "bridge", "bright", "candle", "castle", "cedar",
+	"circle", "clever", "copper", "cotton", "crystal", "dinner", "doctor", "dragon", "eagle", "ember", "engine",
+	"falcon", "forest", "garden", "golden", "harbor", "hidden", "hollow", "island", "jacket", "kitten", "ladder",
+	"lemon", "letter", "market", "meadow", "mirror", "morning", "motion", "number", "orange", "paper", "pepper",
+	"pillow", "planet", "pocket", "purple", "rabbit", "river", "rocket", "saddle", "silver", "simple", "spring",
+	"station", "summer", "sunset", "thunder", "timber", "travel", "valley", "velvet", "window", "winter", "yellow"}
+
 // dga returns the implant's domain list for the ISO week of t: seeded
-// pseudo-random letters over a few cheap TLDs, as many crimeware DGAs do.
-func dga(seed uint64, t time.Time) []string {
+// pseudo-random letters over a few cheap TLDs, as many crimeware DGAs do,
+// or two dictionary words when words is set.
+func dga(seed uint64, t time.Time, words bool) []string {
 	year, week := t.ISOWeek()
 	r := newRand(seed, uint64(year), uint64(week))
 	out := make([]string, dgaPerWeek)
 	for i := range out {
+		if words {
+			out[i] = pick(r, dgaWords) + pick(r, dgaWords) + "." + pick(r, []string{"net", "com"})
+			continue
+		}
 		n := 10 + r.IntN(7)
 		b := make([]byte, n)
 		for j := range b {
@@ -218,7 +231,7 @@ func (g *gen) planCampaigns() {
 		if !g.cfg.DGAWeek.IsZero() {
 			seedWeek = g.cfg.DGAWeek
 		}
-		week := dga(dgaSeed, seedWeek)
+		week := dga(dgaSeed, seedWeek, g.cfg.DGADictionary)
 		c.DGADomains = week
 		// The actor registers two names of the week, late in the list so
 		// that infected hosts try many unregistered names first.

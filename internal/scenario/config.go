@@ -49,6 +49,12 @@ type Config struct {
 	// attack (what the real algorithms do): a replay moved to another
 	// date then produces the same names.
 	DGAWeek time.Time
+	// DGADictionary makes the implant's domain generation a dictionary
+	// one, as Suppobox's and Matsnu's are: each name joins two English
+	// words (dgaWords) instead of drawing random letters, from the same
+	// seeded stream. Names like that pass a lexical DGA model; only the
+	// burst of new, unanswered domains gives them away. Off by default.
+	DGADictionary bool
 	// WorkingHoursOnly moves each phishing e-mail to the next weekday
 	// working hour (08:00–17:00 member time), when staff read mail.
 	WorkingHoursOnly bool

@@ -200,9 +200,27 @@ func FuzzDGAScore(f *testing.F) {
 	for _, s := range []string{"www.google.com", "xn--bcher-kva.example", "é.com", strings.Repeat("ab.", 120) + "com", "\x00\xff.top", "a..b.com", "."} {
 		f.Add(s)
 	}
+	for _, s := range []string{strings.Repeat("ä", 200) + ".net", strings.Repeat("x", 300) + "." + strings.Repeat("y", 70) + ".com", "\xc3.\xa4.co.uk"} {
+		f.Add(s)
+	}
 	m := DefaultDGAModel()
 	d := NewDGA(m)
+	burst := NewDGABurst(m, DGABurstOptions{Learn: time.Millisecond, MinDomains: 2, SeenBits: 1 << 12})
+	at := time.Unix(1700000000, 0)
 	f.Fuzz(func(t *testing.T, name string) {
+		// Every name is a new domain to the burst detector (a tiny seen
+		// filter keeps it so), alerts quote cut names, and nothing panics.
+		at = at.Add(time.Second)
+		for _, rcode := range []string{"", "NXDOMAIN"} {
+			ev := dnsEvent(name)
+			ev.Time = at
+			ev.SetKey(event.DnsResponseCode, rcode)
+			for _, a := range burst.Detect(ev, nil) {
+				if a.Detector != DGABurstDetectorName || a.Key != "10.0.0.5" {
+					t.Fatalf("burst alert %+v", a)
+				}
+			}
+		}
 		l, ok := Label(name)
 		var c suffixCache
 		if l2, ok2 := labelOf(name, &c); l2 != l || ok2 != ok {
