@@ -121,6 +121,12 @@ func TestNATSRestart(t *testing.T) {
 	ns := privateNATS(t)
 	c := newCluster(t, ns.URL())
 	api, detectors, arch := startScaled(c, 1)
+	var beforeKill, afterStart string
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("archived %v events; NATS before the kill:\n%s\nafter the restart:\n%s\nat the end:\n%s", c.metric(arch, "xsoc_archive_events_total"), beforeKill, afterStart, ns.describe())
+		}
+	})
 	detect := detectors[0]
 	var senders []*sender
 	for _, id := range membersAcross("natscrash", 2) {
@@ -130,6 +136,7 @@ func TestNATSRestart(t *testing.T) {
 	done := make(chan []int)
 	go func() { done <- sendUntil(senders, 100*time.Millisecond, stop) }()
 	waitFor(t, func() bool { return c.metric(arch, "xsoc_archive_events_total") >= 1000 }, "1,000 events archived")
+	beforeKill = ns.describe()
 	ns.kill9()
 	accepted := senders[0].acceptedBatches()
 	waitFor(t, func() bool { return len(senders[0].refusals()) > 0 }, "ingest to refuse a batch while NATS is down")
@@ -137,6 +144,7 @@ func TestNATSRestart(t *testing.T) {
 		t.Fatalf("a refusal without Retry-After while NATS was down: %v", senders[0].refusals())
 	}
 	ns.start()
+	afterStart = ns.describe()
 	waitFor(t, func() bool { return senders[0].acceptedBatches() >= accepted+20 }, "20 more batches accepted after NATS came back")
 	detected := c.metric(detect, "xsoc_pipeline_events_total")
 	waitFor(t, func() bool { return c.metric(detect, "xsoc_pipeline_events_total") >= detected+1000 }, "detection to resume")

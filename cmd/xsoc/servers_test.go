@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strconv"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -183,4 +184,40 @@ func freePortNumber(t *testing.T) int {
 	_, port, _ := net.SplitHostPort(freePort(t))
 	n, _ := strconv.Atoi(port)
 	return n
+}
+
+// describe lists the server's streams and their consumers' state — what a
+// failed test needs to tell a stuck consumer from a slow one.
+func (s *natsServer) describe() string {
+	nc, err := nats.Connect(s.URL(), nats.Timeout(time.Second))
+	if err != nil {
+		return "NATS: " + err.Error()
+	}
+	defer nc.Close()
+	js, err := jetstream.New(nc)
+	if err != nil {
+		return "NATS: " + err.Error()
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	var out strings.Builder
+	streams := js.ListStreams(ctx)
+	for st := range streams.Info() {
+		fmt.Fprintf(&out, "stream %s: %d messages, seq %d..%d, %d consumers\n",
+			st.Config.Name, st.State.Msgs, st.State.FirstSeq, st.State.LastSeq, st.State.Consumers)
+		stream, err := js.Stream(ctx, st.Config.Name)
+		if err != nil {
+			fmt.Fprintf(&out, "  %v\n", err)
+			continue
+		}
+		consumers := stream.ListConsumers(ctx)
+		for ci := range consumers.Info() {
+			fmt.Fprintf(&out, "  consumer %s: pending %d, ack pending %d, redelivered %d, waiting pulls %d, delivered stream seq %d, ack floor %d\n",
+				ci.Name, ci.NumPending, ci.NumAckPending, ci.NumRedelivered, ci.NumWaiting, ci.Delivered.Stream, ci.AckFloor.Stream)
+		}
+	}
+	if err := streams.Err(); err != nil {
+		fmt.Fprintf(&out, "listing streams: %v\n", err)
+	}
+	return out.String()
 }

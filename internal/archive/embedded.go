@@ -302,6 +302,7 @@ type pending struct {
 
 type segment struct {
 	seq    uint64
+	batch  int // its index in the Write call: two copies of a batch are two segments
 	events []*event.Event
 }
 
@@ -309,7 +310,7 @@ type segment struct {
 func (e *Embedded) Write(ctx context.Context, batches []Batch) error {
 	groups := map[*partition]*pending{}
 	var order []*partition
-	for _, b := range batches {
+	for bi, b := range batches {
 		for _, ev := range b.Events {
 			p := e.partitionFor(b.Member, ev.Time, ev.Ingested)
 			g := groups[p]
@@ -318,8 +319,8 @@ func (e *Embedded) Write(ctx context.Context, batches []Batch) error {
 				groups[p] = g
 				order = append(order, p)
 			}
-			if n := len(g.segments); n == 0 || g.segments[n-1].seq != b.Seq {
-				g.segments = append(g.segments, segment{seq: b.Seq})
+			if n := len(g.segments); n == 0 || g.segments[n-1].batch != bi {
+				g.segments = append(g.segments, segment{seq: b.Seq, batch: bi})
 			}
 			s := &g.segments[len(g.segments)-1]
 			s.events = append(s.events, ev)
@@ -474,7 +475,10 @@ func (e *Embedded) writeStats(ctx context.Context, tx *store.Tx, id int64) error
 // in one transaction, so they are all there or none is.
 func unstored(ctx context.Context, tx *store.Tx, g *pending) ([]*event.Event, error) {
 	var evs []*event.Event
-	for _, s := range g.segments {
+	for i, s := range g.segments {
+		if slices.ContainsFunc(g.segments[:i], func(o segment) bool { return o.seq == s.seq }) {
+			continue // a second copy of a batch in one write: a redelivery
+		}
 		var n int
 		if err := tx.QueryRow(ctx, `SELECT COUNT(*) FROM batches WHERE stream = ? AND seq = ?`, g.stream, int64(s.seq)).Scan(&n); err != nil {
 			return nil, err

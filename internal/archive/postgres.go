@@ -143,9 +143,11 @@ func (p *Postgres) Write(ctx context.Context, batches []Batch) error {
 		}
 	}
 	// Ledger rows are locked in one order by every worker: no deadlock
-	// between two writing overlapping sets of batches.
+	// between two writing overlapping sets of batches. The sort is stable:
+	// of two copies of a batch, the first given stays first (see
+	// pgUnstored).
 	ordered := slices.Clone(batches)
-	slices.SortFunc(ordered, func(a, b Batch) int {
+	slices.SortStableFunc(ordered, func(a, b Batch) int {
 		return cmp.Or(cmp.Compare(a.Stream, b.Stream), cmp.Compare(a.Seq, b.Seq))
 	})
 	var newFields [][2]string
@@ -204,11 +206,16 @@ func (p *Postgres) analyzeGrown(ctx context.Context, stored map[int64]int64) err
 // its first ANALYZE of it.
 const analyzeAfter = 1000
 
-// pgUnstored records the batches in the ledger and returns those not
-// stored before (the others are redeliveries).
+// pgUnstored records the batches, ordered by stream and sequence, in the
+// ledger and returns those not stored before (the others are
+// redeliveries). Of copies of one batch in batches only the first counts:
+// a later one is a redelivery too.
 func pgUnstored(ctx context.Context, tx pgx.Tx, batches []Batch) ([]Batch, error) {
 	var fresh []Batch
-	for _, b := range batches {
+	for i, b := range batches {
+		if i > 0 && batches[i-1].Stream == b.Stream && batches[i-1].Seq == b.Seq {
+			continue
+		}
 		tag, err := tx.Exec(ctx, `INSERT INTO archive_batches (stream, seq) VALUES ($1, $2) ON CONFLICT DO NOTHING`, b.Stream, int64(b.Seq))
 		if err != nil {
 			return nil, err
