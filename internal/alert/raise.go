@@ -2,7 +2,6 @@ package alert
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"slices"
 	"strings"
@@ -378,7 +377,13 @@ func (r *raising) write(ctx context.Context, tx *store.Tx) error {
 			continue
 		}
 		a := &w.a
-		doc, err := json.Marshal(a)
+		// Room for the evidence escaped (quotes take two bytes, < > &
+		// six), so that the document is written without growing.
+		size := 512
+		for _, ev := range a.Evidence {
+			size += 2 * len(ev)
+		}
+		doc, err := marshal(make([]byte, 0, size), a)
 		if err != nil {
 			return fmt.Errorf("encode alert %s: %w", a.ID, err)
 		}
