@@ -250,3 +250,43 @@ func BenchmarkBlockWriter(b *testing.B) {
 	}
 	b.ReportMetric(float64((cpuTime()-start).Nanoseconds())/float64(b.N*len(evs)), "cpu-ns/event")
 }
+
+// BenchmarkBlockRead decompresses and decodes columns of one block of
+// parsed Sysmon events, as a query does: every column (a search returning
+// the block's events), and the command lines alone (a contains filter;
+// they may refer to the executables' column).
+func BenchmarkBlockRead(b *testing.B) {
+	evs, _ := sysmonEvents(b, maxBlockEvents)
+	w := newBlockWriter()
+	w.addAll(evs)
+	c := newCodec()
+	cols := map[string][]byte{}
+	for _, col := range w.order {
+		cols[col.name] = c.compressColumn(nil, col.buf, col.name, len(evs))
+	}
+	head := w.encodeHead(nil)
+	for _, bc := range []struct {
+		name string
+		cols func(*block) []string
+	}{
+		{"all", func(blk *block) []string { return blk.names }},
+		{"command_line", func(*block) []string { return []string{"process.command_line"} }},
+	} {
+		b.Run(bc.name, func(b *testing.B) {
+			b.ReportAllocs()
+			start := cpuTime()
+			for b.Loop() {
+				blk, err := decodeBlock(head, func(name string) ([]byte, error) { return c.decompress(cols[name]) })
+				if err != nil {
+					b.Fatal(err)
+				}
+				for _, name := range bc.cols(blk) {
+					if _, err := blk.column(name); err != nil {
+						b.Fatal(err)
+					}
+				}
+			}
+			b.ReportMetric(float64((cpuTime()-start).Nanoseconds())/float64(b.N*len(evs)), "cpu-ns/event")
+		})
+	}
+}
