@@ -530,3 +530,53 @@ func segmentChild(t *testing.T, root string) {
 		fmt.Printf("acked %d\n", seq)
 	}
 }
+
+// TestSegmentReadsWhileWriting queries while writes append to the same
+// segment: every query sees whole writes, and none meets a reference
+// beyond what it may read; with syncAlways too (fsync before commit).
+func TestSegmentReadsWhileWriting(t *testing.T) {
+	for _, syncAlways := range []bool{false, true} {
+		t.Run(fmt.Sprint("syncAlways ", syncAlways), func(t *testing.T) {
+			ctx := context.Background()
+			e, err := OpenEmbedded(ctx, filepath.Join(t.TempDir(), "archive"), syncAlways)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer e.Close()
+			const writes, per = 8, 1500
+			done := make(chan error, 1)
+			go func() {
+				for seq := range writes {
+					b := []Batch{{Stream: 1, Seq: uint64(seq), Member: "m1", Events: testEvents("m1", seq*per, per)}}
+					if err := e.Write(ctx, b); err != nil {
+						done <- err
+						return
+					}
+				}
+				done <- nil
+			}()
+			q := Query{Member: "m1", From: base, To: base.Add(24 * time.Hour), Text: "needle-"}
+			if err := q.Check(base, func(string) bool { return true }); err != nil {
+				t.Fatal(err)
+			}
+			for finished := false; !finished; {
+				select {
+				case err := <-done:
+					if err != nil {
+						t.Fatal(err)
+					}
+					finished = true
+				default:
+				}
+				n, err := e.Count(ctx, &q)
+				if err != nil || n%per != 0 || finished && n != writes*per {
+					t.Errorf("%d events (%v): want whole writes of %d, all %d once done", n, err, per, writes)
+					if !finished {
+						<-done // before the directory goes
+					}
+					return
+				}
+			}
+		})
+	}
+}
