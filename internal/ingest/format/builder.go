@@ -94,13 +94,41 @@ func (b *builder) mark() int { return len(b.buf) }
 
 func (b *builder) since(lo int) span { return span{lo, len(b.buf)} }
 
+// extend adds a zero element to *s and returns it, for the caller to fill
+// in place. Appending a composite literal instead built it on the stack in
+// overlapping 16-byte stores, then read it back to copy it: the reads
+// waited for the stores to retire (no store-to-load forwarding across
+// them), which made the thirty pending sets of a Windows record a sixth
+// of its mapping.
+func extend[T any](s *[]T) *T {
+	n := len(*s)
+	if n == cap(*s) {
+		var zero T
+		*s = append(*s, zero)
+	} else {
+		*s = (*s)[:n+1]
+	}
+	e := &(*s)[n]
+	var zero T
+	*e = zero // the element may hold an earlier record's
+	return e
+}
+
+// push adds a pending set for slot k (noSlot for a named field), zero but
+// for its key, and returns it to be filled in place; see extend.
+func (b *builder) push(k event.Key) *pending {
+	f := extend(&b.sets)
+	f.key = k
+	return f
+}
+
 // key sets slot k to the value at v.
 func (b *builder) key(k event.Key, v span) {
 	if v.empty() {
 		return
 	}
 	b.has[k] = true
-	b.sets = append(b.sets, pending{key: k, val: v})
+	b.push(k).val = v
 }
 
 // keyOnce sets slot k to the value at v, or, once it is set, adds v as
@@ -112,7 +140,8 @@ func (b *builder) keyOnce(k event.Key, v span) {
 		return
 	}
 	if !v.empty() {
-		b.sets = append(b.sets, pending{key: k, val: v, add: true})
+		f := b.push(k)
+		f.val, f.add = v, true
 	}
 }
 
@@ -122,7 +151,8 @@ func (b *builder) keyLit(k event.Key, s string) {
 		return
 	}
 	b.has[k] = true
-	b.sets = append(b.sets, pending{key: k, lit: b.str(s)})
+	lit := b.str(s)
+	b.push(k).lit = lit
 }
 
 // str files the static string s in strs and returns what a pending
@@ -137,12 +167,16 @@ func (b *builder) named(name string, v span) {
 	if v.empty() {
 		return
 	}
-	b.sets = append(b.sets, pending{key: noSlot, name: b.str(name), val: v})
+	name32 := b.str(name)
+	f := b.push(noSlot)
+	f.name, f.val = name32, v
 }
 
 // namedLit sets the field called name to the static value s.
 func (b *builder) namedLit(name, s string) {
-	b.sets = append(b.sets, pending{key: noSlot, name: b.str(name), lit: b.str(s)})
+	name32, lit := b.str(name), b.str(s)
+	f := b.push(noSlot)
+	f.name, f.lit = name32, lit
 }
 
 // dynamic sets the field whose name is at n to the value at v.
@@ -150,7 +184,8 @@ func (b *builder) dynamic(n, v span) {
 	if v.empty() || n.empty() {
 		return
 	}
-	b.sets = append(b.sets, pending{key: noSlot, dyn: n, val: v})
+	f := b.push(noSlot)
+	f.dyn, f.val = n, v
 }
 
 // leafName returns the span of the field name prefix+extra+path for leaf
@@ -188,7 +223,9 @@ func (b *builder) prefixed(prefix string, path []byte, v span) {
 	if v.empty() {
 		return
 	}
-	b.sets = append(b.sets, pending{key: noSlot, dyn: b.joinName(prefix, path), val: v})
+	n := b.joinName(prefix, path)
+	f := b.push(noSlot)
+	f.dyn, f.val = n, v
 }
 
 // The values of a record are a string in a chunk that the builder shares

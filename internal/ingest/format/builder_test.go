@@ -105,3 +105,37 @@ func TestChunkedValuesStayPut(t *testing.T) {
 		}
 	}
 }
+
+// TestUsedParserMatchesFresh parses the test records one after another
+// with one Parser, forwards and backwards, so that each reuses the
+// pending sets, leaves and names that a different record left behind
+// (builder.push and the decoder fill them in place), and checks that
+// each event equals what a fresh Parser makes of its record.
+func TestUsedParserMatchesFresh(t *testing.T) {
+	records := []struct {
+		f    Format
+		line string
+	}{
+		{Windows, winlogbeatSysmon1}, {Auto, benchSysmon}, {Windows, evtxSysmon3}, {ECS, ecsNested},
+		{Suricata, suricataAlert}, {Zeek, zeekConnRecord}, {Syslog, syslog5424Record}, {CEF, cefRecord},
+		{Auto, `{"EventID":4688,"Channel":"Security","NewProcessName":"C:\\x.exe","ProcessId":"0x1a2c"}`},
+		{Auto, `{"a":1}`},
+	}
+	used := Parser{Now: func() time.Time { return fixedNow }}
+	for _, order := range [][]int{{0, 1, 2, 3, 4, 5, 6, 7, 8, 9}, {9, 8, 7, 6, 5, 4, 3, 2, 1, 0}, {1, 9, 0, 8, 2, 7}} {
+		for _, i := range order {
+			r := records[i]
+			var got, want event.Event
+			if err := used.Parse(r.f, []byte(r.line), &got); err != nil {
+				t.Fatalf("record %d: %v", i, err)
+			}
+			fresh := Parser{Now: used.Now}
+			if err := fresh.Parse(r.f, []byte(r.line), &want); err != nil {
+				t.Fatalf("record %d, fresh parser: %v", i, err)
+			}
+			if a, b := sortedFields(&got), sortedFields(&want); a != b || !got.Time.Equal(want.Time) || got.ID != want.ID {
+				t.Fatalf("record %d: used and fresh parsers differ:\n%s\n%s", i, a, b)
+			}
+		}
+	}
+}

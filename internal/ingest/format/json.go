@@ -310,12 +310,8 @@ func (d *jsonDecoder) value(obj int32) error {
 	if err != nil {
 		return err
 	}
-	d.leaves = append(d.leaves, leaf{
-		path: path,
-		val:  span{start, len(d.buf)},
-		kind: k,
-		obj:  obj,
-	})
+	l := extend(&d.leaves) // filled in place: see extend
+	l.path, l.val, l.kind, l.obj = path, span{start, len(d.buf)}, k, obj
 	return nil
 }
 

@@ -410,7 +410,8 @@ func (p *Parser) winData(name []byte, v span) {
 		b.names = b.names[:lo]
 		return // no name
 	}
-	p.items = append(p.items, winItem{key: key, val: v})
+	it := extend(&p.items)
+	it.key, it.val = key, v
 }
 
 // winItem is one Windows event data item: the span of its field name
