@@ -230,11 +230,8 @@ func TestWriteBatchTwiceInOneCall(t *testing.T) {
 	for name, open := range engines(t) {
 		t.Run(name, func(t *testing.T) {
 			ctx := context.Background()
-			e := open(t)
-			a, err := New(ctx, e)
-			if err != nil {
-				t.Fatal(err)
-			}
+			a := archiveAt(t, open, time.Now())
+			e := a.Engine()
 			// 40 batches of 10 events, from the newest down, then every
 			// fifth again: a write as large as the archiver's, whose
 			// ordering by sequence would put each second copy anywhere.
