@@ -28,9 +28,11 @@ const (
 	// burstExamples is how many of the latest new names an alert quotes.
 	burstExamples = 3
 	// exampleLen caps a quoted name (longer ones are cut).
-	exampleLen   = 48
-	burstShards  = 64
-	nxdomainCode = "NXDOMAIN"
+	exampleLen  = 48
+	burstShards = 64
+	// maxBurstMembers caps the members whose learning period is kept.
+	maxBurstMembers = 4096
+	nxdomainCode    = "NXDOMAIN"
 )
 
 // DGABurstOptions tune the burst detector; zero values take defaults.
@@ -258,6 +260,9 @@ func (d *DGABurst) learning(member string, now int64) bool {
 	defer d.membersMu.Unlock()
 	end, ok := d.members[member]
 	if !ok {
+		if len(d.members) >= maxBurstMembers {
+			return true // bounded memory: members beyond the cap only learn
+		}
 		end = now + d.opt.Learn.Milliseconds()
 		d.members[member] = end
 	}
