@@ -175,8 +175,19 @@ func Schema() store.Schema {
 		CREATE INDEX IF NOT EXISTS alerts_sort_status ON alerts (status, id)`,
 		triageMigration,
 		triageRescoreMigration,
+		unpublishedMigration,
 	}}
 }
+
+// unpublishedMigration replaces the index on (published, hits), which no
+// query could seek in (Republish asks for published < hits, a comparison
+// of two columns: it scanned every alert in id order instead), with one
+// holding only the alerts the bus lacks, in id order: Republish then
+// reads those alone, and a new alert costs the index an insertion at its
+// commit and a deletion at its publication, where the old one took an
+// insertion, then a deletion and another insertion, and kept every alert.
+const unpublishedMigration = `DROP INDEX IF EXISTS alerts_unpublished;
+	CREATE INDEX IF NOT EXISTS alerts_unpublished_id ON alerts (id) WHERE published < hits`
 
 // Schema returns the package's Schema (a convenience for callers holding
 // a Service).

@@ -323,6 +323,45 @@ func TestPublishAndRepublish(t *testing.T) {
 	})
 }
 
+// TestRepublishAfterUpgrade: alerts a store of the previous schema holds
+// unpublished are sent by Republish once the store is migrated to the
+// current one, and published ones are not.
+func TestRepublishAfterUpgrade(t *testing.T) {
+	current := alert.Schema()
+	previous := current
+	previous.Migrations = previous.Migrations[:len(previous.Migrations)-1]
+	storetest.Each(t, []store.Schema{previous}, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		pub := &recorder{}
+		s := newService(t, db, pub, &clock{now: t0.Add(time.Minute)}, nil)
+		if _, err := s.Raise(ctx, []alert.Alert{detection("m1", "r1", "h1", "e1", t0)}); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.RecordPublished(ctx); err != nil {
+			t.Fatal(err)
+		}
+		pub.fail = errors.New("bus down")
+		out, err := s.Raise(ctx, []alert.Alert{detection("m1", "r2", "h1", "e2", t0), detection("m1", "r3", "h1", "e3", t0)})
+		if err == nil {
+			t.Fatal("Raise with a failing bus returned no error")
+		}
+		if err := db.Migrate(ctx, current); err != nil {
+			t.Fatal(err)
+		}
+		pub.fail = nil
+		s = newService(t, db, pub, &clock{now: t0.Add(time.Minute)}, nil) // a restarted node
+		if n, err := s.Republish(ctx); err != nil || n != 2 {
+			t.Fatalf("Republish = %d, %v; want the 2 unpublished alerts", n, err)
+		}
+		ids := pub.ids()
+		want := []string{out[0].ID + ".1", out[1].ID + ".1"}
+		slices.Sort(want)
+		if got := ids[1:]; !slices.Equal(slices.Sorted(slices.Values(got)), want) {
+			t.Fatalf("republished %v, want %v", got, want)
+		}
+	})
+}
+
 // TestPublicationsRecordedWithTheNextRaise: which states the bus holds is
 // recorded in the next Raise's transaction, not in one of its own per
 // batch; RecordPublished records the rest. Each batch's alerts are then
