@@ -291,3 +291,25 @@ func BenchmarkAnomalyDetect(b *testing.B) {
 		d.Detect(ev, nil)
 	}
 }
+
+// BenchmarkAnomalyDetectManyEntities feeds events whose hosts, users and
+// source addresses are all distinct over a cycle three times the size of
+// the entity table, as a large estate's are: every lookup misses the
+// caches and most make room by evicting, the cost the live path pays.
+func BenchmarkAnomalyDetectManyEntities(b *testing.B) {
+	d := NewAnomaly(AnomalyOptions{})
+	evs := make([]*event.Event, 1<<15)
+	at := time.Unix(1700000000, 0)
+	for i := range evs {
+		at = at.Add(time.Millisecond)
+		evs[i] = netEvent(new(event.Event), at, "10."+strconv.Itoa(i>>16)+"."+strconv.Itoa(i>>8&255)+"."+strconv.Itoa(i&255), "192.0.2."+strconv.Itoa(i%50), "443", 1000+i%9000)
+		evs[i].SetKey(event.HostName, "ws"+strconv.Itoa(i))
+		evs[i].SetKey(event.UserName, "user"+strconv.Itoa(i))
+	}
+	b.ReportAllocs()
+	for i := 0; b.Loop(); i++ {
+		ev := evs[i%len(evs)]
+		ev.Time = ev.Time.Add(time.Duration(len(evs)) * time.Millisecond)
+		d.Detect(ev, nil)
+	}
+}

@@ -226,7 +226,7 @@ func (p *bloomPair) add(h uint64) bool {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	mask := uint64(len(p.cur)*64 - 1)
-	inCur, inOld := true, true
+	inCur := true
 	for i := uint64(0); i < bloomK; i++ {
 		b := (h + i*h2) & mask
 		w, bit := b>>6, uint64(1)<<(b&63)
@@ -234,12 +234,16 @@ func (p *bloomPair) add(h uint64) bool {
 			inCur = false
 			p.cur[w] |= bit
 		}
-		if p.old[w]&bit == 0 {
-			inOld = false
-		}
 	}
 	if inCur {
+		// Most items were seen before: the old generation, a second
+		// cache miss per probe, is read only for those that were not.
 		return false
+	}
+	inOld := true
+	for i := uint64(0); i < bloomK && inOld; i++ {
+		b := (h + i*h2) & mask
+		inOld = p.old[b>>6]&(uint64(1)<<(b&63)) != 0
 	}
 	p.inserted++
 	if p.inserted >= len(p.cur)*64/10 {

@@ -230,3 +230,25 @@ func BenchmarkFirstSeenDetect(b *testing.B) {
 		d.Detect(evs[i%len(evs)], nil)
 	}
 }
+
+// BenchmarkFirstSeenDetectManyItems feeds events that mostly show items
+// seen before, spread over filters too large for the caches, as a large
+// estate's are.
+func BenchmarkFirstSeenDetectManyItems(b *testing.B) {
+	d := NewFirstSeen(FirstSeenOptions{Learn: time.Nanosecond})
+	evs := make([]*event.Event, 0, 3<<13)
+	at := time.Unix(1700000000, 0)
+	for i := 0; i < 1<<13; i++ {
+		evs = append(evs,
+			procEvent(new(event.Event), at, "m1", "ws"+strconv.Itoa(i), "explorer.exe", "app"+strconv.Itoa(i)+".exe", "H"+strconv.Itoa(i)),
+			dnsQueryEvent(new(event.Event), at, "m1", "ws"+strconv.Itoa(i), "www.site"+strconv.Itoa(i)+".com"),
+			signInEvent(new(event.Event), at, "m1", "user"+strconv.Itoa(i), "DE", "3320"))
+	}
+	for _, ev := range evs {
+		d.Detect(ev, nil)
+	}
+	b.ReportAllocs()
+	for i := 0; b.Loop(); i++ {
+		d.Detect(evs[i%len(evs)], nil)
+	}
+}
