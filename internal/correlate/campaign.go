@@ -3,6 +3,7 @@ package correlate
 import (
 	"cmp"
 	"context"
+	"database/sql"
 	"fmt"
 	"slices"
 	"strconv"
@@ -221,31 +222,57 @@ func (p *placing) sightedIn(k, country string) {
 
 // held returns, for each of keys, the open campaign incidents found by it
 // whose span, widened by the campaign window, covers t.
+//
+// Most keys are filed under no incident at all (a rule firing at many
+// hosts of one member): the placing remembers those (unheld), from the
+// rows the query reads anyway, and asks about them no more.
 func (p *placing) held(ctx context.Context, keys []string, t time.Time) (map[string][]string, error) {
-	entities := make([]string, len(keys))
-	for i, k := range keys {
-		entities[i] = campaignKeyPrefix + k
+	out := map[string][]string{}
+	var entities []string
+	for _, k := range keys {
+		if !p.unheld[k] {
+			entities = append(entities, campaignKeyPrefix+k)
+		}
+	}
+	if len(entities) == 0 {
+		return out, nil
 	}
 	from, to := p.window(t)
-	args := append(anys(entities), from, to)
-	rows, err := p.tx.Query(ctx, `SELECT k.entity, i.id FROM incident_keys k JOIN incidents i ON i.id = k.incident_id
-		WHERE k.entity IN (`+placeholders(len(entities))+`) AND i.kind = 'campaign' AND i.merged_into = ''
-			AND i.status IN `+openStatuses+` AND i.last_seen >= ? AND i.first_seen <= ?
+	args := append([]any{from, to}, anys(entities)...)
+	rows, err := p.tx.Query(ctx, `SELECT k.entity, i.id FROM incident_keys k LEFT JOIN incidents i ON i.id = k.incident_id
+			AND i.kind = 'campaign' AND i.merged_into = '' AND i.status IN `+openStatuses+`
+			AND i.last_seen >= ? AND i.first_seen <= ?
+		WHERE k.entity IN (`+placeholders(len(entities))+`)
 		ORDER BY k.entity, i.id`, args...)
 	if err != nil {
 		return nil, fmt.Errorf("campaign keys: %w", err)
 	}
 	defer rows.Close()
-	out := map[string][]string{}
+	filed := map[string]bool{}
 	for rows.Next() {
-		var entity, id string
+		var entity string
+		var id sql.NullString
 		if err := rows.Scan(&entity, &id); err != nil {
 			return nil, err
 		}
 		k := strings.TrimPrefix(entity, campaignKeyPrefix)
-		out[k] = append(out[k], id)
+		filed[k] = true
+		if id.Valid {
+			out[k] = append(out[k], id.String)
+		}
 	}
-	return out, rows.Err()
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	for _, e := range entities {
+		if k := strings.TrimPrefix(e, campaignKeyPrefix); !filed[k] {
+			if p.unheld == nil {
+				p.unheld = map[string]bool{}
+			}
+			p.unheld[k] = true
+		}
+	}
+	return out, nil
 }
 
 // sighting is one campaign_sightings row.

@@ -69,6 +69,14 @@ func TestCampaignGrouping(t *testing.T) {
 			{member: "de1", rule: "brute", host: "h2", at: time.Hour, techniques: []string{"T1110.003"}},
 		}, [][]int{{0, 1}}, "[DE FR]",
 			"Cross-border campaign: 1 shared detection (T1110.003 by rule sigma/brute) at 2 members in DE, FR"},
+		// The third alert finds the campaign the first two founded in
+		// the same batch by the key it was founded on.
+		{"a rule a campaign was founded on brings a new member", []spec{
+			{member: "fr1", rule: "brute", host: "h1", techniques: []string{"T1110.003"}},
+			{member: "de1", rule: "brute", host: "h2", at: time.Hour, techniques: []string{"T1110.003"}},
+			{member: "nl1", rule: "brute", host: "h3", at: 2 * time.Hour, techniques: []string{"T1110.003"}},
+		}, [][]int{{0, 1, 2}}, "[DE FR NL]",
+			"Cross-border campaign: 1 shared detection (T1110.003 by rule sigma/brute) at 3 members in DE, FR, NL"},
 		{"a rule at the members of a campaign joins it", []spec{
 			{member: "fr1", rule: "c2", host: "h1", obs: []alert.Observable{ip}},
 			{member: "de1", rule: "c2", host: "h2", at: time.Hour, obs: []alert.Observable{ip}},

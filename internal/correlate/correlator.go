@@ -323,6 +323,9 @@ type placing struct {
 	// countries caches, per campaign key, the countries it has been
 	// sighted in, in order (see countriesOf).
 	countries map[string][]string
+	// unheld are campaign keys (unprefixed) filed under no incident, as
+	// held found; addKeys forgets those it files.
+	unheld map[string]bool
 }
 
 // unplaced returns which of alerts no incident holds, in one query.
@@ -512,6 +515,9 @@ func (p *placing) addKeys(ctx context.Context, id string, keys []string) error {
 		args := make([]any, 0, 2*len(chunk))
 		for _, k := range chunk {
 			args = append(args, k, id)
+			if len(p.unheld) > 0 && strings.HasPrefix(k, campaignKeyPrefix) {
+				delete(p.unheld, k[len(campaignKeyPrefix):])
+			}
 		}
 		res, err := p.tx.Exec(ctx, `INSERT INTO incident_keys (entity, incident_id) VALUES `+
 			strings.TrimSuffix(strings.Repeat("(?, ?), ", len(chunk)), ", ")+`
