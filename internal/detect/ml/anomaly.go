@@ -187,6 +187,7 @@ func NewAnomaly(opt AnomalyOptions) *Anomaly {
 	per := max(1, opt.MaxEntities/anomalyShards)
 	for i := range a.shards {
 		a.shards[i].init(per)
+		a.shards[i].trackSeen() // observe sets e.last = now
 	}
 	return a
 }
@@ -782,17 +783,12 @@ func (a *Anomaly) UnmarshalBinary(data []byte) error {
 	for i := range a.shards {
 		s := &a.shards[i]
 		s.mu.Lock()
-		s.slab, s.hand = s.slab[:0], 0
-		s.index.reset()
+		s.clear()
 		s.mu.Unlock()
 	}
 	for _, e := range ents {
 		s := &a.shards[e.key%anomalyShards]
-		if _, dup := s.index.get(e.key); dup || len(s.slab) >= s.limit {
-			continue
-		}
-		s.slab = append(s.slab, e)
-		s.index.put(e.key, int32(len(s.slab)-1))
+		s.restore(e.key, e)
 	}
 	return nil
 }

@@ -2,6 +2,7 @@ package ml
 
 import (
 	"math/rand/v2"
+	"slices"
 	"testing"
 )
 
@@ -55,5 +56,63 @@ func checkKey(t *testing.T, x *keyIndex, want map[uint64]int32, h uint64) {
 	got, ok := x.get(h)
 	if w, has := want[h]; ok != has || ok && got != w {
 		t.Fatalf("get(%x) = %d, %v; want %d, %v", h, got, ok, w, has)
+	}
+}
+
+// testEntry is a slots entry whose user sets last on every lookup, as
+// trackSeen asks.
+type testEntry struct {
+	key  uint64
+	last int64
+	used bool
+}
+
+func (e *testEntry) inUse() bool      { return e.used }
+func (e *testEntry) slotKey() uint64  { return e.key }
+func (e *testEntry) lastSeen() int64  { return e.last }
+func (e *testEntry) reset(key uint64) { *e = testEntry{key: key, used: true} }
+
+// TestSlotsTrackedEvictsAlike looks up the same keys at the same times
+// in a table that keeps the times itself (trackSeen) and in one that reads
+// them from the entries: every lookup must land on the same slab position
+// with the same entry, through expiry and eviction, and after a restore.
+func TestSlotsTrackedEvictsAlike(t *testing.T) {
+	for _, tc := range []struct {
+		name          string
+		limit, keys   int
+		expire, maxDt int64
+	}{
+		{"evicting", 16, 100, 1 << 40, 10},
+		{"expiring", 16, 100, 50, 10},
+		{"roomy", 256, 100, 1 << 40, 10},
+		{"one slot", 1, 5, 20, 10},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := rand.New(rand.NewPCG(uint64(tc.limit), uint64(tc.keys)))
+			var plain, tracked slots[testEntry, *testEntry]
+			plain.init(tc.limit)
+			tracked.init(tc.limit)
+			tracked.trackSeen()
+			now := int64(1)
+			for op := range 3000 {
+				if op == 1500 { // a state saved and restored
+					saved := append([]testEntry(nil), tracked.slab...)
+					r.Shuffle(len(saved), func(i, j int) { saved[i], saved[j] = saved[j], saved[i] })
+					plain.clear()
+					tracked.clear()
+					for _, e := range saved {
+						plain.restore(e.key, e)
+						tracked.restore(e.key, e)
+					}
+				}
+				now += r.Int64N(tc.maxDt)
+				h := uint64(r.IntN(tc.keys)) + 1
+				a, b := plain.lookup(h, now, tc.expire), tracked.lookup(h, now, tc.expire)
+				a.last, b.last = now, now
+				if *a != *b || !slices.Equal(plain.slab, tracked.slab) {
+					t.Fatalf("op %d: key %d: %+v untracked, %+v tracked", op, h, *a, *b)
+				}
+			}
+		})
 	}
 }
