@@ -219,6 +219,30 @@ func BenchmarkEmbeddedWrite(b *testing.B) {
 	b.ReportMetric(float64(size())/float64(written), "disk-B/event")
 }
 
+// BenchmarkPostgresWrite is BenchmarkEmbeddedWrite on the PostgreSQL
+// engine (the machine's server, a schema of its own): this process's CPU
+// per event — COPY's encoding, the ledger, the counts — without the
+// server's, which works beside it.
+func BenchmarkPostgresWrite(b *testing.B) {
+	evs, _ := benchEvents(b)
+	ctx := context.Background()
+	e := openTestPostgres(b)
+	seq := uint64(0)
+	write := func(evs []*event.Event) error {
+		seq++
+		return e.Write(ctx, []Batch{{Stream: 1, Seq: seq, Member: "m1", Events: evs}})
+	}
+	writeGroups(b, write, evs) // warm up: the day's partition created
+	runtime.GC()
+	b.ReportAllocs()
+	start, written := cpuTime(), 0
+	for b.Loop() {
+		writeGroups(b, write, evs)
+		written += len(evs)
+	}
+	b.ReportMetric(float64((cpuTime()-start).Nanoseconds())/float64(written), "cpu-ns/event")
+}
+
 func benchDB(b *testing.B, dir, schema string) *store.DB {
 	db, err := store.OpenSQLite(filepath.Join(dir, "x.db"), store.SyncNormal())
 	if err != nil {
