@@ -240,11 +240,12 @@ func (p *bloomPair) add(h uint64) bool {
 		// cache miss per probe, is read only for those that were not.
 		return false
 	}
-	inOld := true
-	for i := uint64(0); i < bloomK && inOld; i++ {
+	var missing uint64 // without a branch per probe, so that the loads overlap
+	for i := uint64(0); i < bloomK; i++ {
 		b := (h + i*h2) & mask
-		inOld = p.old[b>>6]&(uint64(1)<<(b&63)) != 0
+		missing |= ^p.old[b>>6] & (uint64(1) << (b & 63))
 	}
+	inOld := missing == 0
 	p.inserted++
 	if p.inserted >= len(p.cur)*64/10 {
 		// The generation is full: it becomes the old one, and the old

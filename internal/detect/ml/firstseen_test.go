@@ -252,3 +252,23 @@ func BenchmarkFirstSeenDetectManyItems(b *testing.B) {
 		d.Detect(evs[i%len(evs)], nil)
 	}
 }
+
+// BenchmarkFirstSeenDetectNewHashes feeds process starts whose image
+// hashes are all new, as xsoc bench e2e's are (its member still
+// learning, so without alerts): every event inserts into its filters and
+// reads the previous generation.
+func BenchmarkFirstSeenDetectNewHashes(b *testing.B) {
+	d := NewFirstSeen(FirstSeenOptions{})
+	evs := make([]*event.Event, 1<<17)
+	at := time.Unix(1700000000, 0)
+	for i := range evs {
+		evs[i] = procEvent(new(event.Event), at, "m1", "ws"+strconv.Itoa(i%5000), "explorer.exe", "app"+strconv.Itoa(i%4)+".exe", strconv.FormatUint(mix64(uint64(i)), 16))
+	}
+	for _, ev := range evs[:1000] {
+		d.Detect(ev, nil) // the pairs are known
+	}
+	b.ReportAllocs()
+	for i := 0; b.Loop(); i++ {
+		d.Detect(evs[1000+i%(len(evs)-1000)], nil)
+	}
+}
