@@ -242,14 +242,52 @@ func (a *Anomaly) Detect(ev *event.Event, out []alert.Alert) []alert.Alert {
 		}
 	}
 	now := ev.Time.UnixMilli()
-	for kind, name := range [entityKinds]string{host, user, src} {
-		if name == "" {
-			continue
+	names := [entityKinds]string{host, user, src}
+	var keys, mks [entityKinds]uint64
+	var locked uint64 // the shards locked, a bit each
+	n := 0
+	for kind, name := range names {
+		if name != "" {
+			mks[kind] = hash64(uint64(kind)+10, ev.Member)
+			keys[kind] = mix64(mks[kind] ^ hash64(uint64(kind)+20, name))
+			locked |= 1 << (keys[kind] % anomalyShards)
+			n++
 		}
-		mk := hash64(uint64(kind)+10, ev.Member)
-		key := mix64(mk ^ hash64(uint64(kind)+20, name))
-		if alerted := a.observe(key, mk, uint8(kind), now, &o); alerted != nil {
-			out = append(out, a.alert(ev, kind, name, alerted))
+	}
+	// The entities' shards are locked together, in ascending order (no
+	// other holder of a shard lock takes a second one), and then their
+	// entities looked up one after the other: a lock between two lookups
+	// would make the second's cache misses wait for the first's, and
+	// with many entities the misses are most of the detector's time.
+	for m := locked; m != 0; m &= m - 1 {
+		a.shards[bits.TrailingZeros64(m)].mu.Lock()
+	}
+	expire := a.opt.Expire.Milliseconds()
+	var ents [entityKinds]*entity
+	var found [entityKinds]*finding
+	for kind := range names {
+		if names[kind] != "" {
+			ents[kind] = a.shards[keys[kind]%anomalyShards].lookup(keys[kind], now, expire)
+			if bits.OnesCount64(locked) < n {
+				// Two entities share a shard: the second lookup could
+				// evict the first or move the slab, so each is observed
+				// before the next is looked up.
+				found[kind] = a.observe(ents[kind], mks[kind], uint8(kind), now, &o)
+				ents[kind] = nil
+			}
+		}
+	}
+	for kind, e := range ents {
+		if e != nil {
+			found[kind] = a.observe(e, mks[kind], uint8(kind), now, &o)
+		}
+	}
+	for m := locked; m != 0; m &= m - 1 {
+		a.shards[bits.TrailingZeros64(m)].mu.Unlock()
+	}
+	for kind, f := range found {
+		if f != nil {
+			out = append(out, a.alert(ev, kind, names[kind], f))
 		}
 	}
 	return out
@@ -283,12 +321,9 @@ type finding struct {
 	causes   []int // features that drove it, strongest first
 }
 
-// observe adds o to entity key's window and judges the window when a
-// count crossed a power of two.
-func (a *Anomaly) observe(key, mk uint64, kind uint8, now int64, o *obs) *finding {
-	s := &a.shards[key%anomalyShards]
-	s.mu.Lock()
-	e := s.lookup(key, now, a.opt.Expire.Milliseconds())
+// observe adds o to entity e's window and judges the window when a
+// count crossed a power of two. Its caller holds e's shard lock.
+func (a *Anomaly) observe(e *entity, mk uint64, kind uint8, now int64, o *obs) *finding {
 	win := a.opt.Window.Milliseconds()
 	if e.windows == 0 && e.start == 0 {
 		e.model, e.kind, e.start = mk, kind, now-now%win
@@ -329,7 +364,6 @@ func (a *Anomaly) observe(key, mk uint64, kind uint8, now int64, o *obs) *findin
 	}
 	if !trigger || e.alerted || int(e.windows) < a.opt.MinWindows ||
 		(e.lastAlert != 0 && now-e.lastAlert < a.opt.Realert.Milliseconds()) {
-		s.mu.Unlock()
 		return nil
 	}
 	feats := e.features()
@@ -340,7 +374,6 @@ func (a *Anomaly) observe(key, mk uint64, kind uint8, now int64, o *obs) *findin
 	x := e.vector(&feats)
 	causes := e.above(&feats)
 	if causes == 0 {
-		s.mu.Unlock()
 		return nil
 	}
 	m := a.model(mk)
@@ -354,12 +387,10 @@ func (a *Anomaly) observe(key, mk uint64, kind uint8, now int64, o *obs) *findin
 	ok, mass, rarity := a.judge(m, &x, &cf)
 	m.mu.Unlock()
 	if !ok {
-		s.mu.Unlock()
 		return nil
 	}
 	e.alerted, e.lastAlert = true, now
 	window := e.start
-	s.mu.Unlock()
 	a.stats.Alerts.Add(1)
 	// Built only here: a finding escapes to the heap.
 	return &finding{window: window, features: feats, base: base, mass: mass, rarity: rarity, causes: sortCauses(causes, &feats, &base)}
