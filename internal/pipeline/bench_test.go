@@ -85,7 +85,8 @@ func BenchmarkDetectionPath(b *testing.B) {
 		return e
 	}
 	mlDetectors := func() []detect.Detector {
-		return []detect.Detector{ml.NewBeacon(ml.BeaconOptions{}), ml.NewDGA(ml.DefaultDGAModel()),
+		model := ml.DefaultDGAModel()
+		return []detect.Detector{ml.NewBeacon(ml.BeaconOptions{}), ml.NewDGA(model), ml.NewDGABurst(model, ml.DGABurstOptions{}),
 			ml.NewAnomaly(ml.AnomalyOptions{}), ml.NewFirstSeen(ml.FirstSeenOptions{Learn: 7 * 24 * time.Hour})}
 	}
 	for _, c := range []struct {
