@@ -44,7 +44,9 @@ type Batch struct {
 // time; the rest may be called concurrently.
 type Engine interface {
 	// Write stores the batches atomically per partition, skipping batches
-	// already stored.
+	// already stored. Of a batch given twice (same Stream and Seq) it
+	// stores the first copy: the later one is a redelivery, and may have
+	// been left without events.
 	Write(ctx context.Context, batches []Batch) error
 	// Search returns a page of q's matches, newest first.
 	Search(ctx context.Context, q *Query) (Page, error)
@@ -119,14 +121,12 @@ func (a *Archive) Engine() Engine { return a.engine }
 
 // Write stores the batches' events, each once. A batch may come twice
 // in one call — delivered again by the bus while its first delivery still
-// waited to be written, as after a NATS server restart: only its first
-// copy is passed on. The window would leave the second copy no events,
-// and an engine that records batches before storing their events might
-// record the empty copy and then skip the full one as a redelivery.
+// waited to be written, as after a NATS server restart: the window leaves
+// the second copy no events, and the engines store the first copy of a
+// batch (see Engine.Write).
 func (a *Archive) Write(ctx context.Context, batches []Batch) error {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	batches = firstCopies(batches)
 	fresh := make([]Batch, len(batches))
 	a.keys = a.keys[:0]
 	for i, b := range batches {
@@ -164,34 +164,6 @@ func (a *Archive) Write(ctx context.Context, batches []Batch) error {
 		return err
 	}
 	return nil
-}
-
-// firstCopies returns batches without the later copies of a batch (same
-// stream and sequence) that occurs more than once; batches itself when
-// none does, the common case, which it tells without allocating (a write
-// holds a few dozen batches).
-func firstCopies(batches []Batch) []Batch {
-	type key struct {
-		stream int64
-		seq    uint64
-	}
-	repeated := false
-	for i := 1; i < len(batches) && !repeated; i++ {
-		b := batches[i]
-		repeated = slices.ContainsFunc(batches[:i], func(o Batch) bool { return o.Stream == b.Stream && o.Seq == b.Seq })
-	}
-	if !repeated {
-		return batches
-	}
-	seen := make(map[key]bool, len(batches))
-	out := make([]Batch, 0, len(batches))
-	for _, b := range batches {
-		if k := (key{b.Stream, b.Seq}); !seen[k] {
-			seen[k] = true
-			out = append(out, b)
-		}
-	}
-	return out
 }
 
 // check validates q against member's fields.
