@@ -187,7 +187,6 @@ func (d *DGABurst) Detect(ev *event.Event, out []alert.Alert) []alert.Alert {
 	}
 	d.stats.Scored.Add(1)
 	now := ev.Time.UnixMilli()
-	learning := d.learning(ev.Member, now)
 	dh := hash64(hash64(0, ev.Member), domain)
 	nx := isNXDOMAIN(ev.Key(event.DnsResponseCode))
 	hh := hash64(hash64(1, ev.Member), host)
@@ -205,6 +204,10 @@ func (d *DGABurst) Detect(ev *event.Event, out []alert.Alert) []alert.Alert {
 		}
 		return out
 	}
+	// Only a new domain asks for the member's learning period, under a
+	// lock all workers share: a member's first DNS event is a new domain,
+	// so the period still starts there.
+	learning := d.learning(ev.Member, now)
 	var score float64
 	if label, ok := labelOf(domain, &d.suffixes); ok {
 		score = d.model.Score(label)
